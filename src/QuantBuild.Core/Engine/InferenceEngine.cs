@@ -1,0 +1,226 @@
+using System.Numerics.Tensors;
+using QuantBuild.Diagnostics;
+using QuantBuild.Graph;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Engine;
+
+public sealed class EngineOptions
+{
+    /// <summary>Threads the kernels may use; results are bit-identical whatever the value.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>Every value computed by one forward pass, kept for a backward pass or for calibration.</summary>
+public sealed class ForwardTrace
+{
+    internal ForwardTrace(Dictionary<string, Tensor> values) => Values = values;
+
+    public IReadOnlyDictionary<string, Tensor> Values { get; }
+
+    public Tensor this[string name] => Values.TryGetValue(name, out var t) ? t
+        : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"value '{name}' was not computed");
+}
+
+/// <summary>
+/// The float reference engine: runs a <see cref="ModelGraph"/> forward, and backward as a chain of
+/// vector–Jacobian products. All kernels are created up front, so an unsupported operator or a bad
+/// attribute is reported before any computation starts.
+/// </summary>
+public sealed class InferenceEngine
+{
+    private readonly OpKernel[] _kernels;
+    private readonly Dictionary<string, int> _lastUse = new(StringComparer.Ordinal);
+
+    public InferenceEngine(ModelGraph graph, EngineOptions? options = null)
+    {
+        Graph = graph;
+        Options = options ?? new EngineOptions();
+        Parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Options.MaxDegreeOfParallelism) };
+
+        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).ToList();
+        if (unsupported.Count > 0)
+        {
+            var first = unsupported[0];
+            var all = string.Join(", ", unsupported.Select(n => n.OpType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+            throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
+                $"operator '{first.OpType}' (node '{first.Name}') is not supported by QuantBuild's engine" +
+                (unsupported.Count > 1 ? $"; {unsupported.Count} nodes use unsupported operators: {all}" : ""),
+                graph.SourcePath, node: first.Name);
+        }
+
+        _kernels = new OpKernel[graph.Nodes.Count];
+        for (int i = 0; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            var ctx = new KernelContext(graph.OpsetVersion,
+                k => node.HasInput(k) && graph.Initializers.TryGetValue(node.Inputs[k], out var t) ? t : null, Parallel);
+            try
+            {
+                _kernels[i] = OpRegistry.Create(node, ctx);
+            }
+            catch (QuantBuildException e) when (e.File is null && graph.SourcePath is not null)
+            {
+                throw new QuantBuildException(e.Code, e.Message, graph.SourcePath, node: e.NodeName ?? node.Name, inner: e);
+            }
+            foreach (var input in node.Inputs)
+                if (input.Length > 0) _lastUse[input] = i;
+        }
+        foreach (var o in graph.Outputs) _lastUse[o.Name] = int.MaxValue;
+    }
+
+    public ModelGraph Graph { get; }
+    public EngineOptions Options { get; }
+    public ParallelOptions Parallel { get; }
+
+    /// <summary>Runs the model and returns its outputs (plus any <paramref name="extraOutputs"/>).</summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IEnumerable<string>? extraOutputs = null)
+    {
+        var keep = new HashSet<string>(Graph.Outputs.Select(o => o.Name), StringComparer.Ordinal);
+        if (extraOutputs is not null) keep.UnionWith(extraOutputs);
+        var values = Execute(inputs, keepAll: false, keep);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var name in keep)
+            result[name] = values.TryGetValue(name, out var t) ? t
+                : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"value '{name}' is not produced by the graph", Graph.SourcePath);
+        return result;
+    }
+
+    /// <summary>Runs the model keeping every intermediate value (for backward passes and calibration).</summary>
+    public ForwardTrace Forward(IReadOnlyDictionary<string, Tensor> inputs) => new(Execute(inputs, keepAll: true, null));
+
+    private Dictionary<string, Tensor> Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<string>? keep)
+    {
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, t) in Graph.Initializers) values[name] = t;
+        foreach (var vi in Graph.Inputs)
+        {
+            if (!inputs.TryGetValue(vi.Name, out var t))
+                throw new QuantBuildException(DiagnosticCodes.MissingInput, $"model input '{vi.Name}' {vi.ShapeString} was not given", Graph.SourcePath);
+            CheckInput(vi, t);
+            values[vi.Name] = t;
+        }
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            var kernel = _kernels[i];
+            var node = kernel.Node;
+            var args = new Tensor?[node.Inputs.Count];
+            for (int k = 0; k < args.Length; k++)
+            {
+                var name = node.Inputs[k];
+                if (name.Length == 0) continue;
+                args[k] = values.TryGetValue(name, out var v) ? v
+                    : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"{node.OpType} node '{node.Name}' reads '{name}', which has not been computed", Graph.SourcePath, node: node.Name);
+            }
+            Tensor[] outputs;
+            try
+            {
+                outputs = kernel.Forward(args);
+            }
+            catch (QuantBuildException e) when (e.NodeName is null || e.File is null)
+            {
+                throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, e.NodeName ?? node.Name, e);
+            }
+            for (int k = 0; k < node.Outputs.Count && k < outputs.Length; k++)
+                if (node.Outputs[k].Length > 0) values[node.Outputs[k]] = outputs[k];
+            if (!keepAll)
+                foreach (var name in node.Inputs)
+                    if (name.Length > 0 && _lastUse.TryGetValue(name, out var last) && last == i && !Graph.Initializers.ContainsKey(name) && (keep is null || !keep.Contains(name)))
+                        values.Remove(name);
+        }
+        return values;
+    }
+
+    private void CheckInput(ValueInfo vi, Tensor t)
+    {
+        if (vi.Type != DataType.Undefined && vi.Type != t.Type)
+            throw new QuantBuildException(DiagnosticCodes.InvalidInputValue, $"model input '{vi.Name}' must be {DataTypes.Name(vi.Type)}, got {DataTypes.Name(t.Type)}", Graph.SourcePath);
+        if (vi.Shape is null) return;
+        bool ok = vi.Shape.Length == t.Rank;
+        for (int d = 0; ok && d < t.Rank; d++)
+            if (vi.Shape[d] is long v && v != t.Shape[d]) ok = false;
+        if (!ok)
+            throw new QuantBuildException(DiagnosticCodes.InvalidInputValue, $"model input '{vi.Name}' must have shape {vi.ShapeString}, got {t.ShapeString}", Graph.SourcePath);
+    }
+
+    /// <summary>
+    /// Reverse-mode differentiation through a recorded forward pass.
+    /// </summary>
+    /// <param name="trace">values of a <see cref="Forward"/> call</param>
+    /// <param name="seeds">dL/dValue for the values the loss reads (usually model outputs)</param>
+    /// <param name="wrt">names whose gradients to return: inputs, initializers or intermediate values</param>
+    public Dictionary<string, Tensor> Backward(ForwardTrace trace, IReadOnlyDictionary<string, Tensor> seeds, IEnumerable<string> wrt)
+    {
+        var wanted = new HashSet<string>(wrt, StringComparer.Ordinal);
+        // Values whose gradient is needed: the wanted ones and everything computed from them.
+        var needs = new HashSet<string>(wanted, StringComparer.Ordinal);
+        foreach (var k in _kernels)
+            if (k.IsDifferentiable && k.Node.Inputs.Any(x => x.Length > 0 && needs.Contains(x)))
+                foreach (var o in k.Node.Outputs) needs.Add(o);
+
+        var grads = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, g) in seeds)
+        {
+            var value = trace[name];
+            if (!Tensor.SameShape(value.Shape, g.Shape))
+                throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"gradient seed for '{name}' has shape {g.ShapeString}, the value has {value.ShapeString}");
+            grads[name] = g;
+        }
+
+        for (int i = _kernels.Length - 1; i >= 0; i--)
+        {
+            var kernel = _kernels[i];
+            var node = kernel.Node;
+            var outGrads = new Tensor?[node.Outputs.Count];
+            bool any = false;
+            for (int k = 0; k < outGrads.Length; k++)
+                if (node.Outputs[k].Length > 0 && grads.TryGetValue(node.Outputs[k], out var g)) { outGrads[k] = g; any = true; }
+            if (!any) continue;
+            var needInput = new bool[node.Inputs.Count];
+            bool needAny = false;
+            for (int k = 0; k < needInput.Length; k++)
+                needAny |= needInput[k] = node.Inputs[k].Length > 0 && needs.Contains(node.Inputs[k]);
+            if (!needAny || !kernel.IsDifferentiable) continue;
+
+            var inputs = new Tensor?[node.Inputs.Count];
+            for (int k = 0; k < inputs.Length; k++)
+                if (node.Inputs[k].Length > 0) inputs[k] = trace[node.Inputs[k]];
+            var outputs = new Tensor[node.Outputs.Count];
+            for (int k = 0; k < outputs.Length; k++)
+                outputs[k] = node.Outputs[k].Length > 0 ? trace[node.Outputs[k]] : null!;
+
+            Tensor?[] inGrads;
+            try
+            {
+                inGrads = kernel.Backward(new BackwardArgs(inputs, outputs, outGrads, needInput));
+            }
+            catch (QuantBuildException e) when (e.NodeName is null)
+            {
+                throw new QuantBuildException(e.Code, e.Message, Graph.SourcePath, node: node.Name, inner: e);
+            }
+            for (int k = 0; k < inGrads.Length && k < needInput.Length; k++)
+            {
+                if (!needInput[k] || inGrads[k] is not Tensor g) continue;
+                var name = node.Inputs[k];
+                grads[name] = grads.TryGetValue(name, out var existing) ? Accumulate(existing, g) : g;
+            }
+        }
+
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var name in wanted)
+        {
+            // A value that does not reach the loss has a zero gradient.
+            result[name] = grads.TryGetValue(name, out var g) ? g : Tensor.Create(DataType.Float, trace[name].Shape);
+        }
+        return result;
+    }
+
+    private static Tensor Accumulate(Tensor a, Tensor b)
+    {
+        if (!Tensor.SameShape(a.Shape, b.Shape))
+            throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"gradient shapes differ: {a.ShapeString} vs {b.ShapeString}");
+        var sum = new float[a.Length];
+        TensorPrimitives.Add(a.Floats, b.Floats, sum);
+        return Tensor.FromFloats(sum, a.Shape);
+    }
+}

@@ -1,0 +1,3 @@
+// System.Numerics.Tensors also defines a Tensor type; in this assembly "Tensor" is always ours.
+global using Tensor = QuantBuild.Tensors.Tensor;
+global using DataType = QuantBuild.Tensors.DataType;
