@@ -1,0 +1,20 @@
+namespace QuantBuild.Graph.Transforms;
+
+/// <summary>What <see cref="GraphPreparation.Prepare"/> changed, for the report and the log.</summary>
+public sealed record PreparationSummary(int ConstantsFolded, int BatchNormsFolded, int NodesBefore, int NodesAfter);
+
+/// <summary>The import pipeline every command uses: fold constants, fold BatchNormalization, infer shapes.</summary>
+public static class GraphPreparation
+{
+    public static PreparationSummary Prepare(ModelGraph graph, bool inferShapes = true, IReadOnlyDictionary<string, int>? bindings = null)
+    {
+        int before = graph.Nodes.Count;
+        int constants = ConstantFolding.Apply(graph);
+        int bn = BatchNormFolding.Apply(graph);
+        // Folding BN can make new constant-only subgraphs (rare); one more pass is cheap.
+        if (bn > 0) constants += ConstantFolding.Apply(graph);
+        graph.SortTopologically();
+        if (inferShapes) ShapeInference.Apply(graph, bindings);
+        return new PreparationSummary(constants, bn, before, graph.Nodes.Count);
+    }
+}

@@ -1,0 +1,69 @@
+using QuantBuild.Engine;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Graph.Transforms;
+
+/// <summary>
+/// Fills <see cref="ModelGraph.ValueInfos"/> with the element type and shape of every value.
+/// Every supported op's kernel already implements ONNX's shape rules for concrete shapes, so
+/// inference runs the graph on synthetic inputs rather than keeping a second copy of each rule.
+/// It runs twice, binding symbolic dimensions (batch "N", width "W"...) to two different sizes: a
+/// dimension that comes out equal in both runs is static, one that differs stays symbolic.
+/// </summary>
+public static class ShapeInference
+{
+    /// <param name="bindings">sizes for symbolic input dimensions by name (unnamed unknown dims use the defaults)</param>
+    public static void Apply(ModelGraph graph, IReadOnlyDictionary<string, int>? bindings = null, ParallelOptions? parallel = null)
+    {
+        var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = parallel?.MaxDegreeOfParallelism ?? 1 });
+        var first = engine.Forward(SyntheticInputs(graph, bindings, 1));
+        bool hasSymbolic = graph.Inputs.Any(i => i.Shape is null || !i.IsFullyKnown);
+        var second = hasSymbolic ? engine.Forward(SyntheticInputs(graph, bindings, 2)) : first;
+
+        foreach (var (name, t) in first.Values)
+        {
+            if (graph.Initializers.ContainsKey(name)) continue;
+            var other = second.Values.TryGetValue(name, out var o) ? o : t;
+            var dims = new long?[t.Rank];
+            string?[] dimParams = new string?[t.Rank];
+            for (int d = 0; d < t.Rank; d++)
+            {
+                if (other.Rank == t.Rank && other.Shape[d] == t.Shape[d]) dims[d] = t.Shape[d];
+                else dimParams[d] = $"{name}_d{d}";
+            }
+            if (graph.Inputs.FirstOrDefault(i => i.Name == name) is { } declared)
+            {
+                // Keep the model's own names for its input dimensions.
+                declared.Type = t.Type;
+                continue;
+            }
+            var info = new ValueInfo(name, t.Type, dims, dimParams);
+            if (graph.Outputs.FirstOrDefault(x => x.Name == name) is { } output)
+            {
+                output.Type = t.Type;
+                if (output.Shape is null || output.Shape.Length != t.Rank) { output.Shape = dims; output.DimParams = dimParams; }
+                else for (int d = 0; d < t.Rank; d++) output.Shape[d] ??= dims[d];
+            }
+            graph.ValueInfos[name] = info;
+        }
+    }
+
+    /// <summary>Inputs of the declared types and shapes; symbolic dimensions bound to <paramref name="variant"/>-dependent sizes.</summary>
+    public static Dictionary<string, Tensor> SyntheticInputs(ModelGraph graph, IReadOnlyDictionary<string, int>? bindings, int variant)
+    {
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var input in graph.Inputs)
+        {
+            var shape = input.Shape?.Select((d, i) =>
+                d is long v ? (int)v
+                : input.DimParams?[i] is string p && bindings is not null && bindings.TryGetValue(p, out var b) ? b
+                : variant == 1 ? 1 : 3).ToArray() ?? Array.Empty<int>();
+            var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
+            var t = Tensor.Create(type, shape);
+            // Small non-zero values keep Log/Div/Sqrt finite; integer inputs stay zero (valid indices).
+            if (t.Data is float[] f) Array.Fill(f, 0.5f);
+            feeds[input.Name] = t;
+        }
+        return feeds;
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# README's test command. On a fresh machine it fetches and verifies every pinned asset (npm
+# tarballs, Debian packages), builds, runs the whole test suite, and ends with one plain line
+# "N passed, N failed[, N skipped]". Exit status is non-zero when anything failed.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash tests/fetch-assets.sh
+
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+status=0
+dotnet test QuantBuild.sln -c Release --nologo \
+  --logger "trx;LogFilePrefix=results" --logger "console;verbosity=minimal" \
+  --results-directory "$results" || status=$?
+
+passed=0; failed=0; skipped=0
+shopt -s nullglob
+trx_files=("$results"/*.trx)
+if [ ${#trx_files[@]} -eq 0 ]; then
+  echo "error: no test results were written (build failure?)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+for trx in "${trx_files[@]}"; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  total=$(get total); executed=$(get executed); p=$(get passed); f=$(get failed)
+  e=$(get error); t=$(get timeout); a=$(get aborted)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0}))
+  skipped=$((skipped + ${total:-0} - ${executed:-0}))
+done
+if [ "$passed" -eq 0 ]; then status=1; fi
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+if [ "$failed" -gt 0 ]; then status=1; fi
+exit $status
