@@ -1,0 +1,145 @@
+using QuantBuild.Calibration;
+
+namespace QuantBuild.Tests.Calibration;
+
+[TestClass]
+public sealed class RangeCollectorTests
+{
+    private static float[] Gaussian(int n, int seed, float outlier = 0)
+    {
+        var rng = new Random(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++)
+            v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        if (outlier != 0) v[n / 2] = outlier;
+        return v;
+    }
+
+    [TestMethod]
+    public void HistogramGrowthKeepsEveryCountInTheRightBinAndFixedMemory()
+    {
+        var h = new RangeHistogram(8);
+        h.Add(new[] { -0.9f, 0.1f, 0.9f });          // Top ≈ 0.9, 8 bins
+        h.Add(new[] { 3.5f, -3.5f });                // forces two doublings
+        Assert.AreEqual(8, h.BinCount);
+        Assert.AreEqual(5.0, h.Counts.Sum());
+        Assert.IsTrue(h.Top > 3.5);
+        foreach (var (value, expected) in new[] { (-0.9, 1.0), (3.5, 1.0), (-3.5, 1.0) })
+        {
+            int bin = (int)((value - h.Lower) / h.BinWidth);
+            Assert.IsTrue(h.Counts[bin] >= expected, $"value {value} not counted in its bin");
+        }
+        // 0.1 and 0.9 land in the two bins just right of zero after merging.
+        Assert.AreEqual(2.0, h.Counts[4] + h.Counts[5]);
+    }
+
+    [TestMethod]
+    public void MinMaxIsTheObservedRangeAcrossBatches()
+    {
+        var c = new MinMaxCollector();
+        c.Observe(new[] { 0.5f, 2f });
+        c.Observe(new[] { -1f, 0f });
+        Assert.AreEqual(new ActivationRange(-1f, 2f), c.ComputeRange());
+    }
+
+    [TestMethod]
+    public void PercentileAt100IsTheLowerEdgeOfTheTopOccupiedBin()
+    {
+        var c = new PercentileCollector(100);
+        var data = Gaussian(50_000, 1);
+        c.Observe(data);
+        float maxAbs = data.Max(Math.Abs);
+        var r = c.ComputeRange();
+        // The range is clamped to the observed [min, max]; the threshold is the wider side.
+        float t = Math.Max(-r.Min, r.Max);
+        Assert.IsTrue(t < maxAbs, "threshold is a lower bin edge, not max|x| itself");
+        Assert.IsTrue(t > maxAbs - maxAbs / 2048 * 2.0001, "within one bin of max|x|");
+    }
+
+    [TestMethod]
+    public void ClippingMethodsCutAnOutlierThatMinMaxKeeps()
+    {
+        var data = Gaussian(100_000, 2, outlier: 40f);
+        // MSE is not in this list on purpose: one 40σ value among 100k costs less squared error
+        // kept (coarser steps) than clipped, so MSE rightly keeps it (checked in its own test).
+        foreach (var method in new[] { CalibrationMethod.Percentile, CalibrationMethod.Entropy })
+        {
+            var c = RangeCollectors.Create(method);
+            // Streamed in batches: the result must not need all samples at once.
+            for (int i = 0; i < data.Length; i += 1000) c.Observe(data.AsSpan(i, 1000));
+            var r = c.ComputeRange();
+            Assert.IsTrue(r.Max < 20f, $"{method} kept the outlier: {r.Max}");
+            Assert.IsTrue(r.Max > 2.5f, $"{method} clipped the bulk of the distribution: {r.Max}");
+        }
+        var minMax = RangeCollectors.Create(CalibrationMethod.MinMax);
+        minMax.Observe(data);
+        Assert.AreEqual(40f, minMax.ComputeRange().Max);
+    }
+
+    [TestMethod]
+    public void MseAtFourBitsClipsAGaussianNearItsKnownOptimum()
+    {
+        // With 15 steps, rounding error dominates: the MSE-optimal clip for N(0,1) lies near 2.5–3σ,
+        // well inside max|x| (≈4.4σ for 50k samples).
+        var data = Gaussian(50_000, 8);
+        var c = new MseCollector(bits: 4);
+        c.Observe(data);
+        var r = c.ComputeRange();
+        float t = Math.Max(-r.Min, r.Max);
+        Assert.IsTrue(t > 2.2f && t < 3.3f, $"threshold {t}");
+    }
+
+    [TestMethod]
+    public void MseThresholdIsNeverWorseThanMinMaxOnTheSameHistogram()
+    {
+        foreach (var seed in new[] { 3, 4, 5 })
+        {
+            var data = Gaussian(20_000, seed, outlier: seed * 5f);
+            var h = new RangeHistogram(2048);
+            h.Add(data);
+            var c = new MseCollector();
+            c.Observe(data);
+            var r = c.ComputeRange();
+            double chosen = MseCollector.Error(h, r.Max, false, 255);
+            double full = MseCollector.Error(h, Math.Max(Math.Abs(h.Min), h.Max), false, 255);
+            Assert.IsTrue(chosen <= full, $"seed {seed}: {chosen} > {full}");
+        }
+    }
+
+    [TestMethod]
+    public void NonNegativeTensorsGetARangeStartingAtZero()
+    {
+        var data = Gaussian(10_000, 6).Select(Math.Abs).ToArray();
+        foreach (var method in Enum.GetValues<CalibrationMethod>())
+        {
+            var c = RangeCollectors.Create(method);
+            c.Observe(data);
+            var r = c.ComputeRange();
+            // Zero itself is added by the scale rule (§1.2); the collector never invents negatives.
+            Assert.IsTrue(r.Min >= 0 && r.Min <= data.Min(), $"{method}: {r.Min}");
+            Assert.IsTrue(r.Max > 0, $"{method}");
+        }
+    }
+
+    [TestMethod]
+    public void EntropyWithAsManyQuantizedBinsAsBinsHasOnlyTheFullRangeCandidate()
+    {
+        var data = Gaussian(5_000, 7, outlier: 30f);
+        var c = new EntropyCollector(bins: 128, quantizedBins: 128);
+        c.Observe(data);
+        var r = c.ComputeRange();
+        Assert.AreEqual(data.Max(), r.Max, 1e-6f);
+    }
+
+    [TestMethod]
+    public void AllZeroDataGivesAnEmptyRangeAndNaNIsRejected()
+    {
+        foreach (var method in Enum.GetValues<CalibrationMethod>())
+        {
+            var c = RangeCollectors.Create(method);
+            c.Observe(new float[100]);
+            Assert.AreEqual(new ActivationRange(0, 0), c.ComputeRange(), $"{method}");
+            Assert.ThrowsExactly<ArgumentException>(() => RangeCollectors.Create(method).Observe(new[] { 1f, float.NaN }));
+        }
+    }
+}
