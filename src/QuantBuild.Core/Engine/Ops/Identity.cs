@@ -19,6 +19,14 @@ public sealed class IdentityKernel : OpKernel
     public override Tensor[] Forward(Tensor?[] inputs)
     {
         var x = inputs[0]!;
+        // training_mode may arrive as a runtime input; with a non-zero ratio the output would be
+        // random, which an inference engine must refuse rather than silently ignore.
+        if (Node.OpType == "Dropout" && inputs.Length > 2 && inputs[2] is { } training && training.ToInt64Array()[0] != 0)
+        {
+            double ratio = inputs.Length > 1 && inputs[1] is { } r ? r.ToFloatArray()[0] : 0.5;
+            if (ratio != 0)
+                throw Node.Error(Diagnostics.DiagnosticCodes.InvalidInputValue, $"training mode with ratio {ratio} is random; QuantBuild runs models for inference");
+        }
         if (Node.Outputs.Count > 1 && Node.Outputs[1].Length > 0)
         {
             var mask = new bool[x.Length];
