@@ -71,7 +71,10 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
         {
             if (!File.Exists(ModelPath)) throw new FileNotFoundException($"model not found: {ModelPath}");
             foreach (var f in Inputs.Values) if (!File.Exists(f)) throw new FileNotFoundException($"input not found: {f}");
-            return [new RealModel(Path.GetFileNameWithoutExtension(ModelPath), ModelPath, [new RealModelCase("given", Inputs)])];
+            // ONNX backend tests all name their file model.onnx: their folder tells them apart.
+            var id = Path.GetFileNameWithoutExtension(ModelPath);
+            if (id == "model") id = Path.GetFileName(Path.GetDirectoryName(ModelPath)) ?? id;
+            return [new RealModel(id, ModelPath, [new RealModelCase("given", Inputs)])];
         }
         var all = RealModelCatalog.Load(Path.Combine(root, ".assets"));
         if (ModelIds is null) return all;
@@ -139,7 +142,8 @@ static class Fp32Suite
             results = rows,
         };
         File.WriteAllText(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
-        Console.WriteLine($"\nwrote {Path.GetRelativePath(Environment.CurrentDirectory, outPath)}");
+        var shown = Path.GetRelativePath(Environment.CurrentDirectory, outPath);
+        Console.WriteLine($"\nwrote {(shown.StartsWith("..", StringComparison.Ordinal) ? outPath : shown)}");
         return rows.All(r => r.Error is null) ? 0 : 1;
     }
 

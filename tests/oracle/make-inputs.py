@@ -97,7 +97,8 @@ def speech(text, voice, rate):
     with tempfile.TemporaryDirectory() as tmp:
         raw, resampled = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "16k.wav")
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", raw, text], check=True)
-        subprocess.run(["sox", raw, "-r", "16000", "-c", "1", "-b", "16", resampled], check=True)
+        # -R -D: sox dithers with a random seed by default; inputs must be byte-identical run to run.
+        subprocess.run(["sox", "-R", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", resampled], check=True)
         with wave.open(resampled) as w:
             samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     # openWakeWord feeds int16 sample values as float32. The head scores the last 16 embeddings
