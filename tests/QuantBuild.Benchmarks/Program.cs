@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Oracle;
+
+// QuantBuild benchmarks: every timing is compared with ONNX Runtime measured in the same run.
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- fp32  [options]
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
+// Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
+//          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
+//          --warmup N --iters N  (fp32; defaults 5 and 30)
+//          --out FILE.json       (fp32; default artifacts/bench-fp32.json)
+// Exit code: 0 when every model ran in both engines, 1 otherwise (the table still shows the rest).
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+try
+{
+    var options = BenchOptions.Parse(args);
+    var root = RepoRoot.Find();
+    var oracle = new OrtOracle(root);
+    var models = options.SelectModels(root);
+    return options.Mode == "fp32" ? Fp32Suite.Run(models, oracle, options, root) : AgreeSuite.Run(models, oracle);
+}
+catch (Exception e) when (e is ArgumentException or FileNotFoundException or OracleException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
+        string[]? ids = null; string? model = null; string? outPath = null;
+        var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
+        int warmup = 5, iters = 30;
+        for (int i = 1; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Count(int min) => int.TryParse(Value(), out var n) && n >= min ? n : throw new ArgumentException($"{args[i - 1]} needs an integer >= {min}");
+            switch (args[i])
+            {
+                case "--models": ids = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--model": model = Path.GetFullPath(Value()); break;
+                case "--input":
+                    var v = Value();
+                    int eq = v.IndexOf('=');
+                    if (eq <= 0) throw new ArgumentException($"--input expects NAME=FILE.npy, got '{v}'");
+                    inputs[v[..eq]] = Path.GetFullPath(v[(eq + 1)..]);
+                    break;
+                case "--warmup": warmup = Count(0); break;
+                case "--iters": iters = Count(1); break;
+                case "--out": outPath = Path.GetFullPath(Value()); break;
+                default: throw new ArgumentException($"unknown option '{args[i]}'");
+            }
+        }
+        if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath);
+    }
+
+    public IReadOnlyList<RealModel> SelectModels(string root)
+    {
+        if (ModelPath is not null)
+        {
+            if (!File.Exists(ModelPath)) throw new FileNotFoundException($"model not found: {ModelPath}");
+            foreach (var f in Inputs.Values) if (!File.Exists(f)) throw new FileNotFoundException($"input not found: {f}");
+            // ONNX backend tests all name their file model.onnx: their folder tells them apart.
+            var id = Path.GetFileNameWithoutExtension(ModelPath);
+            if (id == "model") id = Path.GetFileName(Path.GetDirectoryName(ModelPath)) ?? id;
+            return [new RealModel(id, ModelPath, [new RealModelCase("given", Inputs)])];
+        }
+        var all = RealModelCatalog.Load(Path.Combine(root, ".assets"));
+        if (ModelIds is null) return all;
+        var unknown = ModelIds.Except(all.Select(m => m.Id)).ToList();
+        if (unknown.Count > 0) throw new ArgumentException($"unknown model id(s) {string.Join(", ", unknown)}; known: {string.Join(", ", all.Select(m => m.Id))}");
+        return all.Where(m => ModelIds.Contains(m.Id)).ToList();
+    }
+}
+
+static class RepoRoot
+{
+    public static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "QuantBuild.sln"))) return dir.FullName;
+        throw new FileNotFoundException($"no QuantBuild.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+static class Fp32Suite
+{
+    sealed record Row(string Model, string Case, double? OursMedianMs, double? OursMeanMs, double? OursMinMs,
+        double? OrtMedianMs, double? OrtMeanMs, double? OrtMinMs, double? Ratio, int Iters, string? Error);
+
+    public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
+    {
+        var rows = new List<Row>();
+        foreach (var model in models)
+        {
+            var input = model.Cases[0];
+            Console.Error.WriteLine($"bench {model.Id} ({input.Name}) ...");
+            double[]? ours = null;
+            OrtTiming? ort = null;
+            var errors = new List<string>();
+            try { ours = TimeOurs(model, input, options.Warmup, options.Iters); }
+            catch (Exception e) when (e is QuantBuildException or NotSupportedException or InvalidDataException) { errors.Add("ours: " + e.Message); }
+            try { ort = oracle.Bench(model.ModelPath, input.InputFiles, options.Warmup, options.Iters); }
+            catch (OracleException e) { errors.Add("ORT: " + e.Message); }
+            double? oursMedian = ours is null ? null : Median(ours);
+            rows.Add(new Row(model.Id, input.Name, oursMedian, ours?.Average(), ours?.Min(),
+                ort?.MedianMs, ort?.MeanMs, ort?.MinMs, oursMedian / ort?.MedianMs, options.Iters,
+                errors.Count == 0 ? null : string.Join("; ", errors)));
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine("| model | case | ours ms (median) | ORT ms (median) | ours/ORT |");
+        table.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var r in rows)
+            table.AppendLine($"| {r.Model} | {r.Case} | {Ms(r.OursMedianMs)} | {Ms(r.OrtMedianMs)} | {(r.Ratio is double x ? x.ToString("0.00") + "x" : "-")} |");
+        Console.WriteLine($"fp32 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
+        Console.WriteLine();
+        Console.Write(table);
+        foreach (var r in rows.Where(r => r.Error is not null)) Console.WriteLine($"\n{r.Model}: {r.Error}");
+
+        var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-fp32.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        var report = new
+        {
+            suite = "fp32",
+            date = DateTime.UtcNow.ToString("O"),
+            machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
+            threads = 1,
+            warmup = options.Warmup,
+            iters = options.Iters,
+            results = rows,
+        };
+        File.WriteAllText(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        var shown = Path.GetRelativePath(Environment.CurrentDirectory, outPath);
+        Console.WriteLine($"\nwrote {(shown.StartsWith("..", StringComparison.Ordinal) ? outPath : shown)}");
+        return rows.All(r => r.Error is null) ? 0 : 1;
+    }
+
+    private static double[] TimeOurs(RealModel model, RealModelCase input, int warmup, int iters)
+    {
+        var engine = new InferenceEngine(OnnxImporter.Load(model.ModelPath), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var feeds = input.LoadInputs();
+        for (int i = 0; i < warmup; i++) engine.Run(feeds);
+        var times = new double[iters];
+        for (int i = 0; i < iters; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            engine.Run(feeds);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        return times;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    private static string Ms(double? v) => v is double x ? x.ToString(x < 10 ? "0.000" : "0.0") : "-";
+}
+
+static class AgreeSuite
+{
+    public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle)
+    {
+        Console.WriteLine("| model | case | output | shape | max abs diff | max abs ref | diff/ref |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|");
+        int failures = 0;
+        foreach (var model in models)
+            foreach (var input in model.Cases)
+            {
+                try
+                {
+                    var engine = new InferenceEngine(OnnxImporter.Load(model.ModelPath));
+                    var ours = engine.Run(input.LoadInputs());
+                    var outputs = engine.Graph.Outputs.Select(o => o.Name).ToList();
+                    var reference = oracle.Run(model.ModelPath, input.InputFiles, outputs);
+                    foreach (var name in outputs)
+                    {
+                        var a = Agreement.Compare(ours[name], reference[name]);
+                        Console.WriteLine($"| {model.Id} | {input.Name} | {name} | {reference[name].ShapeString} | {a.MaxAbsDiff:G3} | {a.MaxAbsRef:G3} | {a.Relative:G3} |");
+                    }
+                }
+                catch (Exception e) when (e is QuantBuildException or OracleException or NotSupportedException or InvalidDataException)
+                {
+                    failures++;
+                    Console.WriteLine($"| {model.Id} | {input.Name} | (failed) | | | | {e.Message.ReplaceLineEndings(" ")} |");
+                }
+            }
+        return failures == 0 ? 0 : 1;
+    }
+}

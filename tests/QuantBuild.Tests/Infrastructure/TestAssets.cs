@@ -1,0 +1,70 @@
+using QuantBuild.Oracle;
+
+namespace QuantBuild.Tests.Infrastructure;
+
+/// <summary>
+/// The one place tests find external assets: models, generated inputs and the ONNX Runtime oracle,
+/// all fetched into &lt;repo&gt;/.assets/ by tests/fetch-assets.sh. A missing asset fails the test
+/// (never skips it), so a machine without the assets cannot report a green run.
+/// </summary>
+public static class TestAssets
+{
+    public const string FetchScript = "tests/fetch-assets.sh";
+
+    private static readonly Lazy<string> Root = new(FindRepoRoot);
+    private static readonly Lazy<IReadOnlyList<RealModel>> Models = new(() =>
+    {
+        RequireOracle();
+        try { return RealModelCatalog.Load(AssetsDir); }
+        catch (FileNotFoundException e) { throw new AssertFailedException(Missing(e.FileName ?? e.Message)); }
+    });
+
+    /// <summary>The folder holding QuantBuild.sln, found by walking up from the test binaries.</summary>
+    public static string RepoRoot => Root.Value;
+
+    public static string AssetsDir => Path.Combine(RepoRoot, ".assets");
+
+    /// <summary>Debian libonnx-testdata's single-operator backend tests.</summary>
+    public const string OnnxNodeTestsDir = "/usr/share/libonnx-testdata/data/node";
+
+    /// <summary>Absolute path of a file under .assets/, or a test failure naming the fetch script.</summary>
+    public static string Require(string relativePath)
+    {
+        var path = Path.Combine(AssetsDir, relativePath);
+        if (!File.Exists(path) && !Directory.Exists(path)) Assert.Fail(Missing(path));
+        return path;
+    }
+
+    /// <summary>Folder of one ONNX backend node test (model.onnx + test_data_set_0/).</summary>
+    public static string OnnxNodeTest(string name)
+    {
+        var dir = Path.Combine(OnnxNodeTestsDir, name);
+        if (!File.Exists(Path.Combine(dir, "model.onnx"))) Assert.Fail(Missing(dir) + " (Debian package libonnx-testdata)");
+        return dir;
+    }
+
+    /// <summary>The ONNX Runtime oracle, after checking onnxruntime-node is in place.</summary>
+    public static OrtOracle RequireOracle()
+    {
+        Require("node_modules/onnxruntime-node/package.json");
+        Require("node_modules/onnxruntime-common/package.json");
+        return new OrtOracle(RepoRoot);
+    }
+
+    /// <summary>The real models of shared MODELS.md with their generated inputs.</summary>
+    public static IReadOnlyList<RealModel> RealModels => Models.Value;
+
+    public static RealModel RealModel(string id) =>
+        RealModels.FirstOrDefault(m => m.Id == id)
+        ?? throw new AssertFailedException($"real model '{id}' is not in {RealModelCatalog.ManifestRelativePath}; re-run {FetchScript}");
+
+    private static string Missing(string path) =>
+        $"test asset missing: {path}. Run `{FetchScript}` from the repository root to fetch and verify the test assets.";
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "QuantBuild.sln"))) return dir.FullName;
+        throw new AssertFailedException($"no QuantBuild.sln in any folder above {AppContext.BaseDirectory}");
+    }
+}

