@@ -39,9 +39,9 @@ public static class ExternalData
         var path = ResolveLocation(location, baseDirectory, proto.Name, sourceFile);
         if (!File.Exists(path))
             throw new QuantBuildException(DiagnosticCodes.ExternalDataMissing, $"tensor '{proto.Name}': external data file '{path}' not found", sourceFile);
-        if (new FileInfo(path).LinkTarget is not null)
+        if (LinkOnTheWay(path, baseDirectory) is string link)
             throw new QuantBuildException(DiagnosticCodes.ExternalDataMissing,
-                $"tensor '{proto.Name}': external data file '{path}' is a symbolic link; QuantBuild only reads regular files inside the model's folder", sourceFile);
+                $"tensor '{proto.Name}': external data path '{link}' is a symbolic link; QuantBuild only reads regular files inside the model's folder", sourceFile);
         try
         {
             using var stream = File.OpenRead(path);
@@ -60,6 +60,18 @@ public static class ExternalData
         {
             throw new QuantBuildException(DiagnosticCodes.ExternalDataMissing, $"tensor '{proto.Name}': could not read '{path}': {e.Message}", sourceFile, inner: e);
         }
+    }
+
+    /// <summary>The first symbolic link among the file and the folders between it and the model's folder, if any (a link could point anywhere).</summary>
+    private static string? LinkOnTheWay(string file, string baseDirectory)
+    {
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(baseDirectory));
+        for (var current = file; current is not null && current.Length > root.Length; current = Path.GetDirectoryName(current))
+        {
+            FileSystemInfo info = current == file ? new FileInfo(current) : new DirectoryInfo(current);
+            if (info.LinkTarget is not null) return current;
+        }
+        return null;
     }
 
     private static (string Location, long Offset, long Length) ParseKeys(TensorProto proto, string? sourceFile)

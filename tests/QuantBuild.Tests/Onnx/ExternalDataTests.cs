@@ -151,6 +151,21 @@ public sealed class ExternalDataTests
         var e = Assert.ThrowsExactly<QuantBuildException>(() => OnnxImporter.Load(folder.File("m", "m.onnx")));
         Assert.AreEqual(DiagnosticCodes.ExternalDataMissing, e.Code);
         StringAssert.Contains(e.Message, "symbolic link");
+
+        // A linked folder inside the model folder is refused the same way.
+        Directory.CreateDirectory(folder.File("elsewhere"));
+        File.WriteAllBytes(folder.File("elsewhere", "w.bin"), new byte[12]);
+        Directory.CreateSymbolicLink(folder.File("m", "linked"), folder.File("elsewhere"));
+        OnnxModelFile.Save(WithExternal("linked/w.bin"), folder.File("m", "m.onnx"));
+        e = Assert.ThrowsExactly<QuantBuildException>(() => OnnxImporter.Load(folder.File("m", "m.onnx")));
+        Assert.AreEqual(DiagnosticCodes.ExternalDataMissing, e.Code);
+        StringAssert.Contains(e.Message, "linked");
+
+        // A regular file in a regular subfolder is fine.
+        Directory.CreateDirectory(folder.File("m", "real"));
+        File.WriteAllBytes(folder.File("m", "real", "w.bin"), new byte[12]);
+        OnnxModelFile.Save(WithExternal("real/w.bin"), folder.File("m", "m.onnx"));
+        CollectionAssert.AreEqual(new float[3], OnnxImporter.Load(folder.File("m", "m.onnx")).Initializers["small_raw"].Floats);
     }
 
     [TestMethod]

@@ -132,6 +132,15 @@ public sealed class TensorProtoTests
     }
 
     [TestMethod]
+    public void ShapesTooLargeToHoldAreInvalidTensorProto()
+    {
+        // What a sequence or optional message read as a TensorProto looks like: bytes of a name taken for dimensions.
+        var p = Typed(DataType.Float, [100000, 100000, 100000], p => p.FloatData.Add(1f));
+        var e = Assert.ThrowsExactly<QuantBuildException>(() => TensorProtoConverter.ToTensor(p));
+        Assert.AreEqual(DiagnosticCodes.InvalidTensorProto, e.Code);
+    }
+
+    [TestMethod]
     [DataRow(8)]   // string
     [DataRow(16)]  // bfloat16
     [DataRow(22)]  // int4
