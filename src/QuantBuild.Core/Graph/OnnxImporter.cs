@@ -58,7 +58,7 @@ public static class OnnxImporter
             index++;
             if (np.OpType == "Constant" && np.Domain is "" or "ai.onnx")
             {
-                graph.Initializers[np.Output[0]] = ConstantValue(np, name, sourcePath);
+                graph.Initializers[np.Output[0]] = ConstantValue(np, name, baseDirectory, sourcePath);
                 continue;
             }
             var node = new Node(name, np.OpType, np.Input, np.Output, np.Domain == "ai.onnx" ? "" : np.Domain) { Source = np };
@@ -70,13 +70,13 @@ public static class OnnxImporter
     }
 
     /// <summary>The value of a Constant node, whichever of its value attributes is set.</summary>
-    private static Tensor ConstantValue(NodeProto np, string name, string? file)
+    private static Tensor ConstantValue(NodeProto np, string name, string? baseDirectory, string? file)
     {
         foreach (var a in np.Attribute)
         {
             switch (a.Name)
             {
-                case "value": return TensorProtoConverter.ToTensor(a.T, null, file);
+                case "value": return TensorProtoConverter.ToTensor(a.T, baseDirectory, file);
                 case "value_float": return Tensor.Scalar(a.F);
                 case "value_floats": return Tensor.FromFloats(a.Floats.ToArray(), a.Floats.Count);
                 case "value_int": return new Tensor(DataType.Int64, ReadOnlySpan<int>.Empty, new[] { a.I });

