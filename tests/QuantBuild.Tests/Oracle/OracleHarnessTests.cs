@@ -1,3 +1,4 @@
+using NpyFile = QuantBuild.Oracle.NpyFile;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;
