@@ -1,0 +1,130 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// NumPy/ONNX multidirectional broadcasting of two tensors of rank ≤ 4, resolved at prepare time
+    /// into an output shape and per-input strides (0 along broadcast axes), so Eval only walks indices.
+    /// </summary>
+    public sealed class Broadcast4D
+    {
+        private readonly int[] outShape = new int[4];
+        private readonly int[] strideA = new int[4];
+        private readonly int[] strideB = new int[4];
+
+        public Broadcast4D(int[] shapeA, int[] shapeB)
+        {
+            if (shapeA == null || shapeB == null || shapeA.Length > 4 || shapeB.Length > 4)
+            {
+                throw new ArgumentException("Broadcasting supports ranks up to 4.");
+            }
+
+            int[] a = PadTo4(shapeA);
+            int[] b = PadTo4(shapeB);
+            int runningA = 1;
+            int runningB = 1;
+            for (int d = 3; d >= 0; d--)
+            {
+                if (a[d] != b[d] && a[d] != 1 && b[d] != 1)
+                {
+                    throw new ArgumentException("Shapes are not broadcast-compatible.");
+                }
+
+                outShape[d] = Math.Max(a[d], b[d]);
+                strideA[d] = a[d] == 1 ? 0 : runningA;
+                strideB[d] = b[d] == 1 ? 0 : runningB;
+                runningA *= a[d];
+                runningB *= b[d];
+            }
+
+            LengthA = runningA;
+            LengthB = runningB;
+            OutputLength = outShape[0] * outShape[1] * outShape[2] * outShape[3];
+        }
+
+        public int LengthA { get; }
+
+        public int LengthB { get; }
+
+        public int OutputLength { get; }
+
+        public int OutputDimension(int axis)
+        {
+            return outShape[axis];
+        }
+
+        public int StrideA(int axis)
+        {
+            return strideA[axis];
+        }
+
+        public int StrideB(int axis)
+        {
+            return strideB[axis];
+        }
+
+        private static int[] PadTo4(int[] shape)
+        {
+            var padded = new int[] { 1, 1, 1, 1 };
+            for (int i = 0; i < shape.Length; i++)
+            {
+                if (shape[i] < 1)
+                {
+                    throw new ArgumentException("Dimensions must be positive.");
+                }
+
+                padded[4 - shape.Length + i] = shape[i];
+            }
+
+            return padded;
+        }
+    }
+
+    /// <summary>A binary int8 → int8 operation on two codes (implemented by value types for inlining).</summary>
+    public interface IBinaryInt8Operator
+    {
+        sbyte Invoke(int a, int b);
+    }
+
+    /// <summary>Walks a prepared broadcast and applies an operator; no allocation.</summary>
+    public static class BroadcastDriver
+    {
+        public static void Run<TOperator>(Broadcast4D shape, ref TOperator op, ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            where TOperator : struct, IBinaryInt8Operator
+        {
+            if (a.Length != shape.LengthA || b.Length != shape.LengthB || output.Length != shape.OutputLength)
+            {
+                throw new ArgumentException("Buffer lengths do not match the prepared shapes.");
+            }
+
+            if (shape.LengthA == shape.OutputLength && shape.LengthB == shape.OutputLength)
+            {
+                for (int i = 0; i < output.Length; i++)
+                {
+                    output[i] = op.Invoke(a[i], b[i]);
+                }
+
+                return;
+            }
+
+            int o = 0;
+            for (int d0 = 0; d0 < shape.OutputDimension(0); d0++)
+            {
+                for (int d1 = 0; d1 < shape.OutputDimension(1); d1++)
+                {
+                    for (int d2 = 0; d2 < shape.OutputDimension(2); d2++)
+                    {
+                        int ia = d0 * shape.StrideA(0) + d1 * shape.StrideA(1) + d2 * shape.StrideA(2);
+                        int ib = d0 * shape.StrideB(0) + d1 * shape.StrideB(1) + d2 * shape.StrideB(2);
+                        int sa = shape.StrideA(3);
+                        int sb = shape.StrideB(3);
+                        for (int d3 = 0; d3 < shape.OutputDimension(3); d3++)
+                        {
+                            output[o++] = op.Invoke(a[ia + d3 * sa], b[ib + d3 * sb]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

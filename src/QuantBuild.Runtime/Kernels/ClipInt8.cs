@@ -1,0 +1,55 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// Relu / Relu6 / Clip on int8 codes: rescale to the output code space (a copy when the parameters
+    /// match, the usual case) and clamp to the codes of [min, max]. Relu is Clip(0, +∞).
+    /// </summary>
+    public sealed class ClipInt8
+    {
+        private readonly Int8Rescale rescale;
+        private readonly int clampMin;
+        private readonly int clampMax;
+
+        public ClipInt8(QuantParams input, QuantParams output, float min, float max)
+        {
+            if (!(min <= max))
+            {
+                throw new ArgumentException("Clip needs min <= max.");
+            }
+
+            rescale = new Int8Rescale(input, output);
+            FusedActivation.Clip(output, min, max, out clampMin, out clampMax);
+        }
+
+        /// <summary>ONNX Relu.</summary>
+        public static ClipInt8 Relu(QuantParams input, QuantParams output)
+        {
+            return new ClipInt8(input, output, 0f, float.PositiveInfinity);
+        }
+
+        public int ClampMin
+        {
+            get { return clampMin; }
+        }
+
+        public int ClampMax
+        {
+            get { return clampMax; }
+        }
+
+        public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
+        {
+            if (output.Length < input.Length)
+            {
+                throw new ArgumentException("Output is too short.", nameof(output));
+            }
+
+            for (int i = 0; i < input.Length; i++)
+            {
+                output[i] = (sbyte)QuantParams.Clamp(rescale.ApplyUnclamped(input[i]), clampMin, clampMax);
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// Reference int8 convolution with packed int4 weights (two codes per byte, element 0 in the low nibble, codes in
+    /// [-8, 7]). As in TFLite's packed-int4 kernels, Eval unpacks the weights into an int8 scratch
+    /// buffer sized at prepare time (O(weights), no allocation) and runs <see cref="Conv2DInt8Reference"/>,
+    /// so the int4 path inherits the int8 path's semantics exactly.
+    /// </summary>
+    public sealed class Conv2DInt4Reference
+    {
+        private readonly Conv2DInt8Reference inner;
+        private readonly sbyte[] unpacked;
+
+        public Conv2DInt4Reference(
+            Conv2DGeometry geometry,
+            QuantParams input,
+            float[] weightScales,
+            QuantParams output,
+            ReadOnlySpan<byte> packedWeights,
+            ReadOnlySpan<int> bias,
+            int clampMin = sbyte.MinValue,
+            int clampMax = sbyte.MaxValue,
+            RoundingMode rounding = RoundingMode.DoubleRounding)
+        {
+            unpacked = new sbyte[CheckedGeometry(geometry).WeightLength];
+            BitPacking.UnpackInt4(packedWeights, 0, unpacked);
+            inner = new Conv2DInt8Reference(geometry, input, weightScales, output, unpacked, bias, clampMin, clampMax, rounding);
+        }
+
+        private static Conv2DGeometry CheckedGeometry(Conv2DGeometry geometry)
+        {
+            if (geometry == null)
+            {
+                throw new ArgumentNullException(nameof(geometry));
+            }
+
+            return geometry;
+        }
+
+        public bool UsesInt64Accumulator
+        {
+            get { return inner.UsesInt64Accumulator; }
+        }
+
+        public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<byte> packedWeights, Span<sbyte> output)
+        {
+            BitPacking.UnpackInt4(packedWeights, 0, unpacked);
+            inner.Eval(input, unpacked, output);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// Affine quantization parameters of one tensor (or one channel): real = (code − ZeroPoint) · Scale.
+    /// </summary>
+    public struct QuantParams
+    {
+        /// <summary>Smallest normal float32; a range narrower than this is treated as all-zero (§1.2 step 5).</summary>
+        public const float SmallestNormal = 1.17549435E-38f;
+
+        public QuantParams(float scale, int zeroPoint)
+        {
+            Scale = scale;
+            ZeroPoint = zeroPoint;
+        }
+
+        public float Scale { get; }
+
+        public int ZeroPoint { get; }
+
+        /// <summary>
+        /// Scale and zero point for a real range on an integer grid (ORT <c>compute_scale_zp</c>, §1.2),
+        /// computed in float32 as the reference does.
+        /// </summary>
+        /// <param name="minRealRange">Optional lower bound on rmax − rmin (0 = none).</param>
+        public static QuantParams FromRange(float rmin, float rmax, int qmin, int qmax, bool symmetric, float minRealRange = 0f)
+        {
+            if (float.IsNaN(rmin) || float.IsNaN(rmax) || float.IsInfinity(rmin) || float.IsInfinity(rmax))
+            {
+                throw new ArgumentException("The range must be finite.");
+            }
+
+            if (qmin > 0 || qmax < 0 || qmin >= qmax)
+            {
+                throw new ArgumentException("The grid must satisfy qmin <= 0 <= qmax and qmin < qmax.");
+            }
+
+            // Zero must be exactly representable (padding, ReLU and zero-initialised state rely on it).
+            rmin = Math.Min(rmin, 0f);
+            rmax = Math.Max(rmax, 0f);
+            if (minRealRange > 0f)
+            {
+                rmax = Math.Max(rmax, rmin + minRealRange);
+            }
+
+            if (symmetric)
+            {
+                float absMax = Math.Max(Math.Abs(rmin), Math.Abs(rmax));
+                rmin = -absMax;
+                rmax = absMax;
+            }
+
+            float scale = (rmax - rmin) / (float)(qmax - qmin);
+            if (scale < SmallestNormal)
+            {
+                return new QuantParams(1f, 0);
+            }
+
+            float zero = (float)qmin - rmin / scale;
+            int zeroPoint = (int)Math.Round((double)zero, MidpointRounding.ToEven);
+            return new QuantParams(scale, Clamp(zeroPoint, qmin, qmax));
+        }
+
+        /// <summary>ONNX QuantizeLinear for one value: saturate(RNE(x / s) + z) into [qmin, qmax].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int QuantizeLinear(float x, float scale, int zeroPoint, int qmin, int qmax)
+        {
+            // Division in float32 (not x·(1/s)) so ties land exactly where the ONNX reference puts them.
+            float ratio = x / scale;
+            if (float.IsNaN(ratio))
+            {
+                return Clamp(zeroPoint, qmin, qmax);
+            }
+
+            double rounded = Math.Round((double)ratio, MidpointRounding.ToEven) + zeroPoint;
+            if (rounded <= qmin)
+            {
+                return qmin;
+            }
+
+            if (rounded >= qmax)
+            {
+                return qmax;
+            }
+
+            return (int)rounded;
+        }
+
+        /// <summary>ONNX DequantizeLinear for one value: (q − z) · s in float32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float DequantizeLinear(int code, float scale, int zeroPoint)
+        {
+            return (float)(code - zeroPoint) * scale;
+        }
+
+        /// <summary>Quantizes to int8 with these parameters.</summary>
+        public sbyte QuantizeInt8(float x)
+        {
+            return (sbyte)QuantizeLinear(x, Scale, ZeroPoint, sbyte.MinValue, sbyte.MaxValue);
+        }
+
+        /// <summary>Dequantizes an int8 code with these parameters.</summary>
+        public float Dequantize(int code)
+        {
+            return DequantizeLinear(code, Scale, ZeroPoint);
+        }
+
+        /// <summary>QuantizeLinear over a span into int8.</summary>
+        public static void QuantizeLinear(ReadOnlySpan<float> source, Span<sbyte> destination, float scale, int zeroPoint)
+        {
+            if (destination.Length < source.Length)
+            {
+                throw new ArgumentException("Destination is too short.", nameof(destination));
+            }
+
+            for (int i = 0; i < source.Length; i++)
+            {
+                destination[i] = (sbyte)QuantizeLinear(source[i], scale, zeroPoint, sbyte.MinValue, sbyte.MaxValue);
+            }
+        }
+
+        /// <summary>DequantizeLinear over a span of int8 codes.</summary>
+        public static void DequantizeLinear(ReadOnlySpan<sbyte> source, Span<float> destination, float scale, int zeroPoint)
+        {
+            if (destination.Length < source.Length)
+            {
+                throw new ArgumentException("Destination is too short.", nameof(destination));
+            }
+
+            for (int i = 0; i < source.Length; i++)
+            {
+                destination[i] = DequantizeLinear(source[i], scale, zeroPoint);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int Clamp(int value, int min, int max)
+        {
+            return value < min ? min : (value > max ? max : value);
+        }
+
+        public override string ToString()
+        {
+            return "scale=" + Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + " zp=" + ZeroPoint.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Integer grids of §1.1.</summary>
+    public static class QuantGrid
+    {
+        /// <summary>Signed full grid: [-2^(b-1), 2^(b-1)-1].</summary>
+        public static void SignedFull(int bits, out int qmin, out int qmax)
+        {
+            CheckBits(bits);
+            qmin = -(1 << (bits - 1));
+            qmax = (1 << (bits - 1)) - 1;
+        }
+
+        /// <summary>Signed restricted (symmetric) grid: [-(2^(b-1)-1), 2^(b-1)-1]; b=1 is a single level and rejected.</summary>
+        public static void SignedRestricted(int bits, out int qmin, out int qmax)
+        {
+            CheckBits(bits);
+            if (bits == 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bits), "A 1-bit restricted grid has a single level; use binary mode.");
+            }
+
+            qmax = (1 << (bits - 1)) - 1;
+            qmin = -qmax;
+        }
+
+        /// <summary>Unsigned grid: [0, 2^b-1].</summary>
+        public static void Unsigned(int bits, out int qmin, out int qmax)
+        {
+            CheckBits(bits);
+            qmin = 0;
+            qmax = (1 << bits) - 1;
+        }
+
+        private static void CheckBits(int bits)
+        {
+            if (bits < 1 || bits > 8)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bits), bits, "Bit width must be 1..8.");
+            }
+        }
+    }
+}
