@@ -86,6 +86,9 @@ public sealed class PoolKernel : OpKernel
     private void MaxPlane(float[] x, int p, WindowGeometry g, float[]? y, long[]? indices, float[]? dy, float[]? dx)
     {
         int ID = g.In[0], IH = g.In[1], IW = g.In[2], OD = g.Out[0], OH = g.Out[1], OW = g.Out[2];
+        // Geometry in locals: the window loops below are the whole cost of a pool.
+        int KD = g.Kernel[0], KH = g.Kernel[1], KW = g.Kernel[2], sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        int dd = g.Dilation[0], dh = g.Dilation[1], dw = g.Dilation[2], pd = g.PadBegin[0], ph = g.PadBegin[1], pw = g.PadBegin[2];
         long inBase = (long)p * g.InSize;
         int o = p * g.OutSize;
         for (int od = 0; od < OD; od++)
@@ -94,18 +97,18 @@ public sealed class PoolKernel : OpKernel
                 {
                     float best = float.NegativeInfinity;
                     int bestD = -1, bestH = -1, bestW = -1;
-                    for (int kd = 0; kd < g.Kernel[0]; kd++)
+                    for (int kd = 0; kd < KD; kd++)
                     {
-                        int id = od * g.Stride[0] + kd * g.Dilation[0] - g.PadBegin[0];
+                        int id = od * sd + kd * dd - pd;
                         if ((uint)id >= (uint)ID) continue;
-                        for (int kh = 0; kh < g.Kernel[1]; kh++)
+                        for (int kh = 0; kh < KH; kh++)
                         {
-                            int ih = oh * g.Stride[1] + kh * g.Dilation[1] - g.PadBegin[1];
+                            int ih = oh * sh + kh * dh - ph;
                             if ((uint)ih >= (uint)IH) continue;
                             long row = inBase + ((long)id * IH + ih) * IW;
-                            for (int kw = 0; kw < g.Kernel[2]; kw++)
+                            for (int kw = 0; kw < KW; kw++)
                             {
-                                int iw = ow * g.Stride[2] + kw * g.Dilation[2] - g.PadBegin[2];
+                                int iw = ow * sw + kw * dw - pw;
                                 if ((uint)iw >= (uint)IW) continue;
                                 float v = x[row + iw];
                                 // Strict '>' keeps the first maximum; the first valid element always wins over the start value.
