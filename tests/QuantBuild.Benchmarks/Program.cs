@@ -1,3 +1,4 @@
+using QuantBuild.Graph.Transforms;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -149,7 +150,11 @@ static class Fp32Suite
 
     private static double[] TimeOurs(RealModel model, RealModelCase input, int warmup, int iters)
     {
-        var engine = new InferenceEngine(OnnxImporter.Load(model.ModelPath), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        // The graph as a build prepares it (constants and BatchNormalization folded), just as ONNX
+        // Runtime's 'all' optimization level folds them on its side.
+        var graph = OnnxImporter.Load(model.ModelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
         var feeds = input.LoadInputs();
         for (int i = 0; i < warmup; i++) engine.Run(feeds);
         var times = new double[iters];
