@@ -1,3 +1,4 @@
+using QuantBuild.Graph.Transforms;
 using System.CommandLine;
 using System.Globalization;
 using QuantBuild.Diagnostics;
@@ -61,7 +62,9 @@ public static class RunCommand
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
 
         var graph = OnnxImporter.Load(modelPath);
-        // Building the engine validates every node, so an unsupported operator is reported before any input is read.
+        // Validates every node first, so an unsupported operator is reported before any input is read;
+        // then folds constants and BatchNormalization exactly as a build does.
+        GraphPreparation.Prepare(graph, inferShapes: false);
         var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = threads });
 
         var files = AssignInputs(graph, inputSpecs, modelPath);

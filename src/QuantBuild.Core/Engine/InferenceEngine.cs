@@ -38,16 +38,7 @@ public sealed class InferenceEngine
         Options = options ?? new EngineOptions();
         Parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Options.MaxDegreeOfParallelism) };
 
-        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).ToList();
-        if (unsupported.Count > 0)
-        {
-            var first = unsupported[0];
-            var all = string.Join(", ", unsupported.Select(n => n.OpType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
-            throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
-                $"operator '{first.OpType}' (node '{first.Name}') is not supported by QuantBuild's engine" +
-                (unsupported.Count > 1 ? $"; {unsupported.Count} nodes use unsupported operators: {all}" : ""),
-                graph.SourcePath, node: first.Name);
-        }
+        ValidateOperators(graph);
 
         _kernels = new OpKernel[graph.Nodes.Count];
         for (int i = 0; i < graph.Nodes.Count; i++)
@@ -67,6 +58,22 @@ public sealed class InferenceEngine
                 if (input.Length > 0) _lastUse[input] = i;
         }
         foreach (var o in graph.Outputs) _lastUse[o.Name] = int.MaxValue;
+    }
+
+    /// <summary>
+    /// Reports every operator the engine cannot run as QB2001 (naming the first node and listing all
+    /// unsupported op types) — called before any computation, including graph preparation.
+    /// </summary>
+    public static void ValidateOperators(ModelGraph graph)
+    {
+        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).ToList();
+        if (unsupported.Count == 0) return;
+        var first = unsupported[0];
+        var all = string.Join(", ", unsupported.Select(n => n.OpType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+        throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
+            $"operator '{first.OpType}' (node '{first.Name}') is not supported by QuantBuild's engine" +
+            (unsupported.Count > 1 ? $"; {unsupported.Count} nodes use unsupported operators: {all}" : ""),
+            graph.SourcePath, node: first.Name);
     }
 
     public ModelGraph Graph { get; }

@@ -8,6 +8,8 @@ public static class GraphPreparation
 {
     public static PreparationSummary Prepare(ModelGraph graph, bool inferShapes = true, IReadOnlyDictionary<string, int>? bindings = null)
     {
+        // Unsupported operators are reported before anything is computed (folding runs kernels).
+        Engine.InferenceEngine.ValidateOperators(graph);
         int before = graph.Nodes.Count;
         int constants = ConstantFolding.Apply(graph);
         int bn = BatchNormFolding.Apply(graph);
