@@ -23,8 +23,9 @@ internal static class ShapeOpHelpers
 
     public static int NormalizeAxis(Node node, long axis, int rank, bool allowEnd = false)
     {
+        // allowEnd: axes that may name the position after the last axis (Flatten): still [-rank, rank].
         int limit = allowEnd ? rank + 1 : rank;
-        long a = axis < 0 ? axis + limit : axis;
+        long a = axis < 0 ? axis + rank : axis;
         if (a < 0 || a >= limit)
             throw node.Error(DiagnosticCodes.InvalidAttribute, $"axis {axis} is out of range for a rank-{rank} tensor");
         return (int)a;
