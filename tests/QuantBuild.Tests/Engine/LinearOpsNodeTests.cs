@@ -65,4 +65,5 @@ public sealed class LinearOpsNodeTests
 
     [TestMethod] public void Gemm() => RunFamily("test_gemm_");
     [TestMethod] public void MatMul() => RunFamily("test_matmul_");
+    [TestMethod] public void Conv() => RunFamily("test_conv_", "test_basic_conv_");
 }
