@@ -119,7 +119,7 @@ internal static class ShapeOpHelpers
         return tables;
     }
 
-    /// <summary>Offsets after reducing by a broadcast: the sum of broadcast gradient to the input shape.</summary>
+    /// <summary>Sums a gradient of the broadcast shape back down to the shape the input had before broadcasting.</summary>
     public static Tensor ReduceToShape(Tensor grad, int[] inShape)
     {
         if (Tensor.SameShape(grad.Shape, inShape)) return grad;
