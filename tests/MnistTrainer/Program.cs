@@ -182,7 +182,7 @@ public static class Program
     private static Options Parse(string[] args)
     {
         string? output = null, data = null, ortCheck = null;
-        int epochs = 12, batch = 64, seed = 20261121, threads = 2, shift = 2;
+        int epochs = 20, batch = 64, seed = 20261121, threads = 2, shift = 2;
         double lr = 2e-3;
         for (int i = 0; i < args.Length; i++)
         {

@@ -31,7 +31,7 @@ public sealed class MnistModelTests
         catch (FileNotFoundException e)
         {
             // The data is fetched, not committed: a missing dataset is a broken setup, never a skip.
-            Assert.Fail($"{e.Message} (expected under {Path.Combine(root, MnistDataset.RelativeDigitsDirectory)}; tests/fetch-assets.sh puts it there)");
+            Assert.Fail(e.Message);
             return;
         }
         Assert.AreEqual(2000, dataset.HeldOutIndices.Length);
