@@ -1,0 +1,91 @@
+using QuantBuild.Graph;
+
+namespace QuantBuild.Quantization;
+
+/// <summary>
+/// Per-tensor affine quantization of one activation: real = (code − ZeroPoint) · Scale.
+/// Activations are always per-tensor (the integer runtime needs one scale per tensor).
+/// </summary>
+public sealed record ActivationQuantization(string Name, float Scale, int ZeroPoint, int Bits = 8, bool Signed = true)
+{
+    public int QMin => Signed ? -(1 << (Bits - 1)) : 0;
+    public int QMax => Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
+}
+
+/// <summary>How a weight tensor's codes map back to real values.</summary>
+public enum WeightEncoding
+{
+    /// <summary>real = code · Scales[channel] (symmetric, zero point 0).</summary>
+    Linear,
+    /// <summary>real = Codebook[channel or 0][code]: LogQuant, WEQ and other non-uniform quantizers.</summary>
+    Codebook,
+}
+
+/// <summary>
+/// The quantized form of one layer's constant weight (Conv, ConvTranspose, Gemm, MatMul with a
+/// constant B). Codes keep the float tensor's shape and element order; <see cref="Axis"/> names the
+/// output-channel axis the per-channel tables follow (Conv: 0; Gemm transB=1: 0; MatMul/Gemm B: 1).
+/// </summary>
+public sealed class WeightQuantization
+{
+    public required string NodeName { get; init; }
+    /// <summary>Initializer name of the float weight in the prepared graph.</summary>
+    public required string WeightName { get; init; }
+    public required int[] Shape { get; init; }
+    public required int Axis { get; init; }
+    public required int Bits { get; init; }
+    public WeightEncoding Encoding { get; init; } = WeightEncoding.Linear;
+    /// <summary>One code per weight element, in the float tensor's row-major order.</summary>
+    public required sbyte[] Codes { get; init; }
+    /// <summary>Per-channel scales (length 1 for per-tensor) for <see cref="WeightEncoding.Linear"/>.</summary>
+    public float[] Scales { get; init; } = Array.Empty<float>();
+    /// <summary>Per-channel (or single) tables of real values indexed by code, for <see cref="WeightEncoding.Codebook"/>.</summary>
+    public float[][]? Codebooks { get; init; }
+    /// <summary>Name of the method that produced it ("linear", "log", "weq", ...), for the report.</summary>
+    public string Method { get; init; } = "linear";
+
+    public int Channels => Shape[Axis];
+
+    /// <summary>The real value each code stands for (what the quantized layer really multiplies by).</summary>
+    public float[] Dequantize()
+    {
+        var result = new float[Codes.Length];
+        int inner = 1;
+        for (int d = Axis + 1; d < Shape.Length; d++) inner *= Shape[d];
+        int channels = Shape[Axis];
+        for (int i = 0; i < Codes.Length; i++)
+        {
+            int channel = i / inner % channels;
+            result[i] = Encoding == WeightEncoding.Linear
+                ? Codes[i] * Scales[Scales.Length == 1 ? 0 : channel]
+                : Codebooks![Codebooks.Length == 1 ? 0 : channel][Codes[i] & 0xFF];
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// Everything the emitters need: the prepared float graph, quantization of every activation that
+/// flows as integers, every quantized weight, and the nodes that stay float. The QDQ ONNX emitter and
+/// the C# emitter both read this one record, so the file ONNX Runtime runs and the code the app runs
+/// describe the same quantized model.
+/// </summary>
+public sealed class QuantizedModel
+{
+    public QuantizedModel(ModelGraph graph) => Graph = graph;
+
+    /// <summary>The float graph after preparation (constants and BatchNormalization folded, shapes inferred).</summary>
+    public ModelGraph Graph { get; }
+
+    /// <summary>Quantization of activations by value name. A float value absent here stays float.</summary>
+    public Dictionary<string, ActivationQuantization> Activations { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Quantized weights by node name.</summary>
+    public Dictionary<string, WeightQuantization> Weights { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Nodes the user excluded (or the quantizer could not handle); they run as float kernels.</summary>
+    public HashSet<string> FloatNodes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Free-form facts for the report (method, calibration, timings).</summary>
+    public Dictionary<string, string> Notes { get; } = new(StringComparer.Ordinal);
+}
