@@ -27,17 +27,7 @@ public static class NpyFile
 
     public static Tensor Read(string path)
     {
-        if (!File.Exists(path))
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"file '{path}' not found", path);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read '{path}': {e.Message}", path, inner: e);
-        }
+        var bytes = InputFile.ReadAllBytes(path);
         return Parse(bytes, path);
     }
 

@@ -17,17 +17,7 @@ public static class OnnxModelFile
     /// </summary>
     public static ModelProto Load(string path, bool inlineExternalData = false)
     {
-        if (!File.Exists(path))
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"model file '{path}' not found", path);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read model file '{path}': {e.Message}", path, inner: e);
-        }
+        var bytes = InputFile.ReadAllBytes(path, "model file");
         var model = Parse(bytes, path);
         return inlineExternalData ? ExternalData.Inline(model, ModelDirectory(path), path) : model;
     }

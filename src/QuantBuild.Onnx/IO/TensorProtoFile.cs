@@ -14,17 +14,7 @@ public static class TensorProtoFile
     /// <summary>Reads the message as stored (external data, if any, stays a reference).</summary>
     public static TensorProto ReadProto(string path)
     {
-        if (!File.Exists(path))
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"file '{path}' not found", path);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read '{path}': {e.Message}", path, inner: e);
-        }
+        var bytes = InputFile.ReadAllBytes(path);
         return ParseProto(bytes, path);
     }
 
