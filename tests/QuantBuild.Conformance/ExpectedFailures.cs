@@ -11,7 +11,7 @@ namespace QuantBuild.Conformance;
 public static class ExpectedFailures
 {
     public const string RegenerateCommand =
-        "dotnet run -c Release --project tests/QuantBuild.Conformance -- --suite node --write-expected-failures tests/QuantBuild.Tests/Conformance/expected-failures.txt";
+        "dotnet run -c Release --project tests/QuantBuild.Conformance -- --write-expected-failures tests/QuantBuild.Tests/Conformance/expected-failures.txt";
 
     /// <summary>Parses the file's text: id → reason (empty if none). Blank lines and '#' comment lines are skipped.</summary>
     public static IReadOnlyDictionary<string, string> Parse(string text)

@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 tests/oracle/make-inputs.py <repo>/.assets
 Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,
-espeak-ng, sox; the npm model packages and onnxruntime-node under .assets/.
+espeak-ng, sox; the npm model packages and onnxruntime-node under .assets/; the photos in .assets/photos/.
 
 Writes .assets/inputs/<model>/<case>/<input>.npy and .assets/inputs/manifest.json, which tells the
 C# tests and benchmarks which model file and which input files make up each case (so they hard-code
@@ -124,27 +124,33 @@ for case, text in [("alexa", "alexa"), ("negative", "the weather is nice today")
     save_case("oww-alexa", case, {"onnx::Flatten_0": embeddings.reshape(1, 16, 96)})
 
 
-# ---- BlazeFace: Debian ships no small real photo, so a synthetic, face-free outdoor scene -------
-def scene():
-    image = Image.new("RGB", (128, 128))
-    draw = ImageDraw.Draw(image)
-    for y in range(128):  # sky gradient, then grass
-        colour = (90 + y // 2, 150 + y // 3, 230) if y < 80 else (60, 140 - (y - 80), 50)
-        draw.line([(0, y), (127, y)], fill=colour)
-    draw.ellipse((92, 10, 116, 34), fill=(250, 220, 90))
-    draw.rectangle((20, 50, 70, 95), fill=(170, 80, 60))
-    draw.polygon([(14, 52), (45, 28), (76, 52)], fill=(110, 40, 40))
-    draw.rectangle((38, 70, 52, 95), fill=(70, 50, 30))
-    draw.rectangle((25, 58, 35, 66), fill=(200, 230, 250))
-    for x in (88, 106):
-        draw.rectangle((x + 4, 75, x + 8, 100), fill=(90, 60, 30))
-        draw.ellipse((x - 6, 52, x + 18, 82), fill=(30, 110, 40))
-    draw.text((4, 108), "QuantBuild", font=ImageFont.truetype(FONT, 12), fill=(250, 250, 250))
-    return image
+# ---- BlazeFace: real photos extracted from Debian python3-skimage / opencv-doc by fetch-assets.sh --
+PHOTOS = os.path.join(ASSETS, "photos")
+# (case, photo, square crop box (left, top, size) or None for the centred square, has a human face).
+# The front-camera model expects a face filling a good part of the frame (selfie distance), so
+# messi5.jpg (a whole football scene, face ~45 px wide) is cropped around the face; the others are
+# centre-cropped. The crops are fixed numbers: the inputs must be byte-identical run to run.
+BLAZEFACE_CASES = [
+    ("astronaut", "astronaut.png", None, True),
+    ("messi5", "messi5.jpg", (158, 10, 160), True),
+    ("coffee", "coffee.png", None, False),
+    ("chelsea", "chelsea.png", None, False),  # a cat: an animal face, not a human one
+]
 
 
-pixels = np.asarray(scene(), dtype=np.float32)
-save_case("blazeface-front-128", "scene", {"input:0": (pixels / 127.5 - 1.0)[None]})  # NHWC [-1,1]
+def blazeface_input(photo, box):
+    image = Image.open(os.path.join(PHOTOS, photo)).convert("RGB")
+    if box is None:
+        side = min(image.size)
+        box = ((image.width - side) // 2, (image.height - side) // 2, side)
+    left, top, side = box
+    image = image.crop((left, top, left + side, top + side)).resize((128, 128), Image.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32)
+    return (pixels / 127.5 - 1.0)[None]  # NHWC [1, 128, 128, 3] in [-1, 1]
+
+
+for case, photo, box, _ in BLAZEFACE_CASES:
+    save_case("blazeface-front-128", case, {"input:0": blazeface_input(photo, box)})
 
 
 # ---- manifest, and a sanity print of what fp32 ONNX Runtime makes of these inputs --------------
@@ -161,4 +167,29 @@ print("make-inputs: ppocr-cls P(0 deg, 180 deg): upright", np.round(score("ppocr
       "rotated", np.round(score("ppocr-cls", "rotated180"), 3).tolist())
 print("make-inputs: oww-alexa score: alexa %.3f, negative %.3f"
       % (score("oww-alexa", "alexa").item(), score("oww-alexa", "negative").item()))
+
+
+def blazeface_face_score(case):
+    """Highest face probability over all anchors: the model's score outputs are logits ([1, anchors, 1])."""
+    entry = next(c for c in manifest["blazeface-front-128"] if c["name"] == case)
+    feeds = {k: np.load(os.path.join(ASSETS, v)) for k, v in entry["inputs"].items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["node", ORT_RUN, "run", os.path.join(ASSETS, MODELS["blazeface-front-128"]), "--out", tmp]
+        for i, (name, array) in enumerate(feeds.items()):
+            np.save(os.path.join(tmp, f"in{i}.npy"), array)
+            args += ["--input", f"{name}={os.path.join(tmp, f'in{i}.npy')}"]
+        subprocess.run(args, check=True)
+        logits = [np.load(os.path.join(tmp, f)) for f in os.listdir(tmp) if not f.startswith("in")]
+    best = max(float(l.astype(np.float64).max()) for l in logits if l.shape[-1] == 1)
+    return 1.0 / (1.0 + np.exp(-best))
+
+
+# A preprocessing mistake (channel order, range, crop) shows up as faces scoring low: fail loudly.
+scores = {case: blazeface_face_score(case) for case, _, _, _ in BLAZEFACE_CASES}
+print("make-inputs: blazeface max face score:", ", ".join("%s %.3f" % (c, s) for c, s in scores.items()))
+for case, _, _, has_face in BLAZEFACE_CASES:
+    if has_face and scores[case] < 0.75:
+        sys.exit(f"make-inputs: blazeface scores the face photo '{case}' only {scores[case]:.3f}")
+    if not has_face and scores[case] > 0.5:
+        sys.exit(f"make-inputs: blazeface sees a face in the face-free photo '{case}' ({scores[case]:.3f})")
 open(os.path.join(INPUTS, ".complete"), "w").close()

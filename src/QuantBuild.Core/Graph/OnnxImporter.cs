@@ -9,10 +9,11 @@ namespace QuantBuild.Graph;
 /// Turns an ONNX <see cref="ModelProto"/> into a <see cref="ModelGraph"/>: initializers decoded
 /// (including external data), Constant nodes turned into initializers, graph inputs that merely
 /// name an initializer (IR &lt; 4 style) dropped from the input list, and the nodes sorted.
+/// Models of opset 1..6 are rewritten to opset-7 form by <see cref="Transforms.LegacyOpsetUpgrade"/>.
 /// </summary>
 public static class OnnxImporter
 {
-    public const int MinOpset = 7;
+    public const int MinOpset = 1;
     public const int MaxOpset = 21;
 
     public static ModelGraph Load(string path)
@@ -66,6 +67,7 @@ public static class OnnxImporter
             graph.Nodes.Add(node);
         }
         graph.SortTopologically();
+        Transforms.LegacyOpsetUpgrade.Apply(graph);
         return graph;
     }
 
