@@ -155,6 +155,11 @@ public static partial class CSharpEmitter
         string Param(int i, bool isInput) => Parameter(isInput ? plan.Inputs[i].Name : plan.Outputs[i].Name, isInput ? "input" : "output", i);
         var inNames = plan.Inputs.Select((_, i) => Param(i, true)).ToList();
         var outNames = plan.Outputs.Select((_, i) => Param(i, false)).ToList();
+        // Two tensor names can map to one identifier ("a.b" and "a_b"): keep the first, number the rest.
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        string Unique(string name, int i) => used.Add(name) ? name : Unique(name.TrimStart('@') + i.ToString(CultureInfo.InvariantCulture), i + 1);
+        inNames = inNames.Select((n, i) => Unique(n, i)).ToList();
+        outNames = outNames.Select((n, i) => Unique(n, i)).ToList();
 
         void Docs(string summary, string unit)
         {
@@ -198,16 +203,17 @@ public static partial class CSharpEmitter
             w.Line($"Codes({plan.Outputs[i].Offset}, {plan.Outputs[i].Length}).CopyTo({outNames[i]});");
         w.Close();
         w.Line();
-        for (int i = 0; i < plan.Inputs.Count; i++)
+        // Plain constants rather than QuantParams: the runtime types are internal, and a public model
+        // class must not expose them.
+        void Edge(PlanTensor t, string parameter, string what)
         {
-            w.Line($"/// <summary>Quantization of input '{Xml(plan.Inputs[i].Name)}': real = (code − zero point) · scale.</summary>");
-            w.Line($"public static QuantParams {Pascal(inNames[i])}Quantization {{ get {{ return {Q(plan.Inputs[i].Quant)}; }} }}");
+            w.Line($"/// <summary>Scale of {what} '{Xml(t.Name)}' codes: real = (code − zero point) · scale.</summary>");
+            w.Line($"public const float {Pascal(parameter)}Scale = {F(t.Quant.Scale)};");
+            w.Line($"/// <summary>Zero point of {what} '{Xml(t.Name)}' codes.</summary>");
+            w.Line($"public const int {Pascal(parameter)}ZeroPoint = {t.Quant.ZeroPoint.ToString(CultureInfo.InvariantCulture)};");
         }
-        for (int i = 0; i < plan.Outputs.Count; i++)
-        {
-            w.Line($"/// <summary>Quantization of output '{Xml(plan.Outputs[i].Name)}': real = (code − zero point) · scale.</summary>");
-            w.Line($"public static QuantParams {Pascal(outNames[i])}Quantization {{ get {{ return {Q(plan.Outputs[i].Quant)}; }} }}");
-        }
+        for (int i = 0; i < plan.Inputs.Count; i++) Edge(plan.Inputs[i], inNames[i], "input");
+        for (int i = 0; i < plan.Outputs.Count; i++) Edge(plan.Outputs[i], outNames[i], "output");
         w.Line();
     }
 

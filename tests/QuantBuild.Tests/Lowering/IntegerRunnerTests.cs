@@ -208,6 +208,51 @@ public sealed class IntegerRunnerTests
     }
 
     [TestMethod]
+    public void PaddleOcrEveryIntegerLayerMatchesFloatFakeQuantWithinTwoCodes()
+    {
+        var real = TestAssets.RealModel("ppocr-cls");
+        var (model, plan, _) = LowerRealModel("ppocr-cls");
+        var runner = new IntegerModelRunner(plan);
+        var histogram = new long[4];
+        var worst = new List<string>();
+        foreach (var c in real.Cases)
+        {
+            var capture = new Dictionary<string, sbyte[]>(StringComparer.Ordinal);
+            runner.Run(c.LoadInputs(), capture);
+            foreach (var (step, diff) in LayerDifferences(model, plan, capture))
+            {
+                foreach (var d in diff) histogram[Math.Min(d, 3)]++;
+                if (diff.Max() > 2) worst.Add($"{step}: {diff.Max()} codes");
+            }
+        }
+        TestContext.WriteLine($"ppocr-cls per-layer |int − fake-quant| codes: 0:{histogram[0]} 1:{histogram[1]} 2:{histogram[2]} ≥3:{histogram[3]}");
+        Assert.IsEmpty(worst, string.Join("\n", worst));
+    }
+
+    [TestMethod]
+    public void FloatNodesRunAsFloatStepsBetweenIntegerOnes()
+    {
+        var data = LoadMnist();
+        var model = TestQuantizer.Quantize(MnistModelPath, MnistCalibration(data), 8, keepFloat: n => n.OpType == "Gemm");
+        var plan = IntegerLowering.Lower(model);
+        var floats = plan.Steps.OfType<FloatStep>().ToList();
+        Assert.IsNotEmpty(floats);
+        Assert.IsTrue(floats.All(f => f.OpType == "Gemm" && f.Reason == "listed as a float node"));
+        Assert.IsTrue(plan.Steps.Any(s => s.OpType == "Relu"), "a Relu after a float Gemm runs as its own integer step");
+        AssertArenaIsSound(plan);
+        var runner = new IntegerModelRunner(plan);
+        int correct = 0;
+        foreach (var index in data.HeldOutIndices.Take(500))
+        {
+            var logits = runner.Run(new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(data.Image(index).ToArray(), 1, 1, 28, 28) })["logits"];
+            if (ArgMax(logits.Floats) == data.Labels[index]) correct++;
+        }
+        Assert.IsGreaterThanOrEqualTo(0.97, correct / 500.0);
+        var error = Assert.Throws<QuantBuild.Diagnostics.QuantBuildException>(() => QuantBuild.Emit.CSharpEmitter.Emit(plan, new QuantBuild.Emit.CSharpEmitOptions { ClassName = "M", Namespace = "N" }));
+        Assert.AreEqual("QB2001", error.Code);
+    }
+
+    [TestMethod]
     [DataRow("oww-embedding")]
     [DataRow("oww-alexa")]
     public void WakeWordModelsRunEndToEnd(string id)
