@@ -4,6 +4,8 @@ using System.Globalization;
 using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
+using QuantBuild.Lowering;
+using QuantBuild.Quantization;
 using QuantBuild.Onnx.IO;
 using QuantBuild.Tensors;
 
@@ -11,7 +13,8 @@ namespace QuantBuild.Cli.Commands;
 
 /// <summary>
 /// <c>quantbuild run MODEL.onnx --input NAME=FILE.npy … --out DIR [--threads N]</c>: runs the model in the
-/// float reference engine and writes one <c>.npy</c> per model output.
+/// float reference engine and writes one <c>.npy</c> per model output. With <c>--int</c> the model is a
+/// quantized <c>.quant.onnx</c> run by the integer runtime (the kernels the generated C# calls).
 /// </summary>
 public static class RunCommand
 {
@@ -42,17 +45,26 @@ public static class RunCommand
             HelpName = "N",
         };
 
-        var command = new Command("run", "Run a model in the float reference engine and write its outputs as .npy files.");
+        var integer = new Option<bool>("--int")
+        {
+            Description = "Run a quantized model (DIR/<Name>.quant.onnx) with the integer runtime: inputs are quantized, every layer computes in " +
+                          "integers with the kernels the generated C# calls, outputs are dequantized.",
+        };
+
+        var command = new Command("run", "Run a model in the float reference engine (or the integer runtime with --int) and write its outputs as .npy files.");
         command.Arguments.Add(model);
         command.Options.Add(inputs);
         command.Options.Add(outDir);
         command.Options.Add(threads);
-        command.SetAction(parse => Execute(
-            parse.GetRequiredValue(model),
-            parse.GetValue(inputs) ?? [],
-            parse.GetRequiredValue(outDir),
-            parse.GetValue(threads) ?? Environment.ProcessorCount,
-            output));
+        command.Options.Add(integer);
+        command.SetAction(parse => parse.GetValue(integer)
+            ? ExecuteInteger(parse.GetRequiredValue(model), parse.GetValue(inputs) ?? [], parse.GetRequiredValue(outDir), output)
+            : Execute(
+                parse.GetRequiredValue(model),
+                parse.GetValue(inputs) ?? [],
+                parse.GetRequiredValue(outDir),
+                parse.GetValue(threads) ?? Environment.ProcessorCount,
+                output));
         return command;
     }
 
@@ -74,6 +86,31 @@ public static class RunCommand
 
         var results = engine.Run(feeds);
 
+        var fileNames = OutputFileNames.Assign(graph.Outputs.Select(o => o.Name).ToList());
+        foreach (var o in graph.Outputs)
+        {
+            var tensor = results[o.Name];
+            var path = Path.Combine(outDir, fileNames[o.Name]);
+            NpyFile.Write(path, tensor);
+            output.WriteLine(Summary(o.Name, tensor, path));
+        }
+        return ExitCodes.Success;
+    }
+
+    /// <summary><c>run --int</c>: the quantized model through lowering and the in-process integer runner.</summary>
+    public static int ExecuteInteger(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, TextWriter output)
+    {
+        var quantized = QuantizedModelLoader.Load(modelPath);
+        var graph = quantized.Graph;
+        var plan = IntegerLowering.Lower(quantized);
+        var runner = new IntegerModelRunner(plan);
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, file) in AssignInputs(graph, inputSpecs, modelPath))
+            feeds[name] = NpyFile.Read(file);
+        var results = runner.Run(feeds);
+        foreach (var warning in plan.Warnings) output.WriteLine("warning: " + warning);
+        if (plan.FloatNodeNames.Count > 0)
+            output.WriteLine($"{plan.FloatNodeNames.Count} node(s) ran in float: {string.Join(", ", plan.FloatNodeNames)}");
         var fileNames = OutputFileNames.Assign(graph.Outputs.Select(o => o.Name).ToList());
         foreach (var o in graph.Outputs)
         {

@@ -1,0 +1,518 @@
+using System.Globalization;
+using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Quantization;
+using QuantBuild.Runtime;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Lowering;
+
+/// <summary>
+/// QuantizedModel → <see cref="IntegerPlan"/>. Each node becomes one integer kernel of QuantBuild.Runtime
+/// with its build-time parameters (per-channel requantizers, int32 bias, fused clamps, tables), a view
+/// (Reshape and friends on codes), or a float fallback step. Recognised patterns: Conv/Gemm/MatMul
+/// followed by their only consumer Relu/Clip (fused clamp), hard-swish x·Clip(x+3,0,6)/6 and
+/// hard-sigmoid Clip(x+3,0,6)/6 (one lookup table each).
+/// </summary>
+public static class IntegerLowering
+{
+    /// <param name="inputShapes">
+    /// Shapes to run with, by input name, for inputs whose graph shape has unknown dimensions (an integer
+    /// plan is static-shaped; an unknown dimension otherwise becomes 1).
+    /// </param>
+    public static IntegerPlan Lower(QuantizedModel model, IReadOnlyDictionary<string, int[]>? inputShapes = null) => new Lowerer(model, inputShapes).Run();
+
+    private sealed class Lowerer
+    {
+        private readonly QuantizedModel _model;
+        private readonly ModelGraph _graph;
+        private readonly Dictionary<string, List<Node>> _consumers;
+        private readonly Dictionary<string, Tensor> _probe;
+        private readonly Dictionary<string, PlanTensor> _tensors = new(StringComparer.Ordinal);
+        private readonly List<PlanTensor> _tensorList = [];
+        private readonly List<PlanStep> _steps = [];
+        private readonly List<string> _warnings = [];
+        private readonly HashSet<Node> _done = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<string> _graphOutputs;
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+        public Lowerer(QuantizedModel model, IReadOnlyDictionary<string, int[]>? inputShapes)
+        {
+            _model = model;
+            _graph = model.Graph;
+            _consumers = _graph.Consumers();
+            _graphOutputs = _graph.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            // Shapes (and shape-derived int64 values) of every value: one float run on zero inputs. The
+            // prepared graph is static-shaped, so this is exactly what every later run sees.
+            var engine = new InferenceEngine(_graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
+            int[] ShapeOf(ValueInfo input) =>
+                inputShapes is not null && inputShapes.TryGetValue(input.Name, out var given) ? given
+                : input.Shape?.Select(d => d is > 0 ? checked((int)d.Value) : 1).ToArray() ?? [];
+            var feeds = _graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Create(i.Type == DataType.Undefined ? DataType.Float : i.Type, ShapeOf(i)), StringComparer.Ordinal);
+            _probe = new Dictionary<string, Tensor>(engine.Forward(feeds).Values, StringComparer.Ordinal);
+        }
+
+        public IntegerPlan Run()
+        {
+            var inputs = new List<PlanTensor>();
+            foreach (var vi in _graph.Inputs)
+            {
+                if (_probe[vi.Name].Type != DataType.Float)
+                    throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"model input '{vi.Name}' is {DataTypes.Name(_probe[vi.Name].Type)}; the integer runtime takes float inputs", _graph.SourcePath);
+                inputs.Add(Activation(vi.Name));
+            }
+            foreach (var node in _graph.Nodes)
+            {
+                if (_done.Contains(node)) continue;
+                if (node.Outputs.All(o => o.Length == 0 || !IsFloatValue(o))) { _done.Add(node); continue; } // shape arithmetic: build-time constants
+                string? reason = _model.FloatNodes.Contains(node.Name) ? "listed as a float node" : TryLower(node);
+                if (reason is not null) AddFloat(node, reason);
+                _done.Add(node);
+            }
+            var outputs = _graph.Outputs.Select(o => _tensors.TryGetValue(o.Name, out var t) ? t
+                : throw new QuantBuildException(DiagnosticCodes.InternalError, $"model output '{o.Name}' was not lowered", _graph.SourcePath)).ToList();
+            var plan = new IntegerPlan(_model, _steps, _tensorList, inputs, outputs, _warnings);
+            ArenaPlanner.Assign(plan);
+            return plan;
+        }
+
+        /// <summary>Build-time value of a non-activation input (initializer or shape-derived), else null.</summary>
+        public Tensor? Constant(string name)
+        {
+            if (_graph.Initializers.TryGetValue(name, out var init)) return init;
+            if (_probe.TryGetValue(name, out var t) && t.Type != DataType.Float) return t;
+            return null;
+        }
+
+        private bool IsFloatValue(string name) => _probe.TryGetValue(name, out var t) && t.Type == DataType.Float && !_graph.Initializers.ContainsKey(name);
+
+        private PlanTensor Register(PlanTensor t)
+        {
+            if (!_names.Add(t.Name)) throw new QuantBuildException(DiagnosticCodes.InternalError, $"value '{t.Name}' lowered twice");
+            _tensors[t.Name] = t;
+            _tensorList.Add(t);
+            return t;
+        }
+
+        /// <summary>The plan tensor of an activation, created on first use from the model's activation quantization.</summary>
+        private PlanTensor Activation(string name, PlanTensor? viewOf = null)
+        {
+            if (_tensors.TryGetValue(name, out var existing)) return existing;
+            var shape = _probe[name].Shape.ToArray();
+            var q = Quant(name);
+            return Register(new PlanTensor(name, shape, q is null ? PlanElementType.Float32 : PlanElementType.Int8, q ?? new QuantParams(1f, 0)) { ViewOf = viewOf });
+        }
+
+        /// <summary>int8 parameters of an activation; uint8 codes become int8 with the zero point moved by −128 (same real values).</summary>
+        private QuantParams? Quant(string name)
+        {
+            if (!_model.Activations.TryGetValue(name, out var a) || a.Bits != 8) return null;
+            return new QuantParams(a.Scale, a.Signed ? a.ZeroPoint : a.ZeroPoint - 128);
+        }
+
+        private bool IsInt8(string name) => !_graph.Initializers.ContainsKey(name) && Quant(name) is not null;
+
+        private void AddFloat(Node node, string reason)
+        {
+            var ins = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).Distinct(StringComparer.Ordinal).Select(i => Activation(i)).ToList();
+            var outs = node.Outputs.Where(o => o.Length > 0 && IsFloatValue(o)).Select(o => Activation(o)).ToList();
+            var constants = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            _model.Weights.TryGetValue(node.Name, out var wq);
+            foreach (var name in node.Inputs)
+            {
+                if (name.Length == 0 || IsFloatValue(name) || constants.ContainsKey(name)) continue;
+                var value = Constant(name) ?? throw node.Error(DiagnosticCodes.InternalError, $"input '{name}' has no value at build time");
+                // A quantized weight runs as the values its codes stand for, so the float step still shows the weight error.
+                constants[name] = wq is not null && wq.WeightName == name ? Tensor.FromFloats(wq.Dequantize(), wq.Shape) : value;
+            }
+            _steps.Add(new FloatStep(node, ins, outs, reason, constants));
+        }
+
+        private static string? Unless(bool ok, string reason) => ok ? null : reason;
+
+        /// <summary>Lowers one node (and any pattern it starts); returns null on success or why it stays float.</summary>
+        private string? TryLower(Node node)
+        {
+            var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
+            if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
+            if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
+            if (node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
+            switch (node.OpType)
+            {
+                case "Conv": return LowerConv(node);
+                case "Gemm": return LowerGemm(node);
+                case "MatMul": return LowerMatMul(node);
+                case "Relu": return Unary(node, UnaryKind.Clip, min: 0f);
+                case "Clip":
+                    {
+                        var (lo, hi) = ClipBounds(node);
+                        return lo is null ? "Clip bounds are not constant" : Unary(node, UnaryKind.Clip, min: lo.Value, max: hi!.Value);
+                    }
+                case "LeakyRelu": return Unary(node, UnaryKind.LeakyRelu, min: node.GetFloat("alpha", 0.01f));
+                case "HardSigmoid": return Unary(node, UnaryKind.HardSigmoid, min: node.GetFloat("alpha", 0.2f), max: node.GetFloat("beta", 0.5f));
+                case "HardSwish": return Unary(node, UnaryKind.HardSwish);
+                case "Sigmoid": return Unary(node, UnaryKind.Sigmoid);
+                case "Tanh": return Unary(node, UnaryKind.Tanh);
+                case "MaxPool":
+                case "AveragePool": return LowerPool(node);
+                case "GlobalAveragePool":
+                    return Unless(_probe[node.Inputs[0]].Rank == 4, "GlobalAveragePool needs a 4-D input") ?? Unary(node, UnaryKind.GlobalAveragePool);
+                case "Reshape":
+                case "Flatten":
+                case "Squeeze":
+                case "Unsqueeze":
+                case "Identity":
+                case "Dropout":
+                    return LowerView(node);
+                case "Transpose": return LowerTranspose(node);
+                case "Softmax": return LowerSoftmax(node);
+                case "Concat": return LowerConcat(node);
+                case "Add": return LowerBinary(node, BinaryKind.Add, negateB: false, invertB: false);
+                case "Sub": return LowerBinary(node, BinaryKind.Add, negateB: true, invertB: false);
+                case "Mul": return LowerBinary(node, BinaryKind.Mul, negateB: false, invertB: false);
+                case "Div": return LowerBinary(node, BinaryKind.Mul, negateB: false, invertB: true);
+                case "Max": return node.Inputs.Count == 2 ? LowerBinary(node, BinaryKind.Max, false, false) : "Max with other than two inputs";
+                default: return $"no integer kernel for {node.OpType}";
+            }
+        }
+
+        // ---------------------------------------------------------------- Conv / Gemm / MatMul
+
+        private string? LowerConv(Node node)
+        {
+            if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
+            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            var x = _probe[node.Inputs[0]];
+            var w = _probe.TryGetValue(node.Inputs[1], out var wt) ? wt : _graph.Initializers[node.Inputs[1]];
+            int rank = x.Rank;
+            if (rank != 3 && rank != 4) return "only 1-D and 2-D convolutions have an integer kernel";
+            int spatial = rank - 2;
+            long[] Ints(string name, long fill) => node.GetInts(name) is { Length: > 0 } v ? v : Enumerable.Repeat(fill, spatial).ToArray();
+            var kernel = w.Shape.Skip(2).Select(d => (long)d).ToArray();
+            var strides = Ints("strides", 1);
+            var dilations = Ints("dilations", 1);
+            var pads = node.GetInts("pads") is { Length: > 0 } p ? p : new long[2 * spatial];
+            var autoPad = node.GetString("auto_pad", "NOTSET");
+            var y = _probe[node.Outputs[0]];
+            if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+            {
+                pads = new long[2 * spatial];
+                for (int d = 0; d < spatial; d++)
+                {
+                    long total = Math.Max(0, (y.Shape[2 + d] - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - x.Shape[2 + d]);
+                    long small = total / 2, big = total - small;
+                    pads[d] = autoPad == "SAME_UPPER" ? small : big;
+                    pads[d + spatial] = autoPad == "SAME_UPPER" ? big : small;
+                }
+            }
+            else if (autoPad == "VALID") pads = new long[2 * spatial];
+            int group = (int)node.GetInt("group", 1);
+            Conv2DGeometry geometry = spatial == 2
+                ? new Conv2DGeometry(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[0], w.Shape[2], w.Shape[3],
+                    (int)strides[0], (int)strides[1], (int)pads[0], (int)pads[1], (int)pads[2], (int)pads[3], (int)dilations[0], (int)dilations[1], group)
+                : new Conv2DGeometry(x.Shape[0], x.Shape[1], 1, x.Shape[2], w.Shape[0], 1, w.Shape[2],
+                    1, (int)strides[0], 0, (int)pads[0], 0, (int)pads[1], 1, (int)dilations[0], group);
+            if (geometry.OutputLength != y.Length) return "convolution geometry does not match the inferred output shape";
+            if (wq.Axis != 0 && wq.Scales.Length != 1) return "conv weights must be quantized per output channel (axis 0)";
+            var input = Activation(node.Inputs[0]);
+            var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
+            var output = Activation(outName);
+            var weights = Weights(node, wq, wq.Codes, geometry.OutChannels, input.Quant, node.HasInput(2) ? node.Inputs[2] : null);
+            FusedActivation.Clip(output.Quant, lo, hi, out int cmin, out int cmax);
+            _steps.Add(new ConvStep(node.Name, fused is null ? "Conv" : "Conv+" + fused.OpType, input, output, geometry, weights, cmin, cmax)
+            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name] });
+            return null;
+        }
+
+        private string? LowerGemm(Node node)
+        {
+            if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
+            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (node.GetInt("transA", 0) != 0) return "Gemm with transA=1";
+            if (node.GetFloat("alpha", 1f) != 1f) return "Gemm with alpha ≠ 1";
+            if (node.HasInput(2) && node.GetFloat("beta", 1f) != 1f) return "Gemm with beta ≠ 1";
+            bool transB = node.GetInt("transB", 0) != 0;
+            var a = _probe[node.Inputs[0]];
+            if (a.Rank != 2) return "Gemm input must be 2-D";
+            int k = wq.Shape[transB ? 1 : 0], n = wq.Shape[transB ? 0 : 1];
+            if (wq.Scales.Length != 1 && wq.Axis != (transB ? 0 : 1)) return "Gemm weights must be quantized per output unit";
+            var codes = transB ? wq.Codes : Transpose2D(wq.Codes, k, n);
+            if (node.HasInput(2) && Constant(node.Inputs[2]) is { } c && c.Length != n) return "Gemm bias must have one value per unit";
+            return FullyConnected(node, wq, codes, a.Shape[0], k, n, node.HasInput(2) ? node.Inputs[2] : null);
+        }
+
+        private string? LowerMatMul(Node node)
+        {
+            if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "the second operand is not a quantized constant";
+            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Shape.Length != 2) return "MatMul weights must be 2-D";
+            var a = _probe[node.Inputs[0]];
+            if (a.Rank < 2) return "MatMul input must have rank ≥ 2";
+            int k = wq.Shape[0], n = wq.Shape[1];
+            if (wq.Scales.Length != 1 && wq.Axis != 1) return "MatMul weights must be quantized per column (axis 1)";
+            return FullyConnected(node, wq, Transpose2D(wq.Codes, k, n), a.Length / k, k, n, null);
+        }
+
+        private string? FullyConnected(Node node, WeightQuantization wq, sbyte[] codes, int batch, int k, int n, string? biasName)
+        {
+            var input = Activation(node.Inputs[0]);
+            var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
+            var output = Activation(outName);
+            var weights = Weights(node, wq, codes, n, input.Quant, biasName);
+            FusedActivation.Clip(output.Quant, lo, hi, out int cmin, out int cmax);
+            _steps.Add(new FullyConnectedStep(node.Name, fused is null ? node.OpType : node.OpType + "+" + fused.OpType, input, output, batch, k, n, weights, cmin, cmax)
+            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name] });
+            return null;
+        }
+
+        private static sbyte[] Transpose2D(sbyte[] codes, int rows, int cols)
+        {
+            var t = new sbyte[codes.Length];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
+                    t[c * rows + r] = codes[r * cols + c];
+            return t;
+        }
+
+        /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
+        private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
+        {
+            if (wq.Bits != 8 && wq.Bits != 4)
+                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (4 and 8 do)");
+            if (wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
+                throw node.Error(DiagnosticCodes.InvalidModel, "int4 weight codes must lie in [-8, 7]");
+            var scales = wq.Scales.Length == 1 ? Enumerable.Repeat(wq.Scales[0], channels).ToArray() : wq.Scales.ToArray();
+            var bias = new int[channels];
+            if (biasName is not null && Constant(biasName) is { } b)
+            {
+                var values = b.ToFloatArray();
+                int saturated = 0;
+                for (int j = 0; j < channels; j++)
+                {
+                    double q = Math.Round(values[j] / ((double)input.Scale * scales[j]), MidpointRounding.ToEven);
+                    if (q > int.MaxValue || q < int.MinValue) saturated++;
+                    bias[j] = (int)Math.Clamp(q, int.MinValue, int.MaxValue);
+                }
+                if (saturated > 0)
+                    _warnings.Add($"{node.OpType} node '{node.Name}': {saturated} bias value(s) saturated to int32 (input scale × weight scale too small)");
+            }
+            return new PlanWeights { Name = node.Name, Bits = wq.Bits, Codes = codes, Scales = scales, Bias = bias };
+        }
+
+        /// <summary>
+        /// When a value's only consumer is Relu or a constant Clip (and the value is not a model output),
+        /// the producer writes straight into the activation's output with its clamp.
+        /// </summary>
+        private (string Output, float Lo, float Hi, Node? Fused) FuseActivation(string value)
+        {
+            if (!_graphOutputs.Contains(value) && _consumers.TryGetValue(value, out var list) && list.Count == 1)
+            {
+                var act = list[0];
+                if (!_model.FloatNodes.Contains(act.Name) && act.Outputs.Count == 1 && IsInt8(act.Outputs[0]))
+                {
+                    if (act.OpType == "Relu") { _done.Add(act); return (act.Outputs[0], 0f, float.PositiveInfinity, act); }
+                    if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) { _done.Add(act); return (act.Outputs[0], lo, hi, act); }
+                }
+            }
+            return (value, float.NegativeInfinity, float.PositiveInfinity, null);
+        }
+
+        private (float? Lo, float? Hi) ClipBounds(Node clip)
+        {
+            if (_graph.OpsetVersion < 11)
+                return (clip.GetFloat("min", float.NegativeInfinity), clip.GetFloat("max", float.PositiveInfinity));
+            float? Bound(int i, float dflt)
+            {
+                if (!clip.HasInput(i)) return dflt;
+                return Constant(clip.Inputs[i]) is { Length: 1 } t ? t.ToFloatArray()[0] : null;
+            }
+            var lo = Bound(1, float.NegativeInfinity);
+            var hi = Bound(2, float.PositiveInfinity);
+            return lo is null || hi is null ? (null, null) : (lo, hi);
+        }
+
+        // ---------------------------------------------------------------- elementwise
+
+        private string? Unary(Node node, UnaryKind kind, float min = float.NegativeInfinity, float max = float.PositiveInfinity)
+        {
+            var input = Activation(node.Inputs[0]);
+            var output = Activation(node.Outputs[0]);
+            _steps.Add(new UnaryStep(node.Name, node.OpType, kind, input, output) { Min = min, Max = max, FusedNodes = [node.Name] });
+            return null;
+        }
+
+        private string? LowerBinary(Node node, BinaryKind kind, bool negateB, bool invertB)
+        {
+            var a = node.Inputs[0];
+            var b = node.Inputs[1];
+            var ta = _probe.TryGetValue(a, out var va) ? va : Constant(a)!;
+            var tb = _probe.TryGetValue(b, out var vb) ? vb : Constant(b)!;
+            if (ta.Rank > 4 || tb.Rank > 4) return "broadcasting beyond rank 4";
+            if ((negateB || invertB) && IsFloatValue(b)) return $"{node.OpType} of two activations has no integer kernel";
+            PlanTensor Operand(string name, Tensor value, bool transform)
+            {
+                if (IsFloatValue(name)) return Activation(name);
+                var values = value.ToFloatArray();
+                if (transform) values = values.Select(v => negateB ? -v : 1f / v).ToArray();
+                float lo = values.Length == 0 ? 0 : values.Min(), hi = values.Length == 0 ? 0 : values.Max();
+                var q = kind == BinaryKind.Mul
+                    ? QuantParams.FromRange(lo, hi, -127, 127, symmetric: true)
+                    : QuantParams.FromRange(lo, hi, -128, 127, symmetric: false);
+                var codes = values.Select(v => (sbyte)QuantParams.QuantizeLinear(v, q.Scale, q.ZeroPoint, -128, 127)).ToArray();
+                return Register(new PlanTensor(UniqueConstantName(node, name), value.Shape.ToArray(), PlanElementType.Int8, q) { ConstantCodes = codes });
+            }
+            var pa = Operand(a, ta, false);
+            var pb = Operand(b, tb, negateB || invertB);
+            if (pa.IsConstant && pb.IsConstant) return "both operands are constant";
+            var output = Activation(node.Outputs[0]);
+            if (output.Length != Math.Max(pa.Length, pb.Length) && output.Length != pa.Length * pb.Length / Math.Min(pa.Length, pb.Length))
+                return "broadcast shape mismatch";
+            _steps.Add(new BinaryStep(node.Name, node.OpType, kind, pa, pb, output) { FusedNodes = [node.Name] });
+            return null;
+        }
+
+        private string UniqueConstantName(Node node, string value)
+        {
+            var stem = $"{node.Name}/{value}";
+            var name = stem;
+            for (int i = 2; _names.Contains(name); i++) name = stem + "#" + i.ToString(CultureInfo.InvariantCulture);
+            return name;
+        }
+
+        /// <summary>
+        /// x·Clip(x+3, 0, 6)/6 (hard-swish, also written x·(Clip(x+3,0,6)/6)) and Clip(x+3, 0, 6)/6
+        /// (hard-sigmoid) as exported by Paddle, matched node by node: every intermediate value must have
+        /// exactly the one consumer the pattern names and must not be a model output.
+        /// </summary>
+        private bool TryHardSwishOrSigmoid(Node add)
+        {
+            if (add.Inputs.Count != 2) return false;
+            int constIndex = IsScalarConst(add.Inputs[1], 3f) ? 1 : IsScalarConst(add.Inputs[0], 3f) ? 0 : -1;
+            if (constIndex < 0) return false;
+            var x = add.Inputs[1 - constIndex];
+            if (!IsInt8(x)) return false;
+            var clip = Single(add.Outputs[0]);
+            if (clip is null || clip.OpType != "Clip" || ClipBounds(clip) is not (0f, 6f)) return false;
+            var next = Single(clip.Outputs[0]);
+            if (next is null) return false;
+            var chain = new List<Node> { add, clip };
+            string output;
+            UnaryKind kind;
+            if (IsDivBySix(next))
+            {
+                chain.Add(next);
+                var mul = Single(next.Outputs[0]);
+                if (mul is not null && mul.OpType == "Mul" && mul.Inputs.Contains(x) && mul.Inputs.Contains(next.Outputs[0]))
+                {
+                    chain.Add(mul);
+                    (output, kind) = (mul.Outputs[0], UnaryKind.HardSwish);
+                }
+                else (output, kind) = (next.Outputs[0], UnaryKind.HardSigmoid);
+            }
+            else if (next.OpType == "Mul" && next.Inputs.Contains(x) && next.Inputs.Contains(clip.Outputs[0]))
+            {
+                var div = Single(next.Outputs[0]);
+                if (div is null || !IsDivBySix(div)) return false;
+                chain.Add(next);
+                chain.Add(div);
+                (output, kind) = (div.Outputs[0], UnaryKind.HardSwish);
+            }
+            else return false;
+            if (!IsInt8(output) || chain.Any(n => _model.FloatNodes.Contains(n.Name))) return false;
+            var input = Activation(x);
+            var result = Activation(output);
+            _steps.Add(new UnaryStep(add.Name, kind + "(pattern)", kind, input, result)
+            {
+                Min = kind == UnaryKind.HardSigmoid ? 1f / 6f : float.NegativeInfinity,
+                Max = kind == UnaryKind.HardSigmoid ? 0.5f : float.PositiveInfinity,
+                FusedNodes = chain.Select(n => n.Name).ToList(),
+            });
+            foreach (var n in chain) _done.Add(n);
+            return true;
+        }
+
+        private Node? Single(string value) =>
+            !_graphOutputs.Contains(value) && _consumers.TryGetValue(value, out var list) && list.Count == 1 && !_done.Contains(list[0]) ? list[0] : null;
+
+        private bool IsScalarConst(string name, float value) =>
+            !IsFloatValue(name) && Constant(name) is { Length: 1 } t && t.Type == DataType.Float && Math.Abs(t.Floats[0] - value) <= 1e-6f * Math.Abs(value);
+
+        private bool IsDivBySix(Node n) =>
+            (n.OpType == "Div" && IsScalarConst(n.Inputs[1], 6f)) ||
+            (n.OpType == "Mul" && (IsScalarConst(n.Inputs[1], 1f / 6f) || IsScalarConst(n.Inputs[0], 1f / 6f)));
+
+        // ---------------------------------------------------------------- pools, data movement
+
+        private string? LowerPool(Node node)
+        {
+            var x = _probe[node.Inputs[0]];
+            if (x.Rank != 4) return "only 2-D pooling has an integer kernel";
+            if (node.GetInt("ceil_mode", 0) != 0) return "ceil_mode=1";
+            if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0) return "MaxPool indices output";
+            if (node.GetString("auto_pad", "NOTSET") is not ("NOTSET" or "VALID")) return "auto_pad SAME";
+            var k = node.GetInts("kernel_shape")!;
+            var s = node.GetInts("strides") ?? [1, 1];
+            var d = node.GetInts("dilations") ?? [1, 1];
+            var p = node.GetString("auto_pad", "NOTSET") == "VALID" ? new long[4] : node.GetInts("pads") ?? new long[4];
+            var geometry = new Pool2DGeometry(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], (int)k[0], (int)k[1], (int)s[0], (int)s[1],
+                (int)p[0], (int)p[1], (int)p[2], (int)p[3], (int)d[0], (int)d[1]);
+            if (geometry.OutputLength != _probe[node.Outputs[0]].Length) return "pool geometry does not match the inferred output shape";
+            var input = Activation(node.Inputs[0]);
+            var output = Activation(node.Outputs[0]);
+            var kind = node.OpType == "MaxPool" ? UnaryKind.MaxPool : UnaryKind.AveragePool;
+            _steps.Add(new UnaryStep(node.Name, node.OpType, kind, input, output)
+            { Pool = geometry, CountIncludePad = node.GetInt("count_include_pad", 0) != 0, FusedNodes = [node.Name] });
+            return null;
+        }
+
+        /// <summary>Reshape-like ops are views of the same codes; a requantize step only when the output has other parameters.</summary>
+        private string? LowerView(Node node)
+        {
+            var input = Activation(node.Inputs[0]);
+            var q = Quant(node.Outputs[0])!.Value;
+            if (q.Scale == input.Quant.Scale && q.ZeroPoint == input.Quant.ZeroPoint && !_graphOutputs.Contains(node.Inputs[0]))
+            {
+                Activation(node.Outputs[0], viewOf: input);
+                return null;
+            }
+            return Unary(node, UnaryKind.Requantize);
+        }
+
+        private string? LowerTranspose(Node node)
+        {
+            var x = _probe[node.Inputs[0]];
+            var perm = node.GetInts("perm")?.Select(v => (int)v).ToArray() ?? Enumerable.Range(0, x.Rank).Reverse().ToArray();
+            if (x.Rank > 6) return "Transpose beyond rank 6";
+            var input = Activation(node.Inputs[0]);
+            var output = Activation(node.Outputs[0]);
+            _steps.Add(new UnaryStep(node.Name, "Transpose", UnaryKind.Transpose, input, output) { Permutation = perm, FusedNodes = [node.Name] });
+            return null;
+        }
+
+        private string? LowerSoftmax(Node node)
+        {
+            var x = _probe[node.Inputs[0]];
+            int axis = (int)node.GetInt("axis", _graph.OpsetVersion >= 13 ? -1 : 1);
+            if (axis < 0) axis += x.Rank;
+            // Before opset 13 Softmax flattens at the axis; both definitions agree when it is the last one.
+            if (axis != x.Rank - 1) return "Softmax over other than the last axis";
+            var input = Activation(node.Inputs[0]);
+            var output = Activation(node.Outputs[0]);
+            _steps.Add(new UnaryStep(node.Name, "Softmax", UnaryKind.Softmax, input, output) { Axis = axis, FusedNodes = [node.Name] });
+            return null;
+        }
+
+        private string? LowerConcat(Node node)
+        {
+            var ins = node.Inputs.Where(i => i.Length > 0).ToList();
+            if (ins.Any(i => !IsFloatValue(i))) return "Concat of a constant";
+            int axis = (int)node.GetInt("axis");
+            if (axis < 0) axis += _probe[ins[0]].Rank;
+            var inputs = ins.Select(i => Activation(i)).ToList();
+            var output = Activation(node.Outputs[0]);
+            _steps.Add(new ConcatStep(node.Name, inputs, output, axis) { FusedNodes = [node.Name] });
+            return null;
+        }
+    }
+}

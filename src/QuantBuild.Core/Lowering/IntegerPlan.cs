@@ -1,0 +1,223 @@
+using QuantBuild.Graph;
+using QuantBuild.Quantization;
+using QuantBuild.Runtime;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Lowering;
+
+/// <summary>How a plan value is stored while the model runs.</summary>
+public enum PlanElementType
+{
+    /// <summary>int8 codes with per-tensor <see cref="PlanTensor.Quant"/>.</summary>
+    Int8,
+    /// <summary>float32 (only around float-fallback steps and unquantized values).</summary>
+    Float32,
+}
+
+/// <summary>
+/// One value of the integer plan: an activation in the arena (possibly a view of another one, for
+/// Reshape/Flatten/Squeeze/Unsqueeze) or a constant operand quantized at build time.
+/// </summary>
+public sealed class PlanTensor
+{
+    public PlanTensor(string name, int[] shape, PlanElementType type, QuantParams quant)
+    {
+        Name = name;
+        Shape = shape;
+        Type = type;
+        Quant = quant;
+    }
+
+    public string Name { get; }
+    public int[] Shape { get; }
+    public PlanElementType Type { get; }
+    /// <summary>Scale and zero point of the codes (meaningless for <see cref="PlanElementType.Float32"/>).</summary>
+    public QuantParams Quant { get; }
+    public int Length => Shape.Aggregate(1, (a, b) => checked(a * b));
+    public int ByteLength => Type == PlanElementType.Int8 ? Length : checked(Length * 4);
+
+    /// <summary>Build-time codes of a constant operand (not in the arena), else null.</summary>
+    public sbyte[]? ConstantCodes { get; init; }
+    public bool IsConstant => ConstantCodes is not null;
+
+    /// <summary>The tensor whose storage this one reuses unchanged (a reshape view), else null.</summary>
+    public PlanTensor? ViewOf { get; init; }
+    /// <summary>The tensor that owns the storage (itself unless a view).</summary>
+    public PlanTensor Root => ViewOf?.Root ?? this;
+
+    /// <summary>Byte offset in the activation arena (set by <see cref="ArenaPlanner"/>; views share their root's).</summary>
+    public int Offset { get; internal set; } = -1;
+
+    public override string ToString() => $"{Name} {Type}[{string.Join(",", Shape)}]";
+}
+
+/// <summary>One step of the plan: an integer kernel with its prepared parameters, or a float fallback.</summary>
+public abstract class PlanStep
+{
+    protected PlanStep(string nodeName, string opType, IReadOnlyList<PlanTensor> inputs, IReadOnlyList<PlanTensor> outputs)
+    {
+        NodeName = nodeName;
+        OpType = opType;
+        Inputs = inputs;
+        Outputs = outputs;
+    }
+
+    /// <summary>The graph node (the first of a fused group) this step computes.</summary>
+    public string NodeName { get; }
+    /// <summary>What the step computes, e.g. "Conv+Relu" or "HardSwish(pattern)".</summary>
+    public string OpType { get; }
+    public IReadOnlyList<PlanTensor> Inputs { get; }
+    public IReadOnlyList<PlanTensor> Outputs { get; }
+    /// <summary>Graph nodes this step replaces (several when a pattern was fused).</summary>
+    public IReadOnlyList<string> FusedNodes { get; init; } = [];
+
+    /// <summary>True when the step computes in float (dequantize → float op → quantize).</summary>
+    public virtual bool IsFloat => false;
+
+    public override string ToString() => $"{OpType} '{NodeName}': {string.Join(", ", Inputs.Select(i => i.Name))} -> {string.Join(", ", Outputs.Select(o => o.Name))}";
+}
+
+/// <summary>Quantized weights of a Conv or FullyConnected step, with the data the kernels take.</summary>
+public sealed class PlanWeights
+{
+    /// <summary>Identifier-safe name for emitted data.</summary>
+    public required string Name { get; init; }
+    public required int Bits { get; init; }
+    /// <summary>Codes in the kernel's layout (Conv: OIHW; FullyConnected: [units, K]).</summary>
+    public required sbyte[] Codes { get; init; }
+    public required float[] Scales { get; init; }
+    /// <summary>int32 bias at scale s_in·s_w[j] (zero point 0); the kernels fold −z_x·Σw themselves.</summary>
+    public required int[] Bias { get; init; }
+
+    /// <summary>Codes as stored: int8 as-is, int4 two per byte (element 0 in the low nibble).</summary>
+    public byte[] StoredBytes()
+    {
+        if (Bits == 4)
+        {
+            var packed = new byte[BitPacking.PackedLength(Codes.Length, 4)];
+            BitPacking.PackInt4(Codes, packed);
+            return packed;
+        }
+        var bytes = new byte[Codes.Length];
+        Buffer.BlockCopy(Codes, 0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+}
+
+public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)
+    : PlanStep(node, opType, [input], [output])
+{
+    public Conv2DGeometry Geometry { get; } = geometry;
+    public PlanWeights Weights { get; } = weights;
+    public int ClampMin { get; } = clampMin;
+    public int ClampMax { get; } = clampMax;
+}
+
+public sealed class FullyConnectedStep(string node, string opType, PlanTensor input, PlanTensor output, int batch, int inFeatures, int units, PlanWeights weights, int clampMin, int clampMax)
+    : PlanStep(node, opType, [input], [output])
+{
+    public int Batch { get; } = batch;
+    public int InFeatures { get; } = inFeatures;
+    public int Units { get; } = units;
+    public PlanWeights Weights { get; } = weights;
+    public int ClampMin { get; } = clampMin;
+    public int ClampMax { get; } = clampMax;
+}
+
+/// <summary>Which runtime kernel a single-input integer step uses.</summary>
+public enum UnaryKind
+{
+    Requantize,
+    Clip,
+    LeakyRelu,
+    HardSigmoid,
+    HardSwish,
+    Sigmoid,
+    Tanh,
+    MaxPool,
+    AveragePool,
+    GlobalAveragePool,
+    Transpose,
+    Softmax,
+}
+
+public sealed class UnaryStep(string node, string opType, UnaryKind kind, PlanTensor input, PlanTensor output)
+    : PlanStep(node, opType, [input], [output])
+{
+    public UnaryKind Kind { get; } = kind;
+    /// <summary>Clip bounds (real units), LeakyRelu α (in Min), HardSigmoid α/β (Min/Max).</summary>
+    public float Min { get; init; } = float.NegativeInfinity;
+    public float Max { get; init; } = float.PositiveInfinity;
+    public Pool2DGeometry? Pool { get; init; }
+    public bool CountIncludePad { get; init; }
+    /// <summary>Transpose permutation (rank ≤ 6).</summary>
+    public int[]? Permutation { get; init; }
+    /// <summary>Softmax axis (non-negative).</summary>
+    public int Axis { get; init; }
+}
+
+public enum BinaryKind { Add, Mul, Max }
+
+public sealed class BinaryStep(string node, string opType, BinaryKind kind, PlanTensor a, PlanTensor b, PlanTensor output, int clampMin = sbyte.MinValue, int clampMax = sbyte.MaxValue)
+    : PlanStep(node, opType, [a, b], [output])
+{
+    public BinaryKind Kind { get; } = kind;
+    public int ClampMin { get; } = clampMin;
+    public int ClampMax { get; } = clampMax;
+}
+
+public sealed class ConcatStep(string node, IReadOnlyList<PlanTensor> inputs, PlanTensor output, int axis)
+    : PlanStep(node, "Concat", inputs, [output])
+{
+    public int Axis { get; } = axis;
+}
+
+/// <summary>
+/// A node computed by the float engine: int8 inputs are dequantized, the float kernel runs, outputs
+/// are quantized (or kept float when the quantized model leaves them float).
+/// </summary>
+public sealed class FloatStep(Node node, IReadOnlyList<PlanTensor> inputs, IReadOnlyList<PlanTensor> outputs, string reason, IReadOnlyDictionary<string, Tensor> constants)
+    : PlanStep(node.Name, node.OpType, inputs, outputs)
+{
+    public Node Node { get; } = node;
+    /// <summary>Values of the node's non-activation inputs: initializers (quantized weights dequantized) and shape values.</summary>
+    public IReadOnlyDictionary<string, Tensor> Constants { get; } = constants;
+    /// <summary>Why the node was not lowered to an integer kernel.</summary>
+    public string Reason { get; } = reason;
+    public override bool IsFloat => true;
+}
+
+/// <summary>
+/// The lowered model: ordered steps over a static arena. Model inputs arrive as float and are quantized
+/// at the edge into their arena slot; outputs are dequantized from theirs.
+/// </summary>
+public sealed class IntegerPlan
+{
+    internal IntegerPlan(QuantizedModel model, List<PlanStep> steps, List<PlanTensor> tensors, List<PlanTensor> inputs, List<PlanTensor> outputs, List<string> warnings)
+    {
+        Model = model;
+        Steps = steps;
+        Tensors = tensors;
+        Inputs = inputs;
+        Outputs = outputs;
+        Warnings = warnings;
+    }
+
+    public QuantizedModel Model { get; }
+    public IReadOnlyList<PlanStep> Steps { get; }
+    /// <summary>Every tensor of the plan (activations, views, constants) in creation order.</summary>
+    public IReadOnlyList<PlanTensor> Tensors { get; }
+    /// <summary>Model inputs in graph order (their slot receives the quantized input).</summary>
+    public IReadOnlyList<PlanTensor> Inputs { get; }
+    /// <summary>Model outputs in graph order.</summary>
+    public IReadOnlyList<PlanTensor> Outputs { get; }
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Arena size in bytes (offsets aligned to <see cref="ArenaPlanner.Alignment"/>).</summary>
+    public int ArenaBytes { get; internal set; }
+    /// <summary>Max over steps of the bytes alive at once: no static placement can use less.</summary>
+    public int ArenaLowerBound { get; internal set; }
+
+    /// <summary>Names of graph nodes that run in float.</summary>
+    public IReadOnlyList<string> FloatNodeNames => Steps.OfType<FloatStep>().Select(s => s.NodeName).ToList();
+}

@@ -1,0 +1,66 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// Softmax over the last axis with int8 input and output. Not integer-only in v1 (§1.6): each row is
+    /// dequantized into a float scratch row prepared at construction, normalised in float32 (max
+    /// subtracted first) and quantized to the output parameters.
+    /// </summary>
+    public sealed class SoftmaxInt8
+    {
+        private readonly int rows;
+        private readonly int rowLength;
+        private readonly QuantParams input;
+        private readonly QuantParams output;
+        private readonly float[] row;
+
+        public SoftmaxInt8(int rows, int rowLength, QuantParams input, QuantParams output)
+        {
+            if (rows < 1 || rowLength < 1)
+            {
+                throw new ArgumentException("Softmax dimensions must be positive.");
+            }
+
+            this.rows = rows;
+            this.rowLength = rowLength;
+            this.input = input;
+            this.output = output;
+            row = new float[rowLength];
+        }
+
+        public void Eval(ReadOnlySpan<sbyte> source, Span<sbyte> destination)
+        {
+            if (source.Length != rows * rowLength || destination.Length != rows * rowLength)
+            {
+                throw new ArgumentException("Buffer lengths do not match the prepared shape.");
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                ReadOnlySpan<sbyte> x = source.Slice(r * rowLength, rowLength);
+                int maxCode = sbyte.MinValue;
+                for (int i = 0; i < rowLength; i++)
+                {
+                    maxCode = Math.Max(maxCode, x[i]);
+                }
+
+                float sum = 0f;
+                for (int i = 0; i < rowLength; i++)
+                {
+                    // Differences of codes are exact; the scale turns them into real differences.
+                    float e = (float)Math.Exp((x[i] - maxCode) * input.Scale);
+                    row[i] = e;
+                    sum += e;
+                }
+
+                Span<sbyte> y = destination.Slice(r * rowLength, rowLength);
+                float inverse = 1f / sum;
+                for (int i = 0; i < rowLength; i++)
+                {
+                    y[i] = output.QuantizeInt8(row[i] * inverse);
+                }
+            }
+        }
+    }
+}

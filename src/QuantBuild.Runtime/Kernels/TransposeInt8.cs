@@ -1,0 +1,91 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// Transpose of int8 codes (rank ≤ 6), rescaled to the output parameters when they differ from the
+    /// input's (a plain move otherwise). Output strides are resolved at prepare time so Eval only walks
+    /// an odometer over the output.
+    /// </summary>
+    public sealed class TransposeInt8
+    {
+        private const int MaxRank = 6;
+        private readonly int[] outShape = new int[MaxRank];
+        private readonly int[] inStride = new int[MaxRank];
+        private readonly int[] index = new int[MaxRank];
+        private readonly int length;
+        private readonly Int8Rescale rescale;
+
+        public TransposeInt8(int[] inputShape, int[] permutation, QuantParams input, QuantParams output)
+        {
+            if (inputShape == null || permutation == null || inputShape.Length != permutation.Length || inputShape.Length > MaxRank)
+            {
+                throw new ArgumentException("Expected a permutation of the input axes (rank at most 6).");
+            }
+
+            int rank = inputShape.Length;
+            int pad = MaxRank - rank;
+            var strides = new int[rank];
+            int running = 1;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                strides[d] = running;
+                running *= inputShape[d];
+            }
+
+            var seen = new bool[rank];
+            for (int d = 0; d < MaxRank; d++)
+            {
+                outShape[d] = 1;
+            }
+
+            for (int d = 0; d < rank; d++)
+            {
+                int axis = permutation[d];
+                if (axis < 0 || axis >= rank || seen[axis])
+                {
+                    throw new ArgumentException("Invalid permutation.", nameof(permutation));
+                }
+
+                seen[axis] = true;
+                outShape[pad + d] = inputShape[axis];
+                inStride[pad + d] = strides[axis];
+            }
+
+            length = running;
+            rescale = new Int8Rescale(input, output);
+        }
+
+        public int Length
+        {
+            get { return length; }
+        }
+
+        public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
+        {
+            if (input.Length != length || output.Length != length)
+            {
+                throw new ArgumentException("Buffer lengths do not match the prepared shape.");
+            }
+
+            Array.Clear(index, 0, MaxRank);
+            int source = 0;
+            bool identity = rescale.IsIdentity;
+            for (int i = 0; i < length; i++)
+            {
+                output[i] = identity ? input[source] : rescale.Apply(input[source]);
+                for (int d = MaxRank - 1; d >= 0; d--)
+                {
+                    source += inStride[d];
+                    if (++index[d] < outShape[d])
+                    {
+                        break;
+                    }
+
+                    source -= inStride[d] * outShape[d];
+                    index[d] = 0;
+                }
+            }
+        }
+    }
+}
