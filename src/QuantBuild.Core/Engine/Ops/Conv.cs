@@ -59,7 +59,10 @@ public sealed class ConvKernel : OpKernel
         var s = Resolve(x, w, b);
         var y = new float[(int)Tensor.ElementCount(s.OutputShape)];
         var bias = b?.Floats;
-        if (s.Cg == 1 && s.G.In[0] == 1 && s.G.Kernel[0] == 1 && !s.G.IsPointwise)
+        // The direct kernel pays off when each output channel reads its own input plane; with a
+        // single group (one input channel shared by all outputs, e.g. an STFT front end) one
+        // im2col feeds every output channel at once through the GEMM instead.
+        if (s.Cg == 1 && _group > 1 && s.G.In[0] == 1 && s.G.Kernel[0] == 1 && !s.G.IsPointwise)
             Depthwise(x.Floats, w.Floats, bias, y, s);
         else
             General(x.Floats, w.Floats, bias, y, s);
