@@ -44,6 +44,8 @@ public sealed class InferenceEngine
     // Slots whose last reader is node i (never initializers or graph outputs): freed after it runs.
     private readonly int[][] _releaseAfter;
     private readonly int[] _graphInputSlots;
+    // Recycled output arrays, lent to one Run at a time (a concurrent Run makes its own).
+    private BufferArena? _idleArena;
 
     public InferenceEngine(ModelGraph graph, EngineOptions? options = null)
     {
@@ -95,6 +97,11 @@ public sealed class InferenceEngine
             var name = _slotNames[slot];
             if (!graph.Initializers.ContainsKey(name) && !graphOutputs.Contains(name)) release[node].Add(slot);
         }
+        // Outputs nobody reads (e.g. an unused MaxPool Indices) are dropped right after their producer.
+        for (int i = 0; i < count; i++)
+            foreach (int slot in _outputSlots[i])
+                if (slot >= 0 && !lastUse.ContainsKey(slot) && !graphOutputs.Contains(_slotNames[slot]) && !graph.Initializers.ContainsKey(_slotNames[slot]))
+                    release[i].Add(slot);
         _releaseAfter = release.Select(l => l.ToArray()).ToArray();
         if (Options.Profile) Profile = new EngineProfile(graph.Nodes);
     }
@@ -160,6 +167,27 @@ public sealed class InferenceEngine
             CheckInput(vi, t);
             values[_graphInputSlots[i]] = t;
         }
+        // A trace keeps every value, so only Run (which releases values) recycles arrays.
+        var arena = keepAll ? null : Interlocked.Exchange(ref _idleArena, null) ?? new BufferArena();
+        var previousArena = OutputBuffers.Install(arena);
+        try
+        {
+            ExecuteNodes(values, keepAll, keepSlots, arena);
+        }
+        finally
+        {
+            OutputBuffers.Install(previousArena);
+            if (arena is not null)
+            {
+                arena.EndRun();
+                _idleArena = arena;
+            }
+        }
+        return values;
+    }
+
+    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
+    {
         var profile = Profile;
         for (int i = 0; i < _kernels.Length; i++)
         {
@@ -190,12 +218,19 @@ public sealed class InferenceEngine
             }
             var outputSlots = _outputSlots[i];
             for (int k = 0; k < outputSlots.Length && k < outputs.Length; k++)
-                if (outputSlots[k] >= 0) values[outputSlots[k]] = outputs[k];
+                if (outputSlots[k] >= 0)
+                {
+                    values[outputSlots[k]] = outputs[k];
+                    arena?.Retain(outputs[k].Data);
+                }
             if (!keepAll)
                 foreach (int slot in _releaseAfter[i])
-                    if (keepSlots is null || !keepSlots.Contains(slot)) values[slot] = null;
+                    if ((keepSlots is null || !keepSlots.Contains(slot)) && values[slot] is Tensor dead)
+                    {
+                        values[slot] = null;
+                        arena?.Release(dead.Data);
+                    }
         }
-        return values;
     }
 
     private QuantBuildException MissingValue(Node node, int input) =>

@@ -56,7 +56,7 @@ public sealed class UnaryKernel : OpKernel
         {
             case float[] xf:
             {
-                var y = new float[xf.Length];
+                var y = OutputBuffers.Floats(xf.Length);
                 Broadcast.ForChunks(xf.Length, Context.Parallel, (start, len) => ForwardFloat(xf.AsSpan(start, len), y.AsSpan(start, len)));
                 return new[] { new Tensor(DataType.Float, x.Shape, y) };
             }
@@ -312,7 +312,7 @@ public sealed class ClipKernel : OpKernel
         if (x.Data is float[] xf)
         {
             float min = lo?.Floats[0] ?? _attrMin, max = hi?.Floats[0] ?? _attrMax;
-            var y = new float[xf.Length];
+            var y = OutputBuffers.Floats(xf.Length);
             Broadcast.ForChunks(xf.Length, Context.Parallel, (start, len) =>
             {
                 var src = xf.AsSpan(start, len);

@@ -63,7 +63,7 @@ public sealed class PoolKernel : OpKernel
         var (g, padEnd, outShape) = Resolve(x);
         var xf = AsFloats(x);
         int planes = x.Shape[0] * x.Shape[1];
-        var y = new float[(int)Tensor.ElementCount(outShape)];
+        var y = OutputBuffers.Floats((int)Tensor.ElementCount(outShape));
         bool wantIndices = _isMax && Node.Outputs.Count > 1 && Node.Outputs[1].Length > 0;
         var indices = wantIndices ? new long[y.Length] : null;
         void Plane(int p)
@@ -233,7 +233,7 @@ public sealed class GlobalPoolKernel : OpKernel
         var x = inputs[0]!;
         var (planes, size, outShape) = Dims(x);
         var xf = x.Floats;
-        var y = new float[planes];
+        var y = OutputBuffers.Floats(planes);
         for (int p = 0; p < planes; p++)
         {
             var span = xf.AsSpan(p * size, size);
