@@ -68,7 +68,72 @@ public static unsafe class Sgemm
                 ScaleC(pc, m, n, ldc, beta);
                 return;
             }
+            if (kind != KernelKind.Scalar && TryMatrixVector(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc))
+                return;
             Core(kind, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
+        }
+    }
+
+    /// <summary>
+    /// A single output row or column (Gemm/MatMul with one sample, squeeze-excite 1×1 convs on a
+    /// 1×1 image): packing panels that are mostly zero padding would cost more than the product, so
+    /// these run as dot products over contiguous rows, or as row updates, in a fixed order.
+    /// </summary>
+    private static bool TryMatrixVector(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (n == 1 && !transA && (transB || ldb == 1))
+        {
+            // c[i] = A[i, :] · b, with b the single column of op(B) (contiguous: B^T's row, or a k×1 B).
+            var column = new ReadOnlySpan<float>(b, k);
+            for (int i = 0; i < m; i++)
+            {
+                float dot = System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(a + (long)i * lda, k), column);
+                float* ci = c + (long)i * ldc;
+                *ci = Merge(dot, *ci, alpha, beta);
+            }
+            return true;
+        }
+        if (m == 1 && (!transA || lda == 1))
+        {
+            // The single row of op(A) is contiguous either way.
+            var row = new ReadOnlySpan<float>(a, k);
+            if (transB)
+            {
+                for (int j = 0; j < n; j++)
+                    c[j] = Merge(System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(b + (long)j * ldb, k)), c[j], alpha, beta);
+                return true;
+            }
+            // c[0, :] += a[p] · B[p, :] for p in order, then merged: n floats of scratch, one pass over B.
+            float[]? rented = n > 1024 ? System.Buffers.ArrayPool<float>.Shared.Rent(n) : null;
+            Span<float> acc = rented is null ? stackalloc float[n] : rented.AsSpan(0, n);
+            acc.Clear();
+            for (int p = 0; p < k; p++)
+                AddScaled(acc, new ReadOnlySpan<float>(b + (long)p * ldb, n), row[p]);
+            for (int j = 0; j < n; j++) c[j] = Merge(acc[j], c[j], alpha, beta);
+            if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>acc[j] = fma(s, x[j], acc[j]); the same rounding whatever the vector width.</summary>
+    private static void AddScaled(Span<float> acc, ReadOnlySpan<float> x, float s)
+    {
+        fixed (float* pa = acc, px = x)
+        {
+            int j = 0, n = acc.Length;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var sv = Vector512.Create(s);
+                for (; j + 16 <= n; j += 16) Vector512.FusedMultiplyAdd(sv, Vector512.Load(px + j), Vector512.Load(pa + j)).Store(pa + j);
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var sv = Vector256.Create(s);
+                for (; j + 8 <= n; j += 8) Vector256.FusedMultiplyAdd(sv, Vector256.Load(px + j), Vector256.Load(pa + j)).Store(pa + j);
+            }
+            for (; j < n; j++) pa[j] = MathF.FusedMultiplyAdd(s, px[j], pa[j]);
         }
     }
 
