@@ -137,6 +137,34 @@ public static unsafe class Sgemm
         }
     }
 
+    /// <summary>
+    /// C[m×n] = alpha·A·B + beta·C where B is never materialized: <paramref name="packer"/> writes
+    /// B's column panels straight into the packed layout (a convolution's im2col, for instance).
+    /// The product is bit-identical to <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int, ParallelOptions?)"/>
+    /// on the materialized B.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, BPanelPacker packer,
+        float beta, Span<float> c, int ldc, ParallelOptions? parallel = null)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(a.Length, m, k, lda, nameof(a));
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f)
+            {
+                ScaleC(pc, m, n, ldc, beta);
+                return;
+            }
+            Core(BestKernel, false, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, parallel, packer);
+        }
+    }
+
+    /// <summary>The panel width the packed-B layout uses on this machine.</summary>
+    public static int PanelWidth => Dims(BestKernel).Nr;
+
     private static void CheckOperand(int length, int rows, int cols, int ld, string name)
     {
         if (rows == 0 || cols == 0) return;
@@ -155,7 +183,7 @@ public static unsafe class Sgemm
     }
 
     private static void Core(KernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel, BPanelPacker? packer = null)
     {
         var (mr, nr) = Dims(kind);
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
@@ -173,14 +201,20 @@ public static unsafe class Sgemm
             if (useParallel)
             {
                 Parallel.For(0, mPanels, parallel!, i => PackA(transA, a, lda, m, k, mr, i, packA));
-                Parallel.For(0, nPanels, parallel!, j => PackB(transB, b, ldb, n, k, nr, j, packB));
+                if (packer is not null)
+                    Parallel.For(0, nPanels, parallel!, j => packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k));
+                else
+                    Parallel.For(0, nPanels, parallel!, j => PackB(transB, b, ldb, n, k, nr, j, packB));
                 Parallel.For(0, tilesM * tilesN, parallel!, t =>
                     RunTile(kind, t / tilesN, t % tilesN, tileMPanels, tileNPanels, mPanels, nPanels, m, n, k, mr, nr, alpha, beta, packA, packB, c, ldc));
             }
             else
             {
                 for (int i = 0; i < mPanels; i++) PackA(transA, a, lda, m, k, mr, i, packA);
-                for (int j = 0; j < nPanels; j++) PackB(transB, b, ldb, n, k, nr, j, packB);
+                if (packer is not null)
+                    for (int j = 0; j < nPanels; j++) packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k);
+                else
+                    for (int j = 0; j < nPanels; j++) PackB(transB, b, ldb, n, k, nr, j, packB);
                 for (int t = 0; t < tilesM * tilesN; t++)
                     RunTile(kind, t / tilesN, t % tilesN, tileMPanels, tileNPanels, mPanels, nPanels, m, n, k, mr, nr, alpha, beta, packA, packB, c, ldc);
             }
@@ -413,4 +447,13 @@ public static unsafe class Sgemm
         }
         MergeTile(t, 8, c, ldc, rows, cols, alpha, beta);
     }
+}
+
+/// <summary>
+/// Writes columns [col0, col0 + cols) of a k×n matrix B into packed layout:
+/// dst[p·nr + j] = B[p, col0 + j], zero for j ≥ cols. Must be thread-safe (panels pack in parallel).
+/// </summary>
+public abstract unsafe class BPanelPacker
+{
+    public abstract void Pack(float* dst, int col0, int cols, int nr, int k);
 }

@@ -69,14 +69,16 @@ public sealed class ConvKernel : OpKernel
         return [Tensor.FromFloats(y, s.OutputShape)];
     }
 
-    private void General(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
+    private unsafe void General(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
     {
         var g = s.G;
         int pIn = g.InSize, p = g.OutSize;
-        bool pointwise = g.IsPointwise;
-        float[]? col = pointwise ? null : ArrayPool<float>.Shared.Rent(s.Kg * p);
-        try
+        if (g.IsPointwise)
         {
+            GeneralPointwise(x, w, bias, y, s);
+            return;
+        }
+        fixed (float* px = x)
             for (int n = 0; n < s.N; n++)
                 for (int grp = 0; grp < _group; grp++)
                 {
@@ -87,20 +89,29 @@ public sealed class ConvKernel : OpKernel
                         for (int m = 0; m < s.Mg; m++) ySlice.Slice(m * p, p).Fill(bias[grp * s.Mg + m]);
                         beta = 1f;
                     }
-                    ReadOnlySpan<float> xSlice = x.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn);
-                    ReadOnlySpan<float> cols = xSlice;
-                    if (!pointwise)
-                    {
-                        Im2Col.Forward(xSlice, s.Cg, g, col, Context.Parallel);
-                        cols = col.AsSpan(0, s.Kg * p);
-                    }
-                    Sgemm.Multiply(false, false, s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, cols, p, beta, ySlice, p, Context.Parallel);
+                    // im2col goes straight into the GEMM's packed panels: no column matrix.
+                    var packer = new Im2ColPacker(px + (long)(n * s.C + grp * s.Cg) * pIn, s.Cg, g);
+                    Sgemm.Multiply(s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, packer, beta, ySlice, p, Context.Parallel);
                 }
-        }
-        finally
-        {
-            if (col is not null) ArrayPool<float>.Shared.Return(col);
-        }
+    }
+
+    /// <summary>1×1 windows with unit stride: the input planes already are the column matrix.</summary>
+    private void GeneralPointwise(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
+    {
+        int p = s.G.OutSize;
+        for (int n = 0; n < s.N; n++)
+            for (int grp = 0; grp < _group; grp++)
+            {
+                var ySlice = y.AsSpan((n * s.M + grp * s.Mg) * p, s.Mg * p);
+                float beta = 0f;
+                if (bias is not null)
+                {
+                    for (int m = 0; m < s.Mg; m++) ySlice.Slice(m * p, p).Fill(bias[grp * s.Mg + m]);
+                    beta = 1f;
+                }
+                ReadOnlySpan<float> xSlice = x.AsSpan((n * s.C + grp * s.Cg) * p, s.Cg * p);
+                Sgemm.Multiply(false, false, s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, xSlice, p, beta, ySlice, p, Context.Parallel);
+            }
     }
 
     // ---- depthwise: one input channel per group, direct kernel over 1-D/2-D planes ----
