@@ -162,6 +162,73 @@ public static unsafe class Sgemm
         }
     }
 
+    /// <summary>
+    /// op(A) in the packed-panel layout, for an A that multiplies many B's (a layer's weights):
+    /// packing it once saves that pass on every call. Products are bit-identical to the unpacked call.
+    /// </summary>
+    public sealed class PackedMatrix
+    {
+        internal PackedMatrix(KernelKind kind, int rows, int depth, float[] panels)
+        {
+            Kind = kind;
+            Rows = rows;
+            Depth = depth;
+            Panels = panels;
+        }
+
+        internal KernelKind Kind { get; }
+        public int Rows { get; }
+        public int Depth { get; }
+        internal float[] Panels { get; }
+    }
+
+    /// <summary>Packs op(A) (m×k) for <see cref="Multiply(PackedMatrix, ReadOnlySpan{float}, int, int, float, float, Span{float}, int, ParallelOptions?)"/>.</summary>
+    public static PackedMatrix Pack(bool transA, int m, int k, ReadOnlySpan<float> a, int lda)
+    {
+        var kind = BestKernel;
+        int mr = Dims(kind).Mr, mPanels = (m + mr - 1) / mr;
+        CheckOperand(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
+        var panels = new float[(long)mPanels * mr * k];
+        fixed (float* pa = a)
+        fixed (float* dst = panels)
+            for (int i = 0; i < mPanels; i++) PackA(transA, pa, lda, m, k, mr, i, dst);
+        return new PackedMatrix(kind, m, k, panels);
+    }
+
+    /// <summary>C[m×n] = alpha·A·B + beta·C with A packed by <see cref="Pack"/>; B is k×n row-major.</summary>
+    public static void Multiply(PackedMatrix a, ReadOnlySpan<float> b, int ldb, int n, float alpha, float beta, Span<float> c, int ldc,
+        ParallelOptions? parallel = null)
+    {
+        int m = a.Rows, k = a.Depth;
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(b.Length, k, n, ldb, nameof(b));
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a.Panels)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f) { ScaleC(pc, m, n, ldc, beta); return; }
+            Core(a.Kind, false, false, m, n, k, alpha, null, 0, pb, ldb, beta, pc, ldc, parallel, null, pa);
+        }
+    }
+
+    /// <summary>C[m×n] = alpha·A·B + beta·C with A packed by <see cref="Pack"/> and B written by <paramref name="packer"/>.</summary>
+    public static void Multiply(PackedMatrix a, int n, BPanelPacker packer, float alpha, float beta, Span<float> c, int ldc,
+        ParallelOptions? parallel = null)
+    {
+        int m = a.Rows, k = a.Depth;
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a.Panels)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f) { ScaleC(pc, m, n, ldc, beta); return; }
+            Core(a.Kind, false, false, m, n, k, alpha, null, 0, null, 0, beta, pc, ldc, parallel, packer, pa);
+        }
+    }
+
     /// <summary>The panel width the packed-B layout uses on this machine.</summary>
     public static int PanelWidth => Dims(BestKernel).Nr;
 
@@ -183,12 +250,13 @@ public static unsafe class Sgemm
     }
 
     private static void Core(KernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel, BPanelPacker? packer = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel, BPanelPacker? packer = null,
+        float* prePackedA = null)
     {
         var (mr, nr) = Dims(kind);
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         long packASize = (long)mPanels * mr * k, packBSize = (long)nPanels * nr * k;
-        float* packA = (float*)NativeMemory.AlignedAlloc((nuint)(packASize * sizeof(float)), 64);
+        float* packA = prePackedA is not null ? prePackedA : (float*)NativeMemory.AlignedAlloc((nuint)(packASize * sizeof(float)), 64);
         float* packB = (float*)NativeMemory.AlignedAlloc((nuint)(packBSize * sizeof(float)), 64);
         try
         {
@@ -200,7 +268,7 @@ public static unsafe class Sgemm
 
             if (useParallel)
             {
-                Parallel.For(0, mPanels, parallel!, i => PackA(transA, a, lda, m, k, mr, i, packA));
+                if (prePackedA is null) Parallel.For(0, mPanels, parallel!, i => PackA(transA, a, lda, m, k, mr, i, packA));
                 if (packer is not null)
                     Parallel.For(0, nPanels, parallel!, j => packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k));
                 else
@@ -210,7 +278,8 @@ public static unsafe class Sgemm
             }
             else
             {
-                for (int i = 0; i < mPanels; i++) PackA(transA, a, lda, m, k, mr, i, packA);
+                if (prePackedA is null)
+                    for (int i = 0; i < mPanels; i++) PackA(transA, a, lda, m, k, mr, i, packA);
                 if (packer is not null)
                     for (int j = 0; j < nPanels; j++) packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k);
                 else
@@ -221,7 +290,7 @@ public static unsafe class Sgemm
         }
         finally
         {
-            NativeMemory.AlignedFree(packA);
+            if (prePackedA is null) NativeMemory.AlignedFree(packA);
             NativeMemory.AlignedFree(packB);
         }
     }

@@ -18,6 +18,13 @@ public sealed class ConvKernel : OpKernel
 {
     private readonly WindowAttributes _window;
     private readonly int _group;
+    private readonly bool _constantWeights;
+
+    /// <summary>The weights packed for the GEMM, per group, and the tensor they were packed from.</summary>
+    private sealed record PackedWeights(Tensor Source, Sgemm.PackedMatrix[] Groups);
+
+    // Replaced whole (a reference write), so concurrent Forward calls never see a half-built cache.
+    private PackedWeights? _packed;
 
     public ConvKernel(Node node, KernelContext context) : base(node, context)
     {
@@ -25,6 +32,23 @@ public sealed class ConvKernel : OpKernel
         long group = node.GetInt("group", 1);
         if (group < 1 || group > int.MaxValue) throw node.Error(DiagnosticCodes.InvalidAttribute, $"group must be >= 1, got {group}");
         _group = (int)group;
+        _constantWeights = context.ConstantInput(1) is not null;
+    }
+
+    /// <summary>
+    /// The packed form of <paramref name="w"/>. The cache is keyed by the identity of the weight
+    /// tensor: training and EPTQ swap initializer tensors between runs, and a different tensor is
+    /// packed afresh, never served from stale panels. Weights computed at run time are not cached.
+    /// </summary>
+    private Sgemm.PackedMatrix[] PackedFor(Tensor w, Shapes s)
+    {
+        if (_packed is { } cached && ReferenceEquals(cached.Source, w)) return cached.Groups;
+        var wf = w.Floats;
+        var groups = new Sgemm.PackedMatrix[_group];
+        for (int grp = 0; grp < _group; grp++)
+            groups[grp] = Sgemm.Pack(false, s.Mg, s.Kg, wf.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg);
+        if (_constantWeights) _packed = new PackedWeights(w, groups);
+        return groups;
     }
 
     private sealed record Shapes(int N, int C, int M, int Cg, int Mg, int Kg, WindowGeometry G, int[] OutputShape);
@@ -64,20 +88,18 @@ public sealed class ConvKernel : OpKernel
         // im2col feeds every output channel at once through the GEMM instead.
         if (s.Cg == 1 && _group > 1 && s.G.In[0] == 1 && s.G.Kernel[0] == 1 && !s.G.IsPointwise)
             Depthwise(x.Floats, w.Floats, bias, y, s);
+        else if (s.G.IsPointwise && s.G.OutSize == 1)
+            GeneralPointwise(x.Floats, w.Floats, bias, y, s); // a matrix-vector product: nothing to pack
         else
-            General(x.Floats, w.Floats, bias, y, s);
+            General(x.Floats, PackedFor(w, s), bias, y, s);
         return [Tensor.FromFloats(y, s.OutputShape)];
     }
 
-    private unsafe void General(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
+    private unsafe void General(float[] x, Sgemm.PackedMatrix[] w, float[]? bias, float[] y, Shapes s)
     {
         var g = s.G;
         int pIn = g.InSize, p = g.OutSize;
-        if (g.IsPointwise)
-        {
-            GeneralPointwise(x, w, bias, y, s);
-            return;
-        }
+        bool pointwise = g.IsPointwise;
         fixed (float* px = x)
             for (int n = 0; n < s.N; n++)
                 for (int grp = 0; grp < _group; grp++)
@@ -89,13 +111,19 @@ public sealed class ConvKernel : OpKernel
                         for (int m = 0; m < s.Mg; m++) ySlice.Slice(m * p, p).Fill(bias[grp * s.Mg + m]);
                         beta = 1f;
                     }
+                    if (pointwise)
+                    {
+                        // 1×1 windows with unit stride: the input planes already are the column matrix.
+                        Sgemm.Multiply(w[grp], x.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn), p, p, 1f, beta, ySlice, p, Context.Parallel);
+                        continue;
+                    }
                     // im2col goes straight into the GEMM's packed panels: no column matrix.
                     var packer = new Im2ColPacker(px + (long)(n * s.C + grp * s.Cg) * pIn, s.Cg, g);
-                    Sgemm.Multiply(s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, packer, beta, ySlice, p, Context.Parallel);
+                    Sgemm.Multiply(w[grp], p, packer, 1f, beta, ySlice, p, Context.Parallel);
                 }
     }
 
-    /// <summary>1×1 windows with unit stride: the input planes already are the column matrix.</summary>
+    /// <summary>1×1 windows with unit stride and a single position: one matrix-vector product per group.</summary>
     private void GeneralPointwise(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
     {
         int p = s.G.OutSize;
