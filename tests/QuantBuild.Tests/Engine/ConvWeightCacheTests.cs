@@ -66,3 +66,34 @@ public sealed class ConvWeightCacheTests
         CollectionAssert.AreNotEqual(y1, y2);
     }
 }
+
+/// <summary>Depthwise rows wider than one 16-lane register chunk, with strides, dilations and uneven pads.</summary>
+[TestClass]
+public sealed class DepthwiseWideRowTests
+{
+    [TestMethod]
+    [DataRow(new[] { 1, 2, 4, 37 }, new[] { 2, 1, 3, 3 }, 1, 1, 1, 1, 1, 1, 1, 1)]
+    [DataRow(new[] { 1, 3, 5, 40 }, new[] { 3, 1, 3, 5 }, 1, 2, 1, 2, 1, 2, 1, 3)]
+    [DataRow(new[] { 2, 2, 6, 70 }, new[] { 4, 1, 2, 4 }, 2, 3, 1, 1, 0, 3, 1, 0)]
+    public void MatchesTheNaiveConvolution(int[] xs, int[] ws, int sh, int sw, int dh, int dw, int pt, int pl, int pb, int pr)
+    {
+        var rng = new Random(21);
+        var x = OpTester.Random(rng, 1f, xs);
+        var w = OpTester.Random(rng, 1f, ws);
+        var b = OpTester.Random(rng, 1f, ws[0]);
+        int group = xs[1];
+        int OutSize(int i, int k, int s, int d, int p0, int p1) => (i + p0 + p1 - d * (k - 1) - 1) / s + 1;
+        var outSpatial = new[] { OutSize(xs[2], ws[2], sh, dh, pt, pb), OutSize(xs[3], ws[3], sw, dw, pl, pr) };
+        var expected = ConvTests.NaiveConv(x, w, b.Floats, group, [sh, sw], [dh, dw], [pt, pl], outSpatial);
+        var y = OpTester.Run("Conv", [x, w, b], configure: n =>
+        {
+            n.SetInt("group", group);
+            n.SetInts("strides", [sh, sw]);
+            n.SetInts("dilations", [dh, dw]);
+            n.SetInts("pads", [pt, pl, pb, pr]);
+        })[0];
+        CollectionAssert.AreEqual(new[] { xs[0], ws[0] }.Concat(outSpatial).ToArray(), y.Shape);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.AreEqual(expected[i], y.Floats[i], 1e-4 * (1 + Math.Abs(expected[i])), $"element {i}");
+    }
+}

@@ -172,6 +172,11 @@ public sealed class ConvKernel : OpKernel
     /// </summary>
     private static unsafe void DepthwisePlane(float* x, float* w, float bias, float* y, WindowGeometry g)
     {
+        if (Vector512.IsHardwareAccelerated && g.KernelSize <= 64 && g.Kernel[2] <= 16)
+        {
+            DepthwisePlaneRegisters(x, w, bias, y, g);
+            return;
+        }
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
         int KH = g.Kernel[1], KW = g.Kernel[2];
         int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2];
@@ -228,6 +233,82 @@ public sealed class ConvKernel : OpKernel
         {
             if (rented is not null) ArrayPool<float>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// The plane is copied once into zero-padded rows, split by column phase when the row stride
+    /// sw &gt; 1 (phase q holds columns q, q+sw, ...), so every tap reads 16 consecutive values; then
+    /// 16 outputs at a time accumulate every tap in a register: bias first, taps in (kh, kw) order,
+    /// one fma each, as the row-at-a-time loop does (padding adds w·0, which leaves the sum as is).
+    /// </summary>
+    private static unsafe void DepthwisePlaneRegisters(float* x, float* w, float bias, float* y, WindowGeometry g)
+    {
+        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
+        int KH = g.Kernel[1], KW = g.Kernel[2];
+        int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2];
+        int ph = g.PadBegin[1], pw = g.PadBegin[2];
+        int chunks = (OW + 15) / 16;
+        // Tap kw reads input column ow·sw + off = (ow + shift)·sw + q with q = off mod sw.
+        int minShift = int.MaxValue, maxShift = int.MinValue;
+        Span<int> tapPhase = stackalloc int[KW];
+        Span<int> tapShift = stackalloc int[KW];
+        for (int kw = 0; kw < KW; kw++)
+        {
+            int off = kw * dw - pw;
+            int q = ((off % sw) + sw) % sw;
+            tapPhase[kw] = q;
+            tapShift[kw] = (off - q) / sw;
+            minShift = Math.Min(minShift, tapShift[kw]);
+            maxShift = Math.Max(maxShift, tapShift[kw]);
+        }
+        // padded[q][ih][j] = x[ih, (j - lead)·sw + q], zero outside the row.
+        int lead = -minShift;
+        int rowWidth = chunks * 16 + maxShift - minShift;
+        var rented = ArrayPool<float>.Shared.Rent(sw * IH * rowWidth);
+        Span<float> taps = stackalloc float[KH * KW];
+        new ReadOnlySpan<float>(w, KH * KW).CopyTo(taps);
+        float* tail = stackalloc float[16];
+        fixed (float* padded = rented)
+        {
+            for (int q = 0; q < sw; q++)
+                for (int ih = 0; ih < IH; ih++)
+                {
+                    float* row = padded + ((long)q * IH + ih) * rowWidth;
+                    float* src = x + (long)ih * IW;
+                    for (int j = 0; j < rowWidth; j++)
+                    {
+                        int iw = (j - lead) * sw + q;
+                        row[j] = (uint)iw < (uint)IW ? src[iw] : 0f;
+                    }
+                }
+            var b = Vector512.Create(bias);
+            for (int oh = 0; oh < OH; oh++)
+            {
+                float* yrow = y + (long)oh * OW;
+                for (int chunk = 0; chunk < chunks; chunk++)
+                {
+                    int c0 = chunk * 16;
+                    var acc = b;
+                    for (int kh = 0; kh < KH; kh++)
+                    {
+                        int ih = oh * sh + kh * dh - ph;
+                        if ((uint)ih >= (uint)IH) continue;
+                        for (int kw = 0; kw < KW; kw++)
+                        {
+                            float* src = padded + ((long)tapPhase[kw] * IH + ih) * rowWidth + c0 + tapShift[kw] + lead;
+                            acc = Vector512.FusedMultiplyAdd(Vector512.Create(taps[kh * KW + kw]), Vector512.Load(src), acc);
+                        }
+                    }
+                    if (c0 + 16 <= OW) acc.Store(yrow + c0);
+                    else
+                    {
+                        acc.Store(tail);
+                        for (int t = 0; c0 + t < OW; t++) yrow[c0 + t] = tail[t];
+                    }
+                }
+            }
+        }
+        ArrayPool<float>.Shared.Return(rented);
     }
 
     /// <summary>y[i] = fma(w, x[i], y[i]) for i in [lo, hi); every width rounds the same way.</summary>
