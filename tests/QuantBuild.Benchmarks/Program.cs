@@ -15,6 +15,7 @@ using QuantBuild.Oracle;
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
 //          --out FILE.json       (fp32; default artifacts/bench-fp32.json)
+//          --profile             (fp32) also time every node in extra runs and print where the time goes
 // Exit code: 0 when every model ran in both engines, 1 otherwise (the table still shows the rest).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -33,7 +34,7 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
     return 2;
 }
 
-sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath)
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -42,6 +43,7 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30;
+        bool profile = false;
         for (int i = 1; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -59,11 +61,12 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                 case "--warmup": warmup = Count(0); break;
                 case "--iters": iters = Count(1); break;
                 case "--out": outPath = Path.GetFullPath(Value()); break;
+                case "--profile": profile = true; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)
@@ -103,6 +106,7 @@ static class Fp32Suite
     public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
     {
         var rows = new List<Row>();
+        var profiles = new List<(string Model, string Report)>();
         foreach (var model in models)
         {
             var input = model.Cases[0];
@@ -110,7 +114,11 @@ static class Fp32Suite
             double[]? ours = null;
             OrtTiming? ort = null;
             var errors = new List<string>();
-            try { ours = TimeOurs(model, input, options.Warmup, options.Iters); }
+            try
+            {
+                ours = TimeOurs(model, input, options.Warmup, options.Iters);
+                if (options.Profile) profiles.Add((model.Id, ProfileOurs(model, input, options.Warmup, options.Iters)));
+            }
             catch (Exception e) when (e is QuantBuildException or NotSupportedException or InvalidDataException) { errors.Add("ours: " + e.Message); }
             try { ort = oracle.Bench(model.ModelPath, input.InputFiles, options.Warmup, options.Iters); }
             catch (OracleException e) { errors.Add("ORT: " + e.Message); }
@@ -121,14 +129,16 @@ static class Fp32Suite
         }
 
         var table = new StringBuilder();
-        table.AppendLine("| model | case | ours ms (median) | ORT ms (median) | ours/ORT |");
-        table.AppendLine("|---|---|---:|---:|---:|");
+        // Minima next to medians: on a shared machine the minimum is the run least disturbed by neighbours.
+        table.AppendLine("| model | case | ours ms (median) | ORT ms (median) | ours/ORT | ours ms (min) | ORT ms (min) | ours/ORT (min) |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
-            table.AppendLine($"| {r.Model} | {r.Case} | {Ms(r.OursMedianMs)} | {Ms(r.OrtMedianMs)} | {(r.Ratio is double x ? x.ToString("0.00") + "x" : "-")} |");
+            table.AppendLine($"| {r.Model} | {r.Case} | {Ms(r.OursMedianMs)} | {Ms(r.OrtMedianMs)} | {Ratio(r.Ratio)} | {Ms(r.OursMinMs)} | {Ms(r.OrtMinMs)} | {Ratio(r.OursMinMs / r.OrtMinMs)} |");
         Console.WriteLine($"fp32 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
         Console.WriteLine();
         Console.Write(table);
         foreach (var r in rows.Where(r => r.Error is not null)) Console.WriteLine($"\n{r.Model}: {r.Error}");
+        foreach (var (id, text) in profiles) Console.WriteLine($"\nprofile of {id} (ours, 1 thread):\n{text}");
 
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-fp32.json");
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
@@ -167,12 +177,27 @@ static class Fp32Suite
         return times;
     }
 
+    /// <summary>Per-node times from a separate engine, so the profiling timestamps never touch the timed runs.</summary>
+    private static string ProfileOurs(RealModel model, RealModelCase input, int warmup, int iters)
+    {
+        var graph = OnnxImporter.Load(model.ModelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = 1, Profile = true });
+        var feeds = input.LoadInputs();
+        for (int i = 0; i < warmup; i++) engine.Run(feeds);
+        engine.Profile!.Reset();
+        for (int i = 0; i < iters; i++) engine.Run(feeds);
+        return engine.Profile.Report(topNodes: 15, runs: iters);
+    }
+
     private static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
         int mid = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
+
+    private static string Ratio(double? v) => v is double x ? x.ToString("0.00") + "x" : "-";
 
     private static string Ms(double? v) => v is double x ? x.ToString(x < 10 ? "0.000" : "0.0") : "-";
 }

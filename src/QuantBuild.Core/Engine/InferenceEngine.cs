@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using QuantBuild.Diagnostics;
 using QuantBuild.Graph;
@@ -9,6 +10,9 @@ public sealed class EngineOptions
 {
     /// <summary>Threads the kernels may use; results are bit-identical whatever the value.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Collect per-node forward times into <see cref="InferenceEngine.Profile"/> (a timestamp pair per node).</summary>
+    public bool Profile { get; init; }
 }
 
 /// <summary>Every value computed by one forward pass, kept for a backward pass or for calibration.</summary>
@@ -30,7 +34,18 @@ public sealed class ForwardTrace
 public sealed class InferenceEngine
 {
     private readonly OpKernel[] _kernels;
-    private readonly Dictionary<string, int> _lastUse = new(StringComparer.Ordinal);
+
+    // The value table: every name the graph mentions gets a slot, and each node's inputs and
+    // outputs are resolved to slot numbers once, so a run indexes arrays instead of hashing names.
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
+    private readonly List<string> _slotNames = new();
+    private readonly int[][] _inputSlots;
+    private readonly int[][] _outputSlots;
+    // Slots whose last reader is node i (never initializers or graph outputs): freed after it runs.
+    private readonly int[][] _releaseAfter;
+    private readonly int[] _graphInputSlots;
+    // Recycled output arrays, lent to one Run at a time (a concurrent Run makes its own).
+    private BufferArena? _idleArena;
 
     public InferenceEngine(ModelGraph graph, EngineOptions? options = null)
     {
@@ -40,8 +55,15 @@ public sealed class InferenceEngine
 
         ValidateOperators(graph);
 
-        _kernels = new OpKernel[graph.Nodes.Count];
-        for (int i = 0; i < graph.Nodes.Count; i++)
+        foreach (var name in graph.Initializers.Keys) SlotOf(name);
+        _graphInputSlots = graph.Inputs.Select(vi => SlotOf(vi.Name)).ToArray();
+
+        int count = graph.Nodes.Count;
+        _kernels = new OpKernel[count];
+        _inputSlots = new int[count][];
+        _outputSlots = new int[count][];
+        var lastUse = new Dictionary<int, int>();
+        for (int i = 0; i < count; i++)
         {
             var node = graph.Nodes[i];
             var ctx = new KernelContext(graph.OpsetVersion,
@@ -54,10 +76,33 @@ public sealed class InferenceEngine
             {
                 throw new QuantBuildException(e.Code, e.Message, graph.SourcePath, node: e.NodeName ?? node.Name, inner: e);
             }
-            foreach (var input in node.Inputs)
-                if (input.Length > 0) _lastUse[input] = i;
+            _inputSlots[i] = node.Inputs.Select(x => x.Length == 0 ? -1 : SlotOf(x)).ToArray();
+            _outputSlots[i] = node.Outputs.Select(x => x.Length == 0 ? -1 : SlotOf(x)).ToArray();
+            foreach (var slot in _inputSlots[i])
+                if (slot >= 0) lastUse[slot] = i;
         }
-        foreach (var o in graph.Outputs) _lastUse[o.Name] = int.MaxValue;
+        var release = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
+        var graphOutputs = new HashSet<string>(graph.Outputs.Select(o => o.Name), StringComparer.Ordinal);
+        foreach (var (slot, node) in lastUse)
+        {
+            var name = _slotNames[slot];
+            if (!graph.Initializers.ContainsKey(name) && !graphOutputs.Contains(name)) release[node].Add(slot);
+        }
+        // Outputs nobody reads (e.g. an unused MaxPool Indices) are dropped right after their producer.
+        for (int i = 0; i < count; i++)
+            foreach (int slot in _outputSlots[i])
+                if (slot >= 0 && !lastUse.ContainsKey(slot) && !graphOutputs.Contains(_slotNames[slot]) && !graph.Initializers.ContainsKey(_slotNames[slot]))
+                    release[i].Add(slot);
+        _releaseAfter = release.Select(l => l.ToArray()).ToArray();
+        if (Options.Profile) Profile = new EngineProfile(graph.Nodes);
+    }
+
+    private int SlotOf(string name)
+    {
+        if (_slotOf.TryGetValue(name, out int slot)) return slot;
+        _slotOf[name] = slot = _slotNames.Count;
+        _slotNames.Add(name);
+        return slot;
     }
 
     /// <summary>
@@ -80,63 +125,123 @@ public sealed class InferenceEngine
     public EngineOptions Options { get; }
     public ParallelOptions Parallel { get; }
 
+    /// <summary>Time spent per node, when <see cref="EngineOptions.Profile"/> is set; null otherwise.</summary>
+    public EngineProfile? Profile { get; }
+
     /// <summary>Runs the model and returns its outputs (plus any <paramref name="extraOutputs"/>).</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IEnumerable<string>? extraOutputs = null)
     {
-        var keep = new HashSet<string>(Graph.Outputs.Select(o => o.Name), StringComparer.Ordinal);
-        if (extraOutputs is not null) keep.UnionWith(extraOutputs);
-        var values = Execute(inputs, keepAll: false, keep);
+        var keep = new List<string>(Graph.Outputs.Count);
+        foreach (var o in Graph.Outputs) keep.Add(o.Name);
+        HashSet<int>? keepSlots = null;
+        if (extraOutputs is not null)
+            foreach (var name in extraOutputs)
+            {
+                keep.Add(name);
+                if (_slotOf.TryGetValue(name, out int slot)) (keepSlots ??= new()).Add(slot);
+            }
+        var values = Execute(inputs, keepAll: false, keepSlots);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var name in keep)
-            result[name] = values.TryGetValue(name, out var t) ? t
+            result[name] = _slotOf.TryGetValue(name, out int slot) && values[slot] is Tensor t ? t
                 : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"value '{name}' is not produced by the graph", Graph.SourcePath);
         return result;
     }
 
     /// <summary>Runs the model keeping every intermediate value (for backward passes and calibration).</summary>
-    public ForwardTrace Forward(IReadOnlyDictionary<string, Tensor> inputs) => new(Execute(inputs, keepAll: true, null));
-
-    private Dictionary<string, Tensor> Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<string>? keep)
+    public ForwardTrace Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, t) in Graph.Initializers) values[name] = t;
-        foreach (var vi in Graph.Inputs)
+        var values = Execute(inputs, keepAll: true, null);
+        var trace = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        // Initializers the nodes do not read are part of a trace too.
+        foreach (var (name, t) in Graph.Initializers) trace[name] = t;
+        for (int slot = 0; slot < values.Length; slot++)
+            if (values[slot] is Tensor t) trace[_slotNames[slot]] = t;
+        return new ForwardTrace(trace);
+    }
+
+    private Tensor?[] Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<int>? keepSlots)
+    {
+        var values = new Tensor?[_slotNames.Count];
+        // Read on every run: training and EPTQ replace initializer tensors between runs.
+        foreach (var (name, t) in Graph.Initializers)
+            if (_slotOf.TryGetValue(name, out int slot)) values[slot] = t;
+        for (int i = 0; i < _graphInputSlots.Length; i++)
         {
+            var vi = Graph.Inputs[i];
             if (!inputs.TryGetValue(vi.Name, out var t))
                 throw new QuantBuildException(DiagnosticCodes.MissingInput, $"model input '{vi.Name}' {vi.ShapeString} was not given", Graph.SourcePath);
             CheckInput(vi, t);
-            values[vi.Name] = t;
+            values[_graphInputSlots[i]] = t;
         }
+        // A trace keeps every value, so only Run (which releases values) recycles arrays.
+        var arena = keepAll ? null : Interlocked.Exchange(ref _idleArena, null) ?? new BufferArena();
+        var previousArena = OutputBuffers.Install(arena);
+        try
+        {
+            ExecuteNodes(values, keepAll, keepSlots, arena);
+        }
+        finally
+        {
+            OutputBuffers.Install(previousArena);
+            if (arena is not null)
+            {
+                arena.EndRun();
+                _idleArena = arena;
+            }
+        }
+        return values;
+    }
+
+    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
+    {
+        var profile = Profile;
         for (int i = 0; i < _kernels.Length; i++)
         {
             var kernel = _kernels[i];
-            var node = kernel.Node;
-            var args = new Tensor?[node.Inputs.Count];
+            var inputSlots = _inputSlots[i];
+            var args = new Tensor?[inputSlots.Length];
             for (int k = 0; k < args.Length; k++)
             {
-                var name = node.Inputs[k];
-                if (name.Length == 0) continue;
-                args[k] = values.TryGetValue(name, out var v) ? v
-                    : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"{node.OpType} node '{node.Name}' reads '{name}', which has not been computed", Graph.SourcePath, node: node.Name);
+                int slot = inputSlots[k];
+                if (slot < 0) continue;
+                args[k] = values[slot] ?? throw MissingValue(kernel.Node, k);
             }
             Tensor[] outputs;
+            long start = profile is null ? 0 : Stopwatch.GetTimestamp();
             try
             {
                 outputs = kernel.Forward(args);
             }
             catch (QuantBuildException e) when (e.NodeName is null || e.File is null)
             {
-                throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, e.NodeName ?? node.Name, e);
+                throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, e.NodeName ?? kernel.Node.Name, e);
             }
-            for (int k = 0; k < node.Outputs.Count && k < outputs.Length; k++)
-                if (node.Outputs[k].Length > 0) values[node.Outputs[k]] = outputs[k];
+            if (profile is not null)
+            {
+                profile.Add(i, Stopwatch.GetTimestamp() - start);
+                if (!profile.HasShapes(i))
+                    profile.SetShapes(i, string.Join(" ", args.Select(a => a?.ShapeString ?? "-")) + " -> " + string.Join(" ", outputs.Select(o => o?.ShapeString ?? "-")));
+            }
+            var outputSlots = _outputSlots[i];
+            for (int k = 0; k < outputSlots.Length && k < outputs.Length; k++)
+                if (outputSlots[k] >= 0)
+                {
+                    values[outputSlots[k]] = outputs[k];
+                    arena?.Retain(outputs[k].Data);
+                }
             if (!keepAll)
-                foreach (var name in node.Inputs)
-                    if (name.Length > 0 && _lastUse.TryGetValue(name, out var last) && last == i && !Graph.Initializers.ContainsKey(name) && (keep is null || !keep.Contains(name)))
-                        values.Remove(name);
+                foreach (int slot in _releaseAfter[i])
+                    if ((keepSlots is null || !keepSlots.Contains(slot)) && values[slot] is Tensor dead)
+                    {
+                        values[slot] = null;
+                        arena?.Release(dead.Data);
+                    }
         }
-        return values;
     }
+
+    private QuantBuildException MissingValue(Node node, int input) =>
+        new(DiagnosticCodes.MissingInput, $"{node.OpType} node '{node.Name}' reads '{node.Inputs[input]}', which has not been computed", Graph.SourcePath, node: node.Name);
 
     private void CheckInput(ValueInfo vi, Tensor t)
     {

@@ -55,7 +55,9 @@ public static class Broadcast
     public static T[] Apply<T, TOp>(T[] a, int[] aShape, T[] b, int[] bShape, int[] outShape, ParallelOptions? parallel = null)
         where TOp : IBinaryOp<T>
     {
-        var result = new T[checked((int)Tensor.ElementCount(outShape))];
+        int length = checked((int)Tensor.ElementCount(outShape));
+        // Every element is written below, so a recycled float buffer is as good as a fresh one.
+        var result = typeof(T) == typeof(float) ? (T[])(object)OutputBuffers.Floats(length) : new T[length];
         ApplyInto<T, TOp>(a, aShape, b, bShape, result, outShape, parallel);
         return result;
     }

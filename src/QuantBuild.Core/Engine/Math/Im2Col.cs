@@ -159,3 +159,94 @@ public static unsafe class Im2Col
                 }
     }
 }
+
+/// <summary>
+/// im2col straight into the GEMM's packed B panels: a convolution never materializes its column
+/// matrix (which for a large image is several MB written once and read back once). Writes exactly
+/// what <see cref="Im2Col.Forward"/> followed by the ordinary packing would, so results do not change.
+/// Only valid while the pinned <c>x</c> it was made with stays pinned.
+/// </summary>
+public sealed unsafe class Im2ColPacker : BPanelPacker
+{
+    private readonly float* _x;
+    private readonly int _channels;
+    private readonly WindowGeometry _g;
+
+    public Im2ColPacker(float* x, int channels, WindowGeometry g)
+    {
+        _x = x;
+        _channels = channels;
+        _g = g;
+    }
+
+    private struct Run
+    {
+        public int Start, Length, Od, Oh, Ow;
+    }
+
+    public override void Pack(float* dst, int col0, int cols, int nr, int k)
+    {
+        var g = _g;
+        int ID = g.In[0], IH = g.In[1], IW = g.In[2];
+        int OH = g.Out[1], OW = g.Out[2];
+        int KD = g.Kernel[0], KH = g.Kernel[1], KW = g.Kernel[2];
+        int sd = g.Stride[0], sh = g.Stride[1], sw = g.Stride[2];
+        int dd = g.Dilation[0], dh = g.Dilation[1], dw = g.Dilation[2];
+        int pd = g.PadBegin[0], ph = g.PadBegin[1], pw = g.PadBegin[2];
+        if (k != _channels * KD * KH * KW) throw new ArgumentException("k does not match the window geometry", nameof(k));
+
+        // The panel's output positions, cut where an output row ends: within a run only ow moves.
+        Span<Run> runs = stackalloc Run[cols];
+        int runCount = 0;
+        for (int j = 0, pos = col0; j < cols;)
+        {
+            int ow = pos % OW, rowIndex = pos / OW;
+            int len = Math.Min(OW - ow, cols - j);
+            runs[runCount++] = new Run { Start = j, Length = len, Od = rowIndex / OH, Oh = rowIndex % OH, Ow = ow };
+            j += len;
+            pos += len;
+        }
+
+        long planeSize = (long)ID * IH * IW;
+        float* d = dst;
+        for (int c = 0; c < _channels; c++)
+        {
+            float* plane = _x + c * planeSize;
+            for (int kd = 0; kd < KD; kd++)
+                for (int kh = 0; kh < KH; kh++)
+                    for (int kw = 0; kw < KW; kw++, d += nr)
+                    {
+                        int offW = kw * dw - pw;
+                        for (int r = 0; r < runCount; r++)
+                        {
+                            ref readonly Run run = ref runs[r];
+                            float* out0 = d + run.Start;
+                            int len = run.Length;
+                            int id = run.Od * sd + kd * dd - pd, ih = run.Oh * sh + kh * dh - ph;
+                            if ((uint)id >= (uint)ID || (uint)ih >= (uint)IH)
+                            {
+                                for (int t = 0; t < len; t++) out0[t] = 0f;
+                                continue;
+                            }
+                            float* src = plane + ((long)id * IH + ih) * IW;
+                            int iw0 = run.Ow * sw + offW;
+                            if (sw == 1)
+                            {
+                                int lo = Math.Clamp(-iw0, 0, len), hi = Math.Clamp(IW - iw0, lo, len);
+                                int t = 0;
+                                for (; t < lo; t++) out0[t] = 0f;
+                                new ReadOnlySpan<float>(src + iw0 + lo, hi - lo).CopyTo(new Span<float>(out0 + lo, hi - lo));
+                                for (t = hi; t < len; t++) out0[t] = 0f;
+                            }
+                            else
+                                for (int t = 0; t < len; t++)
+                                {
+                                    int iw = iw0 + t * sw;
+                                    out0[t] = (uint)iw < (uint)IW ? src[iw] : 0f;
+                                }
+                        }
+                        for (int t = cols; t < nr; t++) d[t] = 0f;
+                    }
+        }
+    }
+}

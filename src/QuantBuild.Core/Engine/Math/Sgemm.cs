@@ -68,9 +68,169 @@ public static unsafe class Sgemm
                 ScaleC(pc, m, n, ldc, beta);
                 return;
             }
+            if (kind != KernelKind.Scalar && TryMatrixVector(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc))
+                return;
             Core(kind, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
         }
     }
+
+    /// <summary>
+    /// A single output row or column (Gemm/MatMul with one sample, squeeze-excite 1×1 convs on a
+    /// 1×1 image): packing panels that are mostly zero padding would cost more than the product, so
+    /// these run as dot products over contiguous rows, or as row updates, in a fixed order.
+    /// </summary>
+    private static bool TryMatrixVector(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (n == 1 && !transA && (transB || ldb == 1))
+        {
+            // c[i] = A[i, :] · b, with b the single column of op(B) (contiguous: B^T's row, or a k×1 B).
+            var column = new ReadOnlySpan<float>(b, k);
+            for (int i = 0; i < m; i++)
+            {
+                float dot = System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(a + (long)i * lda, k), column);
+                float* ci = c + (long)i * ldc;
+                *ci = Merge(dot, *ci, alpha, beta);
+            }
+            return true;
+        }
+        if (m == 1 && (!transA || lda == 1))
+        {
+            // The single row of op(A) is contiguous either way.
+            var row = new ReadOnlySpan<float>(a, k);
+            if (transB)
+            {
+                for (int j = 0; j < n; j++)
+                    c[j] = Merge(System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(b + (long)j * ldb, k)), c[j], alpha, beta);
+                return true;
+            }
+            // c[0, :] += a[p] · B[p, :] for p in order, then merged: n floats of scratch, one pass over B.
+            float[]? rented = n > 1024 ? System.Buffers.ArrayPool<float>.Shared.Rent(n) : null;
+            Span<float> acc = rented is null ? stackalloc float[n] : rented.AsSpan(0, n);
+            acc.Clear();
+            for (int p = 0; p < k; p++)
+                AddScaled(acc, new ReadOnlySpan<float>(b + (long)p * ldb, n), row[p]);
+            for (int j = 0; j < n; j++) c[j] = Merge(acc[j], c[j], alpha, beta);
+            if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>acc[j] = fma(s, x[j], acc[j]); the same rounding whatever the vector width.</summary>
+    private static void AddScaled(Span<float> acc, ReadOnlySpan<float> x, float s)
+    {
+        fixed (float* pa = acc, px = x)
+        {
+            int j = 0, n = acc.Length;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var sv = Vector512.Create(s);
+                for (; j + 16 <= n; j += 16) Vector512.FusedMultiplyAdd(sv, Vector512.Load(px + j), Vector512.Load(pa + j)).Store(pa + j);
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var sv = Vector256.Create(s);
+                for (; j + 8 <= n; j += 8) Vector256.FusedMultiplyAdd(sv, Vector256.Load(px + j), Vector256.Load(pa + j)).Store(pa + j);
+            }
+            for (; j < n; j++) pa[j] = MathF.FusedMultiplyAdd(s, px[j], pa[j]);
+        }
+    }
+
+    /// <summary>
+    /// C[m×n] = alpha·A·B + beta·C where B is never materialized: <paramref name="packer"/> writes
+    /// B's column panels straight into the packed layout (a convolution's im2col, for instance).
+    /// The product is bit-identical to <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int, ParallelOptions?)"/>
+    /// on the materialized B.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, BPanelPacker packer,
+        float beta, Span<float> c, int ldc, ParallelOptions? parallel = null)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(a.Length, m, k, lda, nameof(a));
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f)
+            {
+                ScaleC(pc, m, n, ldc, beta);
+                return;
+            }
+            Core(BestKernel, false, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, parallel, packer);
+        }
+    }
+
+    /// <summary>
+    /// op(A) in the packed-panel layout, for an A that multiplies many B's (a layer's weights):
+    /// packing it once saves that pass on every call. Products are bit-identical to the unpacked call.
+    /// </summary>
+    public sealed class PackedMatrix
+    {
+        internal PackedMatrix(KernelKind kind, int rows, int depth, float[] panels)
+        {
+            Kind = kind;
+            Rows = rows;
+            Depth = depth;
+            Panels = panels;
+        }
+
+        internal KernelKind Kind { get; }
+        public int Rows { get; }
+        public int Depth { get; }
+        internal float[] Panels { get; }
+    }
+
+    /// <summary>Packs op(A) (m×k) for <see cref="Multiply(PackedMatrix, ReadOnlySpan{float}, int, int, float, float, Span{float}, int, ParallelOptions?)"/>.</summary>
+    public static PackedMatrix Pack(bool transA, int m, int k, ReadOnlySpan<float> a, int lda)
+    {
+        var kind = BestKernel;
+        int mr = Dims(kind).Mr, mPanels = (m + mr - 1) / mr;
+        CheckOperand(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
+        var panels = new float[(long)mPanels * mr * k];
+        fixed (float* pa = a)
+        fixed (float* dst = panels)
+            for (int i = 0; i < mPanels; i++) PackA(transA, pa, lda, m, k, mr, i, dst);
+        return new PackedMatrix(kind, m, k, panels);
+    }
+
+    /// <summary>C[m×n] = alpha·A·B + beta·C with A packed by <see cref="Pack"/>; B is k×n row-major.</summary>
+    public static void Multiply(PackedMatrix a, ReadOnlySpan<float> b, int ldb, int n, float alpha, float beta, Span<float> c, int ldc,
+        ParallelOptions? parallel = null)
+    {
+        int m = a.Rows, k = a.Depth;
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(b.Length, k, n, ldb, nameof(b));
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a.Panels)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f) { ScaleC(pc, m, n, ldc, beta); return; }
+            Core(a.Kind, false, false, m, n, k, alpha, null, 0, pb, ldb, beta, pc, ldc, parallel, null, pa);
+        }
+    }
+
+    /// <summary>C[m×n] = alpha·A·B + beta·C with A packed by <see cref="Pack"/> and B written by <paramref name="packer"/>.</summary>
+    public static void Multiply(PackedMatrix a, int n, BPanelPacker packer, float alpha, float beta, Span<float> c, int ldc,
+        ParallelOptions? parallel = null)
+    {
+        int m = a.Rows, k = a.Depth;
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), "matrix dimensions must be non-negative");
+        if (m == 0 || n == 0) return;
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a.Panels)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f) { ScaleC(pc, m, n, ldc, beta); return; }
+            Core(a.Kind, false, false, m, n, k, alpha, null, 0, null, 0, beta, pc, ldc, parallel, packer, pa);
+        }
+    }
+
+    /// <summary>The panel width the packed-B layout uses on this machine.</summary>
+    public static int PanelWidth => Dims(BestKernel).Nr;
 
     private static void CheckOperand(int length, int rows, int cols, int ld, string name)
     {
@@ -90,12 +250,13 @@ public static unsafe class Sgemm
     }
 
     private static void Core(KernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, ParallelOptions? parallel, BPanelPacker? packer = null,
+        float* prePackedA = null)
     {
         var (mr, nr) = Dims(kind);
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         long packASize = (long)mPanels * mr * k, packBSize = (long)nPanels * nr * k;
-        float* packA = (float*)NativeMemory.AlignedAlloc((nuint)(packASize * sizeof(float)), 64);
+        float* packA = prePackedA is not null ? prePackedA : (float*)NativeMemory.AlignedAlloc((nuint)(packASize * sizeof(float)), 64);
         float* packB = (float*)NativeMemory.AlignedAlloc((nuint)(packBSize * sizeof(float)), 64);
         try
         {
@@ -107,22 +268,29 @@ public static unsafe class Sgemm
 
             if (useParallel)
             {
-                Parallel.For(0, mPanels, parallel!, i => PackA(transA, a, lda, m, k, mr, i, packA));
-                Parallel.For(0, nPanels, parallel!, j => PackB(transB, b, ldb, n, k, nr, j, packB));
+                if (prePackedA is null) Parallel.For(0, mPanels, parallel!, i => PackA(transA, a, lda, m, k, mr, i, packA));
+                if (packer is not null)
+                    Parallel.For(0, nPanels, parallel!, j => packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k));
+                else
+                    Parallel.For(0, nPanels, parallel!, j => PackB(transB, b, ldb, n, k, nr, j, packB));
                 Parallel.For(0, tilesM * tilesN, parallel!, t =>
                     RunTile(kind, t / tilesN, t % tilesN, tileMPanels, tileNPanels, mPanels, nPanels, m, n, k, mr, nr, alpha, beta, packA, packB, c, ldc));
             }
             else
             {
-                for (int i = 0; i < mPanels; i++) PackA(transA, a, lda, m, k, mr, i, packA);
-                for (int j = 0; j < nPanels; j++) PackB(transB, b, ldb, n, k, nr, j, packB);
+                if (prePackedA is null)
+                    for (int i = 0; i < mPanels; i++) PackA(transA, a, lda, m, k, mr, i, packA);
+                if (packer is not null)
+                    for (int j = 0; j < nPanels; j++) packer.Pack(packB + (long)j * nr * k, j * nr, Math.Min(nr, n - j * nr), nr, k);
+                else
+                    for (int j = 0; j < nPanels; j++) PackB(transB, b, ldb, n, k, nr, j, packB);
                 for (int t = 0; t < tilesM * tilesN; t++)
                     RunTile(kind, t / tilesN, t % tilesN, tileMPanels, tileNPanels, mPanels, nPanels, m, n, k, mr, nr, alpha, beta, packA, packB, c, ldc);
             }
         }
         finally
         {
-            NativeMemory.AlignedFree(packA);
+            if (prePackedA is null) NativeMemory.AlignedFree(packA);
             NativeMemory.AlignedFree(packB);
         }
     }
@@ -348,4 +516,13 @@ public static unsafe class Sgemm
         }
         MergeTile(t, 8, c, ldc, rows, cols, alpha, beta);
     }
+}
+
+/// <summary>
+/// Writes columns [col0, col0 + cols) of a k×n matrix B into packed layout:
+/// dst[p·nr + j] = B[p, col0 + j], zero for j ≥ cols. Must be thread-safe (panels pack in parallel).
+/// </summary>
+public abstract unsafe class BPanelPacker
+{
+    public abstract void Pack(float* dst, int col0, int cols, int nr, int k);
 }

@@ -56,7 +56,7 @@ public sealed class UnaryKernel : OpKernel
         {
             case float[] xf:
             {
-                var y = new float[xf.Length];
+                var y = OutputBuffers.Floats(xf.Length);
                 Broadcast.ForChunks(xf.Length, Context.Parallel, (start, len) => ForwardFloat(xf.AsSpan(start, len), y.AsSpan(start, len)));
                 return new[] { new Tensor(DataType.Float, x.Shape, y) };
             }
@@ -93,16 +93,9 @@ public sealed class UnaryKernel : OpKernel
     {
         switch (_kind)
         {
-            case Kind.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case Kind.Relu: Clamp(x, 0f, float.PositiveInfinity, y); break;
             case Kind.LeakyRelu:
-                if (_alpha <= 1f)
-                {
-                    // For alpha <= 1, max(x, alpha·x) picks x when x >= 0 and alpha·x when x < 0.
-                    TensorPrimitives.Multiply(x, _alpha, y);
-                    TensorPrimitives.Max(x, y, y);
-                }
-                else
-                    for (int i = 0; i < x.Length; i++) y[i] = x[i] >= 0f ? x[i] : _alpha * x[i];
+                LeakyRelu(x, _alpha, y);
                 break;
             case Kind.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
             case Kind.Tanh: TensorPrimitives.Tanh(x, y); break;
@@ -131,6 +124,16 @@ public sealed class UnaryKernel : OpKernel
             case Kind.Floor: TensorPrimitives.Floor(x, y); break;
             case Kind.Ceil: TensorPrimitives.Ceiling(x, y); break;
         }
+    }
+
+    private static unsafe void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)
+    {
+        fixed (float* px = x, py = y) FloatKernels.LeakyRelu(px, alpha, py, y.Length);
+    }
+
+    private static unsafe void Clamp(ReadOnlySpan<float> x, float min, float max, Span<float> y)
+    {
+        fixed (float* px = x, py = y) FloatKernels.Clamp(px, min, max, py, y.Length);
     }
 
     private double ScalarDouble(double v) => _kind switch
@@ -312,17 +315,21 @@ public sealed class ClipKernel : OpKernel
         if (x.Data is float[] xf)
         {
             float min = lo?.Floats[0] ?? _attrMin, max = hi?.Floats[0] ?? _attrMax;
-            var y = new float[xf.Length];
+            var y = OutputBuffers.Floats(xf.Length);
             Broadcast.ForChunks(xf.Length, Context.Parallel, (start, len) =>
             {
                 var src = xf.AsSpan(start, len);
                 var dst = y.AsSpan(start, len);
-                TensorPrimitives.Max(src, min, dst);
-                TensorPrimitives.Min(dst, max, dst);
+                ClampFloats(src, min, max, dst);
             });
             return new[] { new Tensor(DataType.Float, x.Shape, y) };
         }
         return new[] { new Tensor(x.Type, x.Shape, NumericDispatch.Run<GenericAction, Array>(x.Type, new GenericAction(x.Data, lo?.Data, hi?.Data))) };
+    }
+
+    private static unsafe void ClampFloats(ReadOnlySpan<float> x, float min, float max, Span<float> y)
+    {
+        fixed (float* px = x, py = y) FloatKernels.Clamp(px, min, max, py, y.Length);
     }
 
     private readonly struct GenericAction(Array data, Array? lo, Array? hi) : INumericAction<Array>

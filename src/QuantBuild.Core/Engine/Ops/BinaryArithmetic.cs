@@ -52,6 +52,19 @@ public sealed class BinaryArithmeticKernel : OpKernel
         {
             var x = (T[])a.Data;
             var y = (T[])b.Data;
+            if (typeof(T) == typeof(float))
+            {
+                // Float32 rows run through plain vector loops (FloatKernels) rather than the generic span routines.
+                var xf = (float[])(object)x;
+                var yf = (float[])(object)y;
+                return kind switch
+                {
+                    Kind.Add => Broadcast.Apply<float, FloatBinaryOp<FloatAdd>>(xf, a.Shape, yf, b.Shape, outShape, parallel),
+                    Kind.Sub => Broadcast.Apply<float, FloatBinaryOp<FloatSub>>(xf, a.Shape, yf, b.Shape, outShape, parallel),
+                    Kind.Mul => Broadcast.Apply<float, FloatBinaryOp<FloatMul>>(xf, a.Shape, yf, b.Shape, outShape, parallel),
+                    _ => Broadcast.Apply<float, FloatBinaryOp<FloatDiv>>(xf, a.Shape, yf, b.Shape, outShape, parallel),
+                };
+            }
             return kind switch
             {
                 Kind.Add => Broadcast.Apply<T, AddOp<T>>(x, a.Shape, y, b.Shape, outShape, parallel),

@@ -37,7 +37,7 @@ public sealed class ConcatKernel : OpKernel
                     throw Node.Error(DiagnosticCodes.ShapeMismatch, $"input shapes {first.ShapeString} and {p.ShapeString} differ outside axis {axis}");
             outShape[axis] += p.Shape[axis];
         }
-        var y = Tensor.Create(first.Type, outShape);
+        var y = OutputBuffers.Uninitialized(first.Type, outShape);
         int outer = ShapeOpHelpers.Product(outShape, 0, axis);
         int inner = ShapeOpHelpers.Product(outShape, axis + 1);
         int outBlock = outShape[axis] * inner;

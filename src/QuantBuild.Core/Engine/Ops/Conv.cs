@@ -18,6 +18,13 @@ public sealed class ConvKernel : OpKernel
 {
     private readonly WindowAttributes _window;
     private readonly int _group;
+    private readonly bool _constantWeights;
+
+    /// <summary>The weights packed for the GEMM, per group, and the tensor they were packed from.</summary>
+    private sealed record PackedWeights(Tensor Source, Sgemm.PackedMatrix[] Groups);
+
+    // Replaced whole (a reference write), so concurrent Forward calls never see a half-built cache.
+    private PackedWeights? _packed;
 
     public ConvKernel(Node node, KernelContext context) : base(node, context)
     {
@@ -25,6 +32,23 @@ public sealed class ConvKernel : OpKernel
         long group = node.GetInt("group", 1);
         if (group < 1 || group > int.MaxValue) throw node.Error(DiagnosticCodes.InvalidAttribute, $"group must be >= 1, got {group}");
         _group = (int)group;
+        _constantWeights = context.ConstantInput(1) is not null;
+    }
+
+    /// <summary>
+    /// The packed form of <paramref name="w"/>. The cache is keyed by the identity of the weight
+    /// tensor: training and EPTQ swap initializer tensors between runs, and a different tensor is
+    /// packed afresh, never served from stale panels. Weights computed at run time are not cached.
+    /// </summary>
+    private Sgemm.PackedMatrix[] PackedFor(Tensor w, Shapes s)
+    {
+        if (_packed is { } cached && ReferenceEquals(cached.Source, w)) return cached.Groups;
+        var wf = w.Floats;
+        var groups = new Sgemm.PackedMatrix[_group];
+        for (int grp = 0; grp < _group; grp++)
+            groups[grp] = Sgemm.Pack(false, s.Mg, s.Kg, wf.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg);
+        if (_constantWeights) _packed = new PackedWeights(w, groups);
+        return groups;
     }
 
     private sealed record Shapes(int N, int C, int M, int Cg, int Mg, int Kg, WindowGeometry G, int[] OutputShape);
@@ -57,23 +81,26 @@ public sealed class ConvKernel : OpKernel
         var w = inputs[1]!;
         var b = inputs.Length > 2 ? inputs[2] : null;
         var s = Resolve(x, w, b);
-        var y = new float[(int)Tensor.ElementCount(s.OutputShape)];
+        var y = OutputBuffers.Floats((int)Tensor.ElementCount(s.OutputShape));
         var bias = b?.Floats;
-        if (s.Cg == 1 && s.G.In[0] == 1 && s.G.Kernel[0] == 1 && !s.G.IsPointwise)
+        // The direct kernel pays off when each output channel reads its own input plane; with a
+        // single group (one input channel shared by all outputs, e.g. an STFT front end) one
+        // im2col feeds every output channel at once through the GEMM instead.
+        if (s.Cg == 1 && _group > 1 && s.G.In[0] == 1 && s.G.Kernel[0] == 1 && !s.G.IsPointwise)
             Depthwise(x.Floats, w.Floats, bias, y, s);
+        else if (s.G.IsPointwise && s.G.OutSize == 1)
+            GeneralPointwise(x.Floats, w.Floats, bias, y, s); // a matrix-vector product: nothing to pack
         else
-            General(x.Floats, w.Floats, bias, y, s);
+            General(x.Floats, PackedFor(w, s), bias, y, s);
         return [Tensor.FromFloats(y, s.OutputShape)];
     }
 
-    private void General(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
+    private unsafe void General(float[] x, Sgemm.PackedMatrix[] w, float[]? bias, float[] y, Shapes s)
     {
         var g = s.G;
         int pIn = g.InSize, p = g.OutSize;
         bool pointwise = g.IsPointwise;
-        float[]? col = pointwise ? null : ArrayPool<float>.Shared.Rent(s.Kg * p);
-        try
-        {
+        fixed (float* px = x)
             for (int n = 0; n < s.N; n++)
                 for (int grp = 0; grp < _group; grp++)
                 {
@@ -84,20 +111,35 @@ public sealed class ConvKernel : OpKernel
                         for (int m = 0; m < s.Mg; m++) ySlice.Slice(m * p, p).Fill(bias[grp * s.Mg + m]);
                         beta = 1f;
                     }
-                    ReadOnlySpan<float> xSlice = x.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn);
-                    ReadOnlySpan<float> cols = xSlice;
-                    if (!pointwise)
+                    if (pointwise)
                     {
-                        Im2Col.Forward(xSlice, s.Cg, g, col, Context.Parallel);
-                        cols = col.AsSpan(0, s.Kg * p);
+                        // 1×1 windows with unit stride: the input planes already are the column matrix.
+                        Sgemm.Multiply(w[grp], x.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn), p, p, 1f, beta, ySlice, p, Context.Parallel);
+                        continue;
                     }
-                    Sgemm.Multiply(false, false, s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, cols, p, beta, ySlice, p, Context.Parallel);
+                    // im2col goes straight into the GEMM's packed panels: no column matrix.
+                    var packer = new Im2ColPacker(px + (long)(n * s.C + grp * s.Cg) * pIn, s.Cg, g);
+                    Sgemm.Multiply(w[grp], p, packer, 1f, beta, ySlice, p, Context.Parallel);
                 }
-        }
-        finally
-        {
-            if (col is not null) ArrayPool<float>.Shared.Return(col);
-        }
+    }
+
+    /// <summary>1×1 windows with unit stride and a single position: one matrix-vector product per group.</summary>
+    private void GeneralPointwise(float[] x, float[] w, float[]? bias, float[] y, Shapes s)
+    {
+        int p = s.G.OutSize;
+        for (int n = 0; n < s.N; n++)
+            for (int grp = 0; grp < _group; grp++)
+            {
+                var ySlice = y.AsSpan((n * s.M + grp * s.Mg) * p, s.Mg * p);
+                float beta = 0f;
+                if (bias is not null)
+                {
+                    for (int m = 0; m < s.Mg; m++) ySlice.Slice(m * p, p).Fill(bias[grp * s.Mg + m]);
+                    beta = 1f;
+                }
+                ReadOnlySpan<float> xSlice = x.AsSpan((n * s.C + grp * s.Cg) * p, s.Cg * p);
+                Sgemm.Multiply(false, false, s.Mg, p, s.Kg, 1f, w.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg), s.Kg, xSlice, p, beta, ySlice, p, Context.Parallel);
+            }
     }
 
     // ---- depthwise: one input channel per group, direct kernel over 1-D/2-D planes ----
@@ -130,6 +172,11 @@ public sealed class ConvKernel : OpKernel
     /// </summary>
     private static unsafe void DepthwisePlane(float* x, float* w, float bias, float* y, WindowGeometry g)
     {
+        if (Vector512.IsHardwareAccelerated && g.KernelSize <= 64 && g.Kernel[2] <= 16)
+        {
+            DepthwisePlaneRegisters(x, w, bias, y, g);
+            return;
+        }
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
         int KH = g.Kernel[1], KW = g.Kernel[2];
         int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2];
@@ -186,6 +233,82 @@ public sealed class ConvKernel : OpKernel
         {
             if (rented is not null) ArrayPool<float>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// The plane is copied once into zero-padded rows, split by column phase when the row stride
+    /// sw &gt; 1 (phase q holds columns q, q+sw, ...), so every tap reads 16 consecutive values; then
+    /// 16 outputs at a time accumulate every tap in a register: bias first, taps in (kh, kw) order,
+    /// one fma each, as the row-at-a-time loop does (padding adds w·0, which leaves the sum as is).
+    /// </summary>
+    private static unsafe void DepthwisePlaneRegisters(float* x, float* w, float bias, float* y, WindowGeometry g)
+    {
+        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
+        int KH = g.Kernel[1], KW = g.Kernel[2];
+        int sh = g.Stride[1], sw = g.Stride[2], dh = g.Dilation[1], dw = g.Dilation[2];
+        int ph = g.PadBegin[1], pw = g.PadBegin[2];
+        int chunks = (OW + 15) / 16;
+        // Tap kw reads input column ow·sw + off = (ow + shift)·sw + q with q = off mod sw.
+        int minShift = int.MaxValue, maxShift = int.MinValue;
+        Span<int> tapPhase = stackalloc int[KW];
+        Span<int> tapShift = stackalloc int[KW];
+        for (int kw = 0; kw < KW; kw++)
+        {
+            int off = kw * dw - pw;
+            int q = ((off % sw) + sw) % sw;
+            tapPhase[kw] = q;
+            tapShift[kw] = (off - q) / sw;
+            minShift = Math.Min(minShift, tapShift[kw]);
+            maxShift = Math.Max(maxShift, tapShift[kw]);
+        }
+        // padded[q][ih][j] = x[ih, (j - lead)·sw + q], zero outside the row.
+        int lead = -minShift;
+        int rowWidth = chunks * 16 + maxShift - minShift;
+        var rented = ArrayPool<float>.Shared.Rent(sw * IH * rowWidth);
+        Span<float> taps = stackalloc float[KH * KW];
+        new ReadOnlySpan<float>(w, KH * KW).CopyTo(taps);
+        float* tail = stackalloc float[16];
+        fixed (float* padded = rented)
+        {
+            for (int q = 0; q < sw; q++)
+                for (int ih = 0; ih < IH; ih++)
+                {
+                    float* row = padded + ((long)q * IH + ih) * rowWidth;
+                    float* src = x + (long)ih * IW;
+                    for (int j = 0; j < rowWidth; j++)
+                    {
+                        int iw = (j - lead) * sw + q;
+                        row[j] = (uint)iw < (uint)IW ? src[iw] : 0f;
+                    }
+                }
+            var b = Vector512.Create(bias);
+            for (int oh = 0; oh < OH; oh++)
+            {
+                float* yrow = y + (long)oh * OW;
+                for (int chunk = 0; chunk < chunks; chunk++)
+                {
+                    int c0 = chunk * 16;
+                    var acc = b;
+                    for (int kh = 0; kh < KH; kh++)
+                    {
+                        int ih = oh * sh + kh * dh - ph;
+                        if ((uint)ih >= (uint)IH) continue;
+                        for (int kw = 0; kw < KW; kw++)
+                        {
+                            float* src = padded + ((long)tapPhase[kw] * IH + ih) * rowWidth + c0 + tapShift[kw] + lead;
+                            acc = Vector512.FusedMultiplyAdd(Vector512.Create(taps[kh * KW + kw]), Vector512.Load(src), acc);
+                        }
+                    }
+                    if (c0 + 16 <= OW) acc.Store(yrow + c0);
+                    else
+                    {
+                        acc.Store(tail);
+                        for (int t = 0; c0 + t < OW; t++) yrow[c0 + t] = tail[t];
+                    }
+                }
+            }
+        }
+        ArrayPool<float>.Shared.Return(rented);
     }
 
     /// <summary>y[i] = fma(w, x[i], y[i]) for i in [lo, hi); every width rounds the same way.</summary>

@@ -49,7 +49,7 @@ public sealed class GemmKernel : OpKernel
         var b = inputs[1]!;
         var c = inputs.Length > 2 ? inputs[2] : null;
         var (m, n, k) = Dims(a, b);
-        var y = new float[m * n];
+        var y = OutputBuffers.Floats(m * n);
         float beta = 0f;
         if (c is not null && _beta != 0f)
         {

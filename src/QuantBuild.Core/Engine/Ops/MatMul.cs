@@ -91,7 +91,7 @@ public sealed class MatMulKernel : OpKernel
         var a = inputs[0]!;
         var b = inputs[1]!;
         var plan = MakePlan(a.Shape, b.Shape);
-        var y = new float[(int)Tensor.ElementCount(plan.OutputShape)];
+        var y = OutputBuffers.Floats((int)Tensor.ElementCount(plan.OutputShape));
         var af = a.Floats;
         var bf = b.Floats;
         int m = plan.M, n = plan.N, k = plan.K;

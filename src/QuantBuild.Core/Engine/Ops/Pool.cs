@@ -63,12 +63,14 @@ public sealed class PoolKernel : OpKernel
         var (g, padEnd, outShape) = Resolve(x);
         var xf = AsFloats(x);
         int planes = x.Shape[0] * x.Shape[1];
-        var y = new float[(int)Tensor.ElementCount(outShape)];
+        var y = OutputBuffers.Floats((int)Tensor.ElementCount(outShape));
         bool wantIndices = _isMax && Node.Outputs.Count > 1 && Node.Outputs[1].Length > 0;
         var indices = wantIndices ? new long[y.Length] : null;
+        bool interior = _isMax && indices is null && WindowsStayInside(g);
         void Plane(int p)
         {
-            if (_isMax) MaxPlane(xf, p, g, y, indices, null, null);
+            if (interior) MaxPlaneInterior(xf, p, g, y);
+            else if (_isMax) MaxPlane(xf, p, g, y, indices, null, null);
             else AveragePlane(xf, p, g, padEnd, y, null, null);
         }
         if (Context.Parallel.MaxDegreeOfParallelism != 1 && planes > 1 && (long)y.Length * g.KernelSize >= 1 << 16)
@@ -77,6 +79,58 @@ public sealed class PoolKernel : OpKernel
             for (int p = 0; p < planes; p++) Plane(p);
         var result = FromFloats(y, outShape, x.Type);
         return indices is null ? [result] : [result, Tensor.FromInt64(indices, outShape)];
+    }
+
+    /// <summary>No padding, dilation or partial (ceil_mode) windows over 1-D/2-D planes: every window reads only real elements.</summary>
+    private static bool WindowsStayInside(WindowGeometry g)
+    {
+        if (g.In[0] != 1 || g.Kernel[0] != 1) return false;
+        for (int a = 1; a < 3; a++)
+            if (g.PadBegin[a] != 0 || g.Dilation[a] != 1 || (g.Out[a] - 1) * g.Stride[a] + g.Kernel[a] > g.In[a]) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Forward max of plane <paramref name="p"/> when <see cref="WindowsStayInside"/>: the same
+    /// visiting order and first-element start as <see cref="MaxPlane"/> (so NaNs behave alike),
+    /// without its bounds tests and index bookkeeping.
+    /// </summary>
+    private static unsafe void MaxPlaneInterior(float[] x, int p, WindowGeometry g, float[] y)
+    {
+        int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
+        int KH = g.Kernel[1], KW = g.Kernel[2], sh = g.Stride[1], sw = g.Stride[2];
+        fixed (float* px = x, py = y)
+        {
+            float* plane = px + (long)p * IH * IW;
+            float* o = py + (long)p * OH * OW;
+            for (int oh = 0; oh < OH; oh++)
+            {
+                float* row = plane + (long)oh * sh * IW;
+                if (KH == 2 && KW == 2)
+                {
+                    float* next = row + IW;
+                    for (int ow = 0; ow < OW; ow++, o++)
+                    {
+                        int iw = ow * sw;
+                        float best = row[iw];
+                        if (row[iw + 1] > best) best = row[iw + 1];
+                        if (next[iw] > best) best = next[iw];
+                        if (next[iw + 1] > best) best = next[iw + 1];
+                        *o = best;
+                    }
+                    continue;
+                }
+                for (int ow = 0; ow < OW; ow++, o++)
+                {
+                    float* w = row + ow * sw;
+                    float best = w[0];
+                    for (int kh = 0; kh < KH; kh++, w += IW)
+                        for (int kw = 0; kw < KW; kw++)
+                            if (w[kw] > best) best = w[kw];
+                    *o = best;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -233,19 +287,19 @@ public sealed class GlobalPoolKernel : OpKernel
         var x = inputs[0]!;
         var (planes, size, outShape) = Dims(x);
         var xf = x.Floats;
-        var y = new float[planes];
+        var y = OutputBuffers.Floats(planes);
         for (int p = 0; p < planes; p++)
         {
             var span = xf.AsSpan(p * size, size);
             if (_isMax) y[p] = size == 0 ? float.NegativeInfinity : System.Numerics.Tensors.TensorPrimitives.Max(span);
-            else
-            {
-                double sum = 0;
-                foreach (var v in span) sum += v;
-                y[p] = (float)(sum / size);
-            }
+            else y[p] = (float)(SumAsDouble(span) / size);
         }
         return [Tensor.FromFloats(y, outShape)];
+    }
+
+    private static unsafe double SumAsDouble(ReadOnlySpan<float> values)
+    {
+        fixed (float* p = values) return FloatKernels.SumAsDouble(p, values.Length);
     }
 
     public override Tensor?[] Backward(in BackwardArgs args)

@@ -86,7 +86,7 @@ public sealed class TransposeKernel : OpKernel
             int batch = groups.Count == 3 ? groups[0].Size : 1;
             int rows = groups[^1].Size; // input rows = size of the group that comes last in the output
             int cols = groups[^2].Size;
-            var y = Tensor.Create(x.Type, outShape);
+            var y = OutputBuffers.Uninitialized(x.Type, outShape);
             switch (DataTypes.SizeInBytes(x.Type))
             {
                 case 1: Transpose2D<byte>(x.Data, y.Data, batch, rows, cols, parallel); break;
