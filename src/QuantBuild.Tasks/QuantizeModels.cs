@@ -140,7 +140,11 @@ namespace QuantBuild.Tasks
             return builder.ToString();
         }
 
-        protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+        protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance) =>
+            LogToolOutputLine(singleLine, messageImportance);
+
+        /// <summary>Turns one line of tool output into an MSBuild error, warning or plain message.</summary>
+        internal void LogToolOutputLine(string singleLine, MessageImportance messageImportance)
         {
             var diagnostic = ToolDiagnostic.TryParse(singleLine);
             if (diagnostic == null)
