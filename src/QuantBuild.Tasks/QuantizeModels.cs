@@ -143,7 +143,10 @@ namespace QuantBuild.Tasks
         protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance) =>
             LogToolOutputLine(singleLine, messageImportance);
 
-        /// <summary>Turns one line of tool output into an MSBuild error, warning or plain message.</summary>
+        /// <summary>
+        /// Turns one line of tool output into an MSBuild error, warning or plain message. No subcategory:
+        /// MSBuild would print it before "error" and break the canonical "file(l,c): error QB####:" shape.
+        /// </summary>
         internal void LogToolOutputLine(string singleLine, MessageImportance messageImportance)
         {
             var diagnostic = ToolDiagnostic.TryParse(singleLine);
@@ -153,9 +156,9 @@ namespace QuantBuild.Tasks
                 return;
             }
             if (diagnostic.IsError)
-                Log.LogError("QuantBuild", diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
+                Log.LogError(null, diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
             else
-                Log.LogWarning("QuantBuild", diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
+                Log.LogWarning(null, diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
         }
 
         protected override bool HandleTaskExecutionErrors()

@@ -92,7 +92,8 @@ foreach (var line in File.ReadAllLines(manifestPath))
     if (ns.Length != 0)
         code.Append("}\n");
     WriteAtomically(Path.Combine(outputDir, name + ".g.cs"), code.ToString());
-    File.Copy(model, Path.Combine(outputDir, name + ".quant.onnx"), overwrite: true);
+    // Not File.Copy: it keeps the model's timestamp, and an output older than its inputs is stale forever.
+    File.WriteAllBytes(Path.Combine(outputDir, name + ".quant.onnx"), File.ReadAllBytes(model));
     WriteAtomically(Path.Combine(outputDir, name + ".report.json"), $"{{ \"model\": \"{name}\" }}\n");
     WriteAtomically(depFile, string.Join("\n", dependencies) + "\n");
 }
