@@ -18,6 +18,7 @@ public sealed class PackagedBuildTests
     private static string s_root = "";
     private static string s_fakeTool = "";
     private static string s_version = "";
+    private static string s_package = "";
 
     [ClassInitialize]
     public static void PackAndBuildFakeTool(TestContext _)
@@ -29,8 +30,8 @@ public sealed class PackagedBuildTests
 
         // Release: the configuration CI builds, so packing finds the CLI already compiled.
         Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Package/QuantBuild.Package.csproj"), "-c", "Release", "-o", feed, "--nologo").AssertSucceeded("pack");
-        var package = Directory.GetFiles(feed, "QuantBuild.*.nupkg").Single();
-        s_version = Path.GetFileNameWithoutExtension(package)["QuantBuild.".Length..];
+        s_package = Directory.GetFiles(feed, "QuantBuild.*.nupkg").Single();
+        s_version = Path.GetFileNameWithoutExtension(s_package)["QuantBuild.".Length..];
 
         var fakeArtifacts = Path.Combine(s_root, "fake-tool");
         Run(repo, "dotnet", "build", Path.Combine(repo, "tests/QuantBuild.Build.Tests/Assets/FakeQuantBuild/FakeQuantBuild.csproj"),
@@ -183,6 +184,45 @@ public sealed class PackagedBuildTests
         build.AssertSucceeded("build with QuantBuildEnabled=false");
         Assert.AreEqual(0, consumer.ToolRuns);
         Assert.AreEqual(0, consumer.GeneratedFiles().Length);
+    }
+
+    [TestMethod]
+    public void PackageHasBuildTasksAndToolButNoLib()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(s_package);
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+
+        foreach (var expected in new[] { "build/QuantBuild.props", "build/QuantBuild.targets", "tasks/netstandard2.0/QuantBuild.Tasks.dll",
+                     "tools/net10.0/quantbuild.dll", "tools/net10.0/quantbuild.runtimeconfig.json", "tools/net10.0/quantbuild.deps.json",
+                     "tools/net10.0/QuantBuild.Core.dll", "tools/net10.0/Google.Protobuf.dll" })
+            CollectionAssert.Contains(entries, expected);
+        Assert.IsFalse(entries.Any(e => e.StartsWith("lib/", StringComparison.Ordinal)), "no lib/: " + string.Join(", ", entries));
+        // The in-process task must not bring the tool's dependencies into MSBuild.
+        Assert.IsFalse(entries.Any(e => e.StartsWith("tasks/", StringComparison.Ordinal) && !e.EndsWith("QuantBuild.Tasks.dll", StringComparison.Ordinal)));
+
+        using var nuspec = new StreamReader(zip.GetEntry("QuantBuild.nuspec")!.Open());
+        var text = nuspec.ReadToEnd();
+        StringAssert.Contains(text, "<developmentDependency>true</developmentDependency>");
+        Assert.IsFalse(text.Contains("<dependency ", StringComparison.Ordinal), text);
+    }
+
+    [TestMethod]
+    public void DesignTimeBuildSucceedsWithAMissingModelWhileARealBuildReportsIt()
+    {
+        var consumer = Consumer.Create(nameof(DesignTimeBuildSucceedsWithAMissingModelWhileARealBuildReportsIt));
+        File.Delete(Path.Combine(consumer.Directory, "Models/vision/kws.onnx"));
+
+        var real = consumer.Build();
+        Assert.AreNotEqual(0, real.ExitCode, real.Output);
+        StringAssert.Contains(real.Output, "error QB5002");
+
+        // What Visual Studio runs: Compile without Build, the compiler not executed.
+        var designTime = Run(consumer.Directory, "dotnet", "msbuild", "-t:Compile", "-nr:false", "--nologo", "-v:n",
+            "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-p:ProvideCommandLineArgs=true");
+        designTime.AssertSucceeded("design-time build");
+        Assert.IsFalse(designTime.Output.Contains("error", StringComparison.OrdinalIgnoreCase) && designTime.Output.Contains("QB5002", StringComparison.Ordinal), designTime.Output);
+        // The model that exists was still quantized, so IntelliSense sees its class.
+        StringAssert.Contains(designTime.Output, "QuantBuild: quantizing Models/kws.onnx");
     }
 
     private static string FindRepositoryRoot()
