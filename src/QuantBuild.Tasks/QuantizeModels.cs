@@ -1,0 +1,192 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace QuantBuild.Tasks
+{
+    /// <summary>
+    /// Runs one quantbuild tool process for all stale models of a project:
+    /// <c>dotnet quantbuild.dll build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS]</c>.
+    /// The manifest (see <see cref="ModelManifest"/>) lists the models; the tool writes, per model,
+    /// <c>Name.quant.onnx</c>, <c>Name.g.cs</c>, <c>Name.report.json</c> and the dependency file into the
+    /// model's output directory, plus the shared runtime source at the --runtime-out path. QB
+    /// diagnostics the tool prints become MSBuild errors and warnings with code, file, line and column.
+    /// Cancellation is ToolTask's: the process is asked to stop, then killed.
+    /// </summary>
+    public sealed class QuantizeModels : ToolTask
+    {
+        private bool _cancelled;
+
+        /// <summary>Stale models, as predicted by <see cref="PredictQuantizedOutputs"/> (its metadata is the manifest).</summary>
+        [Required]
+        public ITaskItem[] Models { get; set; } = Array.Empty<ITaskItem>();
+
+        /// <summary>Where to write the manifest.</summary>
+        [Required]
+        public string ManifestFile { get; set; } = "";
+
+        /// <summary>The tool's entry assembly (quantbuild.dll), run with the dotnet host.</summary>
+        [Required]
+        public string ToolAssembly { get; set; } = "";
+
+        /// <summary>Where the tool writes the runtime source shared by all generated models.</summary>
+        [Required]
+        public string RuntimeOutputFile { get; set; } = "";
+
+        /// <summary>Namespace of the emitted runtime; empty lets the tool choose.</summary>
+        public string RuntimeNamespace { get; set; } = "";
+
+        /// <summary>The dotnet host to run the tool with ($(DOTNET_HOST_PATH) under the .NET SDK); PATH is searched when empty.</summary>
+        public string DotNetHostPath { get; set; } = "";
+
+        /// <summary>The predicted output files of the models, for FileWrites.</summary>
+        [Output]
+        public ITaskItem[] GeneratedFiles { get; private set; } = Array.Empty<ITaskItem>();
+
+        protected override string ToolName => RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "dotnet.exe" : "dotnet";
+
+        // Tool chatter that is not a diagnostic stays visible at normal verbosity when it comes on
+        // stderr (it usually explains a failure); stdout progress lines only in detailed logs.
+        protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.High;
+
+        protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Normal;
+
+        public override bool Execute()
+        {
+            if (Models.Length == 0)
+                return true;
+
+            var manifest = ModelManifest.Format(Models, out var manifestError);
+            if (manifestError != null)
+            {
+                Log.LogError(null, BuildDiagnosticCodes.InvalidItemMetadata, null, null, 0, 0, 0, 0, "{0}", manifestError);
+                return false;
+            }
+            try
+            {
+                ModelManifest.Write(ManifestFile, manifest);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                Log.LogError(null, BuildDiagnosticCodes.ToolFailed, null, ManifestFile, 0, 0, 0, 0, "Cannot write the model manifest: {0}", e.Message);
+                return false;
+            }
+
+            foreach (var model in Models)
+                Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", model.GetMetadata("ProjectRelativePath") is { Length: > 0 } relative ? relative : model.ItemSpec);
+
+            bool succeeded = base.Execute();
+            GeneratedFiles = ExistingOutputs();
+            return succeeded && !Log.HasLoggedErrors && !_cancelled;
+        }
+
+        public override void Cancel()
+        {
+            _cancelled = true;
+            base.Cancel();
+        }
+
+        protected override bool ValidateParameters()
+        {
+            if (!File.Exists(ToolAssembly))
+            {
+                Log.LogError(null, BuildDiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
+                    "The quantbuild tool '{0}' does not exist. Set QuantBuildToolPath to the tool's quantbuild.dll.", ToolAssembly);
+                return false;
+            }
+            return base.ValidateParameters();
+        }
+
+        protected override string GenerateFullPathToTool()
+        {
+            if (!string.IsNullOrEmpty(DotNetHostPath) && File.Exists(DotNetHostPath))
+                return DotNetHostPath;
+            var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+            foreach (var directory in path.Split(Path.PathSeparator))
+            {
+                if (directory.Length == 0)
+                    continue;
+                try
+                {
+                    var candidate = Path.Combine(directory.Trim('"'), ToolName);
+                    if (File.Exists(candidate))
+                        return candidate;
+                }
+                catch (ArgumentException)
+                {
+                    // A malformed PATH entry is not ours to report.
+                }
+            }
+            Log.LogError(null, BuildDiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
+                "Cannot find the dotnet host to run quantbuild: DOTNET_HOST_PATH is not set and '{0}' is not on PATH.", ToolName);
+            return ToolName;
+        }
+
+        protected override string GenerateCommandLineCommands() => BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace);
+
+        /// <summary>The arguments after the dotnet host, quoted so the logged command can be pasted into a shell.</summary>
+        internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace)
+        {
+            var builder = new CommandLineBuilder();
+            builder.AppendFileNameIfNotNull(toolAssembly);
+            builder.AppendSwitch("build");
+            builder.AppendSwitchIfNotNull("--manifest ", manifestFile);
+            builder.AppendSwitchIfNotNull("--runtime-out ", runtimeOutputFile);
+            if (!string.IsNullOrEmpty(runtimeNamespace))
+                builder.AppendSwitchIfNotNull("--namespace-for-runtime ", runtimeNamespace);
+            return builder.ToString();
+        }
+
+        protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance) =>
+            LogToolOutputLine(singleLine, messageImportance);
+
+        /// <summary>
+        /// Turns one line of tool output into an MSBuild error, warning or plain message. No subcategory:
+        /// MSBuild would print it before "error" and break the canonical "file(l,c): error QB####:" shape.
+        /// </summary>
+        internal void LogToolOutputLine(string singleLine, MessageImportance messageImportance)
+        {
+            var diagnostic = ToolDiagnostic.TryParse(singleLine);
+            if (diagnostic == null)
+            {
+                Log.LogMessage(messageImportance, "{0}", singleLine);
+                return;
+            }
+            if (diagnostic.IsError)
+                Log.LogError(null, diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
+            else
+                Log.LogWarning(null, diagnostic.Code, null, diagnostic.File, diagnostic.Line, diagnostic.Column, diagnostic.EndLine, diagnostic.EndColumn, "{0}", diagnostic.Message);
+        }
+
+        protected override bool HandleTaskExecutionErrors()
+        {
+            // The tool's own QB lines already explain the failure; only a silent failure needs words.
+            if (!Log.HasLoggedErrors && !_cancelled)
+            {
+                Log.LogError(null, BuildDiagnosticCodes.ToolFailed, null, null, 0, 0, 0, 0,
+                    "quantbuild exited with code {0} without reporting an error. Run the logged command by hand to see its output.", ExitCode);
+            }
+            return false;
+        }
+
+        private ITaskItem[] ExistingOutputs()
+        {
+            var files = new List<ITaskItem>();
+            foreach (var model in Models)
+            {
+                foreach (var name in new[] { "GeneratedCode", "QuantizedOnnx", "Report", "DependencyFile" })
+                {
+                    var path = model.GetMetadata(name);
+                    if (path.Length != 0 && File.Exists(path))
+                        files.Add(new TaskItem(path));
+                }
+            }
+            if (File.Exists(RuntimeOutputFile))
+                files.Add(new TaskItem(RuntimeOutputFile));
+            return files.ToArray();
+        }
+    }
+}

@@ -1,0 +1,372 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace QuantBuild.Build.Tests;
+
+/// <summary>
+/// End-to-end: a consumer project references the PACKED QuantBuild package (props, targets, task
+/// assembly exactly as shipped) and is built with real out-of-process 'dotnet build'. The tool is a
+/// fake (Assets/FakeQuantBuild) selected through QuantBuildToolPath, so these tests check the MSBuild
+/// plumbing, not quantization. The package is packed and the fake built once per run; every test
+/// gets its own consumer folder but all share one NuGet packages folder, so only the first restore
+/// extracts the package.
+/// </summary>
+[TestClass]
+[TestCategory("Integration")]
+public sealed class PackagedBuildTests
+{
+    private static string s_root = "";
+    private static string s_fakeTool = "";
+    private static string s_version = "";
+    private static string s_package = "";
+
+    [ClassInitialize]
+    public static void PackAndBuildFakeTool(TestContext _)
+    {
+        var repo = FindRepositoryRoot();
+        s_root = Path.Combine(Path.GetTempPath(), "qb-build-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(s_root);
+        var feed = Path.Combine(s_root, "feed");
+
+        // Release: the configuration CI builds, so packing finds the CLI already compiled.
+        Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Package/QuantBuild.Package.csproj"), "-c", "Release", "-o", feed, "--nologo").AssertSucceeded("pack");
+        s_package = Directory.GetFiles(feed, "QuantBuild.*.nupkg").Single();
+        s_version = Path.GetFileNameWithoutExtension(s_package)["QuantBuild.".Length..];
+
+        var fakeArtifacts = Path.Combine(s_root, "fake-tool");
+        Run(repo, "dotnet", "build", Path.Combine(repo, "tests/QuantBuild.Build.Tests/Assets/FakeQuantBuild/FakeQuantBuild.csproj"),
+            "--artifacts-path", fakeArtifacts, "--nologo").AssertSucceeded("fake tool build");
+        s_fakeTool = Directory.GetFiles(fakeArtifacts, "fakequantbuild.dll", SearchOption.AllDirectories).Single(p => p.Contains("bin", StringComparison.Ordinal));
+
+        // Keep the repository's Directory.Build.* and any machine NuGet sources out of the consumers.
+        File.WriteAllText(Path.Combine(s_root, "Directory.Build.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(s_root, "Directory.Build.targets"), "<Project />\n");
+        File.WriteAllText(Path.Combine(s_root, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+              <packageSourceMapping>
+                <packageSource key="local"><package pattern="QuantBuild" /></packageSource>
+                <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+              </packageSourceMapping>
+            </configuration>
+            """);
+    }
+
+    [ClassCleanup]
+    public static void DeleteTempRoot()
+    {
+        try
+        {
+            if (s_root.Length != 0)
+                Directory.Delete(s_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A straggling build server may still hold a file; the OS temp cleaner gets it later.
+        }
+    }
+
+    [TestMethod]
+    public void FirstBuildCompilesGeneratedClassesAndSecondBuildRunsNoTool()
+    {
+        var consumer = Consumer.Create(nameof(FirstBuildCompilesGeneratedClassesAndSecondBuildRunsNoTool));
+
+        var first = consumer.Build();
+        first.AssertSucceeded("first build");
+        StringAssert.Contains(first.Output, "QuantBuild: quantizing Models/kws.onnx");
+        StringAssert.Contains(first.Output, "QuantBuild: quantizing Models/vision/kws.onnx");
+        Assert.AreEqual(1, consumer.ToolRuns, "one tool process for all stale models");
+
+        // The app calls both generated classes, which call the generated runtime.
+        var app = Run(consumer.Directory, "dotnet", Path.Combine(consumer.Directory, "bin/Debug/net10.0/Consumer.dll"));
+        app.AssertSucceeded("running the consumer");
+        StringAssert.Contains(app.Output, "Consumer.Kws=kws:fake-1");
+        StringAssert.Contains(app.Output, "Consumer.Vision.Kws=kws:fake-1");
+        // Same file name in two folders: both quantized models reach the output folder.
+        Assert.IsTrue(File.Exists(Path.Combine(consumer.Directory, "bin/Debug/net10.0/Models/kws.quant.onnx")));
+        Assert.IsTrue(File.Exists(Path.Combine(consumer.Directory, "bin/Debug/net10.0/Models/vision/kws.quant.onnx")));
+
+        var stamps = consumer.GeneratedFileStamps();
+        var second = consumer.Build();
+        second.AssertSucceeded("second build");
+        StringAssert.Contains(second.Output, "QuantBuild: all 2 quantized model(s) are up to date; skipped.");
+        Assert.IsFalse(second.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), second.Output);
+        Assert.AreEqual(1, consumer.ToolRuns, "the tool did not run again");
+        CollectionAssert.AreEqual(stamps, consumer.GeneratedFileStamps(), "no generated file was rewritten");
+    }
+
+    [TestMethod]
+    public void TouchingOneSidecarRegeneratesOnlyThatModel()
+    {
+        var consumer = Consumer.Create(nameof(TouchingOneSidecarRegeneratesOnlyThatModel));
+        consumer.Build().AssertSucceeded("first build");
+
+        File.SetLastWriteTimeUtc(Path.Combine(consumer.Directory, "Models/vision/kws.quant.json"), DateTime.UtcNow.AddSeconds(5));
+        var rebuild = consumer.Build();
+
+        rebuild.AssertSucceeded("rebuild");
+        StringAssert.Contains(rebuild.Output, "QuantBuild: quantizing Models/vision/kws.onnx");
+        Assert.IsFalse(rebuild.Output.Contains("QuantBuild: quantizing Models/kws.onnx", StringComparison.Ordinal), rebuild.Output);
+        Assert.AreEqual(2, consumer.ToolRuns);
+        Assert.AreEqual(1, consumer.LastRunModels.Count);
+    }
+
+    [TestMethod]
+    public void CalibrationFileFromTheDependencyFileIsAnInput()
+    {
+        var consumer = Consumer.Create(nameof(CalibrationFileFromTheDependencyFileIsAnInput));
+        consumer.Build().AssertSucceeded("first build");
+
+        // Listed by the tool in kws.deps on the first run; not known to MSBuild any other way.
+        File.SetLastWriteTimeUtc(Path.Combine(consumer.Directory, "Models/calib.npy"), DateTime.UtcNow.AddSeconds(5));
+        var rebuild = consumer.Build();
+
+        rebuild.AssertSucceeded("rebuild");
+        StringAssert.Contains(rebuild.Output, "QuantBuild: quantizing Models/kws.onnx");
+        Assert.AreEqual(1, consumer.LastRunModels.Count);
+    }
+
+    [TestMethod]
+    public void ChangingItemMetadataRegeneratesThatModel()
+    {
+        var consumer = Consumer.Create(nameof(ChangingItemMetadataRegeneratesThatModel));
+        consumer.Build().AssertSucceeded("first build");
+
+        consumer.EditProject("<QuantizedModel Include=\"Models/kws.onnx\" />", "<QuantizedModel Include=\"Models/kws.onnx\" Access=\"public\" />");
+        var rebuild = consumer.Build();
+
+        rebuild.AssertSucceeded("rebuild");
+        StringAssert.Contains(rebuild.Output, "QuantBuild: quantizing Models/kws.onnx");
+        Assert.IsFalse(rebuild.Output.Contains("QuantBuild: quantizing Models/vision/kws.onnx", StringComparison.Ordinal), rebuild.Output);
+        CollectionAssert.AreEqual(new[] { "model kws Kws Consumer public" }, consumer.LastRunModels);
+    }
+
+    [TestMethod]
+    public void CleanRemovesGeneratedFiles()
+    {
+        var consumer = Consumer.Create(nameof(CleanRemovesGeneratedFiles));
+        consumer.Build().AssertSucceeded("build");
+        var generated = consumer.GeneratedFiles();
+        Assert.IsTrue(generated.Length >= 10, "two models x (g.cs, quant.onnx, report, deps, inputs) + runtime: " + string.Join(", ", generated));
+
+        Run(consumer.Directory, "dotnet", "clean", "-nr:false", "--nologo", "-v:n").AssertSucceeded("clean");
+
+        var left = consumer.GeneratedFiles().Where(f => !f.EndsWith("fake-tool.log", StringComparison.Ordinal)).ToArray();
+        Assert.AreEqual(0, left.Length, "left after clean: " + string.Join(", ", left));
+        Assert.IsFalse(File.Exists(Path.Combine(consumer.Directory, "bin/Debug/net10.0/Models/kws.quant.onnx")));
+    }
+
+    [TestMethod]
+    public void BrokenSidecarFailsWithCodeFileAndLine()
+    {
+        var consumer = Consumer.Create(nameof(BrokenSidecarFailsWithCodeFileAndLine));
+        var sidecar = Path.Combine(consumer.Directory, "Models/vision/kws.quant.json");
+        File.WriteAllText(sidecar, "{\n  \"weights\": { \"bits\": 8 },\n    \"broken\": true\n}\n");
+
+        var build = consumer.Build();
+
+        Assert.AreNotEqual(0, build.ExitCode, build.Output);
+        StringAssert.Contains(build.Output, $"{sidecar}(3,6): error QB3002: unknown key 'broken'");
+    }
+
+    [TestMethod]
+    public void DisabledQuantBuildIgnoresTheItems()
+    {
+        var consumer = Consumer.Create(nameof(DisabledQuantBuildIgnoresTheItems), program: "System.Console.WriteLine(\"no models\");\n");
+
+        var build = consumer.Build("-p:QuantBuildEnabled=false");
+
+        build.AssertSucceeded("build with QuantBuildEnabled=false");
+        Assert.AreEqual(0, consumer.ToolRuns);
+        Assert.AreEqual(0, consumer.GeneratedFiles().Length);
+    }
+
+    [TestMethod]
+    public void PackageHasBuildTasksAndToolButNoLib()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(s_package);
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+
+        foreach (var expected in new[] { "build/QuantBuild.props", "build/QuantBuild.targets", "tasks/netstandard2.0/QuantBuild.Tasks.dll",
+                     "tools/net10.0/quantbuild.dll", "tools/net10.0/quantbuild.runtimeconfig.json", "tools/net10.0/quantbuild.deps.json",
+                     "tools/net10.0/QuantBuild.Core.dll", "tools/net10.0/Google.Protobuf.dll" })
+            CollectionAssert.Contains(entries, expected);
+        Assert.IsFalse(entries.Any(e => e.StartsWith("lib/", StringComparison.Ordinal)), "no lib/: " + string.Join(", ", entries));
+        // The in-process task must not bring the tool's dependencies into MSBuild.
+        Assert.IsFalse(entries.Any(e => e.StartsWith("tasks/", StringComparison.Ordinal) && !e.EndsWith("QuantBuild.Tasks.dll", StringComparison.Ordinal)));
+
+        using var nuspec = new StreamReader(zip.GetEntry("QuantBuild.nuspec")!.Open());
+        var text = nuspec.ReadToEnd();
+        StringAssert.Contains(text, "<developmentDependency>true</developmentDependency>");
+        Assert.IsFalse(text.Contains("<dependency ", StringComparison.Ordinal), text);
+    }
+
+    [TestMethod]
+    public void DesignTimeBuildSucceedsWithAMissingModelWhileARealBuildReportsIt()
+    {
+        var consumer = Consumer.Create(nameof(DesignTimeBuildSucceedsWithAMissingModelWhileARealBuildReportsIt));
+        File.Delete(Path.Combine(consumer.Directory, "Models/vision/kws.onnx"));
+
+        var real = consumer.Build();
+        Assert.AreNotEqual(0, real.ExitCode, real.Output);
+        StringAssert.Contains(real.Output, "error QB5002");
+
+        // What Visual Studio runs: Compile without Build, the compiler not executed.
+        var designTime = Run(consumer.Directory, "dotnet", "msbuild", "-t:Compile", "-nr:false", "--nologo", "-v:n",
+            "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-p:ProvideCommandLineArgs=true");
+        designTime.AssertSucceeded("design-time build");
+        Assert.IsFalse(designTime.Output.Contains("error", StringComparison.OrdinalIgnoreCase) && designTime.Output.Contains("QB5002", StringComparison.Ordinal), designTime.Output);
+        // The model that exists was still quantized, so IntelliSense sees its class.
+        StringAssert.Contains(designTime.Output, "QuantBuild: quantizing Models/kws.onnx");
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "QuantBuild.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException("QuantBuild.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    internal sealed record ProcessResult(int ExitCode, string Output)
+    {
+        public void AssertSucceeded(string what)
+        {
+            if (ExitCode != 0)
+                Assert.Fail($"{what} failed with exit code {ExitCode}:\n{Tail(Output)}");
+        }
+
+        private static string Tail(string text) => text.Length <= 12000 ? text : "...\n" + text[^12000..];
+    }
+
+    internal static ProcessResult Run(string workingDirectory, string fileName, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        // The test host runs under an MSBuild-started process; its MSBuild variables must not leak
+        // into the child builds.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("MSBuild", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        if (s_root.Length != 0)
+            start.Environment["NUGET_PACKAGES"] = Path.Combine(s_root, "packages");
+
+        var output = new StringBuilder();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"'{fileName} {string.Join(' ', arguments)}' did not finish in 5 minutes:\n{output}");
+        }
+        process.WaitForExit();
+        lock (output)
+            return new ProcessResult(process.ExitCode, output.ToString());
+    }
+
+    /// <summary>A consumer project: two models with the same file name in different folders.</summary>
+    private sealed class Consumer
+    {
+        public string Directory { get; }
+
+        private Consumer(string directory) => Directory = directory;
+
+        private string ProjectFile => Path.Combine(Directory, "Consumer.csproj");
+
+        private string ToolLog => Path.Combine(Directory, "obj/Debug/net10.0/quantbuild/fake-tool.log");
+
+        public static Consumer Create(string name, string? program = null)
+        {
+            var directory = Path.Combine(s_root, name);
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "Models/vision"));
+            File.WriteAllText(Path.Combine(directory, "Consumer.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <RootNamespace>Consumer</RootNamespace>
+                    <Nullable>enable</Nullable>
+                    <QuantBuildToolPath>{s_fakeTool}</QuantBuildToolPath>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="QuantBuild" Version="[{s_version}]" />
+                  </ItemGroup>
+                  <ItemGroup>
+                    <QuantizedModel Include="Models/kws.onnx" />
+                    <QuantizedModel Include="Models/vision/kws.onnx" Namespace="Consumer.Vision" />
+                  </ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(directory, "Program.cs"), program ??
+                "System.Console.WriteLine(\"Consumer.Kws=\" + Consumer.Kws.Describe());\n" +
+                "System.Console.WriteLine(\"Consumer.Vision.Kws=\" + Consumer.Vision.Kws.Describe());\n");
+            File.WriteAllText(Path.Combine(directory, "Models/kws.onnx"), "fake model one");
+            File.WriteAllText(Path.Combine(directory, "Models/kws.quant.json"), "{\n  \"calibrationFile\": \"calib.npy\"\n}\n");
+            File.WriteAllText(Path.Combine(directory, "Models/calib.npy"), "fake samples");
+            File.WriteAllText(Path.Combine(directory, "Models/vision/kws.onnx"), "fake model two");
+            File.WriteAllText(Path.Combine(directory, "Models/vision/kws.quant.json"), "{\n  \"weights\": { \"bits\": 8 }\n}\n");
+            return new Consumer(directory);
+        }
+
+        private bool _restored;
+
+        /// <summary>dotnet build; only the first one restores (the package reference never changes).</summary>
+        public ProcessResult Build(params string[] extra)
+        {
+            string[] restore = _restored ? ["--no-restore"] : [];
+            _restored = true;
+            return Run(Directory, "dotnet", ["build", "-nr:false", "--nologo", "-v:n", .. restore, .. extra]);
+        }
+
+        public void EditProject(string oldText, string newText)
+        {
+            var text = File.ReadAllText(ProjectFile);
+            Assert.IsTrue(text.Contains(oldText, StringComparison.Ordinal));
+            File.WriteAllText(ProjectFile, text.Replace(oldText, newText, StringComparison.Ordinal));
+        }
+
+        /// <summary>How many times the (fake) tool process ran.</summary>
+        public int ToolRuns => File.Exists(ToolLog) ? File.ReadAllLines(ToolLog).Count(l => l.StartsWith("run ", StringComparison.Ordinal)) : 0;
+
+        /// <summary>The "model NAME CLASS NAMESPACE ACCESS" lines of the last tool run.</summary>
+        public List<string> LastRunModels
+        {
+            get
+            {
+                var lines = File.ReadAllLines(ToolLog);
+                int lastRun = Array.FindLastIndex(lines, l => l.StartsWith("run ", StringComparison.Ordinal));
+                return lines.Skip(lastRun + 1).TakeWhile(l => l.StartsWith("model ", StringComparison.Ordinal)).ToList();
+            }
+        }
+
+        public string[] GeneratedFiles()
+        {
+            var folder = Path.Combine(Directory, "obj/Debug/net10.0/quantbuild");
+            return System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray() : [];
+        }
+
+        public string[] GeneratedFileStamps() =>
+            GeneratedFiles().Where(f => !f.EndsWith("fake-tool.log", StringComparison.Ordinal))
+                .Select(f => f + "@" + File.GetLastWriteTimeUtc(f).Ticks).ToArray();
+    }
+}
