@@ -79,7 +79,7 @@ namespace QuantBuild.Tasks
                 var key = Metadata(prediction, "Namespace") + "." + Metadata(prediction, "ClassName");
                 if (classOwners.TryGetValue(key, out var owner))
                 {
-                    Log.LogError(null, BuildDiagnosticCodes.ClassNameCollision, null, item.ItemSpec, 0, 0, 0, 0,
+                    Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ClassNameCollision, null, item.ItemSpec, 0, 0, 0, 0,
                         "QuantizedModel '{0}' would generate class '{1}', already generated for '{2}'. Set ClassName (or Namespace) metadata on one of them.",
                         item.ItemSpec, key.TrimStart('.'), owner);
                     continue;
@@ -106,7 +106,7 @@ namespace QuantBuild.Tasks
             if (!modelExists)
             {
                 if (MissingModelIsError)
-                    Log.LogError(null, BuildDiagnosticCodes.ModelNotFound, null, item.ItemSpec, 0, 0, 0, 0, "Model file '{0}' does not exist.", modelPath);
+                    Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ModelNotFound, null, item.ItemSpec, 0, 0, 0, 0, "Model file '{0}' does not exist.", modelPath);
                 else
                     Log.LogMessage(MessageImportance.Low, "QuantBuild: model file '{0}' does not exist; it is not quantized in this build.", modelPath);
             }
@@ -119,14 +119,14 @@ namespace QuantBuild.Tasks
                 className = ModelNaming.ToClassName(stem);
             else if (!ModelNaming.IsValidIdentifier(className))
             {
-                Log.LogError(null, BuildDiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "ClassName '{0}' is not a valid C# identifier.", className);
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "ClassName '{0}' is not a valid C# identifier.", className);
                 return null;
             }
 
             var ns = item.GetMetadata("Namespace").Trim();
             if (!ModelNaming.IsValidNamespace(ns))
             {
-                Log.LogError(null, BuildDiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "Namespace '{0}' is not a valid C# namespace.", ns);
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "Namespace '{0}' is not a valid C# namespace.", ns);
                 return null;
             }
 
@@ -135,7 +135,7 @@ namespace QuantBuild.Tasks
                 access = "internal";
             if (access != "internal" && access != "public")
             {
-                Log.LogError(null, BuildDiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "Access '{0}' must be 'internal' or 'public'.", item.GetMetadata("Access"));
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "Access '{0}' must be 'internal' or 'public'.", item.GetMetadata("Access"));
                 return null;
             }
 
@@ -147,7 +147,7 @@ namespace QuantBuild.Tasks
             {
                 // An explicitly named sidecar that is missing is a mistake; the default one is optional.
                 if (MissingModelIsError)
-                    Log.LogError(null, BuildDiagnosticCodes.ModelNotFound, null, item.ItemSpec, 0, 0, 0, 0, "Settings file '{0}' does not exist.", sidecar);
+                    Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ModelNotFound, null, item.ItemSpec, 0, 0, 0, 0, "Settings file '{0}' does not exist.", sidecar);
             }
 
             // Models outside the project (../shared/m.onnx) key on their full path instead; the

@@ -62,7 +62,7 @@ namespace QuantBuild.Tasks
             var manifest = ModelManifest.Format(Models, out var manifestError);
             if (manifestError != null)
             {
-                Log.LogError(null, BuildDiagnosticCodes.InvalidItemMetadata, null, null, 0, 0, 0, 0, "{0}", manifestError);
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, null, 0, 0, 0, 0, "{0}", manifestError);
                 return false;
             }
             try
@@ -71,7 +71,7 @@ namespace QuantBuild.Tasks
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                Log.LogError(null, BuildDiagnosticCodes.ToolFailed, null, ManifestFile, 0, 0, 0, 0, "Cannot write the model manifest: {0}", e.Message);
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, ManifestFile, 0, 0, 0, 0, "Cannot write the model manifest: {0}", e.Message);
                 return false;
             }
 
@@ -93,7 +93,7 @@ namespace QuantBuild.Tasks
         {
             if (!File.Exists(ToolAssembly))
             {
-                Log.LogError(null, BuildDiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
                     "The quantbuild tool '{0}' does not exist. Set QuantBuildToolPath to the tool's quantbuild.dll.", ToolAssembly);
                 return false;
             }
@@ -120,7 +120,7 @@ namespace QuantBuild.Tasks
                     // A malformed PATH entry is not ours to report.
                 }
             }
-            Log.LogError(null, BuildDiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
+            Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolNotFound, null, null, 0, 0, 0, 0,
                 "Cannot find the dotnet host to run quantbuild: DOTNET_HOST_PATH is not set and '{0}' is not on PATH.", ToolName);
             return ToolName;
         }
@@ -166,7 +166,7 @@ namespace QuantBuild.Tasks
             // The tool's own QB lines already explain the failure; only a silent failure needs words.
             if (!Log.HasLoggedErrors && !_cancelled)
             {
-                Log.LogError(null, BuildDiagnosticCodes.ToolFailed, null, null, 0, 0, 0, 0,
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, null, 0, 0, 0, 0,
                     "quantbuild exited with code {0} without reporting an error. Run the logged command by hand to see its output.", ExitCode);
             }
             return false;

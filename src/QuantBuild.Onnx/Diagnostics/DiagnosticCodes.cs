@@ -30,4 +30,19 @@ public static class DiagnosticCodes
     // Command line and configuration
     public const string InvalidArguments = "QB3001";
     public const string InternalError = "QB3999";
+
+    // Build integration (reported by the MSBuild tasks and targets themselves; this file is compiled
+    // into QuantBuild.Tasks too, which must not depend on any other QuantBuild assembly)
+    /// <summary>Two models would generate the same class (same namespace and class name).</summary>
+    public const string ClassNameCollision = "QB5001";
+    /// <summary>A QuantizedModel item names a file that does not exist.</summary>
+    public const string ModelNotFound = "QB5002";
+    /// <summary>Item metadata (Access, ClassName, a path) cannot be used as given.</summary>
+    public const string InvalidItemMetadata = "QB5003";
+    /// <summary>The quantbuild tool assembly or the dotnet host cannot be found.</summary>
+    public const string ToolNotFound = "QB5004";
+    /// <summary>The tool exited with a failure code without printing a QB diagnostic.</summary>
+    public const string ToolFailed = "QB5005";
+    /// <summary>A predicted output was not produced (warning; written in QuantBuild.targets).</summary>
+    public const string MissingOutput = "QB5006";
 }
