@@ -30,4 +30,18 @@ public static class DiagnosticCodes
     // Command line and configuration
     public const string InvalidArguments = "QB3001";
     public const string InternalError = "QB3999";
+
+    // Configuration: the sidecar (.quant.json), calibration data and the build manifest
+    public const string InvalidConfiguration = "QB3101";
+    public const string CalibrationFilesNotFound = "QB3102";
+    public const string CalibrationDataMissing = "QB3103";
+    public const string CalibrationDataMismatch = "QB3104";
+    public const string UnsupportedSetting = "QB3105";
+    public const string InvalidManifest = "QB3106";
+
+    // Quantization pipeline and QDQ files
+    public const string WeightBudgetExceeded = "QB4101";
+    public const string CannotUpgradeOpset = "QB4102";
+    public const string InvalidQdqModel = "QB4103";
+    public const string InvalidCalibrationValue = "QB4104";
 }
