@@ -151,7 +151,9 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 }
                 samples++;
             }
-            progress?.Report($"calibration: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
+            int every = Math.Max(1, plan.GroupCount / 10);
+            if ((group + 1) % every == 0 || group + 1 == plan.GroupCount)
+                progress?.Report($"calibration: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
         }
         var ranges = names.ToDictionary(n => n, n => collectors[n].ComputeRange(), StringComparer.Ordinal);
         filesRead.Sort(StringComparer.Ordinal);

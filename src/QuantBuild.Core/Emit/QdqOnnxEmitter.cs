@@ -131,6 +131,8 @@ public static class QdqOnnxEmitter
         }
         g.Nodes.Clear();
         g.Nodes.AddRange(nodes);
+        // Constants nobody reads (originals of folded values) would only add fp32 bytes to the file.
+        g.RemoveDeadNodes();
 
         var proto = OnnxExporter.Export(g);
         // Opset 13 needs IR version 7 or later.
@@ -162,7 +164,7 @@ public static class QdqOnnxEmitter
     private static string Metadata(QuantizedModel model)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteNumber("version", 1);

@@ -22,13 +22,13 @@ public static class QuantizationReport
         var settings = result.Settings;
         var graph = model.Graph;
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteNumber("formatVersion", FormatVersion);
             json.WriteString("model", modelFileName);
             json.WriteString("represents",
-                "QDQ ONNX: int8 weight codes (bits < 8 stored as int8 codes inside the narrower grid) with per-channel scales, int32 biases, " +
+                "QDQ ONNX: int8 weight codes (widths below 8 bits stored as int8 codes inside the narrower grid) with per-channel scales, int32 biases, " +
                 "and QuantizeLinear/DequantizeLinear pairs on quantized activations; ONNX Runtime fuses them into its integer kernels. " +
                 "Nodes listed under floatNodes compute in float on dequantized inputs.");
 

@@ -28,6 +28,8 @@ public static class QuantizationPipeline
         var graph = OnnxImporter.Load(modelPath);
         var originalOpset = graph.OpsetVersion;
         GraphPreparation.Prepare(graph);
+        // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
+        graph.RemoveDeadNodes();
         if (graph.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
         {
             OpsetUpgrade.Apply(graph);
