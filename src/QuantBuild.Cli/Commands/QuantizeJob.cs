@@ -55,8 +55,9 @@ public static class QuantizeJob
         if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
         if (settings.Outputs.Report)
         {
-            var sizes = outputs.ToDictionary(o => o.FileName + "Bytes", o => (long)o.Content.Length, StringComparer.Ordinal);
-            sizes["modelFp32Bytes"] = new FileInfo(request.ModelPath).Length;
+            // Keyed by kind, not file name, so the report does not depend on --name.
+            var sizes = new Dictionary<string, long>(StringComparer.Ordinal) { ["modelFp32FileBytes"] = new FileInfo(request.ModelPath).Length };
+            foreach (var o in outputs) sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
             outputs.Add(new(request.Name + ".report.json", QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes)));
         }
 
@@ -69,6 +70,13 @@ public static class QuantizeJob
         dependencies.AddRange(result.CalibrationFilesRead);
         dependencies = dependencies.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new JobResult(written, dependencies, result);
+    }
+
+    /// <summary>"&lt;Name&gt;.quant.onnx" → "quantOnnxFileBytes", "&lt;Name&gt;.g.cs" → "gCsFileBytes".</summary>
+    private static string SizeKey(string fileName, string name)
+    {
+        var parts = fileName[(name.Length + 1)..].Split('.');
+        return string.Concat(parts.Select((p, i) => i == 0 ? p : char.ToUpperInvariant(p[0]) + p[1..])) + "FileBytes";
     }
 
     public static List<string> WriteAll(string directory, IReadOnlyList<OutputFile> outputs)

@@ -77,7 +77,11 @@ public static class QdqOnnxImporter
 
             // The value that went into Q, looking through the sub-8-bit Clip the emitter adds.
             var floatName = q.Inputs[0];
-            if (producers.TryGetValue(floatName, out var clip) && clip.OpType == "Clip" && consumers[floatName].Count == 1
+            // Only a Clip the emitter added (metadata says the activation is narrower than 8 bits) is part of the pair;
+            // a model's own Clip (ReLU6, hard-swish) right before a quantized output is not.
+            bool narrow = meta.ActivationBits.TryGetValue(dq.Outputs[0], out var declaredBits) && declaredBits < 8
+                || meta.ActivationBits.TryGetValue(producers.TryGetValue(floatName, out var c0) && c0.OpType == "Clip" ? c0.Inputs[0] : "", out var inputBits) && inputBits < 8;
+            if (narrow && producers.TryGetValue(floatName, out var clip) && clip.OpType == "Clip" && consumers[floatName].Count == 1
                 && consumers.TryGetValue(clip.Inputs[0], out var clipReaders) && clipReaders.Count == 1 && IsGridClip(g, clip, scale, zero, signed))
             {
                 remove.Add(clip);

@@ -67,8 +67,9 @@ public sealed class LinearQuantizerTests
         {
             int qmax = (1 << (bits - 1)) - 1;
             var q = LinearQuantizer.QuantizeWeight("c", "W", w, [256], 0, bits, perChannel: false);
-            Assert.AreEqual(qmax, q.Codes.Max(c => (int)c), $"bits {bits}");
-            Assert.AreEqual(-qmax, q.Codes.Min(c => (int)c), $"bits {bits}");
+            Assert.AreEqual(qmax, q.Codes.Max(c => Math.Abs((int)c)), $"bits {bits}: max|w| lands on the grid edge");
+            Assert.IsTrue(q.Codes.All(c => c >= -qmax && c <= qmax), $"bits {bits}: codes inside [-{qmax}, {qmax}]");
+            Assert.IsTrue(q.Codes.Distinct().Count() > qmax, $"bits {bits}: uses most of its levels");
             Assert.AreEqual(bits, q.Bits);
             if (bits == 2) CollectionAssert.IsSubsetOf(q.Codes.Distinct().ToArray(), new sbyte[] { -1, 0, 1 }, "2 bits = ternary");
         }
