@@ -133,6 +133,8 @@ public static class QdqOnnxEmitter
         g.Nodes.AddRange(nodes);
         // Constants nobody reads (originals of folded values) would only add fp32 bytes to the file.
         g.RemoveDeadNodes();
+        // Intermediate shapes may be bound to the calibration data's sizes; ONNX Runtime infers its own.
+        g.ValueInfos.Clear();
 
         var proto = OnnxExporter.Export(g);
         // Opset 13 needs IR version 7 or later.

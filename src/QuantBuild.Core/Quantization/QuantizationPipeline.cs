@@ -27,19 +27,20 @@ public static class QuantizationPipeline
         var clock = Stopwatch.StartNew();
         var graph = OnnxImporter.Load(modelPath);
         var originalOpset = graph.OpsetVersion;
-        GraphPreparation.Prepare(graph);
+        GraphPreparation.Prepare(graph, inferShapes: false);
         // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
         graph.RemoveDeadNodes();
+        var plan = PlanNodes(graph, settings);
+        var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
+        InferShapes(graph, calibrationPlan);
         if (graph.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
         {
             OpsetUpgrade.Apply(graph);
-            ShapeInference.Apply(graph);
+            InferShapes(graph, calibrationPlan);
+            plan = PlanNodes(graph, settings);
         }
         timings.Add(("prepare", clock.Elapsed));
-
-        var plan = PlanNodes(graph, settings);
         var activations = SelectActivations(graph, plan);
-        var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
 
         clock.Restart();
         var collectors = activations.Where(a => !graph.IsConstant(a))
@@ -96,6 +97,40 @@ public static class QuantizationPipeline
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
         return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings);
+    }
+
+    /// <summary>
+    /// Types and shapes of every value. Shape inference runs on small synthetic inputs; a model that
+    /// cannot run on those (an STFT front end needs a minimum signal length) is inferred again with its
+    /// named non-batch dimensions bound to the first calibration sample's sizes.
+    /// </summary>
+    private static void InferShapes(ModelGraph graph, CalibrationPlan calibration)
+    {
+        try
+        {
+            ShapeInference.Apply(graph);
+            return;
+        }
+        catch (QuantBuildException first)
+        {
+            var bindings = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var input in graph.Inputs)
+            {
+                if (input.Shape is null || !calibration.FilesByInput.TryGetValue(input.Name, out var files)) continue;
+                var sample = Onnx.IO.NpyFile.Read(files[0]);
+                int offset = sample.Rank - input.Shape.Length;
+                for (int d = 1; d < input.Shape.Length; d++)
+                    if (input.Shape[d] is null && input.DimParams?[d] is string p && d + offset >= 0 && d + offset < sample.Rank)
+                        bindings[p] = sample.Shape[d + offset];
+            }
+            if (bindings.Count == 0) throw;
+            // The model's declared output shapes stay as declared (symbolic), whatever the bound run says.
+            var declared = graph.Outputs.Select(o => (o.Shape?.ToArray(), o.DimParams?.ToArray())).ToList();
+            try { ShapeInference.Apply(graph, bindings); }
+            catch (QuantBuildException) { throw first; }
+            for (int i = 0; i < graph.Outputs.Count; i++)
+                if (declared[i].Item1 is not null) (graph.Outputs[i].Shape, graph.Outputs[i].DimParams) = declared[i];
+        }
     }
 
     /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel.</summary>
