@@ -14,8 +14,8 @@ namespace QuantBuild.Emit;
 /// <list type="bullet">
 /// <item>each quantized weight is an int8 initializer of codes + a float scale per channel and a
 /// DequantizeLinear (axis = output channel) whose output keeps the weight's name, so the file is ~4×
-/// smaller than fp32. Widths below 8 bits are stored as int8 codes inside the narrower grid
-/// (int4: [-7, 7]), not as opset-21 INT4.</item>
+/// smaller than fp32. Widths of 4 bits or less are stored as opset-21 INT4 (two codes per byte, ~8×
+/// smaller; the whole graph is at opset 21 then); 5–7 bits as int8 codes inside the narrower grid.</item>
 /// <item>each bias of a quantized Conv/Gemm is int32 codes with scale s_in·s_w[j], zero point 0.</item>
 /// <item>each quantized activation gets QuantizeLinear → DequantizeLinear right after its producer (the
 /// producer's output is renamed, the DequantizeLinear output takes the original name, so consumers
@@ -43,6 +43,7 @@ public static class QdqOnnxEmitter
 
         // Weights and biases: integer initializers + DequantizeLinear producing the original name.
         var done = new HashSet<string>(StringComparer.Ordinal);
+        var int4Weights = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in g.Nodes)
         {
             if (!model.Weights.TryGetValue(node.Name, out var w) || !done.Add(w.WeightName)) continue;
@@ -51,6 +52,7 @@ public static class QdqOnnxEmitter
             var scale = names.Fresh(w.WeightName + "_scale");
             g.Initializers.Remove(w.WeightName);
             g.Initializers[codes] = new Tensor(DataType.Int8, w.Shape, (sbyte[])w.Codes.Clone());
+            if (w.Bits <= 4) int4Weights.Add(codes);
             g.Initializers[scale] = perChannel ? Tensor.FromFloats((float[])w.Scales.Clone(), w.Scales.Length) : Tensor.Scalar(w.Scales[0]);
             var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [w.WeightName]);
             if (perChannel) dq.SetInt("axis", w.Axis);
@@ -137,6 +139,13 @@ public static class QdqOnnxEmitter
         g.ValueInfos.Clear();
 
         var proto = OnnxExporter.Export(g);
+        if (int4Weights.Count > 0)
+        {
+            if (g.OpsetVersion < OpsetUpgrade.Int4Opset)
+                throw new InvalidOperationException($"4-bit weights need opset {OpsetUpgrade.Int4Opset}; the graph is at {g.OpsetVersion}");
+            foreach (var t in proto.Graph.Initializer)
+                if (int4Weights.Contains(t.Name)) Int4Storage.ToInt4(t);
+        }
         // Opset 13 needs IR version 7 or later.
         proto.IrVersion = Math.Max(proto.IrVersion, 7);
         proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model) });

@@ -27,6 +27,8 @@ public static class QdqOnnxImporter
 
     public static QuantizedModel Import(ModelProto proto, string? sourcePath = null, string? baseDirectory = null)
     {
+        proto = proto.Clone();
+        Int4Storage.ExpandAll(proto.Graph);
         var g = OnnxImporter.Import(proto, baseDirectory, sourcePath);
         var meta = ReadMetadata(proto, sourcePath);
         QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);

@@ -28,7 +28,7 @@ public static class QuantizationReport
             json.WriteNumber("formatVersion", FormatVersion);
             json.WriteString("model", modelFileName);
             json.WriteString("represents",
-                "QDQ ONNX: int8 weight codes (widths below 8 bits stored as int8 codes inside the narrower grid) with per-channel scales, int32 biases, " +
+                "QDQ ONNX: weight codes with per-channel scales (int8; 4 bits or less as opset-21 INT4, two per byte; 5-7 bits as int8 codes inside the narrower grid), int32 biases, " +
                 "and QuantizeLinear/DequantizeLinear pairs on quantized activations; ONNX Runtime fuses them into its integer kernels. " +
                 "Nodes listed under floatNodes compute in float on dequantized inputs.");
 

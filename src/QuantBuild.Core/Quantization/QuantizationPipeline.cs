@@ -33,9 +33,11 @@ public static class QuantizationPipeline
         var plan = PlanNodes(graph, settings);
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibrationPlan);
-        if (graph.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
+        // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
+        int targetOpset = plan.Weighted.Any(w => w.Settings.Bits <= 4) ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
+        if (graph.OpsetVersion < targetOpset)
         {
-            OpsetUpgrade.Apply(graph);
+            OpsetUpgrade.Apply(graph, targetOpset);
             InferShapes(graph, calibrationPlan);
             plan = PlanNodes(graph, settings);
         }

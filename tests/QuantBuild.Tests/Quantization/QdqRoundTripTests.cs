@@ -79,9 +79,26 @@ public sealed class QdqRoundTripTests
         Assert.IsTrue(model.FloatNodes.Contains("fc2"));
         Assert.AreEqual(6, model.Activations["input"].Bits);
 
+        Assert.AreEqual(21, model.Graph.OpsetVersion, "4-bit weights move the graph to opset 21 (INT4)");
+        var proto = QdqOnnxEmitter.Emit(model);
+        var conv2Codes = proto.Graph.Initializer.Single(t => t.Name == "conv2.weight_quantized");
+        Assert.AreEqual(Int4Storage.OnnxInt4, conv2Codes.DataType);
+        Assert.AreEqual((model.Weights["conv2"].Codes.Length + 1) / 2, conv2Codes.RawData.Length);
+        Assert.AreEqual(Int4Storage.OnnxInt8, proto.Graph.Initializer.Single(t => t.Name == "conv1.weight_quantized").DataType);
+
         var path = temp.File("m.quant.onnx");
-        OnnxModelFile.Save(QdqOnnxEmitter.Emit(model), path);
+        OnnxModelFile.Save(proto, path);
         AssertSameModel(model, QdqOnnxImporter.Load(path));
+    }
+
+    [TestMethod]
+    public void Int4PackingPutsElementZeroInTheLowNibble()
+    {
+        sbyte[] codes = [-8, 7, -1, 0, 3];
+        var packed = Int4Storage.Pack(codes);
+        CollectionAssert.AreEqual(new byte[] { 0x78, 0x0F, 0x03 }, packed);
+        CollectionAssert.AreEqual(codes, Int4Storage.Unpack(packed, codes.Length));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Int4Storage.Pack([8]));
     }
 
     [TestMethod]

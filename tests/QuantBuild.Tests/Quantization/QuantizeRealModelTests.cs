@@ -51,9 +51,10 @@ public sealed class QuantizeRealModelTests
     [TestMethod]
     public void MnistW4A8InOnnxRuntimeStaysUseful()
     {
-        var (fp32, quant, _, _) = MnistAccuracy("""{ "bits": 4, "range": "mse" }""");
+        var (fp32, quant, fs, qs) = MnistAccuracy("""{ "bits": 4, "range": "mse" }""");
         // 4-bit per-channel weights with no retraining: a loss is expected, a collapse is a bug.
         Assert.IsTrue(quant >= fp32 - 0.02, $"W4A8 {quant:P2} vs fp32 {fp32:P2}");
+        Assert.IsTrue(qs * 6 < fs, $"INT4 weights (two per byte) should make the file ~7x smaller: {fs} -> {qs}");
     }
 
     [TestMethod]

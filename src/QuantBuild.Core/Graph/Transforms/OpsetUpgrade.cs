@@ -14,6 +14,9 @@ public static class OpsetUpgrade
 {
     public const int QdqMinimumOpset = 13;
 
+    /// <summary>First opset with INT4 QuantizeLinear/DequantizeLinear (4-bit weights stored two per byte).</summary>
+    public const int Int4Opset = 21;
+
     /// <returns>the number of nodes rewritten</returns>
     public static int Apply(ModelGraph graph, int targetOpset = QdqMinimumOpset)
     {
@@ -29,6 +32,8 @@ public static class OpsetUpgrade
                 "Pad" when from < 11 => PadAttributesToInputs(graph, node),
                 "Slice" when from < 10 => SliceAttributesToInputs(graph, node),
                 "Squeeze" or "Unsqueeze" or "ReduceSum" when from < 13 && targetOpset >= 13 => AxesAttributeToInput(graph, node),
+                "ReduceMean" or "ReduceMax" or "ReduceMin" or "ReduceProd" or "ReduceL1" or "ReduceL2" or "ReduceLogSum"
+                    or "ReduceLogSumExp" or "ReduceSumSquare" when from < 18 && targetOpset >= 18 => AxesAttributeToInput(graph, node),
                 "Split" when from < 13 && targetOpset >= 13 => SplitAttributeToInput(graph, node),
                 "Softmax" or "LogSoftmax" or "Hardmax" when from < 13 && targetOpset >= 13 => CheckSoftmaxAxis(graph, node),
                 "Upsample" => UpsampleToResize(graph, node, from),
