@@ -13,7 +13,7 @@ namespace QuantBuild.Cli;
 public static class QuantBuildCli
 {
     /// <summary>Runs one command line. Writers are parameters so tests can run the CLI in-process, in parallel.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, CreateRootCommand);
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, o => CreateRootCommand(o, error));
 
     /// <summary>Runs a command line against a given command tree (tests use this to check the error policy with verbs of their own).</summary>
     internal static int Run(string[] args, TextWriter output, TextWriter error, Func<TextWriter, RootCommand> createRoot)
@@ -51,10 +51,12 @@ public static class QuantBuildCli
     }
 
     /// <summary>The root command with every verb. New verbs (quantize, ...) are added here.</summary>
-    public static RootCommand CreateRootCommand(TextWriter output)
+    public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
         var root = new RootCommand("QuantBuild: run ONNX models in a float reference engine and (later) quantize them to integer C#.");
         root.Subcommands.Add(RunCommand.Create(output));
+        root.Subcommands.Add(QuantizeCommand.Create(output));
+        root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
         return root;
     }
 

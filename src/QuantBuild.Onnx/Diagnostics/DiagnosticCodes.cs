@@ -31,6 +31,20 @@ public static class DiagnosticCodes
     public const string InvalidArguments = "QB3001";
     public const string InternalError = "QB3999";
 
+    // Configuration: the sidecar (.quant.json), calibration data and the build manifest
+    public const string InvalidConfiguration = "QB3101";
+    public const string CalibrationFilesNotFound = "QB3102";
+    public const string CalibrationDataMissing = "QB3103";
+    public const string CalibrationDataMismatch = "QB3104";
+    public const string UnsupportedSetting = "QB3105";
+    public const string InvalidManifest = "QB3106";
+
+    // Quantization pipeline and QDQ files
+    public const string WeightBudgetExceeded = "QB4101";
+    public const string CannotUpgradeOpset = "QB4102";
+    public const string InvalidQdqModel = "QB4103";
+    public const string InvalidCalibrationValue = "QB4104";
+
     // Build integration (reported by the MSBuild tasks and targets themselves; this file is compiled
     // into QuantBuild.Tasks too, which must not depend on any other QuantBuild assembly)
     /// <summary>Two models would generate the same class (same namespace and class name).</summary>

@@ -1,0 +1,131 @@
+using QuantBuild.Calibration;
+
+namespace QuantBuild.Configuration;
+
+/// <summary>How weight scales are chosen for the linear quantizer.</summary>
+public enum WeightRangeMethod
+{
+    /// <summary>Scale from max|w| of the channel (or tensor): nothing is clipped.</summary>
+    MinMax,
+    /// <summary>Scale = α·max|w| with α chosen to minimise the squared error (ALGORITHMS.md §1.5, weights).</summary>
+    Mse,
+}
+
+/// <summary>Weight quantization of one layer (the sidecar's <c>weights</c> object).</summary>
+public sealed record WeightSettings
+{
+    public string Method { get; init; } = "linear";
+    public int Bits { get; init; } = 8;
+    public bool PerChannel { get; init; } = true;
+    public bool Symmetric { get; init; } = true;
+    public WeightRangeMethod Range { get; init; } = WeightRangeMethod.MinMax;
+}
+
+/// <summary>Activation quantization (the sidecar's <c>activations</c> object).</summary>
+public sealed record ActivationSettings
+{
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+    public int Bits { get; init; } = 8;
+    public bool Symmetric { get; init; }
+    public double Percentile { get; init; } = 99.999;
+}
+
+/// <summary>Where calibration samples come from (the sidecar's <c>calibration</c> object).</summary>
+public sealed record CalibrationSettings
+{
+    /// <summary>Model input name → glob or path as written in the sidecar (relative to its folder), in sidecar order.</summary>
+    public IReadOnlyList<CalibrationInput> Inputs { get; init; } = [];
+    /// <summary>Upper bound on the number of samples used; 0 = all.</summary>
+    public int MaxSamples { get; init; } = 256;
+    /// <summary>Seed of the subset drawn when more files match than <see cref="MaxSamples"/>.</summary>
+    public int Seed { get; init; }
+    /// <summary>Folder the patterns are relative to (the sidecar's folder; the current folder without a sidecar).</summary>
+    public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
+}
+
+/// <summary>One entry of <c>calibration.inputs</c>, with the position of its pattern for diagnostics.</summary>
+public sealed record CalibrationInput(string Name, string Pattern, int Line = 0, int Column = 0);
+
+/// <summary>Overrides for the nodes matching one key of the sidecar's <c>layers</c> object.</summary>
+public sealed record LayerOverride
+{
+    public required string Pattern { get; init; }
+    public bool? Skip { get; init; }
+    public int? Bits { get; init; }
+    public string? Method { get; init; }
+    public bool? PerChannel { get; init; }
+    public bool? Symmetric { get; init; }
+    public WeightRangeMethod? Range { get; init; }
+    /// <summary>Position of the key in the sidecar, for diagnostics.</summary>
+    public int Line { get; init; }
+    public int Column { get; init; }
+
+    public bool IsGlob => Pattern.Contains('*');
+
+    /// <summary>Exact name, or a glob where <c>*</c> matches any run of characters (including '/').</summary>
+    public bool Matches(string nodeName) => IsGlob ? GlobMatch(Pattern, nodeName) : string.Equals(Pattern, nodeName, StringComparison.Ordinal);
+
+    internal static bool GlobMatch(string pattern, string text)
+    {
+        // Iterative wildcard match with backtracking to the last '*': linear in practice, no regex escaping pitfalls.
+        int p = 0, t = 0, star = -1, mark = 0;
+        while (t < text.Length)
+        {
+            if (p < pattern.Length && pattern[p] == '*') { star = p++; mark = t; }
+            else if (p < pattern.Length && pattern[p] == text[t]) { p++; t++; }
+            else if (star >= 0) { p = star + 1; t = ++mark; }
+            else return false;
+        }
+        while (p < pattern.Length && pattern[p] == '*') p++;
+        return p == pattern.Length;
+    }
+}
+
+public sealed record OutputSettings
+{
+    public bool Onnx { get; init; } = true;
+    public bool CSharp { get; init; } = true;
+    public bool Report { get; init; } = true;
+}
+
+/// <summary>
+/// Everything the sidecar (<c>MODEL.quant.json</c>) can say. A missing sidecar is the defaults:
+/// int8 per-channel symmetric weights, min-max int8 asymmetric activations, outputs all on; calibration
+/// inputs are still required (see <see cref="Calibration"/>).
+/// </summary>
+public sealed record QuantizationSettings
+{
+    public WeightSettings Weights { get; init; } = new();
+    public ActivationSettings Activations { get; init; } = new();
+    public CalibrationSettings Calibration { get; init; } = new();
+    public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
+    /// <summary>Maximum bytes of quantized weights (codes packed at their bit width, plus scales); null = no budget.</summary>
+    public long? WeightByteBudget { get; init; }
+    public OutputSettings Outputs { get; init; } = new();
+    /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary>
+    /// Weight settings for one node and whether it is skipped: matching globs apply in sidecar order
+    /// (later ones win), then an exact name entry, which always wins over globs.
+    /// </summary>
+    public (WeightSettings Weights, bool Skip) ForNode(string nodeName)
+    {
+        var weights = Weights;
+        bool skip = false;
+        var matching = Layers.Where(l => l.IsGlob && l.Matches(nodeName)).Concat(Layers.Where(l => !l.IsGlob && l.Matches(nodeName)));
+        foreach (var l in matching)
+        {
+            if (l.Skip is bool s) skip = s;
+            weights = weights with
+            {
+                Bits = l.Bits ?? weights.Bits,
+                Method = l.Method ?? weights.Method,
+                PerChannel = l.PerChannel ?? weights.PerChannel,
+                Symmetric = l.Symmetric ?? weights.Symmetric,
+                Range = l.Range ?? weights.Range,
+            };
+        }
+        return (weights, skip);
+    }
+}

@@ -1,0 +1,299 @@
+using System.Globalization;
+using System.Text.Json;
+using QuantBuild.Calibration;
+using QuantBuild.Diagnostics;
+
+namespace QuantBuild.Configuration;
+
+/// <summary>
+/// Reads the sidecar (<c>MODEL.quant.json</c>, DESIGN.md "Sidecar"). Strict on purpose: an unknown key,
+/// a wrong type, a bad enum value or a bit width outside 2..8 is QB3101 with the file, line and column,
+/// because a typo silently ignored ("bitz": 4) would ship a model quantized differently from what the
+/// user asked for.
+/// </summary>
+public static class SidecarParser
+{
+    /// <summary>
+    /// Every key the parser accepts, by object path ("" = root, "layers/*" = any entry of layers).
+    /// build/QuantBuild.sidecar.schema.json must list exactly these (a test checks it).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string[]> KnownKeys = new Dictionary<string, string[]>
+    {
+        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs"],
+        ["weights"] = WeightKeys,
+        ["activations"] = ["method", "bits", "symmetric", "percentile"],
+        ["calibration"] = ["inputs", "maxSamples", "seed"],
+        ["layers/*"] = ["weights", "skip"],
+        ["layers/*/weights"] = WeightKeys,
+        ["budget"] = ["weightBytes"],
+        ["outputs"] = ["onnx", "csharp", "report"],
+    };
+
+    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range"];
+
+    /// <summary>Weight quantizers a sidecar may name; only "linear" is implemented so far.</summary>
+    public static readonly string[] WeightMethods = ["linear", "log", "weq", "multipoint", "eptq"];
+    public static readonly string[] ImplementedWeightMethods = ["linear"];
+    public static readonly string[] WeightRanges = ["minmax", "mse"];
+    public static readonly string[] ActivationMethods = ["minmax", "percentile", "mse", "entropy"];
+
+    public const int MinBits = 2, MaxBits = 8;
+
+    /// <summary>Reads a sidecar file; patterns in it are relative to its folder.</summary>
+    public static QuantizationSettings Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"sidecar '{path}' not found", path);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read sidecar '{path}': {e.Message}", path, inner: e);
+        }
+        return Parse(bytes, path, Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    public static QuantizationSettings Parse(string json, string path, string baseDirectory) =>
+        Parse(System.Text.Encoding.UTF8.GetBytes(json), path, baseDirectory);
+
+    public static QuantizationSettings Parse(byte[] utf8, string path, string baseDirectory)
+    {
+        // Editors on Windows like to write a BOM; the JSON reader does not accept one.
+        if (utf8.Length >= 3 && utf8[0] == 0xEF && utf8[1] == 0xBB && utf8[2] == 0xBF) utf8 = utf8[3..];
+        var root = PositionedJson.Parse(utf8, path);
+        var reader = new Reader(path);
+        reader.ExpectObject(root, "the sidecar");
+        reader.CheckKeys(root, "", "the sidecar");
+
+        var settings = new QuantizationSettings { SourcePath = Path.GetFullPath(path), Calibration = new CalibrationSettings { BaseDirectory = baseDirectory } };
+        foreach (var (key, _, _, value) in root.Members)
+        {
+            switch (key)
+            {
+                case "$schema": reader.ExpectString(value, "$schema"); break;
+                case "weights": settings = settings with { Weights = ReadWeights(reader, value, "weights", settings.Weights) }; break;
+                case "activations": settings = settings with { Activations = ReadActivations(reader, value) }; break;
+                case "calibration": settings = settings with { Calibration = ReadCalibration(reader, value, baseDirectory) }; break;
+                case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
+                case "budget":
+                    reader.ExpectObject(value, "budget");
+                    reader.CheckKeys(value, "budget", "budget");
+                    foreach (var (k, _, _, v) in value.Members)
+                        if (k == "weightBytes") settings = settings with { WeightByteBudget = reader.Integer(v, "budget.weightBytes", 1, long.MaxValue) };
+                    break;
+                case "outputs":
+                {
+                    reader.ExpectObject(value, "outputs");
+                    reader.CheckKeys(value, "outputs", "outputs");
+                    var outputs = settings.Outputs;
+                    foreach (var (k, _, _, v) in value.Members)
+                    {
+                        bool on = reader.Boolean(v, $"outputs.{k}");
+                        outputs = k switch
+                        {
+                            "onnx" => outputs with { Onnx = on },
+                            "csharp" => outputs with { CSharp = on },
+                            _ => outputs with { Report = on },
+                        };
+                    }
+                    settings = settings with { Outputs = outputs };
+                    break;
+                }
+            }
+        }
+        return settings;
+    }
+
+    private static WeightSettings ReadWeights(Reader reader, PositionedJson value, string where, WeightSettings defaults)
+    {
+        var o = ReadWeightOverride(reader, value, where, "weights");
+        return defaults with
+        {
+            Method = o.Method ?? defaults.Method,
+            Bits = o.Bits ?? defaults.Bits,
+            PerChannel = o.PerChannel ?? defaults.PerChannel,
+            Symmetric = o.Symmetric ?? defaults.Symmetric,
+            Range = o.Range ?? defaults.Range,
+        };
+    }
+
+    private static LayerOverride ReadWeightOverride(Reader reader, PositionedJson value, string where, string keyPath, LayerOverride? into = null)
+    {
+        reader.ExpectObject(value, where);
+        reader.CheckKeys(value, keyPath, where);
+        var o = into ?? new LayerOverride { Pattern = "" };
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            switch (k)
+            {
+                case "method":
+                {
+                    var method = reader.Enum(v, $"{where}.method", WeightMethods);
+                    if (!ImplementedWeightMethods.Contains(method))
+                        throw reader.Error(DiagnosticCodes.UnsupportedSetting, v,
+                            $"{where}.method \"{method}\" is not implemented yet; use \"linear\"");
+                    o = o with { Method = method };
+                    break;
+                }
+                case "bits": o = o with { Bits = (int)reader.Integer(v, $"{where}.bits", MinBits, MaxBits) }; break;
+                case "perChannel": o = o with { PerChannel = reader.Boolean(v, $"{where}.perChannel") }; break;
+                case "symmetric":
+                {
+                    bool symmetric = reader.Boolean(v, $"{where}.symmetric");
+                    // The integer kernels and WeightQuantization assume zero-point-free weights.
+                    if (!symmetric)
+                        throw reader.Error(DiagnosticCodes.UnsupportedSetting, v,
+                            $"{where}.symmetric false (weights with zero points) is not supported: QuantBuild's integer kernels need symmetric weights");
+                    o = o with { Symmetric = true };
+                    break;
+                }
+                case "range":
+                    o = o with { Range = reader.Enum(v, $"{where}.range", WeightRanges) == "mse" ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax };
+                    break;
+            }
+        }
+        return o;
+    }
+
+    private static ActivationSettings ReadActivations(Reader reader, PositionedJson value)
+    {
+        reader.ExpectObject(value, "activations");
+        reader.CheckKeys(value, "activations", "activations");
+        var a = new ActivationSettings();
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            a = k switch
+            {
+                "method" => a with
+                {
+                    Method = reader.Enum(v, "activations.method", ActivationMethods) switch
+                    {
+                        "percentile" => CalibrationMethod.Percentile,
+                        "mse" => CalibrationMethod.Mse,
+                        "entropy" => CalibrationMethod.Entropy,
+                        _ => CalibrationMethod.MinMax,
+                    },
+                },
+                "bits" => a with { Bits = (int)reader.Integer(v, "activations.bits", MinBits, MaxBits) },
+                "symmetric" => a with { Symmetric = reader.Boolean(v, "activations.symmetric") },
+                _ => a with { Percentile = reader.Number(v, "activations.percentile", 50, 100) },
+            };
+        }
+        return a;
+    }
+
+    private static CalibrationSettings ReadCalibration(Reader reader, PositionedJson value, string baseDirectory)
+    {
+        reader.ExpectObject(value, "calibration");
+        reader.CheckKeys(value, "calibration", "calibration");
+        var c = new CalibrationSettings { BaseDirectory = baseDirectory };
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            switch (k)
+            {
+                case "inputs":
+                {
+                    reader.ExpectObject(v, "calibration.inputs");
+                    var inputs = new List<CalibrationInput>();
+                    foreach (var (name, _, _, pattern) in v.Members)
+                    {
+                        var text = reader.ExpectString(pattern, $"calibration.inputs.{name}");
+                        if (text.Length == 0) throw reader.Error(DiagnosticCodes.InvalidConfiguration, pattern, $"calibration.inputs.{name} is empty; give a path or a glob such as \"calib/*.npy\"");
+                        inputs.Add(new(name, text, pattern.Line, pattern.Column));
+                    }
+                    c = c with { Inputs = inputs };
+                    break;
+                }
+                case "maxSamples": c = c with { MaxSamples = (int)reader.Integer(v, "calibration.maxSamples", 0, int.MaxValue) }; break;
+                case "seed": c = c with { Seed = (int)reader.Integer(v, "calibration.seed", int.MinValue, int.MaxValue) }; break;
+            }
+        }
+        return c;
+    }
+
+    private static List<LayerOverride> ReadLayers(Reader reader, PositionedJson value)
+    {
+        reader.ExpectObject(value, "layers");
+        var layers = new List<LayerOverride>();
+        foreach (var (pattern, line, column, entry) in value.Members)
+        {
+            var where = $"layers[\"{pattern}\"]";
+            if (pattern.Length == 0) throw reader.Error(DiagnosticCodes.InvalidConfiguration, line, column, "layers: a key must be a node name or a glob, not \"\"");
+            reader.ExpectObject(entry, where);
+            reader.CheckKeys(entry, "layers/*", where);
+            var o = new LayerOverride { Pattern = pattern, Line = line, Column = column };
+            foreach (var (k, _, _, v) in entry.Members)
+            {
+                if (k == "skip") o = o with { Skip = reader.Boolean(v, $"{where}.skip") };
+                else o = ReadWeightOverride(reader, v, $"{where}.weights", "layers/*/weights", o);
+            }
+            layers.Add(o);
+        }
+        return layers;
+    }
+
+    /// <summary>Type checks that throw QB3101 at the value's position.</summary>
+    private sealed class Reader(string file)
+    {
+        public QuantBuildException Error(string code, PositionedJson at, string message) => new(code, message, file, at.Line, at.Column);
+
+        public QuantBuildException Error(string code, int line, int column, string message) => new(code, message, file, line, column);
+
+        public void ExpectObject(PositionedJson v, string where)
+        {
+            if (v.Kind != JsonValueKind.Object) throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be an object, found {v.KindName}");
+        }
+
+        public string ExpectString(PositionedJson v, string where) =>
+            v.Kind == JsonValueKind.String ? v.String! : throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be a string, found {v.KindName}");
+
+        public bool Boolean(PositionedJson v, string where) =>
+            v.Kind is JsonValueKind.True or JsonValueKind.False ? v.Boolean
+                : throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be true or false, found {v.KindName}");
+
+        public long Integer(PositionedJson v, string where, long min, long max)
+        {
+            if (v.Kind != JsonValueKind.Number || !long.TryParse(v.NumberText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
+                throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be an integer, found {(v.Kind == JsonValueKind.Number ? v.NumberText : v.KindName)}");
+            if (n < min || n > max)
+                throw Error(DiagnosticCodes.InvalidConfiguration, v, max == long.MaxValue
+                    ? $"{where} must be at least {min}, found {n}"
+                    : $"{where} must be in {min}..{max}, found {n}");
+            return n;
+        }
+
+        public double Number(PositionedJson v, string where, double min, double max)
+        {
+            if (v.Kind != JsonValueKind.Number || !double.TryParse(v.NumberText, NumberStyles.Float, CultureInfo.InvariantCulture, out var x))
+                throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be a number, found {v.KindName}");
+            if (x < min || x > max)
+                throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be in {min.ToString(CultureInfo.InvariantCulture)}..{max.ToString(CultureInfo.InvariantCulture)}, found {v.NumberText}");
+            return x;
+        }
+
+        public string Enum(PositionedJson v, string where, string[] allowed)
+        {
+            var text = ExpectString(v, where);
+            return allowed.Contains(text, StringComparer.Ordinal) ? text
+                : throw Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} \"{text}\" is not one of {string.Join(", ", allowed.Select(a => $"\"{a}\""))}");
+        }
+
+        public void CheckKeys(PositionedJson obj, string keyPath, string where)
+        {
+            var known = KnownKeys[keyPath];
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (key, line, column, _) in obj.Members)
+            {
+                if (!known.Contains(key, StringComparer.Ordinal))
+                {
+                    var near = known.FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+                    throw Error(DiagnosticCodes.InvalidConfiguration, line, column,
+                        $"unknown key \"{key}\" in {where}" + (near is null ? "" : $" (did you mean \"{near}\"?)") +
+                        $"; allowed: {string.Join(", ", known)}");
+                }
+                if (!seen.Add(key))
+                    throw Error(DiagnosticCodes.InvalidConfiguration, line, column, $"key \"{key}\" appears twice in {where}");
+            }
+        }
+    }
+}

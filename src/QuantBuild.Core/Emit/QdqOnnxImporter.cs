@@ -1,0 +1,197 @@
+using System.Text.Json;
+using QuantBuild.Diagnostics;
+using QuantBuild.Graph;
+using QuantBuild.Onnx.IO;
+using QuantBuild.Onnx.Proto;
+using QuantBuild.Quantization;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Emit;
+
+/// <summary>
+/// The inverse of <see cref="QdqOnnxEmitter"/>: reads a QDQ file back into a <see cref="QuantizedModel"/>
+/// (float graph without Q/DQ nodes, activation parameters, weight codes and scales, float nodes), which
+/// is what <c>quantbuild run --int</c> executes. Structure is recognised from the graph itself
+/// (DequantizeLinear of int8/int32 constants, QuantizeLinear → DequantizeLinear pairs, the optional
+/// Clip of sub-8-bit activations); the <c>quantbuild.qdq</c> metadata adds what ONNX cannot say (bit
+/// widths below 8, methods, float nodes, notes). Files from other tools import with 8-bit defaults.
+/// The float weights of the returned graph are the dequantized codes: the fp32 originals are not in the file.
+/// </summary>
+public static class QdqOnnxImporter
+{
+    public static QuantizedModel Load(string path)
+    {
+        var proto = OnnxModelFile.Load(path);
+        return Import(proto, path, Path.GetDirectoryName(Path.GetFullPath(path)));
+    }
+
+    public static QuantizedModel Import(ModelProto proto, string? sourcePath = null, string? baseDirectory = null)
+    {
+        proto = proto.Clone();
+        Int4Storage.ExpandAll(proto.Graph);
+        var g = OnnxImporter.Import(proto, baseDirectory, sourcePath);
+        var meta = ReadMetadata(proto, sourcePath);
+        QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);
+
+        var consumers = g.Consumers();
+        var remove = new HashSet<Node>();
+        var scalesAndCodes = new HashSet<string>(StringComparer.Ordinal);
+        var weights = new List<(string FloatName, sbyte[] Codes, int[] Shape, float[] Scales, int Axis)>();
+        var activations = new List<ActivationQuantization>();
+        var graphInputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+
+        foreach (var dq in g.Nodes.Where(n => n.OpType == "DequantizeLinear").ToList())
+        {
+            if (!g.Initializers.TryGetValue(dq.Inputs[0], out var codes)) continue;
+            var scale = Constant(g, dq, 1, Invalid);
+            int axis = (int)dq.GetInt("axis", 1);
+            if (dq.HasInput(2) && Constant(g, dq, 2, Invalid).ToFloatArray().Any(z => z != 0))
+                throw Invalid($"DequantizeLinear '{dq.Name}' gives constant '{dq.Inputs[0]}' a non-zero zero point; QuantBuild needs symmetric weights", dq.Name);
+            var scales = scale.Floats;
+            if (axis < 0) axis += codes.Rank;
+            var values = Dequantize(codes, scales, axis);
+            var output = dq.Outputs[0];
+            g.Initializers[output] = Tensor.FromFloats(values, codes.Shape);
+            remove.Add(dq);
+            scalesAndCodes.Add(dq.Inputs[0]);
+            scalesAndCodes.Add(dq.Inputs[1]);
+            if (dq.HasInput(2)) scalesAndCodes.Add(dq.Inputs[2]);
+            if (codes.Type == DataType.Int8)
+                weights.Add((output, codes.Int8s, codes.Shape, scales.Length == 0 ? [scales.Length == 0 ? 1f : scales[0]] : scales, scales.Length > 1 ? axis : 0));
+            else if (codes.Type != DataType.Int32)
+                throw Invalid($"DequantizeLinear '{dq.Name}' reads a {DataTypes.Name(codes.Type)} constant; QuantBuild imports int8 weights and int32 biases", dq.Name);
+        }
+
+        var producers = g.Producers();
+        foreach (var q in g.Nodes.Where(n => n.OpType == "QuantizeLinear").ToList())
+        {
+            var qOut = q.Outputs[0];
+            if (!consumers.TryGetValue(qOut, out var readers) || readers.Count != 1 || readers[0].OpType != "DequantizeLinear")
+                throw Invalid($"QuantizeLinear '{q.Name}' must feed exactly one DequantizeLinear", q.Name);
+            var dq = readers[0];
+            var scale = Constant(g, q, 1, Invalid).Floats[0];
+            var zeroTensor = q.HasInput(2) ? Constant(g, q, 2, Invalid) : null;
+            int zero = zeroTensor is null ? 0 : (int)zeroTensor.ToFloatArray()[0];
+            bool signed = zeroTensor is not null && zeroTensor.Type == DataType.Int8;
+            remove.Add(q);
+            remove.Add(dq);
+            foreach (var k in q.Inputs.Skip(1).Concat(dq.Inputs.Skip(1))) if (k.Length > 0) scalesAndCodes.Add(k);
+
+            // The value that went into Q, looking through the sub-8-bit Clip the emitter adds.
+            var floatName = q.Inputs[0];
+            // Only a Clip the emitter added (metadata says the activation is narrower than 8 bits) is part of the pair;
+            // a model's own Clip (ReLU6, hard-swish) right before a quantized output is not.
+            bool narrow = meta.ActivationBits.TryGetValue(dq.Outputs[0], out var declaredBits) && declaredBits < 8
+                || meta.ActivationBits.TryGetValue(producers.TryGetValue(floatName, out var c0) && c0.OpType == "Clip" ? c0.Inputs[0] : "", out var inputBits) && inputBits < 8;
+            if (narrow && producers.TryGetValue(floatName, out var clip) && clip.OpType == "Clip" && consumers[floatName].Count == 1
+                && consumers.TryGetValue(clip.Inputs[0], out var clipReaders) && clipReaders.Count == 1 && IsGridClip(g, clip, scale, zero, signed))
+            {
+                remove.Add(clip);
+                foreach (var k in clip.Inputs.Skip(1)) if (k.Length > 0) scalesAndCodes.Add(k);
+                floatName = clip.Inputs[0];
+            }
+            var dequantized = dq.Outputs[0];
+            string name;
+            if (graphInputs.Contains(floatName))
+            {
+                name = floatName;
+                foreach (var n in g.Nodes)
+                    for (int k = 0; k < n.Inputs.Count; k++)
+                        if (n.Inputs[k] == dequantized) n.Inputs[k] = floatName;
+            }
+            else
+            {
+                name = dequantized;
+                if (producers.TryGetValue(floatName, out var producer))
+                    producer.Outputs[producer.Outputs.IndexOf(floatName)] = dequantized;
+                else if (g.Initializers.Remove(floatName, out var constant))
+                    g.Initializers[dequantized] = constant;
+                else throw Invalid($"QuantizeLinear '{q.Name}' reads '{floatName}', which nothing produces", q.Name);
+                // Other readers of the unquantized value (files from other tools) now read the dequantized one.
+                foreach (var n in g.Nodes)
+                    for (int k = 0; k < n.Inputs.Count; k++)
+                        if (n.Inputs[k] == floatName && !remove.Contains(n)) n.Inputs[k] = dequantized;
+            }
+            int bits = meta.ActivationBits.TryGetValue(name, out var b) ? b : 8;
+            activations.Add(new ActivationQuantization(name, scale, zero, bits, signed));
+        }
+
+        g.Nodes.RemoveAll(remove.Contains);
+        foreach (var k in scalesAndCodes) g.Initializers.Remove(k);
+        g.SortTopologically();
+
+        var model = new QuantizedModel(g);
+        foreach (var a in activations.OrderBy(a => a.Name, StringComparer.Ordinal)) model.Activations[a.Name] = a;
+        foreach (var node in g.Nodes)
+        {
+            if (QuantizationPipeline.WeightInput(g, node) is not (int index, _)) continue;
+            var w = weights.FirstOrDefault(x => x.FloatName == node.Inputs[index]);
+            if (w.Codes is null) continue;
+            var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");
+            model.Weights[node.Name] = new WeightQuantization
+            {
+                NodeName = node.Name,
+                WeightName = w.FloatName,
+                Shape = w.Shape,
+                Axis = w.Scales.Length > 1 ? w.Axis : QuantizationPipeline.WeightInput(g, node)!.Value.Axis,
+                Bits = bits,
+                Codes = w.Codes,
+                Scales = w.Scales,
+                Method = method,
+            };
+        }
+        foreach (var n in meta.FloatNodes) model.FloatNodes.Add(n);
+        foreach (var (k, v) in meta.Notes) model.Notes[k] = v;
+        return model;
+    }
+
+    private static Tensor Constant(ModelGraph g, Node node, int index, Func<string, string?, QuantBuildException> invalid) =>
+        node.HasInput(index) && g.Initializers.TryGetValue(node.Inputs[index], out var t) ? t
+            : throw invalid($"{node.OpType} '{node.Name}' input {index} must be a constant", node.Name);
+
+    private static bool IsGridClip(ModelGraph g, Node clip, float scale, int zero, bool signed)
+    {
+        if (!clip.HasInput(1) || !clip.HasInput(2) || !g.Initializers.TryGetValue(clip.Inputs[1], out var lo) || !g.Initializers.TryGetValue(clip.Inputs[2], out var hi))
+            return false;
+        // The emitter's clip bounds sit on exact grid points: (qmin − z)·s and (qmax − z)·s.
+        float low = lo.Floats[0] / scale + zero, high = hi.Floats[0] / scale + zero;
+        return Math.Abs(low - Math.Round(low)) < 1e-3 && Math.Abs(high - Math.Round(high)) < 1e-3 && (signed ? low >= -128 && high <= 127 : low >= 0 && high <= 255);
+    }
+
+    private static float[] Dequantize(Tensor codes, float[] scales, int axis)
+    {
+        var q = codes.ToFloatArray();
+        int inner = 1;
+        for (int d = axis + 1; d < codes.Rank; d++) inner *= codes.Shape[d];
+        int channels = codes.Rank == 0 ? 1 : codes.Shape[axis];
+        var result = new float[q.Length];
+        for (int i = 0; i < q.Length; i++)
+            result[i] = q[i] * scales[scales.Length == 1 ? 0 : i / inner % channels];
+        return result;
+    }
+
+    private sealed record QdqMetadata(Dictionary<string, (int Bits, string Method)> Weights, Dictionary<string, int> ActivationBits,
+        List<string> FloatNodes, Dictionary<string, string> Notes);
+
+    private static QdqMetadata ReadMetadata(ModelProto proto, string? path)
+    {
+        var meta = new QdqMetadata(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new(), new(StringComparer.Ordinal));
+        var entry = proto.MetadataProps.LastOrDefault(p => p.Key == QdqOnnxEmitter.MetadataKey);
+        if (entry is null) return meta;
+        try
+        {
+            using var doc = JsonDocument.Parse(entry.Value);
+            var root = doc.RootElement;
+            foreach (var w in root.GetProperty("weights").EnumerateObject())
+                meta.Weights[w.Name] = (w.Value.GetProperty("bits").GetInt32(), w.Value.GetProperty("method").GetString()!);
+            foreach (var a in root.GetProperty("activations").EnumerateObject()) meta.ActivationBits[a.Name] = a.Value.GetInt32();
+            foreach (var n in root.GetProperty("floatNodes").EnumerateArray()) meta.FloatNodes.Add(n.GetString()!);
+            foreach (var n in root.GetProperty("notes").EnumerateObject()) meta.Notes[n.Name] = n.Value.GetString()!;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new QuantBuildException(DiagnosticCodes.InvalidQdqModel, $"metadata '{QdqOnnxEmitter.MetadataKey}' is damaged: {e.Message}", path, inner: e);
+        }
+        return meta;
+    }
+}

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.Json;
+using QuantBuild.Calibration;
+using QuantBuild.Configuration;
+using QuantBuild.Quantization;
+
+namespace QuantBuild.Emit;
+
+/// <summary>
+/// <c>&lt;Name&gt;.report.json</c>: model, settings, per-layer weight bits/method/scale range/SQNR,
+/// activation ranges and parameters, fp32 vs quantized weight bytes, float nodes. Everything in it is
+/// a function of the inputs (no timestamps, no absolute paths, no timings — those go to the log), so
+/// identical inputs give a byte-identical report and build outputs stay reproducible.
+/// </summary>
+public static class QuantizationReport
+{
+    public const int FormatVersion = 1;
+
+    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null)
+    {
+        var model = result.Model;
+        var settings = result.Settings;
+        var graph = model.Graph;
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("formatVersion", FormatVersion);
+            json.WriteString("model", modelFileName);
+            json.WriteString("represents",
+                "QDQ ONNX: weight codes with per-channel scales (int8; 4 bits or less as opset-21 INT4, two per byte; 5-7 bits as int8 codes inside the narrower grid), int32 biases, " +
+                "and QuantizeLinear/DequantizeLinear pairs on quantized activations; ONNX Runtime fuses them into its integer kernels. " +
+                "Nodes listed under floatNodes compute in float on dequantized inputs.");
+
+            json.WriteStartObject("settings");
+            json.WriteString("sidecar", settings.SourcePath is null ? null : Path.GetFileName(settings.SourcePath));
+            json.WriteStartObject("weights");
+            json.WriteString("method", settings.Weights.Method);
+            json.WriteNumber("bits", settings.Weights.Bits);
+            json.WriteBoolean("perChannel", settings.Weights.PerChannel);
+            json.WriteBoolean("symmetric", settings.Weights.Symmetric);
+            json.WriteString("range", settings.Weights.Range == WeightRangeMethod.Mse ? "mse" : "minmax");
+            json.WriteEndObject();
+            json.WriteStartObject("activations");
+            json.WriteString("method", settings.Activations.Method.ToString().ToLowerInvariant());
+            json.WriteNumber("bits", settings.Activations.Bits);
+            json.WriteBoolean("symmetric", settings.Activations.Symmetric);
+            if (settings.Activations.Method == CalibrationMethod.Percentile) json.WriteNumber("percentile", settings.Activations.Percentile);
+            json.WriteEndObject();
+            json.WriteStartObject("calibration");
+            json.WriteNumber("samples", int.Parse(model.Notes.GetValueOrDefault("calibration.samples", "0"), CultureInfo.InvariantCulture));
+            json.WriteNumber("files", result.CalibrationFilesRead.Count);
+            json.WriteNumber("maxSamples", settings.Calibration.MaxSamples);
+            json.WriteNumber("seed", settings.Calibration.Seed);
+            json.WriteEndObject();
+            if (settings.WeightByteBudget is long budget) json.WriteNumber("weightByteBudget", budget);
+            json.WriteEndObject();
+
+            json.WriteStartObject("notes");
+            foreach (var (k, v) in model.Notes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteString(k, v);
+            json.WriteEndObject();
+
+            long floatBytes = 0, quantBytes = 0;
+            json.WriteStartArray("layers");
+            foreach (var node in graph.Nodes)
+            {
+                if (!model.Weights.TryGetValue(node.Name, out var w)) continue;
+                var original = graph.Initializers[w.WeightName].Floats;
+                var dequantized = w.Dequantize();
+                long fb = 4L * original.Length, qb = QuantizationPipeline.QuantizedWeightBytes(w);
+                floatBytes += fb;
+                quantBytes += qb;
+                json.WriteStartObject();
+                json.WriteString("node", node.Name);
+                json.WriteString("op", node.OpType);
+                json.WriteString("weight", w.WeightName);
+                json.WriteStartArray("shape");
+                foreach (var d in w.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteNumber("bits", w.Bits);
+                json.WriteString("method", w.Method);
+                json.WriteString("granularity", w.Scales.Length > 1 ? "per-channel" : "per-tensor");
+                json.WriteNumber("axis", w.Axis);
+                WriteFloat(json, "scaleMin", w.Scales.Min());
+                WriteFloat(json, "scaleMax", w.Scales.Max());
+                WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));
+                json.WriteNumber("fp32Bytes", fb);
+                json.WriteNumber("quantizedBytes", qb);
+                if (model.Activations.TryGetValue(node.Inputs[0], out var input)) json.WriteString("input", input.Name);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+
+            json.WriteStartArray("activations");
+            foreach (var (name, a) in model.Activations)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", name);
+                if (result.Ranges.TryGetValue(name, out var r))
+                {
+                    WriteFloat(json, "min", r.Min);
+                    WriteFloat(json, "max", r.Max);
+                }
+                WriteFloat(json, "scale", a.Scale);
+                json.WriteNumber("zeroPoint", a.ZeroPoint);
+                json.WriteNumber("bits", a.Bits);
+                json.WriteBoolean("signed", a.Signed);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+
+            json.WriteStartArray("floatNodes");
+            foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
+            json.WriteEndArray();
+
+            json.WriteStartObject("sizes");
+            json.WriteNumber("weightsFp32Bytes", floatBytes);
+            json.WriteNumber("weightsQuantizedBytes", quantBytes);
+            WriteFloat(json, "weightCompression", quantBytes == 0 ? 0 : (double)floatBytes / quantBytes);
+            if (outputSizes is not null)
+                foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        stream.WriteByte((byte)'\n');
+        return stream.ToArray();
+    }
+
+    /// <summary>Floats (scales, ranges) in their shortest round-trip form.</summary>
+    private static void WriteFloat(Utf8JsonWriter json, string name, float value) => json.WriteNumber(name, value);
+
+    /// <summary>Derived figures (SQNR, ratios) to 4 decimals with invariant culture; ±∞ (an exact layer's SQNR) becomes a string, which JSON allows.</summary>
+    private static void WriteFloat(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, Math.Round(value, 4));
+        else json.WriteString(name, double.IsPositiveInfinity(value) ? "inf" : double.IsNegativeInfinity(value) ? "-inf" : "nan");
+    }
+}

@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using QuantBuild.Calibration;
+using QuantBuild.Configuration;
+using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Graph.Transforms;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Quantization;
+
+/// <summary>What one pipeline run produced besides the model: inputs it read and how long each stage took.</summary>
+public sealed record PipelineResult(QuantizedModel Model, QuantizationSettings Settings, IReadOnlyList<string> CalibrationFilesRead,
+    IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyList<(string Stage, TimeSpan Elapsed)> Timings);
+
+/// <summary>
+/// import → prepare (fold, infer shapes) → opset upgrade (≥ 13, for QDQ) → calibrate → quantize.
+/// Checks are ordered so that the cheapest, most fundamental errors come first: unsupported operators,
+/// then configuration (layers naming no node, calibration files), and only then the calibration run.
+/// </summary>
+public static class QuantizationPipeline
+{
+    public static PipelineResult Run(string modelPath, QuantizationSettings settings, EngineOptions? engineOptions = null, IProgress<string>? progress = null)
+    {
+        var timings = new List<(string, TimeSpan)>();
+        var clock = Stopwatch.StartNew();
+        var graph = OnnxImporter.Load(modelPath);
+        var originalOpset = graph.OpsetVersion;
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
+        graph.RemoveDeadNodes();
+        var plan = PlanNodes(graph, settings);
+        var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
+        InferShapes(graph, calibrationPlan);
+        // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
+        int targetOpset = plan.Weighted.Any(w => w.Settings.Bits <= 4) ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
+        if (graph.OpsetVersion < targetOpset)
+        {
+            OpsetUpgrade.Apply(graph, targetOpset);
+            InferShapes(graph, calibrationPlan);
+            plan = PlanNodes(graph, settings);
+        }
+        timings.Add(("prepare", clock.Elapsed));
+        var activations = SelectActivations(graph, plan);
+
+        clock.Restart();
+        var collectors = activations.Where(a => !graph.IsConstant(a))
+            .ToDictionary(a => a, _ => RangeCollectors.Create(settings.Activations.Method, settings.Activations.Percentile, settings.Activations.Bits), StringComparer.Ordinal);
+        var calibration = new CalibrationRunner(graph, engineOptions)
+            .Run(calibrationPlan, collectors, settings.Calibration.MaxSamples, progress, settings.SourcePath);
+        timings.Add(("calibrate", clock.Elapsed));
+        progress?.Report($"calibration: {calibration.SampleCount} samples, {collectors.Count} activations");
+
+        clock.Restart();
+        var model = new QuantizedModel(graph);
+        var ranges = new Dictionary<string, ActivationRange>(calibration.Ranges, StringComparer.Ordinal);
+        foreach (var name in activations)
+        {
+            if (graph.IsConstant(name))
+            {
+                // A constant operand (an Add's bias, a Mul's factor) is quantized over its own values.
+                var values = graph.Initializers[name].Floats;
+                ranges[name] = values.Length == 0 ? new(0, 0) : new(values.Min(), values.Max());
+            }
+            model.Activations[name] = LinearQuantizer.QuantizeActivation(name, ranges[name], settings.Activations.Bits, settings.Activations.Symmetric);
+        }
+        foreach (var node in plan.Float) model.FloatNodes.Add(node.Name);
+        foreach (var (node, weightIndex, axis, weightSettings) in plan.Weighted)
+        {
+            var name = node.Inputs[weightIndex];
+            var w = graph.Initializers[name];
+            try
+            {
+                model.Weights[node.Name] = LinearQuantizer.QuantizeWeight(node.Name, name, w.Floats, w.Shape, axis,
+                    weightSettings.Bits, weightSettings.PerChannel && w.Rank > 0, weightSettings.Range);
+            }
+            catch (ArgumentException e)
+            {
+                throw new QuantBuildException(DiagnosticCodes.InvalidCalibrationValue, $"weight '{name}' of node '{node.Name}': {e.Message}", modelPath, node: node.Name, inner: e);
+            }
+        }
+        timings.Add(("quantize", clock.Elapsed));
+
+        long quantBytes = model.Weights.Values.Sum(QuantizedWeightBytes);
+        if (settings.WeightByteBudget is long budget && quantBytes > budget)
+            throw new QuantBuildException(DiagnosticCodes.WeightBudgetExceeded,
+                $"quantized weights take {quantBytes} bytes, over budget.weightBytes = {budget}; lower weights.bits (globally or per layer in \"layers\") or raise the budget",
+                settings.SourcePath ?? modelPath);
+
+        model.Notes["weights.method"] = settings.Weights.Method;
+        model.Notes["weights.range"] = settings.Weights.Range == WeightRangeMethod.Mse ? "mse" : "minmax";
+        model.Notes["weights.bits"] = settings.Weights.Bits.ToString(CultureInfo.InvariantCulture);
+        model.Notes["weights.granularity"] = settings.Weights.PerChannel ? "per-channel" : "per-tensor";
+        model.Notes["activations.method"] = settings.Activations.Method.ToString().ToLowerInvariant();
+        model.Notes["activations.bits"] = settings.Activations.Bits.ToString(CultureInfo.InvariantCulture);
+        model.Notes["activations.symmetric"] = settings.Activations.Symmetric ? "true" : "false";
+        model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
+        model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
+        model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
+        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings);
+    }
+
+    /// <summary>
+    /// Types and shapes of every value. Shape inference runs on small synthetic inputs; a model that
+    /// cannot run on those (an STFT front end needs a minimum signal length) is inferred again with its
+    /// named non-batch dimensions bound to the first calibration sample's sizes.
+    /// </summary>
+    private static void InferShapes(ModelGraph graph, CalibrationPlan calibration)
+    {
+        try
+        {
+            ShapeInference.Apply(graph);
+            return;
+        }
+        catch (QuantBuildException first)
+        {
+            var bindings = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var input in graph.Inputs)
+            {
+                if (input.Shape is null || !calibration.FilesByInput.TryGetValue(input.Name, out var files)) continue;
+                var sample = Onnx.IO.NpyFile.Read(files[0]);
+                int offset = sample.Rank - input.Shape.Length;
+                for (int d = 1; d < input.Shape.Length; d++)
+                    if (input.Shape[d] is null && input.DimParams?[d] is string p && d + offset >= 0 && d + offset < sample.Rank)
+                        bindings[p] = sample.Shape[d + offset];
+            }
+            if (bindings.Count == 0) throw;
+            // The model's declared output shapes stay as declared (symbolic), whatever the bound run says.
+            var declared = graph.Outputs.Select(o => (o.Shape?.ToArray(), o.DimParams?.ToArray())).ToList();
+            try { ShapeInference.Apply(graph, bindings); }
+            catch (QuantBuildException) { throw first; }
+            for (int i = 0; i < graph.Outputs.Count; i++)
+                if (declared[i].Item1 is not null) (graph.Outputs[i].Shape, graph.Outputs[i].DimParams) = declared[i];
+        }
+    }
+
+    /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel.</summary>
+    public static long QuantizedWeightBytes(WeightQuantization w) => ((long)w.Codes.Length * w.Bits + 7) / 8 + 4L * w.Scales.Length;
+
+    /// <summary>Which nodes carry a quantizable constant weight, with their settings, and which stay float.</summary>
+    public sealed record NodePlan(List<(Node Node, int WeightIndex, int Axis, WeightSettings Settings)> Weighted, List<Node> Float);
+
+    public static NodePlan PlanNodes(ModelGraph graph, QuantizationSettings settings)
+    {
+        // A layers key that names nothing is almost always a typo or a stale name after re-export.
+        foreach (var layer in settings.Layers)
+            if (!graph.Nodes.Any(n => layer.Matches(n.Name)))
+                throw new QuantBuildException(DiagnosticCodes.InvalidConfiguration,
+                    $"layers[\"{layer.Pattern}\"] matches no node of the model (after constant folding); node names are e.g. " +
+                    string.Join(", ", graph.Nodes.Take(5).Select(n => $"'{n.Name}'")),
+                    settings.SourcePath, layer.Line, layer.Column);
+
+        var weighted = new List<(Node, int, int, WeightSettings)>();
+        var floats = new List<Node>();
+        foreach (var node in graph.Nodes)
+        {
+            var (weights, skip) = settings.ForNode(node.Name);
+            if (skip) { floats.Add(node); continue; }
+            if (WeightInput(graph, node) is (int index, int axis))
+                weighted.Add((node, index, axis, weights));
+        }
+        return new NodePlan(weighted, floats);
+    }
+
+    /// <summary>The constant weight input of a Conv/ConvTranspose/Gemm/MatMul and its output-channel axis, or null.</summary>
+    public static (int Index, int Axis)? WeightInput(ModelGraph graph, Node node)
+    {
+        if (node.Domain.Length != 0 || !node.HasInput(1) || !graph.Initializers.TryGetValue(node.Inputs[1], out var w) || w.Type != DataType.Float)
+            return null;
+        switch (node.OpType)
+        {
+            case "Conv":
+                return (1, 0);
+            case "ConvTranspose":
+                // Weight [C_in, C_out/group, k...]: output channels run along axis 1 (only all of them when group = 1).
+                return (1, node.GetInt("group", 1) == 1 ? 1 : 0);
+            case "Gemm":
+                return w.Rank == 2 ? (1, node.GetInt("transB", 0) != 0 ? 0 : 1) : null;
+            case "MatMul":
+                return w.Rank >= 2 ? (1, w.Rank - 1) : null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether input <paramref name="index"/> of <paramref name="node"/> carries data that flows through
+    /// the quantized network (as opposed to a weight, a bias, a shape, indices, axes or a clip bound).
+    /// </summary>
+    public static bool IsDataInput(ModelGraph graph, Node node, int index)
+    {
+        bool constant = node.HasInput(index) && graph.IsConstant(node.Inputs[index]);
+        return node.OpType switch
+        {
+            "Conv" or "ConvTranspose" => index == 0,
+            "Gemm" => index == 0 || !constant,
+            "MatMul" => index == 0 || !constant,
+            "Clip" or "Reshape" or "Expand" or "Slice" or "Pad" or "Resize" or "Upsample" or "Squeeze" or "Unsqueeze" or "Split"
+                or "Tile" or "Gather" or "GatherElements" or "TopK" or "Dropout" or "ReduceMean" or "ReduceSum" or "ReduceMax"
+                or "ReduceMin" or "ReduceProd" or "ReduceL1" or "ReduceL2" or "ReduceLogSumExp" or "ReduceSumSquare" or "CumSum" => index == 0,
+            "Shape" or "Size" or "ConstantOfShape" or "Range" or "NonZero" => false,
+            "Where" => index > 0,
+            _ => true,
+        };
+    }
+
+    /// <summary>
+    /// Activations to quantize, in graph order: float values produced or read as data by a quantized node,
+    /// and the graph's float inputs. Values that only feed shape computations and integer values are left out.
+    /// </summary>
+    public static List<string> SelectActivations(ModelGraph graph, NodePlan plan)
+    {
+        var floatNodes = plan.Float.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var weightNames = plan.Weighted.Select(w => w.Node.Inputs[w.WeightIndex]).ToHashSet(StringComparer.Ordinal);
+        var consumers = graph.Consumers();
+
+        bool IsFloat(string name) =>
+            graph.Initializers.TryGetValue(name, out var t) ? t.Type == DataType.Float
+            : graph.ValueInfos.TryGetValue(name, out var vi) ? vi.Type == DataType.Float
+            : graph.Inputs.FirstOrDefault(i => i.Name == name) is { } input ? input.Type == DataType.Float
+            : graph.Outputs.FirstOrDefault(o => o.Name == name) is { } output && output.Type == DataType.Float;
+
+        // A value read only as a shape, an index or a parameter is not data.
+        bool FeedsData(string name) =>
+            graph.IsGraphOutput(name)
+            || (consumers.TryGetValue(name, out var readers) && readers.Any(n => n.Inputs.Select((x, k) => (x, k)).Any(p => p.x == name && IsDataInput(graph, n, p.k))));
+
+        var ordered = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Consider(string name)
+        {
+            if (name.Length == 0 || weightNames.Contains(name) || !seen.Add(name)) return;
+            if (IsFloat(name) && FeedsData(name)) ordered.Add(name);
+        }
+        foreach (var input in graph.Inputs) Consider(input.Name);
+        foreach (var node in graph.Nodes)
+        {
+            if (floatNodes.Contains(node.Name)) continue;
+            for (int k = 0; k < node.Inputs.Count; k++)
+                if (node.HasInput(k) && IsDataInput(graph, node, k)) Consider(node.Inputs[k]);
+            foreach (var o in node.Outputs) Consider(o);
+        }
+        return ordered;
+    }
+}

@@ -1,0 +1,117 @@
+using QuantBuild.Cli;
+using QuantBuild.Tests.Infrastructure;
+using QuantBuild.Tests.Quantization;
+
+namespace QuantBuild.Tests.Cli;
+
+[TestClass]
+public sealed class QuantizeCliTests
+{
+    private static (int Exit, string Out, string Err) Cli(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int exit = QuantBuildCli.Run(args, o, e);
+        return (exit, o.ToString(), e.ToString());
+    }
+
+    private static string MnistCopy(TempFolder temp, int samples = 10)
+    {
+        var model = temp.File("mnist.onnx");
+        File.Copy(QuantizeTestData.MnistModel, model);
+        QuantizeTestData.WriteMnistCalibration(temp.Path, samples);
+        return model;
+    }
+
+    [TestMethod]
+    public void QuantizeFindsTheSidecarBesideTheModelAndIsByteIdenticalAcrossThreadCounts()
+    {
+        using var temp = new TempFolder();
+        var model = MnistCopy(temp);
+        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        var one = Cli("quantize", model, "--out", temp.File("a"), "--threads", "1");
+        Assert.AreEqual(0, one.Exit, one.Err);
+        var two = Cli("quantize", model, "--out", temp.File("b"), "--threads", "2", "--name", "Digits");
+        Assert.AreEqual(0, two.Exit, two.Err);
+        CollectionAssert.AreEqual(File.ReadAllBytes(temp.File("a", "mnist.quant.onnx")), File.ReadAllBytes(temp.File("b", "Digits.quant.onnx")));
+        CollectionAssert.AreEqual(File.ReadAllBytes(temp.File("a", "mnist.report.json")), File.ReadAllBytes(temp.File("b", "Digits.report.json")));
+        var report = File.ReadAllText(temp.File("a", "mnist.report.json"));
+        StringAssert.Contains(report, "\"sqnrDb\"");
+        Assert.IsFalse(report.Contains(temp.Path), "no absolute paths in a build output");
+    }
+
+    [TestMethod]
+    public void WithoutCalibrationDataQuantizeFailsWithQB3103AndWritesNothing()
+    {
+        using var temp = new TempFolder();
+        var model = MnistCopy(temp, 1);
+        var r = Cli("quantize", model, "--out", temp.File("out"));
+        Assert.AreEqual(ExitCodes.Failed, r.Exit);
+        StringAssert.Contains(r.Err, "error QB3103");
+        StringAssert.Contains(r.Err, "mnist.quant.json");
+        Assert.IsFalse(Directory.Exists(temp.File("out")));
+    }
+
+    [TestMethod]
+    public void SidecarErrorsPointIntoTheSidecar()
+    {
+        using var temp = new TempFolder();
+        var model = MnistCopy(temp, 1);
+        File.WriteAllText(temp.File("s.json"), "{\n  \"calibration\": { \"inputs\": { \"input\": \"nothing/*.npy\" } }\n}");
+        var r = Cli("quantize", model, "--config", temp.File("s.json"), "--out", temp.File("out"));
+        Assert.AreEqual(ExitCodes.Failed, r.Exit);
+        StringAssert.StartsWith(r.Err, $"{temp.File("s.json")}(2,41): error QB3102:");
+    }
+
+    [TestMethod]
+    public void BuildManifestQuantizesStaleModelsWritesDependencyFilesAndIsolatesFailures()
+    {
+        using var temp = new TempFolder();
+        var model = MnistCopy(temp, 5);
+        File.WriteAllText(temp.File("good.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        File.WriteAllText(temp.File("bad.json"), "{ \"weights\": { \"bits\": 12 } }");
+        var manifest = temp.File("models.txt");
+        File.WriteAllLines(manifest,
+        [
+            "# model\tsidecar\tout\tname\tclass\tnamespace\taccess\tdeps",
+            "mnist.onnx\tgood.json\tobj/qb\tGood\tGoodModel\tApp.Models\tinternal\tobj/qb/Good.deps",
+            "mnist.onnx\tbad.json\tobj/qb\tBad\tBadModel\tApp.Models\tpublic\tobj/qb/Bad.deps",
+        ]);
+        // A stale output of the failing model from an earlier build must not survive.
+        Directory.CreateDirectory(temp.File("obj", "qb"));
+        File.WriteAllText(temp.File("obj", "qb", "Bad.quant.onnx"), "old");
+
+        var r = Cli("build", "--manifest", manifest, "--threads", "2");
+        Assert.AreEqual(ExitCodes.Failed, r.Exit, r.Out + r.Err);
+        StringAssert.StartsWith(r.Err, $"{temp.File("bad.json")}(1,24): error QB3101:");
+        Assert.IsTrue(File.Exists(temp.File("obj", "qb", "Good.quant.onnx")));
+        Assert.IsTrue(File.Exists(temp.File("obj", "qb", "Good.report.json")));
+        Assert.IsFalse(File.Exists(temp.File("obj", "qb", "Bad.quant.onnx")));
+        Assert.IsFalse(File.Exists(temp.File("obj", "qb", "Bad.deps")));
+
+        var deps = File.ReadAllLines(temp.File("obj", "qb", "Good.deps"));
+        var expected = new[] { model, temp.File("good.json") }.Concat(Enumerable.Range(0, 5).Select(k => temp.File("calib", $"d{k:D3}.npy"))).Order(StringComparer.Ordinal).ToArray();
+        CollectionAssert.AreEqual(expected, deps);
+
+        // Second build with only the good model: nothing is stale.
+        File.WriteAllLines(manifest, [File.ReadAllLines(manifest)[1]]);
+        var again = Cli("build", "--manifest", manifest);
+        Assert.AreEqual(0, again.Exit, again.Err);
+        StringAssert.Contains(again.Out, "0 of 1 model to quantize");
+        // Touching a calibration file makes it stale again.
+        File.SetLastWriteTimeUtc(temp.File("calib", "d003.npy"), DateTime.UtcNow.AddMinutes(5));
+        var third = Cli("build", "--manifest", manifest);
+        Assert.AreEqual(0, third.Exit, third.Err);
+        StringAssert.Contains(third.Out, "1 of 1 model to quantize");
+    }
+
+    [TestMethod]
+    public void MalformedManifestLineIsQB3106WithItsLine()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.File("m.txt"), "\na.onnx\tb.json\n");
+        var r = Cli("build", "--manifest", temp.File("m.txt"));
+        Assert.AreEqual(ExitCodes.Failed, r.Exit);
+        StringAssert.StartsWith(r.Err, $"{temp.File("m.txt")}(2,1): error QB3106:");
+    }
+}
