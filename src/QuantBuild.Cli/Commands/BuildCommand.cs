@@ -23,15 +23,22 @@ public static class BuildCommand
         var manifest = new Option<string>("--manifest", "-m") { Description = "Tab-separated list of models (see the documentation of the build verb).", HelpName = "FILE", Required = true };
         var force = new Option<bool>("--force") { Description = "Process every model, stale or not." };
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads per model engine. Default: all processors.", HelpName = "N" };
+        var runtimeOut = new Option<string?>("--runtime-out") { Description = "Where to write the runtime source every generated class compiles against.", HelpName = "PATH" };
+        var runtimeNamespace = new Option<string?>("--namespace-for-runtime") { Description = "Namespace of the runtime source (internal types). Default: QuantBuild.Generated.Runtime.", HelpName = "NS" };
         var command = new Command("build", "Quantize every stale model of a manifest (the MSBuild task's entry point).");
         command.Options.Add(manifest);
         command.Options.Add(force);
         command.Options.Add(threads);
-        command.SetAction(parse => Execute(parse.GetRequiredValue(manifest), parse.GetValue(force), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error));
+        command.Options.Add(runtimeOut);
+        command.Options.Add(runtimeNamespace);
+        command.SetAction(parse => Execute(parse.GetRequiredValue(manifest), parse.GetValue(force), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error,
+            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace)));
         return command;
     }
 
-    public static List<QuantizeRequest> ReadManifest(string path)
+    public const string DefaultRuntimeNamespace = QuantizeJob.DefaultNamespace + ".Runtime";
+
+    public static List<QuantizeRequest> ReadManifest(string path, string? runtimeNamespace = null)
     {
         if (!File.Exists(path)) throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"manifest '{path}' not found", path);
         var baseDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -50,7 +57,8 @@ public static class BuildCommand
                 throw Bad("model path, output dir, name and dependency file must not be empty");
             if (f[6] is not ("internal" or "public")) throw Bad($"access must be 'internal' or 'public', found '{f[6]}'");
             requests.Add(new QuantizeRequest(Full(f[0]), f[1].Length == 0 ? null : Full(f[1]), Full(f[2]), f[3],
-                f[4].Length == 0 ? null : f[4], f[5].Length == 0 ? null : f[5], f[6], Full(f[7])));
+                f[4].Length == 0 ? null : f[4], f[5].Length == 0 ? null : f[5], f[6], Full(f[7]),
+                runtimeNamespace ?? DefaultRuntimeNamespace, EmptyFilesForDisabledOutputs: true));
         }
         var duplicate = requests.GroupBy(r => Path.Combine(r.OutputDirectory, r.Name), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -73,10 +81,15 @@ public static class BuildCommand
         return dependencies.All(d => File.Exists(d) && File.GetLastWriteTimeUtc(d) <= oldest);
     }
 
-    public static int Execute(string manifestPath, bool force, int threads, TextWriter output, TextWriter error)
+    public static int Execute(string manifestPath, bool force, int threads, TextWriter output, TextWriter error,
+        string? runtimeOut = null, string? runtimeNamespace = null)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
-        var requests = ReadManifest(manifestPath);
+        var requests = ReadManifest(manifestPath, runtimeNamespace);
+        // The runtime source is shared by all models of the project; rewritten only when it changes so
+        // an up-to-date project keeps its timestamps (and its incremental compile).
+        if (runtimeOut is not null)
+            QuantizeCommand.AtomicFileIfChanged(runtimeOut, Emit.CSharpEmitter.EmitRuntime(runtimeNamespace ?? DefaultRuntimeNamespace, QuantizeJob.ToolVersion));
         var stale = requests.Where(r => force || !IsUpToDate(r)).ToList();
         output.WriteLine($"quantbuild build: {stale.Count} of {requests.Count} model{(requests.Count == 1 ? "" : "s")} to quantize");
         var failures = new string?[stale.Count];

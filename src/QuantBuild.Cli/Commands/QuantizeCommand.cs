@@ -5,10 +5,20 @@ namespace QuantBuild.Cli.Commands;
 
 /// <summary>
 /// <c>quantbuild quantize MODEL.onnx [--config SIDECAR.json] --out DIR [--name NAME] [--threads N]</c>:
-/// calibrates and quantizes one model, writing DIR/&lt;Name&gt;.quant.onnx and DIR/&lt;Name&gt;.report.json.
+/// calibrates and quantizes one model, writing DIR/&lt;Name&gt;.quant.onnx, DIR/&lt;Name&gt;.g.cs (plus the runtime source
+/// QuantBuild.Runtime.g.cs it compiles against) and DIR/&lt;Name&gt;.report.json.
 /// </summary>
 public static class QuantizeCommand
 {
+    public const string RuntimeFileName = "QuantBuild.Runtime.g.cs";
+
+    /// <summary>Writes text atomically, leaving the file (and its timestamp) alone when the content is unchanged.</summary>
+    public static void AtomicFileIfChanged(string path, string text)
+    {
+        if (File.Exists(path) && File.ReadAllText(path) == text) return;
+        Onnx.IO.AtomicFile.WriteAllText(path, text);
+    }
+
     public static Command Create(TextWriter output)
     {
         var model = new Argument<string>("model") { Description = "The fp32 ONNX model to quantize.", HelpName = "MODEL.onnx" };
@@ -17,11 +27,11 @@ public static class QuantizeCommand
             Description = "The sidecar JSON with quantization settings and calibration inputs. Default: MODEL's folder/<stem>.quant.json when it exists.",
             HelpName = "SIDECAR.json",
         };
-        var outDir = new Option<string>("--out", "-o") { Description = "Folder for <Name>.quant.onnx and <Name>.report.json.", HelpName = "DIR", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Folder for <Name>.quant.onnx, <Name>.g.cs (+ QuantBuild.Runtime.g.cs) and <Name>.report.json.", HelpName = "DIR", Required = true };
         var name = new Option<string?>("--name", "-n") { Description = "Base name of the outputs. Default: the model file's stem.", HelpName = "NAME" };
         var threads = new Option<int?>("--threads", "-t") { Description = "Maximum threads (results are identical for any value). Default: all processors.", HelpName = "N" };
 
-        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file and a JSON report.");
+        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C# and a JSON report.");
         command.Arguments.Add(model);
         command.Options.Add(config);
         command.Options.Add(outDir);
@@ -40,6 +50,14 @@ public static class QuantizeCommand
         var request = new QuantizeRequest(modelPath, sidecar ?? QuantizeJob.DefaultSidecar(modelPath), outDir, name ?? Path.GetFileNameWithoutExtension(modelPath));
         var result = QuantizeJob.Run(request, threads, output);
         foreach (var file in result.Written) output.WriteLine($"wrote {file}");
+        if (result.Written.Any(f => f.EndsWith(".g.cs", StringComparison.Ordinal)))
+        {
+            // Standalone use: the generated class needs the runtime beside it.
+            var options = QuantizeJob.CSharpOptions(request);
+            var runtime = Path.Combine(outDir, RuntimeFileName);
+            AtomicFileIfChanged(runtime, Emit.CSharpEmitter.EmitRuntime(options.EffectiveRuntimeNamespace, QuantizeJob.ToolVersion));
+            output.WriteLine($"wrote {Path.GetFullPath(runtime)}");
+        }
         return ExitCodes.Success;
     }
 }

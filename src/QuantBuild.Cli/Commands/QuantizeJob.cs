@@ -8,8 +8,12 @@ using QuantBuild.Quantization;
 namespace QuantBuild.Cli.Commands;
 
 /// <summary>One model to quantize: what <c>quantize</c> takes from its options and <c>build</c> from a manifest line.</summary>
+/// <param name="RuntimeNamespace">namespace of the runtime source the generated class calls (MSBuild passes one per project)</param>
+/// <param name="EmptyFilesForDisabledOutputs">write an empty file for an output the sidecar turns off, so a build that
+/// predicts every output never sees one missing (the MSBuild contract); the standalone verb writes only what is on</param>
 public sealed record QuantizeRequest(string ModelPath, string? SidecarPath, string OutputDirectory, string Name,
-    string? ClassName = null, string? Namespace = null, string Access = "internal", string? DependencyFile = null);
+    string? ClassName = null, string? Namespace = null, string Access = "internal", string? DependencyFile = null,
+    string? RuntimeNamespace = null, bool EmptyFilesForDisabledOutputs = false);
 
 /// <summary>One output file of a model, produced in memory before anything is written.</summary>
 public sealed record OutputFile(string FileName, byte[] Content);
@@ -37,8 +41,9 @@ public static class QuantizeJob
     public static IReadOnlyList<string> PredictOutputs(QuantizeRequest request, OutputSettings outputs)
     {
         var files = new List<string>();
-        if (outputs.Onnx) files.Add(request.Name + ".quant.onnx");
-        if (outputs.Report) files.Add(request.Name + ".report.json");
+        if (outputs.Onnx || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".quant.onnx");
+        if (outputs.CSharp || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".g.cs");
+        if (outputs.Report || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".report.json");
         return files;
     }
 
@@ -50,17 +55,23 @@ public static class QuantizeJob
         var progress = new Progress(log, request.Name);
         var result = QuantizationPipeline.Run(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, progress);
 
-        // Each output is one line here; the C# emitter adds `if (settings.Outputs.CSharp) outputs.Add(new(Name + ".g.cs", ...))`.
         var outputs = new List<OutputFile>();
         if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
+        if (settings.Outputs.CSharp) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(result.Model, CSharpOptions(request)))));
         if (settings.Outputs.Report)
         {
             // Keyed by kind, not file name, so the report does not depend on --name.
             var sizes = new Dictionary<string, long>(StringComparer.Ordinal) { ["modelFp32FileBytes"] = new FileInfo(request.ModelPath).Length };
-            foreach (var o in outputs) sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
+            // The generated C# names its class after the model, so its size is left out: the report
+            // stays byte-identical whatever --name or class name a build uses.
+            foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
+                sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
             outputs.Add(new(request.Name + ".report.json", QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes)));
         }
 
+        if (request.EmptyFilesForDisabledOutputs)
+            foreach (var predicted in PredictOutputs(request, settings.Outputs))
+                if (outputs.All(o => o.FileName != predicted)) outputs.Add(new(predicted, Array.Empty<byte>()));
         var written = WriteAll(request.OutputDirectory, outputs);
         foreach (var (stage, elapsed) in result.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
@@ -70,6 +81,34 @@ public static class QuantizeJob
         dependencies.AddRange(result.CalibrationFilesRead);
         dependencies = dependencies.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new JobResult(written, dependencies, result);
+    }
+
+    private static readonly System.Text.UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    /// <summary>Version recorded in generated files: the tool's informational version (a new tool redoes every model).</summary>
+    public static string ToolVersion { get; } =
+        typeof(QuantizeJob).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    /// <summary>Namespace of generated classes when neither the manifest nor the command line names one.</summary>
+    public const string DefaultNamespace = "QuantBuild.Generated";
+
+    public static CSharpEmitOptions CSharpOptions(QuantizeRequest request) => new()
+    {
+        ClassName = request.ClassName ?? DefaultClassName(request.Name),
+        Namespace = request.Namespace ?? DefaultNamespace,
+        Access = request.Access,
+        ToolVersion = ToolVersion,
+        RuntimeNamespace = request.RuntimeNamespace,
+    };
+
+    /// <summary>A C# identifier from a file stem: "kws_v2-small" → "KwsV2Small"; a leading digit gets a '_' prefix.</summary>
+    public static string DefaultClassName(string name)
+    {
+        var words = System.Text.RegularExpressions.Regex.Split(name, "[^A-Za-z0-9]+").Where(w => w.Length > 0);
+        var pascal = string.Concat(words.Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+        if (pascal.Length == 0) pascal = "Model";
+        return char.IsDigit(pascal[0]) ? "_" + pascal : pascal;
     }
 
     /// <summary>"&lt;Name&gt;.quant.onnx" → "quantOnnxFileBytes", "&lt;Name&gt;.g.cs" → "gCsFileBytes".</summary>

@@ -1,3 +1,4 @@
+using QuantBuild.Emit;
 using QuantBuild.Graph.Transforms;
 using System.CommandLine;
 using System.Globalization;
@@ -98,16 +99,66 @@ public static class RunCommand
     }
 
     /// <summary><c>run --int</c>: the quantized model through lowering and the in-process integer runner.</summary>
+    /// <summary>
+    /// The integer plan has the static shapes it was lowered for (batch 1 by default); a batch of B
+    /// samples in the input files runs sample by sample and the outputs are stacked along axis 0.
+    /// </summary>
+    private static Dictionary<string, Tensor> RunBatched(IntegerModelRunner runner, IntegerPlan plan, Dictionary<string, Tensor> feeds, string modelPath)
+    {
+        bool exact = plan.Inputs.All(i => feeds.TryGetValue(i.Name, out var t) && t.Shape.SequenceEqual(i.Shape));
+        if (exact) return runner.Run(feeds);
+        int batch = -1;
+        foreach (var input in plan.Inputs)
+        {
+            var t = feeds[input.Name];
+            bool stackable = input.Shape.Length > 0 && input.Shape[0] == 1 && t.Rank == input.Shape.Length && t.Shape.Skip(1).SequenceEqual(input.Shape.Skip(1));
+            if (!stackable || (batch >= 0 && t.Shape[0] != batch))
+                throw new QuantBuildException(DiagnosticCodes.InvalidInputValue,
+                    $"input '{input.Name}' has shape {t.ShapeString}; the integer model takes [{string.Join(",", input.Shape)}] (or a stack of such samples along axis 0)", modelPath);
+            batch = t.Shape[0];
+        }
+        var stacked = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
+        for (int b = 0; b < batch; b++)
+        {
+            var sample = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var input in plan.Inputs)
+            {
+                var t = feeds[input.Name];
+                int size = t.Length / batch;
+                var slice = Array.CreateInstance(t.Data.GetType().GetElementType()!, size);
+                Array.Copy(t.Data, b * size, slice, 0, size);
+                sample[input.Name] = new Tensor(t.Type, input.Shape, slice);
+            }
+            foreach (var (name, value) in runner.Run(sample))
+                (stacked.TryGetValue(name, out var list) ? list : stacked[name] = new List<Tensor>()).Add(value);
+        }
+        var results = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, parts) in stacked)
+        {
+            var first = parts[0];
+            var data = Array.CreateInstance(first.Data.GetType().GetElementType()!, first.Length * parts.Count);
+            for (int b = 0; b < parts.Count; b++) Array.Copy(parts[b].Data, 0, data, b * first.Length, first.Length);
+            var shape = first.Shape.ToArray();
+            shape[0] *= parts.Count;
+            results[name] = new Tensor(first.Type, shape, data);
+        }
+        return results;
+    }
+
     public static int ExecuteInteger(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, TextWriter output)
     {
-        var quantized = QuantizedModelLoader.Load(modelPath);
+        var quantized = QdqOnnxImporter.Load(modelPath);
+        if (quantized.Weights.Count == 0 && quantized.Activations.Count == 0)
+            throw new QuantBuildException(DiagnosticCodes.InvalidQdqModel,
+                "not a quantized model: it has no QuantizeLinear/DequantizeLinear pairs. `run --int` takes a <Name>.quant.onnx written by `quantbuild quantize`; run a float model without --int",
+                modelPath);
         var graph = quantized.Graph;
         var plan = IntegerLowering.Lower(quantized);
         var runner = new IntegerModelRunner(plan);
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, file) in AssignInputs(graph, inputSpecs, modelPath))
             feeds[name] = NpyFile.Read(file);
-        var results = runner.Run(feeds);
+        var results = RunBatched(runner, plan, feeds, modelPath);
         foreach (var warning in plan.Warnings) output.WriteLine("warning: " + warning);
         if (plan.FloatNodeNames.Count > 0)
             output.WriteLine($"{plan.FloatNodeNames.Count} node(s) ran in float: {string.Join(", ", plan.FloatNodeNames)}");
