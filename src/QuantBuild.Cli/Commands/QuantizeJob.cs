@@ -1,3 +1,4 @@
+using QuantBuild.Lowering;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
 using QuantBuild.Emit;
@@ -57,7 +58,7 @@ public static class QuantizeJob
 
         var outputs = new List<OutputFile>();
         if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
-        if (settings.Outputs.CSharp) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(result.Model, CSharpOptions(request)))));
+        if (settings.Outputs.CSharp) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(IntegerLowering.Lower(result.Model, result.SampleShapes), CSharpOptions(request)))));
         if (settings.Outputs.Report)
         {
             // Keyed by kind, not file name, so the report does not depend on --name.

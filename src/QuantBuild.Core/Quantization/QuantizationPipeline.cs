@@ -11,8 +11,12 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Quantization;
 
 /// <summary>What one pipeline run produced besides the model: inputs it read and how long each stage took.</summary>
+/// <param name="SampleShapes">the concrete shape of one sample per model input (from the first calibration
+/// file; batch 1), which fixes symbolic dimensions such as an image width for the statically shaped
+/// integer plan</param>
 public sealed record PipelineResult(QuantizedModel Model, QuantizationSettings Settings, IReadOnlyList<string> CalibrationFilesRead,
-    IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyList<(string Stage, TimeSpan Elapsed)> Timings);
+    IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyList<(string Stage, TimeSpan Elapsed)> Timings,
+    IReadOnlyDictionary<string, int[]> SampleShapes);
 
 /// <summary>
 /// import → prepare (fold, infer shapes) → opset upgrade (≥ 13, for QDQ) → calibrate → quantize.
@@ -98,7 +102,7 @@ public static class QuantizationPipeline
         model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
-        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings);
+        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, SampleShapes(graph, calibrationPlan));
     }
 
     /// <summary>
@@ -106,6 +110,24 @@ public static class QuantizationPipeline
     /// cannot run on those (an STFT front end needs a minimum signal length) is inferred again with its
     /// named non-batch dimensions bound to the first calibration sample's sizes.
     /// </summary>
+    /// <summary>One sample's shape per input: the first calibration file, its batch dimension set to 1.</summary>
+    private static Dictionary<string, int[]> SampleShapes(ModelGraph graph, CalibrationPlan calibration)
+    {
+        var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        foreach (var input in graph.Inputs)
+        {
+            if (input.Shape is null || !calibration.FilesByInput.TryGetValue(input.Name, out var files) || files.Count == 0) continue;
+            var sample = Onnx.IO.NpyFile.Read(files[0]).Shape;
+            int[] shape = sample.Length == input.Shape.Length ? sample.ToArray()
+                : sample.Length == input.Shape.Length - 1 ? sample.Prepend(1).ToArray()
+                : Array.Empty<int>();
+            if (shape.Length == 0) continue;
+            if (input.Shape[0] is null) shape[0] = 1;
+            shapes[input.Name] = shape;
+        }
+        return shapes;
+    }
+
     private static void InferShapes(ModelGraph graph, CalibrationPlan calibration)
     {
         try
