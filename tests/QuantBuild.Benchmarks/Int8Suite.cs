@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using QuantBuild.Configuration;
+using QuantBuild.Diagnostics;
+using QuantBuild.Emit;
+using QuantBuild.Engine;
+using QuantBuild.Lowering;
+using QuantBuild.Oracle;
+using QuantBuild.Quantization;
+
+/// <summary>
+/// `int8`: each real model quantized through the same pipeline a build runs (a sidecar whose
+/// calibration glob names the model's real input cases — in-sample calibration, stated in the table),
+/// at 8- and 4-bit weights with int8 activations. Times, single-threaded and in the same run: our
+/// integer runtime (the kernels the generated code calls), ONNX Runtime on our QDQ file, and ONNX
+/// Runtime on the fp32 model; prints the weight bytes of each form.
+/// </summary>
+static class Int8Suite
+{
+    // melspectrogram is the model a user keeps in float (log-power front end): not in this suite.
+    private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128"];
+
+    sealed record Row(string Model, int Bits, double? OursMs, double? OrtQdqMs, double? OrtFp32Ms, long Fp32WeightBytes, long QuantWeightBytes,
+        long QdqFileBytes, int FloatSteps, string? Error);
+
+    public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
+    {
+        var selected = options.ModelIds is null ? models.Where(m => DefaultModels.Contains(m.Id)).ToList() : models.ToList();
+        var rows = new List<Row>();
+        var work = Path.Combine(root, "artifacts", "bench-int8");
+        Directory.CreateDirectory(work);
+        foreach (var model in selected)
+        {
+            var input = model.Cases[0];
+            double? fp32 = null;
+            try { fp32 = oracle.Bench(model.ModelPath, input.InputFiles, options.Warmup, options.Iters).MedianMs; }
+            catch (OracleException e) { rows.Add(new Row(model.Id, 0, null, null, null, 0, 0, 0, 0, "ORT fp32: " + e.Message)); continue; }
+            foreach (int bits in new[] { 8, 4 })
+            {
+                Console.Error.WriteLine($"int8 bench {model.Id} W{bits}A8 ...");
+                try { rows.Add(Measure(model, input, bits, fp32, oracle, options, work)); }
+                catch (Exception e) when (e is QuantBuildException or OracleException or NotSupportedException)
+                {
+                    rows.Add(new Row(model.Id, bits, null, null, fp32, 0, 0, 0, 0, e.Message));
+                }
+            }
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine("| model | weights | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+            table.AppendLine(r.Error is not null
+                ? $"| {r.Model} | W{r.Bits}A8 | error: {r.Error} | | | | | | | | |"
+                : $"| {r.Model} | W{r.Bits}A8 | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
+        Console.WriteLine($"int8 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
+        Console.Write(table);
+        var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
+        File.WriteAllText(outPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"\nwrote {outPath}");
+        return rows.All(r => r.Error is null) ? 0 : 1;
+    }
+
+    private static Row Measure(RealModel model, RealModelCase input, int bits, double? fp32, OrtOracle oracle, BenchOptions options, string work)
+    {
+        // A sidecar beside the inputs, as a user would write one: calibration globs per input.
+        var casesDir = Path.GetDirectoryName(Path.GetDirectoryName(input.InputFiles.Values.First())!)!;
+        var sidecar = Path.Combine(work, $"{model.Id}-w{bits}.quant.json");
+        var calibration = string.Join(", ", input.InputFiles.Select(kv =>
+            $"\"{kv.Key}\": {JsonSerializer.Serialize(Path.Combine(casesDir, "*", Path.GetFileName(kv.Value)))}"));
+        File.WriteAllText(sidecar, $$"""{ "weights": { "bits": {{bits}} }, "calibration": { "inputs": { {{calibration}} } } }""");
+
+        var result = QuantizationPipeline.Run(model.ModelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var qdq = Path.Combine(work, $"{model.Id}-w{bits}.quant.onnx");
+        var qdqBytes = QdqOnnxEmitter.EmitBytes(result.Model);
+        File.WriteAllBytes(qdq, qdqBytes);
+        var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
+        var runner = new IntegerModelRunner(plan);
+        var feeds = input.LoadInputs();
+        for (int i = 0; i < options.Warmup; i++) runner.Run(feeds);
+        var times = new double[options.Iters];
+        for (int i = 0; i < times.Length; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            runner.Run(feeds);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters).MedianMs;
+        long fp32Bytes = result.Model.Weights.Values.Sum(w => 4L * w.Codes.Length);
+        long quantBytes = result.Model.Weights.Values.Sum(w => ((long)w.Codes.Length * w.Bits + 7) / 8);
+        return new Row(model.Id, bits, times[times.Length / 2], ortQdq, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null);
+    }
+}
