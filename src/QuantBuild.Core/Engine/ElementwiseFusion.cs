@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using QuantBuild.Graph;
 using QuantBuild.Tensors;
 
@@ -175,6 +176,7 @@ internal sealed class FusedChain
 
     private static float? ScalarOf(Tensor? t) => t is { Data: float[] { Length: 1 } f } ? f[0] : null;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void RunTile(float[] y, int start, int length, Operand[] lefts, Operand[] rights, float[] los, float[] his)
     {
         fixed (float* py = y)
@@ -206,6 +208,7 @@ internal sealed class FusedChain
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Binary<TOp>(Operand left, Operand right, float* d, int start, int length) where TOp : IFloatBinary
     {
         fixed (float* pa = left.Array, pb = right.Array)

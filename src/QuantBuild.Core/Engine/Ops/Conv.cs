@@ -241,6 +241,7 @@ public sealed class ConvKernel : OpKernel
     /// 16 outputs at a time accumulate every tap in a register: bias first, taps in (kh, kw) order,
     /// one fma each, as the row-at-a-time loop does (padding adds w·0, which leaves the sum as is).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwisePlaneRegisters(float* x, float* w, float bias, float* y, WindowGeometry g)
     {
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];

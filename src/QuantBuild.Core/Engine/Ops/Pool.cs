@@ -98,6 +98,7 @@ public sealed class PoolKernel : OpKernel
     /// visiting order and first-element start as <see cref="MaxPlane"/> (so NaNs behave alike),
     /// without its bounds tests and index bookkeeping.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MaxPlaneInterior(float[] x, int p, WindowGeometry g, float[] y)
     {
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
