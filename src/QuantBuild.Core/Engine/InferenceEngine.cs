@@ -13,6 +13,12 @@ public sealed class EngineOptions
 
     /// <summary>Collect per-node forward times into <see cref="InferenceEngine.Profile"/> (a timestamp pair per node).</summary>
     public bool Profile { get; init; }
+
+    /// <summary>
+    /// Let <see cref="InferenceEngine.Run"/> execute chains of float elementwise nodes as one pass
+    /// (bit-identical to running them one by one; see <see cref="FusedChain"/>). Off is for comparisons.
+    /// </summary>
+    public bool FuseElementwise { get; init; } = true;
 }
 
 /// <summary>Every value computed by one forward pass, kept for a backward pass or for calibration.</summary>
@@ -46,6 +52,8 @@ public sealed class InferenceEngine
     private readonly int[] _graphInputSlots;
     // Recycled output arrays, lent to one Run at a time (a concurrent Run makes its own).
     private BufferArena? _idleArena;
+    // Chains of elementwise nodes Run may execute as one pass, indexed by their first node (null: none).
+    private readonly FusedChain?[]? _chains;
 
     public InferenceEngine(ModelGraph graph, EngineOptions? options = null)
     {
@@ -94,6 +102,11 @@ public sealed class InferenceEngine
                 if (slot >= 0 && !lastUse.ContainsKey(slot) && !graphOutputs.Contains(_slotNames[slot]) && !graph.Initializers.ContainsKey(_slotNames[slot]))
                     release[i].Add(slot);
         _releaseAfter = release.Select(l => l.ToArray()).ToArray();
+        if (Options.FuseElementwise)
+        {
+            var outputSlots = new HashSet<int>(graph.Outputs.Where(o => _slotOf.ContainsKey(o.Name)).Select(o => _slotOf[o.Name]));
+            _chains = FusedChain.Find(graph.Nodes, graph.OpsetVersion, _inputSlots, _outputSlots, outputSlots);
+        }
         if (Options.Profile) Profile = new EngineProfile(graph.Nodes);
     }
 
@@ -195,49 +208,96 @@ public sealed class InferenceEngine
 
     private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
     {
-        var profile = Profile;
+        // A trace needs every intermediate, so only Run fuses.
+        var chains = keepAll ? null : _chains;
         for (int i = 0; i < _kernels.Length; i++)
         {
-            var kernel = _kernels[i];
-            var inputSlots = _inputSlots[i];
-            var args = new Tensor?[inputSlots.Length];
-            for (int k = 0; k < args.Length; k++)
+            if (chains?[i] is { } chain && !AnyRequested(chain, keepSlots) && TryRunChain(chain, values, keepSlots, arena))
             {
-                int slot = inputSlots[k];
-                if (slot < 0) continue;
-                args[k] = values[slot] ?? throw MissingValue(kernel.Node, k);
+                i = chain.Last;
+                continue;
             }
-            Tensor[] outputs;
-            long start = profile is null ? 0 : Stopwatch.GetTimestamp();
-            try
-            {
-                outputs = kernel.Forward(args);
-            }
-            catch (QuantBuildException e) when (e.NodeName is null || e.File is null)
-            {
-                throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, e.NodeName ?? kernel.Node.Name, e);
-            }
-            if (profile is not null)
-            {
-                profile.Add(i, Stopwatch.GetTimestamp() - start);
-                if (!profile.HasShapes(i))
-                    profile.SetShapes(i, string.Join(" ", args.Select(a => a?.ShapeString ?? "-")) + " -> " + string.Join(" ", outputs.Select(o => o?.ShapeString ?? "-")));
-            }
-            var outputSlots = _outputSlots[i];
-            for (int k = 0; k < outputSlots.Length && k < outputs.Length; k++)
-                if (outputSlots[k] >= 0)
-                {
-                    values[outputSlots[k]] = outputs[k];
-                    arena?.Retain(outputs[k].Data);
-                }
-            if (!keepAll)
-                foreach (int slot in _releaseAfter[i])
-                    if ((keepSlots is null || !keepSlots.Contains(slot)) && values[slot] is Tensor dead)
-                    {
-                        values[slot] = null;
-                        arena?.Release(dead.Data);
-                    }
+            RunNode(i, values, keepAll, keepSlots, arena);
         }
+    }
+
+    private static bool AnyRequested(FusedChain chain, HashSet<int>? keepSlots)
+    {
+        if (keepSlots is null) return false;
+        foreach (int slot in chain.IntermediateSlots)
+            if (keepSlots.Contains(slot)) return true;
+        return false;
+    }
+
+    private bool TryRunChain(FusedChain chain, Tensor?[] values, HashSet<int>? keepSlots, BufferArena? arena)
+    {
+        var profile = Profile;
+        long start = profile is null ? 0 : Stopwatch.GetTimestamp();
+        if (chain.TryExecute(values, Parallel) is not Tensor result) return false;
+        if (profile is not null)
+        {
+            // The whole pass is booked on the chain's last node; the others show no time.
+            profile.Add(chain.Last, Stopwatch.GetTimestamp() - start);
+            // Overwrites the node's own shapes when an unfused pass (Forward) was profiled first.
+            if (!chain.ProfileLabelled)
+            {
+                chain.ProfileLabelled = true;
+                profile.SetShapes(chain.Last, "fused " + string.Join("+", Enumerable.Range(chain.First, chain.Last - chain.First + 1).Select(k => Graph.Nodes[k].OpType)) + " -> " + result.ShapeString);
+            }
+        }
+        values[chain.OutputSlot] = result;
+        arena?.Retain(result.Data);
+        for (int k = chain.First; k <= chain.Last; k++)
+            Release(k, values, keepSlots, arena);
+        return true;
+    }
+
+    private void Release(int node, Tensor?[] values, HashSet<int>? keepSlots, BufferArena? arena)
+    {
+        foreach (int slot in _releaseAfter[node])
+            if ((keepSlots is null || !keepSlots.Contains(slot)) && values[slot] is Tensor dead)
+            {
+                values[slot] = null;
+                arena?.Release(dead.Data);
+            }
+    }
+
+    private void RunNode(int i, Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
+    {
+        var profile = Profile;
+        var kernel = _kernels[i];
+        var inputSlots = _inputSlots[i];
+        var args = new Tensor?[inputSlots.Length];
+        for (int k = 0; k < args.Length; k++)
+        {
+            int slot = inputSlots[k];
+            if (slot < 0) continue;
+            args[k] = values[slot] ?? throw MissingValue(kernel.Node, k);
+        }
+        Tensor[] outputs;
+        long start = profile is null ? 0 : Stopwatch.GetTimestamp();
+        try
+        {
+            outputs = kernel.Forward(args);
+        }
+        catch (QuantBuildException e) when (e.NodeName is null || e.File is null)
+        {
+            throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, e.NodeName ?? kernel.Node.Name, e);
+        }
+        if (profile is not null)
+        {
+            profile.Add(i, Stopwatch.GetTimestamp() - start);
+            if (!profile.HasShapes(i))
+                profile.SetShapes(i, string.Join(" ", args.Select(a => a?.ShapeString ?? "-")) + " -> " + string.Join(" ", outputs.Select(o => o?.ShapeString ?? "-")));
+        }
+        var outputSlots = _outputSlots[i];
+        for (int k = 0; k < outputSlots.Length && k < outputs.Length; k++)
+            if (outputSlots[k] >= 0)
+            {
+                values[outputSlots[k]] = outputs[k];
+                arena?.Retain(outputs[k].Data);
+            }
+        if (!keepAll) Release(i, values, keepSlots, arena);
     }
 
     private QuantBuildException MissingValue(Node node, int input) =>

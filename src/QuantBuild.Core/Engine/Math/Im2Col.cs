@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace QuantBuild.Engine.LinearAlgebra;
 
 /// <summary>
@@ -184,6 +185,7 @@ public sealed unsafe class Im2ColPacker : BPanelPacker
         public int Start, Length, Od, Oh, Ow;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Pack(float* dst, int col0, int cols, int nr, int k)
     {
         var g = _g;

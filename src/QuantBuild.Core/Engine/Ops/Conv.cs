@@ -241,6 +241,7 @@ public sealed class ConvKernel : OpKernel
     /// 16 outputs at a time accumulate every tap in a register: bias first, taps in (kh, kw) order,
     /// one fma each, as the row-at-a-time loop does (padding adds w·0, which leaves the sum as is).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DepthwisePlaneRegisters(float* x, float* w, float bias, float* y, WindowGeometry g)
     {
         int IH = g.In[1], IW = g.In[2], OH = g.Out[1], OW = g.Out[2];
@@ -275,6 +276,14 @@ public sealed class ConvKernel : OpKernel
                 {
                     float* row = padded + ((long)q * IH + ih) * rowWidth;
                     float* src = x + (long)ih * IW;
+                    if (sw == 1 && lead >= 0 && lead + IW <= rowWidth)
+                    {
+                        // Unit stride: the row is the input row between two zero margins.
+                        new Span<float>(row, lead).Clear();
+                        new ReadOnlySpan<float>(src, IW).CopyTo(new Span<float>(row + lead, IW));
+                        new Span<float>(row + lead + IW, rowWidth - lead - IW).Clear();
+                        continue;
+                    }
                     for (int j = 0; j < rowWidth; j++)
                     {
                         int iw = (j - lead) * sw + q;
@@ -285,7 +294,33 @@ public sealed class ConvKernel : OpKernel
             for (int oh = 0; oh < OH; oh++)
             {
                 float* yrow = y + (long)oh * OW;
-                for (int chunk = 0; chunk < chunks; chunk++)
+                int chunk = 0;
+                // Four chunks at a time: four independent fma chains hide the fma latency. Each
+                // output still gets bias first, then the taps in (kh, kw) order.
+                for (; chunk + 4 <= chunks && (chunk + 4) * 16 <= OW; chunk += 4)
+                {
+                    int c0 = chunk * 16;
+                    Vector512<float> acc0 = b, acc1 = b, acc2 = b, acc3 = b;
+                    for (int kh = 0; kh < KH; kh++)
+                    {
+                        int ih = oh * sh + kh * dh - ph;
+                        if ((uint)ih >= (uint)IH) continue;
+                        for (int kw = 0; kw < KW; kw++)
+                        {
+                            float* src = padded + ((long)tapPhase[kw] * IH + ih) * rowWidth + c0 + tapShift[kw] + lead;
+                            var tap = Vector512.Create(taps[kh * KW + kw]);
+                            acc0 = Vector512.FusedMultiplyAdd(tap, Vector512.Load(src), acc0);
+                            acc1 = Vector512.FusedMultiplyAdd(tap, Vector512.Load(src + 16), acc1);
+                            acc2 = Vector512.FusedMultiplyAdd(tap, Vector512.Load(src + 32), acc2);
+                            acc3 = Vector512.FusedMultiplyAdd(tap, Vector512.Load(src + 48), acc3);
+                        }
+                    }
+                    acc0.Store(yrow + c0);
+                    acc1.Store(yrow + c0 + 16);
+                    acc2.Store(yrow + c0 + 32);
+                    acc3.Store(yrow + c0 + 48);
+                }
+                for (; chunk < chunks; chunk++)
                 {
                     int c0 = chunk * 16;
                     var acc = b;
