@@ -71,6 +71,73 @@ public sealed class PackagedBuildTests
         }
     }
 
+    /// <summary>
+    /// The shipped tool, not the fake: the package's own tools/ quantbuild quantizes the real MNIST
+    /// model at build time, the app calls the generated integer class, and a second build skips it.
+    /// </summary>
+    [TestMethod]
+    public void PackagedToolQuantizesARealModelAndTheAppRunsTheGeneratedClass()
+    {
+        var directory = Path.Combine(s_root, nameof(PackagedToolQuantizesARealModelAndTheAppRunsTheGeneratedClass));
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "Models", "calibration"));
+        File.Copy(Path.Combine(FindRepositoryRoot(), "samples", "MnistDigits", "Models", "mnist.onnx"), Path.Combine(directory, "Models", "mnist.onnx"));
+        File.WriteAllText(Path.Combine(directory, "Models", "mnist.quant.json"),
+            "{\n  \"calibration\": { \"inputs\": { \"input\": \"calibration/*.npy\" } }\n}\n");
+        var rng = new Random(5);
+        for (int k = 0; k < 8; k++)
+        {
+            var pixels = new float[784];
+            for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.Next(4) == 0 ? (float)rng.NextDouble() : 0f;
+            WriteFloatNpy(Path.Combine(directory, "Models", "calibration", $"d{k}.npy"), pixels, "(1, 1, 28, 28)");
+        }
+        File.WriteAllText(Path.Combine(directory, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <RootNamespace>App</RootNamespace>
+                <Nullable>enable</Nullable>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="QuantBuild" Version="[{s_version}]" />
+                <QuantizedModel Include="Models/mnist.onnx" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), """
+            var model = new App.Mnist();
+            var logits = new float[10];
+            model.Run(new float[784], logits);
+            System.Console.WriteLine($"weights={App.Mnist.WeightBytes} fp32={App.Mnist.FloatWeightBytes} finite={System.Array.TrueForAll(logits, float.IsFinite)}");
+            """);
+
+        var first = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
+        first.AssertSucceeded("first build with the packaged tool");
+        StringAssert.Contains(first.Output, "QuantBuild: quantizing Models/mnist.onnx");
+        var app = Run(directory, "dotnet", Path.Combine(directory, "bin/Debug/net10.0/App.dll"));
+        app.AssertSucceeded("running the app");
+        StringAssert.Contains(app.Output, "weights=105744 fp32=422976 finite=True");
+        Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug/net10.0/Models/mnist.quant.onnx")), "the QDQ model is copied to the output folder");
+
+        var second = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        second.AssertSucceeded("no-op build");
+        StringAssert.Contains(second.Output, "up to date; skipped.");
+    }
+
+    /// <summary>A float32 C-order .npy (format 1.0), written by hand: this project references no QuantBuild assembly.</summary>
+    private static void WriteFloatNpy(string path, float[] values, string shape)
+    {
+        var header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}";
+        int total = 10 + header.Length + 1;
+        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        using var stream = File.Create(path);
+        stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        stream.Write(BitConverter.GetBytes((ushort)header.Length));
+        stream.Write(Encoding.ASCII.GetBytes(header));
+        foreach (var v in values) stream.Write(BitConverter.GetBytes(v));
+    }
+
     [TestMethod]
     public void FirstBuildCompilesGeneratedClassesAndSecondBuildRunsNoTool()
     {
