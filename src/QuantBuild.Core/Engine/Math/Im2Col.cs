@@ -111,6 +111,26 @@ public static unsafe class Im2Col
                 }
     }
 
+    /// <summary>
+    /// x = col2im(Wᵀ · source) for one group. The data gradient of a convolution and the forward pass
+    /// of a transposed convolution are this one computation; a pointwise window needs no col2im, so the
+    /// product is written straight into <paramref name="x"/>.
+    /// </summary>
+    /// <param name="weights">[inner, rows] row-major, rows = channels · kernel size</param>
+    /// <param name="source">[inner, columns]</param>
+    /// <param name="scratch">at least rows · columns floats, unused when <paramref name="pointwise"/></param>
+    public static void TransposedProduct(ReadOnlySpan<float> weights, int rows, int inner, ReadOnlySpan<float> source, int columns,
+        int channels, WindowGeometry g, bool pointwise, float[]? scratch, Span<float> x, ParallelOptions? parallel)
+    {
+        if (pointwise)
+        {
+            Sgemm.Multiply(true, false, rows, columns, inner, 1f, weights, rows, source, columns, 0f, x, columns, parallel);
+            return;
+        }
+        Sgemm.Multiply(true, false, rows, columns, inner, 1f, weights, rows, source, columns, 0f, scratch, columns, parallel);
+        Backward(scratch.AsSpan(0, rows * columns), channels, g, x, parallel);
+    }
+
     /// <summary>The adjoint of <see cref="Forward"/>: x[c, window(p) + offset(k)] += col[(c·K + k), p] (padding dropped).</summary>
     public static void Backward(ReadOnlySpan<float> col, int channels, WindowGeometry g, Span<float> x, ParallelOptions? parallel = null)
     {

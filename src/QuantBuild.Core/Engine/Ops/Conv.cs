@@ -393,13 +393,7 @@ public sealed class ConvKernel : OpKernel
                         var wg = wf.AsSpan(grp * s.Mg * s.Kg, s.Mg * s.Kg);
                         var dySlice = dy.AsSpan((n * s.M + grp * s.Mg) * p, s.Mg * p);
                         var dxSlice = dx.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn);
-                        if (pointwise)
-                            Sgemm.Multiply(true, false, s.Kg, p, s.Mg, 1f, wg, s.Kg, dySlice, p, 0f, dxSlice, p, Context.Parallel);
-                        else
-                        {
-                            Sgemm.Multiply(true, false, s.Kg, p, s.Mg, 1f, wg, s.Kg, dySlice, p, 0f, col, p, Context.Parallel);
-                            Im2Col.Backward(col.AsSpan(0, s.Kg * p), s.Cg, g, dxSlice, Context.Parallel);
-                        }
+                        Im2Col.TransposedProduct(wg, s.Kg, s.Mg, dySlice, p, s.Cg, g, pointwise, col, dxSlice, Context.Parallel);
                     }
                 result[0] = Tensor.FromFloats(dx, x.Shape);
             }

@@ -104,13 +104,7 @@ public sealed class ConvTransposeKernel : OpKernel
                     var wg = wf.AsSpan(grp * s.Cg * s.Kt, s.Cg * s.Kt);
                     var xSlice = xf.AsSpan((n * s.C + grp * s.Cg) * pIn, s.Cg * pIn);
                     var ySlice = y.AsSpan((n * s.M + grp * s.Mg) * pOut, s.Mg * pOut);
-                    if (pointwise)
-                        Sgemm.Multiply(true, false, s.Kt, pIn, s.Cg, 1f, wg, s.Kt, xSlice, pIn, 0f, ySlice, pIn, Context.Parallel);
-                    else
-                    {
-                        Sgemm.Multiply(true, false, s.Kt, pIn, s.Cg, 1f, wg, s.Kt, xSlice, pIn, 0f, col, pIn, Context.Parallel);
-                        Im2Col.Backward(col.AsSpan(0, s.Kt * pIn), s.Mg, g, ySlice, Context.Parallel);
-                    }
+                    Im2Col.TransposedProduct(wg, s.Kt, s.Cg, xSlice, pIn, s.Mg, g, pointwise, col, ySlice, Context.Parallel);
                     if (bias is not null)
                         for (int m = 0; m < s.Mg; m++)
                         {
