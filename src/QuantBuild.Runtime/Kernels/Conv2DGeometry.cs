@@ -51,12 +51,18 @@ namespace QuantBuild.Runtime
             DilationHeight = dilationHeight;
             DilationWidth = dilationWidth;
             Groups = groups;
-            OutHeight = (inHeight + padTop + padBottom - (dilationHeight * (kernelHeight - 1) + 1)) / strideHeight + 1;
-            OutWidth = (inWidth + padLeft + padRight - (dilationWidth * (kernelWidth - 1) + 1)) / strideWidth + 1;
+            OutHeight = OutputSize(inHeight, padTop, padBottom, kernelHeight, strideHeight, dilationHeight);
+            OutWidth = OutputSize(inWidth, padLeft, padRight, kernelWidth, strideWidth, dilationWidth);
             if (OutHeight < 1 || OutWidth < 1)
             {
                 throw new ArgumentException("The kernel does not fit in the padded input.");
             }
+        }
+
+        /// <summary>Output positions of a sliding window along one axis (floor rounding, as ONNX's default); shared with pooling.</summary>
+        internal static int OutputSize(int input, int padBegin, int padEnd, int kernel, int stride, int dilation)
+        {
+            return (input + padBegin + padEnd - (dilation * (kernel - 1) + 1)) / stride + 1;
         }
 
         public int Batch { get; }

@@ -37,8 +37,8 @@ namespace QuantBuild.Runtime
             PadRight = padRight;
             DilationHeight = dilationHeight;
             DilationWidth = dilationWidth;
-            OutHeight = (inHeight + padTop + padBottom - (dilationHeight * (kernelHeight - 1) + 1)) / strideHeight + 1;
-            OutWidth = (inWidth + padLeft + padRight - (dilationWidth * (kernelWidth - 1) + 1)) / strideWidth + 1;
+            OutHeight = Conv2DGeometry.OutputSize(inHeight, padTop, padBottom, kernelHeight, strideHeight, dilationHeight);
+            OutWidth = Conv2DGeometry.OutputSize(inWidth, padLeft, padRight, kernelWidth, strideWidth, dilationWidth);
             if (OutHeight < 1 || OutWidth < 1)
             {
                 throw new ArgumentException("The window does not fit in the padded input.");
