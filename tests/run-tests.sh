@@ -11,8 +11,16 @@ bash tests/fetch-assets.sh
 results="$root/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
+# Build everything first, then test without building: 'dotnet test' on a solution otherwise builds
+# and runs projects interleaved, and the packaging tests build src/ projects while other projects
+# are still compiling them.
+if ! dotnet build QuantBuild.sln -c Release --nologo -v:q; then
+  echo "error: the solution did not build" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 status=0
-dotnet test QuantBuild.sln -c Release --nologo \
+dotnet test QuantBuild.sln -c Release --no-build --nologo \
   --logger "trx;LogFilePrefix=results" --logger "console;verbosity=minimal" \
   --results-directory "$results" || status=$?
 
@@ -34,6 +42,11 @@ for trx in "${trx_files[@]}"; do
   skipped=$((skipped + ${total:-0} - ${executed:-0}))
 done
 if [ "$passed" -eq 0 ]; then status=1; fi
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # dotnet test failed without a failing test: a test host crashed or a project wrote no results.
+  echo "error: dotnet test exited with status $status although no test failed" >&2
+  failed=1
+fi
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -331,7 +331,11 @@ public sealed class PackagedBuildTests
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        if (s_root.Length != 0)
+        // Only the consumer builds get the private packages folder (so each run extracts the package
+        // it just packed). Packing builds the repository's own projects in place, and restoring them
+        // against a temporary folder would rewrite their obj/project.assets.json to point at packages
+        // that vanish with this class, breaking whatever builds those projects next.
+        if (s_root.Length != 0 && Path.GetFullPath(workingDirectory).StartsWith(s_root, StringComparison.Ordinal))
             start.Environment["NUGET_PACKAGES"] = Path.Combine(s_root, "packages");
 
         var output = new StringBuilder();
