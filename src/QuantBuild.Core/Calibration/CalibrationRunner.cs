@@ -116,13 +116,52 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
         var names = collectors.Keys.Order(StringComparer.Ordinal).ToArray();
         var filesRead = new List<string>();
         int samples = 0;
+        foreach (var sample in EnumerateSamples(graph, plan, maxSamples, sidecar, filesRead, progress))
+        {
+            var values = _engine.Run(sample.Feeds, names);
+            foreach (var name in names)
+            {
+                try
+                {
+                    collectors[name].Observe(values[name].Floats);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new QuantBuildException(DiagnosticCodes.InvalidCalibrationValue,
+                        $"value '{name}' is NaN or infinite for calibration sample {samples + 1} ({string.Join(", ", sample.Files)}): {e.Message}",
+                        sidecar ?? graph.SourcePath, inner: e);
+                }
+            }
+            samples++;
+        }
+        var ranges = names.ToDictionary(n => n, n => collectors[n].ComputeRange(), StringComparer.Ordinal);
+        filesRead.Sort(StringComparer.Ordinal);
+        return new CalibrationResult(ranges, samples, filesRead.Distinct(StringComparer.Ordinal).ToList());
+    }
+
+    /// <summary>One calibration sample: a tensor per model input, and the files it came from.</summary>
+    public sealed record Sample(IReadOnlyDictionary<string, Tensor> Feeds, IReadOnlyList<string> Files);
+
+    /// <summary>
+    /// The calibration samples in their fixed order (file groups in pairing order, then rows), read lazily
+    /// one file group at a time. Quantizers that optimize against data (EPTQ, bias correction, multipoint
+    /// placement, sensitivity for mixed precision) take them from here, so they see exactly the samples
+    /// calibration saw.
+    /// </summary>
+    /// <param name="filesRead">when given, receives every file opened</param>
+    public static IEnumerable<Sample> EnumerateSamples(ModelGraph graph, CalibrationPlan plan, int maxSamples = 0, string? sidecar = null,
+        List<string>? filesRead = null, IProgress<string>? progress = null)
+    {
+        int samples = 0;
         for (int group = 0; group < plan.GroupCount && (maxSamples <= 0 || samples < maxSamples); group++)
         {
             var batches = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
-            foreach (var (input, files) in plan.FilesByInput)
+            var files = new List<string>();
+            foreach (var (input, inputFiles) in plan.FilesByInput)
             {
-                var file = files[group];
-                filesRead.Add(file);
+                var file = inputFiles[group];
+                files.Add(file);
+                filesRead?.Add(file);
                 var declared = graph.Inputs.First(i => i.Name == input);
                 batches[input] = SplitIntoSamples(NpyFile.Read(file), declared, file, sidecar);
             }
@@ -133,31 +172,13 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                     string.Join(", ", batches.Select(kv => $"'{kv.Key}' {kv.Value.Count} ({plan.FilesByInput[kv.Key][group]})")), sidecar);
             for (int row = 0; row < rowCounts[0] && (maxSamples <= 0 || samples < maxSamples); row++)
             {
-                var feeds = batches.ToDictionary(kv => kv.Key, kv => kv.Value[row], StringComparer.Ordinal);
-                var values = _engine.Run(feeds, names);
-                foreach (var name in names)
-                {
-                    var value = values[name];
-                    try
-                    {
-                        collectors[name].Observe(value.Floats);
-                    }
-                    catch (ArgumentException e)
-                    {
-                        throw new QuantBuildException(DiagnosticCodes.InvalidCalibrationValue,
-                            $"value '{name}' is NaN or infinite for calibration sample {samples + 1} ({string.Join(", ", batches.Keys.Select(k => plan.FilesByInput[k][group]))}): {e.Message}",
-                            sidecar ?? graph.SourcePath, inner: e);
-                    }
-                }
+                yield return new Sample(batches.ToDictionary(kv => kv.Key, kv => kv.Value[row], StringComparer.Ordinal), files);
                 samples++;
             }
             int every = Math.Max(1, plan.GroupCount / 10);
             if ((group + 1) % every == 0 || group + 1 == plan.GroupCount)
                 progress?.Report($"calibration: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
         }
-        var ranges = names.ToDictionary(n => n, n => collectors[n].ComputeRange(), StringComparer.Ordinal);
-        filesRead.Sort(StringComparer.Ordinal);
-        return new CalibrationResult(ranges, samples, filesRead.Distinct(StringComparer.Ordinal).ToList());
     }
 
     /// <summary>

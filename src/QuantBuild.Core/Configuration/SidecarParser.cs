@@ -31,9 +31,9 @@ public static class SidecarParser
 
     private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range"];
 
-    /// <summary>Weight quantizers a sidecar may name; only "linear" is implemented so far.</summary>
+    /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
     public static readonly string[] WeightMethods = ["linear", "log", "weq", "multipoint", "eptq"];
-    public static readonly string[] ImplementedWeightMethods = ["linear"];
+    public static IReadOnlyCollection<string> ImplementedWeightMethods => Quantization.WeightQuantizers.Implemented;
     public static readonly string[] WeightRanges = ["minmax", "mse"];
     public static readonly string[] ActivationMethods = ["minmax", "percentile", "mse", "entropy"];
 

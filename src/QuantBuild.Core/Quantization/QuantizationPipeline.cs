@@ -58,6 +58,7 @@ public static class QuantizationPipeline
 
         clock.Restart();
         var model = new QuantizedModel(graph);
+        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
         var ranges = new Dictionary<string, ActivationRange>(calibration.Ranges, StringComparer.Ordinal);
         foreach (var name in activations)
         {
@@ -76,8 +77,8 @@ public static class QuantizationPipeline
             var w = graph.Initializers[name];
             try
             {
-                model.Weights[node.Name] = LinearQuantizer.QuantizeWeight(node.Name, name, w.Floats, w.Shape, axis,
-                    weightSettings.Bits, weightSettings.PerChannel && w.Rank > 0, weightSettings.Range);
+                model.Weights[node.Name] = WeightQuantizers.For(weightSettings.Method)
+                    .Quantize(new WeightQuantizationRequest(node, name, w.Floats, w.Shape, axis, weightSettings, context));
             }
             catch (ArgumentException e)
             {
