@@ -11,6 +11,7 @@ using QuantBuild.Oracle;
 // QuantBuild benchmarks: every timing is compared with ONNX Runtime measured in the same run.
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- fp32  [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq  [options]   (EPTQ vs nearest vs uniform weights; see EptqSuite.cs)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
@@ -24,6 +25,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 try
 {
+    if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);

@@ -101,6 +101,8 @@ public sealed record QuantizationSettings
     public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
     /// <summary>Maximum bytes of quantized weights (codes packed at their bit width, plus scales); null = no budget.</summary>
     public long? WeightByteBudget { get; init; }
+    /// <summary>Options of the EPTQ optimization, used by layers whose weights.method is "eptq".</summary>
+    public EptqSettings Eptq { get; init; } = new();
     public OutputSettings Outputs { get; init; } = new();
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }

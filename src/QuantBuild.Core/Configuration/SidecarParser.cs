@@ -19,7 +19,7 @@ public static class SidecarParser
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string[]> KnownKeys = new Dictionary<string, string[]>
     {
-        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs"],
+        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq"],
         ["weights"] = WeightKeys,
         ["activations"] = ["method", "bits", "symmetric", "percentile"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
@@ -27,6 +27,8 @@ public static class SidecarParser
         ["layers/*/weights"] = WeightKeys,
         ["budget"] = ["weightBytes"],
         ["outputs"] = ["onnx", "csharp", "report"],
+        ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianSamples", "hessianProbes",
+            "learningRate", "parameterLearningRate", "regularization", "learnScales", "learnBiases"],
     };
 
     private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range"];
@@ -75,6 +77,7 @@ public static class SidecarParser
                 case "activations": settings = settings with { Activations = ReadActivations(reader, value) }; break;
                 case "calibration": settings = settings with { Calibration = ReadCalibration(reader, value, baseDirectory) }; break;
                 case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
+                case "eptq": settings = settings with { Eptq = ReadEptq(reader, value) }; break;
                 case "budget":
                     reader.ExpectObject(value, "budget");
                     reader.CheckKeys(value, "budget", "budget");
@@ -180,6 +183,33 @@ public static class SidecarParser
             };
         }
         return a;
+    }
+
+    private static EptqSettings ReadEptq(Reader reader, PositionedJson value)
+    {
+        reader.ExpectObject(value, "eptq");
+        reader.CheckKeys(value, "eptq", "eptq");
+        var e = new EptqSettings();
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            var where = $"eptq.{k}";
+            e = k switch
+            {
+                "iterations" => e with { Iterations = (int)reader.Integer(v, where, 0, 10_000_000) },
+                "samples" => e with { Samples = (int)reader.Integer(v, where, 1, 1_000_000) },
+                "batchSize" => e with { BatchSize = (int)reader.Integer(v, where, 1, 4096) },
+                "seed" => e with { Seed = (int)reader.Integer(v, where, int.MinValue, int.MaxValue) },
+                "hessian" => e with { Hessian = reader.Enum(v, where, ["label-free", "uniform"]) == "uniform" ? EptqHessian.Uniform : EptqHessian.LabelFree },
+                "hessianSamples" => e with { HessianSamples = (int)reader.Integer(v, where, 1, 100_000) },
+                "hessianProbes" => e with { HessianProbes = (int)reader.Integer(v, where, 1, 10_000) },
+                "learningRate" => e with { LearningRate = reader.Number(v, where, 0, 10) },
+                "parameterLearningRate" => e with { ParameterLearningRate = reader.Number(v, where, 0, 10) },
+                "regularization" => e with { Regularization = reader.Number(v, where, 0, 1000) },
+                "learnScales" => e with { LearnScales = reader.Boolean(v, where) },
+                _ => e with { LearnBiases = reader.Boolean(v, where) },
+            };
+        }
+        return e;
     }
 
     private static CalibrationSettings ReadCalibration(Reader reader, PositionedJson value, string baseDirectory)

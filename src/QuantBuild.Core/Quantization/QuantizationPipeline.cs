@@ -86,6 +86,13 @@ public static class QuantizationPipeline
             }
         }
         timings.Add(("quantize", clock.Elapsed));
+        if (Eptq.EptqOptimizer.Applies(model))
+        {
+            // Whole-model pass: replaces the "eptq" layers' codes and scales and their biases in the graph.
+            clock.Restart();
+            Eptq.EptqOptimizer.Run(model, context);
+            timings.Add(("eptq", clock.Elapsed));
+        }
 
         long quantBytes = model.Weights.Values.Sum(QuantizedWeightBytes);
         if (settings.WeightByteBudget is long budget && quantBytes > budget)

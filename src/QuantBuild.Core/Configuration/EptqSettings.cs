@@ -1,0 +1,40 @@
+namespace QuantBuild.Configuration;
+
+/// <summary>How EPTQ weighs each layer's distillation term (ALGORITHMS.md §5.2–5.4).</summary>
+public enum EptqHessian
+{
+    /// <summary>Log-normalized label-free Hessian traces of the output w.r.t. each layer's output.</summary>
+    LabelFree,
+    /// <summary>Every layer weighs 1 (the paper's ablation baseline).</summary>
+    Uniform,
+}
+
+/// <summary>
+/// Options of the EPTQ whole-model optimization (the sidecar's <c>eptq</c> object). The defaults are
+/// sized for a build: a few minutes on two cores for the MODELS.md networks, not the paper's 80K GPU
+/// steps; raise <see cref="Iterations"/> for more.
+/// </summary>
+public sealed record EptqSettings
+{
+    /// <summary>Gradient steps of the distillation (each over <see cref="BatchSize"/> samples).</summary>
+    public int Iterations { get; init; } = 400;
+    /// <summary>Calibration samples the optimization cycles through (the first ones, in calibration order).</summary>
+    public int Samples { get; init; } = 64;
+    /// <summary>Samples per gradient step.</summary>
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Seed of the Hessian probes and of the batch order.</summary>
+    public int Seed { get; init; }
+    public EptqHessian Hessian { get; init; } = EptqHessian.LabelFree;
+    /// <summary>Samples the label-free Hessian traces are averaged over (§5.7: 16 in MCT v1.10).</summary>
+    public int HessianSamples { get; init; } = 16;
+    /// <summary>Most Hutchinson probes per sample (stops earlier once the running mean settles, §5.2).</summary>
+    public int HessianProbes { get; init; } = 32;
+    /// <summary>Adam learning rate of the rounding variables (§5.7, current MCT: 3e-2).</summary>
+    public double LearningRate { get; init; } = 3e-2;
+    /// <summary>Adam learning rate of the biases and of the per-channel step-size multipliers.</summary>
+    public double ParameterLearningRate { get; init; } = 1e-3;
+    /// <summary>λ of the rounding regularizer (§5.6).</summary>
+    public double Regularization { get; init; } = 0.01;
+    public bool LearnScales { get; init; } = true;
+    public bool LearnBiases { get; init; } = true;
+}
