@@ -13,7 +13,7 @@ using QuantBuild.TestData;
 /// EPTQ against nearest rounding and against the same optimization with uniform layer weights
 /// (ALGORITHMS.md §7 check 3), on real models, measured in the deployed integer runtime:
 ///   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq [--models mnist,ppocr-cls] [--bits 4,3]
-///        [--iterations N] [--threads N] [--seed N]
+///        [--iterations N] [--threads N] [--seed N] [--eptq '"hessianFloor": false, ...' (more sidecar eptq options)]
 /// MNIST: samples/MnistDigits/Models/mnist.onnx, 200 training digits as calibration (as samples/run-sample.sh
 /// exports them), accuracy on the 2,000 held-out digits. PaddleOCR classifier: the 64 labelled calibration
 /// lines and 200 evaluation lines of .assets/task/ppocr-cls (disjoint vocabularies); orientation accuracy,
@@ -29,6 +29,7 @@ static class EptqSuite
         var bits = new[] { 4, 3 };
         int? iterations = null;
         int threads = Environment.ProcessorCount, seed = 0;
+        string extra = "";
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -39,7 +40,8 @@ static class EptqSuite
                 case "--iterations": iterations = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--threads": threads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--seed": seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                default: throw new ArgumentException($"unknown option {args[i]}; usage: eptq [--models mnist,ppocr-cls] [--bits 4,3] [--iterations N] [--threads N] [--seed N]");
+                case "--eptq": extra = ", " + Value(); break;
+                default: throw new ArgumentException($"unknown option {args[i]}; usage: eptq [--models mnist,ppocr-cls] [--bits 4,3] [--iterations N] [--threads N] [--seed N] [--eptq '"key": value, ...']");
             }
         }
         var work = Path.Combine(root, "artifacts", "eptq");
@@ -62,7 +64,7 @@ static class EptqSuite
             foreach (int b in bits)
             {
                 configs.Add(($"W{b} nearest", $$"""{ "bits": {{b}} }""", ""));
-                string eptqCommon = $"\"seed\": {seed}" + (iterations is int n ? $", \"iterations\": {n}" : "");
+                string eptqCommon = $"\"seed\": {seed}" + (iterations is int n ? $", \"iterations\": {n}" : "") + extra;
                 configs.Add(($"W{b} eptq-uniform", $$"""{ "bits": {{b}}, "method": "eptq" }""", $$""", "eptq": { "hessian": "uniform", {{eptqCommon}} }"""));
                 configs.Add(($"W{b} eptq-lfh", $$"""{ "bits": {{b}}, "method": "eptq" }""", $$""", "eptq": { "hessian": "label-free", {{eptqCommon}} }"""));
             }
@@ -77,6 +79,14 @@ static class EptqSuite
                 var result = QuantizationPipeline.Run(data.ModelPath, SidecarParser.Load(sidecar), engineOptions);
                 double total = clock.Elapsed.TotalSeconds;
                 double eptqSeconds = result.Timings.Where(t => t.Stage == "eptq").Sum(t => t.Elapsed.TotalSeconds);
+                // 2- and 3-bit codes run on the int4 kernels: the codes are unchanged, only their container is 4-bit.
+                foreach (var (node, w) in result.Model.Weights.ToList())
+                    if (w.Bits < 4 && w.Encoding == WeightEncoding.Linear)
+                        result.Model.Weights[node] = new WeightQuantization
+                        {
+                            NodeName = w.NodeName, WeightName = w.WeightName, Shape = w.Shape, Axis = w.Axis, Bits = 4,
+                            Codes = w.Codes, Scales = w.Scales, Method = w.Method,
+                        };
                 var runner = new IntegerModelRunner(IntegerLowering.Lower(result.Model, result.SampleShapes));
                 var outputs = data.Eval.Select(x => runner.Run(new Dictionary<string, Tensor> { [data.InputName] = x }).First().Value.Floats).ToList();
                 result.Model.Notes.TryGetValue("eptq.loss", out var loss);

@@ -25,6 +25,8 @@ public sealed record EptqSettings
     /// <summary>Seed of the Hessian probes and of the batch order.</summary>
     public int Seed { get; init; }
     public EptqHessian Hessian { get; init; } = EptqHessian.LabelFree;
+    /// <summary>Lift every log-normalized weight by a floor (§5.3 LfhFloor) so no layer weighs 0.</summary>
+    public bool HessianFloor { get; init; } = true;
     /// <summary>Samples the label-free Hessian traces are averaged over (§5.7: 16 in MCT v1.10).</summary>
     public int HessianSamples { get; init; } = 16;
     /// <summary>Most Hutchinson probes per sample (stops earlier once the running mean settles, §5.2).</summary>

@@ -27,7 +27,7 @@ public static class SidecarParser
         ["layers/*/weights"] = WeightKeys,
         ["budget"] = ["weightBytes"],
         ["outputs"] = ["onnx", "csharp", "report"],
-        ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianSamples", "hessianProbes",
+        ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianFloor", "hessianSamples", "hessianProbes",
             "learningRate", "parameterLearningRate", "regularization", "learnScales", "learnBiases"],
     };
 
@@ -200,6 +200,7 @@ public static class SidecarParser
                 "batchSize" => e with { BatchSize = (int)reader.Integer(v, where, 1, 4096) },
                 "seed" => e with { Seed = (int)reader.Integer(v, where, int.MinValue, int.MaxValue) },
                 "hessian" => e with { Hessian = reader.Enum(v, where, ["label-free", "uniform"]) == "uniform" ? EptqHessian.Uniform : EptqHessian.LabelFree },
+                "hessianFloor" => e with { HessianFloor = reader.Boolean(v, where) },
                 "hessianSamples" => e with { HessianSamples = (int)reader.Integer(v, where, 1, 100_000) },
                 "hessianProbes" => e with { HessianProbes = (int)reader.Integer(v, where, 1, 10_000) },
                 "learningRate" => e with { LearningRate = reader.Number(v, where, 0, 10) },

@@ -134,9 +134,9 @@ public sealed class SidecarParserTests
     [TestMethod]
     public void UnimplementedMethodsAndAsymmetricWeightsAreRefusedNotIgnored()
     {
-        var e = ParseError("""{ "weights": { "method": "eptq" } }""");
-        Assert.AreEqual(DiagnosticCodes.UnsupportedSetting, e.Code);
-        e = ParseError("""{ "weights": { "symmetric": false } }""");
+        foreach (var method in SidecarParser.WeightMethods.Except(SidecarParser.ImplementedWeightMethods))
+            Assert.AreEqual(DiagnosticCodes.UnsupportedSetting, ParseError($$"""{ "weights": { "method": "{{method}}" } }""").Code, method);
+        var e = ParseError("""{ "weights": { "symmetric": false } }""");
         Assert.AreEqual(DiagnosticCodes.UnsupportedSetting, e.Code);
     }
 
@@ -211,6 +211,7 @@ public sealed class SidecarParserTests
             ["layers/*/weights"] = Keys(layerEntry.GetProperty("properties").GetProperty("weights")),
             ["budget"] = Keys(props.GetProperty("budget")),
             ["outputs"] = Keys(props.GetProperty("outputs")),
+            ["eptq"] = Keys(props.GetProperty("eptq")),
         };
         CollectionAssert.AreEquivalent(SidecarParser.KnownKeys.Keys.ToArray(), fromSchema.Keys.ToArray());
         foreach (var (path, keys) in fromSchema)

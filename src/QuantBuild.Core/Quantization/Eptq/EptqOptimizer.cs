@@ -147,9 +147,12 @@ public static class EptqOptimizer
             var hessianSamples = samples.Take(options.HessianSamples).ToList();
             var scores = LabelFreeHessian.Scores(teacher, hessianSamples, interest, options.HessianProbes, options.Seed, progress);
             weights = LabelFreeHessian.LogNormalize(scores);
+            if (options.HessianFloor) weights = LabelFreeHessian.WithFloor(weights);
         }
         double mean = weights.Average();
-        return weights.Select(w => w / mean).ToArray();
+        weights = weights.Select(w => w / mean).ToArray();
+        progress?.Report("eptq: layer weights " + string.Join(", ", interest.Select((name, i) => string.Create(CultureInfo.InvariantCulture, $"{name} {weights[i]:F2}"))));
+        return weights;
     }
 
     private static int[] Shuffled(int count, Random random)

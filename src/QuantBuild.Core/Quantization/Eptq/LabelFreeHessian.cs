@@ -103,4 +103,15 @@ public static class LabelFreeHessian
         // Every tensor exactly as sensitive as the others: uniform.
         return weights.All(w => w == 0) ? scores.Select(_ => 1.0).ToArray() : weights;
     }
+
+    /// <summary>
+    /// The optional floor of §5.3 (<c>LfhFloor</c>): weights scaled to [0, 1] plus 1/n each, so the least
+    /// sensitive layer still sees some distillation signal instead of only the rounding regularizer.
+    /// </summary>
+    public static double[] WithFloor(double[] weights)
+    {
+        double max = weights.Max();
+        if (max <= 0) return weights.Select(_ => 1.0).ToArray();
+        return weights.Select(w => w / max + 1.0 / weights.Length).ToArray();
+    }
 }
