@@ -13,7 +13,7 @@ using QuantBuild.TestData;
 /// EPTQ against nearest rounding and against the same optimization with uniform layer weights
 /// (ALGORITHMS.md §7 check 3), on real models, measured in the deployed integer runtime:
 ///   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq [--models mnist,ppocr-cls] [--bits 4,3]
-///        [--iterations N] [--threads N] [--seed N] [--eptq '"hessianFloor": false, ...' (more sidecar eptq options)]
+///        [--configs nearest,eptq-lfh] [--verbose] [--iterations N] [--threads N] [--seed N] [--eptq '"hessianFloor": false, ...' (more sidecar eptq options)]
 /// MNIST: samples/MnistDigits/Models/mnist.onnx, 200 training digits as calibration (as samples/run-sample.sh
 /// exports them), accuracy on the 2,000 held-out digits. PaddleOCR classifier: the 64 labelled calibration
 /// lines and 200 evaluation lines of .assets/task/ppocr-cls (disjoint vocabularies); orientation accuracy,
@@ -30,6 +30,8 @@ static class EptqSuite
         int? iterations = null;
         int threads = Environment.ProcessorCount, seed = 0;
         string extra = "";
+        bool verbose = false;
+        string[]? only = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -41,7 +43,9 @@ static class EptqSuite
                 case "--threads": threads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--seed": seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--eptq": extra = ", " + Value(); break;
-                default: throw new ArgumentException($"unknown option {args[i]}; usage: eptq [--models mnist,ppocr-cls] [--bits 4,3] [--iterations N] [--threads N] [--seed N] [--eptq '"key": value, ...']");
+                case "--configs": only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--verbose": verbose = true; break;
+                default: throw new ArgumentException($"unknown option {args[i]}; usage: eptq [--models mnist,ppocr-cls] [--bits 4,3] [--configs nearest,eptq-lfh] [--verbose] [--iterations N] [--threads N] [--seed N] [--eptq \"key\": value, ...]");
             }
         }
         var work = Path.Combine(root, "artifacts", "eptq");
@@ -70,13 +74,15 @@ static class EptqSuite
             }
             foreach (var (name, weights, eptq) in configs)
             {
+                if (only is not null && !only.Any(o => name.EndsWith(o, StringComparison.Ordinal))) continue;
                 var sidecar = Path.Combine(work, $"{id}-{name.Replace(' ', '-')}.quant.json");
                 File.WriteAllText(sidecar, $$"""
                     { "weights": {{weights}}, "activations": { "bits": 8 },
                       "calibration": { "inputs": { "{{data.InputName}}": {{JsonSerializer.Serialize(data.CalibrationGlob)}} }, "maxSamples": 256 }{{eptq}} }
                     """);
                 var clock = Stopwatch.StartNew();
-                var result = QuantizationPipeline.Run(data.ModelPath, SidecarParser.Load(sidecar), engineOptions);
+                var result = QuantizationPipeline.Run(data.ModelPath, SidecarParser.Load(sidecar), engineOptions,
+                    verbose ? new ConsoleProgress(clock) : null);
                 double total = clock.Elapsed.TotalSeconds;
                 double eptqSeconds = result.Timings.Where(t => t.Stage == "eptq").Sum(t => t.Elapsed.TotalSeconds);
                 // 2- and 3-bit codes run on the int4 kernels: the codes are unchanged, only their container is 4-bit.
@@ -115,6 +121,12 @@ static class EptqSuite
         }
         string sqnr = noise == 0 ? "inf" : (10 * Math.Log10(signal / noise)).ToString("F1", CultureInfo.InvariantCulture);
         Console.WriteLine($"{data.Id,-10} {config,-16} {100.0 * correct / outputs.Count,8:F2}% {agree,5}/{outputs.Count,-5} {sqnr,8} {eptqSeconds,7:F1} {total,8:F1}  {loss ?? ""}");
+    }
+
+    /// <summary>Pipeline progress on stderr with the elapsed time, so the table on stdout stays clean.</summary>
+    private sealed class ConsoleProgress(Stopwatch clock) : IProgress<string>
+    {
+        public void Report(string value) => Console.Error.WriteLine($"  [{clock.Elapsed.TotalSeconds,6:F1}s] {value}");
     }
 
     private static int ArgMax(float[] v)
