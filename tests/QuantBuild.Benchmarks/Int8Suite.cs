@@ -62,6 +62,29 @@ static class Int8Suite
         return rows.All(r => r.Error is null) ? 0 : 1;
     }
 
+    /// <summary>Times every step over extra runs and lists the most expensive ones (with their shapes).</summary>
+    private static string ProfileSteps(string id, int bits, IntegerPlan plan, IntegerModelRunner runner, IReadOnlyDictionary<string, QuantBuild.Tensors.Tensor> feeds, int iters)
+    {
+        runner.StepTicks = new long[plan.Steps.Count];
+        for (int i = 0; i < iters; i++) runner.Run(feeds);
+        var ticks = runner.StepTicks;
+        runner.StepTicks = null;
+        double total = ticks.Sum();
+        var text = new StringBuilder($"\nprofile of {id} W{bits}A8 (ours, per step, mean of {iters} runs; total {total / Stopwatch.Frequency * 1000 / iters:0.000} ms):\n");
+        foreach (var (s, t) in ticks.Select((t, s) => (s, t)).OrderByDescending(x => x.t).Take(20))
+        {
+            var step = plan.Steps[s];
+            string shape(PlanTensor p) => "[" + string.Join(",", p.Shape) + "]";
+            string detail = step is ConvStep c
+                ? $"k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight}x{c.Geometry.StrideWidth} g{c.Geometry.Groups} W{c.Weights.Bits}"
+                : "";
+            text.AppendLine($"  {t / total * 100,5:0.0}%  {t / (double)Stopwatch.Frequency * 1000 / iters,8:0.000} ms  {step.OpType} {detail} {string.Join(" ", step.Inputs.Select(shape))} -> {string.Join(" ", step.Outputs.Select(shape))}");
+        }
+        var byOp = ticks.Select((t, s) => (op: plan.Steps[s].OpType, t)).GroupBy(x => x.op).OrderByDescending(g => g.Sum(x => x.t));
+        text.AppendLine("  by op: " + string.Join(", ", byOp.Select(g => $"{g.Key} {g.Sum(x => x.t) / total * 100:0.0}%")));
+        return text.ToString();
+    }
+
     private static Row Measure(RealModel model, RealModelCase input, int bits, double? fp32, OrtOracle oracle, BenchOptions options, string work)
     {
         // A sidecar beside the inputs, as a user would write one: calibration globs per input.
@@ -87,6 +110,7 @@ static class Int8Suite
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         Array.Sort(times);
+        if (options.Profile) Console.WriteLine(ProfileSteps(model.Id, bits, plan, runner, feeds, options.Iters));
         var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters).MedianMs;
         long fp32Bytes = result.Model.Weights.Values.Sum(w => 4L * w.Codes.Length);
         long quantBytes = result.Model.Weights.Values.Sum(w => ((long)w.Codes.Length * w.Bits + 7) / 8);
