@@ -17,7 +17,7 @@ using QuantBuild.Oracle;
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
 //          --out FILE.json       (fp32; default artifacts/bench-fp32.json)
-//          --profile             (fp32) also time every node in extra runs and print where the time goes
+//          --profile             (fp32) also time every node in extra runs; (int8) every step of our runtime
 // Exit code: 0 when every model ran in both engines, 1 otherwise (the table still shows the rest).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;

@@ -26,6 +26,9 @@ public sealed class IntegerModelRunner
 
     public IntegerPlan Plan { get; }
 
+    /// <summary>When set (one slot per step), <see cref="Run(IReadOnlyDictionary{string, Tensor})"/> adds each step's Stopwatch ticks to it (benchmark profiling).</summary>
+    public long[]? StepTicks { get; set; }
+
     /// <summary>Runs on float inputs (by model input name) and returns float outputs by name.</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, capture: null);
 
@@ -45,7 +48,13 @@ public sealed class IntegerModelRunner
         }
         for (int s = 0; s < _steps.Length; s++)
         {
-            _steps[s]();
+            if (StepTicks is null) _steps[s]();
+            else
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _steps[s]();
+                StepTicks[s] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            }
             if (capture is null) continue;
             foreach (var o in Plan.Steps[s].Outputs)
                 if (o.Type == PlanElementType.Int8) capture[o.Name] = Codes(o).ToArray();
