@@ -137,7 +137,10 @@ public static class IntegerLowering
             var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
             if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
             if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
-            if (node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
+            // A Conv/Gemm/MatMul output that goes straight into its Relu/Clip is never int8 itself: the
+            // fused step writes the activation's output (the pipeline drops the inner value's quantization).
+            bool fusesActivation = node.OpType is "Conv" or "Gemm" or "MatMul" && node.Outputs.Count == 1 && FusibleActivation(node.Outputs[0]) is not null;
+            if (!fusesActivation && node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
             switch (node.OpType)
             {
                 case "Conv": return LowerConv(node);
@@ -306,16 +309,20 @@ public static class IntegerLowering
         /// </summary>
         private (string Output, float Lo, float Hi, Node? Fused) FuseActivation(string value)
         {
-            if (!_graphOutputs.Contains(value) && _consumers.TryGetValue(value, out var list) && list.Count == 1)
-            {
-                var act = list[0];
-                if (!_model.FloatNodes.Contains(act.Name) && act.Outputs.Count == 1 && IsInt8(act.Outputs[0]))
-                {
-                    if (act.OpType == "Relu") { _done.Add(act); return (act.Outputs[0], 0f, float.PositiveInfinity, act); }
-                    if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) { _done.Add(act); return (act.Outputs[0], lo, hi, act); }
-                }
-            }
-            return (value, float.NegativeInfinity, float.PositiveInfinity, null);
+            if (FusibleActivation(value) is not { } fused) return (value, float.NegativeInfinity, float.PositiveInfinity, null);
+            _done.Add(fused.Act);
+            return (fused.Act.Outputs[0], fused.Lo, fused.Hi, fused.Act);
+        }
+
+        /// <summary>The Relu or constant Clip that <paramref name="value"/> feeds alone into an int8 output, with its bounds.</summary>
+        private (Node Act, float Lo, float Hi)? FusibleActivation(string value)
+        {
+            if (_graphOutputs.Contains(value) || !_consumers.TryGetValue(value, out var list) || list.Count != 1) return null;
+            var act = list[0];
+            if (_model.FloatNodes.Contains(act.Name) || act.Outputs.Count != 1 || !IsInt8(act.Outputs[0])) return null;
+            if (act.OpType == "Relu") return (act, 0f, float.PositiveInfinity);
+            if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) return (act, lo, hi);
+            return null;
         }
 
         private (float? Lo, float? Hi) ClipBounds(Node clip)

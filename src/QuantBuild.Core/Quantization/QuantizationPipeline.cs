@@ -103,7 +103,33 @@ public static class QuantizationPipeline
         model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
-        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, SampleShapes(graph, calibrationPlan));
+        var sampleShapes = SampleShapes(graph, calibrationPlan);
+        DropFusedIntermediates(model, sampleShapes);
+        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, sampleShapes);
+    }
+
+    /// <summary>
+    /// Values the integer plan computes inside one fused step — a Conv/Gemm output that goes straight
+    /// into its Relu or Clip, the intermediates of a hard-swish chain — are never rounded to int8 by the
+    /// runtime, so they must not be quantized in the QDQ file either: ONNX Runtime would otherwise round
+    /// them (a Conv output before Relu has twice the step of the Relu output) and compute a coarser model
+    /// than the one the app runs. Without their Q/DQ pair ONNX Runtime still folds Relu/Clip into the
+    /// following QuantizeLinear and runs the Conv as one int8 kernel.
+    /// </summary>
+    private static void DropFusedIntermediates(QuantizedModel model, IReadOnlyDictionary<string, int[]> sampleShapes)
+    {
+        var plan = Lowering.IntegerLowering.Lower(model, sampleShapes);
+        var nodes = model.Graph.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        foreach (var step in plan.Steps)
+        {
+            if (step.FusedNodes.Count < 2) continue;
+            var stepOutputs = step.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var name in step.FusedNodes)
+                if (nodes.TryGetValue(name, out var node))
+                    foreach (var value in node.Outputs)
+                        if (!stepOutputs.Contains(value) && !model.Graph.IsGraphOutput(value))
+                            model.Activations.Remove(value);
+        }
     }
 
     /// <summary>
