@@ -40,7 +40,12 @@ static class TaskSuite
             table.AppendLine($"| {r.Task} | {r.Fp32Engine.Text} | {r.Fp32Ort.Text} | {r.Integer.Text} | {r.QdqOrt.Text} | {r.IntegerVsQdq} / {r.IntegerVsQdqSamples} | {r.IntegerVsFp32} | {r.QdqVsFp32} | {r.SqnrIntegerDb:0.0} | {r.SqnrQdqDb:0.0} | {r.Fp32WeightBytes:N0} → {r.QuantizedWeightBytes:N0} | {r.QuantizeSeconds:0.0} | {r.IntegerSeconds:0.0} | {r.QdqOrtSeconds:0.0} |");
         Console.WriteLine("Task metrics (calibration sets disjoint from the evaluation sets; agreement units: ppocr = text lines, oww = 16-embedding windows, samples = clips):\n");
         Console.Write(table);
-        foreach (var r in rows) Console.WriteLine($"\n{r.Task}: {r.Data}; fp32 engine vs fp32 ORT output SQNR {r.SqnrFp32EngineVsOrtDb:0.0} dB; float steps in the integer plan: {r.FloatSteps}");
+        foreach (var r in rows)
+        {
+            Console.WriteLine($"\n{r.Task}: {r.Data}; output SQNR fp32 engine vs fp32 ORT {r.SqnrFp32EngineVsOrtDb:0.0} dB, integer runtime vs QDQ ORT {r.SqnrIntegerVsQdqDb:0.0} dB; float steps in the integer plan: {r.FloatSteps}");
+            foreach (var d in r.IntegerVsQdqDisagreements)
+                Console.WriteLine($"  {r.Task} unit {d.Unit}: int and QDQ decide differently: fp32 [{Values(d.Fp32)}], int [{Values(d.Integer)}], QDQ [{Values(d.Qdq)}]");
+        }
         foreach (var e in errors) Console.WriteLine($"\nerror: {e}");
 
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-task.json");
@@ -57,8 +62,9 @@ static class TaskSuite
                 Fp32Engine = r.Fp32Engine, Fp32Ort = r.Fp32Ort, Integer = r.Integer, QdqOrt = r.QdqOrt,
                 IntegerVsQdq = Agreement(r.IntegerVsQdq), IntegerVsQdqSamples = Agreement(r.IntegerVsQdqSamples),
                 IntegerVsFp32 = Agreement(r.IntegerVsFp32), QdqVsFp32 = Agreement(r.QdqVsFp32),
-                SqnrIntegerDb = Finite(r.SqnrIntegerDb), SqnrQdqDb = Finite(r.SqnrQdqDb), SqnrFp32EngineVsOrtDb = Finite(r.SqnrFp32EngineVsOrtDb),
+                SqnrIntegerDb = Finite(r.SqnrIntegerDb), SqnrQdqDb = Finite(r.SqnrQdqDb), SqnrFp32EngineVsOrtDb = Finite(r.SqnrFp32EngineVsOrtDb), SqnrIntegerVsQdqDb = Finite(r.SqnrIntegerVsQdqDb),
                 r.Fp32WeightBytes, r.QuantizedWeightBytes, r.QuantizeSeconds, r.IntegerSeconds, r.QdqOrtSeconds, r.FloatSteps,
+                IntegerVsQdqDisagreements = r.IntegerVsQdqDisagreements,
             }),
             errors,
         };
@@ -66,6 +72,8 @@ static class TaskSuite
         Console.WriteLine($"\nwrote {outPath}");
         return errors.Count == 0 ? 0 : 1;
     }
+
+    private static string Values(float[] v) => string.Join(", ", v.Select(x => x.ToString("0.000")));
 
     private static object Agreement(DecisionAgreement a) => new { a.Same, a.Total, a.Fraction };
 

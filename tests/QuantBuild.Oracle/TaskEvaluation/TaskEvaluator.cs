@@ -58,9 +58,14 @@ public sealed record TaskRow(
     TaskScore Fp32Engine, TaskScore Fp32Ort, TaskScore Integer, TaskScore QdqOrt,
     DecisionAgreement IntegerVsQdq, DecisionAgreement IntegerVsQdqSamples,
     DecisionAgreement IntegerVsFp32, DecisionAgreement QdqVsFp32,
-    double SqnrIntegerDb, double SqnrQdqDb, double SqnrFp32EngineVsOrtDb,
+    double SqnrIntegerDb, double SqnrQdqDb, double SqnrFp32EngineVsOrtDb, double SqnrIntegerVsQdqDb,
     long Fp32WeightBytes, long QuantizedWeightBytes, double QuantizeSeconds,
-    double IntegerSeconds, double QdqOrtSeconds, int FloatSteps, IReadOnlyList<string> QuantizedFiles);
+    double IntegerSeconds, double QdqOrtSeconds, int FloatSteps, IReadOnlyList<string> QuantizedFiles,
+    IReadOnlyList<Disagreement> IntegerVsQdqDisagreements);
+
+/// <summary>A decision unit where our integer runtime and ONNX Runtime on the QDQ file decide differently, with the
+/// unit's outputs (text line: class probabilities; window: alexa score) in fp32 (our engine), integer runtime and QDQ.</summary>
+public sealed record Disagreement(int Unit, float[] Fp32, float[] Integer, float[] Qdq);
 
 /// <summary>
 /// Evaluates tasks: fp32 (once per task, cached), then per recipe: quantize each model through the CLI's
@@ -124,7 +129,17 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             SqnrDb(fp32.Engine.Predictions.Outputs, ours.Predictions.Outputs),
             SqnrDb(fp32.Ort.Predictions.Outputs, theirs.Predictions.Outputs),
             SqnrDb(fp32.Ort.Predictions.Outputs, fp32.Engine.Predictions.Outputs),
-            fp32Bytes, quantBytes, quantizeSeconds, ours.Seconds, theirs.Seconds, floatSteps, files);
+            SqnrDb(theirs.Predictions.Outputs, ours.Predictions.Outputs),
+            fp32Bytes, quantBytes, quantizeSeconds, ours.Seconds, theirs.Seconds, floatSteps, files,
+            Disagreements(fp32.Engine.Predictions, ours.Predictions, theirs.Predictions));
+    }
+
+    private static List<Disagreement> Disagreements(TaskPredictions fp32, TaskPredictions ours, TaskPredictions theirs)
+    {
+        int width = ours.Outputs.Length / ours.Decisions.Length;
+        float[] Unit(TaskPredictions p, int u) => p.Outputs.AsSpan(u * width, width).ToArray();
+        return Enumerable.Range(0, ours.Decisions.Length).Where(u => ours.Decisions[u] != theirs.Decisions[u])
+            .Select(u => new Disagreement(u, Unit(fp32, u), Unit(ours, u), Unit(theirs, u))).ToList();
     }
 
     /// <summary>10·log10(Σ ref² / Σ (x − ref)²); +∞ when identical.</summary>
