@@ -15,7 +15,8 @@ using QuantBuild.Oracle;
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- task  [--models ppocr-cls,oww] [--samples N] [--out FILE.json]
 //                          (task metrics on the labelled sets of .assets/task: fp32 engine / ORT, W8A8 in our
-//                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json)
+//                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json;
+//                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)

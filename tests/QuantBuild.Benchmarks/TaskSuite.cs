@@ -19,12 +19,14 @@ static class TaskSuite
         if (unknown.Count > 0) throw new ArgumentException($"unknown task id(s) {string.Join(", ", unknown)}; known: {string.Join(", ", EvaluationTask.KnownIds)}");
         var evaluator = new TaskEvaluator(oracle, Path.Combine(root, "artifacts", "bench-task"), Console.Error);
         var rows = new List<TaskRow>();
+        var tasks = new Dictionary<string, EvaluationTask>();
         var errors = new List<string>();
         foreach (var id in ids)
         {
             try
             {
                 var task = EvaluationTask.Load(id, Path.Combine(root, ".assets"), options.Samples);
+                tasks[id] = task;
                 rows.Add(evaluator.Evaluate(task, QuantizationRecipe.W8A8));
             }
             catch (Exception e) when (e is QuantBuildException or OracleException or NotSupportedException or InvalidDataException)
@@ -45,6 +47,7 @@ static class TaskSuite
             Console.WriteLine($"\n{r.Task}: {r.Data}; output SQNR fp32 engine vs fp32 ORT {r.SqnrFp32EngineVsOrtDb:0.0} dB, integer runtime vs QDQ ORT {r.SqnrIntegerVsQdqDb:0.0} dB; float steps in the integer plan: {r.FloatSteps}");
             foreach (var d in r.IntegerVsQdqDisagreements)
                 Console.WriteLine($"  {r.Task} unit {d.Unit}: int and QDQ decide differently: fp32 [{Values(d.Fp32)}], int [{Values(d.Integer)}], QDQ [{Values(d.Qdq)}]");
+            if (options.Profile) PrintLayers(oracle, tasks[r.Task], r);
         }
         foreach (var e in errors) Console.WriteLine($"\nerror: {e}");
 
@@ -65,12 +68,26 @@ static class TaskSuite
                 SqnrIntegerDb = Finite(r.SqnrIntegerDb), SqnrQdqDb = Finite(r.SqnrQdqDb), SqnrFp32EngineVsOrtDb = Finite(r.SqnrFp32EngineVsOrtDb), SqnrIntegerVsQdqDb = Finite(r.SqnrIntegerVsQdqDb),
                 r.Fp32WeightBytes, r.QuantizedWeightBytes, r.QuantizeSeconds, r.IntegerSeconds, r.QdqOrtSeconds, r.FloatSteps,
                 IntegerVsQdqDisagreements = r.IntegerVsQdqDisagreements,
+                QuantizedFiles = r.QuantizedFiles,
             }),
             errors,
         };
         File.WriteAllText(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         Console.WriteLine($"\nwrote {outPath}");
         return errors.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>--profile: where the integer runtime and ORT on the QDQ file part ways, step by step, on the first unit they decide differently.</summary>
+    private static void PrintLayers(OrtOracle oracle, EvaluationTask task, TaskRow row)
+    {
+        var unit = row.IntegerVsQdqDisagreements.FirstOrDefault()?.Unit ?? 0;
+        if (task.UnitInput(unit) is not var (modelId, input)) return;
+        var artifact = row.Artifacts.Single(a => a.ModelId == modelId);
+        Console.WriteLine($"\n{row.Task} unit {unit}, integer runtime vs ORT on {Path.GetFileName(artifact.QdqPath)}, every int8 step output:");
+        Console.WriteLine("| step | op | node | tensor | SQNR int vs QDQ dB | codes differing | max code diff | SQNR int vs fp32 dB | SQNR QDQ vs fp32 dB |");
+        Console.WriteLine("|---:|---|---|---|---:|---:|---:|---:|---:|");
+        foreach (var l in LayerComparison.Compare(oracle, artifact.Plan, artifact.QdqPath, input, task.ModelPaths[modelId]))
+            Console.WriteLine($"| {l.Step} | {l.OpType} | {l.NodeName} | {l.Tensor} | {l.SqnrDb:0.0} | {l.CodeMismatches}/{l.Length} | {l.MaxCodeDiff} | {l.SqnrIntegerVsFp32Db:0.0} | {l.SqnrQdqVsFp32Db:0.0} |");
     }
 
     private static string Values(float[] v) => string.Join(", ", v.Select(x => x.ToString("0.000")));

@@ -47,6 +47,9 @@ public abstract class EvaluationTask
 
     public abstract TaskScore Score(TaskPredictions predictions);
 
+    /// <summary>The model and input that decide a decision unit on their own, when one model does (for <see cref="LayerComparison"/>); else null.</summary>
+    public virtual (string ModelId, Tensor Input)? UnitInput(int unit) => null;
+
     /// <summary>The tasks by id, each limited to at most <paramref name="maxSamples"/> labelled samples (0 = all), classes kept balanced.</summary>
     public static EvaluationTask Load(string id, string assetsDir, int maxSamples = 0) => id switch
     {
@@ -140,6 +143,8 @@ public sealed class PaddleOrientationTask : EvaluationTask
         var decisions = Enumerable.Range(0, _samples.Count).Select(i => ArgMax(probabilities.AsSpan(i * classes, classes))).ToArray();
         return new TaskPredictions(probabilities, decisions, decisions);
     }
+
+    public override (string ModelId, Tensor Input)? UnitInput(int unit) => (Id, NpyFile.Read(_samples[unit].File));
 
     public override TaskScore Score(TaskPredictions predictions)
     {

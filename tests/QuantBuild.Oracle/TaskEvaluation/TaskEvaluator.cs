@@ -61,7 +61,10 @@ public sealed record TaskRow(
     double SqnrIntegerDb, double SqnrQdqDb, double SqnrFp32EngineVsOrtDb, double SqnrIntegerVsQdqDb,
     long Fp32WeightBytes, long QuantizedWeightBytes, double QuantizeSeconds,
     double IntegerSeconds, double QdqOrtSeconds, int FloatSteps, IReadOnlyList<string> QuantizedFiles,
-    IReadOnlyList<Disagreement> IntegerVsQdqDisagreements);
+    IReadOnlyList<Disagreement> IntegerVsQdqDisagreements, IReadOnlyList<QuantizedArtifact> Artifacts);
+
+/// <summary>A quantized model of a row: the integer plan our runtime ran and the QDQ file ONNX Runtime ran.</summary>
+public sealed record QuantizedArtifact(string ModelId, IntegerPlan Plan, string QdqPath);
 
 /// <summary>A decision unit where our integer runtime and ONNX Runtime on the QDQ file decide differently, with the
 /// unit's outputs (text line: class probabilities; window: alexa score) in fp32 (our engine), integer runtime and QDQ.</summary>
@@ -99,6 +102,7 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
         int floatSteps = 0;
         double quantizeSeconds = 0;
         var files = new List<string>();
+        var artifacts = new List<QuantizedArtifact>();
         foreach (var spec in task.QuantizedModels)
         {
             var sidecar = Path.Combine(folder, spec.Id + ".quant.json");
@@ -114,6 +118,7 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             integer[spec.Id] = new IntegerBackend(plan, spec.Id);
             var qdqFile = job.Written.Single(f => f.EndsWith(".quant.onnx", StringComparison.Ordinal));
             qdq[spec.Id] = Ort(spec.ModelPath, qdqFile);
+            artifacts.Add(new QuantizedArtifact(spec.Id, plan, qdqFile));
             fp32Bytes += model.Weights.Values.Sum(w => 4L * w.Codes.Length);
             quantBytes += model.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes);
             files.AddRange(job.Written);
@@ -131,7 +136,7 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             SqnrDb(fp32.Ort.Predictions.Outputs, fp32.Engine.Predictions.Outputs),
             SqnrDb(theirs.Predictions.Outputs, ours.Predictions.Outputs),
             fp32Bytes, quantBytes, quantizeSeconds, ours.Seconds, theirs.Seconds, floatSteps, files,
-            Disagreements(fp32.Engine.Predictions, ours.Predictions, theirs.Predictions));
+            Disagreements(fp32.Engine.Predictions, ours.Predictions, theirs.Predictions), artifacts);
     }
 
     private static List<Disagreement> Disagreements(TaskPredictions fp32, TaskPredictions ours, TaskPredictions theirs)
