@@ -13,6 +13,10 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- task  [--models ppocr-cls,oww] [--samples N] [--out FILE.json]
+//                          (task metrics on the labelled sets of .assets/task: fp32 engine / ORT, W8A8 in our
+//                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json;
+//                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -27,6 +31,7 @@ try
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);
+    if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
     var models = options.SelectModels(root);
     return options.Mode switch
     {
@@ -41,15 +46,15 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
     return 2;
 }
 
-sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile)
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8 [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
-        int warmup = 5, iters = 30;
+        int warmup = 5, iters = 30, samples = 0;
         bool profile = false;
         for (int i = 1; i < args.Length; i++)
         {
@@ -69,11 +74,12 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                 case "--iters": iters = Count(1); break;
                 case "--out": outPath = Path.GetFullPath(Value()); break;
                 case "--profile": profile = true; break;
+                case "--samples": samples = Count(0); break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)
