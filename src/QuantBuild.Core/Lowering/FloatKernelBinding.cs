@@ -80,6 +80,9 @@ public static class FloatKernelBinding
         {
             bool floatOutput = node.Outputs.Any(o => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type == DataType.Float);
             if (!floatOutput) continue; // shape arithmetic: evaluated at build time
+            bool floatData = node.Inputs.Any(i => i.Length > 0 && !graph.IsConstant(i) && graph.ValueInfos.TryGetValue(i, out var vi) && vi.Type == DataType.Float)
+                || node.Inputs.Any(i => graph.Inputs.Any(g => g.Name == i));
+            if (!floatData) continue; // float made from build-time values only (a Cast of a shape): a constant
             if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
             else if (node.OpType is "Resize" or "Upsample" && node.GetString("mode", "nearest") != "nearest") result.Add(node);
         }
@@ -136,6 +139,7 @@ public static class FloatKernelBinding
                 // Only Split may have its first output unused; others have no float output to compute.
                 if (_node.OpType != "Split") { reason = "no float output"; return null; }
             }
+            if (step.Inputs.Count == 0) return ConstantOutputs(out reason);
             if (Movement.Contains(_node.OpType)) return BindMovement(out reason);
             var x = Operand(0);
             switch (_node.OpType)
@@ -448,6 +452,20 @@ public static class FloatKernelBinding
             if (scale is null || (_node.HasInput(2) && bias is null)) { reason = "LayerNormalization scale and bias must be constants of the normalized shape"; return null; }
             if (step.Outputs.Count > 1) { reason = "LayerNormalization Mean/InvStdDev outputs"; return null; }
             return [Call<LayerNormalizationFloat>([rows, n, _node.GetFloat("epsilon", 1e-5f)], Output()!, Operand(0), FloatOperand.Of(scale), bias is null ? null : FloatOperand.Of(bias))];
+        }
+
+        /// <summary>A node whose inputs are all build-time values (a Cast of a shape to float): its outputs are copied from constants.</summary>
+        private List<FloatKernelCall>? ConstantOutputs(out string reason)
+        {
+            reason = "";
+            var args = _node.Inputs.Select((_, k) => Constant(k)).ToArray();
+            var context = new KernelContext(opset, k => k < args.Length ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            var results = OpRegistry.Create(_node, context).Forward(args);
+            var calls = new List<FloatKernelCall>();
+            for (int o = 0; o < results.Length; o++)
+                if (Output(o) is { } output)
+                    calls.Add(Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], output, FloatOperand.Of(results[o].ToFloatArray())));
+            return calls;
         }
 
         // ---------------------------------------------------------------- data movement
