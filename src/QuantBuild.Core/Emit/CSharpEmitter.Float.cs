@@ -73,19 +73,40 @@ public static partial class CSharpEmitter
             w.Line($"QuantParams.QuantizeLinear({View(t)}, {Span(t)}, {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
     }
 
+    /// <summary>
+    /// Float data as base64 string literals up to this many bytes per class: the compiler reads one string
+    /// token far faster than millions of byte literals, but every string goes to the assembly's user-string
+    /// heap (16 MB, UTF-16), so a class with more float data falls back to byte-array literals.
+    /// </summary>
+    private const long Base64DataLimit = 4 << 20;
+
     private static void EmitFloatData(CodeWriter w, List<FloatDataField> data)
     {
         if (data.Count == 0) return;
+        bool base64 = data.Sum(d => 4L * d.Values.Length) <= Base64DataLimit;
         foreach (var field in data)
         {
-            w.Line();
-            w.Line($"// {Comment(field.What)}: {field.Values.Length} float32 values, little-endian bytes.");
-            w.Line($"private static readonly float[] {field.Name} = FloatsFromBytes(new byte[] {{");
             var bytes = new byte[field.Values.Length * 4];
             for (int i = 0; i < field.Values.Length; i++)
                 System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), field.Values[i]);
-            Bytes(w, bytes);
-            w.Line("});");
+            w.Line();
+            w.Line($"// {Comment(field.What)}: {field.Values.Length} float32 values, little-endian{(base64 ? ", base64" : " bytes")}.");
+            if (base64)
+            {
+                w.Line($"private static readonly float[] {field.Name} = FloatsFromBytes(Convert.FromBase64String(");
+                var text = Convert.ToBase64String(bytes);
+                const int lineLength = 4 * BytesPerLine * 4;
+                for (int i = 0; i < text.Length; i += lineLength)
+                    w.Line($"    \"{text.Substring(i, Math.Min(lineLength, text.Length - i))}\"{(i + lineLength < text.Length ? " +" : "")}");
+                if (text.Length == 0) w.Line("    \"\"");
+                w.Line("));");
+            }
+            else
+            {
+                w.Line($"private static readonly float[] {field.Name} = FloatsFromBytes(new byte[] {{");
+                Bytes(w, bytes);
+                w.Line("});");
+            }
         }
         w.Line();
         w.Line("private static float[] FloatsFromBytes(byte[] bytes)");

@@ -56,7 +56,7 @@ public static class FloatKernelBinding
         "Reciprocal", "Floor", "Ceil", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
         "Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
         "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
-        "Softmax", "LogSoftmax", "LayerNormalization", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+        "Softmax", "LogSoftmax", "LayerNormalization", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike",
     };
 
     /// <summary>Ops whose output is a fixed rearrangement of their float inputs (probed through the engine).</summary>
@@ -144,7 +144,8 @@ public static class FloatKernelBinding
             var x = Operand(0);
             switch (_node.OpType)
             {
-                case "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout":
+                // A float step's outputs are float, and its activation inputs are float: a Cast among them is a copy.
+                case "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" or "Cast" or "CastLike":
                     return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
                 case "Relu": return Unary(ElementwiseFunction.Relu);
                 case "LeakyRelu": return Unary(ElementwiseFunction.LeakyRelu, _node.GetFloat("alpha", 0.01f));
@@ -209,7 +210,24 @@ public static class FloatKernelBinding
             }
             else
             {
-                if ((_node.HasInput(1) && Constant(1) is null) || (_node.HasInput(2) && Constant(2) is null)) { reason = "Clip bounds are not constant"; return null; }
+                if ((_node.HasInput(1) && Constant(1) is null) || (_node.HasInput(2) && Constant(2) is null))
+                {
+                    // A bound computed at run time (a spectrogram floor at max − 80 dB): max with the lower
+                    // bound, then min with the upper one, the second in place on the output.
+                    var y = Output()!;
+                    var calls = new List<FloatKernelCall>();
+                    var current = Operand(0);
+                    var currentShape = ShapeOf(0)!;
+                    foreach (var (k, f) in new[] { (1, BinaryFunction.Max), (2, BinaryFunction.Min) })
+                    {
+                        if (!_node.HasInput(k)) continue;
+                        calls.Add(Call<BroadcastBinaryFloat>([f, currentShape, ShapeOf(k)!, y.Shape], y, current, Operand(k)));
+                        current = FloatOperand.Of(y);
+                        currentShape = y.Shape;
+                    }
+                    if (calls.Count == 0) calls.Add(Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y, current));
+                    return calls;
+                }
                 lo = Constant(1) is { } l ? l.ToFloatArray()[0] : float.NegativeInfinity;
                 hi = Constant(2) is { } h ? h.ToFloatArray()[0] : float.PositiveInfinity;
             }
