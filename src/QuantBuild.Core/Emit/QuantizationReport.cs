@@ -16,7 +16,8 @@ public static class QuantizationReport
 {
     public const int FormatVersion = 1;
 
-    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null)
+    /// <param name="plan">the lowered plan of the generated C#, when it is emitted: its float steps are listed under generatedCode.floatNodes</param>
+    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.IntegerPlan? plan = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -112,6 +113,26 @@ public static class QuantizationReport
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();
+
+            if (plan is not null)
+            {
+                // What the generated C# really runs in float: the excluded nodes plus any node without an
+                // integer kernel, each between dequantize and quantize of its int8 neighbours.
+                json.WriteStartObject("generatedCode");
+                json.WriteNumber("integerSteps", plan.Steps.Count(s => !s.IsFloat));
+                json.WriteNumber("floatSteps", plan.Steps.Count(s => s.IsFloat));
+                json.WriteStartArray("floatNodes");
+                foreach (var f in plan.Steps.OfType<Lowering.FloatStep>())
+                {
+                    json.WriteStartObject();
+                    json.WriteString("node", f.NodeName);
+                    json.WriteString("op", f.OpType);
+                    json.WriteString("reason", f.Reason);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
 
             json.WriteStartObject("sizes");
             json.WriteNumber("weightsFp32Bytes", floatBytes);

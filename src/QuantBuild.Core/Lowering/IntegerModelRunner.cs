@@ -16,11 +16,15 @@ public sealed class IntegerModelRunner
 {
     private readonly byte[] _arena;
     private readonly Action[] _steps;
+    private readonly Dictionary<FloatStep, FloatStepExecution> _floatSteps;
 
     public IntegerModelRunner(IntegerPlan plan)
     {
         Plan = plan;
-        _arena = new byte[plan.ArenaBytes];
+        // Float steps run on the same Runtime float kernels as the generated code, with the same scratch
+        // layout, so both give the same bits; a step no float kernel covers falls back to the engine.
+        _floatSteps = FloatStepExecution.Prepare(plan, out int arenaBytes, out _);
+        _arena = new byte[arenaBytes];
         _steps = plan.Steps.Select(Prepare).ToArray();
     }
 
@@ -80,6 +84,29 @@ public sealed class IntegerModelRunner
 
     private Span<sbyte> Codes(PlanTensor t) =>
         t.IsConstant ? t.ConstantCodes : MemoryMarshal.Cast<byte, sbyte>(_arena.AsSpan(t.Offset, t.Length));
+
+    private Span<float> Floats(int offset, int length) => MemoryMarshal.Cast<byte, float>(_arena.AsSpan(offset, checked(length * 4)));
+
+    /// <summary>Dequantize int8 inputs into scratch, run the kernel calls, quantize int8 outputs: what the generated code does.</summary>
+    private Action PrepareFloatKernels(FloatStepExecution execution)
+    {
+        var step = execution.Step;
+        var kernels = execution.Calls.Select(c => (Call: c, Kernel: c.Create())).ToArray();
+        var int8Inputs = step.Inputs.Where(t => t.Type == PlanElementType.Int8).ToArray();
+        var int8Outputs = step.Outputs.Where(t => t.Type == PlanElementType.Int8).ToArray();
+        ReadOnlySpan<float> Operand(FloatOperand? o) =>
+            o is null ? ReadOnlySpan<float>.Empty : o.Constant is not null ? o.Constant : Floats(execution.FloatOffset(o.Tensor!), o.Tensor!.Length);
+        return () =>
+        {
+            foreach (var t in int8Inputs)
+                QuantParams.DequantizeLinear(Codes(t), Floats(execution.FloatOffset(t), t.Length), t.Quant.Scale, t.Quant.ZeroPoint);
+            foreach (var (call, kernel) in kernels)
+                kernel.Eval(Operand(call.Inputs[0]), Operand(call.Inputs.Count > 1 ? call.Inputs[1] : null), Operand(call.Inputs.Count > 2 ? call.Inputs[2] : null),
+                    Floats(execution.FloatOffset(call.Output), call.Output.Length));
+            foreach (var t in int8Outputs)
+                QuantParams.QuantizeLinear(Floats(execution.FloatOffset(t), t.Length), Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
+        };
+    }
 
     private Span<float> Floats(PlanTensor t) => MemoryMarshal.Cast<byte, float>(_arena.AsSpan(t.Offset, t.ByteLength));
 
@@ -217,6 +244,7 @@ public sealed class IntegerModelRunner
 
     private Action PrepareFloat(FloatStep f)
     {
+        if (_floatSteps.TryGetValue(f, out var execution)) return PrepareFloatKernels(execution);
         var node = f.Node;
         var graph = Plan.Model.Graph;
         var context = new KernelContext(graph.OpsetVersion,

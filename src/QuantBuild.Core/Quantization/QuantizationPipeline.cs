@@ -45,6 +45,7 @@ public static class QuantizationPipeline
             InferShapes(graph, calibrationPlan);
             plan = PlanNodes(graph, settings);
         }
+        if (settings.Outputs.CSharp) CheckGeneratedRuntimeCoverage(graph, settings);
         timings.Add(("prepare", clock.Elapsed));
         var activations = SelectActivations(graph, plan);
 
@@ -184,6 +185,21 @@ public static class QuantizationPipeline
         }
     }
 
+    /// <summary>
+    /// Generated C# runs every node either on an integer kernel or on a float kernel of QuantBuild.Runtime;
+    /// a node that has neither is reported here, before calibration, rather than at emit time.
+    /// </summary>
+    private static void CheckGeneratedRuntimeCoverage(ModelGraph graph, QuantizationSettings settings)
+    {
+        var missing = Lowering.FloatKernelBinding.UnsupportedNodes(graph);
+        if (missing.Count == 0) return;
+        throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
+            $"the generated C# runtime has no kernel for {missing.Count} node(s): " +
+            string.Join(", ", missing.Take(10).Select(n => $"{n.OpType} '{n.Name}'")) + (missing.Count > 10 ? ", ..." : "") +
+            "; turn the C# output off (\"outputs\": {\"csharp\": false}) to produce only the QDQ ONNX model",
+            settings.SourcePath ?? graph.SourcePath, node: missing[0].Name);
+    }
+
     /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel.</summary>
     public static long QuantizedWeightBytes(WeightQuantization w) => ((long)w.Codes.Length * w.Bits + 7) / 8 + 4L * w.Scales.Length;
 
@@ -282,7 +298,10 @@ public static class QuantizationPipeline
             if (name.Length == 0 || weightNames.Contains(name) || !seen.Add(name)) return;
             if (IsFloat(name) && FeedsData(name)) ordered.Add(name);
         }
-        foreach (var input in graph.Inputs) Consider(input.Name);
+        // An input read only by float nodes stays float: quantizing it would only add error in front of them.
+        foreach (var input in graph.Inputs)
+            if (graph.IsGraphOutput(input.Name) || !consumers.TryGetValue(input.Name, out var readers) || readers.Any(n => !floatNodes.Contains(n.Name)))
+                Consider(input.Name);
         foreach (var node in graph.Nodes)
         {
             if (floatNodes.Contains(node.Name)) continue;
