@@ -129,8 +129,8 @@ public sealed class PlanCodebook
         return packed;
     }
 
-    /// <summary>Bytes deployed: packed indices + level tables (scales and bias are counted with every weight kind).</summary>
-    public int StoredBytes => BitPacking.PackedLength(Indices.Length, IndexBits) + Levels.Length;
+    /// <summary>Bytes deployed: packed indices + int8 level tables + one float32 scale per table (the bias is not counted, as for linear weights).</summary>
+    public int StoredBytes => BitPacking.PackedLength(Indices.Length, IndexBits) + Levels.Length + 4 * Tables;
 }
 
 public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)

@@ -93,6 +93,10 @@ public sealed class CodebookCliTests
         var plan = IntegerLowering.Lower(imported);
         Assert.IsTrue(plan.Steps.OfType<ConvStep>().All(c => c.Weights.Codebook is { IndexBits: 3 }));
         Assert.IsTrue(plan.Steps.OfType<FullyConnectedStep>().All(f => f.Weights.Codebook is { IndexBits: 3 }));
+        // WeightBytes of the generated class = packed 3-bit indices + int8 tables + scales, as the quantizer counted them.
+        long planBytes = plan.Steps.Sum(s => s switch { ConvStep c => c.Weights.Codebook!.StoredBytes, FullyConnectedStep f => f.Weights.Codebook!.StoredBytes, _ => 0 });
+        Assert.AreEqual(imported.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes), planBytes);
+        StringAssert.Contains(generated, $"public const int WeightBytes = {planBytes};");
 
         // ONNX Runtime on the QDQ file: Gather of the dequantized int8 tables feeds float Conv/Gemm.
         var ort = oracle.Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];
