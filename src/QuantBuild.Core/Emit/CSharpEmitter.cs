@@ -32,7 +32,14 @@ public static partial class CSharpEmitter
                 throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"model edge '{t.Name}' is neither int8 nor float", plan.Model.Graph.SourcePath);
 
         var w = new CodeWriter();
-        long weightBytes = plan.Steps.Sum(s => s switch { ConvStep c => c.Weights.StoredBytes().Length, FullyConnectedStep f => f.Weights.StoredBytes().Length, _ => 0 });
+        long weightBytes = plan.Steps.Sum(s => s switch
+        {
+            ConvStep { Weights.Codebook: { } cb } => cb.StoredBytes,
+            FullyConnectedStep { Weights.Codebook: { } cb } => cb.StoredBytes,
+            ConvStep c => c.Weights.StoredBytes().Length,
+            FullyConnectedStep f => f.Weights.StoredBytes().Length,
+            _ => 0,
+        });
         long floatWeightBytes = plan.Model.Weights.Values.Sum(q => 4L * q.Codes.Length);
         var floatData = FloatData(plan, floatSteps);
         long floatDataBytes = floatData.Sum(d => 4L * d.Values.Length);
@@ -117,6 +124,8 @@ public static partial class CSharpEmitter
 
     private static string KernelType(PlanStep step) => step switch
     {
+        ConvStep { Weights.Codebook: not null } => "Conv2DCodebook",
+        FullyConnectedStep { Weights.Codebook: not null } => "FullyConnectedCodebook",
         ConvStep c => c.Weights.Bits == 4 ? "Conv2DInt4" : "Conv2DInt8",
         FullyConnectedStep f => f.Weights.Bits == 4 ? "FullyConnectedInt4" : "FullyConnectedInt8",
         BinaryStep b => b.Kind switch { BinaryKind.Add => "AddInt8", BinaryKind.Mul => "MulInt8", _ => "MaxInt8" },
@@ -154,6 +163,8 @@ public static partial class CSharpEmitter
             var output = step.Outputs[0];
             string ctor = step switch
             {
+                ConvStep { Weights.Codebook: { } cb } c => $"new Conv2DCodebook({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
+                FullyConnectedStep { Weights.Codebook: { } cb } f => $"new FullyConnectedCodebook({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
                 ConvStep c => $"new {KernelType(c)}({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {WeightData(s, c.Weights.Bits)}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
                 FullyConnectedStep f => $"new {KernelType(f)}({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {WeightData(s, f.Weights.Bits)}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
                 BinaryStep b when b.Kind == BinaryKind.Max => $"new MaxInt8({Ints(b.Inputs[0].Shape)}, {Q(b.Inputs[0].Quant)}, {Ints(b.Inputs[1].Shape)}, {Q(b.Inputs[1].Quant)}, {Q(output.Quant)})",
@@ -271,6 +282,9 @@ public static partial class CSharpEmitter
             var o = Span(step.Outputs[0]);
             switch (step)
             {
+                case ConvStep { Weights.Codebook: not null } or FullyConnectedStep { Weights.Codebook: not null }:
+                    w.Line($"step{s}.Eval({Span(step.Inputs[0])}, Weights{s}, Levels{s}, {o});");
+                    break;
                 case ConvStep c:
                     w.Line($"step{s}.Eval({Span(c.Inputs[0])}, {WeightData(s, c.Weights.Bits)}, {o});");
                     break;
@@ -303,6 +317,18 @@ public static partial class CSharpEmitter
             var weights = plan.Steps[s] switch { ConvStep c => c.Weights, FullyConnectedStep f => f.Weights, _ => null };
             if (weights is null) continue;
             w.Line();
+            if (weights.Codebook is { } codebook)
+            {
+                w.Line($"// {Comment(plan.Steps[s].OpType)} '{Comment(plan.Steps[s].NodeName)}': {Comment(plan.Model.Weights.TryGetValue(plan.Steps[s].NodeName, out var wq) ? wq.Method : "codebook")} codebook, " +
+                    $"{codebook.IndexBits}-bit indices packed LSB-first, {codebook.Tables} table(s) of {1 << codebook.IndexBits} int8 levels, per-channel scales, int32 bias at s_in·s_w.");
+                w.Line($"private static ReadOnlySpan<byte> Weights{s} => new byte[] {{");
+                Bytes(w, codebook.PackedIndices());
+                w.Line("};");
+                w.Line($"private static ReadOnlySpan<sbyte> Levels{s} => new sbyte[] {{ {string.Join(", ", codebook.Levels.Select(l => l.ToString(CultureInfo.InvariantCulture)))} }};");
+                w.Line($"private static float[] Scales{s}() {{ return new float[] {{ {string.Join(", ", weights.Scales.Select(F))} }}; }}");
+                w.Line($"private static ReadOnlySpan<int> Bias{s} => new int[] {{ {string.Join(", ", weights.Bias.Select(b => b.ToString(CultureInfo.InvariantCulture)))} }};");
+                continue;
+            }
             w.Line($"// {Comment(plan.Steps[s].OpType)} '{Comment(plan.Steps[s].NodeName)}': {(weights.Bits == 4 ? "int4 codes packed two per byte (low nibble first)" : "int8 codes")}, per-channel scales, int32 bias at s_in·s_w.");
             w.Line($"private static ReadOnlySpan<byte> Weights{s} => new byte[] {{");
             Bytes(w, weights.StoredBytes());

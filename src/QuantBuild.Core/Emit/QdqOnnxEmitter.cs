@@ -44,6 +44,15 @@ public static class QdqOnnxEmitter
         // Weights and biases: integer initializers + DequantizeLinear producing the original name.
         var done = new HashSet<string>(StringComparer.Ordinal);
         var int4Weights = new HashSet<string>(StringComparer.Ordinal);
+        // Codebook weights first (their own subgraph, QdqCodebook); the loop below then skips them.
+        foreach (var node in g.Nodes)
+            if (model.Weights.TryGetValue(node.Name, out var cw) && cw.Encoding == WeightEncoding.Codebook && done.Add(cw.WeightName))
+            {
+                QdqCodebook.EmitWeight(g, cw, names.Fresh, prefix);
+                if (BiasIndex(node) is int cb && node.HasInput(cb) && model.Activations.TryGetValue(node.Inputs[0], out var cin) && !done.Contains(node.Inputs[cb])
+                    && QdqCodebook.EmitBias(g, node.Inputs[cb], cw, cin.Scale, names.Fresh, prefix))
+                    done.Add(node.Inputs[cb]);
+            }
         foreach (var node in g.Nodes)
         {
             if (!model.Weights.TryGetValue(node.Name, out var w) || !done.Add(w.WeightName)) continue;
@@ -185,6 +194,7 @@ public static class QdqOnnxEmitter
                 json.WriteStartObject(node);
                 json.WriteNumber("bits", w.Bits);
                 json.WriteString("method", w.Method);
+                if (w.Encoding == WeightEncoding.Codebook) json.WriteString("encoding", "codebook");
                 json.WriteEndObject();
             }
             json.WriteEndObject();

@@ -33,6 +33,8 @@ public static class QdqOnnxImporter
         var meta = ReadMetadata(proto, sourcePath);
         QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);
 
+        // Codebook weights (LogQuant/WEQ subgraphs) become float initializers before the DequantizeLinear scan.
+        var codebooks = QdqCodebookImport.Extract(g);
         var consumers = g.Consumers();
         var remove = new HashSet<Node>();
         var scalesAndCodes = new HashSet<string>(StringComparer.Ordinal);
@@ -125,6 +127,25 @@ public static class QdqOnnxImporter
         foreach (var node in g.Nodes)
         {
             if (QuantizationPipeline.WeightInput(g, node) is not (int index, _)) continue;
+            if (codebooks.FirstOrDefault(x => x.FloatName == node.Inputs[index]) is { } cb)
+            {
+                var (cbBits, cbMethod) = meta.Weights.TryGetValue(node.Name, out var cm) ? cm : ((int)Math.Log2(cb.Tables[0].Length), "codebook");
+                model.Weights[node.Name] = new WeightQuantization
+                {
+                    NodeName = node.Name,
+                    WeightName = cb.FloatName,
+                    Shape = cb.Shape,
+                    Axis = cb.Axis ?? QuantizationPipeline.WeightInput(g, node)!.Value.Axis,
+                    Bits = cbBits,
+                    Encoding = WeightEncoding.Codebook,
+                    Codes = cb.Indices,
+                    Scales = cb.Scales,
+                    CodebookLevels = cb.Tables,
+                    Codebooks = cb.Tables.Select((t, j) => t.Select(l => l * cb.Scales[j]).ToArray()).ToArray(),
+                    Method = cbMethod,
+                };
+                continue;
+            }
             var w = weights.FirstOrDefault(x => x.FloatName == node.Inputs[index]);
             if (w.Codes is null) continue;
             var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");

@@ -31,7 +31,11 @@ public static class QuantizationReport
             json.WriteString("represents",
                 "QDQ ONNX: weight codes with per-channel scales (int8; 4 bits or less as opset-21 INT4, two per byte; 5-7 bits as int8 codes inside the narrower grid), int32 biases, " +
                 "and QuantizeLinear/DequantizeLinear pairs on quantized activations; ONNX Runtime fuses them into its integer kernels. " +
-                "Nodes listed under floatNodes compute in float on dequantized inputs.");
+                "Nodes listed under floatNodes compute in float on dequantized inputs." +
+                (model.Weights.Values.Any(w => w.Encoding == WeightEncoding.Codebook)
+                    ? " Codebook weights (layers with encoding \"codebook\": LogQuant/WEQ) are a uint8 index tensor Gathered from a DequantizeLinear'd int8 level table " +
+                      "(one per layer or per output channel, flattened with channel offsets); ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
+                    : ""));
 
             json.WriteStartObject("settings");
             json.WriteString("sidecar", settings.SourcePath is null ? null : Path.GetFileName(settings.SourcePath));
@@ -82,6 +86,12 @@ public static class QuantizationReport
                 json.WriteString("method", w.Method);
                 json.WriteString("granularity", w.Scales.Length > 1 ? "per-channel" : "per-tensor");
                 json.WriteNumber("axis", w.Axis);
+                if (w.Encoding == WeightEncoding.Codebook)
+                {
+                    json.WriteString("encoding", "codebook");
+                    json.WriteNumber("codebooks", w.Codebooks?.Length ?? 0);
+                    json.WriteNumber("codebookEntries", 1 << w.Bits);
+                }
                 WriteFloat(json, "scaleMin", w.Scales.Min());
                 WriteFloat(json, "scaleMax", w.Scales.Max());
                 WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));

@@ -185,7 +185,7 @@ public static class IntegerLowering
         private string? LowerConv(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             var x = _probe[node.Inputs[0]];
             var w = _probe.TryGetValue(node.Inputs[1], out var wt) ? wt : _graph.Initializers[node.Inputs[1]];
             int rank = x.Rank;
@@ -231,7 +231,7 @@ public static class IntegerLowering
         private string? LowerGemm(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             if (node.GetInt("transA", 0) != 0) return "Gemm with transA=1";
             if (node.GetFloat("alpha", 1f) != 1f) return "Gemm with alpha ≠ 1";
             if (node.HasInput(2) && node.GetFloat("beta", 1f) != 1f) return "Gemm with beta ≠ 1";
@@ -248,7 +248,7 @@ public static class IntegerLowering
         private string? LowerMatMul(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "the second operand is not a quantized constant";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             if (wq.Shape.Length != 2) return "MatMul weights must be 2-D";
             var a = _probe[node.Inputs[0]];
             if (a.Rank < 2) return "MatMul input must have rank ≥ 2";
@@ -281,9 +281,12 @@ public static class IntegerLowering
         /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
-            if (wq.Bits != 8 && wq.Bits != 4)
+            PlanCodebook? codebook = null;
+            if (wq.Encoding == WeightEncoding.Codebook)
+                (codes, codebook) = CodebookWeights(node, wq, codes, channels);
+            if (codebook is null && wq.Bits != 8 && wq.Bits != 4)
                 throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (4 and 8 do)");
-            if (wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
+            if (codebook is null && wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
                 throw node.Error(DiagnosticCodes.InvalidModel, "int4 weight codes must lie in [-8, 7]");
             var scales = wq.Scales.Length == 1 ? Enumerable.Repeat(wq.Scales[0], channels).ToArray() : wq.Scales.ToArray();
             var bias = new int[channels];
@@ -300,7 +303,29 @@ public static class IntegerLowering
                 if (saturated > 0)
                     _warnings.Add($"{node.OpType} node '{node.Name}': {saturated} bias value(s) saturated to int32 (input scale × weight scale too small)");
             }
-            return new PlanWeights { Name = node.Name, Bits = wq.Bits, Codes = codes, Scales = scales, Bias = bias };
+            return new PlanWeights { Name = node.Name, Bits = codebook is null ? wq.Bits : 8, Codes = codes, Scales = scales, Bias = bias, Codebook = codebook };
+        }
+
+        /// <summary>
+        /// Codebook weights: <paramref name="indices"/> (already in kernel layout, one row per channel) and the
+        /// int8 level tables → the decoded levels (what an int8 kernel would multiply by) and the codebook form.
+        /// </summary>
+        private static (sbyte[] Levels, PlanCodebook Codebook) CodebookWeights(Node node, WeightQuantization wq, sbyte[] indices, int channels)
+        {
+            var tables = wq.CodebookLevels!;
+            int tableSize = 1 << wq.Bits;
+            if ((tables.Length != 1 && tables.Length != channels) || tables.Any(t => t.Length != tableSize) || wq.Scales.Length != tables.Length)
+                throw node.Error(DiagnosticCodes.InvalidModel, $"codebook weights need one table of {tableSize} int8 levels (and one scale) per layer or per output channel");
+            int fanIn = indices.Length / channels;
+            var decoded = new sbyte[indices.Length];
+            var raw = new byte[indices.Length];
+            for (int i = 0; i < indices.Length; i++)
+            {
+                raw[i] = unchecked((byte)indices[i]);
+                if (raw[i] >= tableSize) throw node.Error(DiagnosticCodes.InvalidModel, $"codebook index {raw[i]} does not fit {wq.Bits} bits");
+                decoded[i] = tables[tables.Length == 1 ? 0 : i / fanIn][raw[i]];
+            }
+            return (decoded, new PlanCodebook { IndexBits = wq.Bits, Indices = raw, Levels = tables.SelectMany(t => t).ToArray() });
         }
 
         /// <summary>

@@ -116,6 +116,20 @@ public sealed class IntegerModelRunner
         var output = step.Outputs[0];
         switch (step)
         {
+            case ConvStep c when c.Weights.Codebook is { } cb:
+                {
+                    var packed = cb.PackedIndices();
+                    var levels = cb.Levels;
+                    var kernel = new Conv2DCodebook(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, packed, cb.IndexBits, levels, c.Weights.Bias, c.ClampMin, c.ClampMax);
+                    return () => kernel.Eval(Codes(input), packed, levels, Codes(output));
+                }
+            case FullyConnectedStep f when f.Weights.Codebook is { } cb:
+                {
+                    var packed = cb.PackedIndices();
+                    var levels = cb.Levels;
+                    var kernel = new FullyConnectedCodebook(f.Batch, f.InFeatures, f.Units, input!.Quant, f.Weights.Scales, output.Quant, packed, cb.IndexBits, levels, f.Weights.Bias, f.ClampMin, f.ClampMax);
+                    return () => kernel.Eval(Codes(input), packed, levels, Codes(output));
+                }
             case ConvStep c when c.Weights.Bits == 8:
                 {
                     var kernel = new Conv2DInt8(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, c.Weights.Codes, c.Weights.Bias, c.ClampMin, c.ClampMax);

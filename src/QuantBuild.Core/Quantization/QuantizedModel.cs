@@ -41,6 +41,11 @@ public sealed class WeightQuantization
     public float[] Scales { get; init; } = Array.Empty<float>();
     /// <summary>Per-channel (or single) tables of real values indexed by code, for <see cref="WeightEncoding.Codebook"/>.</summary>
     public float[][]? Codebooks { get; init; }
+    /// <summary>
+    /// For <see cref="WeightEncoding.Codebook"/> weights that deploy on int8 kernels: the int8 level of
+    /// every table entry, with <c>Codebooks[t][k] == CodebookLevels[t][k] · Scales[t]</c> (one scale per table).
+    /// </summary>
+    public sbyte[][]? CodebookLevels { get; init; }
     /// <summary>Name of the method that produced it ("linear", "log", "weq", ...), for the report.</summary>
     public string Method { get; init; } = "linear";
 

@@ -30,6 +30,8 @@ public static class WeightQuantizers
     private static readonly Dictionary<string, IWeightQuantizer> s_byMethod = new(StringComparer.Ordinal)
     {
         ["linear"] = new LinearWeightQuantizer(),
+        ["log"] = new LogQuantizer(),
+        ["weq"] = new WeqQuantizer(),
     };
 
     /// <summary>Method names a sidecar may select today (the parser rejects the others with a clear message).</summary>
