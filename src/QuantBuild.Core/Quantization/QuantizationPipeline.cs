@@ -158,8 +158,9 @@ public static class QuantizationPipeline
         }
     }
 
-    /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel.</summary>
-    public static long QuantizedWeightBytes(WeightQuantization w) => ((long)w.Codes.Length * w.Bits + 7) / 8 + 4L * w.Scales.Length;
+    /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel (and per extra multipoint point).</summary>
+    public static long QuantizedWeightBytes(WeightQuantization w) =>
+        ((long)(w.Codes.Length + (long)w.ExtraPoints.Count * w.ChannelLength) * w.Bits + 7) / 8 + 4L * (w.Scales.Length + w.ExtraPoints.Count);
 
     /// <summary>Which nodes carry a quantizable constant weight, with their settings, and which stay float.</summary>
     public sealed record NodePlan(List<(Node Node, int WeightIndex, int Axis, WeightSettings Settings)> Weighted, List<Node> Float);

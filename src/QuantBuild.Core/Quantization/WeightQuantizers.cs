@@ -30,6 +30,7 @@ public static class WeightQuantizers
     private static readonly Dictionary<string, IWeightQuantizer> s_byMethod = new(StringComparer.Ordinal)
     {
         ["linear"] = new LinearWeightQuantizer(),
+        ["multipoint"] = new MultipointQuantizer(),
     };
 
     /// <summary>Method names a sidecar may select today (the parser rejects the others with a clear message).</summary>
