@@ -158,7 +158,8 @@ public sealed class MultipointQuantizer : IWeightQuantizer
     /// The exact solution of min_{a>0, q∈[−Q,Q]^d} ||r − a·q||² (§4.2): as a falls from +∞, entry j's code
     /// magnitude steps from k to k+1 at a = |r_j|/(k+½); between breakpoints q is fixed and the loss
     /// ||r||² − 2aα + a²β (α = ⟨r,q⟩, β = ⟨q,q⟩) is minimised at α/β clamped to the interval. Writes the
-    /// codes of the best a into <paramref name="codes"/> and returns a (0 with all-zero codes for r = 0).
+    /// codes of the best a (rounded to float32, the stored scale) into <paramref name="codes"/> and returns it (0 with
+    /// all-zero codes for r = 0).
     /// O(dQ log dQ).
     /// </summary>
     public static double SolvePoint(ReadOnlySpan<double> r, int qmax, Span<sbyte> codes)
@@ -209,6 +210,8 @@ public sealed class MultipointQuantizer : IWeightQuantizer
             double loss = norm - 2 * a * alpha + a * a * beta;
             if (loss < bestLoss) { bestLoss = loss; bestA = a; }
         }
+        // The stored scale is float32: round it first and give the codes that are best for that value.
+        bestA = (float)bestA;
         if (bestA <= 0) return 0;
         for (int j = 0; j < d; j++)
             codes[j] = (sbyte)Math.Clamp((int)Math.Round(r[j] / bestA, MidpointRounding.ToEven), -qmax, qmax);
