@@ -11,6 +11,8 @@ using QuantBuild.Oracle;
 // QuantBuild benchmarks: every timing is compared with ONNX Runtime measured in the same run.
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- fp32  [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- multipoint [--models ID,...]   (multipoint vs linear
+//                          weights at equal bytes: MNIST held-out accuracy, real-model SQNR/top-1; artifacts/bench-multipoint.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
@@ -32,6 +34,7 @@ try
     {
         "fp32" => Fp32Suite.Run(models, oracle, options, root),
         "int8" => Int8Suite.Run(models, oracle, options, root),
+        "multipoint" => MultipointSuite.Run(models, oracle, options, root),
         _ => AgreeSuite.Run(models, oracle),
     };
 }
@@ -45,8 +48,8 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8 [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "multipoint"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|multipoint [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30;
