@@ -134,7 +134,7 @@ static class MultipointSuite
         var casesDir = Path.GetDirectoryName(Path.GetDirectoryName(model.Cases[0].InputFiles.Values.First())!)!;
         var calibration = string.Join(", ", model.Cases[0].InputFiles.Select(kv =>
             $"\"{kv.Key}\": {JsonSerializer.Serialize(Path.Combine(casesDir, "*", Path.GetFileName(kv.Value)))}"));
-        var graph = Graph.OnnxImporter.Load(model.ModelPath);
+        var graph = QuantBuild.Graph.OnnxImporter.Load(model.ModelPath);
         var output = graph.Outputs[0].Name;
         var reference = model.Cases.Select(c => oracle.Run(model.ModelPath, c.InputFiles, [output])[output]).ToList();
         foreach (var c in Configs)
