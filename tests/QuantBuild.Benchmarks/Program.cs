@@ -13,6 +13,8 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- codebook   (linear vs LogQuant vs WEQ weights at 8/4/3/2 bits:
 //                          MNIST held-out accuracy and ppocr-cls agreement, ours and ORT on our QDQ; artifacts/bench-codebook.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- multipoint [--models ID,...]   (multipoint vs linear
+//                          weights at equal bytes: MNIST held-out accuracy, real-model SQNR/top-1; artifacts/bench-multipoint.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- task  [--models ppocr-cls,oww] [--samples N] [--out FILE.json]
@@ -40,6 +42,7 @@ try
         "fp32" => Fp32Suite.Run(models, oracle, options, root),
         "int8" => Int8Suite.Run(models, oracle, options, root),
         "codebook" => CodebookSuite.Run(models, oracle, root),
+        "multipoint" => MultipointSuite.Run(models, oracle, options, root),
         _ => AgreeSuite.Run(models, oracle),
     };
 }
@@ -53,8 +56,8 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30, samples = 0;

@@ -25,11 +25,14 @@ public static class SidecarParser
         ["calibration"] = ["inputs", "maxSamples", "seed"],
         ["layers/*"] = ["weights", "skip"],
         ["layers/*/weights"] = WeightKeys,
+        ["weights/multipoint"] = MultipointKeys,
+        ["layers/*/weights/multipoint"] = MultipointKeys,
         ["budget"] = ["weightBytes"],
         ["outputs"] = ["onnx", "csharp", "report"],
     };
 
-    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range"];
+    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range", "multipoint"];
+    private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
 
     /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
     public static readonly string[] WeightMethods = ["linear", "log", "weq", "multipoint", "eptq"];
@@ -114,6 +117,7 @@ public static class SidecarParser
             PerChannel = o.PerChannel ?? defaults.PerChannel,
             Symmetric = o.Symmetric ?? defaults.Symmetric,
             Range = o.Range ?? defaults.Range,
+            Multipoint = o.Multipoint ?? defaults.Multipoint,
         };
     }
 
@@ -150,9 +154,30 @@ public static class SidecarParser
                 case "range":
                     o = o with { Range = reader.Enum(v, $"{where}.range", WeightRanges) == "mse" ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax };
                     break;
+                case "multipoint": o = o with { Multipoint = ReadMultipoint(reader, v, $"{where}.multipoint", keyPath + "/multipoint") }; break;
             }
         }
         return o;
+    }
+
+    private static MultipointSettings ReadMultipoint(Reader reader, PositionedJson value, string where, string keyPath)
+    {
+        reader.ExpectObject(value, where);
+        reader.CheckKeys(value, keyPath, where);
+        var m = new MultipointSettings();
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            m = k switch
+            {
+                "extraPoints" => m with { ExtraPoints = reader.Number(v, $"{where}.extraPoints", 0, 3) },
+                "maxPoints" => m with { MaxPoints = (int)reader.Integer(v, $"{where}.maxPoints", 1, 8) },
+                _ => m with { Samples = (int)reader.Integer(v, $"{where}.samples", 0, 4096) },
+            };
+        }
+        if (m.ExtraPoints > m.MaxPoints - 1)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value,
+                $"{where}.extraPoints {m.ExtraPoints.ToString(System.Globalization.CultureInfo.InvariantCulture)} cannot be placed with maxPoints {m.MaxPoints} (at most maxPoints − 1 extra points per channel)");
+        return m;
     }
 
     private static ActivationSettings ReadActivations(Reader reader, PositionedJson value)

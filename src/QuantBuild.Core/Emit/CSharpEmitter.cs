@@ -126,6 +126,8 @@ public static partial class CSharpEmitter
     {
         ConvStep { Weights.Codebook: not null } => "Conv2DCodebook",
         FullyConnectedStep { Weights.Codebook: not null } => "FullyConnectedCodebook",
+        ConvStep { Weights.IsMultipoint: true } => "Conv2DMultipoint",
+        FullyConnectedStep { Weights.IsMultipoint: true } => "FullyConnectedMultipoint",
         ConvStep c => c.Weights.Bits == 4 ? "Conv2DInt4" : "Conv2DInt8",
         FullyConnectedStep f => f.Weights.Bits == 4 ? "FullyConnectedInt4" : "FullyConnectedInt8",
         BinaryStep b => b.Kind switch { BinaryKind.Add => "AddInt8", BinaryKind.Mul => "MulInt8", _ => "MaxInt8" },
@@ -165,6 +167,8 @@ public static partial class CSharpEmitter
             {
                 ConvStep { Weights.Codebook: { } cb } c => $"new Conv2DCodebook({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
                 FullyConnectedStep { Weights.Codebook: { } cb } f => $"new FullyConnectedCodebook({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
+                ConvStep { Weights.IsMultipoint: true } c => $"new Conv2DMultipoint({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {c.Weights.Bits}, Bias{s}, ExtraChannels{s}(), ExtraScales{s}(), {c.ClampMin}, {c.ClampMax})",
+                FullyConnectedStep { Weights.IsMultipoint: true } f => $"new FullyConnectedMultipoint({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {f.Weights.Bits}, Bias{s}, ExtraChannels{s}(), ExtraScales{s}(), {f.ClampMin}, {f.ClampMax})",
                 ConvStep c => $"new {KernelType(c)}({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {WeightData(s, c.Weights.Bits)}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
                 FullyConnectedStep f => $"new {KernelType(f)}({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {WeightData(s, f.Weights.Bits)}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
                 BinaryStep b when b.Kind == BinaryKind.Max => $"new MaxInt8({Ints(b.Inputs[0].Shape)}, {Q(b.Inputs[0].Quant)}, {Ints(b.Inputs[1].Shape)}, {Q(b.Inputs[1].Quant)}, {Q(output.Quant)})",
@@ -286,10 +290,10 @@ public static partial class CSharpEmitter
                     w.Line($"step{s}.Eval({Span(step.Inputs[0])}, Weights{s}, Levels{s}, {o});");
                     break;
                 case ConvStep c:
-                    w.Line($"step{s}.Eval({Span(c.Inputs[0])}, {WeightData(s, c.Weights.Bits)}, {o});");
+                    w.Line($"step{s}.Eval({Span(c.Inputs[0])}, {WeightData(s, c.Weights)}, {o});");
                     break;
                 case FullyConnectedStep f:
-                    w.Line($"step{s}.Eval({Span(f.Inputs[0])}, {WeightData(s, f.Weights.Bits)}, {o});");
+                    w.Line($"step{s}.Eval({Span(f.Inputs[0])}, {WeightData(s, f.Weights)}, {o});");
                     break;
                 case BinaryStep b:
                     w.Line($"step{s}.Eval({Span(b.Inputs[0])}, {Span(b.Inputs[1])}, {o});");
@@ -309,6 +313,9 @@ public static partial class CSharpEmitter
     private static string Span(PlanTensor t) => t.IsConstant ? ConstantName(t) : $"Codes({t.Offset}, {t.Length})";
 
     private static string WeightData(int step, int bits) => bits == 4 ? $"Weights{step}" : $"MemoryMarshal.Cast<byte, sbyte>(Weights{step})";
+
+    /// <summary>Weight data as the step's kernel takes it (multipoint kernels read the stored bytes at either width).</summary>
+    private static string WeightData(int step, PlanWeights weights) => weights.IsMultipoint ? $"Weights{step}" : WeightData(step, weights.Bits);
 
     private static void EmitData(CodeWriter w, IntegerPlan plan)
     {
@@ -335,6 +342,12 @@ public static partial class CSharpEmitter
             w.Line("};");
             w.Line($"private static float[] Scales{s}() {{ return new float[] {{ {string.Join(", ", weights.Scales.Select(F))} }}; }}");
             w.Line($"private static ReadOnlySpan<int> Bias{s} => new int[] {{ {string.Join(", ", weights.Bias.Select(b => b.ToString(CultureInfo.InvariantCulture)))} }};");
+            if (weights.IsMultipoint)
+            {
+                w.Line($"// Multipoint: {weights.ExtraChannels!.Length} extra rows after the first-point rows; the channel and scale of each.");
+                w.Line($"private static int[] ExtraChannels{s}() {{ return new int[] {{ {string.Join(", ", weights.ExtraChannels.Select(c => c.ToString(CultureInfo.InvariantCulture)))} }}; }}");
+                w.Line($"private static float[] ExtraScales{s}() {{ return new float[] {{ {string.Join(", ", weights.ExtraScales!.Select(F))} }}; }}");
+            }
         }
         foreach (var t in plan.Tensors.Where(t => t.IsConstant))
         {

@@ -63,9 +63,11 @@ public static class QdqOnnxEmitter
             g.Initializers[codes] = new Tensor(DataType.Int8, w.Shape, (sbyte[])w.Codes.Clone());
             if (w.Bits <= 4) int4Weights.Add(codes);
             g.Initializers[scale] = perChannel ? Tensor.FromFloats((float[])w.Scales.Clone(), w.Scales.Length) : Tensor.Scalar(w.Scales[0]);
-            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [w.WeightName]);
+            bool multipoint = w.ExtraPoints.Count > 0;
+            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [multipoint ? names.Fresh(w.WeightName + "_point1") : w.WeightName]);
             if (perChannel) dq.SetInt("axis", w.Axis);
             prefix.Add(dq);
+            if (multipoint) prefix.AddRange(MultipointQdq.Emit(g, names.Fresh, w, dq.Outputs[0], w.WeightName, int4Weights));
 
             if (BiasIndex(node) is int b && node.HasInput(b) && g.Initializers.TryGetValue(node.Inputs[b], out var bias)
                 && bias.Type == DataType.Float && bias.Rank == 1 && bias.Length == w.Shape[w.Axis]

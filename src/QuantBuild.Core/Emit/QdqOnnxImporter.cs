@@ -64,6 +64,7 @@ public static class QdqOnnxImporter
                 throw Invalid($"DequantizeLinear '{dq.Name}' reads a {DataTypes.Name(codes.Type)} constant; QuantBuild imports int8 weights and int32 biases", dq.Name);
         }
 
+        var multipointWeights = MultipointQdq.Import(g, weights, remove, (m, n) => Invalid(m, n));
         var producers = g.Producers();
         foreach (var q in g.Nodes.Where(n => n.OpType == "QuantizeLinear").ToList())
         {
@@ -146,9 +147,18 @@ public static class QdqOnnxImporter
                 };
                 continue;
             }
+            var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");
+            if (multipointWeights.TryGetValue(node.Inputs[index], out var mp))
+            {
+                model.Weights[node.Name] = new WeightQuantization
+                {
+                    NodeName = node.Name, WeightName = mp.WeightName, Shape = mp.Shape, Axis = mp.Axis, Bits = bits,
+                    Codes = mp.Codes, Scales = mp.Scales, Method = method, ExtraPoints = mp.ExtraPoints,
+                };
+                continue;
+            }
             var w = weights.FirstOrDefault(x => x.FloatName == node.Inputs[index]);
             if (w.Codes is null) continue;
-            var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");
             model.Weights[node.Name] = new WeightQuantization
             {
                 NodeName = node.Name,

@@ -97,6 +97,11 @@ public static class QuantizationReport
                 WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));
                 json.WriteNumber("fp32Bytes", fb);
                 json.WriteNumber("quantizedBytes", qb);
+                if (w.Method == "multipoint")
+                {
+                    json.WriteNumber("extraPoints", w.ExtraPoints.Count);
+                    json.WriteNumber("maxPointsPerChannel", 1 + (w.ExtraPoints.Count == 0 ? 0 : w.ExtraPoints.GroupBy(p => p.Channel).Max(g => g.Count())));
+                }
                 if (model.Activations.TryGetValue(node.Inputs[0], out var input)) json.WriteString("input", input.Name);
                 json.WriteEndObject();
             }
@@ -148,6 +153,22 @@ public static class QuantizationReport
             json.WriteNumber("weightsFp32Bytes", floatBytes);
             json.WriteNumber("weightsQuantizedBytes", quantBytes);
             WriteFloat(json, "weightCompression", quantBytes == 0 ? 0 : (double)floatBytes / quantBytes);
+            if (model.Weights.Values.Any(w => w.Method == "multipoint"))
+            {
+                // Against single-point quantization at the same bits: what the extra points add.
+                var mp = MultipointOverhead.Of(model);
+                json.WriteStartObject("multipoint");
+                json.WriteNumber("layers", mp.Layers);
+                json.WriteNumber("channels", mp.Channels);
+                json.WriteNumber("extraPoints", mp.ExtraPoints);
+                json.WriteNumber("extraBytes", mp.ExtraBytes);
+                json.WriteNumber("extraStoredBytes", mp.ExtraStoredBytes);
+                WriteFloat(json, "memoryOverhead", mp.MemoryOverhead);
+                json.WriteNumber("singlePointMacs", mp.SingleMacs);
+                json.WriteNumber("extraMacs", mp.ExtraMacs);
+                WriteFloat(json, "macOverhead", mp.MacOverhead);
+                json.WriteEndObject();
+            }
             if (outputSizes is not null)
                 foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
             json.WriteEndObject();

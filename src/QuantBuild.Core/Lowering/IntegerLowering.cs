@@ -281,6 +281,7 @@ public static class IntegerLowering
         /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
+            if (wq.Method == "multipoint") return MultipointWeights(node, wq, codes, channels, input, biasName);
             PlanCodebook? codebook = null;
             if (wq.Encoding == WeightEncoding.Codebook)
                 (codes, codebook) = CodebookWeights(node, wq, codes, channels);
@@ -326,6 +327,33 @@ public static class IntegerLowering
                 decoded[i] = tables[tables.Length == 1 ? 0 : i / fanIn][raw[i]];
             }
             return (decoded, new PlanCodebook { IndexBits = wq.Bits, Indices = raw, Levels = tables.SelectMany(t => t).ToArray() });
+        }
+
+        /// <summary>
+        /// Multipoint weights (§4.4): codes of any 2..8-bit grid stored at 4 or 8 bits; the extra points
+        /// become extra rows after the first-point rows (their codes are already in kernel row order: a
+        /// channel's elements in row-major order are OIHW's filter and the [K] row of Gemm/MatMul). The bias
+        /// is quantized at s_x·a_1, the first point's scale. Without extra points it is an ordinary linear layer.
+        /// </summary>
+        private PlanWeights MultipointWeights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
+        {
+            int storage = wq.Bits <= 4 ? 4 : 8;
+            var single = Weights(node, new WeightQuantization
+            {
+                NodeName = wq.NodeName, WeightName = wq.WeightName, Shape = wq.Shape, Axis = wq.Axis, Bits = storage,
+                Codes = wq.Codes, Scales = wq.Scales, Method = "linear",
+            }, codes, channels, input, biasName);
+            if (wq.ExtraPoints.Count == 0) return single;
+            int k = wq.ChannelLength;
+            var extra = new sbyte[wq.ExtraPoints.Count * k];
+            for (int e = 0; e < wq.ExtraPoints.Count; e++) wq.ExtraPoints[e].Codes.CopyTo(extra, e * k);
+            return new PlanWeights
+            {
+                Name = single.Name, Bits = storage, Codes = single.Codes, Scales = single.Scales, Bias = single.Bias,
+                ExtraCodes = extra,
+                ExtraChannels = wq.ExtraPoints.Select(p => p.Channel).ToArray(),
+                ExtraScales = wq.ExtraPoints.Select(p => p.Scale).ToArray(),
+            };
         }
 
         /// <summary>

@@ -130,6 +130,20 @@ public sealed class IntegerModelRunner
                     var kernel = new FullyConnectedCodebook(f.Batch, f.InFeatures, f.Units, input!.Quant, f.Weights.Scales, output.Quant, packed, cb.IndexBits, levels, f.Weights.Bias, f.ClampMin, f.ClampMax);
                     return () => kernel.Eval(Codes(input), packed, levels, Codes(output));
                 }
+            case ConvStep c when c.Weights.IsMultipoint:
+                {
+                    var stored = c.Weights.StoredBytes();
+                    var kernel = new Conv2DMultipoint(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, c.Weights.Bits, c.Weights.Bias,
+                        c.Weights.ExtraChannels!, c.Weights.ExtraScales!, c.ClampMin, c.ClampMax);
+                    return () => kernel.Eval(Codes(input), stored, Codes(output));
+                }
+            case FullyConnectedStep f when f.Weights.IsMultipoint:
+                {
+                    var stored = f.Weights.StoredBytes();
+                    var kernel = new FullyConnectedMultipoint(f.Batch, f.InFeatures, f.Units, input!.Quant, f.Weights.Scales, output.Quant, f.Weights.Bits, f.Weights.Bias,
+                        f.Weights.ExtraChannels!, f.Weights.ExtraScales!, f.ClampMin, f.ClampMax);
+                    return () => kernel.Eval(Codes(input), stored, Codes(output));
+                }
             case ConvStep c when c.Weights.Bits == 8:
                 {
                     var kernel = new Conv2DInt8(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, c.Weights.Codes, c.Weights.Bias, c.ClampMin, c.ClampMax);

@@ -96,17 +96,27 @@ public sealed class PlanWeights
     /// </summary>
     public PlanCodebook? Codebook { get; init; }
 
-    /// <summary>Codes as stored: int8 as-is, int4 two per byte (element 0 in the low nibble).</summary>
+    /// <summary>Multipoint (§4.4) extra rows [ExtraChannels.Length, K] in kernel layout, after the first-point rows; null otherwise.</summary>
+    public sbyte[]? ExtraCodes { get; init; }
+    /// <summary>The output channel of each extra row (ascending), for the multipoint kernels.</summary>
+    public int[]? ExtraChannels { get; init; }
+    /// <summary>The real scale a of each extra row.</summary>
+    public float[]? ExtraScales { get; init; }
+    /// <summary>Runs on the multipoint kernels (Conv2DMultipoint / FullyConnectedMultipoint).</summary>
+    public bool IsMultipoint => ExtraChannels is not null;
+
+    /// <summary>Codes as stored: int8 as-is, int4 two per byte (element 0 in the low nibble); multipoint extra rows follow the first-point rows in one stream.</summary>
     public byte[] StoredBytes()
     {
+        var codes = ExtraCodes is null ? Codes : [.. Codes, .. ExtraCodes];
         if (Bits == 4)
         {
-            var packed = new byte[BitPacking.PackedLength(Codes.Length, 4)];
-            BitPacking.PackInt4(Codes, packed);
+            var packed = new byte[BitPacking.PackedLength(codes.Length, 4)];
+            BitPacking.PackInt4(codes, packed);
             return packed;
         }
-        var bytes = new byte[Codes.Length];
-        Buffer.BlockCopy(Codes, 0, bytes, 0, bytes.Length);
+        var bytes = new byte[codes.Length];
+        Buffer.BlockCopy(codes, 0, bytes, 0, bytes.Length);
         return bytes;
     }
 }

@@ -200,8 +200,12 @@ public static class QuantizationPipeline
             settings.SourcePath ?? graph.SourcePath, node: missing[0].Name);
     }
 
-    /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel (and the int8 level tables of codebook weights).</summary>
-    public static long QuantizedWeightBytes(WeightQuantization w) => ((long)w.Codes.Length * w.Bits + 7) / 8 + 4L * w.Scales.Length
+    /// <summary>
+    /// Bytes the codes take packed at their bit width, plus one float32 scale per channel, the int8 level
+    /// tables of codebook weights and the rows and scales of extra multipoint points.
+    /// </summary>
+    public static long QuantizedWeightBytes(WeightQuantization w) =>
+        ((long)(w.Codes.Length + (long)w.ExtraPoints.Count * w.ChannelLength) * w.Bits + 7) / 8 + 4L * (w.Scales.Length + w.ExtraPoints.Count)
         + (w.CodebookLevels?.Sum(t => (long)t.Length) ?? 0);
 
     /// <summary>Which nodes carry a quantizable constant weight, with their settings, and which stay float.</summary>

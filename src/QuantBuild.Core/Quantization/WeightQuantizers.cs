@@ -32,6 +32,7 @@ public static class WeightQuantizers
         ["linear"] = new LinearWeightQuantizer(),
         ["log"] = new LogQuantizer(),
         ["weq"] = new WeqQuantizer(),
+        ["multipoint"] = new MultipointQuantizer(),
     };
 
     /// <summary>Method names a sidecar may select today (the parser rejects the others with a clear message).</summary>
