@@ -19,6 +19,8 @@ public sealed record WeightSettings
     public bool PerChannel { get; init; } = true;
     public bool Symmetric { get; init; } = true;
     public WeightRangeMethod Range { get; init; } = WeightRangeMethod.MinMax;
+    /// <summary>After quantization, shift the bias by the expected output error E[(W_q − W)·x] (see BiasCorrection).</summary>
+    public bool BiasCorrection { get; init; }
 }
 
 /// <summary>Activation quantization (the sidecar's <c>activations</c> object).</summary>
@@ -56,6 +58,7 @@ public sealed record LayerOverride
     public bool? PerChannel { get; init; }
     public bool? Symmetric { get; init; }
     public WeightRangeMethod? Range { get; init; }
+    public bool? BiasCorrection { get; init; }
     /// <summary>Position of the key in the sidecar, for diagnostics.</summary>
     public int Line { get; init; }
     public int Column { get; init; }
@@ -101,6 +104,12 @@ public sealed record QuantizationSettings
     public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
     /// <summary>Maximum bytes of quantized weights (codes packed at their bit width, plus scales); null = no budget.</summary>
     public long? WeightByteBudget { get; init; }
+    /// <summary>budget.averageBits: the byte budget as an average width over all quantized weights (plus their scales); null = none.</summary>
+    public double? AverageBitsBudget { get; init; }
+    /// <summary>budget.bits: candidate widths for mixed precision; empty = no allocation (the budget is only checked).</summary>
+    public IReadOnlyList<int> BitCandidates { get; init; } = [];
+    /// <summary>budget.sensitivitySamples: calibration samples the per-layer sensitivity runs (0 = the default, 32).</summary>
+    public int SensitivitySamples { get; init; }
     public OutputSettings Outputs { get; init; } = new();
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
@@ -124,6 +133,7 @@ public sealed record QuantizationSettings
                 PerChannel = l.PerChannel ?? weights.PerChannel,
                 Symmetric = l.Symmetric ?? weights.Symmetric,
                 Range = l.Range ?? weights.Range,
+                BiasCorrection = l.BiasCorrection ?? weights.BiasCorrection,
             };
         }
         return (weights, skip);

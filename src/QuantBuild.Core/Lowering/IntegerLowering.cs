@@ -278,9 +278,12 @@ public static class IntegerLowering
         /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
-            if (wq.Bits != 8 && wq.Bits != 4)
-                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (4 and 8 do)");
-            if (wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
+            // 2–4-bit codes run on the int4 kernels and 5–7-bit codes on the int8 ones: a narrower grid
+            // inside a wider storage type computes exactly the same products.
+            if (wq.Bits < 2 || wq.Bits > 8)
+                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (2–4 bits run as int4, 5–8 as int8)");
+            int storageBits = wq.Bits <= 4 ? 4 : 8;
+            if (storageBits == 4 && codes.Any(c => c < -8 || c > 7))
                 throw node.Error(DiagnosticCodes.InvalidModel, "int4 weight codes must lie in [-8, 7]");
             var scales = wq.Scales.Length == 1 ? Enumerable.Repeat(wq.Scales[0], channels).ToArray() : wq.Scales.ToArray();
             var bias = new int[channels];
@@ -297,7 +300,7 @@ public static class IntegerLowering
                 if (saturated > 0)
                     _warnings.Add($"{node.OpType} node '{node.Name}': {saturated} bias value(s) saturated to int32 (input scale × weight scale too small)");
             }
-            return new PlanWeights { Name = node.Name, Bits = wq.Bits, Codes = codes, Scales = scales, Bias = bias };
+            return new PlanWeights { Name = node.Name, Bits = storageBits, Codes = codes, Scales = scales, Bias = bias };
         }
 
         /// <summary>

@@ -6,6 +6,7 @@ using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
+using QuantBuild.Quantization.MixedPrecision;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Quantization;
@@ -37,15 +38,23 @@ public static class QuantizationPipeline
         var plan = PlanNodes(graph, settings);
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibrationPlan);
+        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
+        timings.Add(("prepare", clock.Elapsed));
+        // Mixed precision picks per-layer widths first: the opset below depends on whether any is ≤ 4 bits.
+        clock.Restart();
+        var allocation = BitAllocation.Allocate(context, plan);
+        plan = BitAllocation.Apply(plan, allocation);
+        if (allocation is not null) timings.Add(("mixed precision", clock.Elapsed));
+        clock.Restart();
         // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
         int targetOpset = plan.Weighted.Any(w => w.Settings.Bits <= 4) ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
         if (graph.OpsetVersion < targetOpset)
         {
             OpsetUpgrade.Apply(graph, targetOpset);
             InferShapes(graph, calibrationPlan);
-            plan = PlanNodes(graph, settings);
+            plan = BitAllocation.Apply(PlanNodes(graph, settings), allocation);
         }
-        timings.Add(("prepare", clock.Elapsed));
+        timings.Add(("opset", clock.Elapsed));
         var activations = SelectActivations(graph, plan);
 
         clock.Restart();
@@ -57,8 +66,7 @@ public static class QuantizationPipeline
         progress?.Report($"calibration: {calibration.SampleCount} samples, {collectors.Count} activations");
 
         clock.Restart();
-        var model = new QuantizedModel(graph);
-        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
+        var model = new QuantizedModel(graph) { BitAllocation = allocation };
         var ranges = new Dictionary<string, ActivationRange>(calibration.Ranges, StringComparer.Ordinal);
         foreach (var name in activations)
         {
@@ -86,9 +94,16 @@ public static class QuantizationPipeline
             }
         }
         timings.Add(("quantize", clock.Elapsed));
+        var corrected = plan.Weighted.Where(w => w.Settings.BiasCorrection).Select(w => w.Node).ToList();
+        if (corrected.Count > 0)
+        {
+            clock.Restart();
+            model.BiasCorrections.AddRange(BiasCorrection.Apply(model, context, corrected));
+            timings.Add(("bias correction", clock.Elapsed));
+        }
 
         long quantBytes = model.Weights.Values.Sum(QuantizedWeightBytes);
-        if (settings.WeightByteBudget is long budget && quantBytes > budget)
+        if (BitAllocation.BudgetBytes(graph, plan, settings) is long budget && quantBytes > budget)
             throw new QuantBuildException(DiagnosticCodes.WeightBudgetExceeded,
                 $"quantized weights take {quantBytes} bytes, over budget.weightBytes = {budget}; lower weights.bits (globally or per layer in \"layers\") or raise the budget",
                 settings.SourcePath ?? modelPath);
