@@ -13,6 +13,8 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
+//                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -27,11 +29,12 @@ try
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);
-    var models = options.SelectModels(root);
+    IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
     return options.Mode switch
     {
         "fp32" => Fp32Suite.Run(models, oracle, options, root),
         "int8" => Int8Suite.Run(models, oracle, options, root),
+        "mixed" => MixedPrecisionSuite.Run(options, root),
         _ => AgreeSuite.Run(models, oracle),
     };
 }
@@ -45,8 +48,8 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8 [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "mixed"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|mixed [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30;
