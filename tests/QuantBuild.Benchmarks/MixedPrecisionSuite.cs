@@ -41,6 +41,7 @@ static class MixedPrecisionSuite
         new("uniform W3", """{ "bits": 3 }""", null),
         new("mixed avg 5 {2,3,4,8}", """{ "bits": 8 }""", """{ "averageBits": 5, "bits": [2, 3, 4, 8] }"""),
         new("mixed avg 5 {4,8}", """{ "bits": 8 }""", """{ "averageBits": 5, "bits": [4, 8] }"""),
+        new("mixed avg 5 {2..8}", """{ "bits": 8 }""", """{ "averageBits": 5, "bits": [2, 3, 4, 5, 6, 7, 8] }"""),
         new("mixed avg 4 {2,3,4,8}", """{ "bits": 8 }""", """{ "averageBits": 4, "bits": [2, 3, 4, 8] }"""),
         new("W4 + bias correction", """{ "bits": 4, "biasCorrection": true }""", null),
         new("W3 + bias correction", """{ "bits": 3, "biasCorrection": true }""", null),
