@@ -33,18 +33,26 @@ public sealed class BiasCorrectionTests
         Directory.GetFiles(temp.File("calib"), "*.npy").Order(StringComparer.Ordinal)
             .Select(f => new Dictionary<string, Tensor> { ["input"] = QuantBuild.Onnx.IO.NpyFile.Read(f) }).ToList();
 
-    /// <summary>‖E[y_q − y]‖ over the samples: the systematic part of the output error.</summary>
+    /// <summary>
+    /// ‖E[y_q − y]‖ per output channel (axis 1, averaged over samples and positions): the systematic
+    /// part of the output error, which is what bias correction targets.
+    /// </summary>
     private static double MeanShiftNorm(InferenceEngine quantized, InferenceEngine reference, List<Dictionary<string, Tensor>> samples, string output)
     {
         double[]? sum = null;
+        long count = 0;
         foreach (var feeds in samples)
         {
-            var q = quantized.Run(feeds, [output])[output].Floats;
+            var qt = quantized.Run(feeds, [output])[output];
+            var q = qt.Floats;
             var r = reference.Run(feeds, [output])[output].Floats;
-            sum ??= new double[q.Length];
-            for (int k = 0; k < q.Length; k++) sum[k] += q[k] - r[k];
+            int channels = qt.Shape[1], inner = 1;
+            for (int d = 2; d < qt.Rank; d++) inner *= qt.Shape[d];
+            sum ??= new double[channels];
+            for (int k = 0; k < q.Length; k++) sum[k / inner % channels] += q[k] - r[k];
+            count += q.Length / channels;
         }
-        return Math.Sqrt(sum!.Sum(v => v * v / samples.Count / samples.Count));
+        return Math.Sqrt(sum!.Sum(v => v * v / count / count));
     }
 
     [TestMethod]
@@ -81,7 +89,7 @@ public sealed class BiasCorrectionTests
         double outBefore = MeanShiftNorm(plainEngine, reference, samples, output);
         double outAfter = MeanShiftNorm(correctedEngine, reference, samples, output);
         TestContext.WriteLine($"output mean shift {outBefore:G4} -> {outAfter:G4}");
-        Assert.IsLessThan(outBefore, outAfter);
+        Assert.IsLessThan(outBefore * 0.5, outAfter);
     }
 
     public TestContext TestContext { get; set; } = null!;
