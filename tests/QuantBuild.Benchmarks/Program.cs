@@ -21,6 +21,8 @@ using QuantBuild.Oracle;
 //                          (task metrics on the labelled sets of .assets/task: fp32 engine / ORT, W8A8 in our
 //                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json;
 //                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
+//                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -36,13 +38,14 @@ try
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);
     if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
-    var models = options.SelectModels(root);
+    IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
     return options.Mode switch
     {
         "fp32" => Fp32Suite.Run(models, oracle, options, root),
         "int8" => Int8Suite.Run(models, oracle, options, root),
         "codebook" => CodebookSuite.Run(models, oracle, root),
         "multipoint" => MultipointSuite.Run(models, oracle, options, root),
+        "mixed" => MixedPrecisionSuite.Run(options, root),
         _ => AgreeSuite.Run(models, oracle),
     };
 }
@@ -56,8 +59,8 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30, samples = 0;

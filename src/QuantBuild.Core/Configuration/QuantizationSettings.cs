@@ -19,6 +19,8 @@ public sealed record WeightSettings
     public bool PerChannel { get; init; } = true;
     public bool Symmetric { get; init; } = true;
     public WeightRangeMethod Range { get; init; } = WeightRangeMethod.MinMax;
+    /// <summary>After quantization, shift the bias by the expected output error E[(W_q − W)·x] (see BiasCorrection).</summary>
+    public bool BiasCorrection { get; init; }
     /// <summary>Options of the multipoint quantizer (the sidecar's <c>weights.multipoint</c>); used when Method is "multipoint".</summary>
     public MultipointSettings Multipoint { get; init; } = new();
 }
@@ -75,6 +77,7 @@ public sealed record LayerOverride
     public bool? Symmetric { get; init; }
     public WeightRangeMethod? Range { get; init; }
     public MultipointSettings? Multipoint { get; init; }
+    public bool? BiasCorrection { get; init; }
     /// <summary>Position of the key in the sidecar, for diagnostics.</summary>
     public int Line { get; init; }
     public int Column { get; init; }
@@ -120,6 +123,12 @@ public sealed record QuantizationSettings
     public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
     /// <summary>Maximum bytes of quantized weights (codes packed at their bit width, plus scales); null = no budget.</summary>
     public long? WeightByteBudget { get; init; }
+    /// <summary>budget.averageBits: the byte budget as an average width over all quantized weights (plus their scales); null = none.</summary>
+    public double? AverageBitsBudget { get; init; }
+    /// <summary>budget.bits: candidate widths for mixed precision; empty = no allocation (the budget is only checked).</summary>
+    public IReadOnlyList<int> BitCandidates { get; init; } = [];
+    /// <summary>budget.sensitivitySamples: calibration samples the per-layer sensitivity runs (0 = the default, 32).</summary>
+    public int SensitivitySamples { get; init; }
     public OutputSettings Outputs { get; init; } = new();
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
@@ -144,6 +153,7 @@ public sealed record QuantizationSettings
                 Symmetric = l.Symmetric ?? weights.Symmetric,
                 Range = l.Range ?? weights.Range,
                 Multipoint = l.Multipoint ?? weights.Multipoint,
+                BiasCorrection = l.BiasCorrection ?? weights.BiasCorrection,
             };
         }
         return (weights, skip);

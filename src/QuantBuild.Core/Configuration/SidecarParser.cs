@@ -27,11 +27,11 @@ public static class SidecarParser
         ["layers/*/weights"] = WeightKeys,
         ["weights/multipoint"] = MultipointKeys,
         ["layers/*/weights/multipoint"] = MultipointKeys,
-        ["budget"] = ["weightBytes"],
+        ["budget"] = ["weightBytes", "averageBits", "bits", "sensitivitySamples"],
         ["outputs"] = ["onnx", "csharp", "report"],
     };
 
-    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range", "multipoint"];
+    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range", "multipoint", "biasCorrection"];
     private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
 
     /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
@@ -78,12 +78,7 @@ public static class SidecarParser
                 case "activations": settings = settings with { Activations = ReadActivations(reader, value) }; break;
                 case "calibration": settings = settings with { Calibration = ReadCalibration(reader, value, baseDirectory) }; break;
                 case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
-                case "budget":
-                    reader.ExpectObject(value, "budget");
-                    reader.CheckKeys(value, "budget", "budget");
-                    foreach (var (k, _, _, v) in value.Members)
-                        if (k == "weightBytes") settings = settings with { WeightByteBudget = reader.Integer(v, "budget.weightBytes", 1, long.MaxValue) };
-                    break;
+                case "budget": settings = ReadBudget(reader, value, settings); break;
                 case "outputs":
                 {
                     reader.ExpectObject(value, "outputs");
@@ -118,7 +113,43 @@ public static class SidecarParser
             Symmetric = o.Symmetric ?? defaults.Symmetric,
             Range = o.Range ?? defaults.Range,
             Multipoint = o.Multipoint ?? defaults.Multipoint,
+            BiasCorrection = o.BiasCorrection ?? defaults.BiasCorrection,
         };
+    }
+
+    /// <summary>budget: a byte bound (weightBytes or averageBits) and, for mixed precision, candidate widths.</summary>
+    private static QuantizationSettings ReadBudget(Reader reader, PositionedJson value, QuantizationSettings settings)
+    {
+        reader.ExpectObject(value, "budget");
+        reader.CheckKeys(value, "budget", "budget");
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            switch (k)
+            {
+                case "weightBytes": settings = settings with { WeightByteBudget = reader.Integer(v, "budget.weightBytes", 1, long.MaxValue) }; break;
+                case "averageBits": settings = settings with { AverageBitsBudget = reader.Number(v, "budget.averageBits", MinBits, MaxBits) }; break;
+                case "sensitivitySamples": settings = settings with { SensitivitySamples = (int)reader.Integer(v, "budget.sensitivitySamples", 1, 100_000) }; break;
+                case "bits":
+                {
+                    if (v.Kind != JsonValueKind.Array || v.Items.Count == 0)
+                        throw reader.Error(DiagnosticCodes.InvalidConfiguration, v, $"budget.bits must be a non-empty array of bit widths such as [2, 4, 8], found {v.KindName}");
+                    var bits = new List<int>();
+                    foreach (var item in v.Items)
+                    {
+                        int b = (int)reader.Integer(item, "budget.bits[]", MinBits, MaxBits);
+                        if (bits.Contains(b)) throw reader.Error(DiagnosticCodes.InvalidConfiguration, item, $"budget.bits lists {b} twice");
+                        bits.Add(b);
+                    }
+                    settings = settings with { BitCandidates = bits };
+                    break;
+                }
+            }
+        }
+        if (settings.WeightByteBudget is not null && settings.AverageBitsBudget is not null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value, "budget: give either weightBytes or averageBits, not both");
+        if (settings.BitCandidates.Count > 0 && settings.WeightByteBudget is null && settings.AverageBitsBudget is null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value, "budget.bits (mixed precision) needs a bound: add weightBytes or averageBits");
+        return settings;
     }
 
     private static LayerOverride ReadWeightOverride(Reader reader, PositionedJson value, string where, string keyPath, LayerOverride? into = null)
@@ -155,6 +186,7 @@ public static class SidecarParser
                     o = o with { Range = reader.Enum(v, $"{where}.range", WeightRanges) == "mse" ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax };
                     break;
                 case "multipoint": o = o with { Multipoint = ReadMultipoint(reader, v, $"{where}.multipoint", keyPath + "/multipoint") }; break;
+                case "biasCorrection": o = o with { BiasCorrection = reader.Boolean(v, $"{where}.biasCorrection") }; break;
             }
         }
         return o;

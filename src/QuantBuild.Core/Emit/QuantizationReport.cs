@@ -59,6 +59,7 @@ public static class QuantizationReport
             json.WriteNumber("seed", settings.Calibration.Seed);
             json.WriteEndObject();
             if (settings.WeightByteBudget is long budget) json.WriteNumber("weightByteBudget", budget);
+            if (settings.AverageBitsBudget is double averageBits) json.WriteNumber("weightAverageBitsBudget", averageBits);
             json.WriteEndObject();
 
             json.WriteStartObject("notes");
@@ -172,6 +173,7 @@ public static class QuantizationReport
             if (outputSizes is not null)
                 foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
             json.WriteEndObject();
+            QuantizationReportSections.Write(json, model);
             json.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');

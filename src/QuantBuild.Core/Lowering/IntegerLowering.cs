@@ -285,9 +285,12 @@ public static class IntegerLowering
             PlanCodebook? codebook = null;
             if (wq.Encoding == WeightEncoding.Codebook)
                 (codes, codebook) = CodebookWeights(node, wq, codes, channels);
-            if (codebook is null && wq.Bits != 8 && wq.Bits != 4)
-                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (4 and 8 do)");
-            if (codebook is null && wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
+            // 2–4-bit codes run on the int4 kernels and 5–7-bit codes on the int8 ones: a narrower grid
+            // inside a wider storage type computes exactly the same products.
+            if (codebook is null && (wq.Bits < 2 || wq.Bits > 8))
+                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (2–4 bits run as int4, 5–8 as int8)");
+            int storageBits = codebook is not null || wq.Bits > 4 ? 8 : 4;
+            if (storageBits == 4 && codes.Any(c => c < -8 || c > 7))
                 throw node.Error(DiagnosticCodes.InvalidModel, "int4 weight codes must lie in [-8, 7]");
             var scales = wq.Scales.Length == 1 ? Enumerable.Repeat(wq.Scales[0], channels).ToArray() : wq.Scales.ToArray();
             var bias = new int[channels];
@@ -304,7 +307,7 @@ public static class IntegerLowering
                 if (saturated > 0)
                     _warnings.Add($"{node.OpType} node '{node.Name}': {saturated} bias value(s) saturated to int32 (input scale × weight scale too small)");
             }
-            return new PlanWeights { Name = node.Name, Bits = codebook is null ? wq.Bits : 8, Codes = codes, Scales = scales, Bias = bias, Codebook = codebook };
+            return new PlanWeights { Name = node.Name, Bits = storageBits, Codes = codes, Scales = scales, Bias = bias, Codebook = codebook };
         }
 
         /// <summary>

@@ -6,6 +6,7 @@ using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
+using QuantBuild.Quantization.MixedPrecision;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Quantization;
@@ -38,7 +39,10 @@ public static class QuantizationPipeline
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibrationPlan);
         // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
-        int targetOpset = plan.Weighted.Any(w => w.Settings.Bits <= 4) ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
+        // The opset is settled before mixed precision chooses widths, so that everything the generated
+        // runtime cannot run is reported before the long sensitivity and calibration runs.
+        bool mayUseInt4 = plan.Weighted.Any(w => w.Settings.Bits <= 4) || settings.BitCandidates.Any(b => b <= 4);
+        int targetOpset = mayUseInt4 ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
         if (graph.OpsetVersion < targetOpset)
         {
             OpsetUpgrade.Apply(graph, targetOpset);
@@ -46,7 +50,13 @@ public static class QuantizationPipeline
             plan = PlanNodes(graph, settings);
         }
         if (settings.Outputs.CSharp) CheckGeneratedRuntimeCoverage(graph, settings);
+        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
         timings.Add(("prepare", clock.Elapsed));
+
+        clock.Restart();
+        var allocation = BitAllocation.Allocate(context, plan);
+        plan = BitAllocation.Apply(plan, allocation);
+        if (allocation is not null) timings.Add(("mixed precision", clock.Elapsed));
         var activations = SelectActivations(graph, plan);
 
         clock.Restart();
@@ -58,8 +68,7 @@ public static class QuantizationPipeline
         progress?.Report($"calibration: {calibration.SampleCount} samples, {collectors.Count} activations");
 
         clock.Restart();
-        var model = new QuantizedModel(graph);
-        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
+        var model = new QuantizedModel(graph) { BitAllocation = allocation };
         var ranges = new Dictionary<string, ActivationRange>(calibration.Ranges, StringComparer.Ordinal);
         foreach (var name in activations)
         {
@@ -87,9 +96,16 @@ public static class QuantizationPipeline
             }
         }
         timings.Add(("quantize", clock.Elapsed));
+        var corrected = plan.Weighted.Where(w => w.Settings.BiasCorrection).Select(w => w.Node).ToList();
+        if (corrected.Count > 0)
+        {
+            clock.Restart();
+            model.BiasCorrections.AddRange(BiasCorrection.Apply(model, context, corrected));
+            timings.Add(("bias correction", clock.Elapsed));
+        }
 
         long quantBytes = model.Weights.Values.Sum(QuantizedWeightBytes);
-        if (settings.WeightByteBudget is long budget && quantBytes > budget)
+        if (BitAllocation.BudgetBytes(graph, plan, settings) is long budget && quantBytes > budget)
             throw new QuantBuildException(DiagnosticCodes.WeightBudgetExceeded,
                 $"quantized weights take {quantBytes} bytes, over budget.weightBytes = {budget}; lower weights.bits (globally or per layer in \"layers\") or raise the budget",
                 settings.SourcePath ?? modelPath);

@@ -116,4 +116,10 @@ public sealed class QuantizedModel
 
     /// <summary>Free-form facts for the report (method, calibration, timings).</summary>
     public Dictionary<string, string> Notes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Mixed precision's chosen widths (null when the budget lists no candidate widths).</summary>
+    public MixedPrecision.BitAllocationResult? BitAllocation { get; init; }
+
+    /// <summary>Layers whose bias was corrected for the mean weight-quantization error.</summary>
+    public List<BiasCorrection.Correction> BiasCorrections { get; } = new();
 }
