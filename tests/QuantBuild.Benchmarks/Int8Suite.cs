@@ -22,7 +22,7 @@ static class Int8Suite
     private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128"];
 
     sealed record Row(string Model, int Bits, double? OursMs, double? OrtQdqMs, double? OrtFp32Ms, long Fp32WeightBytes, long QuantWeightBytes,
-        long QdqFileBytes, int FloatSteps, string? Error);
+        long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null);
 
     public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
     {
@@ -48,18 +48,49 @@ static class Int8Suite
         }
 
         var table = new StringBuilder();
-        table.AppendLine("| model | weights | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        // Minimums beside the medians: on a shared, loaded machine the fastest run is the steadier comparison.
+        table.AppendLine("| model | weights | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine(r.Error is not null
-                ? $"| {r.Model} | W{r.Bits}A8 | error: {r.Error} | | | | | | | | |"
-                : $"| {r.Model} | W{r.Bits}A8 | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
+                ? $"| {r.Model} | W{r.Bits}A8 | error: {r.Error} | | | | | | | | | | | |"
+                : $"| {r.Model} | W{r.Bits}A8 | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
         Console.WriteLine($"int8 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
         Console.Write(table);
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
         File.WriteAllText(outPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"\nwrote {outPath}");
         return rows.All(r => r.Error is null) ? 0 : 1;
+    }
+
+    /// <summary>Times every step over extra runs and lists the most expensive ones (with their shapes).</summary>
+    private static string ProfileSteps(string id, int bits, IntegerPlan plan, IntegerModelRunner runner, IReadOnlyDictionary<string, QuantBuild.Tensors.Tensor> feeds, int iters)
+    {
+        // Per-step minimum over the runs: on a shared machine a preempted run inflates single steps.
+        var ticks = Enumerable.Repeat(long.MaxValue, plan.Steps.Count).ToArray();
+        for (int i = 0; i < iters; i++)
+        {
+            runner.StepTicks = new long[plan.Steps.Count];
+            runner.Run(feeds);
+            for (int s = 0; s < ticks.Length; s++) ticks[s] = Math.Min(ticks[s], runner.StepTicks[s]);
+        }
+        runner.StepTicks = null;
+        int runs = iters;
+        iters = 1;
+        double total = ticks.Sum();
+        var text = new StringBuilder($"\nprofile of {id} W{bits}A8 (ours, per step, minimum over {runs} runs; sum {total / Stopwatch.Frequency * 1000:0.000} ms):\n");
+        foreach (var (s, t) in ticks.Select((t, s) => (s, t)).OrderByDescending(x => x.t).Take(20))
+        {
+            var step = plan.Steps[s];
+            string shape(PlanTensor p) => "[" + string.Join(",", p.Shape) + "]";
+            string detail = step is ConvStep c
+                ? $"k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight}x{c.Geometry.StrideWidth} g{c.Geometry.Groups} W{c.Weights.Bits}"
+                : "";
+            text.AppendLine($"  {t / total * 100,5:0.0}%  {t / (double)Stopwatch.Frequency * 1000 / iters,8:0.000} ms  {step.OpType} {detail} {string.Join(" ", step.Inputs.Select(shape))} -> {string.Join(" ", step.Outputs.Select(shape))}");
+        }
+        var byOp = ticks.Select((t, s) => (op: plan.Steps[s].OpType, t)).GroupBy(x => x.op).OrderByDescending(g => g.Sum(x => x.t));
+        text.AppendLine("  by op: " + string.Join(", ", byOp.Select(g => $"{g.Key} {g.Sum(x => x.t) / total * 100:0.0}%")));
+        return text.ToString();
     }
 
     private static Row Measure(RealModel model, RealModelCase input, int bits, double? fp32, OrtOracle oracle, BenchOptions options, string work)
@@ -87,9 +118,10 @@ static class Int8Suite
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         Array.Sort(times);
-        var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters).MedianMs;
+        if (options.Profile) Console.WriteLine(ProfileSteps(model.Id, bits, plan, runner, feeds, options.Iters));
+        var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters);
         long fp32Bytes = result.Model.Weights.Values.Sum(w => 4L * w.Codes.Length);
         long quantBytes = result.Model.Weights.Values.Sum(w => ((long)w.Codes.Length * w.Bits + 7) / 8);
-        return new Row(model.Id, bits, times[times.Length / 2], ortQdq, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null);
+        return new Row(model.Id, bits, times[times.Length / 2], ortQdq.MedianMs, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null, times[0], ortQdq.MinMs);
     }
 }

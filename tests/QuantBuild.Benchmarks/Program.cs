@@ -11,14 +11,24 @@ using QuantBuild.Oracle;
 // QuantBuild benchmarks: every timing is compared with ONNX Runtime measured in the same run.
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- fp32  [options]
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- agree [options]
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- codebook   (linear vs LogQuant vs WEQ weights at 8/4/3/2 bits:
+//                          MNIST held-out accuracy and ppocr-cls agreement, ours and ORT on our QDQ; artifacts/bench-codebook.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- multipoint [--models ID,...]   (multipoint vs linear
+//                          weights at equal bytes: MNIST held-out accuracy, real-model SQNR/top-1; artifacts/bench-multipoint.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq  [options]   (EPTQ vs nearest vs uniform weights; see EptqSuite.cs)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
 //                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- task  [--models ppocr-cls,oww] [--samples N] [--out FILE.json]
+//                          (task metrics on the labelled sets of .assets/task: fp32 engine / ORT, W8A8 in our
+//                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json;
+//                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
+//                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
 //          --out FILE.json       (fp32; default artifacts/bench-fp32.json)
-//          --profile             (fp32) also time every node in extra runs and print where the time goes
+//          --profile             (fp32) also time every node in extra runs; (int8) every step of our runtime
 // Exit code: 0 when every model ran in both engines, 1 otherwise (the table still shows the rest).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -29,11 +39,15 @@ try
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);
-    var models = options.SelectModels(root);
+    if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
+    IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
     return options.Mode switch
     {
         "fp32" => Fp32Suite.Run(models, oracle, options, root),
         "int8" => Int8Suite.Run(models, oracle, options, root),
+        "codebook" => CodebookSuite.Run(models, oracle, root),
+        "multipoint" => MultipointSuite.Run(models, oracle, options, root),
+        "mixed" => MixedPrecisionSuite.Run(options, root),
         _ => AgreeSuite.Run(models, oracle),
     };
 }
@@ -43,15 +57,15 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
     return 2;
 }
 
-sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile)
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8 [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
         string[]? ids = null; string? model = null; string? outPath = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
-        int warmup = 5, iters = 30;
+        int warmup = 5, iters = 30, samples = 0;
         bool profile = false;
         for (int i = 1; i < args.Length; i++)
         {
@@ -71,11 +85,12 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                 case "--iters": iters = Count(1); break;
                 case "--out": outPath = Path.GetFullPath(Value()); break;
                 case "--profile": profile = true; break;
+                case "--samples": samples = Count(0); break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)

@@ -13,7 +13,7 @@ namespace QuantBuild.Build.Tests;
 /// </summary>
 [TestClass]
 [TestCategory("Integration")]
-public sealed class PackagedBuildTests
+public sealed partial class PackagedBuildTests
 {
     private static string s_root = "";
     private static string s_fakeTool = "";

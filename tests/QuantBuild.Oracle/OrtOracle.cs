@@ -31,12 +31,20 @@ public sealed class OrtOracle
         string.Concat(valueName.Select(c => c < ' ' || "<>:\"/\\|?*".Contains(c) ? '_' : c));
 
     /// <summary>Runs the model in ONNX Runtime and returns the requested outputs by name.</summary>
-    public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames)
+    public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames) =>
+        RunChunked(modelPath, inputFiles, outputNames, chunk: 0);
+
+    /// <summary>
+    /// Like <see cref="Run"/> for many samples in one process: each input file is a stack along axis 0,
+    /// run <paramref name="chunk"/> rows at a time (1 for fixed-batch models), outputs stacked along axis 0.
+    /// A chunk of 0 runs the inputs as they are, in one session.run.
+    /// </summary>
+    public Dictionary<string, Tensor> RunChunked(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames, int chunk)
     {
         var outDir = Directory.CreateTempSubdirectory("qb-ort-").FullName;
         try
         {
-            Invoke(["run", modelPath, .. InputArgs(inputFiles), "--out", outDir]);
+            Invoke(["run", modelPath, .. InputArgs(inputFiles), "--out", outDir, .. chunk > 0 ? new[] { "--chunk", chunk.ToString() } : []]);
             var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var name in outputNames)
             {

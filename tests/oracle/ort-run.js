@@ -4,6 +4,10 @@
 //   node ort-run.js run   MODEL.onnx --input NAME=FILE.npy ... --out DIR
 //       writes DIR/<output name>.npy per model output; characters that are invalid in file names on
 //       any common OS (control chars and <>:"/\|?*) become '_', the same rule as `quantbuild run`.
+//   node ort-run.js run   MODEL.onnx --input NAME=FILE.npy ... --out DIR --chunk K
+//       the same in one process for many samples: every input is split along axis 0 into runs of K
+//       rows (K=1 for a model with a fixed batch of 1), and each output is the runs' outputs
+//       concatenated along axis 0. Task evaluations use it so a whole data set costs one Node start.
 //   node ort-run.js bench MODEL.onnx --input NAME=FILE.npy ... [--warmup N] [--iters N]
 //       prints {"median_ms","mean_ms","min_ms","iters"} for session.run on one thread.
 //
@@ -90,7 +94,7 @@ function parseArgs(argv) {
     fail('usage: ort-run.js run MODEL.onnx --input NAME=FILE.npy ... --out DIR\n' +
          '       ort-run.js bench MODEL.onnx --input NAME=FILE.npy ... [--warmup N] [--iters N]');
   }
-  const args = { command, model, inputs: [], out: null, warmup: 10, iters: 50 };
+  const args = { command, model, inputs: [], out: null, warmup: 10, iters: 50, chunk: 0 };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = rest[i + 1];
@@ -101,7 +105,11 @@ function parseArgs(argv) {
       if (eq <= 0) fail(`--input expects NAME=FILE.npy, got '${value}'`);
       args.inputs.push([value.slice(0, eq), value.slice(eq + 1)]);
     } else if (flag === '--out') args.out = value;
-    else if (flag === '--warmup' || flag === '--iters') {
+    else if (flag === '--chunk') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) fail(`--chunk expects a positive integer, got '${value}'`);
+      args.chunk = n;
+    } else if (flag === '--warmup' || flag === '--iters') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < (flag === '--iters' ? 1 : 0)) fail(`${flag} expects a non-negative integer, got '${value}'`);
       args[flag.slice(2)] = n;
@@ -109,6 +117,38 @@ function parseArgs(argv) {
   }
   if (command === 'run' && !args.out) fail('run needs --out DIR');
   return args;
+}
+
+// Splits every feed along axis 0 into runs of `chunk` rows and concatenates each output's runs.
+async function runChunked(ort, session, feeds, args) {
+  const names = Object.keys(feeds);
+  const rows = feeds[names[0]].dims[0];
+  for (const n of names) {
+    if (feeds[n].dims.length === 0 || feeds[n].dims[0] !== rows) fail(`--chunk: every input needs the same axis-0 length (${names[0]} has ${rows}, ${n} has [${feeds[n].dims}])`);
+  }
+  if (rows % args.chunk !== 0) fail(`--chunk ${args.chunk} does not divide the ${rows} rows of the inputs`);
+  const parts = Object.fromEntries(session.outputNames.map(n => [n, []]));
+  for (let start = 0; start < rows; start += args.chunk) {
+    const slice = {};
+    for (const n of names) {
+      const t = feeds[n];
+      const rowSize = t.data.length / rows;
+      slice[n] = new ort.Tensor(t.type, t.data.slice(start * rowSize, (start + args.chunk) * rowSize), [args.chunk, ...t.dims.slice(1)]);
+    }
+    const results = await session.run(slice);
+    for (const n of session.outputNames) parts[n].push(results[n]);
+  }
+  fs.mkdirSync(args.out, { recursive: true });
+  for (const n of session.outputNames) {
+    const first = parts[n][0];
+    const total = parts[n].reduce((a, p) => a + p.data.length, 0);
+    const data = new first.data.constructor(total);
+    let at = 0;
+    for (const p of parts[n]) { data.set(p.data, at); at += p.data.length; }
+    const dims = Array.from(first.dims, Number);
+    dims[0] = dims[0] * parts[n].length;
+    writeNpy(path.join(args.out, safeFileName(n) + '.npy'), { type: first.type, dims, data });
+  }
 }
 
 async function main() {
@@ -132,6 +172,10 @@ async function main() {
   const missing = session.inputNames.filter(n => !(n in feeds));
   if (missing.length) fail(`missing --input for: ${missing.join(', ')}`);
 
+  if (args.command === 'run' && args.chunk > 0) {
+    await runChunked(ort, session, feeds, args);
+    return;
+  }
   if (args.command === 'run') {
     const results = await session.run(feeds);
     fs.mkdirSync(args.out, { recursive: true });

@@ -58,7 +58,8 @@ public static class QuantizeJob
 
         var outputs = new List<OutputFile>();
         if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
-        if (settings.Outputs.CSharp) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(IntegerLowering.Lower(result.Model, result.SampleShapes), CSharpOptions(request)))));
+        var plan = settings.Outputs.CSharp ? IntegerLowering.Lower(result.Model, result.SampleShapes) : null;
+        if (plan is not null) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
         if (settings.Outputs.Report)
         {
             // Keyed by kind, not file name, so the report does not depend on --name.
@@ -67,7 +68,7 @@ public static class QuantizeJob
             // stays byte-identical whatever --name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
-            outputs.Add(new(request.Name + ".report.json", QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes)));
+            outputs.Add(new(request.Name + ".report.json", QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes, plan)));
         }
 
         if (request.EmptyFilesForDisabledOutputs)

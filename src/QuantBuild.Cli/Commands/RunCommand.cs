@@ -98,7 +98,6 @@ public static class RunCommand
         return ExitCodes.Success;
     }
 
-    /// <summary><c>run --int</c>: the quantized model through lowering and the in-process integer runner.</summary>
     /// <summary>
     /// The integer plan has the static shapes it was lowered for (batch 1 by default); a batch of B
     /// samples in the input files runs sample by sample and the outputs are stacked along axis 0.
@@ -145,6 +144,7 @@ public static class RunCommand
         return results;
     }
 
+    /// <summary><c>run --int</c>: the quantized model through lowering and the in-process integer runner.</summary>
     public static int ExecuteInteger(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, TextWriter output)
     {
         var quantized = QdqOnnxImporter.Load(modelPath);
@@ -153,11 +153,21 @@ public static class RunCommand
                 "not a quantized model: it has no QuantizeLinear/DequantizeLinear pairs. `run --int` takes a <Name>.quant.onnx written by `quantbuild quantize`; run a float model without --int",
                 modelPath);
         var graph = quantized.Graph;
-        var plan = IntegerLowering.Lower(quantized);
-        var runner = new IntegerModelRunner(plan);
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, file) in AssignInputs(graph, inputSpecs, modelPath))
             feeds[name] = NpyFile.Read(file);
+        // The integer plan is statically shaped: symbolic dimensions (an image width) take the sizes of
+        // the given inputs, one sample at a time.
+        var sampleShapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        foreach (var input in graph.Inputs)
+            if (feeds.TryGetValue(input.Name, out var feed) && input.Shape is { } declared && feed.Rank == declared.Length && feed.Rank > 0)
+            {
+                var shape = feed.Shape.ToArray();
+                if (declared[0] is null) shape[0] = 1;
+                sampleShapes[input.Name] = shape;
+            }
+        var plan = IntegerLowering.Lower(quantized, sampleShapes);
+        var runner = new IntegerModelRunner(plan);
         var results = RunBatched(runner, plan, feeds, modelPath);
         foreach (var warning in plan.Warnings) output.WriteLine("warning: " + warning);
         if (plan.FloatNodeNames.Count > 0)

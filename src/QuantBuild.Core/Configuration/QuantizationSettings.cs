@@ -19,6 +19,26 @@ public sealed record WeightSettings
     public bool PerChannel { get; init; } = true;
     public bool Symmetric { get; init; } = true;
     public WeightRangeMethod Range { get; init; } = WeightRangeMethod.MinMax;
+    /// <summary>After quantization, shift the bias by the expected output error E[(W_q − W)·x] (see BiasCorrection).</summary>
+    public bool BiasCorrection { get; init; }
+    /// <summary>Options of the multipoint quantizer (the sidecar's <c>weights.multipoint</c>); used when Method is "multipoint".</summary>
+    public MultipointSettings Multipoint { get; init; } = new();
+}
+
+/// <summary>
+/// Budget of the multipoint quantizer (ALGORITHMS.md §4.3). Every channel gets one point; a layer with
+/// C_out channels gets round(<see cref="ExtraPoints"/>·C_out) extra points on top, placed greedily where
+/// they reduce the layer's output error on calibration data most, at most <see cref="MaxPoints"/> per channel.
+/// At equal bit width the extra points cost that same fraction of the layer's weight bytes and MACs.
+/// </summary>
+public sealed record MultipointSettings
+{
+    /// <summary>Extra points per layer as a fraction of its output channels (ρ, default 0.05 as §4.3).</summary>
+    public double ExtraPoints { get; init; } = 0.05;
+    /// <summary>Points per channel at most (n_max, default 4).</summary>
+    public int MaxPoints { get; init; } = 4;
+    /// <summary>Calibration samples used to measure output error (0 = none: error in weight space).</summary>
+    public int Samples { get; init; } = 16;
 }
 
 /// <summary>Activation quantization (the sidecar's <c>activations</c> object).</summary>
@@ -56,6 +76,8 @@ public sealed record LayerOverride
     public bool? PerChannel { get; init; }
     public bool? Symmetric { get; init; }
     public WeightRangeMethod? Range { get; init; }
+    public MultipointSettings? Multipoint { get; init; }
+    public bool? BiasCorrection { get; init; }
     /// <summary>Position of the key in the sidecar, for diagnostics.</summary>
     public int Line { get; init; }
     public int Column { get; init; }
@@ -103,6 +125,12 @@ public sealed record QuantizationSettings
     public long? WeightByteBudget { get; init; }
     /// <summary>Options of the EPTQ optimization, used by layers whose weights.method is "eptq".</summary>
     public EptqSettings Eptq { get; init; } = new();
+    /// <summary>budget.averageBits: the byte budget as an average width over all quantized weights (plus their scales); null = none.</summary>
+    public double? AverageBitsBudget { get; init; }
+    /// <summary>budget.bits: candidate widths for mixed precision; empty = no allocation (the budget is only checked).</summary>
+    public IReadOnlyList<int> BitCandidates { get; init; } = [];
+    /// <summary>budget.sensitivitySamples: calibration samples the per-layer sensitivity runs (0 = the default, 32).</summary>
+    public int SensitivitySamples { get; init; }
     public OutputSettings Outputs { get; init; } = new();
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
@@ -126,6 +154,8 @@ public sealed record QuantizationSettings
                 PerChannel = l.PerChannel ?? weights.PerChannel,
                 Symmetric = l.Symmetric ?? weights.Symmetric,
                 Range = l.Range ?? weights.Range,
+                Multipoint = l.Multipoint ?? weights.Multipoint,
+                BiasCorrection = l.BiasCorrection ?? weights.BiasCorrection,
             };
         }
         return (weights, skip);

@@ -25,13 +25,16 @@ public static class SidecarParser
         ["calibration"] = ["inputs", "maxSamples", "seed"],
         ["layers/*"] = ["weights", "skip"],
         ["layers/*/weights"] = WeightKeys,
-        ["budget"] = ["weightBytes"],
+        ["weights/multipoint"] = MultipointKeys,
+        ["layers/*/weights/multipoint"] = MultipointKeys,
+        ["budget"] = ["weightBytes", "averageBits", "bits", "sensitivitySamples"],
         ["outputs"] = ["onnx", "csharp", "report"],
         ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianFloor", "hessianSamples", "hessianProbes",
             "learningRate", "parameterLearningRate", "regularization", "learnScales", "learnBiases"],
     };
 
-    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range"];
+    private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range", "multipoint", "biasCorrection"];
+    private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
 
     /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
     public static readonly string[] WeightMethods = ["linear", "log", "weq", "multipoint", "eptq"];
@@ -78,12 +81,7 @@ public static class SidecarParser
                 case "calibration": settings = settings with { Calibration = ReadCalibration(reader, value, baseDirectory) }; break;
                 case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
                 case "eptq": settings = settings with { Eptq = ReadEptq(reader, value) }; break;
-                case "budget":
-                    reader.ExpectObject(value, "budget");
-                    reader.CheckKeys(value, "budget", "budget");
-                    foreach (var (k, _, _, v) in value.Members)
-                        if (k == "weightBytes") settings = settings with { WeightByteBudget = reader.Integer(v, "budget.weightBytes", 1, long.MaxValue) };
-                    break;
+                case "budget": settings = ReadBudget(reader, value, settings); break;
                 case "outputs":
                 {
                     reader.ExpectObject(value, "outputs");
@@ -117,7 +115,44 @@ public static class SidecarParser
             PerChannel = o.PerChannel ?? defaults.PerChannel,
             Symmetric = o.Symmetric ?? defaults.Symmetric,
             Range = o.Range ?? defaults.Range,
+            Multipoint = o.Multipoint ?? defaults.Multipoint,
+            BiasCorrection = o.BiasCorrection ?? defaults.BiasCorrection,
         };
+    }
+
+    /// <summary>budget: a byte bound (weightBytes or averageBits) and, for mixed precision, candidate widths.</summary>
+    private static QuantizationSettings ReadBudget(Reader reader, PositionedJson value, QuantizationSettings settings)
+    {
+        reader.ExpectObject(value, "budget");
+        reader.CheckKeys(value, "budget", "budget");
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            switch (k)
+            {
+                case "weightBytes": settings = settings with { WeightByteBudget = reader.Integer(v, "budget.weightBytes", 1, long.MaxValue) }; break;
+                case "averageBits": settings = settings with { AverageBitsBudget = reader.Number(v, "budget.averageBits", MinBits, MaxBits) }; break;
+                case "sensitivitySamples": settings = settings with { SensitivitySamples = (int)reader.Integer(v, "budget.sensitivitySamples", 1, 100_000) }; break;
+                case "bits":
+                {
+                    if (v.Kind != JsonValueKind.Array || v.Items.Count == 0)
+                        throw reader.Error(DiagnosticCodes.InvalidConfiguration, v, $"budget.bits must be a non-empty array of bit widths such as [2, 4, 8], found {v.KindName}");
+                    var bits = new List<int>();
+                    foreach (var item in v.Items)
+                    {
+                        int b = (int)reader.Integer(item, "budget.bits[]", MinBits, MaxBits);
+                        if (bits.Contains(b)) throw reader.Error(DiagnosticCodes.InvalidConfiguration, item, $"budget.bits lists {b} twice");
+                        bits.Add(b);
+                    }
+                    settings = settings with { BitCandidates = bits };
+                    break;
+                }
+            }
+        }
+        if (settings.WeightByteBudget is not null && settings.AverageBitsBudget is not null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value, "budget: give either weightBytes or averageBits, not both");
+        if (settings.BitCandidates.Count > 0 && settings.WeightByteBudget is null && settings.AverageBitsBudget is null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value, "budget.bits (mixed precision) needs a bound: add weightBytes or averageBits");
+        return settings;
     }
 
     private static LayerOverride ReadWeightOverride(Reader reader, PositionedJson value, string where, string keyPath, LayerOverride? into = null)
@@ -153,9 +188,31 @@ public static class SidecarParser
                 case "range":
                     o = o with { Range = reader.Enum(v, $"{where}.range", WeightRanges) == "mse" ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax };
                     break;
+                case "multipoint": o = o with { Multipoint = ReadMultipoint(reader, v, $"{where}.multipoint", keyPath + "/multipoint") }; break;
+                case "biasCorrection": o = o with { BiasCorrection = reader.Boolean(v, $"{where}.biasCorrection") }; break;
             }
         }
         return o;
+    }
+
+    private static MultipointSettings ReadMultipoint(Reader reader, PositionedJson value, string where, string keyPath)
+    {
+        reader.ExpectObject(value, where);
+        reader.CheckKeys(value, keyPath, where);
+        var m = new MultipointSettings();
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            m = k switch
+            {
+                "extraPoints" => m with { ExtraPoints = reader.Number(v, $"{where}.extraPoints", 0, 3) },
+                "maxPoints" => m with { MaxPoints = (int)reader.Integer(v, $"{where}.maxPoints", 1, 8) },
+                _ => m with { Samples = (int)reader.Integer(v, $"{where}.samples", 0, 4096) },
+            };
+        }
+        if (m.ExtraPoints > m.MaxPoints - 1)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, value,
+                $"{where}.extraPoints {m.ExtraPoints.ToString(System.Globalization.CultureInfo.InvariantCulture)} cannot be placed with maxPoints {m.MaxPoints} (at most maxPoints − 1 extra points per channel)");
+        return m;
     }
 
     private static ActivationSettings ReadActivations(Reader reader, PositionedJson value)

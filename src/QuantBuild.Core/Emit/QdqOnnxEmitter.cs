@@ -44,6 +44,15 @@ public static class QdqOnnxEmitter
         // Weights and biases: integer initializers + DequantizeLinear producing the original name.
         var done = new HashSet<string>(StringComparer.Ordinal);
         var int4Weights = new HashSet<string>(StringComparer.Ordinal);
+        // Codebook weights first (their own subgraph, QdqCodebook); the loop below then skips them.
+        foreach (var node in g.Nodes)
+            if (model.Weights.TryGetValue(node.Name, out var cw) && cw.Encoding == WeightEncoding.Codebook && done.Add(cw.WeightName))
+            {
+                QdqCodebook.EmitWeight(g, cw, names.Fresh, prefix);
+                if (BiasIndex(node) is int cb && node.HasInput(cb) && model.Activations.TryGetValue(node.Inputs[0], out var cin) && !done.Contains(node.Inputs[cb])
+                    && QdqCodebook.EmitBias(g, node.Inputs[cb], cw, cin.Scale, names.Fresh, prefix))
+                    done.Add(node.Inputs[cb]);
+            }
         foreach (var node in g.Nodes)
         {
             if (!model.Weights.TryGetValue(node.Name, out var w) || !done.Add(w.WeightName)) continue;
@@ -54,9 +63,11 @@ public static class QdqOnnxEmitter
             g.Initializers[codes] = new Tensor(DataType.Int8, w.Shape, (sbyte[])w.Codes.Clone());
             if (w.Bits <= 4) int4Weights.Add(codes);
             g.Initializers[scale] = perChannel ? Tensor.FromFloats((float[])w.Scales.Clone(), w.Scales.Length) : Tensor.Scalar(w.Scales[0]);
-            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [w.WeightName]);
+            bool multipoint = w.ExtraPoints.Count > 0;
+            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [multipoint ? names.Fresh(w.WeightName + "_point1") : w.WeightName]);
             if (perChannel) dq.SetInt("axis", w.Axis);
             prefix.Add(dq);
+            if (multipoint) prefix.AddRange(MultipointQdq.Emit(g, names.Fresh, w, dq.Outputs[0], w.WeightName, int4Weights));
 
             if (BiasIndex(node) is int b && node.HasInput(b) && g.Initializers.TryGetValue(node.Inputs[b], out var bias)
                 && bias.Type == DataType.Float && bias.Rank == 1 && bias.Length == w.Shape[w.Axis]
@@ -185,6 +196,7 @@ public static class QdqOnnxEmitter
                 json.WriteStartObject(node);
                 json.WriteNumber("bits", w.Bits);
                 json.WriteString("method", w.Method);
+                if (w.Encoding == WeightEncoding.Codebook) json.WriteString("encoding", "codebook");
                 json.WriteEndObject();
             }
             json.WriteEndObject();

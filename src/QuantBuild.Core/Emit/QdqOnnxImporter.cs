@@ -33,6 +33,8 @@ public static class QdqOnnxImporter
         var meta = ReadMetadata(proto, sourcePath);
         QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);
 
+        // Codebook weights (LogQuant/WEQ subgraphs) become float initializers before the DequantizeLinear scan.
+        var codebooks = QdqCodebookImport.Extract(g);
         var consumers = g.Consumers();
         var remove = new HashSet<Node>();
         var scalesAndCodes = new HashSet<string>(StringComparer.Ordinal);
@@ -62,6 +64,7 @@ public static class QdqOnnxImporter
                 throw Invalid($"DequantizeLinear '{dq.Name}' reads a {DataTypes.Name(codes.Type)} constant; QuantBuild imports int8 weights and int32 biases", dq.Name);
         }
 
+        var multipointWeights = MultipointQdq.Import(g, weights, remove, (m, n) => Invalid(m, n));
         var producers = g.Producers();
         foreach (var q in g.Nodes.Where(n => n.OpType == "QuantizeLinear").ToList())
         {
@@ -125,9 +128,37 @@ public static class QdqOnnxImporter
         foreach (var node in g.Nodes)
         {
             if (QuantizationPipeline.WeightInput(g, node) is not (int index, _)) continue;
+            if (codebooks.FirstOrDefault(x => x.FloatName == node.Inputs[index]) is { } cb)
+            {
+                var (cbBits, cbMethod) = meta.Weights.TryGetValue(node.Name, out var cm) ? cm : ((int)Math.Log2(cb.Tables[0].Length), "codebook");
+                model.Weights[node.Name] = new WeightQuantization
+                {
+                    NodeName = node.Name,
+                    WeightName = cb.FloatName,
+                    Shape = cb.Shape,
+                    Axis = cb.Axis ?? QuantizationPipeline.WeightInput(g, node)!.Value.Axis,
+                    Bits = cbBits,
+                    Encoding = WeightEncoding.Codebook,
+                    Codes = cb.Indices,
+                    Scales = cb.Scales,
+                    CodebookLevels = cb.Tables,
+                    Codebooks = cb.Tables.Select((t, j) => t.Select(l => l * cb.Scales[j]).ToArray()).ToArray(),
+                    Method = cbMethod,
+                };
+                continue;
+            }
+            var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");
+            if (multipointWeights.TryGetValue(node.Inputs[index], out var mp))
+            {
+                model.Weights[node.Name] = new WeightQuantization
+                {
+                    NodeName = node.Name, WeightName = mp.WeightName, Shape = mp.Shape, Axis = mp.Axis, Bits = bits,
+                    Codes = mp.Codes, Scales = mp.Scales, Method = method, ExtraPoints = mp.ExtraPoints,
+                };
+                continue;
+            }
             var w = weights.FirstOrDefault(x => x.FloatName == node.Inputs[index]);
             if (w.Codes is null) continue;
-            var (bits, method) = meta.Weights.TryGetValue(node.Name, out var m) ? m : (8, "linear");
             model.Weights[node.Name] = new WeightQuantization
             {
                 NodeName = node.Name,

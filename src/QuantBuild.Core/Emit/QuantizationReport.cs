@@ -16,7 +16,8 @@ public static class QuantizationReport
 {
     public const int FormatVersion = 1;
 
-    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null)
+    /// <param name="plan">the lowered plan of the generated C#, when it is emitted: its float steps are listed under generatedCode.floatNodes</param>
+    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.IntegerPlan? plan = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -30,7 +31,11 @@ public static class QuantizationReport
             json.WriteString("represents",
                 "QDQ ONNX: weight codes with per-channel scales (int8; 4 bits or less as opset-21 INT4, two per byte; 5-7 bits as int8 codes inside the narrower grid), int32 biases, " +
                 "and QuantizeLinear/DequantizeLinear pairs on quantized activations; ONNX Runtime fuses them into its integer kernels. " +
-                "Nodes listed under floatNodes compute in float on dequantized inputs.");
+                "Nodes listed under floatNodes compute in float on dequantized inputs." +
+                (model.Weights.Values.Any(w => w.Encoding == WeightEncoding.Codebook)
+                    ? " Codebook weights (layers with encoding \"codebook\": LogQuant/WEQ) are a uint8 index tensor Gathered from a DequantizeLinear'd int8 level table " +
+                      "(one per layer or per output channel, flattened with channel offsets); ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
+                    : ""));
 
             json.WriteStartObject("settings");
             json.WriteString("sidecar", settings.SourcePath is null ? null : Path.GetFileName(settings.SourcePath));
@@ -54,6 +59,7 @@ public static class QuantizationReport
             json.WriteNumber("seed", settings.Calibration.Seed);
             json.WriteEndObject();
             if (settings.WeightByteBudget is long budget) json.WriteNumber("weightByteBudget", budget);
+            if (settings.AverageBitsBudget is double averageBits) json.WriteNumber("weightAverageBitsBudget", averageBits);
             json.WriteEndObject();
 
             json.WriteStartObject("notes");
@@ -81,11 +87,22 @@ public static class QuantizationReport
                 json.WriteString("method", w.Method);
                 json.WriteString("granularity", w.Scales.Length > 1 ? "per-channel" : "per-tensor");
                 json.WriteNumber("axis", w.Axis);
+                if (w.Encoding == WeightEncoding.Codebook)
+                {
+                    json.WriteString("encoding", "codebook");
+                    json.WriteNumber("codebooks", w.Codebooks?.Length ?? 0);
+                    json.WriteNumber("codebookEntries", 1 << w.Bits);
+                }
                 WriteFloat(json, "scaleMin", w.Scales.Min());
                 WriteFloat(json, "scaleMax", w.Scales.Max());
                 WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));
                 json.WriteNumber("fp32Bytes", fb);
                 json.WriteNumber("quantizedBytes", qb);
+                if (w.Method == "multipoint")
+                {
+                    json.WriteNumber("extraPoints", w.ExtraPoints.Count);
+                    json.WriteNumber("maxPointsPerChannel", 1 + (w.ExtraPoints.Count == 0 ? 0 : w.ExtraPoints.GroupBy(p => p.Channel).Max(g => g.Count())));
+                }
                 if (model.Activations.TryGetValue(node.Inputs[0], out var input)) json.WriteString("input", input.Name);
                 json.WriteEndObject();
             }
@@ -113,13 +130,50 @@ public static class QuantizationReport
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();
 
+            if (plan is not null)
+            {
+                // What the generated C# really runs in float: the excluded nodes plus any node without an
+                // integer kernel, each between dequantize and quantize of its int8 neighbours.
+                json.WriteStartObject("generatedCode");
+                json.WriteNumber("integerSteps", plan.Steps.Count(s => !s.IsFloat));
+                json.WriteNumber("floatSteps", plan.Steps.Count(s => s.IsFloat));
+                json.WriteStartArray("floatNodes");
+                foreach (var f in plan.Steps.OfType<Lowering.FloatStep>())
+                {
+                    json.WriteStartObject();
+                    json.WriteString("node", f.NodeName);
+                    json.WriteString("op", f.OpType);
+                    json.WriteString("reason", f.Reason);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+
             json.WriteStartObject("sizes");
             json.WriteNumber("weightsFp32Bytes", floatBytes);
             json.WriteNumber("weightsQuantizedBytes", quantBytes);
             WriteFloat(json, "weightCompression", quantBytes == 0 ? 0 : (double)floatBytes / quantBytes);
+            if (model.Weights.Values.Any(w => w.Method == "multipoint"))
+            {
+                // Against single-point quantization at the same bits: what the extra points add.
+                var mp = MultipointOverhead.Of(model);
+                json.WriteStartObject("multipoint");
+                json.WriteNumber("layers", mp.Layers);
+                json.WriteNumber("channels", mp.Channels);
+                json.WriteNumber("extraPoints", mp.ExtraPoints);
+                json.WriteNumber("extraBytes", mp.ExtraBytes);
+                json.WriteNumber("extraStoredBytes", mp.ExtraStoredBytes);
+                WriteFloat(json, "memoryOverhead", mp.MemoryOverhead);
+                json.WriteNumber("singlePointMacs", mp.SingleMacs);
+                json.WriteNumber("extraMacs", mp.ExtraMacs);
+                WriteFloat(json, "macOverhead", mp.MacOverhead);
+                json.WriteEndObject();
+            }
             if (outputSizes is not null)
                 foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
             json.WriteEndObject();
+            QuantizationReportSections.Write(json, model);
             json.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');

@@ -137,7 +137,10 @@ public static class IntegerLowering
             var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
             if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
             if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
-            if (node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
+            // A Conv/Gemm/MatMul output that goes straight into its Relu/Clip is never int8 itself: the
+            // fused step writes the activation's output (the pipeline drops the inner value's quantization).
+            bool fusesActivation = node.OpType is "Conv" or "Gemm" or "MatMul" && node.Outputs.Count == 1 && FusibleActivation(node.Outputs[0]) is not null;
+            if (!fusesActivation && node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
             switch (node.OpType)
             {
                 case "Conv": return LowerConv(node);
@@ -182,7 +185,7 @@ public static class IntegerLowering
         private string? LowerConv(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             var x = _probe[node.Inputs[0]];
             var w = _probe.TryGetValue(node.Inputs[1], out var wt) ? wt : _graph.Initializers[node.Inputs[1]];
             int rank = x.Rank;
@@ -228,7 +231,7 @@ public static class IntegerLowering
         private string? LowerGemm(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             if (node.GetInt("transA", 0) != 0) return "Gemm with transA=1";
             if (node.GetFloat("alpha", 1f) != 1f) return "Gemm with alpha ≠ 1";
             if (node.HasInput(2) && node.GetFloat("beta", 1f) != 1f) return "Gemm with beta ≠ 1";
@@ -245,7 +248,7 @@ public static class IntegerLowering
         private string? LowerMatMul(Node node)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "the second operand is not a quantized constant";
-            if (wq.Encoding != WeightEncoding.Linear) return $"{wq.Method} codebook weights have no integer kernel";
+            if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             if (wq.Shape.Length != 2) return "MatMul weights must be 2-D";
             var a = _probe[node.Inputs[0]];
             if (a.Rank < 2) return "MatMul input must have rank ≥ 2";
@@ -278,9 +281,16 @@ public static class IntegerLowering
         /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
-            if (wq.Bits != 8 && wq.Bits != 4)
-                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (4 and 8 do)");
-            if (wq.Bits == 4 && codes.Any(c => c < -8 || c > 7))
+            if (wq.Method == "multipoint") return MultipointWeights(node, wq, codes, channels, input, biasName);
+            PlanCodebook? codebook = null;
+            if (wq.Encoding == WeightEncoding.Codebook)
+                (codes, codebook) = CodebookWeights(node, wq, codes, channels);
+            // 2–4-bit codes run on the int4 kernels and 5–7-bit codes on the int8 ones: a narrower grid
+            // inside a wider storage type computes exactly the same products.
+            if (codebook is null && (wq.Bits < 2 || wq.Bits > 8))
+                throw node.Error(DiagnosticCodes.UnsupportedDataType, $"{wq.Bits}-bit weights have no integer kernel (2–4 bits run as int4, 5–8 as int8)");
+            int storageBits = codebook is not null || wq.Bits > 4 ? 8 : 4;
+            if (storageBits == 4 && codes.Any(c => c < -8 || c > 7))
                 throw node.Error(DiagnosticCodes.InvalidModel, "int4 weight codes must lie in [-8, 7]");
             var scales = wq.Scales.Length == 1 ? Enumerable.Repeat(wq.Scales[0], channels).ToArray() : wq.Scales.ToArray();
             var bias = new int[channels];
@@ -297,7 +307,56 @@ public static class IntegerLowering
                 if (saturated > 0)
                     _warnings.Add($"{node.OpType} node '{node.Name}': {saturated} bias value(s) saturated to int32 (input scale × weight scale too small)");
             }
-            return new PlanWeights { Name = node.Name, Bits = wq.Bits, Codes = codes, Scales = scales, Bias = bias };
+            return new PlanWeights { Name = node.Name, Bits = storageBits, Codes = codes, Scales = scales, Bias = bias, Codebook = codebook };
+        }
+
+        /// <summary>
+        /// Codebook weights: <paramref name="indices"/> (already in kernel layout, one row per channel) and the
+        /// int8 level tables → the decoded levels (what an int8 kernel would multiply by) and the codebook form.
+        /// </summary>
+        private static (sbyte[] Levels, PlanCodebook Codebook) CodebookWeights(Node node, WeightQuantization wq, sbyte[] indices, int channels)
+        {
+            var tables = wq.CodebookLevels!;
+            int tableSize = 1 << wq.Bits;
+            if ((tables.Length != 1 && tables.Length != channels) || tables.Any(t => t.Length != tableSize) || wq.Scales.Length != tables.Length)
+                throw node.Error(DiagnosticCodes.InvalidModel, $"codebook weights need one table of {tableSize} int8 levels (and one scale) per layer or per output channel");
+            int fanIn = indices.Length / channels;
+            var decoded = new sbyte[indices.Length];
+            var raw = new byte[indices.Length];
+            for (int i = 0; i < indices.Length; i++)
+            {
+                raw[i] = unchecked((byte)indices[i]);
+                if (raw[i] >= tableSize) throw node.Error(DiagnosticCodes.InvalidModel, $"codebook index {raw[i]} does not fit {wq.Bits} bits");
+                decoded[i] = tables[tables.Length == 1 ? 0 : i / fanIn][raw[i]];
+            }
+            return (decoded, new PlanCodebook { IndexBits = wq.Bits, Indices = raw, Levels = tables.SelectMany(t => t).ToArray() });
+        }
+
+        /// <summary>
+        /// Multipoint weights (§4.4): codes of any 2..8-bit grid stored at 4 or 8 bits; the extra points
+        /// become extra rows after the first-point rows (their codes are already in kernel row order: a
+        /// channel's elements in row-major order are OIHW's filter and the [K] row of Gemm/MatMul). The bias
+        /// is quantized at s_x·a_1, the first point's scale. Without extra points it is an ordinary linear layer.
+        /// </summary>
+        private PlanWeights MultipointWeights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
+        {
+            int storage = wq.Bits <= 4 ? 4 : 8;
+            var single = Weights(node, new WeightQuantization
+            {
+                NodeName = wq.NodeName, WeightName = wq.WeightName, Shape = wq.Shape, Axis = wq.Axis, Bits = storage,
+                Codes = wq.Codes, Scales = wq.Scales, Method = "linear",
+            }, codes, channels, input, biasName);
+            if (wq.ExtraPoints.Count == 0) return single;
+            int k = wq.ChannelLength;
+            var extra = new sbyte[wq.ExtraPoints.Count * k];
+            for (int e = 0; e < wq.ExtraPoints.Count; e++) wq.ExtraPoints[e].Codes.CopyTo(extra, e * k);
+            return new PlanWeights
+            {
+                Name = single.Name, Bits = storage, Codes = single.Codes, Scales = single.Scales, Bias = single.Bias,
+                ExtraCodes = extra,
+                ExtraChannels = wq.ExtraPoints.Select(p => p.Channel).ToArray(),
+                ExtraScales = wq.ExtraPoints.Select(p => p.Scale).ToArray(),
+            };
         }
 
         /// <summary>
@@ -306,16 +365,20 @@ public static class IntegerLowering
         /// </summary>
         private (string Output, float Lo, float Hi, Node? Fused) FuseActivation(string value)
         {
-            if (!_graphOutputs.Contains(value) && _consumers.TryGetValue(value, out var list) && list.Count == 1)
-            {
-                var act = list[0];
-                if (!_model.FloatNodes.Contains(act.Name) && act.Outputs.Count == 1 && IsInt8(act.Outputs[0]))
-                {
-                    if (act.OpType == "Relu") { _done.Add(act); return (act.Outputs[0], 0f, float.PositiveInfinity, act); }
-                    if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) { _done.Add(act); return (act.Outputs[0], lo, hi, act); }
-                }
-            }
-            return (value, float.NegativeInfinity, float.PositiveInfinity, null);
+            if (FusibleActivation(value) is not { } fused) return (value, float.NegativeInfinity, float.PositiveInfinity, null);
+            _done.Add(fused.Act);
+            return (fused.Act.Outputs[0], fused.Lo, fused.Hi, fused.Act);
+        }
+
+        /// <summary>The Relu or constant Clip that <paramref name="value"/> feeds alone into an int8 output, with its bounds.</summary>
+        private (Node Act, float Lo, float Hi)? FusibleActivation(string value)
+        {
+            if (_graphOutputs.Contains(value) || !_consumers.TryGetValue(value, out var list) || list.Count != 1) return null;
+            var act = list[0];
+            if (_model.FloatNodes.Contains(act.Name) || act.Outputs.Count != 1 || !IsInt8(act.Outputs[0])) return null;
+            if (act.OpType == "Relu") return (act, 0f, float.PositiveInfinity);
+            if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) return (act, lo, hi);
+            return null;
         }
 
         private (float? Lo, float? Hi) ClipBounds(Node clip)

@@ -16,15 +16,22 @@ public sealed class IntegerModelRunner
 {
     private readonly byte[] _arena;
     private readonly Action[] _steps;
+    private readonly Dictionary<FloatStep, FloatStepExecution> _floatSteps;
 
     public IntegerModelRunner(IntegerPlan plan)
     {
         Plan = plan;
-        _arena = new byte[plan.ArenaBytes];
+        // Float steps run on the same Runtime float kernels as the generated code, with the same scratch
+        // layout, so both give the same bits; a step no float kernel covers falls back to the engine.
+        _floatSteps = FloatStepExecution.Prepare(plan, out int arenaBytes, out _);
+        _arena = new byte[arenaBytes];
         _steps = plan.Steps.Select(Prepare).ToArray();
     }
 
     public IntegerPlan Plan { get; }
+
+    /// <summary>When set (one slot per step), <see cref="Run(IReadOnlyDictionary{string, Tensor})"/> adds each step's Stopwatch ticks to it (benchmark profiling).</summary>
+    public long[]? StepTicks { get; set; }
 
     /// <summary>Runs on float inputs (by model input name) and returns float outputs by name.</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, capture: null);
@@ -45,7 +52,13 @@ public sealed class IntegerModelRunner
         }
         for (int s = 0; s < _steps.Length; s++)
         {
-            _steps[s]();
+            if (StepTicks is null) _steps[s]();
+            else
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _steps[s]();
+                StepTicks[s] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            }
             if (capture is null) continue;
             foreach (var o in Plan.Steps[s].Outputs)
                 if (o.Type == PlanElementType.Int8) capture[o.Name] = Codes(o).ToArray();
@@ -72,6 +85,29 @@ public sealed class IntegerModelRunner
     private Span<sbyte> Codes(PlanTensor t) =>
         t.IsConstant ? t.ConstantCodes : MemoryMarshal.Cast<byte, sbyte>(_arena.AsSpan(t.Offset, t.Length));
 
+    private Span<float> Floats(int offset, int length) => MemoryMarshal.Cast<byte, float>(_arena.AsSpan(offset, checked(length * 4)));
+
+    /// <summary>Dequantize int8 inputs into scratch, run the kernel calls, quantize int8 outputs: what the generated code does.</summary>
+    private Action PrepareFloatKernels(FloatStepExecution execution)
+    {
+        var step = execution.Step;
+        var kernels = execution.Calls.Select(c => (Call: c, Kernel: c.Create())).ToArray();
+        var int8Inputs = step.Inputs.Where(t => t.Type == PlanElementType.Int8).ToArray();
+        var int8Outputs = step.Outputs.Where(t => t.Type == PlanElementType.Int8).ToArray();
+        ReadOnlySpan<float> Operand(FloatOperand? o) =>
+            o is null ? ReadOnlySpan<float>.Empty : o.Constant is not null ? o.Constant : Floats(execution.FloatOffset(o.Tensor!), o.Tensor!.Length);
+        return () =>
+        {
+            foreach (var t in int8Inputs)
+                QuantParams.DequantizeLinear(Codes(t), Floats(execution.FloatOffset(t), t.Length), t.Quant.Scale, t.Quant.ZeroPoint);
+            foreach (var (call, kernel) in kernels)
+                kernel.Eval(Operand(call.Inputs[0]), Operand(call.Inputs.Count > 1 ? call.Inputs[1] : null), Operand(call.Inputs.Count > 2 ? call.Inputs[2] : null),
+                    Floats(execution.FloatOffset(call.Output), call.Output.Length));
+            foreach (var t in int8Outputs)
+                QuantParams.QuantizeLinear(Floats(execution.FloatOffset(t), t.Length), Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
+        };
+    }
+
     private Span<float> Floats(PlanTensor t) => MemoryMarshal.Cast<byte, float>(_arena.AsSpan(t.Offset, t.ByteLength));
 
     private Action Prepare(PlanStep step)
@@ -80,6 +116,34 @@ public sealed class IntegerModelRunner
         var output = step.Outputs[0];
         switch (step)
         {
+            case ConvStep c when c.Weights.Codebook is { } cb:
+                {
+                    var packed = cb.PackedIndices();
+                    var levels = cb.Levels;
+                    var kernel = new Conv2DCodebook(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, packed, cb.IndexBits, levels, c.Weights.Bias, c.ClampMin, c.ClampMax);
+                    return () => kernel.Eval(Codes(input), packed, levels, Codes(output));
+                }
+            case FullyConnectedStep f when f.Weights.Codebook is { } cb:
+                {
+                    var packed = cb.PackedIndices();
+                    var levels = cb.Levels;
+                    var kernel = new FullyConnectedCodebook(f.Batch, f.InFeatures, f.Units, input!.Quant, f.Weights.Scales, output.Quant, packed, cb.IndexBits, levels, f.Weights.Bias, f.ClampMin, f.ClampMax);
+                    return () => kernel.Eval(Codes(input), packed, levels, Codes(output));
+                }
+            case ConvStep c when c.Weights.IsMultipoint:
+                {
+                    var stored = c.Weights.StoredBytes();
+                    var kernel = new Conv2DMultipoint(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, c.Weights.Bits, c.Weights.Bias,
+                        c.Weights.ExtraChannels!, c.Weights.ExtraScales!, c.ClampMin, c.ClampMax);
+                    return () => kernel.Eval(Codes(input), stored, Codes(output));
+                }
+            case FullyConnectedStep f when f.Weights.IsMultipoint:
+                {
+                    var stored = f.Weights.StoredBytes();
+                    var kernel = new FullyConnectedMultipoint(f.Batch, f.InFeatures, f.Units, input!.Quant, f.Weights.Scales, output.Quant, f.Weights.Bits, f.Weights.Bias,
+                        f.Weights.ExtraChannels!, f.Weights.ExtraScales!, f.ClampMin, f.ClampMax);
+                    return () => kernel.Eval(Codes(input), stored, Codes(output));
+                }
             case ConvStep c when c.Weights.Bits == 8:
                 {
                     var kernel = new Conv2DInt8(c.Geometry, input!.Quant, c.Weights.Scales, output.Quant, c.Weights.Codes, c.Weights.Bias, c.ClampMin, c.ClampMax);
@@ -208,6 +272,7 @@ public sealed class IntegerModelRunner
 
     private Action PrepareFloat(FloatStep f)
     {
+        if (_floatSteps.TryGetValue(f, out var execution)) return PrepareFloatKernels(execution);
         var node = f.Node;
         var graph = Plan.Model.Graph;
         var context = new KernelContext(graph.OpsetVersion,

@@ -89,19 +89,58 @@ public sealed class PlanWeights
     /// <summary>int32 bias at scale s_in·s_w[j] (zero point 0); the kernels fold −z_x·Σw themselves.</summary>
     public required int[] Bias { get; init; }
 
-    /// <summary>Codes as stored: int8 as-is, int4 two per byte (element 0 in the low nibble).</summary>
+    /// <summary>
+    /// Codebook weights (LogQuant, WEQ): the packed indices and int8 level tables the kernels decode. When
+    /// set, <see cref="Codes"/> holds the decoded levels (Bits = 8), so a path that ignores codebooks still
+    /// computes the same layer.
+    /// </summary>
+    public PlanCodebook? Codebook { get; init; }
+
+    /// <summary>Multipoint (§4.4) extra rows [ExtraChannels.Length, K] in kernel layout, after the first-point rows; null otherwise.</summary>
+    public sbyte[]? ExtraCodes { get; init; }
+    /// <summary>The output channel of each extra row (ascending), for the multipoint kernels.</summary>
+    public int[]? ExtraChannels { get; init; }
+    /// <summary>The real scale a of each extra row.</summary>
+    public float[]? ExtraScales { get; init; }
+    /// <summary>Runs on the multipoint kernels (Conv2DMultipoint / FullyConnectedMultipoint).</summary>
+    public bool IsMultipoint => ExtraChannels is not null;
+
+    /// <summary>Codes as stored: int8 as-is, int4 two per byte (element 0 in the low nibble); multipoint extra rows follow the first-point rows in one stream.</summary>
     public byte[] StoredBytes()
     {
+        var codes = ExtraCodes is null ? Codes : [.. Codes, .. ExtraCodes];
         if (Bits == 4)
         {
-            var packed = new byte[BitPacking.PackedLength(Codes.Length, 4)];
-            BitPacking.PackInt4(Codes, packed);
+            var packed = new byte[BitPacking.PackedLength(codes.Length, 4)];
+            BitPacking.PackInt4(codes, packed);
             return packed;
         }
-        var bytes = new byte[Codes.Length];
-        Buffer.BlockCopy(Codes, 0, bytes, 0, bytes.Length);
+        var bytes = new byte[codes.Length];
+        Buffer.BlockCopy(codes, 0, bytes, 0, bytes.Length);
         return bytes;
     }
+}
+
+/// <summary>Codebook weights in kernel layout: b-bit indices into 2^b int8 levels per table (one table, or one per output channel).</summary>
+public sealed class PlanCodebook
+{
+    public required int IndexBits { get; init; }
+    /// <summary>One index per weight, in the kernel's [channels, fanIn] order.</summary>
+    public required byte[] Indices { get; init; }
+    /// <summary>Tables of 2^IndexBits int8 levels, concatenated (table j follows channel j when there are several).</summary>
+    public required sbyte[] Levels { get; init; }
+    public int Tables => Levels.Length >> IndexBits;
+
+    /// <summary>The indices packed LSB-first at <see cref="IndexBits"/> bits (<see cref="BitPacking.Pack"/>).</summary>
+    public byte[] PackedIndices()
+    {
+        var packed = new byte[BitPacking.PackedLength(Indices.Length, IndexBits)];
+        BitPacking.Pack(Indices.Select(i => (int)i).ToArray(), IndexBits, isSigned: false, packed);
+        return packed;
+    }
+
+    /// <summary>Bytes deployed: packed indices + int8 level tables + one float32 scale per table (the bias is not counted, as for linear weights).</summary>
+    public int StoredBytes => BitPacking.PackedLength(Indices.Length, IndexBits) + Levels.Length + 4 * Tables;
 }
 
 public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)

@@ -6,6 +6,7 @@ using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
+using QuantBuild.Quantization.MixedPrecision;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Quantization;
@@ -38,14 +39,24 @@ public static class QuantizationPipeline
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibrationPlan);
         // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
-        int targetOpset = plan.Weighted.Any(w => w.Settings.Bits <= 4) ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
+        // The opset is settled before mixed precision chooses widths, so that everything the generated
+        // runtime cannot run is reported before the long sensitivity and calibration runs.
+        bool mayUseInt4 = plan.Weighted.Any(w => w.Settings.Bits <= 4) || settings.BitCandidates.Any(b => b <= 4);
+        int targetOpset = mayUseInt4 ? OpsetUpgrade.Int4Opset : OpsetUpgrade.QdqMinimumOpset;
         if (graph.OpsetVersion < targetOpset)
         {
             OpsetUpgrade.Apply(graph, targetOpset);
             InferShapes(graph, calibrationPlan);
             plan = PlanNodes(graph, settings);
         }
+        if (settings.Outputs.CSharp) CheckGeneratedRuntimeCoverage(graph, settings);
+        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
         timings.Add(("prepare", clock.Elapsed));
+
+        clock.Restart();
+        var allocation = BitAllocation.Allocate(context, plan);
+        plan = BitAllocation.Apply(plan, allocation);
+        if (allocation is not null) timings.Add(("mixed precision", clock.Elapsed));
         var activations = SelectActivations(graph, plan);
 
         clock.Restart();
@@ -57,8 +68,7 @@ public static class QuantizationPipeline
         progress?.Report($"calibration: {calibration.SampleCount} samples, {collectors.Count} activations");
 
         clock.Restart();
-        var model = new QuantizedModel(graph);
-        var context = new QuantizationContext(graph, settings, calibrationPlan, modelPath, engineOptions, progress);
+        var model = new QuantizedModel(graph) { BitAllocation = allocation };
         var ranges = new Dictionary<string, ActivationRange>(calibration.Ranges, StringComparer.Ordinal);
         foreach (var name in activations)
         {
@@ -85,6 +95,10 @@ public static class QuantizationPipeline
                 throw new QuantBuildException(DiagnosticCodes.InvalidCalibrationValue, $"weight '{name}' of node '{node.Name}': {e.Message}", modelPath, node: node.Name, inner: e);
             }
         }
+        // Before the passes that optimize against the deployed model (EPTQ, bias correction), so that
+        // they see the activations the integer plan really rounds.
+        var sampleShapes = SampleShapes(graph, calibrationPlan);
+        DropFusedIntermediates(model, sampleShapes);
         timings.Add(("quantize", clock.Elapsed));
         if (Eptq.EptqOptimizer.Applies(model))
         {
@@ -93,9 +107,16 @@ public static class QuantizationPipeline
             Eptq.EptqOptimizer.Run(model, context);
             timings.Add(("eptq", clock.Elapsed));
         }
+        var corrected = plan.Weighted.Where(w => w.Settings.BiasCorrection).Select(w => w.Node).ToList();
+        if (corrected.Count > 0)
+        {
+            clock.Restart();
+            model.BiasCorrections.AddRange(BiasCorrection.Apply(model, context, corrected));
+            timings.Add(("bias correction", clock.Elapsed));
+        }
 
         long quantBytes = model.Weights.Values.Sum(QuantizedWeightBytes);
-        if (settings.WeightByteBudget is long budget && quantBytes > budget)
+        if (BitAllocation.BudgetBytes(graph, plan, settings) is long budget && quantBytes > budget)
             throw new QuantBuildException(DiagnosticCodes.WeightBudgetExceeded,
                 $"quantized weights take {quantBytes} bytes, over budget.weightBytes = {budget}; lower weights.bits (globally or per layer in \"layers\") or raise the budget",
                 settings.SourcePath ?? modelPath);
@@ -110,7 +131,31 @@ public static class QuantizationPipeline
         model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
-        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, SampleShapes(graph, calibrationPlan));
+        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, sampleShapes);
+    }
+
+    /// <summary>
+    /// Values the integer plan computes inside one fused step — a Conv/Gemm output that goes straight
+    /// into its Relu or Clip, the intermediates of a hard-swish chain — are never rounded to int8 by the
+    /// runtime, so they must not be quantized in the QDQ file either: ONNX Runtime would otherwise round
+    /// them (a Conv output before Relu has twice the step of the Relu output) and compute a coarser model
+    /// than the one the app runs. Without their Q/DQ pair ONNX Runtime still folds Relu/Clip into the
+    /// following QuantizeLinear and runs the Conv as one int8 kernel.
+    /// </summary>
+    private static void DropFusedIntermediates(QuantizedModel model, IReadOnlyDictionary<string, int[]> sampleShapes)
+    {
+        var plan = Lowering.IntegerLowering.Lower(model, sampleShapes);
+        var nodes = model.Graph.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        foreach (var step in plan.Steps)
+        {
+            if (step.FusedNodes.Count < 2) continue;
+            var stepOutputs = step.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var name in step.FusedNodes)
+                if (nodes.TryGetValue(name, out var node))
+                    foreach (var value in node.Outputs)
+                        if (!stepOutputs.Contains(value) && !model.Graph.IsGraphOutput(value))
+                            model.Activations.Remove(value);
+        }
     }
 
     /// <summary>
@@ -165,8 +210,28 @@ public static class QuantizationPipeline
         }
     }
 
-    /// <summary>Bytes the codes take packed at their bit width, plus one float32 scale per channel.</summary>
-    public static long QuantizedWeightBytes(WeightQuantization w) => ((long)w.Codes.Length * w.Bits + 7) / 8 + 4L * w.Scales.Length;
+    /// <summary>
+    /// Generated C# runs every node either on an integer kernel or on a float kernel of QuantBuild.Runtime;
+    /// a node that has neither is reported here, before calibration, rather than at emit time.
+    /// </summary>
+    private static void CheckGeneratedRuntimeCoverage(ModelGraph graph, QuantizationSettings settings)
+    {
+        var missing = Lowering.FloatKernelBinding.UnsupportedNodes(graph);
+        if (missing.Count == 0) return;
+        throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
+            $"the generated C# runtime has no kernel for {missing.Count} node(s): " +
+            string.Join(", ", missing.Take(10).Select(n => $"{n.OpType} '{n.Name}'")) + (missing.Count > 10 ? ", ..." : "") +
+            "; turn the C# output off (\"outputs\": {\"csharp\": false}) to produce only the QDQ ONNX model",
+            settings.SourcePath ?? graph.SourcePath, node: missing[0].Name);
+    }
+
+    /// <summary>
+    /// Bytes the codes take packed at their bit width, plus one float32 scale per channel, the int8 level
+    /// tables of codebook weights and the rows and scales of extra multipoint points.
+    /// </summary>
+    public static long QuantizedWeightBytes(WeightQuantization w) =>
+        ((long)(w.Codes.Length + (long)w.ExtraPoints.Count * w.ChannelLength) * w.Bits + 7) / 8 + 4L * (w.Scales.Length + w.ExtraPoints.Count)
+        + (w.CodebookLevels?.Sum(t => (long)t.Length) ?? 0);
 
     /// <summary>Which nodes carry a quantizable constant weight, with their settings, and which stay float.</summary>
     public sealed record NodePlan(List<(Node Node, int WeightIndex, int Axis, WeightSettings Settings)> Weighted, List<Node> Float);
@@ -263,7 +328,10 @@ public static class QuantizationPipeline
             if (name.Length == 0 || weightNames.Contains(name) || !seen.Add(name)) return;
             if (IsFloat(name) && FeedsData(name)) ordered.Add(name);
         }
-        foreach (var input in graph.Inputs) Consider(input.Name);
+        // An input read only by float nodes stays float: quantizing it would only add error in front of them.
+        foreach (var input in graph.Inputs)
+            if (graph.IsGraphOutput(input.Name) || !consumers.TryGetValue(input.Name, out var readers) || readers.Any(n => !floatNodes.Contains(n.Name)))
+                Consider(input.Name);
         foreach (var node in graph.Nodes)
         {
             if (floatNodes.Contains(node.Name)) continue;

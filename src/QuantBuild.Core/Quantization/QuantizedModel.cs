@@ -41,8 +41,22 @@ public sealed class WeightQuantization
     public float[] Scales { get; init; } = Array.Empty<float>();
     /// <summary>Per-channel (or single) tables of real values indexed by code, for <see cref="WeightEncoding.Codebook"/>.</summary>
     public float[][]? Codebooks { get; init; }
+    /// <summary>
+    /// For <see cref="WeightEncoding.Codebook"/> weights that deploy on int8 kernels: the int8 level of
+    /// every table entry, with <c>Codebooks[t][k] == CodebookLevels[t][k] · Scales[t]</c> (one scale per table).
+    /// </summary>
+    public sbyte[][]? CodebookLevels { get; init; }
     /// <summary>Name of the method that produced it ("linear", "log", "weq", ...), for the report.</summary>
     public string Method { get; init; } = "linear";
+    /// <summary>
+    /// Multipoint (ALGORITHMS.md §4) points beyond the first, for <see cref="WeightEncoding.Linear"/>: each adds
+    /// Scale·Codes to one channel. Ordered by channel, then by the order the greedy construction added them
+    /// (the float sum runs in that order, as the QDQ file's Sum does). Empty for single-point quantization.
+    /// </summary>
+    public IReadOnlyList<WeightPoint> ExtraPoints { get; init; } = Array.Empty<WeightPoint>();
+
+    /// <summary>Elements of one output channel (the length of a <see cref="WeightPoint.Codes"/> row).</summary>
+    public int ChannelLength => Shape.Length == 0 ? Codes.Length : Codes.Length / Math.Max(1, Shape[Axis]);
 
     public int Channels => Shape[Axis];
 
@@ -60,9 +74,23 @@ public sealed class WeightQuantization
                 ? Codes[i] * Scales[Scales.Length == 1 ? 0 : channel]
                 : Codebooks![Codebooks.Length == 1 ? 0 : channel][Codes[i] & 0xFF];
         }
+        foreach (var point in ExtraPoints)
+        {
+            // The channel's elements in row-major order: the same order as the point's codes.
+            int k = 0;
+            for (int i = point.Channel * inner; i < Codes.Length; i += channels * inner)
+                for (int e = 0; e < inner; e++) result[i + e] += point.Codes[k++] * point.Scale;
+        }
         return result;
     }
 }
+
+/// <summary>
+/// One extra multipoint point of a weight channel: real += <see cref="Scale"/>·code for each of the
+/// channel's elements, <see cref="Codes"/> in the channel's row-major element order, on the restricted
+/// b-bit grid of <see cref="WeightQuantization.Bits"/>.
+/// </summary>
+public sealed record WeightPoint(int Channel, sbyte[] Codes, float Scale);
 
 /// <summary>
 /// Everything the emitters need: the prepared float graph, quantization of every activation that
@@ -88,4 +116,10 @@ public sealed class QuantizedModel
 
     /// <summary>Free-form facts for the report (method, calibration, timings).</summary>
     public Dictionary<string, string> Notes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Mixed precision's chosen widths (null when the budget lists no candidate widths).</summary>
+    public MixedPrecision.BitAllocationResult? BitAllocation { get; init; }
+
+    /// <summary>Layers whose bias was corrected for the mean weight-quantization error.</summary>
+    public List<BiasCorrection.Correction> BiasCorrections { get; } = new();
 }

@@ -30,6 +30,9 @@ public static class WeightQuantizers
     private static readonly Dictionary<string, IWeightQuantizer> s_byMethod = new(StringComparer.Ordinal)
     {
         ["linear"] = new LinearWeightQuantizer(),
+        ["log"] = new LogQuantizer(),
+        ["weq"] = new WeqQuantizer(),
+        ["multipoint"] = new MultipointQuantizer(),
         ["eptq"] = new Eptq.EptqWeightQuantizer(),
     };
 

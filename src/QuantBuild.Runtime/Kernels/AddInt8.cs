@@ -28,6 +28,14 @@ namespace QuantBuild.Runtime
             op.ZeroOut = output.ZeroPoint;
             op.ClampMin = clampMin;
             op.ClampMax = clampMax;
+            // Each operand's scaled term depends on its code alone: tabulate it once (exact, same bits).
+            op.ScaledA = new int[256];
+            op.ScaledB = new int[256];
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                op.ScaledA[(byte)code] = FixedPoint.MultiplyByQuantizedMultiplier((code - op.ZeroA) * (1 << LeftShift), op.MultiplierA, op.ShiftA);
+                op.ScaledB[(byte)code] = FixedPoint.MultiplyByQuantizedMultiplier((code - op.ZeroB) * (1 << LeftShift), op.MultiplierB, op.ShiftB);
+            }
         }
 
         public int OutputLength
@@ -53,11 +61,13 @@ namespace QuantBuild.Runtime
             public int ShiftOut;
             public int ClampMin;
             public int ClampMax;
+            public int[] ScaledA;
+            public int[] ScaledB;
 
             public sbyte Invoke(int a, int b)
             {
-                int scaledA = FixedPoint.MultiplyByQuantizedMultiplier((a - ZeroA) * (1 << LeftShift), MultiplierA, ShiftA);
-                int scaledB = FixedPoint.MultiplyByQuantizedMultiplier((b - ZeroB) * (1 << LeftShift), MultiplierB, ShiftB);
+                int scaledA = ScaledA[(byte)a];
+                int scaledB = ScaledB[(byte)b];
                 int y = FixedPoint.MultiplyByQuantizedMultiplier(scaledA + scaledB, MultiplierOut, ShiftOut) + ZeroOut;
                 return (sbyte)QuantParams.Clamp(y, ClampMin, ClampMax);
             }

@@ -16,6 +16,7 @@ namespace QuantBuild.Runtime
         private readonly int negativeMultiplier;
         private readonly int negativeShift;
         private readonly bool negateNegativeBranch;
+        private readonly sbyte[] table;
 
         public LeakyReluInt8(QuantParams input, QuantParams output, float alpha)
         {
@@ -29,6 +30,11 @@ namespace QuantBuild.Runtime
             FixedPoint.QuantizeMultiplier((double)input.Scale / output.Scale, out positiveMultiplier, out positiveShift);
             FixedPoint.QuantizeMultiplier(Math.Abs((double)alpha) * input.Scale / output.Scale, out negativeMultiplier, out negativeShift);
             negateNegativeBranch = alpha < 0;
+            table = new sbyte[256];
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                table[(byte)code] = Apply(code);
+            }
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
@@ -38,25 +44,33 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Output is too short.", nameof(output));
             }
 
+            // The output depends on the code alone: a 256-entry table of Apply (built once) gives its exact bits.
+            sbyte[] lookup = table;
             for (int i = 0; i < input.Length; i++)
             {
-                int deviation = input[i] - inputZeroPoint;
-                int scaled;
-                if (deviation >= 0)
-                {
-                    scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, positiveMultiplier, positiveShift);
-                }
-                else
-                {
-                    scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, negativeMultiplier, negativeShift);
-                    if (negateNegativeBranch)
-                    {
-                        scaled = -scaled;
-                    }
-                }
-
-                output[i] = (sbyte)QuantParams.Clamp(outputZeroPoint + scaled, sbyte.MinValue, sbyte.MaxValue);
+                output[i] = lookup[(byte)input[i]];
             }
+        }
+
+        /// <summary>The defining formula for one code (the table is built from it).</summary>
+        public sbyte Apply(int code)
+        {
+            int deviation = code - inputZeroPoint;
+            int scaled;
+            if (deviation >= 0)
+            {
+                scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, positiveMultiplier, positiveShift);
+            }
+            else
+            {
+                scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, negativeMultiplier, negativeShift);
+                if (negateNegativeBranch)
+                {
+                    scaled = -scaled;
+                }
+            }
+
+            return (sbyte)QuantParams.Clamp(outputZeroPoint + scaled, sbyte.MinValue, sbyte.MaxValue);
         }
     }
 }

@@ -11,11 +11,25 @@ namespace QuantBuild.Runtime
     {
         private readonly Broadcast4D shape;
         private Operator op;
+        private readonly sbyte[] scalarTable;
 
         public MaxInt8(int[] shapeA, QuantParams a, int[] shapeB, QuantParams b, QuantParams output)
         {
             shape = new Broadcast4D(shapeA, shapeB);
-            op = new Operator { A = new Int8Rescale(a, output), B = new Int8Rescale(b, output) };
+            op = new Operator { A = RescaleTable(new Int8Rescale(a, output)), B = RescaleTable(new Int8Rescale(b, output)) };
+            scalarTable = new sbyte[256];
+        }
+
+        /// <summary>Each operand's rescaled value depends on its code alone: tabulated once, exactly.</summary>
+        private static int[] RescaleTable(Int8Rescale rescale)
+        {
+            var table = new int[256];
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                table[(byte)code] = rescale.ApplyUnclamped(code);
+            }
+
+            return table;
         }
 
         public int OutputLength
@@ -25,17 +39,34 @@ namespace QuantBuild.Runtime
 
         public void Eval(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
         {
+            if (b.Length == 1 && shape.LengthA == shape.OutputLength && a.Length == shape.LengthA && output.Length == shape.OutputLength)
+            {
+                // Max against one value (a clamp, e.g. tf2onnx's ReLU): a per-call table over a's 256 codes.
+                sbyte[] lookup = scalarTable;
+                for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+                {
+                    lookup[(byte)code] = op.Invoke(code, b[0]);
+                }
+
+                for (int i = 0; i < a.Length; i++)
+                {
+                    output[i] = lookup[(byte)a[i]];
+                }
+
+                return;
+            }
+
             BroadcastDriver.Run(shape, ref op, a, b, output);
         }
 
         private struct Operator : IBinaryInt8Operator
         {
-            public Int8Rescale A;
-            public Int8Rescale B;
+            public int[] A;
+            public int[] B;
 
             public sbyte Invoke(int a, int b)
             {
-                int y = Math.Max(A.ApplyUnclamped(a), B.ApplyUnclamped(b));
+                int y = Math.Max(A[(byte)a], B[(byte)b]);
                 return (sbyte)QuantParams.Clamp(y, sbyte.MinValue, sbyte.MaxValue);
             }
         }

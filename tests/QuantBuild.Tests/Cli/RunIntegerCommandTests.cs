@@ -59,6 +59,42 @@ public sealed class RunIntegerCommandTests
         }
     }
 
+    /// <summary>
+    /// The PaddleOCR classifier's width is symbolic ([N,3,48,W]): `run --int` lowers for the sizes of the
+    /// inputs it is given. Its QDQ file must not quantize what the integer plan computes inside one fused
+    /// step (a Conv output going straight into its Relu), or ONNX Runtime would run a coarser model than
+    /// the app does.
+    /// </summary>
+    [TestMethod]
+    public void RunIntOnASymbolicWidthModelAndNoQdqPairInsideAFusedStep()
+    {
+        var real = TestAssets.RealModel("ppocr-cls");
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.File("calib"));
+        int k = 0;
+        string inputName = "";
+        foreach (var c in real.Cases)
+            foreach (var (name, tensor) in c.LoadInputs())
+            {
+                inputName = name;
+                ProductNpy.Write(temp.File("calib", $"c{k++}.npy"), tensor);
+            }
+        File.Copy(real.ModelPath, temp.File("ppocr.onnx"));
+        File.WriteAllText(temp.File("ppocr.quant.json"), $$"""{ "calibration": { "inputs": { "{{inputName}}": "calib/*.npy" } } }""");
+
+        var quantize = Cli("quantize", temp.File("ppocr.onnx"), "--out", temp.File("out"));
+        Assert.AreEqual(0, quantize.Exit, quantize.Err);
+        var run = Cli("run", temp.File("out", "ppocr.quant.onnx"), "--int", "--input", $"{inputName}={temp.File("calib", "c0.npy")}", "--out", temp.File("res"));
+        Assert.AreEqual(0, run.Exit, run.Err);
+
+        var qdq = global::QuantBuild.Graph.OnnxImporter.Load(temp.File("out", "ppocr.quant.onnx"));
+        var producers = qdq.Producers();
+        var relus = qdq.Nodes.Where(n => n.OpType == "Relu").ToList();
+        Assert.IsTrue(relus.Count > 0);
+        foreach (var relu in relus)
+            Assert.AreEqual("Conv", producers[relu.Inputs[0]].OpType, $"Relu '{relu.Name}' should read its Conv directly, without a Q/DQ pair in between");
+    }
+
     [TestMethod]
     public void RunIntOnAPlainFloatModelIsAClearError()
     {

@@ -209,6 +209,8 @@ public sealed class SidecarParserTests
             ["calibration"] = Keys(props.GetProperty("calibration")),
             ["layers/*"] = Keys(layerEntry),
             ["layers/*/weights"] = Keys(layerEntry.GetProperty("properties").GetProperty("weights")),
+            ["weights/multipoint"] = Keys(Resolve(props.GetProperty("weights")).GetProperty("properties").GetProperty("multipoint")),
+            ["layers/*/weights/multipoint"] = Keys(Resolve(layerEntry.GetProperty("properties").GetProperty("weights")).GetProperty("properties").GetProperty("multipoint")),
             ["budget"] = Keys(props.GetProperty("budget")),
             ["outputs"] = Keys(props.GetProperty("outputs")),
             ["eptq"] = Keys(props.GetProperty("eptq")),

@@ -102,6 +102,8 @@ public sealed class CSharpEmitterTests
         File.WriteAllText(Path.Combine(lib, "MnistModel.g.cs"), CSharpEmitter.Emit(plan, ns20));
         var int4 = ns20 with { ClassName = "MnistModel4" };
         File.WriteAllText(Path.Combine(lib, "MnistModel4.g.cs"), CSharpEmitter.Emit(IntegerRunnerTests.QuantizeMnist(data, 4), int4));
+        // Codebook (WEQ 3-bit) weights: packed indices + int8 level tables through Conv2DCodebook/FullyConnectedCodebook.
+        File.WriteAllText(Path.Combine(lib, "MnistModelWeq.g.cs"), CSharpEmitter.Emit(IntegerLowering.Lower(QuantBuild.Tests.Cli.CodebookCliTests.QuantizeMnistCodebook(data, "weq", 3)), ns20 with { ClassName = "MnistModelWeq" }));
         File.WriteAllText(Path.Combine(lib, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(ns20.EffectiveRuntimeNamespace, nullableDirective: false));
         File.WriteAllText(Path.Combine(lib, "lib.csproj"), Project(
             "<TargetFrameworks>netstandard2.0;net10.0</TargetFrameworks></PropertyGroup>" +

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using QuantBuild.Quantization;
+
+namespace QuantBuild.Emit;
+
+/// <summary>
+/// The report's optional sections for mixed precision ("mixedPrecision": budget, candidates, the chosen
+/// width and bytes per layer with the measured errors behind the choice) and bias correction
+/// ("biasCorrection": the corrected layers and the mean shift removed). Absent when not used, so
+/// reports of plain runs are unchanged.
+/// </summary>
+internal static class QuantizationReportSections
+{
+    public static void Write(Utf8JsonWriter json, QuantizedModel model)
+    {
+        if (model.BitAllocation is { } a)
+        {
+            json.WriteStartObject("mixedPrecision");
+            json.WriteString("bytesMeasure", "codes packed at their own width (ceil(n*bits/8)) plus float32 scales; storedBytes: as the generated code stores them (int4 for <= 4 bits, int8 above)");
+            json.WriteNumber("budgetBytes", a.BudgetBytes);
+            json.WriteNumber("chosenBytes", a.ChosenBytes);
+            json.WriteNumber("storedBytes", a.StoredBytes);
+            json.WriteStartArray("candidates");
+            foreach (var b in a.Candidates) json.WriteNumberValue(b);
+            json.WriteEndArray();
+            json.WriteString("sensitivity", a.Sensitivity);
+            json.WriteNumber("sensitivitySamples", a.SensitivitySamples);
+            json.WriteString("solver", a.Solver);
+            Number(json, "objective", a.Objective);
+            long weights = 0;
+            double bits = 0;
+            json.WriteStartArray("layers");
+            foreach (var layer in a.Layers)
+            {
+                json.WriteStartObject();
+                json.WriteString("node", layer.Node);
+                json.WriteNumber("bits", layer.Bits);
+                json.WriteNumber("bytes", layer.Bytes);
+                if (layer.Fixed) json.WriteBoolean("fixed", true);
+                if (layer.Errors.Count > 0)
+                {
+                    json.WriteStartObject("errorByBits");
+                    foreach (var (b, error, _) in layer.Errors) Number(json, b.ToString(System.Globalization.CultureInfo.InvariantCulture), error);
+                    json.WriteEndObject();
+                }
+                json.WriteEndObject();
+                if (model.Weights.TryGetValue(layer.Node, out var w)) { weights += w.Codes.Length; bits += (double)w.Codes.Length * layer.Bits; }
+            }
+            json.WriteEndArray();
+            Number(json, "averageBits", weights == 0 ? 0 : bits / weights);
+            json.WriteEndObject();
+        }
+        if (model.BiasCorrections.Count > 0)
+        {
+            json.WriteStartArray("biasCorrection");
+            foreach (var c in model.BiasCorrections)
+            {
+                json.WriteStartObject();
+                json.WriteString("node", c.Node);
+                Number(json, "meanAbsShift", c.MeanAbsShift);
+                json.WriteBoolean("biasAdded", c.BiasAdded);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+    }
+
+    /// <summary>Derived figures to 6 significant digits (errors span orders of magnitude).</summary>
+    private static void Number(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+        else json.WriteString(name, "nan");
+    }
+}

@@ -1,0 +1,591 @@
+using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Quantization;
+using QuantBuild.Runtime;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Lowering;
+
+/// <summary>One input of a float kernel call: a plan tensor (read as float), or constant float data baked into the code.</summary>
+public sealed class FloatOperand
+{
+    private FloatOperand(PlanTensor? tensor, float[]? constant)
+    {
+        Tensor = tensor;
+        Constant = constant;
+    }
+
+    public PlanTensor? Tensor { get; }
+    public float[]? Constant { get; }
+
+    public static FloatOperand Of(PlanTensor t) => new(t, null);
+    public static FloatOperand Of(float[] data) => new(null, data);
+}
+
+/// <summary>
+/// One call of a QuantBuild.Runtime <see cref="FloatKernel"/>: the kernel type, its constructor arguments
+/// (int, float, bool, enum, int[], bool[] and float[] — the last become float data in the generated file)
+/// and its up to three inputs and one output. The generated code and <see cref="IntegerModelRunner"/> both
+/// build the kernel from this one description, so they run the same arithmetic.
+/// </summary>
+public sealed class FloatKernelCall(Type kernelType, object[] arguments, IReadOnlyList<FloatOperand?> inputs, PlanTensor output)
+{
+    public Type KernelType { get; } = kernelType;
+    public object[] Arguments { get; } = arguments;
+    /// <summary>Operands a, b, c (null where unused).</summary>
+    public IReadOnlyList<FloatOperand?> Inputs { get; } = inputs;
+    public PlanTensor Output { get; } = output;
+
+    public FloatKernel Create() => (FloatKernel)Activator.CreateInstance(KernelType, Arguments)!;
+}
+
+/// <summary>
+/// Maps a <see cref="FloatStep"/> onto the float kernels of QuantBuild.Runtime with every attribute fixed
+/// at build time, or says why it cannot. Data movement (Transpose, Slice, Gather, Pad, Concat, Split,
+/// Expand, Tile, Resize-nearest, DepthToSpace...) becomes a <see cref="GatherFloat"/> table computed by
+/// running the reference engine's own kernel on element indices, so its semantics are the engine's by
+/// construction.
+/// </summary>
+public static class FloatKernelBinding
+{
+    /// <summary>Ops computed by a dedicated float kernel.</summary>
+    private static readonly HashSet<string> Computed = new(StringComparer.Ordinal)
+    {
+        "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf",
+        "Reciprocal", "Floor", "Ceil", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
+        "Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "Softmax", "LogSoftmax", "LayerNormalization", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike",
+    };
+
+    /// <summary>Ops whose output is a fixed rearrangement of their float inputs (probed through the engine).</summary>
+    private static readonly HashSet<string> Movement = new(StringComparer.Ordinal)
+    {
+        "Transpose", "Slice", "Gather", "Pad", "Concat", "Split", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample", "Where",
+    };
+
+    /// <summary>Every op type a float step of the generated code may have (Resize only in nearest mode).</summary>
+    public static bool IsSupportedOp(string opType) => Computed.Contains(opType) || Movement.Contains(opType);
+
+    /// <summary>
+    /// Nodes of a prepared graph that would run in float in generated code and that no float kernel covers:
+    /// every node producing a float value whose op is neither an integer kernel's nor a float kernel's.
+    /// Cheap (no calibration, no engine run), so the pipeline calls it before calibrating.
+    /// </summary>
+    public static List<Node> UnsupportedNodes(ModelGraph graph)
+    {
+        var result = new List<Node>();
+        foreach (var node in graph.Nodes)
+        {
+            bool floatOutput = node.Outputs.Any(o => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type == DataType.Float);
+            if (!floatOutput) continue; // shape arithmetic: evaluated at build time
+            bool floatData = node.Inputs.Any(i => i.Length > 0 && !graph.IsConstant(i) && graph.ValueInfos.TryGetValue(i, out var vi) && vi.Type == DataType.Float)
+                || node.Inputs.Any(i => graph.Inputs.Any(g => g.Name == i));
+            if (!floatData) continue; // float made from build-time values only (a Cast of a shape): a constant
+            if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
+            else if (node.OpType is "Resize" or "Upsample" && node.GetString("mode", "nearest") != "nearest") result.Add(node);
+        }
+        return result;
+    }
+
+    /// <summary>The kernel calls computing <paramref name="step"/> in order, or null with <paramref name="reason"/>.</summary>
+    public static IReadOnlyList<FloatKernelCall>? TryBind(FloatStep step, int opsetVersion, out string reason)
+    {
+        try
+        {
+            var binder = new Binder(step, opsetVersion);
+            var calls = binder.Bind(out reason);
+            return calls;
+        }
+        catch (QuantBuildException e)
+        {
+            reason = e.Message;
+            return null;
+        }
+    }
+
+    private sealed class Binder(FloatStep step, int opset)
+    {
+        private readonly Node _node = step.Node;
+
+        private PlanTensor? Activation(int k) =>
+            _node.HasInput(k) ? step.Inputs.FirstOrDefault(t => t.Name == _node.Inputs[k]) : null;
+
+        private Tensor? Constant(int k) =>
+            _node.HasInput(k) && step.Constants.TryGetValue(_node.Inputs[k], out var t) ? t : null;
+
+        private FloatOperand? Operand(int k)
+        {
+            if (Activation(k) is { } t) return FloatOperand.Of(t);
+            if (Constant(k) is { } c) return FloatOperand.Of(c.ToFloatArray());
+            return null;
+        }
+
+        private int[]? ShapeOf(int k) => Activation(k)?.Shape ?? Constant(k)?.Shape;
+
+        private PlanTensor? Output(int k = 0) =>
+            k < _node.Outputs.Count ? step.Outputs.FirstOrDefault(t => t.Name == _node.Outputs[k]) : null;
+
+        private static FloatKernelCall Call<TKernel>(object[] args, PlanTensor output, params FloatOperand?[] inputs) where TKernel : FloatKernel =>
+            new(typeof(TKernel), args, inputs, output);
+
+        public IReadOnlyList<FloatKernelCall>? Bind(out string reason)
+        {
+            reason = "";
+            var y = Output();
+            if (y is null)
+            {
+                // Only Split may have its first output unused; others have no float output to compute.
+                if (_node.OpType != "Split") { reason = "no float output"; return null; }
+            }
+            if (step.Inputs.Count == 0) return ConstantOutputs(out reason);
+            if (Movement.Contains(_node.OpType)) return BindMovement(out reason);
+            var x = Operand(0);
+            switch (_node.OpType)
+            {
+                // A float step's outputs are float, and its activation inputs are float: a Cast among them is a copy.
+                case "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" or "Cast" or "CastLike":
+                    return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
+                case "Relu": return Unary(ElementwiseFunction.Relu);
+                case "LeakyRelu": return Unary(ElementwiseFunction.LeakyRelu, _node.GetFloat("alpha", 0.01f));
+                case "Sigmoid": return Unary(ElementwiseFunction.Sigmoid);
+                case "Tanh": return Unary(ElementwiseFunction.Tanh);
+                case "HardSigmoid": return Unary(ElementwiseFunction.HardSigmoid, _node.GetFloat("alpha", 0.2f), _node.GetFloat("beta", 0.5f));
+                case "HardSwish": return Unary(ElementwiseFunction.HardSwish);
+                case "Exp": return Unary(ElementwiseFunction.Exp);
+                case "Log": return Unary(ElementwiseFunction.Log);
+                case "Sqrt": return Unary(ElementwiseFunction.Sqrt);
+                case "Abs": return Unary(ElementwiseFunction.Abs);
+                case "Neg": return Unary(ElementwiseFunction.Neg);
+                case "Erf": return Unary(ElementwiseFunction.Erf);
+                case "Reciprocal": return Unary(ElementwiseFunction.Reciprocal);
+                case "Floor": return Unary(ElementwiseFunction.Floor);
+                case "Ceil": return Unary(ElementwiseFunction.Ceil);
+                case "Clip": return Clip(out reason);
+                case "Add": return Binary(BinaryFunction.Add, out reason);
+                case "Sub": return Binary(BinaryFunction.Sub, out reason);
+                case "Mul": return Binary(BinaryFunction.Mul, out reason);
+                case "Div": return Binary(BinaryFunction.Div, out reason);
+                case "Pow": return Binary(BinaryFunction.Pow, out reason);
+                case "PRelu": return Binary(BinaryFunction.PRelu, out reason);
+                case "Max" or "Min" or "Sum":
+                    {
+                        var kind = _node.OpType == "Max" ? BinaryFunction.Max : _node.OpType == "Min" ? BinaryFunction.Min : BinaryFunction.Add;
+                        if (_node.Inputs.Count == 1) return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
+                        if (_node.Inputs.Count == 2) return Binary(kind, out reason);
+                        reason = $"{_node.OpType} of more than two inputs";
+                        return null;
+                    }
+                case "Mean":
+                    if (_node.Inputs.Count == 1) return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
+                    reason = "Mean of several inputs";
+                    return null;
+                case "Conv": return Conv(transposed: false, out reason);
+                case "ConvTranspose": return Conv(transposed: true, out reason);
+                case "MatMul": return MatMul(out reason);
+                case "Gemm": return Gemm(out reason);
+                case "MaxPool" or "AveragePool": return Pool(out reason);
+                case "GlobalAveragePool" or "GlobalMaxPool": return GlobalPool(out reason);
+                case "Softmax" or "LogSoftmax": return Softmax();
+                case "LayerNormalization": return LayerNorm(out reason);
+                default:
+                    if (_node.OpType.StartsWith("Reduce", StringComparison.Ordinal)) return Reduce(out reason);
+                    reason = $"the generated runtime has no float kernel for {_node.OpType}";
+                    return null;
+            }
+        }
+
+        private List<FloatKernelCall> Unary(ElementwiseFunction f, float p = 0f, float q = 0f) =>
+            [Call<ElementwiseFloat>([f, p, q], Output()!, Operand(0))];
+
+        private List<FloatKernelCall>? Clip(out string reason)
+        {
+            reason = "";
+            float lo, hi;
+            if (opset < 11)
+            {
+                lo = _node.GetFloat("min", float.NegativeInfinity);
+                hi = _node.GetFloat("max", float.PositiveInfinity);
+            }
+            else
+            {
+                if ((_node.HasInput(1) && Constant(1) is null) || (_node.HasInput(2) && Constant(2) is null))
+                {
+                    // A bound computed at run time (a spectrogram floor at max − 80 dB): max with the lower
+                    // bound, then min with the upper one, the second in place on the output.
+                    var y = Output()!;
+                    var calls = new List<FloatKernelCall>();
+                    var current = Operand(0);
+                    var currentShape = ShapeOf(0)!;
+                    foreach (var (k, f) in new[] { (1, BinaryFunction.Max), (2, BinaryFunction.Min) })
+                    {
+                        if (!_node.HasInput(k)) continue;
+                        calls.Add(Call<BroadcastBinaryFloat>([f, currentShape, ShapeOf(k)!, y.Shape], y, current, Operand(k)));
+                        current = FloatOperand.Of(y);
+                        currentShape = y.Shape;
+                    }
+                    if (calls.Count == 0) calls.Add(Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y, current));
+                    return calls;
+                }
+                lo = Constant(1) is { } l ? l.ToFloatArray()[0] : float.NegativeInfinity;
+                hi = Constant(2) is { } h ? h.ToFloatArray()[0] : float.PositiveInfinity;
+            }
+            return [Call<ElementwiseFloat>([ElementwiseFunction.Clip, lo, hi], Output()!, Operand(0))];
+        }
+
+        private List<FloatKernelCall>? Binary(BinaryFunction f, out string reason)
+        {
+            reason = "";
+            var y = Output()!;
+            if (y.Shape.Length > 8) { reason = "broadcasting beyond rank 8"; return null; }
+            return [Call<BroadcastBinaryFloat>([f, ShapeOf(0)!, ShapeOf(1)!, y.Shape], y, Operand(0), Operand(1))];
+        }
+
+        private long[] Ints(string name, int count, long fill) =>
+            _node.GetInts(name) is { Length: > 0 } v ? v : Enumerable.Repeat(fill, count).ToArray();
+
+        /// <summary>Pads (begin..., end...) with auto_pad resolved against the known output size.</summary>
+        private long[] Pads(int spatial, int[] inSpatial, int[] outSpatial, long[] kernel, long[] strides, long[] dilations, bool transposed)
+        {
+            var autoPad = _node.GetString("auto_pad", "NOTSET");
+            if (autoPad == "VALID") return new long[2 * spatial];
+            if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+            {
+                var pads = new long[2 * spatial];
+                for (int d = 0; d < spatial; d++)
+                {
+                    long extent = (kernel[d] - 1) * dilations[d] + 1;
+                    long total = transposed
+                        ? Math.Max(0, (inSpatial[d] - 1) * strides[d] + extent - outSpatial[d])
+                        : Math.Max(0, (outSpatial[d] - 1) * strides[d] + extent - inSpatial[d]);
+                    long small = total / 2, big = total - small;
+                    pads[d] = autoPad == "SAME_UPPER" ? small : big;
+                    pads[d + spatial] = autoPad == "SAME_UPPER" ? big : small;
+                }
+                return pads;
+            }
+            return _node.GetInts("pads") is { Length: > 0 } p ? p : new long[2 * spatial];
+        }
+
+        private List<FloatKernelCall>? Conv(bool transposed, out string reason)
+        {
+            reason = "";
+            var xs = ShapeOf(0)!;
+            var w = Constant(1);
+            if (Activation(0) is null || w is null) { reason = $"{_node.OpType} needs an activation input and constant weights"; return null; }
+            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D convolutions have a float kernel"; return null; }
+            if (transposed && _node.GetInts("output_shape") is { Length: > 0 } && _node.GetString("auto_pad", "NOTSET") == "NOTSET" && _node.GetInts("pads") is null)
+            { reason = "ConvTranspose with output_shape"; return null; }
+            int spatial = xs.Length - 2;
+            var y = Output()!;
+            var kernel = w.Shape.Skip(2).Select(d => (long)d).ToArray();
+            var strides = Ints("strides", spatial, 1);
+            var dilations = Ints("dilations", spatial, 1);
+            var pads = Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed);
+            int group = (int)_node.GetInt("group", 1);
+            var bias = Constant(2)?.ToFloatArray() ?? [];
+            if (_node.HasInput(2) && Constant(2) is null) { reason = "bias is not constant"; return null; }
+            bool two = spatial == 2;
+            object[] args =
+            [
+                xs[0], xs[1], two ? xs[2] : 1, two ? xs[3] : xs[2], y.Shape[1], two ? y.Shape[2] : 1, two ? y.Shape[3] : y.Shape[2],
+                two ? (int)kernel[0] : 1, (int)kernel[two ? 1 : 0], two ? (int)strides[0] : 1, (int)strides[two ? 1 : 0],
+                two ? (int)pads[0] : 0, (int)pads[two ? 1 : 0], two ? (int)dilations[0] : 1, (int)dilations[two ? 1 : 0], group,
+                w.ToFloatArray(), bias,
+            ];
+            return transposed ? [Call<ConvTransposeFloat>(args, y, Operand(0))] : [Call<ConvFloat>(args, y, Operand(0))];
+        }
+
+        private List<FloatKernelCall>? MatMul(out string reason)
+        {
+            reason = "";
+            var a = ShapeOf(0)!;
+            var b = ShapeOf(1)!;
+            var y = Output()!;
+            var a2 = a.Length == 1 ? [1, a[0]] : a;
+            var b2 = b.Length == 1 ? [b[0], 1] : b;
+            int m = a2[^2], k = a2[^1], n = b2[^1];
+            if (b2[^2] != k) { reason = "MatMul inner dimensions differ"; return null; }
+            var aBatch = a2[..^2];
+            var bBatch = b2[..^2];
+            int rank = Math.Max(aBatch.Length, bBatch.Length);
+            var batchShape = new int[rank];
+            for (int d = 0; d < rank; d++)
+            {
+                int da = d - (rank - aBatch.Length) >= 0 ? aBatch[d - (rank - aBatch.Length)] : 1;
+                int db = d - (rank - bBatch.Length) >= 0 ? bBatch[d - (rank - bBatch.Length)] : 1;
+                batchShape[d] = Math.Max(da, db);
+            }
+            var aStrides = FloatKernel.BroadcastStrides(aBatch, batchShape);
+            var bStrides = FloatKernel.BroadcastStrides(bBatch, batchShape);
+            int batches = FloatKernel.Length(batchShape);
+            var aOffsets = new int[batches];
+            var bOffsets = new int[batches];
+            for (int i = 0; i < batches; i++)
+            {
+                int rest = i, ao = 0, bo = 0;
+                for (int d = rank - 1; d >= 0; d--)
+                {
+                    int idx = rest % batchShape[d];
+                    rest /= batchShape[d];
+                    ao += idx * aStrides[d];
+                    bo += idx * bStrides[d];
+                }
+                aOffsets[i] = ao * m * k;
+                bOffsets[i] = bo * k * n;
+            }
+            if ((long)batches * m * n != y.Length) { reason = "MatMul output size does not match"; return null; }
+            return [Call<MatMulFloat>([m, k, n, aOffsets, bOffsets, false, false, 1f, 0f, false, 0, 0], y, Operand(0), Operand(1))];
+        }
+
+        private List<FloatKernelCall>? Gemm(out string reason)
+        {
+            reason = "";
+            var a = ShapeOf(0)!;
+            var b = ShapeOf(1)!;
+            var y = Output()!;
+            if (a.Length != 2 || b.Length != 2) { reason = "Gemm operands must be 2-D"; return null; }
+            bool transA = _node.GetInt("transA", 0) != 0, transB = _node.GetInt("transB", 0) != 0;
+            int m = transA ? a[1] : a[0], k = transA ? a[0] : a[1], n = transB ? b[0] : b[1];
+            float alpha = _node.GetFloat("alpha", 1f), beta = _node.GetFloat("beta", 1f);
+            bool hasC = _node.HasInput(2);
+            int cRow = 0, cCol = 0;
+            if (hasC)
+            {
+                var strides = FloatKernel.BroadcastStrides(ShapeOf(2)!, [m, n]);
+                (cRow, cCol) = (strides[0], strides[1]);
+            }
+            return [Call<MatMulFloat>([m, k, n, new[] { 0 }, new[] { 0 }, transA, transB, alpha, beta, hasC, cRow, cCol], y, Operand(0), Operand(1), hasC ? Operand(2) : null)];
+        }
+
+        private List<FloatKernelCall>? Pool(out string reason)
+        {
+            reason = "";
+            var xs = ShapeOf(0)!;
+            var y = Output()!;
+            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D pooling have a float kernel"; return null; }
+            int spatial = xs.Length - 2;
+            var kernel = _node.GetInts("kernel_shape")!;
+            var strides = Ints("strides", spatial, 1);
+            var dilations = Ints("dilations", spatial, 1);
+            var pads = Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed: false);
+            bool two = spatial == 2;
+            return
+            [
+                Call<PoolFloat>(
+                [
+                    _node.OpType == "MaxPool", _node.GetInt("count_include_pad", 0) != 0, xs[0] * xs[1],
+                    two ? xs[2] : 1, two ? xs[3] : xs[2], two ? y.Shape[2] : 1, two ? y.Shape[3] : y.Shape[2],
+                    two ? (int)kernel[0] : 1, (int)kernel[two ? 1 : 0], two ? (int)strides[0] : 1, (int)strides[two ? 1 : 0],
+                    two ? (int)pads[0] : 0, (int)pads[two ? 1 : 0], two ? (int)pads[2] : 0, (int)pads[two ? 3 : 1],
+                    two ? (int)dilations[0] : 1, (int)dilations[two ? 1 : 0],
+                ], y, Operand(0)),
+            ];
+        }
+
+        private List<FloatKernelCall>? GlobalPool(out string reason)
+        {
+            reason = "";
+            var xs = ShapeOf(0)!;
+            int plane = xs.Skip(2).Aggregate(1, (p, d) => p * d);
+            return
+            [
+                Call<PoolFloat>([_node.OpType == "GlobalMaxPool", false, xs[0] * xs[1], 1, plane, 1, 1, 1, plane, 1, 1, 0, 0, 0, 0, 1, 1], Output()!, Operand(0)),
+            ];
+        }
+
+        private List<FloatKernelCall>? Reduce(out string reason)
+        {
+            reason = "";
+            var f = _node.OpType switch
+            {
+                "ReduceSum" => ReduceFunction.Sum,
+                "ReduceMean" => ReduceFunction.Mean,
+                "ReduceMax" => ReduceFunction.Max,
+                "ReduceMin" => ReduceFunction.Min,
+                "ReduceProd" => ReduceFunction.Prod,
+                "ReduceSumSquare" => ReduceFunction.SumSquare,
+                "ReduceL1" => ReduceFunction.L1,
+                "ReduceL2" => ReduceFunction.L2,
+                "ReduceLogSum" => ReduceFunction.LogSum,
+                _ => (ReduceFunction)(-1),
+            };
+            if ((int)f < 0) { reason = $"the generated runtime has no float kernel for {_node.OpType}"; return null; }
+            var xs = ShapeOf(0)!;
+            if (xs.Length > 8) { reason = "reduction beyond rank 8"; return null; }
+            long[]? axes = _node.GetInts("axes");
+            if (_node.HasInput(1))
+            {
+                if (Constant(1) is not { } t) { reason = "reduction axes are not constant"; return null; }
+                axes = t.ToInt64Array();
+            }
+            var reduced = new bool[xs.Length];
+            if (axes is null || axes.Length == 0)
+            {
+                if (_node.GetInt("noop_with_empty_axes", 0) != 0)
+                    return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], Output()!, Operand(0))];
+                Array.Fill(reduced, true);
+            }
+            else foreach (var ax in axes) reduced[ax < 0 ? ax + xs.Length : ax] = true;
+            return [Call<ReduceFloat>([f, xs, reduced], Output()!, Operand(0))];
+        }
+
+        private List<FloatKernelCall> Softmax()
+        {
+            var xs = ShapeOf(0)!;
+            bool flatten = opset < 13;
+            long axisAttr = _node.GetInt("axis", flatten ? 1 : -1);
+            int rank = xs.Length;
+            int axis = rank == 0 ? 0 : (int)(axisAttr < 0 ? axisAttr + rank : axisAttr);
+            int outer = 1, n = 1, inner = 1;
+            for (int i = 0; i < axis; i++) outer *= xs[i];
+            if (flatten) for (int i = axis; i < rank; i++) n *= xs[i];
+            else
+            {
+                if (rank > 0) n = xs[axis];
+                for (int i = axis + 1; i < rank; i++) inner *= xs[i];
+            }
+            return [Call<SoftmaxFloat>([outer, n, inner, _node.OpType == "LogSoftmax"], Output()!, Operand(0))];
+        }
+
+        private List<FloatKernelCall>? LayerNorm(out string reason)
+        {
+            reason = "";
+            var xs = ShapeOf(0)!;
+            int axis = (int)_node.GetInt("axis", -1);
+            if (axis < 0) axis += xs.Length;
+            int rows = xs.Take(axis).Aggregate(1, (p, d) => p * d);
+            int n = xs.Skip(axis).Aggregate(1, (p, d) => p * d);
+            float[]? Param(int k)
+            {
+                if (!_node.HasInput(k)) return null;
+                var c = Constant(k);
+                if (c is null) return null;
+                var v = c.ToFloatArray();
+                return v.Length == n ? v : v.Length == 1 ? Enumerable.Repeat(v[0], n).ToArray() : null;
+            }
+            var scale = Param(1);
+            var bias = Param(2);
+            if (scale is null || (_node.HasInput(2) && bias is null)) { reason = "LayerNormalization scale and bias must be constants of the normalized shape"; return null; }
+            if (step.Outputs.Count > 1) { reason = "LayerNormalization Mean/InvStdDev outputs"; return null; }
+            return [Call<LayerNormalizationFloat>([rows, n, _node.GetFloat("epsilon", 1e-5f)], Output()!, Operand(0), FloatOperand.Of(scale), bias is null ? null : FloatOperand.Of(bias))];
+        }
+
+        /// <summary>A node whose inputs are all build-time values (a Cast of a shape to float): its outputs are copied from constants.</summary>
+        private List<FloatKernelCall>? ConstantOutputs(out string reason)
+        {
+            reason = "";
+            var args = _node.Inputs.Select((_, k) => Constant(k)).ToArray();
+            var context = new KernelContext(opset, k => k < args.Length ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            var results = OpRegistry.Create(_node, context).Forward(args);
+            var calls = new List<FloatKernelCall>();
+            for (int o = 0; o < results.Length; o++)
+                if (Output(o) is { } output)
+                    calls.Add(Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], output, FloatOperand.Of(results[o].ToFloatArray())));
+            return calls;
+        }
+
+        // ---------------------------------------------------------------- data movement
+
+        /// <summary>
+        /// Runs the engine's kernel for this node on inputs whose values are their own (1-based, offset per
+        /// source) element numbers; every output element then names the source element it copies, and any
+        /// other value is the op's fill (Pad's constant).
+        /// </summary>
+        private List<FloatKernelCall>? BindMovement(out string reason)
+        {
+            reason = "";
+            var dataInputs = new List<int>();
+            for (int k = 0; k < _node.Inputs.Count; k++)
+            {
+                if (!_node.HasInput(k)) continue;
+                bool isFloat = Activation(k) is not null || Constant(k) is { Type: DataType.Float };
+                if (isFloat && IsMovementData(k)) dataInputs.Add(k);
+            }
+            if (dataInputs.Count == 0) { reason = "no float data input"; return null; }
+            var bases = new int[dataInputs.Count + 1];
+            for (int i = 0; i < dataInputs.Count; i++) bases[i + 1] = checked(bases[i] + FloatKernel.Length(ShapeOf(dataInputs[i])!));
+            if (bases[^1] >= 1 << 23) { reason = "too many elements for an index table"; return null; }
+
+            float fill = 0f;
+            var args = new Tensor?[_node.Inputs.Count];
+            for (int k = 0; k < _node.Inputs.Count; k++)
+            {
+                if (!_node.HasInput(k)) continue;
+                int di = dataInputs.IndexOf(k);
+                if (di >= 0)
+                {
+                    var shape = ShapeOf(k)!;
+                    var values = new float[FloatKernel.Length(shape)];
+                    for (int i = 0; i < values.Length; i++) values[i] = bases[di] + i + 1;
+                    args[k] = Tensor.FromFloats(values, shape);
+                }
+                else args[k] = Constant(k) ?? throw _node.Error(DiagnosticCodes.InternalError, $"input '{_node.Inputs[k]}' has no build-time value");
+            }
+            if (_node.OpType == "Pad")
+            {
+                if (_node.GetString("mode", "constant") == "constant")
+                {
+                    fill = opset < 11 ? _node.GetFloat("value", 0f) : Constant(2) is { Length: > 0 } c ? c.ToFloatArray()[0] : 0f;
+                    // The probe pads with 0, which no element number takes.
+                    if (opset >= 11 && _node.HasInput(2)) args[2] = Tensor.FromFloats([0f]);
+                    else if (opset < 11 && fill != 0f) { reason = "Pad with a 'value' attribute"; return null; }
+                }
+            }
+            var context = new KernelContext(opset, k => k < args.Length && _node.HasInput(k) && dataInputs.IndexOf(k) < 0 ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            var results = OpRegistry.Create(_node, context).Forward(args);
+
+            var calls = new List<FloatKernelCall>();
+            for (int o = 0; o < _node.Outputs.Count && o < results.Length; o++)
+            {
+                var output = Output(o);
+                if (output is null) continue;
+                var probe = results[o].ToFloatArray();
+                if (probe.Length != output.Length) { reason = "probe output size does not match the plan"; return null; }
+                var sources = new List<int>[dataInputs.Count];
+                var destinations = new List<int>[dataInputs.Count];
+                for (int s = 0; s < dataInputs.Count; s++) { sources[s] = []; destinations[s] = []; }
+                var fills = new List<int>();
+                for (int i = 0; i < probe.Length; i++)
+                {
+                    float v = probe[i];
+                    if (v == 0f) { fills.Add(i); continue; }
+                    if (v != MathF.Floor(v) || v < 1 || v > bases[^1])
+                    {
+                        reason = _node.OpType is "Resize" or "Upsample" ? "Resize other than nearest" : $"{_node.OpType} is not a pure rearrangement";
+                        return null;
+                    }
+                    int e = (int)v - 1;
+                    int src = Array.FindLastIndex(bases, b => b <= e);
+                    sources[src].Add(e - bases[src]);
+                    destinations[src].Add(i);
+                }
+                if (fills.Count > 0 && _node.OpType != "Pad") { reason = $"{_node.OpType} is not a pure rearrangement"; return null; }
+                bool first = true;
+                for (int s = 0; s < dataInputs.Count; s++)
+                {
+                    if (sources[s].Count == 0 && !(first && s == dataInputs.Count - 1)) continue;
+                    var src = sources[s];
+                    var dst = destinations[s];
+                    if (first && fills.Count > 0)
+                    {
+                        src = [.. src, .. Enumerable.Repeat(-1, fills.Count)];
+                        dst = [.. dst, .. fills];
+                    }
+                    bool identity = dst.Count == output.Length && dst.Select((d, i) => d == i).All(b => b);
+                    calls.Add(Call<GatherFloat>([src.ToArray(), identity ? Array.Empty<int>() : dst.ToArray(), fill], output, Operand(dataInputs[s])));
+                    first = false;
+                }
+            }
+            return calls;
+        }
+
+        private bool IsMovementData(int k) => _node.OpType switch
+        {
+            "Concat" => true,
+            "Where" => k > 0,
+            _ => k == 0,
+        };
+    }
+}

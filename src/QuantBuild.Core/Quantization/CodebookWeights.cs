@@ -1,0 +1,87 @@
+using QuantBuild.Runtime;
+
+namespace QuantBuild.Quantization;
+
+/// <summary>
+/// One group's codebook as a quantizer found it: real table entries indexed by code, the code of every
+/// value, and optionally the int8 step the table should be stored with (0 = max|entry|/127).
+/// </summary>
+public sealed record CodebookGroup(double[] Table, int[] Codes, float PreferredScale = 0f);
+
+/// <summary>
+/// Shared plumbing of the non-uniform weight quantizers (LogQuant, WEQ): gathers each output channel
+/// (or the whole tensor), lets the method build a real-valued table and codes, then stores the table
+/// as int8 levels × one float scale per table. The int8 step is what makes the layer deployable on the
+/// ordinary int8 × int8 → int32 kernels: the runtime decodes a code to its int8 level and the
+/// requantizer applies s_x·scale exactly as for linear weights. <see cref="WeightQuantization.Codebooks"/>
+/// therefore holds level·scale (the values really executed), not the method's ideal reals.
+/// </summary>
+public static class CodebookWeights
+{
+    public static WeightQuantization Build(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
+    {
+        if (bits < 2 || bits > 8) throw new ArgumentException($"{method} weights need 2 to 8 bits, got {bits}");
+        foreach (var v in r.Values)
+            if (!float.IsFinite(v)) throw new ArgumentException("weights hold NaN or infinity");
+        var shape = r.Shape;
+        int axis = r.Axis;
+        bool perChannel = r.PerChannel;
+        int channels = perChannel ? shape[axis] : 1;
+        int inner = 1;
+        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        int outer = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        int axisLength = shape.Length == 0 ? 1 : shape[axis];
+        int tableSize = 1 << bits;
+
+        var codes = new sbyte[r.Values.Length];
+        var levels = new sbyte[channels][];
+        var reals = new float[channels][];
+        var scales = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            // The channel's elements (a strided slice when the axis is not the first) and where they came from.
+            var positions = new List<int>(r.Values.Length / channels);
+            if (!perChannel) for (int i = 0; i < r.Values.Length; i++) positions.Add(i);
+            else
+                for (int o = 0; o < outer; o++)
+                    for (int i = 0; i < inner; i++) positions.Add((o * axisLength + c) * inner + i);
+            var values = positions.Select(p => r.Values[p]).ToArray();
+            var group = quantizeGroup(values);
+            if (group.Table.Length != tableSize || group.Codes.Length != values.Length)
+                throw new InvalidOperationException($"{method}: a group returned {group.Table.Length} table entries / {group.Codes.Length} codes");
+            (levels[c], scales[c]) = ToInt8(group.Table, group.PreferredScale);
+            reals[c] = levels[c].Select(l => l * scales[c]).ToArray();
+            for (int k = 0; k < positions.Count; k++) codes[positions[k]] = unchecked((sbyte)(byte)group.Codes[k]);
+        }
+        return new WeightQuantization
+        {
+            NodeName = r.Node.Name,
+            WeightName = r.WeightName,
+            Shape = shape,
+            Axis = axis,
+            Bits = bits,
+            Encoding = WeightEncoding.Codebook,
+            Codes = codes,
+            Scales = scales,
+            Codebooks = reals,
+            CodebookLevels = levels,
+            Method = method,
+        };
+    }
+
+    /// <summary>
+    /// Table reals → int8 levels on the restricted grid [-127, 127] and their scale: the preferred scale
+    /// when given (LogQuant keeps powers of two exact), else max|entry|/127; an all-zero table gets scale 1.
+    /// </summary>
+    public static (sbyte[] Levels, float Scale) ToInt8(double[] table, float preferredScale = 0f)
+    {
+        double max = table.Length == 0 ? 0 : table.Max(Math.Abs);
+        float scale = preferredScale > 0 ? preferredScale
+            : max > 0 ? QuantParams.FromRange(-(float)max, (float)max, -127, 127, symmetric: true).Scale : 1f;
+        var levels = new sbyte[table.Length];
+        for (int k = 0; k < table.Length; k++)
+            levels[k] = (sbyte)Math.Clamp(Math.Round(table[k] / scale, MidpointRounding.ToEven), -127, 127);
+        return (levels, scale);
+    }
+}

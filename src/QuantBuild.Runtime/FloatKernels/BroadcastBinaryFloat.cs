@@ -1,0 +1,120 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>Which operation <see cref="BroadcastBinaryFloat"/> applies.</summary>
+    public enum BinaryFunction
+    {
+        Add = 0,
+        Sub = 1,
+        Mul = 2,
+        Div = 3,
+        Pow = 4,
+        Max = 5,
+        Min = 6,
+        /// <summary>PRelu: a where a ≥ 0, else b·a.</summary>
+        PRelu = 7,
+    }
+
+    /// <summary>
+    /// y = f(a, b) with numpy broadcasting (rank ≤ 8). The broadcast strides are computed once; the loop
+    /// walks the output in row-major order with an odometer, and runs flat when neither input broadcasts
+    /// along the innermost dimension.
+    /// </summary>
+    public sealed class BroadcastBinaryFloat : FloatKernel
+    {
+        private const int MaxRank = 8;
+        private readonly BinaryFunction function;
+        private readonly int[] outShape;
+        private readonly int[] aStrides;
+        private readonly int[] bStrides;
+        private readonly int length;
+
+        public BroadcastBinaryFloat(BinaryFunction function, int[] aShape, int[] bShape, int[] outShape)
+        {
+            if (outShape.Length > MaxRank)
+            {
+                throw new ArgumentException("Broadcasting is limited to rank 8.", "outShape");
+            }
+
+            this.function = function;
+            this.outShape = (int[])outShape.Clone();
+            aStrides = BroadcastStrides(aShape, outShape);
+            bStrides = BroadcastStrides(bShape, outShape);
+            length = Length(outShape);
+        }
+
+        public override void Eval(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
+        {
+            if (y.Length < length)
+            {
+                throw new ArgumentException("Output is too short.", "y");
+            }
+
+            int rank = outShape.Length;
+            if (rank == 0)
+            {
+                y[0] = Apply(a[0], b[0]);
+                return;
+            }
+
+            int inner = outShape[rank - 1];
+            int aStep = aStrides[rank - 1];
+            int bStep = bStrides[rank - 1];
+            if (inner == 0)
+            {
+                return;
+            }
+
+            Span<int> index = stackalloc int[MaxRank];
+            int ai = 0, bi = 0;
+            for (int o = 0; o < length; o += inner)
+            {
+                for (int j = 0, aj = ai, bj = bi; j < inner; j++, aj += aStep, bj += bStep)
+                {
+                    y[o + j] = Apply(a[aj], b[bj]);
+                }
+
+                // Advance the odometer over the outer dimensions.
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    index[d]++;
+                    ai += aStrides[d];
+                    bi += bStrides[d];
+                    if (index[d] < outShape[d])
+                    {
+                        break;
+                    }
+
+                    ai -= aStrides[d] * outShape[d];
+                    bi -= bStrides[d] * outShape[d];
+                    index[d] = 0;
+                }
+            }
+        }
+
+        private float Apply(float x, float z)
+        {
+            switch (function)
+            {
+                case BinaryFunction.Add: return x + z;
+                case BinaryFunction.Sub: return x - z;
+                case BinaryFunction.Mul: return x * z;
+                case BinaryFunction.Div: return x / z;
+                case BinaryFunction.Pow: return Pow(x, z);
+                case BinaryFunction.Max: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Max(x, z);
+                case BinaryFunction.Min: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Min(x, z);
+                default: return x >= 0f ? x : z * x;
+            }
+        }
+
+        private static float Pow(float x, float e)
+        {
+            // Small integer exponents as products, as the engine does (exact for squares, which are common in spectra).
+            if (e == 1f) return x;
+            if (e == 2f) return x * x;
+            if (e == 3f) return x * x * x;
+            return (float)Math.Pow(x, e);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// 2-D convolution in float32 (1-D runs as height 1), NCHW, weights [M, C/group, kH, kW], any pads,
+    /// strides, dilations and groups. Direct loops ordered so the innermost one walks an output row:
+    /// no scratch memory. The output starts at the bias and accumulates one weight at a time.
+    /// </summary>
+    public sealed class ConvFloat : FloatKernel
+    {
+        private readonly int batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth;
+        private readonly int kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups;
+        private readonly float[] weights;
+        private readonly float[] bias;
+
+        public ConvFloat(int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+            int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+            int dilationHeight, int dilationWidth, int groups, float[] weights, float[] bias)
+        {
+            if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
+            {
+                throw new ArgumentException("Channels must divide into groups.", "groups");
+            }
+
+            if (weights.Length != outChannels * (inChannels / groups) * kernelHeight * kernelWidth)
+            {
+                throw new ArgumentException("Weight length does not match the geometry.", "weights");
+            }
+
+            this.batch = batch;
+            this.inChannels = inChannels;
+            this.inHeight = inHeight;
+            this.inWidth = inWidth;
+            this.outChannels = outChannels;
+            this.outHeight = outHeight;
+            this.outWidth = outWidth;
+            this.kernelHeight = kernelHeight;
+            this.kernelWidth = kernelWidth;
+            this.strideHeight = strideHeight;
+            this.strideWidth = strideWidth;
+            this.padTop = padTop;
+            this.padLeft = padLeft;
+            this.dilationHeight = dilationHeight;
+            this.dilationWidth = dilationWidth;
+            this.groups = groups;
+            this.weights = weights;
+            this.bias = bias;
+        }
+
+        public override void Eval(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
+        {
+            int channelsPerGroup = inChannels / groups;
+            int outPerGroup = outChannels / groups;
+            int inPlane = inHeight * inWidth;
+            int outPlane = outHeight * outWidth;
+            for (int n = 0; n < batch; n++)
+            {
+                for (int m = 0; m < outChannels; m++)
+                {
+                    Span<float> plane = y.Slice((n * outChannels + m) * outPlane, outPlane);
+                    plane.Fill(bias.Length == 0 ? 0f : bias[m]);
+                    int g = m / outPerGroup;
+                    for (int ci = 0; ci < channelsPerGroup; ci++)
+                    {
+                        ReadOnlySpan<float> x = a.Slice((n * inChannels + g * channelsPerGroup + ci) * inPlane, inPlane);
+                        int wBase = (m * channelsPerGroup + ci) * kernelHeight * kernelWidth;
+                        for (int kh = 0; kh < kernelHeight; kh++)
+                        {
+                            for (int kw = 0; kw < kernelWidth; kw++)
+                            {
+                                float w = weights[wBase + kh * kernelWidth + kw];
+                                AccumulateTap(x, plane, w, kh * dilationHeight - padTop, kw * dilationWidth - padLeft);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>plane[oh, ow] += w · x[oh·sH + dy, ow·sW + dx] over the outputs whose input lies inside the image.</summary>
+        private void AccumulateTap(ReadOnlySpan<float> x, Span<float> plane, float w, int dy, int dx)
+        {
+            // First/last output column whose input column is inside [0, inWidth).
+            int owStart = dx >= 0 ? 0 : (-dx + strideWidth - 1) / strideWidth;
+            int owEnd = inWidth - 1 - dx < 0 ? -1 : Math.Min(outWidth - 1, (inWidth - 1 - dx) / strideWidth);
+            if (owStart > owEnd)
+            {
+                return;
+            }
+
+            for (int oh = 0; oh < outHeight; oh++)
+            {
+                int ih = oh * strideHeight + dy;
+                if ((uint)ih >= (uint)inHeight)
+                {
+                    continue;
+                }
+
+                int row = ih * inWidth + dx;
+                int outRow = oh * outWidth;
+                for (int ow = owStart; ow <= owEnd; ow++)
+                {
+                    plane[outRow + ow] += w * x[row + ow * strideWidth];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using QuantBuild.Runtime;
+
+namespace QuantBuild.Runtime.Tests;
+
+/// <summary>
+/// The optimized convolution's two paths (one input channel per group; blocked GEMM over packed
+/// chunks with 4-filter tiles and 16-position tiles) against the reference, over shapes chosen to hit
+/// every edge: several chunks per plane, position tails, filter-count tails, fan-in not a multiple of 4,
+/// strides, dilations, asymmetric pads, groups, channel multipliers, extreme zero points and weights.
+/// </summary>
+[TestClass]
+public sealed class ConvKernelPathTests
+{
+    private static void AssertMatchesReference(Random r, Conv2DGeometry g, int inputZeroPoint, string context, int weightMin = -128, int weightMax = 127)
+    {
+        var x = new QuantParams((float)(0.01 + r.NextDouble() * 0.05), inputZeroPoint);
+        float[] sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
+        var y = new QuantParams((float)(x.Scale * (Math.Sqrt(g.FanIn) + 2) * (0.7 + r.NextDouble())), r.Next(-20, 21));
+        sbyte[] w = TestData.RandomCodes(r, g.WeightLength, weightMin, weightMax);
+        int[] bias = TestData.RandomBias(r, g.OutChannels, 5000);
+        sbyte[] input = TestData.RandomCodes(r, g.InputLength);
+        var reference = new Conv2DInt8Reference(g, x, sw, y, w, bias);
+        var optimized = new Conv2DInt8(g, x, sw, y, w, bias);
+        Assert.AreEqual(reference.UsesInt64Accumulator, optimized.UsesInt64Accumulator, context);
+        var expected = new sbyte[g.OutputLength];
+        var actual = new sbyte[g.OutputLength];
+        reference.Eval(input, w, expected);
+        optimized.Eval(input, w, actual);
+        TestData.AssertSameCodes(expected, actual, context);
+        // A second Eval over the same scratch buffers must give the same bits (no state leaks between runs).
+        Array.Clear(actual);
+        optimized.Eval(input, w, actual);
+        TestData.AssertSameCodes(expected, actual, context + " (second run)");
+    }
+
+    private static IEnumerable<(Conv2DGeometry G, string Name)> EdgeShapes()
+    {
+        yield return (new Conv2DGeometry(1, 64, 13, 11, 9, 3, 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "fan-in 576, several chunks, 9 filters");
+        yield return (new Conv2DGeometry(1, 200, 2, 96, 32, 1, 1), "pointwise 200->32 (ppocr)");
+        yield return (new Conv2DGeometry(1, 3, 48, 64, 8, 3, 3, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "stem, fan-in 27");
+        yield return (new Conv2DGeometry(1, 24, 74, 32, 24, 3, 1), "3x1 (embedding)");
+        yield return (new Conv2DGeometry(1, 24, 74, 32, 24, 1, 3, padLeft: 1, padRight: 1), "1x3 padded (embedding)");
+        yield return (new Conv2DGeometry(1, 1, 76, 32, 24, 3, 3), "single input channel, 24 filters");
+        yield return (new Conv2DGeometry(1, 200, 2, 96, 200, 5, 5, groups: 200, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "depthwise 5x5");
+        yield return (new Conv2DGeometry(1, 104, 3, 96, 104, 5, 5, strideHeight: 2, groups: 104, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "depthwise stride 2x1");
+        yield return (new Conv2DGeometry(2, 6, 17, 23, 12, 3, 3, strideHeight: 2, strideWidth: 3, groups: 6, padTop: 1, padLeft: 2, padBottom: 0, padRight: 1), "depthwise multiplier 2, stride 3");
+        yield return (new Conv2DGeometry(1, 5, 20, 40, 5, 3, 3, dilationHeight: 2, dilationWidth: 3, groups: 5, padTop: 2, padLeft: 3, padBottom: 2, padRight: 3), "depthwise dilated");
+        yield return (new Conv2DGeometry(1, 3, 5, 5, 3, 5, 5, groups: 3, padTop: 4, padLeft: 4, padBottom: 4, padRight: 4), "depthwise, pads wider than the row");
+        yield return (new Conv2DGeometry(2, 12, 9, 30, 10, 3, 5, strideWidth: 2, dilationHeight: 2, groups: 2, padTop: 3, padLeft: 0, padBottom: 1, padRight: 4), "grouped, dilated, asymmetric pads, batch 2");
+        yield return (new Conv2DGeometry(1, 7, 1, 1, 5, 1, 1), "one position");
+        yield return (new Conv2DGeometry(1, 2, 3, 3, 4, 3, 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "mostly padding");
+    }
+
+    [TestMethod]
+    public void EdgeShapes_BitIdenticalToReference_AtExtremeZeroPoints()
+    {
+        var r = new Random(777);
+        foreach (var (g, name) in EdgeShapes())
+        {
+            foreach (int zeroPoint in new[] { -128, 0, 37, 127 })
+            {
+                AssertMatchesReference(r, g, zeroPoint, $"{name}, z_x {zeroPoint}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void ExtremeWeights_BitIdenticalToReference()
+    {
+        var r = new Random(31337);
+        // All weights −128 or 127 with zero points at the ends drive every partial sum to its bound.
+        var g = new Conv2DGeometry(1, 33, 9, 9, 6, 3, 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1);
+        AssertMatchesReference(r, g, -128, "weights -128", -128, -128);
+        AssertMatchesReference(r, g, 127, "weights 127", 127, 127);
+        var depthwise = new Conv2DGeometry(1, 4, 9, 40, 4, 3, 3, groups: 4, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1);
+        AssertMatchesReference(r, depthwise, -128, "depthwise weights -128", -128, -128);
+        AssertMatchesReference(r, depthwise, 127, "depthwise weights 127", 127, 127);
+    }
+
+    [TestMethod]
+    public void RandomShapes_BitIdenticalToReference()
+    {
+        var r = new Random(9001);
+        for (int trial = 0; trial < 150; trial++)
+        {
+            int groups = r.Next(3) == 0 ? r.Next(1, 5) : 1;
+            int icPerGroup = r.Next(4) == 0 ? 1 : r.Next(1, 40);
+            int ocPerGroup = r.Next(1, 11);
+            int kh = r.Next(1, 6), kw = r.Next(1, 6);
+            int dh = r.Next(1, 3), dw = r.Next(1, 3);
+            int inH = r.Next(dh * (kh - 1) + 1, 30), inW = r.Next(dw * (kw - 1) + 1, 45);
+            var g = new Conv2DGeometry(
+                r.Next(1, 3), icPerGroup * groups, inH, inW, ocPerGroup * groups, kh, kw,
+                r.Next(1, 4), r.Next(1, 4), r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dh, dw, groups);
+            AssertMatchesReference(r, g, r.Next(-128, 128), $"trial {trial}: {g.Batch}x{g.InChannels}x{inH}x{inW} -> {g.OutChannels} k{kh}x{kw} g{groups}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using QuantBuild.Cli.Commands;
+using QuantBuild.Emit;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Graph.Transforms;
+using QuantBuild.Lowering;
+using QuantBuild.Onnx.IO;
+using QuantBuild.Quantization;
+using QuantBuild.Tests.Infrastructure;
+using QuantBuild.Tests.Lowering;
+
+namespace QuantBuild.Tests.Emit;
+
+/// <summary>
+/// Generated C# with float steps, quantized through the product pipeline with sidecar exclusions:
+/// MNIST with one Conv excluded, the openWakeWord melspectrogram fully excluded and partly quantized,
+/// the PaddleOCR classifier with its MatMul and Softmax excluded. All four classes are compiled by one
+/// real `dotnet build` (warnings as errors) and run once, for the whole class.
+/// Contract: generated code and <see cref="IntegerModelRunner"/> give bit-identical outputs (both call the
+/// same Runtime float kernels with the same arguments and scratch layout); against the float engine the
+/// fully-float model agrees to float rounding, the partly quantized ones to int8 quantization error.
+/// </summary>
+[TestClass]
+public sealed class FloatFallbackEmitTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    private sealed record Case(string ClassName, IntegerPlan Plan, ModelGraph FloatGraph, List<Dictionary<string, Tensor>> Samples);
+
+    private static TempFolder? _folder;
+    private static Dictionary<string, Case> _cases = null!;
+    private static string _runLog = "";
+    private static string _buildLog = "";
+
+    [ClassInitialize]
+    public static void BuildAndRunGeneratedCode(TestContext context)
+    {
+        _folder = new TempFolder();
+        _cases = new Dictionary<string, Case>(StringComparer.Ordinal);
+        var mnistData = IntegerRunnerTests.LoadMnist();
+        var mnistSamples = mnistData.HeldOutIndices.Take(100)
+            .Select(i => new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(mnistData.Image(i).ToArray(), 1, 1, 28, 28) }).ToList();
+        var mnistCalibration = mnistData.TrainingIndices.Take(32)
+            .Select(i => new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(mnistData.Image(i).ToArray(), 1, 1, 28, 28) }).ToList();
+        Add("MnistConvFloat", IntegerRunnerTests.MnistModelPath, mnistCalibration, mnistSamples, g => [g.Nodes.First(n => n.OpType == "Conv").Name]);
+
+        var mel = TestAssets.RealModel("oww-melspectrogram");
+        var melSamples = mel.Cases.Select(c => c.LoadInputs()).ToList();
+        Add("MelFloat", mel.ModelPath, melSamples, melSamples, _ => ["*"]);
+        Add("MelPartial", mel.ModelPath, melSamples, melSamples, g => g.Nodes.Where(n => n.OpType is not ("Conv" or "MatMul")).Select(n => n.Name).ToList());
+
+        var ocr = TestAssets.RealModel("ppocr-cls");
+        var ocrSamples = ocr.Cases.Select(c => c.LoadInputs()).ToList();
+        Add("OcrHeadFloat", ocr.ModelPath, ocrSamples, ocrSamples, g => g.Nodes.Where(n => n.OpType is "MatMul" or "Softmax").Select(n => n.Name).ToList());
+
+        var app = _folder.Path;
+        var ns = "Consumer.Float";
+        File.WriteAllText(Path.Combine(app, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(ns + ".QuantBuildRuntime"));
+        var program = new StringBuilder("using System;\nusing System.IO;\nusing Consumer.Float;\n\ninternal static class Program\n{\n    private static int Main()\n    {\n");
+        foreach (var (name, c) in _cases)
+        {
+            var options = new CSharpEmitOptions { ClassName = name, Namespace = ns, ToolVersion = "0.1.0-test" };
+            File.WriteAllText(Path.Combine(app, name + ".g.cs"), CSharpEmitter.Emit(c.Plan, options));
+            using (var input = new BinaryWriter(File.Create(Path.Combine(app, name + ".in.bin"))))
+                foreach (var s in c.Samples) foreach (var v in s[c.Plan.Inputs[0].Name].Floats) input.Write(v);
+            program.Append($"        Harness.Run(\"{name}\", new {name}().Run, {c.Plan.Inputs[0].Length}, {c.Plan.Outputs[0].Length});\n");
+        }
+        program.Append("        return 0;\n    }\n}\n").Append(Harness);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), program.ToString());
+        File.WriteAllText(Path.Combine(app, "app.csproj"),
+            "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable>" +
+            "<TreatWarningsAsErrors>true</TreatWarningsAsErrors><ImplicitUsings>disable</ImplicitUsings></PropertyGroup>\n</Project>\n");
+        var watch = Stopwatch.StartNew();
+        var (code, log) = Dotnet(app, "build", "-c", "Release", "-nr:false", "--nologo");
+        _buildLog = log;
+        context.WriteLine($"generated sources {Directory.EnumerateFiles(app, "*.g.cs").Sum(f => new FileInfo(f).Length)} bytes; dotnet build {watch.Elapsed.TotalSeconds:F1} s");
+        if (code != 0) return;
+        (_, _runLog) = Dotnet(app, "bin/Release/net10.0/app.dll");
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => _folder?.Dispose();
+
+    /// <summary>Quantizes through <see cref="QuantizationPipeline"/> with a sidecar skipping the named nodes (globs allowed).</summary>
+    private static void Add(string name, string modelPath, List<Dictionary<string, Tensor>> calibration, List<Dictionary<string, Tensor>> samples, Func<ModelGraph, List<string>> skip)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_folder!.Path, "cal-" + name)).FullName;
+        var inputName = calibration[0].Keys.Single();
+        for (int i = 0; i < calibration.Count; i++) NpyFile.Write(Path.Combine(dir, $"s{i:D3}.npy"), calibration[i][inputName]);
+        var graph = OnnxImporter.Load(modelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        graph.RemoveDeadNodes();
+        var layers = string.Join(", ", skip(graph).Select(n => $"\"{n}\": {{ \"skip\": true }}"));
+        var sidecar = Path.Combine(dir, "model.quant.json");
+        File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} } }""");
+        var result = QuantizationPipeline.Run(modelPath, QuantizeJob.LoadSettings(sidecar, modelPath), new EngineOptions { MaxDegreeOfParallelism = 2 });
+        var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
+        var floatGraph = OnnxImporter.Load(modelPath);
+        GraphPreparation.Prepare(floatGraph, inferShapes: false);
+        _cases[name] = new Case(name, plan, floatGraph, samples);
+    }
+
+    private void AssertBuilt()
+    {
+        Assert.DoesNotContain("error", _buildLog.ToLowerInvariant().Replace("0 error(s)", ""), _buildLog);
+        Assert.DoesNotMatchRegex(new Regex(@"warning [A-Z]+\d+"), _buildLog);
+    }
+
+    /// <summary>Generated outputs equal the runner's bit for bit, Run allocates nothing; returns max |runner − fp32| / max |fp32| and the top-1 agreement.</summary>
+    private (double RelativeError, double TopOne) Compare(string name)
+    {
+        AssertBuilt();
+        var c = _cases[name];
+        var allocated = Regex.Match(_runLog, name + @" allocated (\d+) bytes");
+        Assert.IsTrue(allocated.Success, _runLog);
+        Assert.AreEqual("0", allocated.Groups[1].Value, $"{name}: Run must not allocate after warm-up");
+        var runner = new IntegerModelRunner(c.Plan);
+        var engine = new InferenceEngine(c.FloatGraph);
+        var output = c.Plan.Outputs[0];
+        var bytes = File.ReadAllBytes(Path.Combine(_folder!.Path, name + ".out.bin"));
+        double worst = 0, scale = 0;
+        int agree = 0, rows = 0;
+        for (int n = 0; n < c.Samples.Count; n++)
+        {
+            var expected = runner.Run(c.Samples[n])[output.Name].Floats;
+            for (int k = 0; k < expected.Length; k++)
+            {
+                float actual = BitConverter.ToSingle(bytes, (n * expected.Length + k) * 4);
+                Assert.AreEqual(BitConverter.SingleToInt32Bits(expected[k]), BitConverter.SingleToInt32Bits(actual), $"{name} sample {n} value {k}: generated {actual}, runner {expected[k]}");
+            }
+            var reference = engine.Run(c.Samples[n])[output.Name].Floats;
+            for (int k = 0; k < reference.Length; k++)
+            {
+                worst = Math.Max(worst, Math.Abs(reference[k] - expected[k]));
+                scale = Math.Max(scale, Math.Abs(reference[k]));
+            }
+            int last = output.Shape[^1];
+            for (int r = 0; r < reference.Length / last; r++, rows++)
+                if (ArgMax(reference.AsSpan(r * last, last)) == ArgMax(expected.AsSpan(r * last, last))) agree++;
+        }
+        double relative = worst / Math.Max(scale, 1e-30);
+        TestContext.WriteLine($"{name}: {c.Plan.Steps.Count(s => !s.IsFloat)} integer + {c.Plan.Steps.Count(s => s.IsFloat)} float steps; generated == runner bit for bit on {c.Samples.Count} samples; " +
+            $"max |runner − fp32| = {worst:G4} ({relative:G3} of max |fp32| {scale:G4}); top-1 agreement {agree}/{rows}; {allocated.Value}\nfloat steps: " +
+            string.Join(", ", c.Plan.Steps.OfType<FloatStep>().Select(f => $"{f.OpType} '{f.NodeName}'")));
+        return (relative, (double)agree / rows);
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
+        return best;
+    }
+
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void MnistWithAnExcludedConvRunsItInFloat()
+    {
+        var c = _cases["MnistConvFloat"];
+        Assert.AreEqual("Conv", c.Plan.Steps.OfType<FloatStep>().Single().OpType);
+        var (_, topOne) = Compare("MnistConvFloat");
+        Assert.IsGreaterThanOrEqualTo(0.97, topOne);
+    }
+
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void FullyExcludedMelSpectrogramMatchesTheFloatEngine()
+    {
+        var c = _cases["MelFloat"];
+        Assert.IsTrue(c.Plan.Steps.All(s => s.IsFloat));
+        Assert.AreEqual(PlanElementType.Float32, c.Plan.Inputs[0].Type, "an input read only by float nodes stays float");
+        var (relative, _) = Compare("MelFloat");
+        Assert.IsLessThanOrEqualTo(1e-5, relative);
+    }
+
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void PartlyQuantizedMelSpectrogramRuns()
+    {
+        var c = _cases["MelPartial"];
+        Assert.IsTrue(c.Plan.Steps.Any(s => !s.IsFloat) && c.Plan.Steps.Any(s => s.IsFloat));
+        // int8 on the STFT outputs and the mel filterbank loses the quietest bins entirely (their log
+        // power drops to the floor), so the worst value is far off; the bound only catches wiring errors.
+        var (relative, _) = Compare("MelPartial");
+        Assert.IsLessThanOrEqualTo(0.75, relative);
+    }
+
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void PaddleOcrWithAFloatHeadAgreesWithFloat()
+    {
+        var c = _cases["OcrHeadFloat"];
+        CollectionAssert.IsSubsetOf(new[] { "MatMul", "Softmax" }, c.Plan.Steps.OfType<FloatStep>().Select(f => f.OpType).ToArray());
+        var (_, topOne) = Compare("OcrHeadFloat");
+        Assert.AreEqual(1.0, topOne);
+    }
+
+    private static (int Code, string Log) Dotnet(string directory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private const string Harness = """
+
+        internal delegate void ModelRun(ReadOnlySpan<float> input, Span<float> output);
+
+        internal static class Harness
+        {
+            public static void Run(string name, ModelRun run, int inputLength, int outputLength)
+            {
+                byte[] raw = File.ReadAllBytes(name + ".in.bin");
+                float[] inputs = new float[raw.Length / 4];
+                Buffer.BlockCopy(raw, 0, inputs, 0, raw.Length);
+                int count = inputs.Length / inputLength;
+                float[] outputs = new float[count * outputLength];
+                run(inputs.AsSpan(0, inputLength), outputs.AsSpan(0, outputLength)); // warm-up (JIT, static data)
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int n = 0; n < count; n++)
+                {
+                    run(inputs.AsSpan(n * inputLength, inputLength), outputs.AsSpan(n * outputLength, outputLength));
+                }
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                byte[] bytes = new byte[outputs.Length * 4];
+                Buffer.BlockCopy(outputs, 0, bytes, 0, bytes.Length);
+                File.WriteAllBytes(name + ".out.bin", bytes);
+                Console.WriteLine(name + " allocated " + allocated + " bytes in Run after warm-up");
+            }
+        }
+        """;
+}

@@ -1,0 +1,189 @@
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Lowering;
+using QuantBuild.Quantization;
+using QuantBuild.Tests.Infrastructure;
+
+namespace QuantBuild.Tests.Lowering;
+
+/// <summary>
+/// The float kernels of QuantBuild.Runtime against the engine's ops: a one-node graph kept in float is
+/// lowered to a float step, bound to runtime kernels and run by <see cref="IntegerModelRunner"/> (the same
+/// calls the generated code makes); the engine runs the same graph. Relative agreement 1e-5 (of the
+/// output's largest magnitude), exact for data movement.
+/// </summary>
+[TestClass]
+public sealed class FloatKernelTests
+{
+    private static Tensor Random(int seed, params int[] shape)
+    {
+        var rng = new Random(seed);
+        var data = new float[shape.Aggregate(1, (a, b) => a * b)];
+        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 4 - 2);
+        return Tensor.FromFloats(data, shape);
+    }
+
+    private static Tensor Positive(int seed, params int[] shape)
+    {
+        var t = Random(seed, shape);
+        return Tensor.FromFloats(t.Floats.Select(v => Math.Abs(v) + 0.05f).ToArray(), shape);
+    }
+
+    /// <summary>Runs one op both ways; inputs listed in <paramref name="constants"/> become initializers.</summary>
+    private static void Check(string op, Tensor?[] inputs, Action<Node>? configure = null, int[]? constants = null, int outputs = 1, int opset = 17, double tolerance = 1e-5, bool exact = false)
+    {
+        var constantMap = (constants ?? []).ToDictionary(i => i, i => inputs[i]!);
+        var graph = OpTester.SingleNodeGraph(op, inputs, outputs, configure, opset, constantMap);
+        var model = new QuantizedModel(graph);
+        model.FloatNodes.Add("node0");
+        var plan = IntegerLowering.Lower(model);
+        FloatStepExecution.Prepare(plan, out _, out var unsupported);
+        Assert.IsEmpty(unsupported, string.Join("; ", unsupported.Select(u => u.Reason)));
+        var feeds = graph.Inputs.ToDictionary(i => i.Name, i => inputs[int.Parse(i.Name[2..])]!, StringComparer.Ordinal);
+        var expected = new InferenceEngine(graph).Run(feeds);
+        var actual = new IntegerModelRunner(plan).Run(feeds);
+        foreach (var o in graph.Outputs)
+        {
+            var e = expected[o.Name].Floats;
+            var a = actual[o.Name].Floats;
+            Assert.HasCount(e.Length, a);
+            double scale = Math.Max(1e-30, e.Max(v => Math.Abs((double)v)));
+            for (int i = 0; i < e.Length; i++)
+            {
+                if (exact) Assert.AreEqual(e[i], a[i], $"{op} {o.Name}[{i}]");
+                else Assert.IsLessThanOrEqualTo(tolerance * scale, Math.Abs((double)e[i] - a[i]), $"{op} {o.Name}[{i}]: engine {e[i]}, runtime {a[i]}");
+            }
+        }
+    }
+
+    [TestMethod]
+    [DataRow("Relu")] [DataRow("Sigmoid")] [DataRow("Tanh")] [DataRow("HardSigmoid")] [DataRow("HardSwish")] [DataRow("Exp")]
+    [DataRow("Abs")] [DataRow("Neg")] [DataRow("Erf")] [DataRow("Floor")] [DataRow("Ceil")] [DataRow("Softmax")] [DataRow("LogSoftmax")]
+    public void UnaryOpsMatchTheEngine(string op) => Check(op, [Random(1, 2, 3, 5)]);
+
+    [TestMethod]
+    public void PositiveDomainOpsMatchTheEngine()
+    {
+        Check("Log", [Positive(2, 4, 7)]);
+        Check("Sqrt", [Positive(3, 4, 7)]);
+        Check("Reciprocal", [Positive(4, 4, 7)]);
+        Check("LeakyRelu", [Random(5, 3, 8)], n => n.SetFloat("alpha", 0.2f));
+        Check("Clip", [Random(6, 3, 8), Tensor.FromFloats([-0.5f], 1), Tensor.FromFloats([1.25f], 1)], constants: [1, 2]);
+        Check("Softmax", [Random(7, 2, 3, 4)], n => n.SetInt("axis", 1));
+        Check("Softmax", [Random(8, 2, 3, 4)], n => n.SetInt("axis", 1), opset: 11);
+    }
+
+    [TestMethod]
+    [DataRow("Add")] [DataRow("Sub")] [DataRow("Mul")] [DataRow("Div")] [DataRow("Max")] [DataRow("Min")]
+    public void BinaryOpsBroadcastLikeTheEngine(string op)
+    {
+        Check(op, [Random(10, 2, 3, 4), Positive(11, 2, 3, 4)]);
+        Check(op, [Random(12, 2, 3, 4), Positive(13, 3, 1)]);
+        Check(op, [Random(14, 1, 3, 1), Positive(15, 2, 1, 5)]);
+        Check(op, [Random(16, 2, 3, 4), Positive(17, 4)], constants: [1]);
+        Check(op, [Positive(18, 1), Random(19, 2, 5)], constants: [0]);
+    }
+
+    [TestMethod]
+    public void PowMatchesTheEngine()
+    {
+        Check("Pow", [Positive(20, 3, 5), Tensor.FromFloats([2f], 1)], constants: [1]);
+        Check("Pow", [Positive(21, 3, 5), Tensor.FromFloats([0.37f], 1)], constants: [1]);
+        Check("Pow", [Positive(22, 3, 5), Random(23, 3, 5)]);
+    }
+
+    [TestMethod]
+    [DataRow(1, 1, 0, 1)] [DataRow(2, 1, 1, 1)] [DataRow(1, 2, 2, 1)] [DataRow(2, 2, 0, 2)] [DataRow(3, 1, 1, 3)]
+    public void ConvMatchesTheEngine(int stride, int dilation, int pad, int group)
+    {
+        int c = 3 * group, m = 2 * group;
+        Check("Conv", [Random(30, 2, c, 9, 8), Random(31, m, c / group, 3, 2), Random(32, m)], n =>
+        {
+            n.SetInts("strides", [stride, stride + 1 > 3 ? 1 : stride]);
+            n.SetInts("dilations", [dilation, 1]);
+            n.SetInts("pads", [pad, pad + 1, pad, 0]);
+            n.SetInt("group", group);
+        }, constants: [1, 2]);
+    }
+
+    [TestMethod]
+    public void DepthwiseOneDimensionalAndSameConvMatchTheEngine()
+    {
+        Check("Conv", [Random(33, 1, 4, 7, 7), Random(34, 4, 1, 3, 3)], n => { n.SetInt("group", 4); n.SetString("auto_pad", "SAME_UPPER"); n.SetInts("strides", [2, 2]); }, constants: [1]);
+        Check("Conv", [Random(35, 1, 2, 50), Random(36, 6, 2, 7)], n => { n.SetInts("strides", [3]); n.SetInts("pads", [2, 1]); }, constants: [1]);
+    }
+
+    [TestMethod]
+    public void ConvTransposeMatchesTheEngine()
+    {
+        Check("ConvTranspose", [Random(40, 1, 4, 5, 6), Random(41, 4, 3, 3, 3), Random(42, 3)], n => { n.SetInts("strides", [2, 2]); n.SetInts("pads", [1, 0, 1, 1]); }, constants: [1, 2]);
+        Check("ConvTranspose", [Random(43, 2, 4, 5, 5), Random(44, 4, 1, 2, 2)], n => { n.SetInt("group", 2); n.SetInts("strides", [2, 1]); }, constants: [1]);
+    }
+
+    [TestMethod]
+    public void MatMulAndGemmMatchTheEngine()
+    {
+        Check("MatMul", [Random(50, 3, 8), Random(51, 8, 5)], constants: [1]);
+        Check("MatMul", [Random(52, 2, 3, 4, 8), Random(53, 3, 8, 5)]);
+        Check("MatMul", [Random(54, 7), Random(55, 7, 4)]);
+        Check("MatMul", [Random(56, 2, 1, 3, 6), Random(57, 4, 6, 2)]);
+        Check("Gemm", [Random(58, 3, 6), Random(59, 5, 6), Random(60, 5)], n => { n.SetInt("transB", 1); n.SetFloat("alpha", 0.5f); n.SetFloat("beta", 2f); }, constants: [1, 2]);
+        Check("Gemm", [Random(61, 6, 3), Random(62, 6, 5), Random(63, 3, 1)], n => n.SetInt("transA", 1), constants: [1]);
+    }
+
+    [TestMethod]
+    public void PoolsMatchTheEngine()
+    {
+        Check("MaxPool", [Random(70, 1, 3, 9, 8)], n => { n.SetInts("kernel_shape", [3, 2]); n.SetInts("strides", [2, 2]); n.SetInts("pads", [1, 1, 1, 0]); });
+        Check("AveragePool", [Random(71, 1, 3, 9, 8)], n => { n.SetInts("kernel_shape", [3, 3]); n.SetInts("strides", [2, 1]); n.SetInts("pads", [1, 1, 1, 1]); });
+        Check("AveragePool", [Random(72, 1, 3, 9, 8)], n => { n.SetInts("kernel_shape", [3, 3]); n.SetInts("pads", [1, 1, 1, 1]); n.SetInt("count_include_pad", 1); });
+        Check("MaxPool", [Random(73, 2, 3, 11)], n => { n.SetInts("kernel_shape", [3]); n.SetInts("strides", [2]); n.SetInt("ceil_mode", 1); });
+        Check("GlobalAveragePool", [Random(74, 2, 3, 5, 4)]);
+        Check("GlobalMaxPool", [Random(75, 2, 3, 5, 4)]);
+    }
+
+    [TestMethod]
+    [DataRow("ReduceMean")] [DataRow("ReduceSum")] [DataRow("ReduceMax")] [DataRow("ReduceMin")] [DataRow("ReduceSumSquare")] [DataRow("ReduceL2")]
+    public void ReductionsMatchTheEngine(string op)
+    {
+        Check(op, [Random(80, 2, 3, 4, 5), Tensor.FromInt64([1, 3], 2)], n => n.SetInt("keepdims", 0), constants: [1], opset: 18);
+        Check(op, [Random(81, 2, 3, 4), Tensor.FromInt64([-1], 1)], constants: [1], opset: 18);
+        Check(op, [Random(82, 2, 3, 4)], opset: 18);
+    }
+
+    [TestMethod]
+    public void LayerNormalizationMatchesTheEngine()
+    {
+        Check("LayerNormalization", [Random(90, 2, 3, 8), Random(91, 8), Random(92, 8)], constants: [1, 2]);
+        Check("LayerNormalization", [Random(93, 2, 3, 8), Random(94, 3, 8)], n => n.SetInt("axis", 1), constants: [1]);
+    }
+
+    [TestMethod]
+    public void DataMovementIsExact()
+    {
+        Check("Transpose", [Random(100, 2, 3, 4, 5)], n => n.SetInts("perm", [2, 0, 3, 1]), exact: true);
+        Check("Slice", [Random(101, 4, 10), Tensor.FromInt64([1, 9], 2), Tensor.FromInt64([4, 0], 2), Tensor.FromInt64([0, 1], 2), Tensor.FromInt64([1, -3], 2)], constants: [1, 2, 3, 4], exact: true);
+        Check("Gather", [Random(102, 5, 4), Tensor.FromInt64([3, 0, 3], 3)], n => n.SetInt("axis", 0), constants: [1], exact: true);
+        Check("Pad", [Random(103, 2, 3), Tensor.FromInt64([1, 2, 0, 1], 4), Tensor.FromFloats([0.5f], 1)], constants: [1, 2], exact: true);
+        Check("Pad", [Random(104, 3, 4), Tensor.FromInt64([1, 2, 2, 1], 4)], n => n.SetString("mode", "reflect"), constants: [1], exact: true);
+        Check("Concat", [Random(105, 2, 3), Random(106, 2, 5), Random(107, 2, 1)], n => n.SetInt("axis", 1), exact: true);
+        Check("Concat", [Random(108, 2, 3), Random(109, 1, 3)], n => n.SetInt("axis", 0), constants: [1], exact: true);
+        Check("Split", [Random(110, 2, 7), Tensor.FromInt64([3, 4], 2)], n => n.SetInt("axis", 1), constants: [1], outputs: 2, exact: true);
+        Check("Expand", [Random(111, 3, 1), Tensor.FromInt64([2, 3, 4], 3)], constants: [1], exact: true);
+        Check("Tile", [Random(112, 2, 3), Tensor.FromInt64([2, 2], 2)], constants: [1], exact: true);
+        Check("Reshape", [Random(113, 2, 3, 4), Tensor.FromInt64([6, 4], 2)], constants: [1], exact: true);
+        Check("Unsqueeze", [Random(114, 2, 3), Tensor.FromInt64([0], 1)], constants: [1], exact: true);
+        Check("Resize", [Random(115, 1, 2, 3, 4), null, Tensor.FromFloats([1, 1, 2, 1.5f], 4)], n => n.SetString("mode", "nearest"), constants: [2], exact: true);
+        Check("DepthToSpace", [Random(116, 1, 8, 2, 3)], n => n.SetInt("blocksize", 2), exact: true);
+    }
+
+    [TestMethod]
+    public void UnsupportedFloatOpsAreNamedBeforeCalibration()
+    {
+        var graph = OpTester.SingleNodeGraph("Resize", [Random(1, 1, 1, 4, 4), null, Tensor.FromFloats([1, 1, 2, 2], 4)], configure: n => n.SetString("mode", "linear"),
+            constants: new Dictionary<int, Tensor> { [2] = Tensor.FromFloats([1, 1, 2, 2], 4) });
+        QuantBuild.Graph.Transforms.ShapeInference.Apply(graph);
+        var missing = FloatKernelBinding.UnsupportedNodes(graph);
+        Assert.AreEqual("node0", missing.Single().Name);
+    }
+}
