@@ -64,6 +64,7 @@ public sealed partial class PackagedBuildTests
                 <TargetFramework>net10.0</TargetFramework>
                 <RootNamespace>App</RootNamespace>
                 <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
                 <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
               </PropertyGroup>
               <ItemGroup>
@@ -99,6 +100,7 @@ public sealed partial class PackagedBuildTests
         ("weq-w3", $$"""{ "weights": { "method": "weq", "bits": 3 }, {{Calibration}} }""", 97.0),
         ("multipoint-w3", $$"""{ "weights": { "method": "multipoint", "bits": 3, "multipoint": { "extraPoints": 0.34 } }, {{Calibration}} }""", 97.0),
         ("linear-w3-biascorr", $$"""{ "weights": { "method": "linear", "bits": 3, "biasCorrection": true }, {{Calibration}} }""", 96.0),
+        ("eptq-w4", $$"""{ "weights": { "method": "eptq", "bits": 4 }, "eptq": { "iterations": 60, "samples": 32, "hessianSamples": 4 }, {{Calibration}} }""", 97.5),
         ("mixed-5bit", $$"""{ "weights": { "method": "linear" }, "budget": { "averageBits": 5, "bits": [2, 3, 4, 8] }, {{Calibration}} }""", 97.5),
     ];
 
