@@ -11,14 +11,10 @@ namespace QuantBuild.Tests.Models;
 /// </summary>
 /// <remarks>
 /// Issue 3 asks for ≥ 99 % top-1 agreement between our integer runtime and ONNX Runtime on our QDQ file.
-/// Measured today (full sets): 98.5 % of PaddleOCR lines, 98.7 % of openWakeWord windows. The cause,
-/// found with `-- task --profile` on PaddleOCR: the QDQ file quantizes tensors the integer plan fuses away,
-/// chiefly a Conv's output before its Relu (at twice the step of the Relu output the plan requantizes to
-/// directly), so ORT computes a coarser model than our runtime does (first Conv+Relu: our runtime 30.2 dB
-/// from fp32, ORT on the QDQ file 24.9 dB; HardSwish's quantized x+3 / Clip / x·Clip intermediates cost
-/// far less). openWakeWord was not traced layer by layer. Until the QDQ file leaves fused tensors
-/// alone, the 99 % assertion lives in the ignored <see cref="IntegerRuntimeAndQdqFileAgreeOnNinetyNinePercent"/>;
-/// the other tests guard the evaluation and the current level (≥ 95 %).
+/// PaddleOCR meets it on the full 200-line set (99.5 %) since the QDQ file stopped quantizing values the
+/// integer plan computes inside one fused step (a Conv output before its Relu); that is asserted below.
+/// openWakeWord is at 98.6 % of windows (ORT on our QDQ files is further from fp32, 14.6 dB, than our
+/// runtime, 19.1 dB); its tests guard the current level (≥ 95 %) until the cause is found.
 /// </remarks>
 [TestClass]
 public sealed class TaskMetricTests
@@ -65,14 +61,10 @@ public sealed class TaskMetricTests
     }
 
     [TestMethod]
-    [Ignore("issue 3 acceptance (≥ 99 % agreement) fails until the QDQ emitter stops quantizing tensors the integer plan fuses; see the class remarks")]
-    public void IntegerRuntimeAndQdqFileAgreeOnNinetyNinePercent()
+    public void PaddleClassifierIntegerRuntimeAndQdqFileAgreeOnNinetyNinePercentOfTheFullSet()
     {
-        foreach (var (task, samples) in new[] { ("ppocr-cls", 200), ("oww", 12) })
-        {
-            using var folder = new TempFolder();
-            var row = Evaluate(task, samples, folder);
-            Assert.IsTrue(row.IntegerVsQdq.Fraction >= RequiredAgreement, $"{task}: integer runtime vs ORT on the QDQ file: {row.IntegerVsQdq}");
-        }
+        using var folder = new TempFolder();
+        var row = Evaluate("ppocr-cls", 200, folder);
+        Assert.IsTrue(row.IntegerVsQdq.Fraction >= RequiredAgreement, $"integer runtime vs ORT on the QDQ file: {row.IntegerVsQdq}");
     }
 }
