@@ -77,8 +77,8 @@ fi
 [[ -f /usr/share/libonnx-testdata/data/node/test_abs/model.onnx ]] \
   || die "libonnx-testdata is installed but /usr/share/libonnx-testdata/data/node is missing"
 
-# ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, make-task-data, ort-run) --
-script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/make-task-data.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
+# ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, make-task-data, preprocess, ort-run) --
+script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/make-task-data.py" "$repo_root/tests/oracle/preprocess.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
 all_present() { local f; for f in "${key_files[@]}"; do [[ -e "$assets/$f" ]] || return 1; done; }
 if ((force == 0)) && [[ -f "$stamp" ]] && [[ "$(head -1 "$stamp")" == "$script_hash" ]] && all_present; then
   say "npm packages and generated inputs already verified ($stamp); nothing to do"

@@ -14,10 +14,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import wave
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from preprocess import mel_windows, paddle_cls_input, synthesize
 
 ASSETS = os.path.abspath(sys.argv[1])
 INPUTS = os.path.join(ASSETS, "inputs")
@@ -72,18 +73,6 @@ def text_line(text):
     return image
 
 
-def paddle_cls_input(image):
-    # PaddleOCR's classifier preprocessing: keep aspect, height 48, width <= 192, pad right with 0
-    # (after normalization, i.e. mid grey), pixels (p/255 - 0.5)/0.5, CHW.
-    height, max_width = 48, 192
-    width = min(max_width, int(np.ceil(height * image.width / image.height)))
-    pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
-    chw = ((pixels / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
-    padded = np.zeros((3, height, max_width), dtype=np.float32)
-    padded[:, :, :width] = chw
-    return padded[None]
-
-
 line = text_line("Invoice 2024: 17 items")
 save_case("ppocr-cls", "upright", {"x": paddle_cls_input(line)})
 save_case("ppocr-cls", "rotated180", {"x": paddle_cls_input(line.rotate(180))})
@@ -94,13 +83,7 @@ CLIP_SAMPLES = 40000  # 2.5 s at 16 kHz: room for 16 embedding windows (76 + 15*
 
 
 def speech(text, voice, rate):
-    with tempfile.TemporaryDirectory() as tmp:
-        raw, resampled = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "16k.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", raw, text], check=True)
-        # -R -D: sox dithers with a random seed by default; inputs must be byte-identical run to run.
-        subprocess.run(["sox", "-R", "-D", raw, "-r", "16000", "-c", "1", "-b", "16", resampled], check=True)
-        with wave.open(resampled) as w:
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    samples = synthesize(text, voice, rate)
     # openWakeWord feeds int16 sample values as float32. The head scores the last 16 embeddings
     # (about 2 s); it fires when speech began 0.5-0.95 s before their end, so speech starts 0.7 s
     # before the clip ends (longer phrases are cut there).
@@ -115,10 +98,8 @@ for case, text in [("alexa", "alexa"), ("negative", "the weather is nice today")
     audio = speech(text, "en-us", 150)
     save_case("oww-melspectrogram", case, {"input": audio})
     mel = run_ort("oww-melspectrogram", {"input": audio})  # [1, 1, frames, 32]
-    mel = mel.reshape(-1, 32) / 10.0 + 2.0
     # The last 16 windows of 76 frames, 8 frames (80 ms) apart, as openWakeWord streams them.
-    starts = [len(mel) - 76 - 8 * (15 - k) for k in range(16)]
-    windows = np.stack([mel[s:s + 76] for s in starts])[..., None]  # [16, 76, 32, 1]
+    windows = mel_windows(mel)[-16:]  # [16, 76, 32, 1]
     save_case("oww-embedding", case, {"input_1": windows[-1:]})
     embeddings = run_ort("oww-embedding", {"input_1": windows})  # [16, 1, 1, 96]
     save_case("oww-alexa", case, {"onnx::Flatten_0": embeddings.reshape(1, 16, 96)})

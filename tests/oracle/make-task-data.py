@@ -24,10 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import wave
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from preprocess import MEL_STEP, MEL_WINDOW, SAMPLE_RATE, mel_windows, paddle_cls_input, synthesize
 
 ASSETS = os.path.abspath(sys.argv[1])
 TASK = os.path.join(ASSETS, "task")
@@ -98,18 +99,6 @@ def render_line(rng, text, font_file):
     return image
 
 
-def paddle_cls_input(image):
-    # Exactly make-inputs.py's PaddleOCR classifier preprocessing: keep aspect, height 48, width <= 192,
-    # pad right with 0 (after normalization, i.e. mid grey), pixels (p/255 - 0.5)/0.5, CHW.
-    height, max_width = 48, 192
-    width = min(max_width, int(np.ceil(height * image.width / image.height)))
-    pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
-    chw = ((pixels / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
-    padded = np.zeros((3, height, max_width), dtype=np.float32)
-    padded[:, :, :width] = chw
-    return padded[None]
-
-
 def make_ppocr(split, count, words, seed):
     rng = random.Random(seed)
     entries, seen = [], set()
@@ -137,7 +126,6 @@ with open(os.path.join(TASK, "ppocr-cls", "labels.json"), "w") as f:
 
 
 # ---- openWakeWord: espeak-ng speech clips, positives say "alexa" ------------------------------------
-SAMPLE_RATE = 16000
 CLIP_SAMPLES = 48000  # 3 s
 # The alexa head scores 16 embeddings (76 + 15*8 mel frames, about 1.96 s) and fires when "alexa" began
 # about 0.5-0.95 s before the window's end. Speech starts 1.8-2.0 s into the clip, so the windows
@@ -159,13 +147,7 @@ CALIB_NEGATIVE = ["bring me a glass of water", "the meeting starts at noon", "my
 
 
 def speech(text, voice, rate, pitch, onset):
-    with tempfile.TemporaryDirectory() as tmp:
-        raw, resampled = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "16k.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", raw, text], check=True)
-        # -R -D: sox dithers with a random seed by default; the data must be byte-identical run to run.
-        subprocess.run(["sox", "-R", "-D", raw, "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", resampled], check=True)
-        with wave.open(resampled) as w:
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    samples = synthesize(text, voice, rate, pitch)
     samples = samples[np.flatnonzero(np.abs(samples) > 64)[0]:] if np.any(np.abs(samples) > 64) else samples
     clip = np.zeros(CLIP_SAMPLES, dtype=np.float32)  # openWakeWord feeds int16 sample values as float32
     samples = samples[:CLIP_SAMPLES - onset]
@@ -197,14 +179,7 @@ for index, (meta, clip) in enumerate(eval_clips):
     oww_eval.append({"file": f"eval/{name}", **meta})
 
 # Calibration: each model quantized in the chain sees what fp32 upstream models give it.
-MEL_WINDOW, MEL_STEP, SEQUENCE = 76, 8, 16
-
-
-def mel_windows(mel):
-    """The mel windows openWakeWord would embed, every 8 frames, aligned to the clip's end; oldest first."""
-    mel = mel.reshape(-1, 32) / 10.0 + 2.0
-    starts = list(range(len(mel) - MEL_WINDOW, -1, -MEL_STEP))[::-1]
-    return np.stack([mel[s:s + MEL_WINDOW] for s in starts])[..., None]  # [W, 76, 32, 1]
+SEQUENCE = 16
 
 
 mels = run_ort_stacked(f"{OWW}/melspectrogram.onnx", "input", np.concatenate([c for _, c in calib_clips]))

@@ -26,12 +26,7 @@ public static class CodebookWeights
         var shape = r.Shape;
         int axis = r.Axis;
         bool perChannel = r.PerChannel;
-        int channels = perChannel ? shape[axis] : 1;
-        int inner = 1;
-        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
-        int outer = 1;
-        for (int d = 0; d < axis; d++) outer *= shape[d];
-        int axisLength = shape.Length == 0 ? 1 : shape[axis];
+        var (channels, outer, inner, axisLength) = ChannelLayout.Of(shape, axis, perChannel);
         int tableSize = 1 << bits;
 
         var codes = new sbyte[r.Values.Length];

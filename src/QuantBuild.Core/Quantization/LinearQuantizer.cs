@@ -21,12 +21,7 @@ public static class LinearQuantizer
         int bits, bool perChannel, WeightRangeMethod range = WeightRangeMethod.MinMax)
     {
         QuantGrid.SignedRestricted(bits, out _, out int qmax);
-        int channels = perChannel ? shape[axis] : 1;
-        int inner = 1;
-        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
-        int outer = 1;
-        for (int d = 0; d < axis; d++) outer *= shape[d];
-        int axisLength = shape.Length == 0 ? 1 : shape[axis];
+        var (channels, outer, inner, axisLength) = ChannelLayout.Of(shape, axis, perChannel);
 
         var codes = new sbyte[weights.Length];
         var scales = new float[channels];

@@ -50,11 +50,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
         foreach (var v in weights)
             if (!float.IsFinite(v)) throw new ArgumentException("weights hold NaN or infinity");
         int qmax = (1 << (bits - 1)) - 1;
-        int channels = shape[axis];
-        int inner = 1;
-        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
-        int outer = 1;
-        for (int d = 0; d < axis; d++) outer *= shape[d];
+        var (channels, outer, inner, _) = ChannelLayout.Of(shape, axis, perChannel: true);
         int length = outer * inner;
         if (gram is not null && gram.FanIn != length) gram = null;
 

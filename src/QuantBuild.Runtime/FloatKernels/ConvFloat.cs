@@ -7,45 +7,14 @@ namespace QuantBuild.Runtime
     /// strides, dilations and groups. Direct loops ordered so the innermost one walks an output row:
     /// no scratch memory. The output starts at the bias and accumulates one weight at a time.
     /// </summary>
-    public sealed class ConvFloat : FloatKernel
+    public sealed class ConvFloat : ConvFloatKernel
     {
-        private readonly int batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth;
-        private readonly int kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups;
-        private readonly float[] weights;
-        private readonly float[] bias;
-
         public ConvFloat(int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
             int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
             int dilationHeight, int dilationWidth, int groups, float[] weights, float[] bias)
+            : base(false, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernelHeight, kernelWidth,
+                strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, weights, bias)
         {
-            if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
-            {
-                throw new ArgumentException("Channels must divide into groups.", "groups");
-            }
-
-            if (weights.Length != outChannels * (inChannels / groups) * kernelHeight * kernelWidth)
-            {
-                throw new ArgumentException("Weight length does not match the geometry.", "weights");
-            }
-
-            this.batch = batch;
-            this.inChannels = inChannels;
-            this.inHeight = inHeight;
-            this.inWidth = inWidth;
-            this.outChannels = outChannels;
-            this.outHeight = outHeight;
-            this.outWidth = outWidth;
-            this.kernelHeight = kernelHeight;
-            this.kernelWidth = kernelWidth;
-            this.strideHeight = strideHeight;
-            this.strideWidth = strideWidth;
-            this.padTop = padTop;
-            this.padLeft = padLeft;
-            this.dilationHeight = dilationHeight;
-            this.dilationWidth = dilationWidth;
-            this.groups = groups;
-            this.weights = weights;
-            this.bias = bias;
         }
 
         public override void Eval(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)

@@ -41,15 +41,9 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.DoubleRounding)
         {
-            if (geometry == null)
-            {
-                throw new ArgumentNullException(nameof(geometry));
-            }
+            KernelArguments.RequireGeometry(geometry);
 
-            if (input.ZeroPoint < sbyte.MinValue || input.ZeroPoint > sbyte.MaxValue)
-            {
-                throw new ArgumentException("The int8 input zero point must be in [-128, 127].", nameof(input));
-            }
+            KernelArguments.RequireInt8ZeroPoint(input);
 
             // Prepare-time only: the decoded levels give the zero-point correction and the accumulator bound.
             var decoded = new sbyte[geometry.WeightLength];

@@ -26,10 +26,7 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.DoubleRounding)
         {
-            if (geometry == null)
-            {
-                throw new ArgumentNullException(nameof(geometry));
-            }
+            KernelArguments.RequireGeometry(geometry);
 
             this.indexBits = indexBits;
             decoded = new sbyte[geometry.WeightLength];

@@ -59,10 +59,7 @@ namespace QuantBuild.Runtime
             var reference = new Conv2DInt8Reference(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             this.geometry = geometry;
             requantizer = reference.Requantizer;
-            if (input.ZeroPoint < sbyte.MinValue || input.ZeroPoint > sbyte.MaxValue)
-            {
-                throw new ArgumentException("The int8 input zero point must be in [-128, 127].", nameof(input));
-            }
+            KernelArguments.RequireInt8ZeroPoint(input);
 
             inputZeroPoint = input.ZeroPoint;
             this.reference = reference;

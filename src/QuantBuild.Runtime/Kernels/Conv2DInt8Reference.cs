@@ -29,10 +29,7 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.DoubleRounding)
         {
-            if (geometry == null)
-            {
-                throw new ArgumentNullException(nameof(geometry));
-            }
+            KernelArguments.RequireGeometry(geometry);
 
             if (weights.Length != geometry.WeightLength)
             {
@@ -41,11 +38,7 @@ namespace QuantBuild.Runtime
 
             this.geometry = geometry;
             inputZeroPoint = input.ZeroPoint;
-            this.bias = bias.IsEmpty ? new int[geometry.OutChannels] : bias.ToArray();
-            if (this.bias.Length != geometry.OutChannels)
-            {
-                throw new ArgumentException("Expected one bias per output channel.", nameof(bias));
-            }
+            this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
 
             requantizer = new ChannelRequantizer(input.Scale, weightScales, geometry.OutChannels, output, clampMin, clampMax, rounding);
             UsesInt64Accumulator = !ConvWeightStats.AccumulatorFitsInt32(weights, geometry.OutChannels, geometry.FanIn, bias, input.ZeroPoint);

@@ -32,18 +32,11 @@ namespace QuantBuild.Runtime
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue)
         {
-            if (geometry == null)
-            {
-                throw new ArgumentNullException(nameof(geometry));
-            }
+            KernelArguments.RequireGeometry(geometry);
 
             this.geometry = geometry;
             inputZeroPoint = input.ZeroPoint;
-            this.bias = bias.IsEmpty ? new int[geometry.OutChannels] : bias.ToArray();
-            if (this.bias.Length != geometry.OutChannels)
-            {
-                throw new ArgumentException("Expected one bias per output channel.", nameof(bias));
-            }
+            this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
 
             rows = new MultipointRows(input.Scale, weightScales, geometry.OutChannels, extraChannels, extraScales, output, bits, clampMin, clampMax);
         }

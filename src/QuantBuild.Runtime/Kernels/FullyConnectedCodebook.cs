@@ -33,10 +33,7 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.DoubleRounding)
         {
-            if (batch < 1 || inFeatures < 1 || units < 1)
-            {
-                throw new ArgumentException("FullyConnected dimensions must be positive.");
-            }
+            KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 
             var decoded = new sbyte[checked(units * inFeatures)];
             CodebookDecoder.DecodeAll(packedIndices, indexBits, levels, units, inFeatures, decoded);

@@ -27,10 +27,7 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.DoubleRounding)
         {
-            if (batch < 1 || inFeatures < 1 || units < 1)
-            {
-                throw new ArgumentException("FullyConnected dimensions must be positive.");
-            }
+            KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 
             if (weights.Length != (long)units * inFeatures)
             {
@@ -41,11 +38,7 @@ namespace QuantBuild.Runtime
             InFeatures = inFeatures;
             Units = units;
             inputZeroPoint = input.ZeroPoint;
-            this.bias = bias.IsEmpty ? new int[units] : bias.ToArray();
-            if (this.bias.Length != units)
-            {
-                throw new ArgumentException("Expected one bias per unit.", nameof(bias));
-            }
+            this.bias = KernelArguments.BiasPerChannel(bias, units, "unit");
 
             requantizer = new ChannelRequantizer(input.Scale, weightScales, units, output, clampMin, clampMax, rounding);
             UsesInt64Accumulator = !ConvWeightStats.AccumulatorFitsInt32(weights, units, inFeatures, bias, input.ZeroPoint);

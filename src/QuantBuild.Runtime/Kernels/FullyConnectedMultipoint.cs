@@ -28,20 +28,13 @@ namespace QuantBuild.Runtime
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue)
         {
-            if (batch < 1 || inFeatures < 1 || units < 1)
-            {
-                throw new ArgumentException("FullyConnected dimensions must be positive.");
-            }
+            KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 
             Batch = batch;
             InFeatures = inFeatures;
             Units = units;
             inputZeroPoint = input.ZeroPoint;
-            this.bias = bias.IsEmpty ? new int[units] : bias.ToArray();
-            if (this.bias.Length != units)
-            {
-                throw new ArgumentException("Expected one bias per unit.", nameof(bias));
-            }
+            this.bias = KernelArguments.BiasPerChannel(bias, units, "unit");
 
             rows = new MultipointRows(input.Scale, weightScales, units, extraChannels, extraScales, output, bits, clampMin, clampMax);
         }
