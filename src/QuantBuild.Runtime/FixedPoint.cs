@@ -130,6 +130,26 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>
+        /// x · M0 · 2^(shift − 31) rounded once (ties away from zero) for small x such as int8 code
+        /// deviations. WHY: with |x| ≤ 255 and M &lt; 1, <see cref="MultiplyByQuantizedMultiplier(int, int, int)"/>'s
+        /// high multiply already rounds x·M0/2^31 to an integer before the rounding shift, and that double
+        /// rounding is off by one for many codes (LeakyRelu's α branch, rescales to a larger scale) — codes that
+        /// differ from the QDQ meaning round((x − z)·s_in/s_out). Pre-shifting x keeps 20 fraction bits through
+        /// the high multiply; these kernels tabulate or apply it per element, so the cost is nil.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int MultiplySmallByQuantizedMultiplier(int x, int quantizedMultiplier, int shift)
+        {
+            int extraBits = Math.Min(20, 31 + shift);
+            if (x > 2047 || x < -2047 || shift > 20 || extraBits < 0)
+            {
+                return MultiplyByQuantizedMultiplier(x, quantizedMultiplier, shift);
+            }
+
+            return RoundingDivideByPowerOfTwo(SaturatingRoundingDoublingHighMul(x << extraBits, quantizedMultiplier), extraBits - shift);
+        }
+
+        /// <summary>
         /// The "single rounding" variant (TFLite's newer build option): one round-half-up of the exact
         /// 64-bit product x·M0 / 2^(31 − shift). Differs from the double-rounding form only on ties.
         /// </summary>

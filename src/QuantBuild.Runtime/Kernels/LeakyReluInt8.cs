@@ -5,7 +5,8 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// LeakyRelu on int8 via two fixed-point multipliers (TFLite scheme): deviations d = x − z_x ≥ 0 use
     /// M_pos = s_x/s_y, negative ones M_neg = |α|·s_x/s_y (negated for α &lt; 0, since multipliers are
-    /// non-negative). <c>y = clamp(z_y + MBQM(d, M), −128, 127)</c>.
+    /// non-negative). <c>y = clamp(z_y + round(d·M), −128, 127)</c>, one rounding
+    /// (<see cref="FixedPoint.MultiplySmallByQuantizedMultiplier"/>: plain MBQM double-rounds small d).
     /// </summary>
     public sealed class LeakyReluInt8
     {
@@ -59,11 +60,11 @@ namespace QuantBuild.Runtime
             int scaled;
             if (deviation >= 0)
             {
-                scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, positiveMultiplier, positiveShift);
+                scaled = FixedPoint.MultiplySmallByQuantizedMultiplier(deviation, positiveMultiplier, positiveShift);
             }
             else
             {
-                scaled = FixedPoint.MultiplyByQuantizedMultiplier(deviation, negativeMultiplier, negativeShift);
+                scaled = FixedPoint.MultiplySmallByQuantizedMultiplier(deviation, negativeMultiplier, negativeShift);
                 if (negateNegativeBranch)
                 {
                     scaled = -scaled;

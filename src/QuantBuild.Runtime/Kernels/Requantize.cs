@@ -5,7 +5,8 @@ namespace QuantBuild.Runtime
 {
     /// <summary>
     /// One fixed-point rescale from one int8 code space to another:
-    /// <c>y = clamp(z_out + MBQM(x − z_in, M0, shift), lo, hi)</c> with M = s_in / s_out.
+    /// <c>y = clamp(z_out + round((x − z_in)·M), lo, hi)</c> with M = s_in / s_out in fixed point, rounded once
+    /// (<see cref="FixedPoint.MultiplySmallByQuantizedMultiplier"/>).
     /// Used alone (the requantize step) and inside Max, Concat, Clip and pooling.
     /// </summary>
     public struct Int8Rescale
@@ -36,7 +37,7 @@ namespace QuantBuild.Runtime
         public int ApplyUnclamped(int code)
         {
             int deviation = code - inputZeroPoint;
-            return outputZeroPoint + (identity ? deviation : FixedPoint.MultiplyByQuantizedMultiplier(deviation, multiplier, shift));
+            return outputZeroPoint + (identity ? deviation : FixedPoint.MultiplySmallByQuantizedMultiplier(deviation, multiplier, shift));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -234,6 +234,22 @@ public sealed class WakeWordTask : EvaluationTask
         return new TaskPredictions(scores, decisions, verdicts);
     }
 
+    /// <summary>
+    /// The embedding model's input for the newest mel window of a 16-embedding unit (computed with our fp32
+    /// engine's melspectrogram, like every variant's): the embedding holds nearly all the quantized compute.
+    /// </summary>
+    public override (string ModelId, Tensor Input)? UnitInput(int unit)
+    {
+        var mel = new EngineBackend(ModelPaths[Melspectrogram]).RunEach(StackFiles(_clips.Select(c => c.File))).ToFloatArray();
+        int clips = _clips.Count, frames = mel.Length / (clips * MelBins);
+        var starts = new List<int>();
+        for (int s = frames - _window; s >= 0; s -= _step) starts.Insert(0, s);
+        int sequences = starts.Count - _sequence + 1, clip = unit / sequences, last = unit % sequences + _sequence - 1;
+        var window = mel.AsSpan((clip * frames + starts[last]) * MelBins, _window * MelBins).ToArray();
+        for (int i = 0; i < window.Length; i++) window[i] = window[i] / 10f + 2f;  // openWakeWord's mel scaling
+        return (Embedding, Tensor.FromFloats(window, 1, _window, MelBins, 1));
+    }
+
     public override TaskScore Score(TaskPredictions predictions)
     {
         int fired = _clips.Where((c, i) => c.Label == 1 && predictions.Verdicts[i] == 1).Count();
