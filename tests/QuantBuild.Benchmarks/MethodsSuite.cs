@@ -120,6 +120,8 @@ static class MethodsSuite
                 var result = Evaluate(evaluator, task, v);
                 modelResults.Add(result);
                 if (result.Status.StartsWith("error", StringComparison.Ordinal)) errors.Add($"{id} {v.Label}: {result.Status}");
+                // After every variant, so an interrupted long run keeps what it measured.
+                WriteJson(outPath, options, bits, methods, [.. results, .. modelResults], fp32, describe, errors);
             }
             results.AddRange(modelResults);
             // Each model's table as soon as it is done: a long run shows its progress.
@@ -205,7 +207,8 @@ static class MethodsSuite
                 continue;
             }
             var (ma, mb) = (a.Row.Integer.Correct, b.Row.Integer.Correct);
-            string metric = ma > mb ? "yes" : ma == mb ? "tie" : "**no**";
+            // The difference in samples, so a win by one or two digits reads as the noise it is.
+            string metric = (ma > mb ? "yes" : ma == mb ? "tie" : "**no**") + (ma == mb ? "" : $" ({ma - mb:+0;−0} of {a.Row.Integer.Total})");
             // SQNR printed to 0.1 dB: closer than that is a tie, not a win.
             double gain = a.Row.SqnrIntegerDb - b.Row.SqnrIntegerDb;
             string sqnr = double.IsNaN(gain) || Math.Abs(gain) < 0.05 ? "tie" : gain > 0 ? "yes" : "**no**";
