@@ -76,21 +76,17 @@ static class CodebookSuite
 
     private static IEnumerable<Row> Mnist(OrtOracle oracle, string root, string work)
     {
-        var model = Path.Combine(root, "samples", "MnistDigits", "Models", "mnist.onnx");
-        var data = MnistDataset.Load(Path.Combine(root, MnistDataset.RelativeDigitsDirectory));
-        var calib = Path.Combine(work, "mnist-calib");
-        Directory.CreateDirectory(calib);
-        int stride = data.TrainingIndices.Length / 100;
-        for (int k = 0; k < 100; k++)
-            NpyFile.Write(Path.Combine(calib, $"d{k:D3}.npy"), Tensor.FromFloats(data.Image(data.TrainingIndices[k * stride]).ToArray(), 1, 1, 28, 28));
+        var model = MnistBench.ModelPath(root);
+        var data = MnistBench.Load(root);
+        var calibGlob = MnistBench.WriteCalibration(data, Path.Combine(work, "mnist-calib"), 100);
         var heldOut = data.HeldOutIndices;
         var labels = heldOut.Select(i => data.Labels[i]).ToArray();
         var heldOutFile = Path.Combine(work, "mnist-heldout.npy");
-        NpyFile.Write(heldOutFile, Tensor.FromFloats(data.Batch(heldOut), heldOut.Length, 1, 28, 28));
+        NpyFile.Write(heldOutFile, MnistBench.HeldOutBatch(data));
         var feeds = new Dictionary<string, string> { ["input"] = heldOutFile };
         double Accuracy(float[] logits) => Enumerable.Range(0, labels.Length).Count(b => ArgMax(logits.AsSpan(b * 10, 10)) == labels[b]) / (double)labels.Length;
         double fp32 = Accuracy(oracle.Run(model, feeds, ["logits"])["logits"].Floats);
-        var calibrationJson = $$"""{ "input": {{JsonSerializer.Serialize(Path.Combine(calib, "*.npy"))}} }""";
+        var calibrationJson = $$"""{ "input": {{JsonSerializer.Serialize(calibGlob)}} }""";
         foreach (var method in Methods)
             foreach (var bits in Bits)
             {
@@ -104,7 +100,7 @@ static class CodebookSuite
                     int correct = 0;
                     for (int b = 0; b < heldOut.Length; b++)
                     {
-                        var logits = runner.Run(new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(data.Image(heldOut[b]).ToArray(), 1, 1, 28, 28) })["logits"].Floats;
+                        var logits = runner.Run(new Dictionary<string, Tensor> { ["input"] = MnistBench.Image(data, heldOut[b]) })["logits"].Floats;
                         if (ArgMax(logits) == labels[b]) correct++;
                     }
                     ours = correct / (double)labels.Length;

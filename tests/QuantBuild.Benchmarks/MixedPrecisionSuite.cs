@@ -73,20 +73,11 @@ static class MixedPrecisionSuite
 
     private static IEnumerable<Row> Mnist(string root, string work)
     {
-        var data = MnistDataset.Load(Path.Combine(root, MnistDataset.RelativeDigitsDirectory));
-        var calibration = Path.Combine(work, "mnist-calibration");
-        Directory.CreateDirectory(calibration);
-        int count = 200, stride = data.TrainingIndices.Length / count;
-        for (int k = 0; k < count; k++)
-            NpyFile.Write(Path.Combine(calibration, $"d{k:D3}.npy"),
-                Tensor.FromFloats(data.Image(data.TrainingIndices[k * stride]).ToArray(), 1, 1, MnistDataset.Side, MnistDataset.Side));
-        var evaluation = data.HeldOutIndices.Select(i => new Dictionary<string, Tensor>
-        {
-            ["input"] = Tensor.FromFloats(data.Image(i).ToArray(), 1, 1, MnistDataset.Side, MnistDataset.Side),
-        }).ToList();
+        var data = MnistBench.Load(root);
+        var calibration = MnistBench.WriteCalibration(data, Path.Combine(work, "mnist-calibration"), 200);
+        var evaluation = data.HeldOutIndices.Select(i => new Dictionary<string, Tensor> { ["input"] = MnistBench.Image(data, i) }).ToList();
         var labels = data.HeldOutIndices.Select(i => (int)data.Labels[i]).ToArray();
-        var model = Path.Combine(root, "samples", "MnistDigits", "Models", "mnist.onnx");
-        return Evaluate("mnist", model, new() { ["input"] = Path.Combine(calibration, "*.npy") }, evaluation, labels, work);
+        return Evaluate("mnist", MnistBench.ModelPath(root), new() { ["input"] = calibration }, evaluation, labels, work);
     }
 
     private static IEnumerable<Row> Embedding(string root, string work)

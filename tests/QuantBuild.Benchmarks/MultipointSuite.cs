@@ -92,16 +92,13 @@ static class MultipointSuite
 
     private static IEnumerable<Row> Mnist(OrtOracle oracle, string root, string work)
     {
-        var data = MnistDataset.Load(Path.Combine(root, MnistDataset.RelativeDigitsDirectory));
-        var calib = Path.Combine(work, "mnist-calib");
-        Directory.CreateDirectory(calib);
-        for (int k = 0; k < 64; k++)
-            NpyFile.Write(Path.Combine(calib, $"d{k:D2}.npy"), Tensor.FromFloats(data.Image(data.TrainingIndices[k * (data.TrainingIndices.Length / 64)]).ToArray(), 1, 1, 28, 28));
+        var data = MnistBench.Load(root);
+        var calibGlob = MnistBench.WriteCalibration(data, Path.Combine(work, "mnist-calib"), 64);
         var held = data.HeldOutIndices;
         var heldFile = Path.Combine(work, "mnist-heldout.npy");
-        NpyFile.Write(heldFile, Tensor.FromFloats(data.Batch(held), held.Length, 1, 28, 28));
-        var modelPath = Path.Combine(root, "samples", "MnistDigits", "Models", "mnist.onnx");
-        var calibration = $"\"input\": {JsonSerializer.Serialize(Path.Combine(calib, "*.npy"))}";
+        NpyFile.Write(heldFile, MnistBench.HeldOutBatch(data));
+        var modelPath = MnistBench.ModelPath(root);
+        var calibration = $"\"input\": {JsonSerializer.Serialize(calibGlob)}";
         var rows = new List<Row>();
         var fp32 = oracle.Run(modelPath, new Dictionary<string, string> { ["input"] = heldFile }, ["logits"])["logits"].Floats;
         rows.Add(new Row("mnist", "fp32", 0, 0, 0, 0, Accuracy(fp32, i => data.Labels[held[i]], held.Length), null, null, "held-out accuracy %", null));
@@ -117,7 +114,7 @@ static class MultipointSuite
                 {
                     var logits = new float[ort.Length];
                     for (int i = 0; i < held.Length; i++)
-                        runner.Run(new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(data.Image(held[i]).ToArray(), 1, 1, 28, 28) })["logits"].Floats.CopyTo(logits, i * 10);
+                        runner.Run(new Dictionary<string, Tensor> { ["input"] = MnistBench.Image(data, held[i]) })["logits"].Floats.CopyTo(logits, i * 10);
                     ours = Accuracy(logits, i => data.Labels[held[i]], held.Length);
                     agree = Accuracy(logits, i => ArgMax(ort, i, 10), held.Length);
                 }

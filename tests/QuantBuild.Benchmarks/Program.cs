@@ -24,6 +24,10 @@ using QuantBuild.Oracle;
 //                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
 //                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- methods [--models mnist,ppocr-cls,oww] [--methods linear,weq,...]
+//                          [--bits 8,4,3,2] [--samples N] [--out FILE.json]   (every weight method x width, int8 activations, on
+//                          the task sets: task metric ours / QDQ in ORT, agreement + SQNR vs fp32, bytes, time; the papers'
+//                          claims side by side; artifacts/bench-methods.json)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -40,6 +44,7 @@ try
     var root = RepoRoot.Find();
     var oracle = new OrtOracle(root);
     if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
+    if (options.Mode == "methods") return MethodsSuite.Run(oracle, options, root);
     IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
     return options.Mode switch
     {
@@ -57,13 +62,14 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
     return 2;
 }
 
-sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0)
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0, string[]? Methods = null, int[]? Bits = null)
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
-        string[]? ids = null; string? model = null; string? outPath = null;
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
+        string[]? ids = null, methods = null; string? model = null; string? outPath = null;
+        int[]? bits = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         int warmup = 5, iters = 30, samples = 0;
         bool profile = false;
@@ -86,11 +92,16 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                 case "--out": outPath = Path.GetFullPath(Value()); break;
                 case "--profile": profile = true; break;
                 case "--samples": samples = Count(0); break;
+                case "--methods": methods = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--bits":
+                    bits = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(b => int.TryParse(b, out var n) && n is >= 2 and <= 8 ? n : throw new ArgumentException($"--bits: '{b}' is not a width from 2 to 8")).ToArray();
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)
