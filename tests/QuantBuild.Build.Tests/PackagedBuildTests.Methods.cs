@@ -60,22 +60,7 @@ public sealed partial class PackagedBuildTests
                 { var m = new App.{{className}}(); System.Console.WriteLine(System.FormattableString.Invariant($"{{name}}: accuracy={Accuracy((x, y) => m.Run(x, y)):F2} weights={App.{{className}}.WeightBytes}")); }
                 """);
         }
-        File.WriteAllText(Path.Combine(directory, "App.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <RootNamespace>App</RootNamespace>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="QuantBuild" Version="[{s_version}]" />
-                <Compile Include="{Path.Combine(repo, "tests", "Shared", "MnistDataset.cs")}" Link="MnistDataset.cs" />
-            {items}  </ItemGroup>
-            </Project>
-            """);
+        WriteAppProject(directory, $"""    <Compile Include="{Path.Combine(repo, "tests", "Shared", "MnistDataset.cs")}" Link="MnistDataset.cs" />""" + "\n" + items.ToString().TrimEnd());
         File.WriteAllText(Path.Combine(directory, "Program.cs"), program.ToString());
 
         var build = Run(directory, "dotnet", "build", "-c", "Release", "-nr:false", "--nologo", "-v:n");

@@ -90,21 +90,7 @@ public sealed partial class PackagedBuildTests
             for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.Next(4) == 0 ? (float)rng.NextDouble() : 0f;
             WriteFloatNpy(Path.Combine(directory, "Models", "calibration", $"d{k}.npy"), pixels, "(1, 1, 28, 28)");
         }
-        File.WriteAllText(Path.Combine(directory, "App.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <RootNamespace>App</RootNamespace>
-                <Nullable>enable</Nullable>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="QuantBuild" Version="[{s_version}]" />
-                <QuantizedModel Include="Models/mnist.onnx" />
-              </ItemGroup>
-            </Project>
-            """);
+        WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" />""");
         File.WriteAllText(Path.Combine(directory, "Program.cs"), """
             var model = new App.Mnist();
             var logits = new float[10];
@@ -124,6 +110,28 @@ public sealed partial class PackagedBuildTests
         second.AssertSucceeded("no-op build");
         StringAssert.Contains(second.Output, "up to date; skipped.");
     }
+
+    /// <summary>
+    /// App.csproj of a console app that consumes the packed package; <paramref name="items"/> are the
+    /// extra item lines (QuantizedModel and Compile items) in its ItemGroup.
+    /// </summary>
+    private static void WriteAppProject(string directory, string items) =>
+        File.WriteAllText(Path.Combine(directory, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <RootNamespace>App</RootNamespace>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="QuantBuild" Version="[{s_version}]" />
+            {items}
+              </ItemGroup>
+            </Project>
+            """);
 
     /// <summary>A float32 C-order .npy (format 1.0), written by hand: this project references no QuantBuild assembly.</summary>
     private static void WriteFloatNpy(string path, float[] values, string shape)
