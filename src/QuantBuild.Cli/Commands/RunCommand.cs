@@ -160,12 +160,8 @@ public static class RunCommand
         // the given inputs, one sample at a time.
         var sampleShapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
         foreach (var input in graph.Inputs)
-            if (feeds.TryGetValue(input.Name, out var feed) && input.Shape is { } declared && feed.Rank == declared.Length && feed.Rank > 0)
-            {
-                var shape = feed.Shape.ToArray();
-                if (declared[0] is null) shape[0] = 1;
+            if (feeds.TryGetValue(input.Name, out var feed) && QuantizationPipeline.SampleShape(input, feed.Shape) is { } shape)
                 sampleShapes[input.Name] = shape;
-            }
         var plan = IntegerLowering.Lower(quantized, sampleShapes);
         var runner = new IntegerModelRunner(plan);
         var results = RunBatched(runner, plan, feeds, modelPath);

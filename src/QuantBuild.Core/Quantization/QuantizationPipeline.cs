@@ -158,29 +158,39 @@ public static class QuantizationPipeline
         }
     }
 
-    /// <summary>
-    /// Types and shapes of every value. Shape inference runs on small synthetic inputs; a model that
-    /// cannot run on those (an STFT front end needs a minimum signal length) is inferred again with its
-    /// named non-batch dimensions bound to the first calibration sample's sizes.
-    /// </summary>
     /// <summary>One sample's shape per input: the first calibration file, its batch dimension set to 1.</summary>
     private static Dictionary<string, int[]> SampleShapes(ModelGraph graph, CalibrationPlan calibration)
     {
         var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
         foreach (var input in graph.Inputs)
         {
-            if (input.Shape is null || !calibration.FilesByInput.TryGetValue(input.Name, out var files) || files.Count == 0) continue;
-            var sample = Onnx.IO.NpyFile.Read(files[0]).Shape;
-            int[] shape = sample.Length == input.Shape.Length ? sample.ToArray()
-                : sample.Length == input.Shape.Length - 1 ? sample.Prepend(1).ToArray()
-                : Array.Empty<int>();
-            if (shape.Length == 0) continue;
-            if (input.Shape[0] is null) shape[0] = 1;
-            shapes[input.Name] = shape;
+            if (!calibration.FilesByInput.TryGetValue(input.Name, out var files) || files.Count == 0) continue;
+            if (SampleShape(input, Onnx.IO.NpyFile.Read(files[0]).Shape) is { } shape) shapes[input.Name] = shape;
         }
         return shapes;
     }
 
+    /// <summary>
+    /// The shape one sample of <paramref name="input"/> takes in the statically shaped integer plan, from
+    /// the shape of some data for it (with or without the batch axis): symbolic sizes (an image width)
+    /// take the data's, a symbolic batch becomes 1. Null when the data cannot be such a sample.
+    /// </summary>
+    public static int[]? SampleShape(ValueInfo input, IReadOnlyList<int> dataShape)
+    {
+        if (input.Shape is null) return null;
+        int[] shape = dataShape.Count == input.Shape.Length ? dataShape.ToArray()
+            : dataShape.Count == input.Shape.Length - 1 ? dataShape.Prepend(1).ToArray()
+            : Array.Empty<int>();
+        if (shape.Length == 0) return null;
+        if (input.Shape[0] is null) shape[0] = 1;
+        return shape;
+    }
+
+    /// <summary>
+    /// Types and shapes of every value. Shape inference runs on small synthetic inputs; a model that
+    /// cannot run on those (an STFT front end needs a minimum signal length) is inferred again with its
+    /// named non-batch dimensions bound to the first calibration sample's sizes.
+    /// </summary>
     private static void InferShapes(ModelGraph graph, CalibrationPlan calibration)
     {
         try
