@@ -13,7 +13,7 @@ namespace QuantBuild.Runtime
         private readonly int[] shifts;
 
         /// <summary>Builds M_j = s_x·s_w[j]/s_y for each channel (weightScales.Length = 1 means per-tensor).</summary>
-        public ChannelRequantizer(float inputScale, float[] weightScales, int channels, QuantParams output, int clampMin, int clampMax, RoundingMode rounding = RoundingMode.DoubleRounding)
+        public ChannelRequantizer(float inputScale, float[] weightScales, int channels, QuantParams output, int clampMin, int clampMax, RoundingMode rounding = RoundingMode.SingleRounding)
         {
             if (weightScales == null || (weightScales.Length != 1 && weightScales.Length != channels))
             {

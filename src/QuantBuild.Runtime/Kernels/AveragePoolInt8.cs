@@ -99,7 +99,7 @@ namespace QuantBuild.Runtime
                         }
                         else
                         {
-                            y = outputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(sum, multipliers[count], shifts[count]);
+                            y = outputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(sum, multipliers[count], shifts[count]);
                         }
 
                         output[o++] = (sbyte)QuantParams.Clamp(y, sbyte.MinValue, sbyte.MaxValue);

@@ -22,7 +22,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             unpacked = new sbyte[CheckedGeometry(geometry).WeightLength];
             BitPacking.UnpackInt4(packedWeights, 0, unpacked);

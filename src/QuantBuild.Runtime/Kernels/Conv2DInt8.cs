@@ -54,7 +54,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             var reference = new Conv2DInt8Reference(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             this.geometry = geometry;

@@ -31,7 +31,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 
@@ -127,7 +127,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             this.indexBits = indexBits;
             decoded = new sbyte[checked(units * inFeatures)];

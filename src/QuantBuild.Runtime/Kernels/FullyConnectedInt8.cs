@@ -23,7 +23,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             reference = new FullyConnectedInt8Reference(batch, inFeatures, units, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             foldedBias = new int[units];

@@ -25,7 +25,7 @@ namespace QuantBuild.Runtime
             ReadOnlySpan<int> bias,
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
-            RoundingMode rounding = RoundingMode.DoubleRounding)
+            RoundingMode rounding = RoundingMode.SingleRounding)
         {
             KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 

@@ -57,7 +57,7 @@ namespace QuantBuild.Runtime
                 }
                 else
                 {
-                    y = outputZeroPoint + (long)FixedPoint.MultiplyByQuantizedMultiplier(sum, multiplier, shift);
+                    y = outputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(sum, multiplier, shift);
                 }
 
                 output[p] = (sbyte)(y < sbyte.MinValue ? sbyte.MinValue : (y > sbyte.MaxValue ? sbyte.MaxValue : y));

@@ -46,7 +46,7 @@ namespace QuantBuild.Runtime
             public sbyte Invoke(int a, int b)
             {
                 int product = (a - ZeroA) * (b - ZeroB);
-                int y = FixedPoint.MultiplyByQuantizedMultiplier(product, Multiplier, Shift) + ZeroOut;
+                int y = FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(product, Multiplier, Shift) + ZeroOut;
                 return (sbyte)QuantParams.Clamp(y, ClampMin, ClampMax);
             }
         }

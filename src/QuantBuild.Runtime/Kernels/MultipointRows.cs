@@ -124,11 +124,11 @@ namespace QuantBuild.Runtime
             return Channels + extraStart[channel + 1];
         }
 
-        /// <summary>MBQM(acc, M_row): the row's contribution in output code units.</summary>
+        /// <summary>acc·M_row rounded once (as the int8 Conv/FullyConnected kernels do): the row's contribution in output code units.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public long Scale(long accumulator, int row)
         {
-            return FixedPoint.MultiplyByQuantizedMultiplier(accumulator, multipliers[row], shifts[row]);
+            return FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(accumulator, multipliers[row], shifts[row]);
         }
 
         public int GetMultiplier(int row)

@@ -163,14 +163,15 @@ public sealed class MultipointTests
         return packed;
     }
 
-    /// <summary>The §4.4 formula written out independently: per row acc in int64, MBQM per row, sum, z_y, clamp.</summary>
+    /// <summary>The §4.4 formula written out independently: per row acc in int64, acc·M0·2^(shift−31) rounded once (half up, in 128 bits) per row, sum, z_y, clamp.</summary>
     private static sbyte Expected(long[] rowAccumulators, int[] rows, QuantParams input, float[] rowScales, QuantParams output, int lo, int hi)
     {
         long sum = 0;
         foreach (var r in rows)
         {
             FixedPoint.QuantizeMultiplier((double)input.Scale * rowScales[r] / output.Scale, out int m0, out int shift);
-            sum += FixedPoint.MultiplyByQuantizedMultiplier(rowAccumulators[r], m0, shift);
+            int rightShift = 31 - shift;
+            sum += (long)(((Int128)rowAccumulators[r] * m0 + ((Int128)1 << (rightShift - 1))) >> rightShift);
         }
         return (sbyte)Math.Clamp(sum + output.ZeroPoint, lo, hi);
     }
