@@ -51,6 +51,9 @@ static class MethodsSuite
         Make("multipoint W3 ρ=1/3", "multipoint", 3, "multipoint", """, "multipoint": { "extraPoints": 0.3333333333333333, "maxPoints": 4, "samples": 16 }""", null),
         Make("mixed avg 5", "mixed", 5, "linear", "", """{ "averageBits": 5, "bits": [2, 3, 4, 8] }"""),
         Make("linear W5", "linear", 5, "linear", "", null),
+        // The same EPTQ optimization with every layer weighted alike: isolates what the label-free Hessian adds.
+        Make("eptq-uniform W4", "eptq", 4, "eptq", "", null, """, "eptq": { "hessian": "uniform" }"""),
+        Make("eptq-uniform W3", "eptq", 3, "eptq", "", null, """, "eptq": { "hessian": "uniform" }"""),
     ];
 
     private static readonly Claim[] Claims =
@@ -61,11 +64,16 @@ static class MethodsSuite
         new("mixed precision within a 4-bit average budget beats uniform W4 (ALGORITHMS §7 check 4)", "mixed W4", "linear W4"),
         new("mixed precision within a 5-bit average budget beats uniform W4 (issue's acceptance row)", "mixed avg 5", "linear W4"),
         new("mixed precision within a 5-bit average budget beats uniform W5 (same budget)", "mixed avg 5", "linear W5"),
+        new("EPTQ (label-free Hessian) beats nearest rounding at 4 bits (EPTQ paper)", "eptq W4", "linear W4"),
+        new("EPTQ (label-free Hessian) beats nearest rounding at 3 bits (EPTQ paper)", "eptq W3", "linear W3"),
+        new("EPTQ's label-free Hessian weighting beats uniform layer weights at 4 bits (EPTQ paper)", "eptq W4", "eptq-uniform W4"),
+        new("EPTQ's label-free Hessian weighting beats uniform layer weights at 3 bits (EPTQ paper)", "eptq W3", "eptq-uniform W3"),
     ];
 
-    private static Variant Make(string label, string method, int bits, string sidecarMethod, string weights, string? budget) =>
+    /// <param name="rootMembers">extra members of the sidecar's root object (e.g. an eptq section), starting with a comma</param>
+    private static Variant Make(string label, string method, int bits, string sidecarMethod, string weights, string? budget, string rootMembers = "") =>
         new(label, method, bits, sidecarMethod,
-            $$"""{ "weights": { "method": "{{sidecarMethod}}", "bits": {{(budget is null ? bits : 8)}}{{weights}} }, "activations": { "bits": 8 }{{(budget is null ? "" : $", \"budget\": {budget}")}} }""");
+            $$"""{ "weights": { "method": "{{sidecarMethod}}", "bits": {{(budget is null ? bits : 8)}}{{weights}} }, "activations": { "bits": 8 }{{(budget is null ? "" : $", \"budget\": {budget}")}}{{rootMembers}} }""");
 
     private static Variant GridVariant(Method m, int bits) =>
         Make($"{m.Name} W{bits}", m.Name, bits, m.SidecarMethod, m.Weights, m.Budget?.Invoke(bits));
