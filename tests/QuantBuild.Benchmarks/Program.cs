@@ -71,7 +71,11 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
         string[]? ids = null, methods = null; string? model = null; string? outPath = null;
         int[]? bits = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
-        int warmup = 5, iters = 30, samples = 0;
+        // Warm-up must outlast tiered JIT: every kernel runs once per inference, needs 30 calls to be queued
+        // for the optimizing tier and is then compiled in the background. With 5 warm-up runs most timed
+        // runs of a 60-step integer plan used tier-0 code, which made the int8 runtime look 4-25x slower
+        // than it is.
+        int warmup = 100, iters = 100, samples = 0;
         bool profile = false;
         for (int i = 1; i < args.Length; i++)
         {
