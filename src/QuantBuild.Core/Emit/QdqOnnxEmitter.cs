@@ -167,7 +167,7 @@ public static class QdqOnnxEmitter
         }
         // Opset 13 needs IR version 7 or later.
         proto.IrVersion = Math.Max(proto.IrVersion, 7);
-        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model) });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model, levelInputs) });
         return proto;
     }
 
@@ -219,7 +219,7 @@ public static class QdqOnnxEmitter
         return (codes, scales);
     }
 
-    private static string Metadata(QuantizedModel model)
+    private static string Metadata(QuantizedModel model, IReadOnlyDictionary<string, string> levelInputs)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -240,20 +240,7 @@ public static class QdqOnnxEmitter
             foreach (var (name, a) in model.Activations.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 json.WriteNumber(name, a.Bits);
             json.WriteEndObject();
-            if (model.LevelActivations.Count > 0)
-            {
-                json.WriteStartObject("levelActivations");
-                foreach (var (name, l) in model.LevelActivations.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                {
-                    json.WriteStartObject(name);
-                    json.WriteString("grid", l.Grid.ToString());
-                    json.WriteNumber("bits", l.Bits);
-                    json.WriteNumber("step", l.Step);
-                    json.WriteNumber("offset", l.Offset);
-                    json.WriteEndObject();
-                }
-                json.WriteEndObject();
-            }
+            QdqLevels.WriteMetadata(json, model, levelInputs);
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();

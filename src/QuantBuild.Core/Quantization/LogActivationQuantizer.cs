@@ -72,6 +72,11 @@ public static class LogActivationQuantizer
         // search only counts what survives the producer's int8 rounding; the top is the largest linear value.
         double top = (linear.QMax - linear.ZeroPoint) * (double)linear.Scale;
         var counts = Masked(histogram, linear.Scale / 2.0);
+        if (counts.All(c => c == 0))
+        {
+            // §3.2 edge case: no positive value survives (all activations ≤ 0) → every code is the zero level.
+            return Build(linear, grid, bits, new double[levels], Enumerable.Repeat(double.MaxValue, levels - 1).ToArray(), 0, 0, 0);
+        }
         switch (grid)
         {
             case ActivationLevelGrid.Uniform:
@@ -113,9 +118,11 @@ public static class LogActivationQuantizer
     }
 
     /// <summary>
-    /// Exhaustive search (§3.2) over every step of <see cref="Steps"/> and every offset whose level 1 centre lies
-    /// in the occupied bins and whose last level's lower edge is not above the last occupied bin; when no
+    /// Exhaustive search (§3.2) over every step of <see cref="Steps"/> and every offset that puts some level centre
+    /// inside the occupied bins and the last level's lower edge not above the last occupied bin; when no
     /// configuration satisfies the second condition (data narrower than the grid), that condition is dropped.
+    /// (The authors' code starts higher, about 2.5 octaves above the lowest occupied bin; this range is a superset
+    /// and contains LogQuant's configuration, so the search never scores below LogQuant.)
     /// Returns the configuration with the largest S (first found on ties: smallest step, then smallest offset).
     /// </summary>
     public static (int Step, int Offset, double S) Search(long[] counts, int levels)
@@ -143,7 +150,7 @@ public static class LogActivationQuantizer
         var fitting = new List<(int, int)>();
         var all = new List<(int, int)>();
         foreach (int step in Steps)
-            for (int off = lo; off <= hi; off++)
+            for (int off = lo - (levels - 2) * step; off <= hi; off++)
             {
                 all.Add((step, off));
                 if (off + (levels - 2) * step - step / 2 <= hi) fitting.Add((step, off));
