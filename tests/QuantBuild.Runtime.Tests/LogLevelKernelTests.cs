@@ -85,6 +85,19 @@ public sealed class LogLevelKernelTests
                 TestData.AssertSameCodes(NaiveConv(g, levels, levelScale, sw, y, w, bias, x, -20, 127), actual, $"conv {g.InChannels}x{g.InHeight}x{g.InWidth} → {g.OutChannels}, {levelCount} levels");
             }
         Assert.IsTrue(sawInt32 && sawInt64, "both accumulator paths must be exercised");
+        foreach (var g in Geometries())
+        {
+            // The reference on the same cases (it is the truth the optimized kernel is checked against below).
+            var levels = LogLevels(16);
+            var sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
+            var y = new QuantParams(0.05f, -20);
+            var w = TestData.RandomCodes(r, g.WeightLength, -127, 127);
+            var bias = TestData.RandomBias(r, g.OutChannels, 20000);
+            var x = RandomIndices(r, g.InputLength, 16);
+            var actual = new sbyte[g.OutputLength];
+            new Conv2DLogInputReference(g, levels, 3.1e-5f, sw, y, w, bias).Eval(x, actual);
+            TestData.AssertSameCodes(NaiveConv(g, levels, 3.1e-5f, sw, y, w, bias, x, -128, 127), actual, "reference conv");
+        }
     }
 
     [TestMethod]
@@ -148,6 +161,53 @@ public sealed class LogLevelKernelTests
             kernel.Eval(x, actual);
             TestData.AssertSameCodes(expected, actual, $"fc {batch}x{k}→{units}");
         }
+    }
+
+    [TestMethod]
+    public void OptimizedKernelsAreBitIdenticalToTheReferencesOverManyShapes()
+    {
+        var r = new Random(12);
+        int wide = 0;
+        for (int trial = 0; trial < 150; trial++)
+        {
+            int groups = r.Next(3) == 0 ? r.Next(1, 4) : 1;
+            int inChannels = groups * r.Next(1, 5), outChannels = groups * r.Next(1, 5);
+            int kh = r.Next(1, 5), kw = r.Next(1, 5), sh = r.Next(1, 4), sw = r.Next(1, 4), dh = r.Next(1, 3), dw = r.Next(1, 3);
+            int h = (kh - 1) * dh + 1 + r.Next(0, 7), w = (kw - 1) * dw + 1 + r.Next(0, 7);
+            var g = new Conv2DGeometry(r.Next(1, 3), inChannels, h, w, outChannels, kh, kw, sh, sw,
+                r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dh, dw, groups);
+            int levelCount = 1 << r.Next(1, 9);
+            // Small tables keep the int32 path; full-scale ones with a large fan-in take the int64 one.
+            var levels = LogLevels(levelCount, r.Next(2) == 0 ? 32767 : 300);
+            var scales = TestData.RandomScales(r, g.OutChannels, 0.001f, 0.02f);
+            var y = new QuantParams((float)(0.01 + r.NextDouble()), r.Next(-20, 20));
+            var weights = TestData.RandomCodes(r, g.WeightLength, -127, 127);
+            var bias = TestData.RandomBias(r, g.OutChannels, 1000);
+            if (r.Next(3) == 0) bias[r.Next(bias.Length)] = (r.Next(2) == 0 ? 1 : -1) * (int.MaxValue - r.Next(1000)); // forces the int64 path
+            var x = RandomIndices(r, g.InputLength, levelCount);
+            int lo = r.Next(-128, 0), hi = r.Next(0, 128);
+            var expected = new sbyte[g.OutputLength];
+            var reference = new Conv2DLogInputReference(g, levels, 2e-4f, scales, y, weights, bias, lo, hi);
+            reference.Eval(x, expected);
+            var fast = new Conv2DLogInput(g, levels, 2e-4f, scales, y, weights, bias, lo, hi);
+            Assert.AreEqual(reference.UsesInt64Accumulator, fast.UsesInt64Accumulator);
+            if (fast.UsesInt64Accumulator) wide++;
+            var actual = new sbyte[g.OutputLength];
+            fast.Eval(x, actual);
+            TestData.AssertSameCodes(expected, actual, $"trial {trial}: {g.InChannels}x{h}x{w} k{kh}x{kw} s{sh},{sw} d{dh},{dw} groups {groups}");
+
+            int batch = r.Next(1, 4), k = r.Next(1, 3000), units = r.Next(1, 9);
+            var fw = TestData.RandomCodes(r, k * units, -127, 127);
+            var fb = TestData.RandomBias(r, units, 5000);
+            var fx = RandomIndices(r, batch * k, levelCount);
+            var fs = TestData.RandomScales(r, units, 0.001f, 0.02f);
+            var fcExpected = new sbyte[batch * units];
+            new FullyConnectedLogInputReference(batch, k, units, levels, 2e-4f, fs, y, fw, fb).Eval(fx, fcExpected);
+            var fcActual = new sbyte[batch * units];
+            new FullyConnectedLogInput(batch, k, units, levels, 2e-4f, fs, y, fw, fb).Eval(fx, fcActual);
+            TestData.AssertSameCodes(fcExpected, fcActual, $"trial {trial}: fc {batch}x{k}→{units}");
+        }
+        Assert.IsTrue(wide is > 10 and < 140, $"{wide} of 150 convolutions took the int64 path; both paths must be covered");
     }
 
     [TestMethod]

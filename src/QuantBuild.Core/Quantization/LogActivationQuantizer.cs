@@ -39,7 +39,7 @@ public sealed record LogActivationQuantization(string Name, ActivationLevelGrid 
     {
         var table = new sbyte[256];
         var q = new QuantParams(Linear.Scale, Linear.Signed ? Linear.ZeroPoint : Linear.ZeroPoint - 128);
-        for (int c = -128; c <= 127; c++) table[c + 128] = (sbyte)LevelIndex(q.Dequantize(c));
+        for (int c = -128; c <= 127; c++) table[c + 128] = unchecked((sbyte)LevelIndex(q.Dequantize(c))); // 8-bit grids: indices ≥ 128 wrap, read as byte
         return table;
     }
 

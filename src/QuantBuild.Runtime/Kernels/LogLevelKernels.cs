@@ -5,13 +5,15 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// Log-domain activations (ALGORITHMS.md §2 and §3.2): maps the linear int8 codes a producer wrote to
     /// level indices (0 = the zero level, 1..N−1 = increasing log-spaced levels) through a 256-entry table
-    /// built at build time. The index is stored as an int8 code, so the arena treats it like any activation.
+    /// built at build time. The index is stored in an int8 slot, so the arena treats it like any activation;
+    /// its bits are the unsigned index (an 8-bit grid's indices 128..255 read back as negative sbytes, so the
+    /// level kernels read <c>code &amp; 0xFF</c>).
     /// </summary>
     public sealed class LogLevelEncoder
     {
         private readonly sbyte[] table;
 
-        /// <param name="table">entry c + 128 is the level index of linear code c (256 entries, each in 0..levels−1)</param>
+        /// <param name="table">entry c + 128 is the level index of linear code c (256 entries, each in 0..levels−1 as an unsigned byte)</param>
         public LogLevelEncoder(ReadOnlySpan<sbyte> table, int levels)
         {
             if (table.Length != 256)
@@ -21,7 +23,7 @@ namespace QuantBuild.Runtime
 
             for (int i = 0; i < table.Length; i++)
             {
-                if (table[i] < 0 || table[i] >= levels)
+                if ((table[i] & 0xFF) >= levels)
                 {
                     throw new ArgumentException("Every level index must lie in 0..levels−1.", nameof(table));
                 }
@@ -137,12 +139,13 @@ namespace QuantBuild.Runtime
     }
 
     /// <summary>
-    /// 2-D convolution (NCHW) whose input holds log level indices (<see cref="LogLevelEncoder"/>) and whose
-    /// weights are int8 per output channel: <c>acc = bias[j] + Σ levels[x]·w</c>, padded taps are the zero
+    /// Reference 2-D convolution (NCHW) whose input holds log level indices (<see cref="LogLevelEncoder"/>) and
+    /// whose weights are int8 per output channel: <c>acc = bias[j] + Σ levels[x]·w</c>, padded taps are the zero
     /// level, then <c>y = clamp(z_y + MBQM(acc, M0_j, shift_j), lo, hi)</c> with M_j = levelScale·s_w[j]/s_y.
-    /// Scalar and the reference itself; int32 accumulation when the prepare-time bound allows, else int64.
+    /// The bit-exact truth for <see cref="Conv2DLogInput"/>; int32 accumulation when the prepare-time bound
+    /// allows, else int64.
     /// </summary>
-    public sealed class Conv2DLogInput
+    public sealed class Conv2DLogInputReference
     {
         private readonly Conv2DGeometry geometry;
         private readonly short[] levels;
@@ -150,7 +153,7 @@ namespace QuantBuild.Runtime
         private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
 
-        public Conv2DLogInput(
+        public Conv2DLogInputReference(
             Conv2DGeometry geometry,
             ReadOnlySpan<short> levels,
             float levelScale,
@@ -229,7 +232,7 @@ namespace QuantBuild.Runtime
                                             continue;
                                         }
 
-                                        int index = input[channelBase + iy * g.InWidth + ix];
+                                        int index = input[channelBase + iy * g.InWidth + ix] & 0xFF;
                                         if ((uint)index >= (uint)levelCount)
                                         {
                                             throw new ArgumentException("A level index is outside the level table.");
@@ -259,17 +262,18 @@ namespace QuantBuild.Runtime
     }
 
     /// <summary>
-    /// Fully-connected layer (input [batch, K] of log level indices, weights [units, K] int8):
-    /// <c>acc = bias[j] + Σ_k levels[x_k]·w[j,k]</c>, requantized as <see cref="Conv2DLogInput"/>.
+    /// Reference fully-connected layer (input [batch, K] of log level indices, weights [units, K] int8):
+    /// <c>acc = bias[j] + Σ_k levels[x_k]·w[j,k]</c>, requantized as <see cref="Conv2DLogInputReference"/>.
+    /// The bit-exact truth for <see cref="FullyConnectedLogInput"/>.
     /// </summary>
-    public sealed class FullyConnectedLogInput
+    public sealed class FullyConnectedLogInputReference
     {
         private readonly short[] levels;
         private readonly sbyte[] weights;
         private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
 
-        public FullyConnectedLogInput(
+        public FullyConnectedLogInputReference(
             int batch,
             int inFeatures,
             int units,
@@ -326,7 +330,7 @@ namespace QuantBuild.Runtime
                     int acc32 = bias[j];
                     for (int k = 0; k < inFeatures; k++)
                     {
-                        int index = x[k];
+                        int index = x[k] & 0xFF;
                         if ((uint)index >= (uint)levelCount)
                         {
                             throw new ArgumentException("A level index is outside the level table.");
