@@ -13,6 +13,9 @@ using QuantBuild.Oracle.TaskEvaluation;
 /// <see cref="TaskEvaluator"/>: task metric in our integer runtime and of our QDQ file in ONNX Runtime,
 /// top-1 agreement and output SQNR against fp32, weight bytes (the report's packed count and what the
 /// generated C# stores), quantization time. Then the papers' relative claims, read off the same rows.
+/// With --activations (and --activation-bits, default 4,3) every weight variant is crossed with level grids of
+/// the ReLU outputs (activations.levels; "linear" = plain int8) and the claims become the WEQ paper's
+/// activation claim: weighted-log beats LogQuant (and the uniform grid) at equal level bits.
 /// </summary>
 static class MethodsSuite
 {
@@ -78,6 +81,24 @@ static class MethodsSuite
     private static Variant GridVariant(Method m, int bits) =>
         Make($"{m.Name} W{bits}", m.Name, bits, m.SidecarMethod, m.Weights, m.Budget?.Invoke(bits));
 
+    /// <summary>Level grids of ReLU outputs (--activations): "linear" is plain int8 (one row per weight variant).</summary>
+    private static readonly string[] ActivationGrids = SidecarParser.ActivationLevels;
+
+    /// <summary>A weight variant with its ReLU outputs on an activation level grid of <paramref name="levelBits"/> bits.</summary>
+    private static Variant WithActivations(Variant v, string grid, int levelBits) => grid == "linear" ? v with { Label = v.Label + " A8" }
+        : v with
+        {
+            Label = $"{v.Label} {grid} A{levelBits}",
+            Sidecar = v.Sidecar.Replace("\"activations\": { \"bits\": 8 }", $"\"activations\": {{ \"bits\": 8, \"levels\": \"{grid}\", \"levelBits\": {levelBits} }}", StringComparison.Ordinal),
+        };
+
+    /// <summary>The WEQ paper's activation claim at each level width and weight variant: weighted-log beats LogQuant (and the uniform grid) at equal bits.</summary>
+    private static List<Claim> ActivationClaims(IEnumerable<string> weightLabels, int[] levelBits) =>
+        (from w in weightLabels
+         from b in levelBits
+         from baseline in new[] { "log", "uniform" }
+         select new Claim($"weighted-log activations beat {baseline} at {b} bits ({w}; WEQ paper)", $"{w} weighted-log A{b}", $"{w} {baseline} A{b}")).ToList();
+
     /// <summary>One evaluated variant; <paramref name="Status"/> is "ok", "n/a — not implemented" or "error: …".</summary>
     sealed record Result(string Model, string Variant, string Method, int Bits, string Status, TaskRow? Row, long StoredBytes, double AverageBits);
 
@@ -95,10 +116,27 @@ static class MethodsSuite
         var variants = (from name in methods
                         from b in bits
                         select GridVariant(AllMethods.Single(m => m.Name == name), b)).ToList();
-        // The claims' extra variants, when both sides of a claim could be in this run.
-        foreach (var extra in ComparisonVariants)
-            if (Claims.Any(c => (c.Claimed == extra.Label || c.Baseline == extra.Label) && Runs(c, variants, methods)) && variants.All(v => v.Label != extra.Label))
-                variants.Add(extra);
+        var claims = Claims.ToList();
+        if (options.ActivationLevels is { } grids)
+        {
+            var unknownGrids = grids.Except(ActivationGrids).ToList();
+            if (unknownGrids.Count > 0) throw new ArgumentException($"unknown activation grid(s) {string.Join(", ", unknownGrids)}; known: {string.Join(", ", ActivationGrids)}");
+            var levelBits = options.ActivationBits ?? [4, 3];
+            var weightLabels = variants.Select(v => v.Label).ToList();
+            // Weight variants × activation grids (the claims' extra weight variants are not crossed: the grid is the comparison).
+            variants = (from v in variants
+                        from g in grids
+                        from b in g == "linear" ? new[] { 8 } : levelBits
+                        select WithActivations(v, g, b)).ToList();
+            claims = ActivationClaims(weightLabels, levelBits);
+        }
+        else
+        {
+            // The claims' extra variants, when both sides of a claim could be in this run.
+            foreach (var extra in ComparisonVariants)
+                if (Claims.Any(c => (c.Claimed == extra.Label || c.Baseline == extra.Label) && Runs(c, variants, methods)) && variants.All(v => v.Label != extra.Label))
+                    variants.Add(extra);
+        }
 
         var work = Path.Combine(root, "artifacts", "bench-methods");
         Directory.CreateDirectory(work);
@@ -134,7 +172,7 @@ static class MethodsSuite
             results.AddRange(modelResults);
             // Each model's table as soon as it is done: a long run shows its progress.
             Console.WriteLine(Table(id, describe[id], fp32[id], modelResults));
-            Console.WriteLine(ClaimsTable(modelResults));
+            Console.WriteLine(ClaimsTable(modelResults, claims));
             WriteJson(outPath, options, bits, methods, results, fp32, describe, errors);
         }
         WriteJson(outPath, options, bits, methods, results, fp32, describe, errors);
@@ -187,7 +225,7 @@ static class MethodsSuite
         var t = new StringBuilder();
         t.AppendLine($"### {id}: {data}");
         t.AppendLine();
-        t.AppendLine("| weights (A8) | avg bits | task metric, integer runtime | task metric, our QDQ in ORT | top-1 agreement vs fp32 (int) | SQNR vs fp32 dB (int) | SQNR vs fp32 dB (QDQ ORT) | weight bytes packed (report) | weight bytes stored (.g.cs) | quantize s |");
+        t.AppendLine("| variant (weights, activations) | avg weight bits | task metric, integer runtime | task metric, our QDQ in ORT | top-1 agreement vs fp32 (int) | SQNR vs fp32 dB (int) | SQNR vs fp32 dB (QDQ ORT) | weight bytes packed (report) | weight bytes stored (.g.cs) | quantize s |");
         t.AppendLine("|---|---:|---|---|---|---:|---:|---:|---:|---:|");
         long fp32Bytes = results.FirstOrDefault(r => r.Row is not null)?.Row!.Fp32WeightBytes ?? 0;
         t.AppendLine($"| fp32 | 32 | {fp32.Engine.Score.Text} (our engine) | {fp32.Ort.Score.Text} (ORT) | — | — | — | {fp32Bytes:N0} | {fp32Bytes:N0} | — |");
@@ -199,12 +237,12 @@ static class MethodsSuite
     }
 
     /// <summary>Each claim with both sides' numbers and whether it holds on the task metric and on SQNR (integer runtime).</summary>
-    private static string ClaimsTable(List<Result> results)
+    private static string ClaimsTable(List<Result> results, List<Claim> claims)
     {
         var t = new StringBuilder();
         t.AppendLine("| claim | claimed side | baseline | packed bytes (claimed / baseline) | task metric (int) | SQNR dB (int) | holds on task metric? | holds on SQNR? |");
         t.AppendLine("|---|---|---|---:|---|---:|---|---|");
-        foreach (var c in Claims)
+        foreach (var c in claims)
         {
             var a = results.FirstOrDefault(r => r.Variant == c.Claimed);
             var b = results.FirstOrDefault(r => r.Variant == c.Baseline);

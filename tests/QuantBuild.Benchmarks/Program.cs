@@ -25,6 +25,7 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
 //                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- methods [--models mnist,ppocr-cls,oww] [--methods linear,weq,...]
+//                          [--activations linear,log,weighted-log,uniform --activation-bits 4,3]  (level grids of ReLU outputs)
 //                          [--bits 8,4,3,2] [--samples N] [--out FILE.json]   (every weight method x width, int8 activations, on
 //                          the task sets: task metric ours / QDQ in ORT, agreement + SQNR vs fp32, bytes, time; the papers'
 //                          claims side by side; artifacts/bench-methods.json)
@@ -62,14 +63,16 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
     return 2;
 }
 
-sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0, string[]? Methods = null, int[]? Bits = null)
+sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0, string[]? Methods = null, int[]? Bits = null,
+    string[]? ActivationLevels = null, int[]? ActivationBits = null)
 {
     public static BenchOptions Parse(string[] args)
     {
         if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
         string[]? ids = null, methods = null; string? model = null; string? outPath = null;
-        int[]? bits = null;
+        int[]? bits = null, activationBits = null;
+        string[]? activationLevels = null;
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         // Warm-up must outlast tiered JIT: every kernel runs once per inference, needs 30 calls to be queued
         // for the optimizing tier and is then compiled in the background. With 5 warm-up runs most timed
@@ -101,11 +104,16 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                     bits = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(b => int.TryParse(b, out var n) && n is >= 2 and <= 8 ? n : throw new ArgumentException($"--bits: '{b}' is not a width from 2 to 8")).ToArray();
                     break;
+                case "--activations": activationLevels = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--activation-bits":
+                    activationBits = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(b => int.TryParse(b, out var n) && n is >= 2 and <= 8 ? n : throw new ArgumentException($"--activation-bits: '{b}' is not a width from 2 to 8")).ToArray();
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits, activationLevels, activationBits);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)

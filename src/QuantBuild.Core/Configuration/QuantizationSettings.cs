@@ -48,6 +48,14 @@ public sealed record ActivationSettings
     public int Bits { get; init; } = 8;
     public bool Symmetric { get; init; }
     public double Percentile { get; init; } = 99.999;
+    /// <summary>
+    /// Level grid of the ReLU outputs that feed a Conv/Gemm/MatMul (activations.levels): Linear keeps them int8;
+    /// the others re-code them on 2^<see cref="LevelBits"/> levels (ALGORITHMS.md §2, §3.2). The network input,
+    /// the logits and every other activation stay linear (§3.3).
+    /// </summary>
+    public ActivationLevelGrid Levels { get; init; } = ActivationLevelGrid.Linear;
+    /// <summary>Bits of the level index (activations.levelBits), N = 2^LevelBits levels including 0.</summary>
+    public int LevelBits { get; init; } = 4;
 }
 
 /// <summary>Where calibration samples come from (the sidecar's <c>calibration</c> object).</summary>

@@ -21,7 +21,7 @@ public static class SidecarParser
     {
         [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq"],
         ["weights"] = WeightKeys,
-        ["activations"] = ["method", "bits", "symmetric", "percentile"],
+        ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
         ["layers/*"] = ["weights", "skip"],
         ["layers/*/weights"] = WeightKeys,
@@ -41,6 +41,8 @@ public static class SidecarParser
     public static IReadOnlyCollection<string> ImplementedWeightMethods => Quantization.WeightQuantizers.Implemented;
     public static readonly string[] WeightRanges = ["minmax", "mse"];
     public static readonly string[] ActivationMethods = ["minmax", "percentile", "mse", "entropy"];
+    /// <summary>Level grids of activations.levels ("linear" = plain int8, the default).</summary>
+    public static readonly string[] ActivationLevels = ["linear", "log", "weighted-log", "uniform"];
 
     public const int MinBits = 2, MaxBits = 8;
 
@@ -236,6 +238,17 @@ public static class SidecarParser
                 },
                 "bits" => a with { Bits = (int)reader.Integer(v, "activations.bits", MinBits, MaxBits) },
                 "symmetric" => a with { Symmetric = reader.Boolean(v, "activations.symmetric") },
+                "levels" => a with
+                {
+                    Levels = reader.Enum(v, "activations.levels", ActivationLevels) switch
+                    {
+                        "log" => ActivationLevelGrid.Log,
+                        "weighted-log" => ActivationLevelGrid.WeightedLog,
+                        "uniform" => ActivationLevelGrid.Uniform,
+                        _ => ActivationLevelGrid.Linear,
+                    },
+                },
+                "levelBits" => a with { LevelBits = (int)reader.Integer(v, "activations.levelBits", MinBits, MaxBits) },
                 _ => a with { Percentile = reader.Number(v, "activations.percentile", 50, 100) },
             };
         }

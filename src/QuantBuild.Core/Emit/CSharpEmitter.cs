@@ -124,6 +124,9 @@ public static partial class CSharpEmitter
 
     private static string KernelType(PlanStep step) => step switch
     {
+        LevelEncodeStep => "LogLevelEncoder",
+        ConvStep { InputLevels: not null } => "Conv2DLogInput",
+        FullyConnectedStep { InputLevels: not null } => "FullyConnectedLogInput",
         ConvStep { Weights.Codebook: not null } => "Conv2DCodebook",
         FullyConnectedStep { Weights.Codebook: not null } => "FullyConnectedCodebook",
         ConvStep { Weights.IsMultipoint: true } => "Conv2DMultipoint",
@@ -165,6 +168,9 @@ public static partial class CSharpEmitter
             var output = step.Outputs[0];
             string ctor = step switch
             {
+                LevelEncodeStep e => $"new LogLevelEncoder(EncodeTable{s}, {e.Levels.LevelCount})",
+                ConvStep { InputLevels: { } lv } c => $"new Conv2DLogInput({Geometry(c.Geometry)}, InputLevels{s}, {F(lv.TableScale)}, Scales{s}(), {Q(output.Quant)}, {LevelInputWeights(s, c.Weights, c.Geometry.OutChannels, c.Geometry.FanIn)}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
+                FullyConnectedStep { InputLevels: { } lv } f => $"new FullyConnectedLogInput({f.Batch}, {f.InFeatures}, {f.Units}, InputLevels{s}, {F(lv.TableScale)}, Scales{s}(), {Q(output.Quant)}, {LevelInputWeights(s, f.Weights, f.Units, f.InFeatures)}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
                 ConvStep { Weights.Codebook: { } cb } c => $"new Conv2DCodebook({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {c.ClampMin}, {c.ClampMax})",
                 FullyConnectedStep { Weights.Codebook: { } cb } f => $"new FullyConnectedCodebook({f.Batch}, {f.InFeatures}, {f.Units}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, Weights{s}, {cb.IndexBits}, Levels{s}, Bias{s}, {f.ClampMin}, {f.ClampMax})",
                 ConvStep { Weights.IsMultipoint: true } c => $"new Conv2DMultipoint({Geometry(c.Geometry)}, {Q(input.Quant)}, Scales{s}(), {Q(output.Quant)}, {c.Weights.Bits}, Bias{s}, ExtraChannels{s}(), ExtraScales{s}(), {c.ClampMin}, {c.ClampMax})",
@@ -286,6 +292,9 @@ public static partial class CSharpEmitter
             var o = Span(step.Outputs[0]);
             switch (step)
             {
+                case ConvStep { InputLevels: not null } or FullyConnectedStep { InputLevels: not null }:
+                    w.Line($"step{s}.Eval({Span(step.Inputs[0])}, {o});");
+                    break;
                 case ConvStep { Weights.Codebook: not null } or FullyConnectedStep { Weights.Codebook: not null }:
                     w.Line($"step{s}.Eval({Span(step.Inputs[0])}, Weights{s}, Levels{s}, {o});");
                     break;
@@ -310,6 +319,11 @@ public static partial class CSharpEmitter
         w.Line();
     }
 
+    /// <summary>The constructor argument that decodes a log-input step's stored weights to int8 once (LogLevelInput.Weights).</summary>
+    private static string LevelInputWeights(int step, PlanWeights weights, int channels, int fanIn) => weights.Codebook is { } cb
+        ? $"LogLevelInput.Weights(Weights{step}, 8, {channels}, {fanIn}, {cb.IndexBits}, Levels{step})"
+        : $"LogLevelInput.Weights(Weights{step}, {weights.Bits}, {channels}, {fanIn}, 0, ReadOnlySpan<sbyte>.Empty)";
+
     private static string Span(PlanTensor t) => t.IsConstant ? ConstantName(t) : $"Codes({t.Offset}, {t.Length})";
 
     private static string WeightData(int step, int bits) => bits == 4 ? $"Weights{step}" : $"MemoryMarshal.Cast<byte, sbyte>(Weights{step})";
@@ -321,6 +335,20 @@ public static partial class CSharpEmitter
     {
         for (int s = 0; s < plan.Steps.Count; s++)
         {
+            if (plan.Steps[s] is LevelEncodeStep e)
+            {
+                w.Line();
+                w.Line($"// Level encoding of '{Comment(e.Inputs[0].Name)}' ({e.Levels.Grid} grid, {e.Levels.LevelCount} levels): entry c + 128 is the level index of int8 code c.");
+                w.Line($"private static ReadOnlySpan<sbyte> EncodeTable{s} => new sbyte[] {{ {string.Join(", ", e.Table.Select(c => c.ToString(CultureInfo.InvariantCulture)))} }};");
+                continue;
+            }
+            var levels = plan.Steps[s] switch { ConvStep c => c.InputLevels, FullyConnectedStep f => f.InputLevels, _ => null };
+            if (levels is not null)
+            {
+                w.Line();
+                w.Line($"// Input levels of step {s}: real value of level index n = InputLevels{s}[n] · {F(levels.TableScale)} (int16 fixed point).");
+                w.Line($"private static ReadOnlySpan<short> InputLevels{s} => new short[] {{ {string.Join(", ", levels.TableLevels.Select(c => c.ToString(CultureInfo.InvariantCulture)))} }};");
+            }
             var weights = plan.Steps[s] switch { ConvStep c => c.Weights, FullyConnectedStep f => f.Weights, _ => null };
             if (weights is null) continue;
             w.Line();

@@ -50,7 +50,7 @@ public static class QdqOnnxEmitter
             {
                 QdqCodebook.EmitWeight(g, cw, names.Fresh, prefix);
                 if (BiasIndex(node) is int cb && node.HasInput(cb) && model.Activations.TryGetValue(node.Inputs[0], out var cin) && !done.Contains(node.Inputs[cb])
-                    && QdqCodebook.EmitBias(g, node.Inputs[cb], cw, cin.Scale, names.Fresh, prefix))
+                    && QdqCodebook.EmitBias(g, node.Inputs[cb], cw, BiasInputScale(model, node.Inputs[0], cin), names.Fresh, prefix))
                     done.Add(node.Inputs[cb]);
             }
         foreach (var node in g.Nodes)
@@ -74,7 +74,7 @@ public static class QdqOnnxEmitter
                 && model.Activations.TryGetValue(node.Inputs[0], out var input) && done.Add(node.Inputs[b]))
             {
                 var biasName = node.Inputs[b];
-                var (biasCodes, biasScales) = QuantizeBias(bias.Floats, input.Scale, w.Scales);
+                var (biasCodes, biasScales) = QuantizeBias(bias.Floats, BiasInputScale(model, node.Inputs[0], input), w.Scales);
                 var bq = names.Fresh(biasName + "_quantized");
                 var bs = names.Fresh(biasName + "_scale");
                 g.Initializers.Remove(biasName);
@@ -88,6 +88,7 @@ public static class QdqOnnxEmitter
 
         // Activations: Q → DQ pairs.
         var graphInputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var levelInputs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, a) in model.Activations.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var floatName = graphInputs.Contains(name) ? name : names.Fresh(name + "_float");
@@ -113,6 +114,8 @@ public static class QdqOnnxEmitter
             var codes = names.Fresh(name + "_quantized");
             pair.Add(new Node(names.Fresh(name + "_QuantizeLinear"), "QuantizeLinear", [quantizeInput, scale, zero], [codes]));
             pair.Add(new Node(names.Fresh(name + "_DequantizeLinear"), "DequantizeLinear", [codes, scale, zero], [output]));
+            if (model.LevelActivations.TryGetValue(name, out var levels))
+                levelInputs[name] = LevelDecode(g, names, name, codes, a, levels, pair);
 
             if (graphInputs.Contains(name))
             {
@@ -135,6 +138,11 @@ public static class QdqOnnxEmitter
             }
             else throw new InvalidOperationException($"activation '{name}' is neither a graph input, a constant nor produced by a node");
         }
+
+        // Level-coded ReLU outputs: their Conv/Gemm/MatMul consumers read the level values, as the integer runtime does.
+        foreach (var n in g.Nodes)
+            if (n.OpType is "Conv" or "Gemm" or "MatMul" && n.Inputs.Count > 0 && levelInputs.TryGetValue(n.Inputs[0], out var levelValues))
+                n.Inputs[0] = levelValues;
 
         var nodes = new List<Node>(prefix);
         foreach (var n in g.Nodes)
@@ -159,11 +167,39 @@ public static class QdqOnnxEmitter
         }
         // Opset 13 needs IR version 7 or later.
         proto.IrVersion = Math.Max(proto.IrVersion, 7);
-        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model) });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model, levelInputs) });
         return proto;
     }
 
+    /// <summary>
+    /// The level grid of a ReLU output in a form ONNX Runtime runs: its linear codes (the Q output) → Cast to
+    /// int32 → Add −qmin → Gather from a float table of one entry per code, holding the deployed value of the
+    /// level that code maps to (int16 level · table scale). Returns the Gather output's name.
+    /// </summary>
+    private static string LevelDecode(ModelGraph g, NameSet names, string name, string codes, ActivationQuantization a, LogActivationQuantization levels, List<Node> into)
+    {
+        var asInt = names.Fresh(name + "_codes_int32");
+        var cast = new Node(names.Fresh(name + "_Cast"), "Cast", [codes], [asInt]);
+        cast.SetInt("to", (long)DataType.Int32);
+        var offset = names.Fresh(name + "_code_offset");
+        g.Initializers[offset] = new Tensor(DataType.Int32, [], new[] { -a.QMin });
+        var index = names.Fresh(name + "_level_code_index");
+        var table = names.Fresh(name + "_level_values");
+        g.Initializers[table] = Tensor.FromFloats(levels.CodeValues(), a.QMax - a.QMin + 1);
+        var result = names.Fresh(name + "_levels");
+        into.Add(cast);
+        into.Add(new Node(names.Fresh(name + "_AddCodeOffset"), "Add", [asInt, offset], [index]));
+        var gather = new Node(names.Fresh(name + "_GatherLevels"), "Gather", [table, index], [result]);
+        gather.SetInt("axis", 0);
+        into.Add(gather);
+        return result;
+    }
+
     public static byte[] EmitBytes(QuantizedModel model) => Emit(model).ToByteArray();
+
+    /// <summary>The input scale of a layer's bias: the level table's scale when the input is level-coded (as the integer plan does), else the activation's.</summary>
+    private static float BiasInputScale(QuantizedModel model, string input, ActivationQuantization a) =>
+        model.LevelActivations.TryGetValue(input, out var levels) ? levels.TableScale : a.Scale;
 
     /// <summary>Input index of the bias of a weighted node (Conv/ConvTranspose: 2; Gemm: C), null for MatMul.</summary>
     internal static int? BiasIndex(Node node) => node.OpType is "Conv" or "ConvTranspose" or "Gemm" ? 2 : null;
@@ -183,7 +219,7 @@ public static class QdqOnnxEmitter
         return (codes, scales);
     }
 
-    private static string Metadata(QuantizedModel model)
+    private static string Metadata(QuantizedModel model, IReadOnlyDictionary<string, string> levelInputs)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -204,6 +240,7 @@ public static class QdqOnnxEmitter
             foreach (var (name, a) in model.Activations.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 json.WriteNumber(name, a.Bits);
             json.WriteEndObject();
+            QdqLevels.WriteMetadata(json, model, levelInputs);
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();

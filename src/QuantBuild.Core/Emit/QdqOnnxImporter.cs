@@ -65,6 +65,13 @@ public static class QdqOnnxImporter
         }
 
         var multipointWeights = MultipointQdq.Import(g, weights, remove, (m, n) => Invalid(m, n));
+        // Level-coded activations: their decode chain hangs off the Q output; without it each Q feeds one DQ again.
+        try { scalesAndCodes.UnionWith(QdqLevels.RemoveDecodes(g, meta.LevelActivations)); }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException)
+        {
+            throw Invalid($"level-coded activations: {e.Message}");
+        }
+        consumers = g.Consumers();
         var producers = g.Producers();
         foreach (var q in g.Nodes.Where(n => n.OpType == "QuantizeLinear").ToList())
         {
@@ -171,6 +178,16 @@ public static class QdqOnnxImporter
                 Method = method,
             };
         }
+        foreach (var (name, levels) in meta.LevelActivations)
+        {
+            if (!model.Activations.TryGetValue(name, out var linear))
+                throw Invalid($"metadata gives activation '{name}' a level grid, but it is not quantized in the file");
+            try { model.LevelActivations[name] = QdqLevels.Rebuild(levels, linear); }
+            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                throw Invalid($"metadata level grid of '{name}' is damaged: {e.Message}");
+            }
+        }
         foreach (var n in meta.FloatNodes) model.FloatNodes.Add(n);
         foreach (var (k, v) in meta.Notes) model.Notes[k] = v;
         return model;
@@ -202,7 +219,10 @@ public static class QdqOnnxImporter
     }
 
     private sealed record QdqMetadata(Dictionary<string, (int Bits, string Method)> Weights, Dictionary<string, int> ActivationBits,
-        List<string> FloatNodes, Dictionary<string, string> Notes);
+        List<string> FloatNodes, Dictionary<string, string> Notes)
+    {
+        public Dictionary<string, JsonElement> LevelActivations { get; set; } = new(StringComparer.Ordinal);
+    }
 
     private static QdqMetadata ReadMetadata(ModelProto proto, string? path)
     {
@@ -218,8 +238,9 @@ public static class QdqOnnxImporter
             foreach (var a in root.GetProperty("activations").EnumerateObject()) meta.ActivationBits[a.Name] = a.Value.GetInt32();
             foreach (var n in root.GetProperty("floatNodes").EnumerateArray()) meta.FloatNodes.Add(n.GetString()!);
             foreach (var n in root.GetProperty("notes").EnumerateObject()) meta.Notes[n.Name] = n.Value.GetString()!;
+            meta.LevelActivations = QdqLevels.ReadMetadata(root);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new QuantBuildException(DiagnosticCodes.InvalidQdqModel, $"metadata '{QdqOnnxEmitter.MetadataKey}' is damaged: {e.Message}", path, inner: e);
         }

@@ -35,6 +35,12 @@ public static class QuantizationReport
                 (model.Weights.Values.Any(w => w.Encoding == WeightEncoding.Codebook)
                     ? " Codebook weights (layers with encoding \"codebook\": LogQuant/WEQ) are a uint8 index tensor Gathered from a DequantizeLinear'd int8 level table " +
                       "(one per layer or per output channel, flattened with channel offsets); ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
+                    : "") +
+                (model.LevelActivations.Count > 0
+                    ? " Level-coded activations (listed under levelActivations: ReLU outputs re-coded on a log, weighted-log or uniform grid) keep their linear QuantizeLinear; " +
+                      "the codes are Cast to int32, offset by −qmin and Gathered from a float table of 256 entries (one per code) holding the value of the level that code maps to " +
+                      "(the generated code's int16 level · table scale, exactly), and the consuming Conv/Gemm/MatMul reads those values: ONNX Runtime runs those layers in float, " +
+                      "on the same values the integer runtime's level kernels multiply."
                     : ""));
 
             json.WriteStartObject("settings");
@@ -51,6 +57,11 @@ public static class QuantizationReport
             json.WriteNumber("bits", settings.Activations.Bits);
             json.WriteBoolean("symmetric", settings.Activations.Symmetric);
             if (settings.Activations.Method == CalibrationMethod.Percentile) json.WriteNumber("percentile", settings.Activations.Percentile);
+            if (settings.Activations.Levels != ActivationLevelGrid.Linear)
+            {
+                json.WriteString("levels", SidecarParser.ActivationLevels[(int)settings.Activations.Levels]);
+                json.WriteNumber("levelBits", settings.Activations.LevelBits);
+            }
             json.WriteEndObject();
             json.WriteStartObject("calibration");
             json.WriteNumber("samples", int.Parse(model.Notes.GetValueOrDefault("calibration.samples", "0"), CultureInfo.InvariantCulture));
@@ -126,6 +137,8 @@ public static class QuantizationReport
             }
             json.WriteEndArray();
 
+            if (model.LevelActivations.Count > 0) WriteLevelActivations(json, model);
+
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();
@@ -181,6 +194,35 @@ public static class QuantizationReport
     }
 
     /// <summary>Floats (scales, ranges) in their shortest round-trip form.</summary>
+    /// <summary>Each level-coded activation: its grid, base and offset (log grids), levels as deployed, and the searched S.</summary>
+    private static void WriteLevelActivations(Utf8JsonWriter json, QuantizedModel model)
+    {
+        json.WriteStartArray("levelActivations");
+        foreach (var (name, l) in model.LevelActivations.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", name);
+            json.WriteString("grid", SidecarParser.ActivationLevels[(int)l.Grid]);
+            json.WriteNumber("levelBits", l.Bits);
+            if (l.Grid != ActivationLevelGrid.Uniform)
+            {
+                // Level n ≥ 1 = 2^((offset + (n−1)·step)/16): base 2^(step/16), first level 2^(offset/16).
+                json.WriteNumber("stepSixteenths", l.Step);
+                json.WriteNumber("offsetSixteenths", l.Offset);
+                WriteFloat(json, "base", Math.Pow(2, l.Step / 16.0));
+                WriteFloat(json, "firstLevel", (float)l.Levels[1]);
+                if (double.IsFinite(l.WeightedEntropy)) WriteFloat(json, "weightedEntropy", l.WeightedEntropy);
+            }
+            WriteFloat(json, "tableScale", l.TableScale);
+            json.WriteStartArray("levels");
+            for (int n = 0; n < l.LevelCount; n++) json.WriteNumberValue(l.DeployedLevel(n));
+            json.WriteEndArray();
+            json.WriteNumber("levelsInUse", l.EncodingTable().Distinct().Count());
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
     private static void WriteFloat(Utf8JsonWriter json, string name, float value) => json.WriteNumber(name, value);
 
     /// <summary>Derived figures (SQNR, ratios) to 4 decimals with invariant culture; ±∞ (an exact layer's SQNR) becomes a string, which JSON allows.</summary>

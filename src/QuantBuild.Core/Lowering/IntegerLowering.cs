@@ -126,6 +126,8 @@ public static class IntegerLowering
                 // A quantized weight runs as the values its codes stand for, so the float step still shows the weight error.
                 constants[name] = wq is not null && wq.WeightName == name ? Tensor.FromFloats(wq.Dequantize(), wq.Shape) : value;
             }
+            foreach (var name in node.Inputs.Where(_model.LevelActivations.ContainsKey))
+                _warnings.Add($"{node.OpType} node '{node.Name}' runs in float ({reason}) on the linear codes of '{name}', not on its {_model.LevelActivations[name].Grid} levels as the QDQ file does");
             _steps.Add(new FloatStep(node, ins, outs, reason, constants));
         }
 
@@ -218,13 +220,14 @@ public static class IntegerLowering
                     1, (int)strides[0], 0, (int)pads[0], 0, (int)pads[1], 1, (int)dilations[0], group);
             if (geometry.OutputLength != y.Length) return "convolution geometry does not match the inferred output shape";
             if (wq.Axis != 0 && wq.Scales.Length != 1) return "conv weights must be quantized per output channel (axis 0)";
-            var input = Activation(node.Inputs[0]);
+            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Method == "multipoint") return "multipoint weights have no kernel for level-coded inputs";
+            var (input, levels) = LevelInput(node, node.Inputs[0]);
             var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
             var output = Activation(outName);
             var weights = Weights(node, wq, wq.Codes, geometry.OutChannels, input.Quant, node.HasInput(2) ? node.Inputs[2] : null);
             FusedActivation.Clip(output.Quant, lo, hi, out int cmin, out int cmax);
-            _steps.Add(new ConvStep(node.Name, fused is null ? "Conv" : "Conv+" + fused.OpType, input, output, geometry, weights, cmin, cmax)
-            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name] });
+            _steps.Add(new ConvStep(node.Name, (levels is null ? "" : "Levels→") + (fused is null ? "Conv" : "Conv+" + fused.OpType), input, output, geometry, weights, cmin, cmax)
+            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name], InputLevels = levels });
             return null;
         }
 
@@ -259,13 +262,14 @@ public static class IntegerLowering
 
         private string? FullyConnected(Node node, WeightQuantization wq, sbyte[] codes, int batch, int k, int n, string? biasName)
         {
-            var input = Activation(node.Inputs[0]);
+            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Method == "multipoint") return "multipoint weights have no kernel for level-coded inputs";
+            var (input, levels) = LevelInput(node, node.Inputs[0]);
             var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
             var output = Activation(outName);
             var weights = Weights(node, wq, codes, n, input.Quant, biasName);
             FusedActivation.Clip(output.Quant, lo, hi, out int cmin, out int cmax);
-            _steps.Add(new FullyConnectedStep(node.Name, fused is null ? node.OpType : node.OpType + "+" + fused.OpType, input, output, batch, k, n, weights, cmin, cmax)
-            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name] });
+            _steps.Add(new FullyConnectedStep(node.Name, (levels is null ? "" : "Levels→") + (fused is null ? node.OpType : node.OpType + "+" + fused.OpType), input, output, batch, k, n, weights, cmin, cmax)
+            { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name], InputLevels = levels });
             return null;
         }
 
@@ -357,6 +361,22 @@ public static class IntegerLowering
                 ExtraChannels = wq.ExtraPoints.Select(p => p.Channel).ToArray(),
                 ExtraScales = wq.ExtraPoints.Select(p => p.Scale).ToArray(),
             };
+        }
+
+        /// <summary>
+        /// The data input of a Conv/Gemm/MatMul: the activation itself, or — when the model re-codes it on a
+        /// level grid — the level indices a <see cref="LevelEncodeStep"/> derives from its codes (added once, in
+        /// front of the first consumer), whose Quant is (table scale, 0) so the bias lands at s_table·s_w.
+        /// </summary>
+        private (PlanTensor Input, LogActivationQuantization? Levels) LevelInput(Node node, string name)
+        {
+            var linear = Activation(name);
+            if (!_model.LevelActivations.TryGetValue(name, out var levels)) return (linear, null);
+            var indexName = name + "#levels";
+            if (_tensors.TryGetValue(indexName, out var existing)) return (existing, levels);
+            var indices = Register(new PlanTensor(indexName, linear.Shape.ToArray(), PlanElementType.Int8, new QuantParams(levels.TableScale, 0)));
+            _steps.Add(new LevelEncodeStep(node.Name, linear, indices, levels) { FusedNodes = [] });
+            return (indices, levels);
         }
 
         /// <summary>

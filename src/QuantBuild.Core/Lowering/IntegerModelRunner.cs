@@ -116,6 +116,21 @@ public sealed class IntegerModelRunner
         var output = step.Outputs[0];
         switch (step)
         {
+            case LevelEncodeStep e:
+                {
+                    var k = new LogLevelEncoder(e.Table, e.Levels.LevelCount);
+                    return () => k.Eval(Codes(input!), Codes(output));
+                }
+            case ConvStep { InputLevels: { } levels } c:
+                {
+                    var kernel = new Conv2DLogInput(c.Geometry, levels.TableLevels, levels.TableScale, c.Weights.Scales, output.Quant, LevelInputWeights(c.Weights, c.Geometry.OutChannels, c.Geometry.FanIn), c.Weights.Bias, c.ClampMin, c.ClampMax);
+                    return () => kernel.Eval(Codes(input!), Codes(output));
+                }
+            case FullyConnectedStep { InputLevels: { } levels } f:
+                {
+                    var kernel = new FullyConnectedLogInput(f.Batch, f.InFeatures, f.Units, levels.TableLevels, levels.TableScale, f.Weights.Scales, output.Quant, LevelInputWeights(f.Weights, f.Units, f.InFeatures), f.Weights.Bias, f.ClampMin, f.ClampMax);
+                    return () => kernel.Eval(Codes(input!), Codes(output));
+                }
             case ConvStep c when c.Weights.Codebook is { } cb:
                 {
                     var packed = cb.PackedIndices();
@@ -205,6 +220,11 @@ public sealed class IntegerModelRunner
             default: throw new QuantBuildException(DiagnosticCodes.InternalError, $"no executor for {step.GetType().Name}");
         }
     }
+
+    /// <summary>The int8 weights of a log-input kernel, decoded from their stored form as the generated constructor does.</summary>
+    public static sbyte[] LevelInputWeights(PlanWeights w, int channels, int fanIn) => w.Codebook is { } cb
+        ? LogLevelInput.Weights(cb.PackedIndices(), 8, channels, fanIn, cb.IndexBits, cb.Levels)
+        : LogLevelInput.Weights(w.StoredBytes(), w.Bits, channels, fanIn, 0, ReadOnlySpan<sbyte>.Empty);
 
     private Action PrepareUnary(UnaryStep u, PlanTensor input, PlanTensor output)
     {

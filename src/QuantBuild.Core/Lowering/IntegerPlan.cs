@@ -146,6 +146,8 @@ public sealed class PlanCodebook
 public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)
     : PlanStep(node, opType, [input], [output])
 {
+    /// <summary>When set, the input holds level indices of this grid (<see cref="LevelEncodeStep"/>) and the step runs on Conv2DLogInput.</summary>
+    public LogActivationQuantization? InputLevels { get; init; }
     public Conv2DGeometry Geometry { get; } = geometry;
     public PlanWeights Weights { get; } = weights;
     public int ClampMin { get; } = clampMin;
@@ -155,6 +157,8 @@ public sealed class ConvStep(string node, string opType, PlanTensor input, PlanT
 public sealed class FullyConnectedStep(string node, string opType, PlanTensor input, PlanTensor output, int batch, int inFeatures, int units, PlanWeights weights, int clampMin, int clampMax)
     : PlanStep(node, opType, [input], [output])
 {
+    /// <summary>When set, the input holds level indices of this grid and the step runs on FullyConnectedLogInput.</summary>
+    public LogActivationQuantization? InputLevels { get; init; }
     public int Batch { get; } = batch;
     public int InFeatures { get; } = inFeatures;
     public int Units { get; } = units;
@@ -193,6 +197,18 @@ public sealed class UnaryStep(string node, string opType, UnaryKind kind, PlanTe
     public int[]? Permutation { get; init; }
     /// <summary>Softmax axis (non-negative).</summary>
     public int Axis { get; init; }
+}
+
+/// <summary>
+/// Linear int8 codes of a ReLU output → the index of the level of its grid (LogLevelEncoder, one 256-entry
+/// table); the output tensor holds the indices as int8 codes for the consuming Conv/Gemm/MatMul.
+/// </summary>
+public sealed class LevelEncodeStep(string node, PlanTensor input, PlanTensor output, LogActivationQuantization levels)
+    : PlanStep(node, "LevelEncode", [input], [output])
+{
+    public LogActivationQuantization Levels { get; } = levels;
+    /// <summary>Entry c + 128: the level index of code c.</summary>
+    public sbyte[] Table { get; } = levels.EncodingTable();
 }
 
 public enum BinaryKind { Add, Mul, Max }

@@ -60,8 +60,13 @@ public static class QuantizationPipeline
         var activations = SelectActivations(graph, plan);
 
         clock.Restart();
+        var levelCoded = settings.Activations.Levels == ActivationLevelGrid.Linear ? new HashSet<string>() : LevelGridActivations(graph, plan, activations);
         var collectors = activations.Where(a => !graph.IsConstant(a))
-            .ToDictionary(a => a, _ => RangeCollectors.Create(settings.Activations.Method, settings.Activations.Percentile, settings.Activations.Bits), StringComparer.Ordinal);
+            .ToDictionary(a => a, a =>
+            {
+                var range = RangeCollectors.Create(settings.Activations.Method, settings.Activations.Percentile, settings.Activations.Bits);
+                return levelCoded.Contains(a) ? new LevelGridCollector(range) : range;
+            }, StringComparer.Ordinal);
         var calibration = new CalibrationRunner(graph, engineOptions)
             .Run(calibrationPlan, collectors, settings.Calibration.MaxSamples, progress, settings.SourcePath);
         timings.Add(("calibrate", clock.Elapsed));
@@ -79,6 +84,8 @@ public static class QuantizationPipeline
                 ranges[name] = values.Length == 0 ? new(0, 0) : new(values.Min(), values.Max());
             }
             model.Activations[name] = LinearQuantizer.QuantizeActivation(name, ranges[name], settings.Activations.Bits, settings.Activations.Symmetric);
+            if (collectors.GetValueOrDefault(name) is LevelGridCollector grid)
+                model.LevelActivations[name] = LogActivationQuantizer.Quantize(settings.Activations.Levels, settings.Activations.LevelBits, model.Activations[name], grid.Histogram);
         }
         foreach (var node in plan.Float) model.FloatNodes.Add(node.Name);
         foreach (var (node, weightIndex, axis, weightSettings) in plan.Weighted)
@@ -128,6 +135,11 @@ public static class QuantizationPipeline
         model.Notes["activations.method"] = settings.Activations.Method.ToString().ToLowerInvariant();
         model.Notes["activations.bits"] = settings.Activations.Bits.ToString(CultureInfo.InvariantCulture);
         model.Notes["activations.symmetric"] = settings.Activations.Symmetric ? "true" : "false";
+        if (settings.Activations.Levels != ActivationLevelGrid.Linear)
+        {
+            model.Notes["activations.levels"] = SidecarParser.ActivationLevels[(int)settings.Activations.Levels];
+            model.Notes["activations.levelBits"] = settings.Activations.LevelBits.ToString(CultureInfo.InvariantCulture);
+        }
         model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
@@ -156,6 +168,41 @@ public static class QuantizationPipeline
                         if (!stepOutputs.Contains(value) && !model.Graph.IsGraphOutput(value))
                             model.Activations.Remove(value);
         }
+    }
+
+    /// <summary>
+    /// The activations that get a level grid (ALGORITHMS.md §3.3: only ReLU outputs; the network input and
+    /// the logits stay linear): values produced by a Relu — or by a MaxPool or reshape-like view of such a
+    /// value, since max and views commute with a monotone quantizer, so coding after them equals coding the
+    /// ReLU output itself — whose every reader is the data input of a Conv/Gemm/MatMul with quantized
+    /// single-point weights, and which are not model outputs.
+    /// </summary>
+    public static HashSet<string> LevelGridActivations(ModelGraph graph, NodePlan plan, IReadOnlyCollection<string> activations)
+    {
+        var producers = graph.Producers();
+        var consumers = graph.Consumers();
+        var weighted = plan.Weighted.Where(w => w.Settings.Method != "multipoint").Select(w => w.Node).ToHashSet(ReferenceEqualityComparer.Instance);
+        var floats = plan.Float.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        bool FromRelu(string value, int depth)
+        {
+            if (depth > 16 || !producers.TryGetValue(value, out var p) || p.Domain.Length != 0) return false;
+            return p.OpType switch
+            {
+                "Relu" => true,
+                "MaxPool" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" => p.Outputs.IndexOf(value) == 0 && FromRelu(p.Inputs[0], depth + 1),
+                _ => false,
+            };
+        }
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in activations)
+        {
+            if (graph.IsConstant(name) || graph.IsGraphOutput(name) || !FromRelu(name, 0)) continue;
+            if (!consumers.TryGetValue(name, out var readers) || readers.Count == 0) continue;
+            if (readers.All(n => weighted.Contains(n) && !floats.Contains(n.Name) && n.OpType is "Conv" or "Gemm" or "MatMul"
+                    && n.Inputs.IndexOf(name) == 0 && n.Inputs.LastIndexOf(name) == 0))
+                result.Add(name);
+        }
+        return result;
     }
 
     /// <summary>One sample's shape per input: the first calibration file, its batch dimension set to 1.</summary>

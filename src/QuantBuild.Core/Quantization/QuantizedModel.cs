@@ -108,6 +108,13 @@ public sealed class QuantizedModel
     /// <summary>Quantization of activations by value name. A float value absent here stays float.</summary>
     public Dictionary<string, ActivationQuantization> Activations { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// ReLU outputs re-coded on a level grid (activations.levels log / weighted-log / uniform), by value name.
+    /// Each is also in <see cref="Activations"/>: the producer writes those linear codes, and the consuming
+    /// Conv/Gemm/MatMul reads the level each code maps to.
+    /// </summary>
+    public Dictionary<string, LogActivationQuantization> LevelActivations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Quantized weights by node name.</summary>
     public Dictionary<string, WeightQuantization> Weights { get; } = new(StringComparer.Ordinal);
 
