@@ -59,7 +59,13 @@ public static class QuantizeJob
         var outputs = new List<OutputFile>();
         if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
         var plan = settings.Outputs.CSharp ? IntegerLowering.Lower(result.Model, result.SampleShapes) : null;
-        if (plan is not null) outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
+        if (plan is not null)
+        {
+            outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
+            // In the canonical form the MSBuild task turns into build warnings.
+            foreach (var warning in plan.Warnings)
+                log.WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
+        }
         if (settings.Outputs.Report)
         {
             // Keyed by kind, not file name, so the report does not depend on --name.

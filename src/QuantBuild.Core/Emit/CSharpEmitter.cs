@@ -349,7 +349,7 @@ public static partial class CSharpEmitter
                 w.Line($"// Input levels of step {s}: real value of level index n = InputLevels{s}[n] · {F(levels.TableScale)} (int16 fixed point).");
                 w.Line($"private static ReadOnlySpan<short> InputLevels{s} => new short[] {{ {string.Join(", ", levels.TableLevels.Select(c => c.ToString(CultureInfo.InvariantCulture)))} }};");
             }
-            var weights = plan.Steps[s] switch { ConvStep c => c.Weights, FullyConnectedStep f => f.Weights, _ => null };
+            var weights = PlanWeights.Of(plan.Steps[s]);
             if (weights is null) continue;
             w.Line();
             if (weights.Codebook is { } codebook)

@@ -72,9 +72,29 @@ public static class IntegerLowering
             }
             var outputs = _graph.Outputs.Select(o => _tensors.TryGetValue(o.Name, out var t) ? t
                 : throw new QuantBuildException(DiagnosticCodes.InternalError, $"model output '{o.Name}' was not lowered", _graph.SourcePath)).ToList();
+            WarnWhenCodebookTablesOutweighIndices();
             var plan = new IntegerPlan(_model, _steps, _tensorList, inputs, outputs, _warnings);
             ArenaPlanner.Assign(plan);
             return plan;
+        }
+
+        /// <summary>
+        /// Per-channel codebooks store 2^bits int8 levels per output channel: at high widths on layers with a
+        /// small fan-in (depthwise 3×3: 9 weights a channel) the tables outgrow the weights, and WEQ at 8 bits
+        /// on the PaddleOCR classifier stored more bytes than fp32. Say so, with the way out.
+        /// </summary>
+        private void WarnWhenCodebookTablesOutweighIndices()
+        {
+            long tableBytes = 0, indexBytes = 0;
+            foreach (var weights in _steps.Select(PlanWeights.Of).OfType<PlanWeights>())
+                if (weights.Codebook is { } codebook)
+                {
+                    tableBytes += codebook.Levels.Length;
+                    indexBytes += BitPacking.PackedLength(codebook.Indices.Length, codebook.IndexBits);
+                }
+            if (tableBytes > indexBytes)
+                _warnings.Add($"codebook level tables take {tableBytes:N0} bytes, more than the {indexBytes:N0} bytes of packed indices they decode; " +
+                              "fewer bits, one table per layer (weights.perChannel: false) or linear weights store this model smaller");
         }
 
         /// <summary>Build-time value of a non-activation input (initializer or shape-derived), else null.</summary>

@@ -80,6 +80,14 @@ public abstract class PlanStep
 /// <summary>Quantized weights of a Conv or FullyConnected step, with the data the kernels take.</summary>
 public sealed class PlanWeights
 {
+    /// <summary>The weights of a Conv or FullyConnected step; null for steps without weights.</summary>
+    public static PlanWeights? Of(PlanStep step) => step switch
+    {
+        ConvStep c => c.Weights,
+        FullyConnectedStep f => f.Weights,
+        _ => null,
+    };
+
     /// <summary>Identifier-safe name for emitted data.</summary>
     public required string Name { get; init; }
     public required int Bits { get; init; }

@@ -86,6 +86,30 @@ public sealed class QuantizeRealModelTests
     }
 
     [TestMethod]
+    public void CodebookTablesLargerThanTheirIndicesGiveABuildWarning()
+    {
+        // WEQ at 8 bits keeps 256 levels per output channel: on the classifier's depthwise 3x3 layers (9
+        // weights a channel) the tables outweigh the indices; at 3 bits they do not.
+        var model = TestAssets.RealModel("ppocr-cls");
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.File("calib"));
+        File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
+        string Quantize(int bits)
+        {
+            var sidecar = temp.File($"w{bits}.quant.json");
+            File.WriteAllText(sidecar, $$"""{ "weights": { "method": "weq", "bits": {{bits}} }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false } }""");
+            var log = new StringWriter();
+            QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{bits}"), "cls"), 2, log);
+            return log.ToString();
+        }
+
+        var eightBits = Quantize(8);
+        StringAssert.Contains(eightBits, $"{model.ModelPath}: warning QB4105: codebook level tables take");
+        var threeBits = Quantize(3);
+        Assert.IsFalse(threeBits.Contains("QB4105", StringComparison.Ordinal), threeBits);
+    }
+
+    [TestMethod]
     public void OpsetUpgradeKeepsPaddleOcrOutputsBitIdentical()
     {
         var model = TestAssets.RealModel("ppocr-cls");
