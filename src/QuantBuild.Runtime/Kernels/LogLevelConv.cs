@@ -33,17 +33,14 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue)
         {
             KernelArguments.RequireGeometry(geometry);
-            if (weights.Length != geometry.WeightLength)
-            {
-                throw new ArgumentException("Weights must have OutChannels·(InChannels/Groups)·kH·kW elements.", nameof(weights));
-            }
 
             this.geometry = geometry;
-            this.levels = LogLevelInput.CheckLevels(levels);
-            this.weights = weights.ToArray();
-            this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
-            requantizer = new ChannelRequantizer(levelScale, weightScales, geometry.OutChannels, output, clampMin, clampMax);
-            UsesInt64Accumulator = !LogLevelInput.FitsInt32(weights, geometry.OutChannels, geometry.FanIn, this.bias, levels);
+            var layer = new LogInputLayer(geometry.OutChannels, geometry.FanIn, geometry.WeightLength, "Weights must have OutChannels·(InChannels/Groups)·kH·kW elements.", levels, levelScale, weightScales, output, weights, bias, "output channel", clampMin, clampMax);
+            this.levels = layer.Levels;
+            this.weights = layer.Weights;
+            this.bias = layer.Bias;
+            requantizer = layer.Requantizer;
+            UsesInt64Accumulator = layer.UsesInt64Accumulator;
             values = new int[geometry.InputLength];
             int planeLength = geometry.OutHeight * geometry.OutWidth;
             plane = UsesInt64Accumulator ? new int[0] : new int[planeLength];
@@ -224,19 +221,16 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue)
         {
             KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
-            if (weights.Length != units * inFeatures)
-            {
-                throw new ArgumentException("Weights must have units·inFeatures elements.", nameof(weights));
-            }
 
             Batch = batch;
             InFeatures = inFeatures;
             Units = units;
-            this.levels = LogLevelInput.CheckLevels(levels);
-            this.weights = weights.ToArray();
-            this.bias = KernelArguments.BiasPerChannel(bias, units, "unit");
-            requantizer = new ChannelRequantizer(levelScale, weightScales, units, output, clampMin, clampMax);
-            UsesInt64Accumulator = !LogLevelInput.FitsInt32(weights, units, inFeatures, this.bias, levels);
+            var layer = new LogInputLayer(units, inFeatures, units * inFeatures, "Weights must have units·inFeatures elements.", levels, levelScale, weightScales, output, weights, bias, "unit", clampMin, clampMax);
+            this.levels = layer.Levels;
+            this.weights = layer.Weights;
+            this.bias = layer.Bias;
+            requantizer = layer.Requantizer;
+            UsesInt64Accumulator = layer.UsesInt64Accumulator;
             row = new int[inFeatures];
         }
 

@@ -139,6 +139,51 @@ namespace QuantBuild.Runtime
     }
 
     /// <summary>
+    /// What a log-input Conv or FullyConnected prepares once (checked levels, weights, bias per channel, the
+    /// requantizer at level scale · weight scale / output scale, the accumulator width): one place for the
+    /// reference and the optimized kernels, so both accept and build exactly the same layer.
+    /// </summary>
+    internal sealed class LogInputLayer
+    {
+        public LogInputLayer(
+            int channels,
+            int fanIn,
+            int expectedWeights,
+            string weightsMessage,
+            ReadOnlySpan<short> levels,
+            float levelScale,
+            float[] weightScales,
+            QuantParams output,
+            ReadOnlySpan<sbyte> weights,
+            ReadOnlySpan<int> bias,
+            string channelName,
+            int clampMin,
+            int clampMax)
+        {
+            if (weights.Length != expectedWeights)
+            {
+                throw new ArgumentException(weightsMessage, nameof(weights));
+            }
+
+            Levels = LogLevelInput.CheckLevels(levels);
+            Weights = weights.ToArray();
+            Bias = KernelArguments.BiasPerChannel(bias, channels, channelName);
+            Requantizer = new ChannelRequantizer(levelScale, weightScales, channels, output, clampMin, clampMax);
+            UsesInt64Accumulator = !LogLevelInput.FitsInt32(weights, channels, fanIn, Bias, levels);
+        }
+
+        public short[] Levels { get; }
+
+        public sbyte[] Weights { get; }
+
+        public int[] Bias { get; }
+
+        public ChannelRequantizer Requantizer { get; }
+
+        public bool UsesInt64Accumulator { get; }
+    }
+
+    /// <summary>
     /// Reference 2-D convolution (NCHW) whose input holds log level indices (<see cref="LogLevelEncoder"/>) and
     /// whose weights are int8 per output channel: <c>acc = bias[j] + Σ levels[x]·w</c>, padded taps are the zero
     /// level, then <c>y = clamp(z_y + MBQM(acc, M0_j, shift_j), lo, hi)</c> with M_j = levelScale·s_w[j]/s_y.
@@ -165,17 +210,14 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue)
         {
             KernelArguments.RequireGeometry(geometry);
-            if (weights.Length != geometry.WeightLength)
-            {
-                throw new ArgumentException("Weights must have OutChannels·(InChannels/Groups)·kH·kW elements.", nameof(weights));
-            }
 
             this.geometry = geometry;
-            this.levels = LogLevelInput.CheckLevels(levels);
-            this.weights = weights.ToArray();
-            this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
-            requantizer = new ChannelRequantizer(levelScale, weightScales, geometry.OutChannels, output, clampMin, clampMax);
-            UsesInt64Accumulator = !LogLevelInput.FitsInt32(weights, geometry.OutChannels, geometry.FanIn, this.bias, levels);
+            var layer = new LogInputLayer(geometry.OutChannels, geometry.FanIn, geometry.WeightLength, "Weights must have OutChannels·(InChannels/Groups)·kH·kW elements.", levels, levelScale, weightScales, output, weights, bias, "output channel", clampMin, clampMax);
+            this.levels = layer.Levels;
+            this.weights = layer.Weights;
+            this.bias = layer.Bias;
+            requantizer = layer.Requantizer;
+            UsesInt64Accumulator = layer.UsesInt64Accumulator;
         }
 
         public Conv2DGeometry Geometry
@@ -287,19 +329,16 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue)
         {
             KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
-            if (weights.Length != units * inFeatures)
-            {
-                throw new ArgumentException("Weights must have units·inFeatures elements.", nameof(weights));
-            }
 
             Batch = batch;
             InFeatures = inFeatures;
             Units = units;
-            this.levels = LogLevelInput.CheckLevels(levels);
-            this.weights = weights.ToArray();
-            this.bias = KernelArguments.BiasPerChannel(bias, units, "unit");
-            requantizer = new ChannelRequantizer(levelScale, weightScales, units, output, clampMin, clampMax);
-            UsesInt64Accumulator = !LogLevelInput.FitsInt32(weights, units, inFeatures, this.bias, levels);
+            var layer = new LogInputLayer(units, inFeatures, units * inFeatures, "Weights must have units·inFeatures elements.", levels, levelScale, weightScales, output, weights, bias, "unit", clampMin, clampMax);
+            this.levels = layer.Levels;
+            this.weights = layer.Weights;
+            this.bias = layer.Bias;
+            requantizer = layer.Requantizer;
+            UsesInt64Accumulator = layer.UsesInt64Accumulator;
         }
 
         public int Batch { get; }
