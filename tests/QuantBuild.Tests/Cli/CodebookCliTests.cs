@@ -9,6 +9,7 @@ using QuantBuild.Tests.Infrastructure;
 using QuantBuild.Tests.Lowering;
 using QuantBuild.Tests.Quantization;
 using ProductNpy = QuantBuild.Onnx.IO.NpyFile;
+using static QuantBuild.Tests.Infrastructure.Logits;
 
 namespace QuantBuild.Tests.Cli;
 
@@ -21,14 +22,6 @@ namespace QuantBuild.Tests.Cli;
 public sealed class CodebookCliTests
 {
     public TestContext TestContext { get; set; } = null!;
-
-    private static (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = QuantBuildCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     /// <summary>The test fixture's W8A8 model with every weight re-quantized by a codebook method (no calibration pipeline needed).</summary>
     internal static QuantizedModel QuantizeMnistCodebook(MnistDataset data, string method, int bits)
@@ -44,13 +37,6 @@ public sealed class CodebookCliTests
         return model;
     }
 
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
-    }
-
     [TestMethod]
     public void WeqThreeBitQuantizeRunIntAndOnnxRuntimeAgree()
     {
@@ -61,7 +47,7 @@ public sealed class CodebookCliTests
         QuantizeTestData.WriteMnistCalibration(temp.Path, 100);
         File.WriteAllText(temp.File("mnist.quant.json"), """{ "weights": { "method": "weq", "bits": 3 }, "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
 
-        var quantize = Cli("quantize", model, "--out", temp.File("out"));
+        var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
         var generated = File.ReadAllText(temp.File("out", "mnist.g.cs"));
         StringAssert.Contains(generated, "new Conv2DCodebook(");
@@ -82,7 +68,7 @@ public sealed class CodebookCliTests
 
         // Integer runtime on the held-out digits (the CLI reads the QDQ file back).
         var (heldOut, labels) = QuantizeTestData.WriteHeldOut(temp.Path);
-        var run = Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
+        var run = CliHarness.Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
         Assert.AreEqual(0, run.Exit, run.Err);
         var ours = ProductNpy.Read(temp.File("res", "logits.npy"));
         double accuracy = QuantizeTestData.Accuracy(ours, labels);

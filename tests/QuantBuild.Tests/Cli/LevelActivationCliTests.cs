@@ -10,6 +10,7 @@ using QuantBuild.Quantization;
 using QuantBuild.Tests.Infrastructure;
 using QuantBuild.Tests.Quantization;
 using ProductNpy = QuantBuild.Onnx.IO.NpyFile;
+using static QuantBuild.Tests.Infrastructure.Logits;
 
 namespace QuantBuild.Tests.Cli;
 
@@ -23,21 +24,6 @@ namespace QuantBuild.Tests.Cli;
 public sealed class LevelActivationCliTests
 {
     public TestContext TestContext { get; set; } = null!;
-
-    private static (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = QuantBuildCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
-    }
 
     [TestMethod]
     [TestCategory("Integration")]
@@ -54,7 +40,7 @@ public sealed class LevelActivationCliTests
               "calibration": { "inputs": { "input": "calib/*.npy" } } }
             """);
 
-        var quantize = Cli("quantize", model, "--out", temp.File("out"));
+        var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
         var generated = File.ReadAllText(temp.File("out", "mnist.g.cs"));
         StringAssert.Contains(generated, "new LogLevelEncoder(");
@@ -87,7 +73,7 @@ public sealed class LevelActivationCliTests
 
         // Integer runtime (run --int reads the QDQ file) and ONNX Runtime on the held-out digits.
         var (heldOut, labels) = QuantizeTestData.WriteHeldOut(temp.Path);
-        var run = Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
+        var run = CliHarness.Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
         Assert.AreEqual(0, run.Exit, run.Err);
         var ours = ProductNpy.Read(temp.File("res", "logits.npy"));
         double accuracy = QuantizeTestData.Accuracy(ours, labels);

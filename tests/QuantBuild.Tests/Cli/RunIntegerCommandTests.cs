@@ -17,14 +17,6 @@ public sealed class RunIntegerCommandTests
 {
     private const double Fp32Accuracy = 0.9890;
 
-    private static (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = QuantBuildCli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [TestMethod]
     public void QuantizeThenRunIntMatchesTheIntegerRunnerAndKeepsAccuracy()
     {
@@ -34,14 +26,14 @@ public sealed class RunIntegerCommandTests
         QuantizeTestData.WriteMnistCalibration(temp.Path, 100);
         File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
 
-        var quantize = Cli("quantize", model, "--out", temp.File("out"));
+        var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
         foreach (var file in new[] { "mnist.quant.onnx", "mnist.g.cs", "mnist.report.json", "QuantBuild.Runtime.g.cs" })
             Assert.IsTrue(File.Exists(temp.File("out", file)), $"{file} was not written");
         StringAssert.Contains(File.ReadAllText(temp.File("out", "mnist.g.cs")), "internal sealed class Mnist");
 
         var (heldOut, labels) = QuantizeTestData.WriteHeldOut(temp.Path);
-        var run = Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
+        var run = CliHarness.Cli("run", temp.File("out", "mnist.quant.onnx"), "--int", "--input", $"input={heldOut}", "--out", temp.File("res"));
         Assert.AreEqual(0, run.Exit, run.Err);
         var logits = ProductNpy.Read(temp.File("res", "logits.npy"));
         double accuracy = QuantizeTestData.Accuracy(logits, labels);
@@ -82,9 +74,9 @@ public sealed class RunIntegerCommandTests
         File.Copy(real.ModelPath, temp.File("ppocr.onnx"));
         File.WriteAllText(temp.File("ppocr.quant.json"), $$"""{ "calibration": { "inputs": { "{{inputName}}": "calib/*.npy" } } }""");
 
-        var quantize = Cli("quantize", temp.File("ppocr.onnx"), "--out", temp.File("out"));
+        var quantize = CliHarness.Cli("quantize", temp.File("ppocr.onnx"), "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
-        var run = Cli("run", temp.File("out", "ppocr.quant.onnx"), "--int", "--input", $"{inputName}={temp.File("calib", "c0.npy")}", "--out", temp.File("res"));
+        var run = CliHarness.Cli("run", temp.File("out", "ppocr.quant.onnx"), "--int", "--input", $"{inputName}={temp.File("calib", "c0.npy")}", "--out", temp.File("res"));
         Assert.AreEqual(0, run.Exit, run.Err);
 
         var qdq = global::QuantBuild.Graph.OnnxImporter.Load(temp.File("out", "ppocr.quant.onnx"));
@@ -101,7 +93,7 @@ public sealed class RunIntegerCommandTests
         using var temp = new TempFolder();
         var image = Tensor.Zeros(1, 1, 28, 28);
         ProductNpy.Write(temp.File("x.npy"), image);
-        var r = Cli("run", QuantizeTestData.MnistModel, "--int", "--input", $"input={temp.File("x.npy")}", "--out", temp.File("o"));
+        var r = CliHarness.Cli("run", QuantizeTestData.MnistModel, "--int", "--input", $"input={temp.File("x.npy")}", "--out", temp.File("o"));
         Assert.AreNotEqual(0, r.Exit);
         StringAssert.Contains(r.Err, "error QB");
         Assert.IsFalse(r.Err.Contains("   at ", StringComparison.Ordinal), r.Err);

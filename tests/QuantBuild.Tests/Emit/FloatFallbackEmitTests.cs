@@ -12,6 +12,7 @@ using QuantBuild.Onnx.IO;
 using QuantBuild.Quantization;
 using QuantBuild.Tests.Infrastructure;
 using QuantBuild.Tests.Lowering;
+using static QuantBuild.Tests.Infrastructure.Logits;
 
 namespace QuantBuild.Tests.Emit;
 
@@ -147,13 +148,6 @@ public sealed class FloatFallbackEmitTests
             $"max |runner − fp32| = {worst:G4} ({relative:G3} of max |fp32| {scale:G4}); top-1 agreement {agree}/{rows}; {allocated.Value}\nfloat steps: " +
             string.Join(", ", c.Plan.Steps.OfType<FloatStep>().Select(f => $"{f.OpType} '{f.NodeName}'")));
         return (relative, (double)agree / rows);
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
     }
 
     [TestMethod]

@@ -6,6 +6,7 @@ using QuantBuild.Quantization;
 using QuantBuild.Runtime;
 using QuantBuild.TestData;
 using QuantBuild.Tests.Infrastructure;
+using static QuantBuild.Tests.Infrastructure.Logits;
 
 namespace QuantBuild.Tests.Lowering;
 
@@ -31,13 +32,6 @@ public sealed class IntegerRunnerTests
 
     internal static QuantizedModel QuantizeMnist(MnistDataset data, int weightBits) =>
         TestQuantizer.Quantize(MnistModelPath, MnistCalibration(data), weightBits);
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-        return best;
-    }
 
     private static double IntegerAccuracy(IntegerModelRunner runner, MnistDataset data)
     {
