@@ -24,6 +24,16 @@ dotnet test QuantBuild.sln -c Release --no-build --nologo \
   --logger "trx;LogFilePrefix=results" --logger "console;verbosity=minimal" \
   --results-directory "$results" || status=$?
 
+# The integer runtime again with the vector paths other CPUs take: without AVX2 (SSE/Vector128 only, as
+# on older x64 and where the JIT is told so) and with no hardware intrinsics at all (the scalar code an
+# unaccelerated target runs). Kernels must give the same bytes on every path, so the same tests apply.
+for isa in "DOTNET_EnableAVX2=0" "DOTNET_EnableHWIntrinsic=0"; do
+  echo "runtime tests with $isa"
+  env "$isa" dotnet test tests/QuantBuild.Runtime.Tests/QuantBuild.Runtime.Tests.csproj -c Release --no-build --nologo \
+    --logger "trx;LogFilePrefix=runtime-${isa%%=*}" --logger "console;verbosity=minimal" \
+    --results-directory "$results" || status=$?
+done
+
 passed=0; failed=0; skipped=0
 shopt -s nullglob
 trx_files=("$results"/*.trx)

@@ -22,7 +22,7 @@ static class Int8Suite
     private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128"];
 
     sealed record Row(string Model, int Bits, double? OursMs, double? OrtQdqMs, double? OrtFp32Ms, long Fp32WeightBytes, long QuantWeightBytes,
-        long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null);
+        long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null, string QdqType = "uint8");
 
     public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
     {
@@ -39,7 +39,7 @@ static class Int8Suite
             foreach (int bits in new[] { 8, 4 })
             {
                 Console.Error.WriteLine($"int8 bench {model.Id} W{bits}A8 ...");
-                try { rows.Add(Measure(model, input, bits, fp32, oracle, options, work)); }
+                try { rows.AddRange(Measure(model, input, bits, fp32, oracle, options, work)); }
                 catch (Exception e) when (e is QuantBuildException or OracleException or NotSupportedException)
                 {
                     rows.Add(new Row(model.Id, bits, null, null, fp32, 0, 0, 0, 0, e.Message));
@@ -49,13 +49,13 @@ static class Int8Suite
 
         var table = new StringBuilder();
         // Minimums beside the medians: on a shared, loaded machine the fastest run is the steadier comparison.
-        table.AppendLine("| model | weights | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("| model | weights | QDQ codes | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
+        table.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine(r.Error is not null
-                ? $"| {r.Model} | W{r.Bits}A8 | error: {r.Error} | | | | | | | | | | | |"
-                : $"| {r.Model} | W{r.Bits}A8 | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
-        Console.WriteLine($"int8 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
+                ? $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | error: {r.Error} | | | | | | | | | | | |"
+                : $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
+        Console.WriteLine($"int8 inference on {CpuDescription.Current}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
         Console.Write(table);
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
         File.WriteAllText(outPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
@@ -93,7 +93,7 @@ static class Int8Suite
         return text.ToString();
     }
 
-    private static Row Measure(RealModel model, RealModelCase input, int bits, double? fp32, OrtOracle oracle, BenchOptions options, string work)
+    private static IEnumerable<Row> Measure(RealModel model, RealModelCase input, int bits, double? fp32, OrtOracle oracle, BenchOptions options, string work)
     {
         // A sidecar beside the inputs, as a user would write one: calibration globs per input.
         var casesDir = Path.GetDirectoryName(Path.GetDirectoryName(input.InputFiles.Values.First())!)!;
@@ -103,9 +103,6 @@ static class Int8Suite
         File.WriteAllText(sidecar, $$"""{ "weights": { "bits": {{bits}} }, "calibration": { "inputs": { {{calibration}} } } }""");
 
         var result = QuantizationPipeline.Run(model.ModelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
-        var qdq = Path.Combine(work, $"{model.Id}-w{bits}.quant.onnx");
-        var qdqBytes = QdqOnnxEmitter.EmitBytes(result.Model);
-        File.WriteAllBytes(qdq, qdqBytes);
         var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
         var runner = new IntegerModelRunner(plan);
         var feeds = input.LoadInputs();
@@ -119,9 +116,19 @@ static class Int8Suite
         }
         Array.Sort(times);
         if (options.Profile) Console.WriteLine(ProfileSteps(model.Id, bits, plan, runner, feeds, options.Iters));
-        var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters);
         long fp32Bytes = result.Model.Weights.Values.Sum(w => 4L * w.Codes.Length);
         long quantBytes = result.Model.Weights.Values.Sum(w => ((long)w.Codes.Length * w.Bits + 7) / 8);
-        return new Row(model.Id, bits, times[times.Length / 2], ortQdq.MedianMs, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null, times[0], ortQdq.MinMs);
+        var rows = new List<Row>();
+        // The same quantized model written with each QDQ code type: only ORT's kernels (and its timing) differ.
+        foreach (var type in options.QdqTypes ?? [QdqIntegerType.UInt8])
+        {
+            var name = type == QdqIntegerType.Int8 ? "int8" : "uint8";
+            var qdq = Path.Combine(work, $"{model.Id}-w{bits}-{name}.quant.onnx");
+            var qdqBytes = QdqOnnxEmitter.EmitBytes(result.Model, type);
+            File.WriteAllBytes(qdq, qdqBytes);
+            var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters);
+            rows.Add(new Row(model.Id, bits, times[times.Length / 2], ortQdq.MedianMs, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null, times[0], ortQdq.MinMs, name));
+        }
+        return rows;
     }
 }

@@ -274,7 +274,7 @@ static class MethodsSuite
         {
             suite = "methods",
             date = DateTime.UtcNow.ToString("O"),
-            machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
+            machine = new { cpu = CpuDescription.Current, cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
             samples = options.Samples,
             bits,
             methods,

@@ -17,11 +17,13 @@ using QuantBuild.Oracle;
 //                          weights at equal bytes: MNIST held-out accuracy, real-model SQNR/top-1; artifacts/bench-multipoint.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq  [options]   (EPTQ vs nearest vs uniform weights; see EptqSuite.cs)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- int8  [options]   (W8A8 and W4A8: our integer
-//                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json)
+//                          runtime vs ORT on our QDQ file vs ORT fp32, weight bytes; artifacts/bench-int8.json;
+//                          --qdq-types uint8,int8: ORT timed on the QDQ file written with each code type)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- task  [--models ppocr-cls,oww] [--samples N] [--out FILE.json]
 //                          (task metrics on the labelled sets of .assets/task: fp32 engine / ORT, W8A8 in our
 //                          integer runtime and as QDQ in ORT, decision agreement, SQNR; artifacts/bench-task.json;
-//                          --profile: integer runtime vs ORT step by step on the first unit they decide differently)
+//                          --profile: integer runtime vs ORT step by step on the first unit they decide differently;
+//                          --qdq-types uint8,int8: one W8A8 row per QDQ code type, outputs.qdqIntegerType, default uint8)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- mixed [--models mnist,oww-embedding]   (accuracy of
 //                          mixed precision and bias correction vs uniform widths; artifacts/bench-mixed.json)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- methods [--models mnist,ppocr-cls,oww] [--methods linear,weq,...]
@@ -64,15 +66,16 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
 }
 
 sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0, string[]? Methods = null, int[]? Bits = null,
-    string[]? ActivationLevels = null, int[]? ActivationBits = null)
+    string[]? ActivationLevels = null, int[]? ActivationBits = null, QuantBuild.Configuration.QdqIntegerType[]? QdqTypes = null)
 {
     public static BenchOptions Parse(string[] args)
     {
         if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--out FILE.json]");
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--qdq-types uint8,int8] [--out FILE.json]");
         string[]? ids = null, methods = null; string? model = null; string? outPath = null;
         int[]? bits = null, activationBits = null;
         string[]? activationLevels = null;
+        QuantBuild.Configuration.QdqIntegerType[] qdqTypes = [QuantBuild.Configuration.QdqIntegerType.UInt8];
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         // Warm-up must outlast tiered JIT: every kernel runs once per inference, needs 30 calls to be queued
         // for the optimizing tier and is then compiled in the background. With 5 warm-up runs most timed
@@ -109,11 +112,20 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                     activationBits = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(b => int.TryParse(b, out var n) && n is >= 2 and <= 8 ? n : throw new ArgumentException($"--activation-bits: '{b}' is not a width from 2 to 8")).ToArray();
                     break;
+                case "--qdq-types":
+                    qdqTypes = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(t => t switch
+                        {
+                            "uint8" => QuantBuild.Configuration.QdqIntegerType.UInt8,
+                            "int8" => QuantBuild.Configuration.QdqIntegerType.Int8,
+                            _ => throw new ArgumentException($"--qdq-types: '{t}' is not uint8 or int8"),
+                        }).Distinct().ToArray();
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits, activationLevels, activationBits);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits, activationLevels, activationBits, qdqTypes);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)
@@ -181,7 +193,7 @@ static class Fp32Suite
         table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine($"| {r.Model} | {r.Case} | {Ms(r.OursMedianMs)} | {Ms(r.OrtMedianMs)} | {Ratio(r.Ratio)} | {Ms(r.OursMinMs)} | {Ms(r.OrtMinMs)} | {Ratio(r.OursMinMs / r.OrtMinMs)} |");
-        Console.WriteLine($"fp32 inference, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
+        Console.WriteLine($"fp32 inference on {CpuDescription.Current}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
         Console.WriteLine();
         Console.Write(table);
         foreach (var r in rows.Where(r => r.Error is not null)) Console.WriteLine($"\n{r.Model}: {r.Error}");
@@ -193,7 +205,7 @@ static class Fp32Suite
         {
             suite = "fp32",
             date = DateTime.UtcNow.ToString("O"),
-            machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
+            machine = new { cpu = CpuDescription.Current, cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
             threads = 1,
             warmup = options.Warmup,
             iters = options.Iters,

@@ -10,21 +10,53 @@ public sealed record OrtTiming(double MedianMs, double MeanMs, double MinMs, int
 
 public sealed class OracleException(string message) : Exception(message);
 
+/// <summary>ONNX Runtime's graph optimization level (ort-run.js <c>--optimization</c>).</summary>
+public enum OrtOptimization
+{
+    /// <summary>The graph as written: a QDQ file runs DequantizeLinear → float op → QuantizeLinear, its meaning on every CPU.</summary>
+    Disabled,
+    Basic,
+    Extended,
+    /// <summary>ORT's default: QDQ groups fuse into integer kernels whose results depend on the CPU (see docs/qdq-encoding.md).</summary>
+    All,
+}
+
 /// <summary>
 /// Drives ONNX Runtime (onnxruntime-node, through tests/oracle/ort-run.js) as a separate process:
-/// the accuracy oracle and the speed anchor for our engine.
+/// the accuracy oracle and the speed anchor for our engine. An oracle runs at one graph optimization
+/// level (<see cref="All"/>, ORT's default, unless made with <see cref="WithOptimization"/>).
 /// </summary>
 public sealed class OrtOracle
 {
     private readonly string _script;
     private readonly string _node;
 
-    public OrtOracle(string repoRoot, string nodeExecutable = "node")
+    public OrtOracle(string repoRoot, string nodeExecutable = "node", OrtOptimization optimization = OrtOptimization.All)
     {
         _script = Path.Combine(repoRoot, "tests", "oracle", "ort-run.js");
         if (!File.Exists(_script)) throw new OracleException($"the ONNX Runtime oracle script is missing: {_script}");
         _node = nodeExecutable;
+        Optimization = optimization;
     }
+
+    private OrtOracle(OrtOracle other, OrtOptimization optimization)
+    {
+        _script = other._script;
+        _node = other._node;
+        Optimization = optimization;
+    }
+
+    public OrtOptimization Optimization { get; }
+
+    /// <summary>The same runtime at another graph optimization level.</summary>
+    public OrtOracle WithOptimization(OrtOptimization optimization) => new(this, optimization);
+
+    /// <summary>
+    /// ONNX Runtime with graph optimizations disabled: what a QDQ file means (plain DequantizeLinear →
+    /// float op → QuantizeLinear), the same on every CPU. Tests compare our integer runtime with this;
+    /// ORT's fused integer kernels (<see cref="OrtOptimization.All"/>) are measured by the benchmarks.
+    /// </summary>
+    public OrtOracle QdqMeaning() => WithOptimization(OrtOptimization.Disabled);
 
     /// <summary>Same rule as ort-run.js and `quantbuild run`: characters invalid in file names on common OSes become '_'.</summary>
     public static string SafeFileName(string valueName) =>
@@ -83,6 +115,8 @@ public sealed class OrtOracle
         };
         start.ArgumentList.Add(_script);
         foreach (var a in args) start.ArgumentList.Add(a);
+        start.ArgumentList.Add("--optimization");
+        start.ArgumentList.Add(Optimization.ToString().ToLowerInvariant());
         Process process;
         try
         {

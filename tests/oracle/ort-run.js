@@ -10,6 +10,12 @@
 //       concatenated along axis 0. Task evaluations use it so a whole data set costs one Node start.
 //   node ort-run.js bench MODEL.onnx --input NAME=FILE.npy ... [--warmup N] [--iters N]
 //       prints {"median_ms","mean_ms","min_ms","iters"} for session.run on one thread.
+//   --optimization disabled|basic|extended|all   (either command; default all)
+//       ONNX Runtime's graph optimization level. 'disabled' runs a QDQ file as written (each
+//       DequantizeLinear -> float op -> QuantizeLinear), which is the file's meaning on every CPU;
+//       'all' lets ORT fuse QDQ groups into its integer kernels, whose results depend on the CPU
+//       (AVX2 u8s8 kernels saturate 16-bit pair sums). Tests compare with the meaning; benchmarks
+//       report both.
 //
 // onnxruntime-node comes from <repo>/.assets/node_modules (see tests/fetch-assets.sh).
 'use strict';
@@ -94,7 +100,7 @@ function parseArgs(argv) {
     fail('usage: ort-run.js run MODEL.onnx --input NAME=FILE.npy ... --out DIR\n' +
          '       ort-run.js bench MODEL.onnx --input NAME=FILE.npy ... [--warmup N] [--iters N]');
   }
-  const args = { command, model, inputs: [], out: null, warmup: 10, iters: 50, chunk: 0 };
+  const args = { command, model, inputs: [], out: null, warmup: 10, iters: 50, chunk: 0, optimization: 'all' };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = rest[i + 1];
@@ -109,6 +115,9 @@ function parseArgs(argv) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1) fail(`--chunk expects a positive integer, got '${value}'`);
       args.chunk = n;
+    } else if (flag === '--optimization') {
+      if (!['disabled', 'basic', 'extended', 'all'].includes(value)) fail(`--optimization expects disabled|basic|extended|all, got '${value}'`);
+      args.optimization = value;
     } else if (flag === '--warmup' || flag === '--iters') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < (flag === '--iters' ? 1 : 0)) fail(`${flag} expects a non-negative integer, got '${value}'`);
@@ -158,7 +167,7 @@ async function main() {
   const session = await ort.InferenceSession.create(args.model, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: args.optimization,
     executionMode: 'sequential',
     logSeverityLevel: 3, // errors only: tf2onnx models trigger harmless unused-initializer warnings
   });

@@ -57,7 +57,7 @@ public static class QuantizeJob
         var result = QuantizationPipeline.Run(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, progress);
 
         var outputs = new List<OutputFile>();
-        if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model)));
+        if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model, settings.Outputs.QdqIntegerType)));
         var plan = settings.Outputs.CSharp ? IntegerLowering.Lower(result.Model, result.SampleShapes) : null;
         if (plan is not null)
         {

@@ -116,6 +116,21 @@ public sealed record OutputSettings
     public bool Onnx { get; init; } = true;
     public bool CSharp { get; init; } = true;
     public bool Report { get; init; } = true;
+    /// <summary>outputs.qdqIntegerType: the integer type of 8-bit codes in the QDQ file (docs/qdq-encoding.md).</summary>
+    public QdqIntegerType QdqIntegerType { get; init; } = QdqIntegerType.UInt8;
+}
+
+/// <summary>
+/// How the QDQ file stores 5–8-bit codes. Both describe the same real values (a uint8 code is the int8 code
+/// + 128, its zero point likewise); they differ in which ONNX Runtime kernels fuse them, and so in whether
+/// ORT computes the file's meaning exactly on every CPU. See docs/qdq-encoding.md for the measurements.
+/// </summary>
+public enum QdqIntegerType
+{
+    /// <summary>uint8 activations and uint8 weights with zero point 128: ORT's u8u8 kernels, exact on every x64 CPU (the default).</summary>
+    UInt8,
+    /// <summary>int8 activations and weights: ORT's u8s8/s8s8 kernels, which saturate 16-bit pair sums on x64 CPUs without VNNI.</summary>
+    Int8,
 }
 
 /// <summary>

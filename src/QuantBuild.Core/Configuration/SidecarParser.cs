@@ -28,7 +28,7 @@ public static class SidecarParser
         ["weights/multipoint"] = MultipointKeys,
         ["layers/*/weights/multipoint"] = MultipointKeys,
         ["budget"] = ["weightBytes", "averageBits", "bits", "sensitivitySamples"],
-        ["outputs"] = ["onnx", "csharp", "report"],
+        ["outputs"] = ["onnx", "csharp", "report", "qdqIntegerType"],
         ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianFloor", "hessianSamples", "hessianProbes",
             "learningRate", "parameterLearningRate", "regularization", "learnScales", "learnBiases"],
     };
@@ -43,6 +43,7 @@ public static class SidecarParser
     public static readonly string[] ActivationMethods = ["minmax", "percentile", "mse", "entropy"];
     /// <summary>Level grids of activations.levels ("linear" = plain int8, the default).</summary>
     public static readonly string[] ActivationLevels = ["linear", "log", "weighted-log", "uniform"];
+    public static readonly string[] QdqIntegerTypes = ["uint8", "int8"];
 
     public const int MinBits = 2, MaxBits = 8;
 
@@ -91,6 +92,11 @@ public static class SidecarParser
                     var outputs = settings.Outputs;
                     foreach (var (k, _, _, v) in value.Members)
                     {
+                        if (k == "qdqIntegerType")
+                        {
+                            outputs = outputs with { QdqIntegerType = reader.Enum(v, "outputs.qdqIntegerType", QdqIntegerTypes) == "int8" ? QdqIntegerType.Int8 : QdqIntegerType.UInt8 };
+                            continue;
+                        }
                         bool on = reader.Boolean(v, $"outputs.{k}");
                         outputs = k switch
                         {

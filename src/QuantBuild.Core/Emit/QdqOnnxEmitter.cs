@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf;
+using QuantBuild.Configuration;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
 using QuantBuild.Onnx.Proto;
@@ -12,12 +13,16 @@ namespace QuantBuild.Emit;
 /// Writes a <see cref="QuantizedModel"/> as a QDQ ONNX file that ONNX Runtime loads, fuses into its
 /// int8 kernels and runs:
 /// <list type="bullet">
-/// <item>each quantized weight is an int8 initializer of codes + a float scale per channel and a
+/// <item>each quantized weight is an 8-bit initializer of codes + a float scale per channel and a
 /// DequantizeLinear (axis = output channel) whose output keeps the weight's name, so the file is ~4×
 /// smaller than fp32. Widths of 4 bits or less are stored as opset-21 INT4 (two codes per byte, ~8×
-/// smaller; the whole graph is at opset 21 then); 5–7 bits as int8 codes inside the narrower grid.</item>
+/// smaller; the whole graph is at opset 21 then); 5–7 bits as 8-bit codes inside the narrower grid.
+/// With <see cref="QdqIntegerType.UInt8"/> (the default) 8-bit codes are uint8 with zero point 128 — the
+/// same values as the int8 codes — so ONNX Runtime fuses them into its exact u8u8 kernels rather than the
+/// u8s8 ones that saturate on CPUs without VNNI (docs/qdq-encoding.md).</item>
 /// <item>each bias of a quantized Conv/Gemm is int32 codes with scale s_in·s_w[j], zero point 0.</item>
-/// <item>each quantized activation gets QuantizeLinear → DequantizeLinear right after its producer (the
+/// <item>each quantized activation gets QuantizeLinear → DequantizeLinear (uint8 codes with the int8 zero
+/// point + 128 under <see cref="QdqIntegerType.UInt8"/>) right after its producer (the
 /// producer's output is renamed, the DequantizeLinear output takes the original name, so consumers
 /// and graph outputs are untouched); graph inputs get the pair in front of their consumers. Below 8
 /// bits a Clip to the grid's real bounds comes first, since Q saturates only at the int8 limits.</item>
@@ -30,8 +35,12 @@ public static class QdqOnnxEmitter
 {
     public const string MetadataKey = "quantbuild.qdq";
 
-    public static ModelProto Emit(QuantizedModel model)
+    /// <summary>Metadata value of the 8-bit code type (<c>integerType</c>): the importer maps uint8 codes back to the int8 ones the plan uses.</summary>
+    internal const string UInt8IntegerType = "uint8", Int8IntegerType = "int8";
+
+    public static ModelProto Emit(QuantizedModel model, QdqIntegerType integerType = QdqIntegerType.UInt8)
     {
+        bool unsignedCodes = integerType == QdqIntegerType.UInt8;
         var source = model.Graph;
         if (source.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
             throw new InvalidOperationException($"the graph is at opset {source.OpsetVersion}; upgrade it (OpsetUpgrade) before quantizing");
@@ -60,11 +69,24 @@ public static class QdqOnnxEmitter
             var codes = names.Fresh(w.WeightName + "_quantized");
             var scale = names.Fresh(w.WeightName + "_scale");
             g.Initializers.Remove(w.WeightName);
-            g.Initializers[codes] = new Tensor(DataType.Int8, w.Shape, (sbyte[])w.Codes.Clone());
+            bool multipoint = w.ExtraPoints.Count > 0;
+            // uint8 + 128 only where ORT would fuse the DequantizeLinear into an integer kernel: 4-bit codes
+            // stay INT4, and multipoint weights feed an Add of points, not a Conv/MatMul directly.
+            bool offsetCodes = unsignedCodes && w.Bits > 4 && !multipoint;
+            List<string> dqInputs = [codes, scale];
+            if (offsetCodes)
+            {
+                g.Initializers[codes] = new Tensor(DataType.UInt8, w.Shape, w.Codes.Select(c => (byte)(c + 128)).ToArray());
+                var zero = names.Fresh(w.WeightName + "_zero_point");
+                g.Initializers[zero] = perChannel
+                    ? new Tensor(DataType.UInt8, [w.Scales.Length], Enumerable.Repeat((byte)128, w.Scales.Length).ToArray())
+                    : new Tensor(DataType.UInt8, [], new[] { (byte)128 });
+                dqInputs.Add(zero);
+            }
+            else g.Initializers[codes] = new Tensor(DataType.Int8, w.Shape, (sbyte[])w.Codes.Clone());
             if (w.Bits <= 4) int4Weights.Add(codes);
             g.Initializers[scale] = perChannel ? Tensor.FromFloats((float[])w.Scales.Clone(), w.Scales.Length) : Tensor.Scalar(w.Scales[0]);
-            bool multipoint = w.ExtraPoints.Count > 0;
-            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", [codes, scale], [multipoint ? names.Fresh(w.WeightName + "_point1") : w.WeightName]);
+            var dq = new Node(names.Fresh(w.WeightName + "_DequantizeLinear"), "DequantizeLinear", dqInputs, [multipoint ? names.Fresh(w.WeightName + "_point1") : w.WeightName]);
             if (perChannel) dq.SetInt("axis", w.Axis);
             prefix.Add(dq);
             if (multipoint) prefix.AddRange(MultipointQdq.Emit(g, names.Fresh, w, dq.Outputs[0], w.WeightName, int4Weights));
@@ -96,9 +118,12 @@ public static class QdqOnnxEmitter
             var scale = names.Fresh(name + "_scale");
             var zero = names.Fresh(name + "_zero_point");
             g.Initializers[scale] = Tensor.Scalar(a.Scale);
-            g.Initializers[zero] = a.Signed
-                ? new Tensor(DataType.Int8, [], new[] { (sbyte)a.ZeroPoint })
-                : new Tensor(DataType.UInt8, [], new[] { (byte)a.ZeroPoint });
+            // The file's codes: int8 as the plan has them, or the same values as uint8 (code + 128).
+            bool fileSigned = a.Signed && !unsignedCodes;
+            int fileZero = a.Signed && !fileSigned ? a.ZeroPoint + 128 : a.ZeroPoint;
+            g.Initializers[zero] = fileSigned
+                ? new Tensor(DataType.Int8, [], new[] { (sbyte)fileZero })
+                : new Tensor(DataType.UInt8, [], new[] { (byte)fileZero });
             var pair = new List<Node>();
             string quantizeInput = floatName;
             bool narrow = a.Bits < 8;
@@ -115,7 +140,7 @@ public static class QdqOnnxEmitter
             pair.Add(new Node(names.Fresh(name + "_QuantizeLinear"), "QuantizeLinear", [quantizeInput, scale, zero], [codes]));
             pair.Add(new Node(names.Fresh(name + "_DequantizeLinear"), "DequantizeLinear", [codes, scale, zero], [output]));
             if (model.LevelActivations.TryGetValue(name, out var levels))
-                levelInputs[name] = LevelDecode(g, names, name, codes, a, levels, pair);
+                levelInputs[name] = LevelDecode(g, names, name, codes, a, fileZero - a.ZeroPoint, levels, pair);
 
             if (graphInputs.Contains(name))
             {
@@ -167,22 +192,23 @@ public static class QdqOnnxEmitter
         }
         // Opset 13 needs IR version 7 or later.
         proto.IrVersion = Math.Max(proto.IrVersion, 7);
-        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model, levelInputs) });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(model, levelInputs, unsignedCodes ? UInt8IntegerType : Int8IntegerType) });
         return proto;
     }
 
     /// <summary>
     /// The level grid of a ReLU output in a form ONNX Runtime runs: its linear codes (the Q output) → Cast to
     /// int32 → Add −qmin → Gather from a float table of one entry per code, holding the deployed value of the
-    /// level that code maps to (int16 level · table scale). Returns the Gather output's name.
+    /// level that code maps to (int16 level · table scale). <paramref name="codeShift"/> is what the file adds
+    /// to the plan's codes (128 for uint8 codes of an int8 activation). Returns the Gather output's name.
     /// </summary>
-    private static string LevelDecode(ModelGraph g, NameSet names, string name, string codes, ActivationQuantization a, LogActivationQuantization levels, List<Node> into)
+    private static string LevelDecode(ModelGraph g, NameSet names, string name, string codes, ActivationQuantization a, int codeShift, LogActivationQuantization levels, List<Node> into)
     {
         var asInt = names.Fresh(name + "_codes_int32");
         var cast = new Node(names.Fresh(name + "_Cast"), "Cast", [codes], [asInt]);
         cast.SetInt("to", (long)DataType.Int32);
         var offset = names.Fresh(name + "_code_offset");
-        g.Initializers[offset] = new Tensor(DataType.Int32, [], new[] { -a.QMin });
+        g.Initializers[offset] = new Tensor(DataType.Int32, [], new[] { -(a.QMin + codeShift) });
         var index = names.Fresh(name + "_level_code_index");
         var table = names.Fresh(name + "_level_values");
         g.Initializers[table] = Tensor.FromFloats(levels.CodeValues(), a.QMax - a.QMin + 1);
@@ -195,7 +221,7 @@ public static class QdqOnnxEmitter
         return result;
     }
 
-    public static byte[] EmitBytes(QuantizedModel model) => Emit(model).ToByteArray();
+    public static byte[] EmitBytes(QuantizedModel model, QdqIntegerType integerType = QdqIntegerType.UInt8) => Emit(model, integerType).ToByteArray();
 
     /// <summary>The input scale of a layer's bias: the level table's scale when the input is level-coded (as the integer plan does), else the activation's.</summary>
     private static float BiasInputScale(QuantizedModel model, string input, ActivationQuantization a) =>
@@ -219,13 +245,14 @@ public static class QdqOnnxEmitter
         return (codes, scales);
     }
 
-    private static string Metadata(QuantizedModel model, IReadOnlyDictionary<string, string> levelInputs)
+    private static string Metadata(QuantizedModel model, IReadOnlyDictionary<string, string> levelInputs, string integerType)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteNumber("version", 1);
+            json.WriteString("integerType", integerType);
             json.WriteStartObject("weights");
             foreach (var (node, w) in model.Weights.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {

@@ -47,8 +47,14 @@ public static class QdqOnnxImporter
             if (!g.Initializers.TryGetValue(dq.Inputs[0], out var codes)) continue;
             var scale = Constant(g, dq, 1, Invalid);
             int axis = (int)dq.GetInt("axis", 1);
-            if (dq.HasInput(2) && Constant(g, dq, 2, Invalid).ToFloatArray().Any(z => z != 0))
-                throw Invalid($"DequantizeLinear '{dq.Name}' gives constant '{dq.Inputs[0]}' a non-zero zero point; QuantBuild needs symmetric weights", dq.Name);
+            // Symmetric weights only: zero point 0 for int8 codes, 128 for uint8 ones (the same values, +128).
+            int symmetricZero = codes.Type == DataType.UInt8 ? 128 : 0;
+            if (codes.Type == DataType.UInt8 && !dq.HasInput(2))
+                throw Invalid($"DequantizeLinear '{dq.Name}' reads uint8 constant '{dq.Inputs[0]}' with zero point 0; QuantBuild needs symmetric weights (uint8 with zero point 128)", dq.Name);
+            if (dq.HasInput(2) && Constant(g, dq, 2, Invalid).ToFloatArray().Any(z => z != symmetricZero))
+                throw Invalid($"DequantizeLinear '{dq.Name}' gives constant '{dq.Inputs[0]}' a zero point other than {symmetricZero}; QuantBuild needs symmetric weights", dq.Name);
+            if (codes.Type == DataType.UInt8)
+                codes = new Tensor(DataType.Int8, codes.Shape, codes.UInt8s.Select(u => (sbyte)(u - 128)).ToArray());
             var scales = scale.Floats;
             if (axis < 0) axis += codes.Rank;
             var values = Dequantize(codes, scales, axis);
@@ -61,7 +67,7 @@ public static class QdqOnnxImporter
             if (codes.Type == DataType.Int8)
                 weights.Add((output, codes.Int8s, codes.Shape, scales.Length == 0 ? [scales.Length == 0 ? 1f : scales[0]] : scales, scales.Length > 1 ? axis : 0));
             else if (codes.Type != DataType.Int32)
-                throw Invalid($"DequantizeLinear '{dq.Name}' reads a {DataTypes.Name(codes.Type)} constant; QuantBuild imports int8 weights and int32 biases", dq.Name);
+                throw Invalid($"DequantizeLinear '{dq.Name}' reads a {DataTypes.Name(codes.Type)} constant; QuantBuild imports int8/uint8 weights and int32 biases", dq.Name);
         }
 
         var multipointWeights = MultipointQdq.Import(g, weights, remove, (m, n) => Invalid(m, n));
@@ -123,6 +129,8 @@ public static class QdqOnnxImporter
                         if (n.Inputs[k] == floatName && !remove.Contains(n)) n.Inputs[k] = dequantized;
             }
             int bits = meta.ActivationBits.TryGetValue(name, out var b) ? b : 8;
+            // Our uint8 files hold int8 activations + 128: give the plan back the int8 codes it was built with.
+            if (!signed && meta.IntegerType == QdqOnnxEmitter.UInt8IntegerType) { signed = true; zero -= 128; }
             activations.Add(new ActivationQuantization(name, scale, zero, bits, signed));
         }
 
@@ -222,6 +230,8 @@ public static class QdqOnnxImporter
         List<string> FloatNodes, Dictionary<string, string> Notes)
     {
         public Dictionary<string, JsonElement> LevelActivations { get; set; } = new(StringComparer.Ordinal);
+        /// <summary>The emitter's 8-bit code type; files before it was recorded, and other tools' files, say nothing.</summary>
+        public string? IntegerType { get; set; }
     }
 
     private static QdqMetadata ReadMetadata(ModelProto proto, string? path)
@@ -239,6 +249,7 @@ public static class QdqOnnxImporter
             foreach (var n in root.GetProperty("floatNodes").EnumerateArray()) meta.FloatNodes.Add(n.GetString()!);
             foreach (var n in root.GetProperty("notes").EnumerateObject()) meta.Notes[n.Name] = n.Value.GetString()!;
             meta.LevelActivations = QdqLevels.ReadMetadata(root);
+            if (root.TryGetProperty("integerType", out var integerType)) meta.IntegerType = integerType.GetString();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

@@ -60,8 +60,9 @@ public sealed class Tensor
     public float[] Floats => Data as float[] ?? throw TypeError(DataType.Float);
     public long[] Int64s => Data as long[] ?? throw TypeError(DataType.Int64);
     public int[] Int32s => Data as int[] ?? throw TypeError(DataType.Int32);
-    public sbyte[] Int8s => Data as sbyte[] ?? throw TypeError(DataType.Int8);
-    public byte[] UInt8s => Data as byte[] ?? throw TypeError(DataType.UInt8);
+    // The CLR lets a byte[] pass as sbyte[] and back (`as`, `is`, pattern matching), so 8-bit arrays are told apart by Type.
+    public sbyte[] Int8s => Type == DataType.Int8 ? (sbyte[])Data : throw TypeError(DataType.Int8);
+    public byte[] UInt8s => Type == DataType.UInt8 ? (byte[])Data : throw TypeError(DataType.UInt8);
     public bool[] Bools => Data as bool[] ?? throw TypeError(DataType.Bool);
     public double[] Doubles => Data as double[] ?? throw TypeError(DataType.Double);
 
@@ -82,8 +83,9 @@ public sealed class Tensor
         {
             case long[] l: return (long[])l.Clone();
             case int[] i: return Array.ConvertAll(i, v => (long)v);
-            case sbyte[] s: return Array.ConvertAll(s, v => (long)v);
-            case byte[] b: return Array.ConvertAll(b, v => (long)v);
+            // Not `case sbyte[]`: a uint8 tensor's byte[] matches that pattern too and 255 would read as -1.
+            case Array when Type == DataType.Int8: return Array.ConvertAll((sbyte[])Data, v => (long)v);
+            case Array when Type == DataType.UInt8: return Array.ConvertAll((byte[])Data, v => (long)v);
             case short[] s16: return Array.ConvertAll(s16, v => (long)v);
             case ushort[] u16: return Array.ConvertAll(u16, v => (long)v);
             case uint[] u32: return Array.ConvertAll(u32, v => (long)v);

@@ -17,6 +17,13 @@ public sealed record QuantizationRecipe(string Name, string SidecarJson)
 {
     public static QuantizationRecipe W8A8 { get; } = new("W8A8", """{ "weights": { "bits": 8 }, "activations": { "bits": 8 } }""");
 
+    /// <summary>W8A8 with the QDQ file's 8-bit codes of the given type (outputs.qdqIntegerType).</summary>
+    public static QuantizationRecipe W8A8With(QuantBuild.Configuration.QdqIntegerType type)
+    {
+        var name = type == QuantBuild.Configuration.QdqIntegerType.Int8 ? "int8" : "uint8";
+        return new($"W8A8 qdq={name}", $$"""{ "weights": { "bits": 8 }, "activations": { "bits": 8 }, "outputs": { "qdqIntegerType": "{{name}}" } }""");
+    }
+
     /// <summary>The sidecar for one model: the recipe plus <c>calibration.inputs</c> (other calibration keys of the recipe are kept).</summary>
     public string SidecarFor(QuantizedModelSpec model)
     {
@@ -52,13 +59,18 @@ public sealed record Fp32Results(VariantResult Engine, VariantResult Ort);
 /// One row of a task evaluation: a recipe's quantized models in our integer runtime and (as QDQ files) in
 /// ONNX Runtime, against fp32. Agreement is per decision unit (text line; clip window) and per labelled
 /// sample (line; clip). SQNR is of the final outputs, in dB, each runtime against its own fp32.
+/// ORT runs each QDQ file twice: at its default optimization level (<c>QdqOrt</c>: fused integer kernels,
+/// which differ between CPUs) and with optimizations disabled (<c>QdqMeaning</c>: DequantizeLinear → float
+/// op → QuantizeLinear, what the file says on every CPU). Our integer runtime is held to the meaning.
 /// </summary>
 public sealed record TaskRow(
     string Task, string Recipe, string Data,
-    TaskScore Fp32Engine, TaskScore Fp32Ort, TaskScore Integer, TaskScore QdqOrt,
+    TaskScore Fp32Engine, TaskScore Fp32Ort, TaskScore Integer, TaskScore QdqOrt, TaskScore QdqMeaning,
     DecisionAgreement IntegerVsQdq, DecisionAgreement IntegerVsQdqSamples,
+    DecisionAgreement IntegerVsQdqMeaning, DecisionAgreement QdqVsQdqMeaning,
     DecisionAgreement IntegerVsFp32, DecisionAgreement QdqVsFp32,
-    double SqnrIntegerDb, double SqnrQdqDb, double SqnrFp32EngineVsOrtDb, double SqnrIntegerVsQdqDb,
+    double SqnrIntegerDb, double SqnrQdqDb, double SqnrQdqMeaningDb, double SqnrFp32EngineVsOrtDb,
+    double SqnrIntegerVsQdqDb, double SqnrIntegerVsQdqMeaningDb,
     long Fp32WeightBytes, long QuantizedWeightBytes, double QuantizeSeconds,
     double IntegerSeconds, double QdqOrtSeconds, int FloatSteps, IReadOnlyList<string> QuantizedFiles,
     IReadOnlyList<Disagreement> IntegerVsQdqDisagreements, IReadOnlyList<QuantizedArtifact> Artifacts);
@@ -66,8 +78,9 @@ public sealed record TaskRow(
 /// <summary>A quantized model of a row: the integer plan our runtime ran and the QDQ file ONNX Runtime ran.</summary>
 public sealed record QuantizedArtifact(string ModelId, IntegerPlan Plan, string QdqPath);
 
-/// <summary>A decision unit where our integer runtime and ONNX Runtime on the QDQ file decide differently, with the
-/// unit's outputs (text line: class probabilities; window: alexa score) in fp32 (our engine), integer runtime and QDQ.</summary>
+/// <summary>A decision unit where our integer runtime and the QDQ file's meaning (ONNX Runtime, optimizations disabled)
+/// decide differently, with the unit's outputs (text line: class probabilities; window: alexa score) in fp32 (our
+/// engine), integer runtime and QDQ.</summary>
 public sealed record Disagreement(int Unit, float[] Fp32, float[] Integer, float[] Qdq);
 
 /// <summary>
@@ -98,6 +111,7 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
         var floatModels = task.ModelPaths.Where(kv => task.QuantizedModels.All(q => q.Id != kv.Key)).ToList();
         var integer = floatModels.ToDictionary(kv => kv.Key, kv => (IModelBackend)new EngineBackend(kv.Value));
         var qdq = floatModels.ToDictionary(kv => kv.Key, kv => Ort(kv.Value, kv.Value));
+        var meaning = floatModels.ToDictionary(kv => kv.Key, kv => Ort(kv.Value, kv.Value));
         long fp32Bytes = 0, quantBytes = 0;
         int floatSteps = 0;
         double quantizeSeconds = 0;
@@ -118,6 +132,7 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             integer[spec.Id] = new IntegerBackend(plan, spec.Id);
             var qdqFile = job.Written.Single(f => f.EndsWith(".quant.onnx", StringComparison.Ordinal));
             qdq[spec.Id] = Ort(spec.ModelPath, qdqFile);
+            meaning[spec.Id] = Ort(spec.ModelPath, qdqFile, oracle.QdqMeaning());
             artifacts.Add(new QuantizedArtifact(spec.Id, plan, qdqFile));
             fp32Bytes += model.Weights.Values.Sum(w => 4L * w.Codes.Length);
             quantBytes += model.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes);
@@ -125,18 +140,23 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
         }
         var ours = RunVariant(task, recipe.Name + " integer runtime", integer);
         var theirs = RunVariant(task, recipe.Name + " QDQ ORT", qdq);
+        var meant = RunVariant(task, recipe.Name + " QDQ meaning (ORT, optimizations disabled)", meaning);
         return new TaskRow(task.Id, recipe.Name, task.Describe(),
-            fp32.Engine.Score, fp32.Ort.Score, ours.Score, theirs.Score,
+            fp32.Engine.Score, fp32.Ort.Score, ours.Score, theirs.Score, meant.Score,
             DecisionAgreement.Of(ours.Predictions.Decisions, theirs.Predictions.Decisions),
             DecisionAgreement.Of(ours.Predictions.Verdicts, theirs.Predictions.Verdicts),
+            DecisionAgreement.Of(ours.Predictions.Decisions, meant.Predictions.Decisions),
+            DecisionAgreement.Of(theirs.Predictions.Decisions, meant.Predictions.Decisions),
             DecisionAgreement.Of(ours.Predictions.Decisions, fp32.Engine.Predictions.Decisions),
             DecisionAgreement.Of(theirs.Predictions.Decisions, fp32.Ort.Predictions.Decisions),
             SqnrDb(fp32.Engine.Predictions.Outputs, ours.Predictions.Outputs),
             SqnrDb(fp32.Ort.Predictions.Outputs, theirs.Predictions.Outputs),
+            SqnrDb(fp32.Ort.Predictions.Outputs, meant.Predictions.Outputs),
             SqnrDb(fp32.Ort.Predictions.Outputs, fp32.Engine.Predictions.Outputs),
             SqnrDb(theirs.Predictions.Outputs, ours.Predictions.Outputs),
+            SqnrDb(meant.Predictions.Outputs, ours.Predictions.Outputs),
             fp32Bytes, quantBytes, quantizeSeconds, ours.Seconds, theirs.Seconds, floatSteps, files,
-            Disagreements(fp32.Engine.Predictions, ours.Predictions, theirs.Predictions), artifacts);
+            Disagreements(fp32.Engine.Predictions, ours.Predictions, meant.Predictions), artifacts);
     }
 
     private static List<Disagreement> Disagreements(TaskPredictions fp32, TaskPredictions ours, TaskPredictions theirs)
@@ -173,10 +193,10 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
     }
 
     /// <summary>ONNX Runtime on <paramref name="runPath"/>; input/output names from the fp32 model (a QDQ file keeps them).</summary>
-    private IModelBackend Ort(string fp32Path, string runPath)
+    private IModelBackend Ort(string fp32Path, string runPath, OrtOracle? runtime = null)
     {
         var graph = OnnxImporter.Load(fp32Path);
-        return new OrtBackend(oracle, runPath, graph.Inputs.Single().Name, graph.Outputs[0].Name);
+        return new OrtBackend(runtime ?? oracle, runPath, graph.Inputs.Single().Name, graph.Outputs[0].Name);
     }
 
     private static string SafeName(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

@@ -85,7 +85,7 @@ public sealed class CodebookCliTests
         StringAssert.Contains(generated, $"public const int WeightBytes = {planBytes};");
 
         // ONNX Runtime on the QDQ file: Gather of the dequantized int8 tables feeds float Conv/Gemm.
-        var ort = oracle.Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];
+        var ort = oracle.QdqMeaning().Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];
         double ortAccuracy = QuantizeTestData.Accuracy(ort, labels);
         int agree = 0;
         double maxDiff = 0;

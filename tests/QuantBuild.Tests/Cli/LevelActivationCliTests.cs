@@ -77,7 +77,7 @@ public sealed class LevelActivationCliTests
         Assert.AreEqual(0, run.Exit, run.Err);
         var ours = ProductNpy.Read(temp.File("res", "logits.npy"));
         double accuracy = QuantizeTestData.Accuracy(ours, labels);
-        var ort = oracle.Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];
+        var ort = oracle.QdqMeaning().Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];
         double ortAccuracy = QuantizeTestData.Accuracy(ort, labels);
         int agree = 0;
         double maxDiff = 0;

@@ -225,5 +225,19 @@ public sealed class SidecarParserTests
         CollectionAssert.AreEqual(SidecarParser.WeightRanges, weights.GetProperty("range").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
         CollectionAssert.AreEqual(SidecarParser.ActivationMethods,
             props.GetProperty("activations").GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+        CollectionAssert.AreEqual(SidecarParser.QdqIntegerTypes,
+            props.GetProperty("outputs").GetProperty("properties").GetProperty("qdqIntegerType").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+    }
+
+    [TestMethod]
+    public void QdqIntegerTypeDefaultsToUInt8AndRejectsOtherTypesAtItsLine()
+    {
+        Assert.AreEqual(QdqIntegerType.UInt8, Parse("{}").Outputs.QdqIntegerType);
+        Assert.AreEqual(QdqIntegerType.Int8, Parse("""{ "outputs": { "qdqIntegerType": "int8" } }""").Outputs.QdqIntegerType);
+        Assert.AreEqual(QdqIntegerType.UInt8, Parse("""{ "outputs": { "qdqIntegerType": "uint8", "onnx": true } }""").Outputs.QdqIntegerType);
+        var e = ParseError("{\n  \"outputs\": {\n    \"qdqIntegerType\": \"int16\"\n  }\n}");
+        Assert.AreEqual(DiagnosticCodes.InvalidConfiguration, e.Code);
+        Assert.AreEqual(3, e.Line);
+        StringAssert.Contains(e.Message, "uint8");
     }
 }

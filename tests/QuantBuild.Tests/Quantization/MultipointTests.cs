@@ -316,7 +316,7 @@ public sealed class MultipointTests
         var file = temp.File("held.npy");
         NpyFile.Write(file, batch);
         var oracle = TestAssets.RequireOracle();
-        var ort = oracle.Run(qdqPath, new Dictionary<string, string> { ["input"] = file }, ["logits"])["logits"].Floats;
+        var ort = oracle.QdqMeaning().Run(qdqPath, new Dictionary<string, string> { ["input"] = file }, ["logits"])["logits"].Floats;
         int agree = 0, correct = 0;
         for (int i = 0; i < held.Length; i++)
         {

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using QuantBuild.Cli.Commands;
+using QuantBuild.Configuration;
 using QuantBuild.Emit;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;
@@ -80,15 +81,66 @@ public sealed class QdqRoundTripTests
         Assert.AreEqual(6, model.Activations["input"].Bits);
 
         Assert.AreEqual(21, model.Graph.OpsetVersion, "4-bit weights move the graph to opset 21 (INT4)");
-        var proto = QdqOnnxEmitter.Emit(model);
-        var conv2Codes = proto.Graph.Initializer.Single(t => t.Name == "conv2.weight_quantized");
-        Assert.AreEqual(Int4Storage.OnnxInt4, conv2Codes.DataType);
-        Assert.AreEqual((model.Weights["conv2"].Codes.Length + 1) / 2, conv2Codes.RawData.Length);
-        Assert.AreEqual(Int4Storage.OnnxInt8, proto.Graph.Initializer.Single(t => t.Name == "conv1.weight_quantized").DataType);
+        foreach (var (integerType, eightBitType) in new[] { (QdqIntegerType.UInt8, DataType.UInt8), (QdqIntegerType.Int8, DataType.Int8) })
+        {
+            var proto = QdqOnnxEmitter.Emit(model, integerType);
+            var conv2Codes = proto.Graph.Initializer.Single(t => t.Name == "conv2.weight_quantized");
+            Assert.AreEqual(Int4Storage.OnnxInt4, conv2Codes.DataType, "4-bit codes stay INT4 whatever the 8-bit type");
+            Assert.AreEqual((model.Weights["conv2"].Codes.Length + 1) / 2, conv2Codes.RawData.Length);
+            Assert.AreEqual((int)eightBitType, proto.Graph.Initializer.Single(t => t.Name == "conv1.weight_quantized").DataType, integerType.ToString());
 
-        var path = temp.File("m.quant.onnx");
-        OnnxModelFile.Save(proto, path);
-        AssertSameModel(model, QdqOnnxImporter.Load(path));
+            var path = temp.File($"m-{integerType}.quant.onnx");
+            OnnxModelFile.Save(proto, path);
+            AssertSameModel(model, QdqOnnxImporter.Load(path));
+        }
+    }
+
+    [TestMethod]
+    public void DefaultFileStoresEightBitCodesAsUInt8WithZeroPoint128()
+    {
+        using var temp = new TempFolder();
+        var model = QuantizeMnist(temp, "");
+        var proto = QdqOnnxEmitter.Emit(model);
+        var initializers = proto.Graph.Initializer.ToDictionary(t => t.Name, t => TensorProtoConverter.ToTensor(t));
+        foreach (var w in model.Weights.Values)
+        {
+            var dq = proto.Graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Output[0] == w.WeightName);
+            var codes = initializers[dq.Input[0]];
+            Assert.AreEqual(DataType.UInt8, codes.Type, w.WeightName);
+            // The same values as the int8 codes: u = q + 128 with zero point 128, one per channel.
+            CollectionAssert.AreEqual(w.Codes.Select(q => (byte)(q + 128)).ToArray(), codes.UInt8s, w.WeightName);
+            var zero = initializers[dq.Input[2]];
+            Assert.AreEqual(DataType.UInt8, zero.Type);
+            Assert.IsTrue(zero.UInt8s.Length == w.Scales.Length && zero.UInt8s.All(z => z == 128), w.WeightName);
+        }
+        Assert.IsTrue(model.Activations.Values.All(a => a.Signed), "the plan's activations are int8");
+        foreach (var (name, a) in model.Activations)
+        {
+            var zero = initializers[name + "_zero_point"];
+            Assert.AreEqual(DataType.UInt8, zero.Type, name);
+            Assert.AreEqual(a.ZeroPoint + 128, zero.UInt8s[0], name);
+        }
+        Assert.IsTrue(proto.Graph.Node.Where(n => n.OpType == "QuantizeLinear").All(n => initializers[n.Input[2]].Type == DataType.UInt8));
+        StringAssert.Contains(proto.MetadataProps.Single(p => p.Key == QdqOnnxEmitter.MetadataKey).Value, "\"integerType\":\"uint8\"");
+    }
+
+    [TestMethod]
+    public void UInt8AndInt8FilesMeanTheSameInOnnxRuntime()
+    {
+        // Both encodings describe the same real values, so ONNX Runtime running each file as written
+        // (optimizations disabled) gives the same logits to the bit, on every CPU.
+        var oracle = TestAssets.RequireOracle().QdqMeaning();
+        using var temp = new TempFolder();
+        var model = QuantizeMnist(temp, "");
+        var (heldOut, _) = QuantizeTestData.WriteHeldOut(temp.Path);
+        var logits = new Dictionary<QdqIntegerType, float[]>();
+        foreach (var integerType in new[] { QdqIntegerType.UInt8, QdqIntegerType.Int8 })
+        {
+            var path = temp.File($"mnist-{integerType}.quant.onnx");
+            File.WriteAllBytes(path, QdqOnnxEmitter.EmitBytes(model, integerType));
+            logits[integerType] = oracle.Run(path, new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"].Floats;
+        }
+        CollectionAssert.AreEqual(logits[QdqIntegerType.Int8], logits[QdqIntegerType.UInt8]);
     }
 
     [TestMethod]
@@ -115,7 +167,7 @@ public sealed class QdqRoundTripTests
         var sIn = model.Activations["input"].Scale;
         var sW = model.Weights["conv1"].Scales;
         for (int j = 0; j < sW.Length; j++) Assert.AreEqual(sIn * sW[j], scales[j]);
-        // Weight initializers are int8: the file holds no fp32 copy of any quantized weight.
+        // Weight initializers are 8-bit codes: the file holds no fp32 copy of any quantized weight.
         foreach (var w in model.Weights.Values)
             Assert.IsFalse(proto.Graph.Initializer.Any(i => i.Name == w.WeightName), w.WeightName);
         Assert.AreEqual(13, (int)proto.OpsetImport.Single(o => o.Domain == "").Version);

@@ -33,7 +33,7 @@ public sealed class QuantizeRealModelTests
         var (heldOut, labels) = QuantizeTestData.WriteHeldOut(temp.Path);
         var inputs = new Dictionary<string, string> { ["input"] = heldOut };
         double fp32 = QuantizeTestData.Accuracy(oracle.Run(QuantizeTestData.MnistModel, inputs, ["logits"])["logits"], labels);
-        double quant = QuantizeTestData.Accuracy(oracle.Run(quantPath, inputs, ["logits"])["logits"], labels);
+        double quant = QuantizeTestData.Accuracy(oracle.QdqMeaning().Run(quantPath, inputs, ["logits"])["logits"], labels);
         long fs = new FileInfo(QuantizeTestData.MnistModel).Length, qs = new FileInfo(quantPath).Length;
         TestContext.WriteLine($"weights {weightsJson}: fp32 {fp32:P2}, QDQ in ORT {quant:P2}; file {fs} -> {qs} bytes");
         return (fp32, quant, fs, qs);
@@ -78,7 +78,7 @@ public sealed class QuantizeRealModelTests
         foreach (var c in model.Cases)
         {
             var reference = oracle.Run(model.ModelPath, c.InputFiles, [output])[output].Floats;
-            var quantized = oracle.Run(quantPath, c.InputFiles, [output])[output].Floats;
+            var quantized = oracle.QdqMeaning().Run(quantPath, c.InputFiles, [output])[output].Floats;
             TestContext.WriteLine($"{c.Name}: fp32 [{string.Join(", ", reference)}], QDQ [{string.Join(", ", quantized)}]");
             Assert.AreEqual(ArgMax(reference), ArgMax(quantized), $"case {c.Name}");
         }
