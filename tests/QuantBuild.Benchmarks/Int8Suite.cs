@@ -55,7 +55,7 @@ static class Int8Suite
             table.AppendLine(r.Error is not null
                 ? $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | error: {r.Error} | | | | | | | | | | | |"
                 : $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
-        Console.WriteLine($"int8 inference on {CpuDescription.Current}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
+        Console.WriteLine($"int8 inference on {CpuDescription.Current}, ONNX Runtime {OrtOracle.Version}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
         Console.Write(table);
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
         File.WriteAllText(outPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));

@@ -45,7 +45,7 @@ try
     if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
-    var oracle = new OrtOracle(root);
+    var oracle = new OrtOracle();
     if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
     if (options.Mode == "methods") return MethodsSuite.Run(oracle, options, root);
     IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
@@ -193,7 +193,7 @@ static class Fp32Suite
         table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine($"| {r.Model} | {r.Case} | {Ms(r.OursMedianMs)} | {Ms(r.OrtMedianMs)} | {Ratio(r.Ratio)} | {Ms(r.OursMinMs)} | {Ms(r.OrtMinMs)} | {Ratio(r.OursMinMs / r.OrtMinMs)} |");
-        Console.WriteLine($"fp32 inference on {CpuDescription.Current}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
+        Console.WriteLine($"fp32 inference on {CpuDescription.Current}, ONNX Runtime {OrtOracle.Version}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median:");
         Console.WriteLine();
         Console.Write(table);
         foreach (var r in rows.Where(r => r.Error is not null)) Console.WriteLine($"\n{r.Model}: {r.Error}");

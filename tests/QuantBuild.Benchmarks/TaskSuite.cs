@@ -41,7 +41,7 @@ static class TaskSuite
         table.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---:|---:|---:|---|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine($"| {r.Task} | {r.Recipe} | {r.Fp32Engine.Text} | {r.Fp32Ort.Text} | {r.Integer.Text} | {r.QdqMeaning.Text} | {r.QdqOrt.Text} | {r.IntegerVsQdqMeaning} | {r.QdqVsQdqMeaning} | {r.IntegerVsQdq} / {r.IntegerVsQdqSamples} | {r.IntegerVsFp32} | {r.QdqVsFp32} | {r.SqnrIntegerDb:0.0} | {r.SqnrQdqMeaningDb:0.0} | {r.SqnrQdqDb:0.0} | {r.Fp32WeightBytes:N0} → {r.QuantizedWeightBytes:N0} | {r.QuantizeSeconds:0.0} | {r.IntegerSeconds:0.0} | {r.QdqOrtSeconds:0.0} |");
-        Console.WriteLine($"Task metrics on {CpuDescription.Current} (calibration sets disjoint from the evaluation sets; agreement units: ppocr = text lines, oww = 16-embedding windows, samples = clips):\n");
+        Console.WriteLine($"Task metrics on {CpuDescription.Current}, ONNX Runtime {OrtOracle.Version} in process (calibration sets disjoint from the evaluation sets; agreement units: ppocr = text lines, oww = 16-embedding windows, samples = clips):\n");
         Console.Write(table);
         foreach (var r in rows)
         {

@@ -1,16 +1,18 @@
-using QuantBuild.Onnx.IO;
 using System.Diagnostics;
-using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using Tensor = QuantBuild.Tensors.Tensor;
+using QuantBuild.Onnx.IO;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Oracle;
 
-/// <summary>Timing of <c>session.run</c> measured by ort-run.js bench (one thread).</summary>
+/// <summary>Timing of <c>InferenceSession.Run</c> (one intra-op and one inter-op thread).</summary>
 public sealed record OrtTiming(double MedianMs, double MeanMs, double MinMs, int Iters);
 
-public sealed class OracleException(string message) : Exception(message);
+public sealed class OracleException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>ONNX Runtime's graph optimization level (ort-run.js <c>--optimization</c>).</summary>
+/// <summary>ONNX Runtime's graph optimization level.</summary>
 public enum OrtOptimization
 {
     /// <summary>The graph as written: a QDQ file runs DequantizeLinear → float op → QuantizeLinear, its meaning on every CPU.</summary>
@@ -22,34 +24,23 @@ public enum OrtOptimization
 }
 
 /// <summary>
-/// Drives ONNX Runtime (onnxruntime-node, through tests/oracle/ort-run.js) as a separate process:
-/// the accuracy oracle and the speed anchor for our engine. An oracle runs at one graph optimization
-/// level (<see cref="All"/>, ORT's default, unless made with <see cref="WithOptimization"/>).
+/// ONNX Runtime (the <c>Microsoft.ML.OnnxRuntime</c> package, <see cref="Version"/>) in this process: the
+/// accuracy oracle and the speed anchor for our engine. Every session runs sequentially on one intra-op
+/// and one inter-op thread, so timings compare with our single-threaded runtime. An oracle runs at one
+/// graph optimization level (<see cref="OrtOptimization.All"/>, ORT's default, unless made with
+/// <see cref="WithOptimization"/>).
 /// </summary>
 public sealed class OrtOracle
 {
-    private readonly string _script;
-    private readonly string _node;
+    /// <summary>The ONNX Runtime package version every figure is measured with (Directory.Build.targets pins it).</summary>
+    public static string Version => OrtEnv.Instance().GetVersionString();
 
-    public OrtOracle(string repoRoot, string nodeExecutable = "node", OrtOptimization optimization = OrtOptimization.All)
-    {
-        _script = Path.Combine(repoRoot, "tests", "oracle", "ort-run.js");
-        if (!File.Exists(_script)) throw new OracleException($"the ONNX Runtime oracle script is missing: {_script}");
-        _node = nodeExecutable;
-        Optimization = optimization;
-    }
-
-    private OrtOracle(OrtOracle other, OrtOptimization optimization)
-    {
-        _script = other._script;
-        _node = other._node;
-        Optimization = optimization;
-    }
+    public OrtOracle(OrtOptimization optimization = OrtOptimization.All) => Optimization = optimization;
 
     public OrtOptimization Optimization { get; }
 
     /// <summary>The same runtime at another graph optimization level.</summary>
-    public OrtOracle WithOptimization(OrtOptimization optimization) => new(this, optimization);
+    public OrtOracle WithOptimization(OrtOptimization optimization) => new(optimization);
 
     /// <summary>
     /// ONNX Runtime with graph optimizations disabled: what a QDQ file means (plain DequantizeLinear →
@@ -58,86 +49,212 @@ public sealed class OrtOracle
     /// </summary>
     public OrtOracle QdqMeaning() => WithOptimization(OrtOptimization.Disabled);
 
-    /// <summary>Same rule as ort-run.js and `quantbuild run`: characters invalid in file names on common OSes become '_'.</summary>
+    /// <summary>Characters invalid in file names on common OSes become '_' (the rule of `quantbuild run` for output files).</summary>
     public static string SafeFileName(string valueName) =>
         string.Concat(valueName.Select(c => c < ' ' || "<>:\"/\\|?*".Contains(c) ? '_' : c));
 
-    /// <summary>Runs the model in ONNX Runtime and returns the requested outputs by name.</summary>
+    /// <summary>Runs the model on inputs read from .npy files and returns the requested outputs by name.</summary>
     public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames) =>
-        RunChunked(modelPath, inputFiles, outputNames, chunk: 0);
+        Run(modelPath, ReadInputs(inputFiles), outputNames);
+
+    /// <summary>Runs the model on in-memory inputs and returns the requested outputs by name.</summary>
+    public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, IEnumerable<string> outputNames) =>
+        RunChunked(modelPath, inputs, outputNames, chunk: 0);
 
     /// <summary>
-    /// Like <see cref="Run"/> for many samples in one process: each input file is a stack along axis 0,
-    /// run <paramref name="chunk"/> rows at a time (1 for fixed-batch models), outputs stacked along axis 0.
-    /// A chunk of 0 runs the inputs as they are, in one session.run.
+    /// Like <see cref="Run(string, IReadOnlyDictionary{string, string}, IEnumerable{string})"/> for many samples in one
+    /// session: each input is a stack along axis 0, run <paramref name="chunk"/> rows at a time (1 for fixed-batch
+    /// models), outputs stacked along axis 0. A chunk of 0 runs the inputs as they are, in one Run.
     /// </summary>
-    public Dictionary<string, Tensor> RunChunked(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames, int chunk)
+    public Dictionary<string, Tensor> RunChunked(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames, int chunk) =>
+        RunChunked(modelPath, ReadInputs(inputFiles), outputNames, chunk);
+
+    public Dictionary<string, Tensor> RunChunked(string modelPath, IReadOnlyDictionary<string, Tensor> inputs, IEnumerable<string> outputNames, int chunk)
     {
-        var outDir = Directory.CreateTempSubdirectory("qb-ort-").FullName;
+        var names = outputNames.Distinct(StringComparer.Ordinal).ToArray();
+        using var session = Open(modelPath);
+        CheckFeeds(session, inputs);
+        foreach (var n in names)
+            if (!session.OutputNames.Contains(n)) throw new OracleException($"ONNX Runtime produced no output '{n}' for {modelPath} (outputs: {string.Join(", ", session.OutputNames)})");
+        int rows = chunk > 0 ? StackRows(inputs, chunk) : 1;
+        var parts = names.ToDictionary(n => n, _ => new List<Tensor>(), StringComparer.Ordinal);
+        for (int start = 0; start < rows; start += Math.Max(chunk, 1))
+        {
+            var feeds = chunk > 0 ? inputs.ToDictionary(kv => kv.Key, kv => SliceRows(kv.Value, start, chunk)) : inputs;
+            foreach (var (name, value) in RunOnce(session, feeds, names, modelPath)) parts[name].Add(value);
+        }
+        return parts.ToDictionary(kv => kv.Key, kv => kv.Value.Count == 1 ? kv.Value[0] : StackRows(kv.Value), StringComparer.Ordinal);
+    }
+
+    /// <summary>Times session.Run (inputs bound once, outputs read back each run as a user's code would).</summary>
+    public OrtTiming Bench(string modelPath, IReadOnlyDictionary<string, string> inputFiles, int warmup, int iters)
+    {
+        var inputs = ReadInputs(inputFiles);
+        using var session = Open(modelPath);
+        CheckFeeds(session, inputs);
+        var outputs = session.OutputNames.ToArray();
+        var values = new List<OrtValue>();
         try
         {
-            Invoke(["run", modelPath, .. InputArgs(inputFiles), "--out", outDir, .. chunk > 0 ? new[] { "--chunk", chunk.ToString() } : []]);
-            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var name in outputNames)
+            foreach (var name in session.InputNames) values.Add(ToOrtValue(inputs[name]));
+            var inputNames = session.InputNames.ToArray();
+            using var runOptions = new RunOptions();
+            for (int i = 0; i < warmup; i++) session.Run(runOptions, inputNames, values, outputs).Dispose();
+            var times = new double[iters];
+            for (int i = 0; i < iters; i++)
             {
-                var file = Path.Combine(outDir, SafeFileName(name) + ".npy");
-                if (!File.Exists(file)) throw new OracleException($"ONNX Runtime produced no output '{name}' for {modelPath}");
-                result[name] = NpyFile.Read(file);
+                long t0 = Stopwatch.GetTimestamp();
+                session.Run(runOptions, inputNames, values, outputs).Dispose();
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             }
-            return result;
+            var sorted = times.Order().ToArray();
+            double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            return new OrtTiming(median, times.Average(), sorted[0], iters);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OracleException($"ONNX Runtime failed on {modelPath}: {e.Message}", e);
         }
         finally
         {
-            Directory.Delete(outDir, recursive: true);
+            foreach (var v in values) v.Dispose();
         }
     }
 
-    /// <summary>Times session.run in ONNX Runtime with one intra-op and one inter-op thread.</summary>
-    public OrtTiming Bench(string modelPath, IReadOnlyDictionary<string, string> inputFiles, int warmup, int iters)
+    private InferenceSession Open(string modelPath)
     {
-        var json = Invoke(["bench", modelPath, .. InputArgs(inputFiles), "--warmup", warmup.ToString(), "--iters", iters.ToString()]);
-        using var doc = JsonDocument.Parse(json);
-        var r = doc.RootElement;
-        return new OrtTiming(r.GetProperty("median_ms").GetDouble(), r.GetProperty("mean_ms").GetDouble(),
-            r.GetProperty("min_ms").GetDouble(), r.GetProperty("iters").GetInt32());
-    }
-
-    private static IEnumerable<string> InputArgs(IReadOnlyDictionary<string, string> inputFiles) =>
-        inputFiles.SelectMany(kv => new[] { "--input", $"{kv.Key}={kv.Value}" });
-
-    private string Invoke(IEnumerable<string> args)
-    {
-        var start = new ProcessStartInfo(_node)
+        if (!File.Exists(modelPath)) throw new OracleException($"model not found: {modelPath}");
+        var options = new SessionOptions
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = Optimization switch
+            {
+                OrtOptimization.Disabled => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                OrtOptimization.Basic => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                OrtOptimization.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+            },
+            // Errors only: tf2onnx models trigger harmless unused-initializer warnings.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        start.ArgumentList.Add(_script);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.ArgumentList.Add("--optimization");
-        start.ArgumentList.Add(Optimization.ToString().ToLowerInvariant());
-        Process process;
         try
         {
-            process = Process.Start(start) ?? throw new OracleException($"could not start '{_node}'");
+            return new InferenceSession(modelPath, options);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (OnnxRuntimeException e)
         {
-            throw new OracleException($"could not start Node.js ('{_node}'): {e.Message}; Node 20 is needed for the ONNX Runtime oracle");
+            throw new OracleException($"ONNX Runtime cannot load {modelPath}: {e.Message}", e);
         }
-        using (process)
+        finally
         {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new OracleException("ort-run.js did not finish within 10 minutes");
-            }
-            if (process.ExitCode != 0)
-                throw new OracleException($"ort-run.js {string.Join(' ', start.ArgumentList.Skip(1).Take(2))} failed (exit {process.ExitCode}): {stderr.Result.Trim()}");
-            return stdout.Result;
+            options.Dispose();
         }
+    }
+
+    private static Dictionary<string, Tensor> ReadInputs(IReadOnlyDictionary<string, string> inputFiles)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, file) in inputFiles)
+        {
+            if (!File.Exists(file)) throw new OracleException($"input file not found: {file}");
+            result[name] = NpyFile.Read(file);
+        }
+        return result;
+    }
+
+    private static void CheckFeeds(InferenceSession session, IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        foreach (var name in inputs.Keys)
+            if (!session.InputNames.Contains(name)) throw new OracleException($"model has no input '{name}' (inputs: {string.Join(", ", session.InputNames)})");
+        var missing = session.InputNames.Where(n => !inputs.ContainsKey(n)).ToList();
+        if (missing.Count > 0) throw new OracleException($"missing input(s): {string.Join(", ", missing)}");
+    }
+
+    private static Dictionary<string, Tensor> RunOnce(InferenceSession session, IReadOnlyDictionary<string, Tensor> feeds, string[] outputNames, string modelPath)
+    {
+        var inputNames = feeds.Keys.ToArray();
+        var values = inputNames.Select(n => ToOrtValue(feeds[n])).ToList();
+        try
+        {
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, inputNames, values, outputNames);
+            var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            for (int i = 0; i < outputNames.Length; i++) output[outputNames[i]] = FromOrtValue(results[i], outputNames[i]);
+            return output;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OracleException($"ONNX Runtime failed on {modelPath}: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    private static OrtValue ToOrtValue(Tensor t)
+    {
+        long[] shape = t.Shape.ToArray().Select(d => (long)d).ToArray();
+        return t.Type switch
+        {
+            DataType.Float => OrtValue.CreateTensorValueFromMemory(t.Floats, shape),
+            DataType.Int64 => OrtValue.CreateTensorValueFromMemory(t.Int64s, shape),
+            DataType.Int32 => OrtValue.CreateTensorValueFromMemory(t.Int32s, shape),
+            DataType.Int8 => OrtValue.CreateTensorValueFromMemory(t.Int8s, shape),
+            DataType.UInt8 => OrtValue.CreateTensorValueFromMemory(t.UInt8s, shape),
+            DataType.Bool => OrtValue.CreateTensorValueFromMemory(t.Bools, shape),
+            DataType.Double => OrtValue.CreateTensorValueFromMemory(t.Doubles, shape),
+            _ => throw new OracleException($"the oracle cannot feed a {DataTypes.Name(t.Type)} tensor to ONNX Runtime"),
+        };
+    }
+
+    private static Tensor FromOrtValue(OrtValue value, string name)
+    {
+        var info = value.GetTensorTypeAndShape();
+        int[] shape = info.Shape.Select(d => checked((int)d)).ToArray();
+        return info.ElementDataType switch
+        {
+            TensorElementType.Float => new Tensor(DataType.Float, shape, value.GetTensorDataAsSpan<float>().ToArray()),
+            TensorElementType.Int64 => new Tensor(DataType.Int64, shape, value.GetTensorDataAsSpan<long>().ToArray()),
+            TensorElementType.Int32 => new Tensor(DataType.Int32, shape, value.GetTensorDataAsSpan<int>().ToArray()),
+            TensorElementType.Int8 => new Tensor(DataType.Int8, shape, value.GetTensorDataAsSpan<sbyte>().ToArray()),
+            TensorElementType.UInt8 => new Tensor(DataType.UInt8, shape, value.GetTensorDataAsSpan<byte>().ToArray()),
+            TensorElementType.Bool => new Tensor(DataType.Bool, shape, value.GetTensorDataAsSpan<bool>().ToArray()),
+            TensorElementType.Double => new Tensor(DataType.Double, shape, value.GetTensorDataAsSpan<double>().ToArray()),
+            var other => throw new OracleException($"ONNX Runtime output '{name}' has element type {other}, which the oracle does not read"),
+        };
+    }
+
+    /// <summary>Rows along axis 0 that every input shares, checked to split into chunks of <paramref name="chunk"/>.</summary>
+    private static int StackRows(IReadOnlyDictionary<string, Tensor> inputs, int chunk)
+    {
+        var first = inputs.First();
+        int rows = first.Value.Rank == 0 ? throw new OracleException($"chunked run: input '{first.Key}' is a scalar") : first.Value.Shape[0];
+        foreach (var (name, t) in inputs)
+            if (t.Rank == 0 || t.Shape[0] != rows)
+                throw new OracleException($"chunked run: every input needs the same axis-0 length ({first.Key} has {rows}, {name} has {t.ShapeString})");
+        if (rows % chunk != 0) throw new OracleException($"chunked run: {chunk} does not divide the {rows} rows of the inputs");
+        return rows;
+    }
+
+    private static Tensor SliceRows(Tensor t, int start, int count)
+    {
+        int rowSize = t.Length / t.Shape[0];
+        var data = Array.CreateInstance(t.Data.GetType().GetElementType()!, rowSize * count);
+        Array.Copy(t.Data, (long)start * rowSize, data, 0, (long)rowSize * count);
+        return new Tensor(t.Type, [count, .. t.Shape.ToArray().AsSpan(1)], data);
+    }
+
+    private static Tensor StackRows(List<Tensor> parts)
+    {
+        var first = parts[0];
+        var data = Array.CreateInstance(first.Data.GetType().GetElementType()!, parts.Sum(p => p.Length));
+        long at = 0;
+        foreach (var p in parts) { Array.Copy(p.Data, 0, data, at, p.Length); at += p.Length; }
+        int[] shape = first.Shape.ToArray();
+        shape[0] = parts.Sum(p => p.Shape[0]);
+        return new Tensor(first.Type, shape, data);
     }
 }

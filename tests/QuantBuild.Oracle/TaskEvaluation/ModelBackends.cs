@@ -93,23 +93,11 @@ public sealed class IntegerBackend(IntegerPlan plan, string name) : IModelBacken
     }
 }
 
-/// <summary>ONNX Runtime through ort-run.js <c>--chunk 1</c>: the whole stack in one Node process, one session.run per sample.</summary>
+/// <summary>ONNX Runtime in process: the whole stack in one session, one Run per sample.</summary>
 public sealed class OrtBackend(OrtOracle oracle, string modelPath, string inputName, string outputName) : IModelBackend
 {
     public string Name { get; } = "ort:" + Path.GetFileName(modelPath);
 
-    public Tensor RunEach(Tensor samples)
-    {
-        var folder = Directory.CreateTempSubdirectory("qb-task-").FullName;
-        try
-        {
-            var file = Path.Combine(folder, "samples.npy");
-            NpyFile.Write(file, samples);
-            return oracle.RunChunked(modelPath, new Dictionary<string, string> { [inputName] = file }, [outputName], chunk: 1)[outputName];
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
+    public Tensor RunEach(Tensor samples) =>
+        oracle.RunChunked(modelPath, new Dictionary<string, Tensor> { [inputName] = samples }, [outputName], chunk: 1)[outputName];
 }

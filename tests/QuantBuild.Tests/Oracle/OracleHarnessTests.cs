@@ -9,7 +9,7 @@ using QuantBuild.Tests.Infrastructure;
 namespace QuantBuild.Tests.Oracle;
 
 /// <summary>
-/// Checks the oracle plumbing itself (the .npy exchange, ort-run.js, name mapping) on models every
+/// Checks the oracle plumbing itself (the .npy exchange, ONNX Runtime in process, name mapping) on models every
 /// branch can run, so a broken harness is caught apart from engine disagreements.
 /// </summary>
 [TestClass]
@@ -87,7 +87,7 @@ public sealed class OracleHarnessTests
         var oracle = TestAssets.RequireOracle();
         var modelPath = Path.Combine(TestAssets.OnnxNodeTest("test_identity"), "model.onnx");
         var e = Assert.ThrowsExactly<OracleException>(() => oracle.Run(modelPath, new Dictionary<string, string>(), ["y"]));
-        StringAssert.Contains(e.Message, "missing --input");
+        StringAssert.Contains(e.Message, "missing input(s): x");
     }
 
     [TestMethod]
