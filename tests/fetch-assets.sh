@@ -52,7 +52,9 @@ photo_debs=(
   "python3-skimage|0.19.3-8|728d88c3e3440f1f3712de0805dc834d29248ff07e1eec8c0f3da07606f752f9|./usr/lib/python3/dist-packages/skimage/data/astronaut.png=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5 ./usr/lib/python3/dist-packages/skimage/data/coffee.png=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7 ./usr/lib/python3/dist-packages/skimage/data/chelsea.png=596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb"
   "opencv-doc|4.6.0+dfsg-12|4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a|./usr/share/doc/opencv-doc/examples/data/messi5.jpg=1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9"
 )
-debs=(libonnx-testdata espeak-ng sox fonts-dejavu-core python3-numpy python3-pil)
+# qemu-user-static and the arm64 C libraries run the runtime tests as linux-arm64 (tests/run-tests.sh).
+debs=(libonnx-testdata espeak-ng sox fonts-dejavu-core python3-numpy python3-pil
+      qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
 
 # ---- Debian packages (dpkg -s is fast, so always checked) -------------------------------------
 missing=()
