@@ -109,6 +109,20 @@ public sealed partial class PackagedBuildTests
         var second = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
         second.AssertSucceeded("no-op build");
         StringAssert.Contains(second.Output, "up to date; skipped.");
+
+        // The probe's case with the real tool: a metadata change regenerates the class (the tool's own
+        // up-to-date check once kept it internal), and the build after that does nothing.
+        var code = Path.Combine(directory, "obj/Debug/net10.0/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
+        StringAssert.Contains(File.ReadAllText(code), "internal sealed class Mnist");
+        WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" Access="public" />""");
+        var changed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        changed.AssertSucceeded("build after Access=\"public\"");
+        StringAssert.Contains(changed.Output, "QuantBuild: quantizing Models/mnist.onnx");
+        StringAssert.Contains(File.ReadAllText(code), "public sealed class Mnist");
+        var third = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        third.AssertSucceeded("no-op build after the change");
+        Assert.IsFalse(third.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), third.Output);
+        StringAssert.Contains(third.Output, "up to date; skipped.");
     }
 
     /// <summary>
