@@ -3,12 +3,13 @@ using System.Collections.Generic;
 using System.IO;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using QuantBuild.BuildContract;
 
 namespace QuantBuild.Tasks
 {
     /// <summary>
     /// Predicts, from the QuantizedModel items alone, every path the tool will write, and collects
-    /// each model's up-to-date inputs (sidecar, inputs file, the files the last run listed in its
+    /// each model's up-to-date inputs (sidecar, stamp file, the files the last run listed in its
     /// dependency file). Every item it returns carries <c>Source</c> = the model's full path, the key
     /// the generation target batches on. It never reads a model or runs the tool, so it is cheap
     /// enough for every build, design-time builds included.
@@ -97,6 +98,9 @@ namespace QuantBuild.Tasks
             return !Log.HasLoggedErrors;
         }
 
+        /// <summary>The metadata naming the files the tool writes per model; the generation marker is written last.</summary>
+        internal static readonly string[] GeneratedFileMetadata = { "GeneratedCode", "QuantizedOnnx", "Report", "DependencyFile", "GenerationFile" };
+
         private static StringComparer PathComparer =>
             Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
@@ -114,12 +118,15 @@ namespace QuantBuild.Tasks
             var stem = Path.GetFileNameWithoutExtension(modelPath);
             var relative = ModelNaming.RelativePathUnder(projectDirectory, modelPath);
 
+            // Keywords are valid names: the generated code writes them with '@' (ClassName="event" is
+            // the class @event), so a project named after a keyword still gets a working namespace.
             var className = item.GetMetadata("ClassName").Trim();
             if (className.Length == 0)
                 className = ModelNaming.ToClassName(stem);
             else if (!ModelNaming.IsValidIdentifier(className))
             {
-                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0, "ClassName '{0}' is not a valid C# identifier.", className);
+                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, item.ItemSpec, 0, 0, 0, 0,
+                    "ClassName '{0}' is not a valid C# identifier (letters, digits and '_', not starting with a digit; write keywords without '@').", className);
                 return null;
             }
 
@@ -163,13 +170,14 @@ namespace QuantBuild.Tasks
             result.SetMetadata("Sidecar", sidecar);
             result.SetMetadata("SidecarExists", File.Exists(sidecar) ? "true" : "false");
             result.SetMetadata("OutputDir", outputDir);
-            result.SetMetadata("GeneratedCode", outputDir + stem + ".g.cs");
-            result.SetMetadata("QuantizedOnnx", outputDir + stem + ".quant.onnx");
-            result.SetMetadata("Report", outputDir + stem + ".report.json");
-            result.SetMetadata("DependencyFile", outputDir + stem + ".deps");
-            result.SetMetadata("InputsFile", outputDir + stem + ".inputs");
+            result.SetMetadata("GeneratedCode", outputDir + ModelOutputs.CSharp(stem));
+            result.SetMetadata("QuantizedOnnx", outputDir + ModelOutputs.QuantizedOnnx(stem));
+            result.SetMetadata("Report", outputDir + ModelOutputs.Report(stem));
+            result.SetMetadata("DependencyFile", outputDir + ModelOutputs.Dependencies(stem));
+            result.SetMetadata("GenerationFile", outputDir + ModelOutputs.Generation(stem));
+            result.SetMetadata("StampFile", outputDir + ModelOutputs.Stamp(stem));
             var relativeFolder = relative == null ? "" : Path.GetDirectoryName(relative) ?? "";
-            result.SetMetadata("OutputLink", Path.Combine(relativeFolder, stem + ".quant.onnx"));
+            result.SetMetadata("OutputLink", Path.Combine(relativeFolder, ModelOutputs.QuantizedOnnx(stem)));
             result.SetMetadata("ProjectRelativePath", relative ?? modelPath);
             result.SetMetadata("CopyQuantizedModel", item.GetMetadata("CopyQuantizedModel"));
             return result;
@@ -181,14 +189,16 @@ namespace QuantBuild.Tasks
 
             // Only inputs that exist: MSBuild treats a missing input as out of date, so an optional
             // sidecar that is absent would regenerate the model on every build. Its absence is
-            // recorded in the inputs file instead, so creating it still triggers a rebuild.
+            // recorded in the stamp instead, so creating it still triggers a rebuild.
             if (Metadata(model, "SidecarExists") == "true")
                 inputs.Add(WithSource(Metadata(model, "Sidecar"), source));
-            inputs.Add(WithSource(Metadata(model, "InputsFile"), source));
+            inputs.Add(WithSource(Metadata(model, "StampFile"), source));
+            // A listed file that no longer exists makes the model stale (MSBuild's rule for a missing
+            // input); the run then lists what it reads now.
             foreach (var dependency in ReadDependencyFile(Metadata(model, "DependencyFile")))
                 inputs.Add(WithSource(dependency, source));
 
-            foreach (var name in new[] { "GeneratedCode", "QuantizedOnnx", "Report", "DependencyFile" })
+            foreach (var name in GeneratedFileMetadata)
                 outputs.Add(WithSource(Metadata(model, name), source));
             if (RuntimeFile.Length != 0)
                 outputs.Add(WithSource(Path.GetFullPath(Path.Combine(ProjectDirectory, RuntimeFile)), source));

@@ -1,18 +1,21 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using QuantBuild.BuildContract;
 
 namespace QuantBuild.Tasks
 {
     /// <summary>
     /// Runs one quantbuild tool process for all stale models of a project:
     /// <c>dotnet quantbuild.dll build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS]</c>.
-    /// The manifest (see <see cref="ModelManifest"/>) lists the models; the tool writes, per model,
-    /// <c>Name.quant.onnx</c>, <c>Name.g.cs</c>, <c>Name.report.json</c> and the dependency file into the
-    /// model's output directory, plus the shared runtime source at the --runtime-out path. QB
+    /// The manifest (see <see cref="ModelManifest"/>) lists the models; the tool regenerates every one of
+    /// them (MSBuild already decided they are stale) and writes, per model, <c>Name.quant.onnx</c>,
+    /// <c>Name.g.cs</c>, <c>Name.report.json</c>, the dependency file and, last, <c>Name.generation</c> into
+    /// the model's output directory, plus the shared runtime source at the --runtime-out path. QB
     /// diagnostics the tool prints become MSBuild errors and warnings with code, file, line and column.
     /// Cancellation is ToolTask's: the process is asked to stop, then killed.
     /// </summary>
@@ -59,7 +62,7 @@ namespace QuantBuild.Tasks
             if (Models.Length == 0)
                 return true;
 
-            var manifest = ModelManifest.Format(Models, out var manifestError);
+            var manifest = ModelManifest.Format(Models.Select(ModelItems.ToManifestEntry), out var manifestError);
             if (manifestError != null)
             {
                 Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, null, 0, 0, 0, 0, "{0}", manifestError);
@@ -177,7 +180,7 @@ namespace QuantBuild.Tasks
             var files = new List<ITaskItem>();
             foreach (var model in Models)
             {
-                foreach (var name in new[] { "GeneratedCode", "QuantizedOnnx", "Report", "DependencyFile" })
+                foreach (var name in PredictQuantizedOutputs.GeneratedFileMetadata)
                 {
                     var path = model.GetMetadata(name);
                     if (path.Length != 0 && File.Exists(path))

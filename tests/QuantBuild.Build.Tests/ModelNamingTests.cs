@@ -1,4 +1,4 @@
-using QuantBuild.Tasks;
+using QuantBuild.BuildContract;
 
 namespace QuantBuild.Build.Tests;
 
@@ -25,6 +25,34 @@ public sealed class ModelNamingTests
         Assert.IsTrue(ModelNaming.IsValidNamespace("My.App.Models"));
         Assert.IsFalse(ModelNaming.IsValidNamespace("My..App"));
     }
+
+    [TestMethod]
+    public void KeywordsAreValidNamesWrittenWithAnAtSign()
+    {
+        // Valid: the generated code escapes them, so ClassName="event" is the class 'event' (@event in C#).
+        Assert.IsTrue(ModelNaming.IsValidIdentifier("class"));
+        Assert.IsTrue(ModelNaming.IsValidNamespace("App.namespace"));
+        Assert.AreEqual("@class", ModelNaming.ToCSharp("class"));
+        Assert.AreEqual("@record", ModelNaming.ToCSharp("record"), "contextual keywords too (a type named record is an error)");
+        Assert.AreEqual("App.@namespace.@event.Models", ModelNaming.ToCSharp("App.namespace.event.Models"));
+        Assert.AreEqual("Class", ModelNaming.ToCSharp("Class"), "keywords are case-sensitive");
+        Assert.AreEqual("Kws", ModelNaming.ToCSharp("Kws"));
+        Assert.IsFalse(ModelNaming.IsValidIdentifier("@class"), "the '@' is how C# writes the name, not part of it");
+    }
+
+    [TestMethod]
+    [DataRow("kws", true)]
+    [DataRow("kws.v2", true)]
+    [DataRow("../../x", false)]
+    [DataRow("..", false)]
+    [DataRow("/abs/x", false)]
+    [DataRow(@"C:\x", false)]
+    [DataRow("a:b", false)]
+    [DataRow("a\\b", false)]
+    [DataRow("a*b", false)]
+    [DataRow("trailing.", false)]
+    [DataRow("", false)]
+    public void PlainFileNames(string name, bool plain) => Assert.AreEqual(plain, ModelNaming.IsPlainFileName(name), name);
 
     [TestMethod]
     public void FolderNameIsStableAndSeparatorInsensitive()

@@ -109,6 +109,20 @@ public sealed partial class PackagedBuildTests
         var second = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
         second.AssertSucceeded("no-op build");
         StringAssert.Contains(second.Output, "up to date; skipped.");
+
+        // The probe's case with the real tool: a metadata change regenerates the class (the tool's own
+        // up-to-date check once kept it internal), and the build after that does nothing.
+        var code = Path.Combine(directory, "obj/Debug/net10.0/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
+        StringAssert.Contains(File.ReadAllText(code), "internal sealed class Mnist");
+        WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" Access="public" />""");
+        var changed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        changed.AssertSucceeded("build after Access=\"public\"");
+        StringAssert.Contains(changed.Output, "QuantBuild: quantizing Models/mnist.onnx");
+        StringAssert.Contains(File.ReadAllText(code), "public sealed class Mnist");
+        var third = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        third.AssertSucceeded("no-op build after the change");
+        Assert.IsFalse(third.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), third.Output);
+        StringAssert.Contains(third.Output, "up to date; skipped.");
     }
 
     /// <summary>
@@ -166,13 +180,8 @@ public sealed partial class PackagedBuildTests
         Assert.IsTrue(File.Exists(Path.Combine(consumer.Directory, "bin/Debug/net10.0/Models/kws.quant.onnx")));
         Assert.IsTrue(File.Exists(Path.Combine(consumer.Directory, "bin/Debug/net10.0/Models/vision/kws.quant.onnx")));
 
-        var stamps = consumer.GeneratedFileStamps();
-        var second = consumer.Build();
-        second.AssertSucceeded("second build");
-        StringAssert.Contains(second.Output, "QuantBuild: all 2 quantized model(s) are up to date; skipped.");
-        Assert.IsFalse(second.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), second.Output);
+        consumer.AssertNoOpBuild("second build");
         Assert.AreEqual(1, consumer.ToolRuns, "the tool did not run again");
-        CollectionAssert.AreEqual(stamps, consumer.GeneratedFileStamps(), "no generated file was rewritten");
     }
 
     [TestMethod]
@@ -181,7 +190,8 @@ public sealed partial class PackagedBuildTests
         var consumer = Consumer.Create(nameof(TouchingOneSidecarRegeneratesOnlyThatModel));
         consumer.Build().AssertSucceeded("first build");
 
-        File.SetLastWriteTimeUtc(Path.Combine(consumer.Directory, "Models/vision/kws.quant.json"), DateTime.UtcNow.AddSeconds(5));
+        // Now, not later: a timestamp in the future would keep the model stale until that time comes.
+        File.SetLastWriteTimeUtc(Path.Combine(consumer.Directory, "Models/vision/kws.quant.json"), DateTime.UtcNow);
         var rebuild = consumer.Build();
 
         rebuild.AssertSucceeded("rebuild");
@@ -189,6 +199,9 @@ public sealed partial class PackagedBuildTests
         Assert.IsFalse(rebuild.Output.Contains("QuantBuild: quantizing Models/kws.onnx", StringComparison.Ordinal), rebuild.Output);
         Assert.AreEqual(2, consumer.ToolRuns);
         Assert.AreEqual(1, consumer.LastRunModels.Count);
+        // The shared runtime file, unchanged in content, once stayed older than the touched sidecar and
+        // kept the model stale (and the log saying "quantizing") on every later build.
+        consumer.AssertNoOpBuild("build after the regeneration");
     }
 
     [TestMethod]
@@ -206,19 +219,104 @@ public sealed partial class PackagedBuildTests
         Assert.AreEqual(1, consumer.LastRunModels.Count);
     }
 
+    /// <summary>
+    /// Each item metadata value and the tool version reach the generated code (the tool once kept its own
+    /// up-to-date check and left the class as it was), and the build after each change is a no-op.
+    /// Keywords as names (ClassName="event", a "namespace" namespace part) compile: the code writes them with '@'.
+    /// </summary>
     [TestMethod]
-    public void ChangingItemMetadataRegeneratesThatModel()
+    public void EveryMetadataValueAndTheToolVersionReachTheGeneratedCodeAndTheNextBuildIsANoOp()
     {
-        var consumer = Consumer.Create(nameof(ChangingItemMetadataRegeneratesThatModel));
+        var consumer = Consumer.Create(nameof(EveryMetadataValueAndTheToolVersionReachTheGeneratedCodeAndTheNextBuildIsANoOp), ownTool: true);
         consumer.Build().AssertSucceeded("first build");
+        var kws = consumer.GeneratedCode("Models/kws.onnx");
+        var vision = consumer.GeneratedCode("Models/vision/kws.onnx");
+        StringAssert.Contains(kws, "internal static partial class Kws");
+        StringAssert.Contains(vision, "namespace Consumer.Vision");
+
+        // ClassName and Access on one model, Namespace and Settings on the other.
+        File.WriteAllText(Path.Combine(consumer.Directory, "Models/vision/other.json"), "{\n  \"weights\": { \"bits\": 4 }\n}\n");
+        consumer.EditProject("<QuantizedModel Include=\"Models/kws.onnx\" />",
+            "<QuantizedModel Include=\"Models/kws.onnx\" ClassName=\"event\" Access=\"public\" />");
+        consumer.EditProject("<QuantizedModel Include=\"Models/vision/kws.onnx\" Namespace=\"Consumer.Vision\" />",
+            "<QuantizedModel Include=\"Models/vision/kws.onnx\" Namespace=\"Consumer.namespace\" Settings=\"Models/vision/other.json\" />");
+        File.WriteAllText(Path.Combine(consumer.Directory, "Program.cs"),
+            "System.Console.WriteLine(\"event=\" + Consumer.@event.Describe());\n" +
+            "System.Console.WriteLine(\"namespace=\" + Consumer.@namespace.Kws.Describe());\n");
+        var changed = consumer.Build();
+
+        changed.AssertSucceeded("build after the metadata changes");
+        StringAssert.Contains(changed.Output, "QuantBuild: quantizing Models/kws.onnx");
+        StringAssert.Contains(changed.Output, "QuantBuild: quantizing Models/vision/kws.onnx");
+        StringAssert.Contains(consumer.GeneratedCode("Models/kws.onnx"), "public static partial class @event");
+        var visionChanged = consumer.GeneratedCode("Models/vision/kws.onnx");
+        StringAssert.Contains(visionChanged, "namespace Consumer.@namespace");
+        Assert.AreNotEqual(SettingsHash(vision), SettingsHash(visionChanged), "the other sidecar's settings reached the code");
+        var app = Run(consumer.Directory, "dotnet", Path.Combine(consumer.Directory, "bin/Debug/net10.0/Consumer.dll"));
+        app.AssertSucceeded("running the consumer with keyword names");
+        StringAssert.Contains(app.Output, "event=kws:fake-1");
+        StringAssert.Contains(app.Output, "namespace=kws:fake-1");
+        consumer.AssertNoOpBuild("build after the metadata changes were generated");
+
+        // A new tool version (same path, another build of the tool) regenerates every model.
+        consumer.ReplaceTool(informationalVersion: "2.0.0-changed");
+        var newTool = consumer.Build();
+
+        newTool.AssertSucceeded("build with the new tool");
+        StringAssert.Contains(newTool.Output, "QuantBuild: quantizing Models/kws.onnx");
+        StringAssert.Contains(newTool.Output, "QuantBuild: quantizing Models/vision/kws.onnx");
+        StringAssert.Contains(consumer.GeneratedCode("Models/kws.onnx"), "// tool 2.0.0-changed");
+        StringAssert.Contains(consumer.GeneratedCode("Models/vision/kws.onnx"), "// tool 2.0.0-changed");
+        consumer.AssertNoOpBuild("build after the new tool's generation");
+    }
+
+    private static string SettingsHash(string generatedCode) =>
+        System.Text.RegularExpressions.Regex.Match(generatedCode, "settings ([0-9a-f]+|none)").Groups[1].Value;
+
+    /// <summary>
+    /// A tool killed between renaming one output and the next (the fake ends its process there): the
+    /// generation marker is gone, so the half-published set is not current; the next build regenerates
+    /// the model, removes the killed run's staging folder and an old-style temporary, and publishes a
+    /// set whose marker names exactly the files on disk.
+    /// </summary>
+    [TestMethod]
+    public void AToolKilledWhilePublishingLeavesNoCurrentGenerationAndTheNextBuildCompletesAndCleansUp()
+    {
+        var consumer = Consumer.Create(nameof(AToolKilledWhilePublishingLeavesNoCurrentGenerationAndTheNextBuildCompletesAndCleansUp));
+        consumer.Build().AssertSucceeded("first build");
+        var folder = consumer.OutputFolder("Models/kws.onnx");
+        var marker = Path.Combine(folder, "kws.generation");
+        Assert.IsTrue(File.Exists(marker));
 
         consumer.EditProject("<QuantizedModel Include=\"Models/kws.onnx\" />", "<QuantizedModel Include=\"Models/kws.onnx\" Access=\"public\" />");
-        var rebuild = consumer.Build();
+        var killed = consumer.Build(new Dictionary<string, string> { ["FAKE_QUANTBUILD_EXIT_AFTER_FIRST_MOVE"] = "1" });
 
-        rebuild.AssertSucceeded("rebuild");
-        StringAssert.Contains(rebuild.Output, "QuantBuild: quantizing Models/kws.onnx");
-        Assert.IsFalse(rebuild.Output.Contains("QuantBuild: quantizing Models/vision/kws.onnx", StringComparison.Ordinal), rebuild.Output);
-        CollectionAssert.AreEqual(new[] { "model kws Kws Consumer public" }, consumer.LastRunModels);
+        Assert.AreNotEqual(0, killed.ExitCode, killed.Output);
+        Assert.IsFalse(File.Exists(marker), "no marker: what is on disk is not a current generation");
+        Assert.AreEqual(1, System.IO.Directory.GetDirectories(folder, ".qb-tmp-*").Length, "the killed run's staging folder is left behind");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "kws.g.cs")), "internal static partial class Kws", "the set on disk is mixed: .quant.onnx new, .g.cs old");
+        var legacyTemporary = Path.Combine(folder, ".kws.g.cs.1a2b3c4d.tmp");
+        File.WriteAllText(legacyTemporary, "left by a tool killed inside an atomic write");
+
+        var next = consumer.Build();
+
+        next.AssertSucceeded("build after the killed one");
+        StringAssert.Contains(next.Output, "QuantBuild: quantizing Models/kws.onnx");
+        Assert.IsFalse(next.Output.Contains("QuantBuild: quantizing Models/vision/kws.onnx", StringComparison.Ordinal), next.Output);
+        Assert.AreEqual(0, System.IO.Directory.GetDirectories(folder, ".qb-tmp-*").Length, "staging folder removed");
+        Assert.IsFalse(File.Exists(legacyTemporary), "old-style temporary removed");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "kws.g.cs")), "public static partial class Kws");
+        var listing = File.ReadAllLines(marker);
+        Assert.AreEqual("quantbuild-generation 1", listing[0]);
+        CollectionAssert.AreEquivalent(new[] { "kws.quant.onnx", "kws.g.cs", "kws.report.json", "kws.deps" }, listing.Skip(1).Select(l => l.Split(' ')[2]).ToArray());
+        foreach (var line in listing.Skip(1))
+        {
+            var (hash, size, name) = (line.Split(' ')[0], line.Split(' ')[1], line.Split(' ')[2]);
+            var bytes = File.ReadAllBytes(Path.Combine(folder, name));
+            Assert.AreEqual(hash, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), name);
+            Assert.AreEqual(size, bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), name);
+        }
+        consumer.AssertNoOpBuild("build after the recovery");
     }
 
     [TestMethod]
@@ -321,7 +419,10 @@ public sealed partial class PackagedBuildTests
         private static string Tail(string text) => text.Length <= 12000 ? text : "...\n" + text[^12000..];
     }
 
-    internal static ProcessResult Run(string workingDirectory, string fileName, params string[] arguments)
+    internal static ProcessResult Run(string workingDirectory, string fileName, params string[] arguments) =>
+        Run(workingDirectory, null, fileName, arguments);
+
+    internal static ProcessResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, string fileName, params string[] arguments)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -339,6 +440,8 @@ public sealed partial class PackagedBuildTests
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         // Only the consumer builds get the private packages folder (so each run extracts the package
         // it just packed). Packing builds the repository's own projects in place, and restoring them
         // against a temporary folder would rewrite their obj/project.assets.json to point at packages
@@ -374,10 +477,22 @@ public sealed partial class PackagedBuildTests
 
         private string ToolLog => Path.Combine(Directory, "obj/Debug/net10.0/quantbuild/fake-tool.log");
 
-        public static Consumer Create(string name, string? program = null)
+        private string ToolFolder => Path.Combine(Directory, "tool");
+
+        /// <param name="ownTool">a copy of the fake tool in the consumer's folder, which the test may replace</param>
+        public static Consumer Create(string name, string? program = null, bool ownTool = false)
         {
             var directory = Path.Combine(s_root, name);
             System.IO.Directory.CreateDirectory(Path.Combine(directory, "Models/vision"));
+            var tool = s_fakeTool;
+            if (ownTool)
+            {
+                var toolFolder = Path.Combine(directory, "tool");
+                System.IO.Directory.CreateDirectory(toolFolder);
+                foreach (var file in System.IO.Directory.GetFiles(Path.GetDirectoryName(s_fakeTool)!))
+                    File.Copy(file, Path.Combine(toolFolder, Path.GetFileName(file)));
+                tool = Path.Combine(toolFolder, Path.GetFileName(s_fakeTool));
+            }
             File.WriteAllText(Path.Combine(directory, "Consumer.csproj"), $"""
                 <Project Sdk="Microsoft.NET.Sdk">
                   <PropertyGroup>
@@ -385,7 +500,7 @@ public sealed partial class PackagedBuildTests
                     <TargetFramework>net10.0</TargetFramework>
                     <RootNamespace>Consumer</RootNamespace>
                     <Nullable>enable</Nullable>
-                    <QuantBuildToolPath>{s_fakeTool}</QuantBuildToolPath>
+                    <QuantBuildToolPath>{tool}</QuantBuildToolPath>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="QuantBuild" Version="[{s_version}]" />
@@ -410,11 +525,47 @@ public sealed partial class PackagedBuildTests
         private bool _restored;
 
         /// <summary>dotnet build; only the first one restores (the package reference never changes).</summary>
-        public ProcessResult Build(params string[] extra)
+        public ProcessResult Build(params string[] extra) => Build(null, extra);
+
+        public ProcessResult Build(IReadOnlyDictionary<string, string>? environment, params string[] extra)
         {
             string[] restore = _restored ? ["--no-restore"] : [];
             _restored = true;
-            return Run(Directory, "dotnet", ["build", "-nr:false", "--nologo", "-v:n", .. restore, .. extra]);
+            return Run(Directory, environment, "dotnet", ["build", "-nr:false", "--nologo", "-v:n", .. restore, .. extra]);
+        }
+
+        /// <summary>
+        /// A build that must do nothing: no "quantizing" line, the skip message, no tool run and every
+        /// generated file untouched.
+        /// </summary>
+        public void AssertNoOpBuild(string what)
+        {
+            var stamps = GeneratedFileStamps();
+            int runs = ToolRuns;
+            var build = Build();
+            build.AssertSucceeded(what);
+            Assert.IsFalse(build.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), what + ":\n" + build.Output);
+            StringAssert.Contains(build.Output, "quantized model(s) are up to date; skipped.", what);
+            Assert.AreEqual(runs, ToolRuns, what + ": the tool did not run");
+            CollectionAssert.AreEqual(stamps, GeneratedFileStamps(), what + ": no generated file was rewritten");
+        }
+
+        /// <summary>The folder of a model's outputs (see PredictQuantizedOutputs).</summary>
+        public string OutputFolder(string model) =>
+            Path.Combine(Directory, "obj/Debug/net10.0/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
+
+        public string GeneratedCode(string model) =>
+            File.ReadAllText(Path.Combine(OutputFolder(model), Path.GetFileNameWithoutExtension(model) + ".g.cs"));
+
+        /// <summary>Rebuilds the fake tool with another informational version over this consumer's copy (same path).</summary>
+        public void ReplaceTool(string informationalVersion)
+        {
+            // Outside the consumer's folder, whose *.cs files are all compiled.
+            var artifacts = Directory + "-tool-build";
+            Run(FindRepositoryRoot(), "dotnet", "build", Path.Combine(FindRepositoryRoot(), "tests/QuantBuild.Build.Tests/Assets/FakeQuantBuild/FakeQuantBuild.csproj"),
+                "--artifacts-path", artifacts, "--nologo", "-p:InformationalVersion=" + informationalVersion).AssertSucceeded("fake tool rebuild");
+            var dll = System.IO.Directory.GetFiles(artifacts, "fakequantbuild.dll", SearchOption.AllDirectories).Single(p => p.Contains("bin", StringComparison.Ordinal));
+            File.Copy(dll, Path.Combine(ToolFolder, "fakequantbuild.dll"), overwrite: true);
         }
 
         public void EditProject(string oldText, string newText)

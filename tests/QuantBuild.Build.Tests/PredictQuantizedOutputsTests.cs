@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using QuantBuild.BuildContract;
 using QuantBuild.Tasks;
 
 namespace QuantBuild.Build.Tests;
@@ -76,10 +77,10 @@ public sealed class PredictQuantizedOutputsTests
         Assert.AreEqual(Path.Combine("Models", "kws_small.quant.onnx"), task.QuantizedOnnxFiles.Single().GetMetadata("Link"));
 
         CollectionAssert.AreEquivalent(
-            new[] { "kws_small.g.cs", "kws_small.quant.onnx", "kws_small.report.json", "kws_small.deps", "QuantBuild.Runtime.g.cs" },
+            new[] { "kws_small.g.cs", "kws_small.quant.onnx", "kws_small.report.json", "kws_small.deps", "kws_small.generation", "QuantBuild.Runtime.g.cs" },
             task.ExpectedOutputs.Select(o => Path.GetFileName(o.ItemSpec)).ToArray());
         Assert.IsTrue(task.ExpectedOutputs.All(o => o.GetMetadata("Source") == model), "every output is keyed by its model");
-        CollectionAssert.AreEquivalent(new[] { sidecar, outputDir + "kws_small.inputs" }, task.Inputs.Select(i => i.ItemSpec).ToArray());
+        CollectionAssert.AreEquivalent(new[] { sidecar, outputDir + "kws_small.stamp" }, task.Inputs.Select(i => i.ItemSpec).ToArray());
     }
 
     [TestMethod]
@@ -167,6 +168,15 @@ public sealed class PredictQuantizedOutputsTests
         Assert.IsFalse(result);
         Assert.AreEqual(3, engine.Errors.Count);
         Assert.IsTrue(engine.Errors.All(e => e.Code == "QB5003"));
+    }
+
+    [TestMethod]
+    public void KeywordClassNameAndNamespaceAreAccepted()
+    {
+        AddFile("m.onnx");
+        var (task, engine, result) = Run(true, Model("m.onnx", ("ClassName", "class"), ("Namespace", "App.namespace")));
+        Assert.IsTrue(result, string.Join("\n", engine.Errors.Select(e => e.Message)));
+        Assert.AreEqual("class", task.PredictedModels.Single().GetMetadata("ClassName"), "passed on as the name; the generated code writes @class");
     }
 
     [TestMethod]

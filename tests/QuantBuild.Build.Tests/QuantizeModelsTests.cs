@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using QuantBuild.BuildContract;
 using QuantBuild.Tasks;
 
 namespace QuantBuild.Build.Tests;
@@ -25,7 +26,7 @@ public sealed class QuantizeModelsTests
     [TestMethod]
     public void ManifestHasOneTabSeparatedLinePerModelInContractOrder()
     {
-        var text = ModelManifest.Format([Stale("/p/kws.onnx", "/p/kws.quant.json", "kws"), Stale("/p/b.onnx", "", "b")], out var error);
+        var text = ModelManifest.Format(new[] { Stale("/p/kws.onnx", "/p/kws.quant.json", "kws"), Stale("/p/b.onnx", "", "b") }.Select(ModelItems.ToManifestEntry), out var error);
 
         Assert.IsNull(error);
         Assert.AreEqual(
@@ -37,7 +38,7 @@ public sealed class QuantizeModelsTests
     [TestMethod]
     public void ManifestRejectsFieldsWithTabs()
     {
-        ModelManifest.Format([Stale("/p/a\tb.onnx", "", "a")], out var error);
+        ModelManifest.Format([ModelItems.ToManifestEntry(Stale("/p/a\tb.onnx", "", "a"))], out var error);
         Assert.IsNotNull(error);
     }
 

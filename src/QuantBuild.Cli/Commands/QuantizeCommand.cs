@@ -45,7 +45,8 @@ public static class QuantizeCommand
     public static int Execute(string modelPath, string? sidecar, string outDir, string? name, int threads, TextWriter output)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
-        if (name is not null && (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains('/') || name.Contains('\\')))
+        // The same rule as a manifest's name field: the outputs stay inside --out on every OS.
+        if (name is not null && !BuildContract.ModelNaming.IsPlainFileName(name))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--name '{name}' must be a plain file name");
         var request = new QuantizeRequest(modelPath, sidecar ?? QuantizeJob.DefaultSidecar(modelPath), outDir, name ?? Path.GetFileNameWithoutExtension(modelPath));
         var result = QuantizeJob.Run(request, threads, output);

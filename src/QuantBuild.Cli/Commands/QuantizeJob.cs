@@ -1,3 +1,4 @@
+using QuantBuild.BuildContract;
 using QuantBuild.Lowering;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
@@ -20,9 +21,10 @@ public sealed record QuantizeRequest(string ModelPath, string? SidecarPath, stri
 public sealed record OutputFile(string FileName, byte[] Content);
 
 /// <summary>
-/// Quantizes one model and writes its outputs all-or-nothing: every output is computed in memory first,
-/// then each is written atomically (temporary file + rename); if any write fails, the outputs of this
-/// model already written are deleted, so no half-updated set looks up to date.
+/// Quantizes one model and writes its outputs as one generation: every output is computed in memory
+/// first, then the set is published by <see cref="ModelGeneration"/> (staged in a temporary folder,
+/// renamed into place, and for a manifest build a generation marker written last), so no half-published
+/// set looks up to date.
 /// </summary>
 public static class QuantizeJob
 {
@@ -38,15 +40,19 @@ public static class QuantizeJob
             ? new QuantizationSettings { Calibration = new CalibrationSettings { BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(modelPath))! } }
             : SidecarParser.Load(sidecarPath);
 
-    /// <summary>The output file names of a request, predictable from the request alone (MSBuild predicts them too).</summary>
+    /// <summary>The output file names of a request, predictable from the request alone (MSBuild predicts them with the same <see cref="ModelOutputs"/>).</summary>
     public static IReadOnlyList<string> PredictOutputs(QuantizeRequest request, OutputSettings outputs)
     {
         var files = new List<string>();
-        if (outputs.Onnx || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".quant.onnx");
-        if (outputs.CSharp || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".g.cs");
-        if (outputs.Report || request.EmptyFilesForDisabledOutputs) files.Add(request.Name + ".report.json");
+        if (outputs.Onnx || request.EmptyFilesForDisabledOutputs) files.Add(ModelOutputs.QuantizedOnnx(request.Name));
+        if (outputs.CSharp || request.EmptyFilesForDisabledOutputs) files.Add(ModelOutputs.CSharp(request.Name));
+        if (outputs.Report || request.EmptyFilesForDisabledOutputs) files.Add(ModelOutputs.Report(request.Name));
         return files;
     }
+
+    /// <summary>The generation marker of a manifest build (null for the standalone verb, which has no up-to-date notion).</summary>
+    public static string? GenerationMarker(QuantizeRequest request) =>
+        request.DependencyFile is null ? null : Path.Combine(request.OutputDirectory, ModelOutputs.Generation(request.Name));
 
     public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, PipelineResult Pipeline);
 
@@ -57,11 +63,11 @@ public static class QuantizeJob
         var result = QuantizationPipeline.Run(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, progress);
 
         var outputs = new List<OutputFile>();
-        if (settings.Outputs.Onnx) outputs.Add(new(request.Name + ".quant.onnx", QdqOnnxEmitter.EmitBytes(result.Model, settings.Outputs.QdqIntegerType)));
+        if (settings.Outputs.Onnx) outputs.Add(new(ModelOutputs.QuantizedOnnx(request.Name), QdqOnnxEmitter.EmitBytes(result.Model, settings.Outputs.QdqIntegerType)));
         var plan = settings.Outputs.CSharp ? IntegerLowering.Lower(result.Model, result.SampleShapes) : null;
         if (plan is not null)
         {
-            outputs.Add(new(request.Name + ".g.cs", Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
+            outputs.Add(new(ModelOutputs.CSharp(request.Name), Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
             // In the canonical form the MSBuild task turns into build warnings.
             foreach (var warning in plan.Warnings)
                 log.WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
@@ -74,20 +80,32 @@ public static class QuantizeJob
             // stays byte-identical whatever --name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
-            outputs.Add(new(request.Name + ".report.json", QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes, plan)));
+            outputs.Add(new(ModelOutputs.Report(request.Name), QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes, plan)));
         }
 
         if (request.EmptyFilesForDisabledOutputs)
             foreach (var predicted in PredictOutputs(request, settings.Outputs))
                 if (outputs.All(o => o.FileName != predicted)) outputs.Add(new(predicted, Array.Empty<byte>()));
-        var written = WriteAll(request.OutputDirectory, outputs);
-        foreach (var (stage, elapsed) in result.Timings)
-            log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
-
         var dependencies = new List<string> { Path.GetFullPath(request.ModelPath) };
         if (settings.SourcePath is not null) dependencies.Add(settings.SourcePath);
         dependencies.AddRange(result.CalibrationFilesRead);
         dependencies = dependencies.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        // The dependency file belongs to the generation: it tells MSBuild what this set was made from.
+        var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
+        if (request.DependencyFile is not null)
+            files.Add(new GeneratedFile(request.DependencyFile, Utf8.GetBytes(string.Join('\n', dependencies) + "\n")));
+        List<string> written;
+        try
+        {
+            written = ModelGeneration.Publish(request.OutputDirectory, GenerationMarker(request), files);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantBuildException(DiagnosticCodes.WriteFailed, $"could not write the outputs of '{request.Name}' to '{request.OutputDirectory}': {e.Message}", request.OutputDirectory, inner: e);
+        }
+        foreach (var (stage, elapsed) in result.Timings)
+            log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
         return new JobResult(written, dependencies, result);
     }
 
@@ -103,47 +121,18 @@ public static class QuantizeJob
 
     public static CSharpEmitOptions CSharpOptions(QuantizeRequest request) => new()
     {
-        ClassName = request.ClassName ?? DefaultClassName(request.Name),
+        ClassName = request.ClassName ?? ModelNaming.ToClassName(request.Name),
         Namespace = request.Namespace ?? DefaultNamespace,
         Access = request.Access,
         ToolVersion = ToolVersion,
         RuntimeNamespace = request.RuntimeNamespace,
     };
 
-    /// <summary>A C# identifier from a file stem: "kws_v2-small" → "KwsV2Small"; a leading digit gets a '_' prefix.</summary>
-    public static string DefaultClassName(string name)
-    {
-        var words = System.Text.RegularExpressions.Regex.Split(name, "[^A-Za-z0-9]+").Where(w => w.Length > 0);
-        var pascal = string.Concat(words.Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
-        if (pascal.Length == 0) pascal = "Model";
-        return char.IsDigit(pascal[0]) ? "_" + pascal : pascal;
-    }
-
     /// <summary>"&lt;Name&gt;.quant.onnx" → "quantOnnxFileBytes", "&lt;Name&gt;.g.cs" → "gCsFileBytes".</summary>
     private static string SizeKey(string fileName, string name)
     {
         var parts = fileName[(name.Length + 1)..].Split('.');
         return string.Concat(parts.Select((p, i) => i == 0 ? p : char.ToUpperInvariant(p[0]) + p[1..])) + "FileBytes";
-    }
-
-    public static List<string> WriteAll(string directory, IReadOnlyList<OutputFile> outputs)
-    {
-        var written = new List<string>();
-        try
-        {
-            foreach (var o in outputs)
-            {
-                var path = Path.GetFullPath(Path.Combine(directory, o.FileName));
-                AtomicFile.WriteAllBytes(path, o.Content);
-                written.Add(path);
-            }
-        }
-        catch
-        {
-            foreach (var path in written) TryDelete(path);
-            throw;
-        }
-        return written;
     }
 
     public static void TryDelete(string path)

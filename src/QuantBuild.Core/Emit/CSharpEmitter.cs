@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using QuantBuild.BuildContract;
 using QuantBuild.Diagnostics;
 using QuantBuild.Lowering;
 using QuantBuild.Quantization;
@@ -52,16 +53,17 @@ public static partial class CSharpEmitter
             : $"// {plan.Steps.Count - floatCount} integer steps and {floatCount} float steps; weights {weightBytes} bytes + float data {floatDataBytes} bytes; activation arena {plan.ArenaBytes} bytes (lower bound {plan.ArenaLowerBound}) + float scratch {arenaBytes - plan.ArenaBytes} bytes.");
         if (options.NullableDirective) w.Line("#nullable enable");
         w.Line();
-        w.Open($"namespace {options.Namespace}");
+        // Names go through ModelNaming.ToCSharp: a keyword (ClassName "event") is written "@event".
+        w.Open($"namespace {ModelNaming.ToCSharp(options.Namespace)}");
         w.Line("using System;");
         w.Line("using System.Runtime.InteropServices;");
-        w.Line($"using {options.EffectiveRuntimeNamespace};");
+        w.Line($"using {ModelNaming.ToCSharp(options.EffectiveRuntimeNamespace)};");
         w.Line();
         w.Line("/// <summary>");
         w.Line($"/// Integer-only inference of model '{Xml(plan.Model.Graph.Name)}' (QuantBuild). One instance owns its activation arena:");
         w.Line("/// create one per thread; <c>Run</c> does not allocate.");
         w.Line("/// </summary>");
-        w.Open($"{options.Access} sealed class {options.ClassName}");
+        w.Open($"{options.Access} sealed class {ModelNaming.ToCSharp(options.ClassName)}");
         w.Line("/// <summary>Bytes of the activation arena allocated by the constructor.</summary>");
         w.Line($"public const int ArenaBytes = {arenaBytes};");
         w.Line("/// <summary>Bytes of packed integer weights compiled into this class.</summary>");
@@ -108,19 +110,22 @@ public static partial class CSharpEmitter
         return w.ToString();
     }
 
+    /// <summary>The naming rules MSBuild checks too (ModelNaming); the generated class always has a namespace.</summary>
     private static void Validate(CSharpEmitOptions o)
     {
-        if (!Identifier().IsMatch(o.ClassName))
+        if (!ModelNaming.IsValidIdentifier(o.ClassName))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"class name '{o.ClassName}' is not a C# identifier");
         foreach (var ns in new[] { o.Namespace, o.EffectiveRuntimeNamespace })
-            if (ns.Split('.').Any(part => !Identifier().IsMatch(part)))
-                throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"namespace '{ns}' is not a dotted C# name");
+            ValidateNamespace(ns);
         if (o.Access is not ("internal" or "public"))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"access must be 'internal' or 'public', got '{o.Access}'");
     }
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
-    private static partial Regex Identifier();
+    private static void ValidateNamespace(string ns)
+    {
+        if (ns.Length == 0 || !ModelNaming.IsValidNamespace(ns))
+            throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"namespace '{ns}' is not a dotted C# name");
+    }
 
     private static string KernelType(PlanStep step) => step switch
     {
@@ -153,7 +158,7 @@ public static partial class CSharpEmitter
     private static void EmitConstructor(CodeWriter w, IntegerPlan plan, CSharpEmitOptions options, Dictionary<FloatStep, FloatStepExecution> floatSteps, List<FloatDataField> floatData)
     {
         w.Line("/// <summary>Prepares every kernel (requantization multipliers, folded biases, tables) once.</summary>");
-        w.Open($"public {options.ClassName}()");
+        w.Open($"public {ModelNaming.ToCSharp(options.ClassName)}()");
         for (int s = 0; s < plan.Steps.Count; s++)
         {
             var step = plan.Steps[s];
@@ -441,20 +446,10 @@ public static partial class CSharpEmitter
         var parts = Regex.Split(name, "[^A-Za-z0-9]+").Where(p => p.Length > 0).ToList();
         if (parts.Count == 0 || char.IsDigit(parts[0][0])) return fallback + index.ToString(CultureInfo.InvariantCulture);
         var text = string.Concat(parts.Select((p, i) => i == 0 ? char.ToLowerInvariant(p[0]) + p[1..] : char.ToUpperInvariant(p[0]) + p[1..]));
-        return Keywords.Contains(text) ? "@" + text : text;
+        return ModelNaming.ToCSharp(text);
     }
 
     private static string Pascal(string parameter) => char.ToUpperInvariant(parameter.TrimStart('@')[0]) + parameter.TrimStart('@')[1..];
-
-    private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
-    {
-        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue", "decimal", "default",
-        "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto",
-        "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null", "object", "operator", "out",
-        "override", "params", "private", "protected", "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc",
-        "static", "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
-        "using", "virtual", "void", "volatile", "while",
-    };
 
     /// <summary>Text safe inside a // comment (model-controlled names must not end the line).</summary>
     private static string Comment(string text) => Regex.Replace(text, @"[\r\n\u2028\u2029\u0085]", " ");

@@ -19,7 +19,9 @@ public static class AtomicFile
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        var temp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        // The process id in the name lets a later run remove the file if this process is killed before the
+        // rename (BuildContract.ModelGeneration.RemoveStaleTemporaries) without touching a live writer's.
+        var temp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8] + ".tmp");
         try
         {
             Directory.CreateDirectory(dir);

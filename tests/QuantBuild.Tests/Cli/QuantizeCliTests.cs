@@ -92,17 +92,48 @@ public sealed class QuantizeCliTests
         var deps = File.ReadAllLines(temp.File("obj", "qb", "Good.deps"));
         var expected = new[] { model, temp.File("good.json") }.Concat(Enumerable.Range(0, 5).Select(k => temp.File("calib", $"d{k:D3}.npy"))).Order(StringComparer.Ordinal).ToArray();
         CollectionAssert.AreEqual(expected, deps);
+        Assert.IsTrue(File.Exists(temp.File("obj", "qb", "Good.generation")), "the generation marker, written last");
+        Assert.IsFalse(File.Exists(temp.File("obj", "qb", "Bad.generation")));
 
-        // Second build with only the good model: nothing is stale.
-        File.WriteAllLines(manifest, [File.ReadAllLines(manifest)[1]]);
+        // What killed runs leave: a staging folder and atomic-write temporaries of dead processes, and
+        // one of a tool that recorded no process.
+        Directory.CreateDirectory(temp.File("obj", "qb", ".qb-tmp-2147483647-deadbeef"));
+        File.WriteAllText(temp.File("obj", "qb", ".qb-tmp-2147483647-deadbeef", "0-Good.g.cs"), "half");
+        File.WriteAllText(temp.File("obj", "qb", ".Good.g.cs.2147483647-1a2b3c4d.tmp"), "half");
+        File.WriteAllText(temp.File("obj", "qb", ".Good.g.cs.1a2b3c4d.tmp"), "half");
+
+        // Second build, only the good model, new class name (a keyword), namespace and access: the tool
+        // regenerates what it is given (MSBuild decided it is stale) and every value reaches the code.
+        File.WriteAllLines(manifest, ["mnist.onnx\tgood.json\tobj/qb\tGood\tclass\tApp.namespace\tpublic\tobj/qb/Good.deps"]);
         var again = Cli("build", "--manifest", manifest);
         Assert.AreEqual(0, again.Exit, again.Err);
-        StringAssert.Contains(again.Out, "0 of 1 model to quantize");
-        // Touching a calibration file makes it stale again.
-        File.SetLastWriteTimeUtc(temp.File("calib", "d003.npy"), DateTime.UtcNow.AddMinutes(5));
-        var third = Cli("build", "--manifest", manifest);
-        Assert.AreEqual(0, third.Exit, third.Err);
-        StringAssert.Contains(third.Out, "1 of 1 model to quantize");
+        StringAssert.Contains(again.Out, "quantbuild build: quantizing 1 model");
+        var code = File.ReadAllText(temp.File("obj", "qb", "Good.g.cs"));
+        StringAssert.Contains(code, "namespace App.@namespace");
+        StringAssert.Contains(code, "public sealed class @class");
+        StringAssert.Contains(code, "public @class()");
+        CollectionAssert.AreEquivalent(new[] { "Good.deps", "Good.g.cs", "Good.generation", "Good.quant.onnx", "Good.report.json" },
+            Directory.GetFileSystemEntries(temp.File("obj", "qb")).Select(Path.GetFileName).ToArray(), "the leftovers are gone");
+    }
+
+    [TestMethod]
+    [DataRow("../../x")]
+    [DataRow("/tmp/x")]
+    [DataRow("a:b")]
+    public void ManifestNamesThatEscapeTheOutputFolderAreQB3106AndWriteNothing(string name)
+    {
+        using var temp = new TempFolder();
+        MnistCopy(temp, 1);
+        var manifest = temp.File("deep", "m.txt");
+        Directory.CreateDirectory(temp.File("deep"));
+        File.WriteAllText(manifest, $"../mnist.onnx\t\tobj/qb\t{name}\t\tApp\tinternal\tobj/qb/x.deps\n");
+
+        var r = Cli("build", "--manifest", manifest);
+
+        Assert.AreEqual(ExitCodes.Failed, r.Exit);
+        StringAssert.StartsWith(r.Err, $"{manifest}(1,1): error QB3106: name '{name}' must be a plain file name");
+        Assert.IsFalse(Directory.Exists(temp.File("deep", "obj")));
+        Assert.IsFalse(File.Exists(temp.File("x.quant.onnx")));
     }
 
     [TestMethod]

@@ -1,11 +1,18 @@
 // Fake 'quantbuild build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS]'.
-// Reads the tab-separated manifest, writes every predicted output per model (a trivial C# class,
-// a copy of the model as .quant.onnx, a report, the dependency file) and the runtime source.
+// Reads the manifest with the tool's own parser, writes every predicted output per model (a trivial C#
+// class naming the tool version and a hash of the sidecar, a copy of the model as .quant.onnx, a report,
+// the dependency file) as one generation through the tool's own publisher, and the runtime source.
 // Test hooks: a sidecar line containing "broken" fails with a canonical error at that line;
-// a line "calibrationFile": "x" adds x (beside the sidecar) to the dependency file.
+// a line "calibrationFile": "x" adds x (beside the sidecar) to the dependency file;
+// FAKE_QUANTBUILD_EXIT_AFTER_FIRST_MOVE=1 ends the process after the first file of a generation is
+// renamed into place (a build killed half-way through publishing).
 // Every run appends the models it handled to fake-tool.log beside the manifest.
+using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using QuantBuild.BuildContract;
+using QuantBuild.Diagnostics;
 
 static string? Option(string[] args, string name)
 {
@@ -13,16 +20,9 @@ static string? Option(string[] args, string name)
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
 }
 
-static void WriteAtomically(string path, string content)
-{
-    var temp = path + ".tmp";
-    File.WriteAllText(temp, content, new UTF8Encoding(false));
-    File.Move(temp, path, overwrite: true);
-}
-
 if (args.Length == 0 || args[0] != "build")
 {
-    Console.Error.WriteLine("error QB3001: expected the 'build' verb");
+    Console.Error.WriteLine($"error {DiagnosticCodes.InvalidArguments}: expected the 'build' verb");
     return 2;
 }
 var manifestPath = Option(args, "--manifest");
@@ -30,49 +30,53 @@ var runtimeOut = Option(args, "--runtime-out");
 var runtimeNamespace = Option(args, "--namespace-for-runtime") ?? "QuantBuild.Generated";
 if (manifestPath == null || runtimeOut == null)
 {
-    Console.Error.WriteLine("error QB3001: --manifest and --runtime-out are required");
+    Console.Error.WriteLine($"error {DiagnosticCodes.InvalidArguments}: --manifest and --runtime-out are required");
     return 2;
 }
+if (Environment.GetEnvironmentVariable("FAKE_QUANTBUILD_EXIT_AFTER_FIRST_MOVE") == "1")
+    ModelGeneration.AfterFileMoved = _ => Environment.Exit(3);
+var toolVersion = Assembly.GetEntryAssembly()!.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
 
+var entries = ModelManifest.Parse(File.ReadAllText(manifestPath), Path.GetDirectoryName(Path.GetFullPath(manifestPath))!, out var manifestError);
+if (manifestError != null)
+{
+    Console.Error.WriteLine($"{manifestPath}({manifestError.Line},1): error {DiagnosticCodes.InvalidManifest}: {manifestError.Message}");
+    return 1;
+}
+
+var utf8 = new UTF8Encoding(false);
 var log = new StringBuilder($"run {string.Join(' ', args.Skip(1))}\n");
 bool failed = false;
-foreach (var line in File.ReadAllLines(manifestPath))
+foreach (var entry in entries)
 {
-    if (line.Length == 0)
-        continue;
-    var fields = line.Split('\t');
-    if (fields.Length != 8)
+    var className = entry.ClassName.Length != 0 ? entry.ClassName : ModelNaming.ToClassName(entry.Name);
+    log.Append($"model {entry.Name} {className} {entry.Namespace} {entry.Access}\n");
+    if (!File.Exists(entry.ModelPath))
     {
-        Console.Error.WriteLine($"{manifestPath}: error QB3001: expected 8 tab-separated fields, got {fields.Length}");
-        return 2;
-    }
-    var (model, sidecar, outputDir, name, className, ns, access, depFile) =
-        (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]);
-    log.Append($"model {name} {className} {ns} {access}\n");
-    if (!File.Exists(model))
-    {
-        Console.Error.WriteLine($"error QB1001: model '{model}' does not exist");
+        Console.Error.WriteLine($"error {DiagnosticCodes.FileNotFound}: model '{entry.ModelPath}' does not exist");
         failed = true;
         continue;
     }
 
-    var dependencies = new List<string> { model };
-    if (sidecar.Length != 0)
+    var dependencies = new List<string> { entry.ModelPath };
+    var settingsHash = "none";
+    if (entry.SidecarPath.Length != 0)
     {
-        dependencies.Add(sidecar);
-        var sidecarLines = File.ReadAllLines(sidecar);
+        dependencies.Add(entry.SidecarPath);
+        settingsHash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(entry.SidecarPath)))[..16];
+        var sidecarLines = File.ReadAllLines(entry.SidecarPath);
         bool broken = false;
         for (int i = 0; i < sidecarLines.Length; i++)
         {
             int column = sidecarLines[i].IndexOf("broken", StringComparison.Ordinal);
             if (column >= 0)
             {
-                Console.Error.WriteLine($"{sidecar}({i + 1},{column + 1}): error QB3002: unknown key 'broken'");
+                Console.Error.WriteLine($"{entry.SidecarPath}({i + 1},{column + 1}): error QB3002: unknown key 'broken'");
                 broken = true;
             }
             var calibration = Regex.Match(sidecarLines[i], "\"calibrationFile\"\\s*:\\s*\"([^\"]+)\"");
             if (calibration.Success)
-                dependencies.Add(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(sidecar)!, calibration.Groups[1].Value)));
+                dependencies.Add(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(entry.SidecarPath)!, calibration.Groups[1].Value)));
         }
         if (broken)
         {
@@ -81,28 +85,25 @@ foreach (var line in File.ReadAllLines(manifestPath))
         }
     }
 
-    Directory.CreateDirectory(outputDir);
+    // An empty namespace is the real tool's default one.
+    var ns = entry.Namespace.Length != 0 ? entry.Namespace : "QuantBuild.Generated";
     var code = new StringBuilder("// <auto-generated/>\n");
-    if (ns.Length != 0)
-        code.Append($"namespace {ns}\n{{\n");
-    code.Append($"{access} static partial class {className}\n{{\n");
-    code.Append($"    public const string ModelName = \"{name}\";\n");
-    code.Append($"    public static string Describe() => ModelName + \":\" + global::{runtimeNamespace}.QuantBuildRuntime.Version;\n");
-    code.Append("}\n");
-    if (ns.Length != 0)
-        code.Append("}\n");
-    WriteAtomically(Path.Combine(outputDir, name + ".g.cs"), code.ToString());
-    // Not File.Copy: it keeps the model's timestamp, and an output older than its inputs is stale forever.
-    File.WriteAllBytes(Path.Combine(outputDir, name + ".quant.onnx"), File.ReadAllBytes(model));
-    WriteAtomically(Path.Combine(outputDir, name + ".report.json"), $"{{ \"model\": \"{name}\" }}\n");
-    WriteAtomically(depFile, string.Join("\n", dependencies) + "\n");
+    code.Append($"// tool {toolVersion}, settings {settingsHash}\n");
+    code.Append($"namespace {ModelNaming.ToCSharp(ns)}\n{{\n");
+    code.Append($"{entry.Access} static partial class {ModelNaming.ToCSharp(className)}\n{{\n");
+    code.Append($"    public const string ModelName = \"{entry.Name}\";\n");
+    code.Append($"    public static string Describe() => ModelName + \":\" + global::{ModelNaming.ToCSharp(runtimeNamespace)}.QuantBuildRuntime.Version;\n");
+    code.Append("}\n}\n");
+    ModelGeneration.Publish(entry.OutputDirectory, Path.Combine(entry.OutputDirectory, ModelOutputs.Generation(entry.Name)),
+    [
+        new GeneratedFile(Path.Combine(entry.OutputDirectory, ModelOutputs.QuantizedOnnx(entry.Name)), File.ReadAllBytes(entry.ModelPath)),
+        new GeneratedFile(Path.Combine(entry.OutputDirectory, ModelOutputs.CSharp(entry.Name)), utf8.GetBytes(code.ToString())),
+        new GeneratedFile(Path.Combine(entry.OutputDirectory, ModelOutputs.Report(entry.Name)), utf8.GetBytes($"{{ \"model\": \"{entry.Name}\" }}\n")),
+        new GeneratedFile(entry.DependencyFile, utf8.GetBytes(string.Join("\n", dependencies) + "\n")),
+    ]);
 }
 
-var runtime = $"// <auto-generated/>\nnamespace {runtimeNamespace}\n{{\n    internal static class QuantBuildRuntime\n    {{\n        public const string Version = \"fake-1\";\n    }}\n}}\n";
-if (!File.Exists(runtimeOut) || File.ReadAllText(runtimeOut) != runtime)
-{
-    Directory.CreateDirectory(Path.GetDirectoryName(runtimeOut)!);
-    WriteAtomically(runtimeOut, runtime);
-}
+ModelGeneration.WriteRuntime(runtimeOut,
+    $"// <auto-generated/>\nnamespace {ModelNaming.ToCSharp(runtimeNamespace)}\n{{\n    internal static class QuantBuildRuntime\n    {{\n        public const string Version = \"fake-1\";\n    }}\n}}\n");
 File.AppendAllText(Path.Combine(Path.GetDirectoryName(manifestPath)!, "fake-tool.log"), log.ToString());
 return failed ? 1 : 0;
