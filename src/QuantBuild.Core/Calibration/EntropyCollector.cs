@@ -53,10 +53,14 @@ public sealed class EntropyCollector(int bins = 2048, int quantizedBins = 128) :
         }
         // Outlier mass sits in P's end bins only; Q spreads the in-slice mass. Smooth both.
         if (!Smooth(p) || !Smooth(q)) return double.PositiveInfinity;
-        double sp = p.Sum(), sq = q.Sum(), kl = 0;
+        // Both are divided by P's total (all samples): Q lacks the clipped mass, and that loss must count.
+        // Normalizing Q by its own smaller total made a slice with one occupied bin look lossless — for a
+        // tensor bounded away from zero (a LayerNorm variance in [0.25, 2.45]) the narrowest slice that
+        // reaches the data held everything in its end bin, scored KL ≈ 0 and clipped every value.
+        double total = p.Sum(), kl = 0;
         for (int i = 0; i < length; i++)
         {
-            double pi = p[i] / sp, qi = q[i] / sq;
+            double pi = p[i] / total, qi = q[i] / total;
             if (pi > 0) kl += pi * Math.Log(pi / qi);
         }
         return kl;

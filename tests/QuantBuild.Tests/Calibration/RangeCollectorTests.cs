@@ -122,6 +122,23 @@ public sealed class RangeCollectorTests
     }
 
     [TestMethod]
+    public void EntropyKeepsTheBulkOfATensorBoundedAwayFromZero()
+    {
+        // A LayerNorm variance (mean of squared deviations + epsilon): every value in [0.25, 2.45]. The
+        // narrowest slices that reach the data hold all of it in their end bin; entropy once chose one of
+        // them ([0.2528, 0.2546]) and clipped every value of every LayerNorm.
+        var random = new Random(11);
+        var data = Enumerable.Range(0, 20_000).Select(_ => (float)(0.25 + 2.2 * Math.Pow(random.NextDouble(), 2))).ToArray();
+        var c = RangeCollectors.Create(CalibrationMethod.Entropy);
+        c.Observe(data);
+        var r = c.ComputeRange();
+        var sorted = data.Order().ToArray();
+        float p99 = sorted[(int)(sorted.Length * 0.99)];
+        Assert.IsTrue(r.Max >= p99, $"entropy range [{r.Min}, {r.Max}] clips more than 1% of values (99th percentile {p99})");
+        Assert.IsTrue(r.Min <= sorted[0] + 1e-6f, $"entropy range [{r.Min}, {r.Max}] starts above the data's minimum {sorted[0]}");
+    }
+
+    [TestMethod]
     public void EntropyWithAsManyQuantizedBinsAsBinsHasOnlyTheFullRangeCandidate()
     {
         var data = Gaussian(5_000, 7, outlier: 30f);
