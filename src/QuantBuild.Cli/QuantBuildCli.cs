@@ -50,10 +50,10 @@ public static class QuantBuildCli
         }
     }
 
-    /// <summary>The root command with every verb. New verbs (quantize, ...) are added here.</summary>
+    /// <summary>The root command with every verb (run, quantize, build).</summary>
     public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
-        var root = new RootCommand("QuantBuild: run ONNX models in a float reference engine and (later) quantize them to integer C#.");
+        var root = new RootCommand("QuantBuild: quantize ONNX models to int8/int4 (a QDQ .onnx for ONNX Runtime and C# with an integer-only runtime), run models in the float engine or the integer runtime, and serve the MSBuild task.");
         root.Subcommands.Add(RunCommand.Create(output));
         root.Subcommands.Add(QuantizeCommand.Create(output));
         root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
