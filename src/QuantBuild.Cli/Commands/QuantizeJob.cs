@@ -83,6 +83,11 @@ public static class QuantizeJob
         var written = WriteAll(request.OutputDirectory, outputs);
         foreach (var (stage, elapsed) in result.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
+        // What a CI agent building models side by side must leave free (VmHWM on Linux). It is the whole
+        // process's peak so far (with `build`, models quantized in parallel share it), and it varies from run
+        // to run with the GC, so it is logged like the timings and kept out of the byte-identical report.
+        using (var self = System.Diagnostics.Process.GetCurrentProcess())
+            log.WriteLine($"{request.Name}: peak memory {self.PeakWorkingSet64 / (1024 * 1024)} MiB (process working set)");
 
         var dependencies = new List<string> { Path.GetFullPath(request.ModelPath) };
         if (settings.SourcePath is not null) dependencies.Add(settings.SourcePath);
