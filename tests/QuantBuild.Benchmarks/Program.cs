@@ -31,6 +31,9 @@ using QuantBuild.Oracle;
 //                          [--bits 8,4,3,2] [--samples N] [--out FILE.json]   (every weight method x width, int8 activations, on
 //                          the task sets: task metric ours / QDQ in ORT, agreement + SQNR vs fp32, bytes, time; the papers'
 //                          claims side by side; artifacts/bench-methods.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- memory [--cli LABEL=PATH ...] [--samples 4,32]
+//                          (peak RSS of `quantbuild quantize`, one child process per configuration: PaddleOCR classifier and
+//                          the PP-OCRv4 detector at 640x640; see MemorySuite.cs)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -43,6 +46,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 try
 {
     if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
+    if (args.Length > 0 && args[0] == "memory") return MemorySuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
     var oracle = new OrtOracle();

@@ -106,6 +106,11 @@ public static class QuantizeJob
         }
         foreach (var (stage, elapsed) in result.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
+        // What a CI agent building models side by side must leave free (VmHWM on Linux). It is the whole
+        // process's peak so far (with `build`, models quantized in parallel share it), and it varies from run
+        // to run with the GC, so it is logged like the timings and kept out of the byte-identical report.
+        using (var self = System.Diagnostics.Process.GetCurrentProcess())
+            log.WriteLine($"{request.Name}: peak memory {self.PeakWorkingSet64 / (1024 * 1024)} MiB (process working set)");
         return new JobResult(written, dependencies, result);
     }
 

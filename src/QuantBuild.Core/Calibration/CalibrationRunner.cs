@@ -118,12 +118,15 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
         int samples = 0;
         foreach (var sample in EnumerateSamples(graph, plan, maxSamples, sidecar, filesRead, progress))
         {
-            var values = _engine.Run(sample.Feeds, names);
-            foreach (var name in names)
+            // Each activation is folded into its collector the moment it is computed and then released with
+            // the engine's other intermediates, so a sample holds only the values alive at one time, not every
+            // observed activation (which for a 640x640 detector is gigabytes). Collectors are independent of
+            // each other, so the execution order of the callbacks leaves every range as it was.
+            _engine.Run(sample.Feeds, names, (name, value) =>
             {
                 try
                 {
-                    collectors[name].Observe(values[name].Floats);
+                    collectors[name].Observe(value.Floats);
                 }
                 catch (ArgumentException e)
                 {
@@ -131,7 +134,7 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                         $"value '{name}' is NaN or infinite for calibration sample {samples + 1} ({string.Join(", ", sample.Files)}): {e.Message}",
                         sidecar ?? graph.SourcePath, inner: e);
                 }
-            }
+            });
             samples++;
         }
         var ranges = names.ToDictionary(n => n, n => collectors[n].ComputeRange(), StringComparer.Ordinal);

@@ -21,7 +21,14 @@ public sealed class EngineOptions
     public bool FuseElementwise { get; init; } = true;
 }
 
-/// <summary>Every value computed by one forward pass, kept for a backward pass or for calibration.</summary>
+/// <summary>
+/// Receives a value the moment <see cref="InferenceEngine.Run(IReadOnlyDictionary{string, Tensor}, IEnumerable{string}?, ValueObserver)"/>
+/// computed it (initializers and model inputs: before the first node runs). The tensor is valid only during the call: once
+/// its last reader has run, the engine drops it and may hand its array to a later node, so copy what you keep.
+/// </summary>
+public delegate void ValueObserver(string name, Tensor value);
+
+/// <summary>Every value computed by one forward pass, kept for a backward pass.</summary>
 public sealed class ForwardTrace
 {
     internal ForwardTrace(Dictionary<string, Tensor> values) => Values = values;
@@ -153,18 +160,52 @@ public sealed class InferenceEngine
                 keep.Add(name);
                 if (_slotOf.TryGetValue(name, out int slot)) (keepSlots ??= new()).Add(slot);
             }
-        var values = Execute(inputs, keepAll: false, keepSlots);
+        return Collect(Execute(inputs, keepAll: false, keepSlots, null), keep);
+    }
+
+    private Dictionary<string, Tensor> Collect(Tensor?[] values, IEnumerable<string> names)
+    {
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var name in keep)
+        foreach (var name in names)
             result[name] = _slotOf.TryGetValue(name, out int slot) && values[slot] is Tensor t ? t
-                : throw new QuantBuildException(DiagnosticCodes.MissingInput, $"value '{name}' is not produced by the graph", Graph.SourcePath);
+                : throw NotProduced(name);
         return result;
     }
 
-    /// <summary>Runs the model keeping every intermediate value (for backward passes and calibration).</summary>
+    private QuantBuildException NotProduced(string name) =>
+        new(DiagnosticCodes.MissingInput, $"value '{name}' is not produced by the graph", Graph.SourcePath);
+
+    /// <summary>
+    /// Runs the model, handing each value of <paramref name="observe"/> (null: every initializer, model input and
+    /// computed value) to <paramref name="onValue"/> as soon as it exists, and returns the model outputs. Unlike
+    /// <see cref="Forward"/> or extra outputs of <see cref="Run(IReadOnlyDictionary{string, Tensor}, IEnumerable{string}?)"/>,
+    /// an observed value is still released after its last reader, so memory stays at the largest set of values
+    /// alive at one time instead of growing with every value observed. Values are reported in execution order.
+    /// </summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IEnumerable<string>? observe, ValueObserver onValue)
+    {
+        var watch = new Observation(new bool[_slotNames.Count], onValue);
+        if (observe is null) Array.Fill(watch.Slots, true);
+        else
+            foreach (var name in observe)
+                if (_slotOf.TryGetValue(name, out int slot)) watch.Slots[slot] = true;
+                else throw NotProduced(name);
+        return Collect(Execute(inputs, keepAll: false, null, watch), Graph.Outputs.Select(o => o.Name));
+    }
+
+    /// <summary>What an observing run reports, by slot, and to whom.</summary>
+    private sealed record Observation(bool[] Slots, ValueObserver OnValue)
+    {
+        public void Report(InferenceEngine engine, int slot, Tensor value)
+        {
+            if (Slots[slot]) OnValue(engine._slotNames[slot], value);
+        }
+    }
+
+    /// <summary>Runs the model keeping every intermediate value (for backward passes).</summary>
     public ForwardTrace Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var values = Execute(inputs, keepAll: true, null);
+        var values = Execute(inputs, keepAll: true, null, null);
         var trace = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         // Initializers the nodes do not read are part of a trace too.
         foreach (var (name, t) in Graph.Initializers) trace[name] = t;
@@ -173,12 +214,16 @@ public sealed class InferenceEngine
         return new ForwardTrace(trace);
     }
 
-    private Tensor?[] Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<int>? keepSlots)
+    private Tensor?[] Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<int>? keepSlots, Observation? watch)
     {
         var values = new Tensor?[_slotNames.Count];
         // Read on every run: training and EPTQ replace initializer tensors between runs.
         foreach (var (name, t) in Graph.Initializers)
-            if (_slotOf.TryGetValue(name, out int slot)) values[slot] = t;
+            if (_slotOf.TryGetValue(name, out int slot))
+            {
+                values[slot] = t;
+                watch?.Report(this, slot, t);
+            }
         for (int i = 0; i < _graphInputSlots.Length; i++)
         {
             var vi = Graph.Inputs[i];
@@ -186,13 +231,14 @@ public sealed class InferenceEngine
                 throw new QuantBuildException(DiagnosticCodes.MissingInput, $"model input '{vi.Name}' {vi.ShapeString} was not given", Graph.SourcePath);
             CheckInput(vi, t);
             values[_graphInputSlots[i]] = t;
+            watch?.Report(this, _graphInputSlots[i], t);
         }
         // A trace keeps every value, so only Run (which releases values) recycles arrays.
         var arena = keepAll ? null : Interlocked.Exchange(ref _idleArena, null) ?? new BufferArena();
         var previousArena = OutputBuffers.Install(arena);
         try
         {
-            ExecuteNodes(values, keepAll, keepSlots, arena);
+            ExecuteNodes(values, keepAll, keepSlots, watch, arena);
         }
         finally
         {
@@ -206,30 +252,30 @@ public sealed class InferenceEngine
         return values;
     }
 
-    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
+    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
     {
         // A trace needs every intermediate, so only Run fuses.
         var chains = keepAll ? null : _chains;
         for (int i = 0; i < _kernels.Length; i++)
         {
-            if (chains?[i] is { } chain && !AnyRequested(chain, keepSlots) && TryRunChain(chain, values, keepSlots, arena))
+            if (chains?[i] is { } chain && !AnyRequested(chain, keepSlots, watch) && TryRunChain(chain, values, keepSlots, watch, arena))
             {
                 i = chain.Last;
                 continue;
             }
-            RunNode(i, values, keepAll, keepSlots, arena);
+            RunNode(i, values, keepAll, keepSlots, watch, arena);
         }
     }
 
-    private static bool AnyRequested(FusedChain chain, HashSet<int>? keepSlots)
+    /// <summary>Whether a value the fused pass would never materialize is wanted by the caller.</summary>
+    private static bool AnyRequested(FusedChain chain, HashSet<int>? keepSlots, Observation? watch)
     {
-        if (keepSlots is null) return false;
         foreach (int slot in chain.IntermediateSlots)
-            if (keepSlots.Contains(slot)) return true;
+            if (keepSlots?.Contains(slot) == true || watch?.Slots[slot] == true) return true;
         return false;
     }
 
-    private bool TryRunChain(FusedChain chain, Tensor?[] values, HashSet<int>? keepSlots, BufferArena? arena)
+    private bool TryRunChain(FusedChain chain, Tensor?[] values, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
     {
         var profile = Profile;
         long start = profile is null ? 0 : Stopwatch.GetTimestamp();
@@ -247,6 +293,7 @@ public sealed class InferenceEngine
         }
         values[chain.OutputSlot] = result;
         arena?.Retain(result.Data);
+        watch?.Report(this, chain.OutputSlot, result);
         for (int k = chain.First; k <= chain.Last; k++)
             Release(k, values, keepSlots, arena);
         return true;
@@ -262,7 +309,7 @@ public sealed class InferenceEngine
             }
     }
 
-    private void RunNode(int i, Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, BufferArena? arena)
+    private void RunNode(int i, Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
     {
         var profile = Profile;
         var kernel = _kernels[i];
@@ -296,6 +343,8 @@ public sealed class InferenceEngine
             {
                 values[outputSlots[k]] = outputs[k];
                 arena?.Retain(outputs[k].Data);
+                // Before Release: an output nobody reads is dropped right after its producer.
+                watch?.Report(this, outputSlots[k], outputs[k]);
             }
         if (!keepAll) Release(i, values, keepSlots, arena);
     }

@@ -28,7 +28,17 @@ public static class IntegerLowering
         private readonly QuantizedModel _model;
         private readonly ModelGraph _graph;
         private readonly Dictionary<string, List<Node>> _consumers;
-        private readonly Dictionary<string, Tensor> _probe;
+        // Type and shape of every value from one float run; the values themselves only where lowering reads
+        // them (initializers, non-float shape arithmetic). Keeping every float activation, as a trace does,
+        // held gigabytes for a 640x640 detector.
+        private readonly Dictionary<string, ProbedValue> _probe = new(StringComparer.Ordinal);
+
+        /// <summary>What the probe run kept of a value: <see cref="Value"/> is null for float activations.</summary>
+        private sealed record ProbedValue(DataType Type, int[] Shape, Tensor? Value)
+        {
+            public int Rank => Shape.Length;
+            public int Length => checked((int)Tensor.ElementCount(Shape));
+        }
         private readonly Dictionary<string, PlanTensor> _tensors = new(StringComparer.Ordinal);
         private readonly List<PlanTensor> _tensorList = [];
         private readonly List<PlanStep> _steps = [];
@@ -50,7 +60,8 @@ public static class IntegerLowering
                 inputShapes is not null && inputShapes.TryGetValue(input.Name, out var given) ? given
                 : input.Shape?.Select(d => d is > 0 ? checked((int)d.Value) : 1).ToArray() ?? [];
             var feeds = _graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Create(i.Type == DataType.Undefined ? DataType.Float : i.Type, ShapeOf(i)), StringComparer.Ordinal);
-            _probe = new Dictionary<string, Tensor>(engine.Forward(feeds).Values, StringComparer.Ordinal);
+            engine.Run(feeds, observe: null, (name, t) =>
+                _probe[name] = new ProbedValue(t.Type, t.Shape, t.Type == DataType.Float && !_graph.Initializers.ContainsKey(name) ? null : t));
         }
 
         public IntegerPlan Run()
@@ -101,7 +112,7 @@ public static class IntegerLowering
         public Tensor? Constant(string name)
         {
             if (_graph.Initializers.TryGetValue(name, out var init)) return init;
-            if (_probe.TryGetValue(name, out var t) && t.Type != DataType.Float) return t;
+            if (_probe.TryGetValue(name, out var t) && t.Type != DataType.Float) return t.Value;
             return null;
         }
 
@@ -209,7 +220,7 @@ public static class IntegerLowering
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
             if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
             var x = _probe[node.Inputs[0]];
-            var w = _probe.TryGetValue(node.Inputs[1], out var wt) ? wt : _graph.Initializers[node.Inputs[1]];
+            var w = _probe[node.Inputs[1]];
             int rank = x.Rank;
             if (rank != 3 && rank != 4) return "only 1-D and 2-D convolutions have an integer kernel";
             int spatial = rank - 2;
@@ -449,14 +460,14 @@ public static class IntegerLowering
         {
             var a = node.Inputs[0];
             var b = node.Inputs[1];
-            var ta = _probe.TryGetValue(a, out var va) ? va : Constant(a)!;
-            var tb = _probe.TryGetValue(b, out var vb) ? vb : Constant(b)!;
+            var ta = _probe[a];
+            var tb = _probe[b];
             if (ta.Rank > 4 || tb.Rank > 4) return "broadcasting beyond rank 4";
             if ((negateB || invertB) && IsFloatValue(b)) return $"{node.OpType} of two activations has no integer kernel";
-            PlanTensor Operand(string name, Tensor value, bool transform)
+            PlanTensor Operand(string name, ProbedValue value, bool transform)
             {
                 if (IsFloatValue(name)) return Activation(name);
-                var values = value.ToFloatArray();
+                var values = value.Value!.ToFloatArray();
                 if (transform) values = values.Select(v => negateB ? -v : 1f / v).ToArray();
                 float lo = values.Length == 0 ? 0 : values.Min(), hi = values.Length == 0 ? 0 : values.Max();
                 var q = kind == BinaryKind.Mul

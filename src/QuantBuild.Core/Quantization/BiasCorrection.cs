@@ -96,21 +96,29 @@ public static class BiasCorrection
         var inputs = layers.Select(n => n.Inputs[0]).Distinct(StringComparer.Ordinal).ToList();
         foreach (var sample in context.Samples(maxSamples))
         {
-            var values = engine.Run(sample.Feeds, inputs);
-            for (int i = 0; i < layers.Count; i++)
+            // Each layer input is probed the moment it is computed and then released like any intermediate,
+            // so one sample never holds every layer input at once. A layer's sum only grows by this sample's
+            // term here, so the order in which layers are visited leaves every shift as it was.
+            engine.Run(sample.Feeds, inputs, (name, x) =>
             {
-                var y = probes[i].Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { ["x"] = values[layers[i].Inputs[0]] })["y"];
-                // Output channels run along axis 1 for Conv, ConvTranspose ([N, M, ...]) and Gemm ([M, N]).
-                int channels = y.Shape[1];
-                int inner = 1;
-                for (int d = 2; d < y.Rank; d++) inner *= y.Shape[d];
-                var sum = sums[i] ??= new double[channels];
-                var data = y.Floats;
-                for (int k = 0; k < data.Length; k++) sum[k / inner % channels] += data[k];
-                counts[i] += data.Length / channels;
-            }
+                for (int i = 0; i < layers.Count; i++)
+                    if (layers[i].Inputs[0] == name) Accumulate(i, x);
+            });
         }
         return sums.Select((s, i) => s is null ? Array.Empty<double>() : s.Select(v => v / Math.Max(1, counts[i])).ToArray()).ToList();
+
+        void Accumulate(int i, Tensor x)
+        {
+            var y = probes[i].Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { ["x"] = x })["y"];
+            // Output channels run along axis 1 for Conv, ConvTranspose ([N, M, ...]) and Gemm ([M, N]).
+            int channels = y.Shape[1];
+            int inner = 1;
+            for (int d = 2; d < y.Rank; d++) inner *= y.Shape[d];
+            var sum = sums[i] ??= new double[channels];
+            var data = y.Floats;
+            for (int k = 0; k < data.Length; k++) sum[k / inner % channels] += data[k];
+            counts[i] += data.Length / channels;
+        }
     }
 
     /// <summary>The layer alone, weights replaced by W_q − W and no bias: its output is the weight error's contribution.</summary>

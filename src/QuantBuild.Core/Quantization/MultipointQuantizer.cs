@@ -287,12 +287,14 @@ public sealed class MultipointQuantizer : IWeightQuantizer
         context.Progress?.Report($"multipoint: measuring layer inputs of {builders.Count} layer(s) on {samples} calibration sample(s)");
         var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
         var wantedValues = builders.Select(b => b.InputName).Distinct(StringComparer.Ordinal).ToList();
+        // Each layer input is added the moment it is computed, then released like any intermediate (model
+        // inputs and initializers are reported too). Builders are independent, so the visiting order leaves the Grams as they were.
         foreach (var sample in context.Samples(samples))
-        {
-            var values = engine.Run(sample.Feeds, wantedValues);
-            foreach (var b in builders)
-                if (values.TryGetValue(b.InputName, out var x) || sample.Feeds.TryGetValue(b.InputName, out x)) b.Add(x);
-        }
+            engine.Run(sample.Feeds, wantedValues, (name, x) =>
+            {
+                foreach (var b in builders)
+                    if (b.InputName == name) b.Add(x);
+            });
         foreach (var b in builders) cache[b.NodeName] = b.Build();
     }
 

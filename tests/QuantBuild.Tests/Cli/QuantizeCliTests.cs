@@ -38,6 +38,9 @@ public sealed class QuantizeCliTests
         var report = File.ReadAllText(temp.File("a", "mnist.report.json"));
         StringAssert.Contains(report, "\"sqnrDb\"");
         Assert.IsFalse(report.Contains(temp.Path), "no absolute paths in a build output");
+        // The peak memory goes to the log, as a plain message; the report stays free of it (it varies per run).
+        StringAssert.Matches(one.Out, new System.Text.RegularExpressions.Regex(@"^mnist: peak memory \d+ MiB \(process working set\)\r?$", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.IsFalse(report.Contains("peak", StringComparison.OrdinalIgnoreCase), "no memory figure in the report");
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Tests.Infrastructure;
@@ -91,5 +92,60 @@ public sealed class EngineRunTests
         StringAssert.Contains(engine.Profile.Report(), "[1,1024] [1] -> [1024]");
         engine.Profile.Reset();
         Assert.IsTrue(engine.Profile.Nodes.All(n => n.Calls == 0));
+    }
+
+    // x -> n1 -> n2 -> ... -> y, alternating Relu and Neg: a chain the fusion pass would run as one loop
+    // unless its intermediates are asked for.
+    private static ModelGraph Chain(int length)
+    {
+        var g = new ModelGraph { OpsetVersion = 13, IrVersion = 8 };
+        g.Inputs.Add(new ValueInfo("x", DataType.Float, new long?[] { 1, Width }));
+        g.Outputs.Add(new ValueInfo("y", DataType.Float, null));
+        for (int i = 1; i <= length; i++)
+            g.Nodes.Add(new Node($"node{i}", i % 2 == 0 ? "Neg" : "Relu", new[] { i == 1 ? "x" : $"v{i - 1}" }, new[] { i == length ? "y" : $"v{i}" }));
+        return g;
+    }
+
+    [TestMethod]
+    public void ObservingEveryValueOfAChainKeepsTwoArraysAlive()
+    {
+        // Each value of the chain is read by the next node only, so once that node ran it is dead: an
+        // observing run holds at most two chain values (a node's input and output) whatever the chain's
+        // length, and the arena hands the two arrays back and forth. A trace keeps all twenty.
+        const int length = 20;
+        var engine = new InferenceEngine(Chain(length), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var x = OpTester.Random(new Random(6), 2f, 1, Width);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = x };
+        var expected = engine.Forward(feeds);
+        var arrays = new HashSet<Array>(ReferenceEqualityComparer.Instance);
+        var seen = new List<string>();
+        var outputs = engine.Run(feeds, observe: null, (name, value) =>
+        {
+            seen.Add(name);
+            // Valid during the call: the values a trace computes.
+            CollectionAssert.AreEqual(expected[name].Floats, value.Floats, name);
+            if (name != "x") arrays.Add(value.Data);
+        });
+        CollectionAssert.AreEqual(new[] { "x" }.Concat(Enumerable.Range(1, length - 1).Select(i => $"v{i}")).Append("y").ToArray(), seen.ToArray(),
+            "every value once, in execution order");
+        Assert.HasCount(2, arrays, "chain values share two arrays");
+        CollectionAssert.AreEqual(expected["y"].Floats, outputs["y"].Floats);
+        Assert.AreEqual(length + 1, expected.Values.Values.Select(t => t.Data).Distinct(ReferenceEqualityComparer.Instance).Count(), "a trace keeps every value");
+    }
+
+    [TestMethod]
+    public void AnObservedValueIsReleasedAfterItsLastReaderButAnExtraOutputIsKept()
+    {
+        // In AliasGraph c's last reader is exp and d's is neg2: observed, c's array is rented again for e and
+        // d's for y. Asked for as extra outputs they belong to the caller and no array is reused.
+        var engine = new InferenceEngine(AliasGraph(), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var feeds = new Dictionary<string, Tensor> { ["x"] = OpTester.Random(new Random(7), 2f, 1, Width) };
+        var arrays = new Dictionary<string, Array>();
+        var y = engine.Run(feeds, new[] { "c", "d", "e" }, (name, value) => arrays[name] = value.Data)["y"];
+        Assert.AreSame(arrays["c"], arrays["e"]);
+        Assert.AreSame(arrays["d"], y.Data);
+        var kept = engine.Run(feeds, new[] { "c", "d", "e" });
+        Assert.AreEqual(4, new[] { kept["c"], kept["d"], kept["e"], kept["y"] }.Select(t => t.Data).Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.ThrowsExactly<QuantBuildException>(() => engine.Run(feeds, new[] { "nope" }, (_, _) => { }));
     }
 }

@@ -45,6 +45,44 @@ public sealed class CalibrationRunnerTests
     }
 
     [TestMethod]
+    public void StreamedRangesEqualRangesOverFullTraces()
+    {
+        // The runner folds each activation into its collector as the engine computes it and lets the engine
+        // release it; the ranges must be exactly those of collectors fed from traces that keep every value.
+        using var temp = new TempFolder();
+        const int width = 512; // above the engine's array-recycling threshold, so released arrays are reused
+        var g = new ModelGraph { OpsetVersion = 13, IrVersion = 8 };
+        g.Inputs.Add(new ValueInfo("x", DataType.Float, [1, width]));
+        g.Outputs.Add(new ValueInfo("y", DataType.Float, [1, width]));
+        g.Initializers["two"] = Tensor.Scalar(2f);
+        g.Nodes.Add(new Node("mul", "Mul", ["x", "two"], ["h"]));
+        g.Nodes.Add(new Node("relu", "Relu", ["h"], ["r"]));
+        g.Nodes.Add(new Node("neg", "Neg", ["r"], ["n"]));
+        g.Nodes.Add(new Node("sig", "Sigmoid", ["n"], ["s"]));
+        g.Nodes.Add(new Node("add", "Add", ["h", "s"], ["y"]));
+        var random = new Random(9);
+        for (int k = 0; k < 6; k++)
+            NpyFile.Write(temp.File($"{k}.npy"), OpTester.Random(random, 1f + k, 1, width));
+        var plan = CalibrationPlan.Resolve(g, Settings(temp.Path, "*.npy"));
+        string[] names = ["x", "h", "r", "n", "s", "y"];
+        foreach (var method in Enum.GetValues<CalibrationMethod>())
+        {
+            var streamed = names.ToDictionary(n => n, _ => RangeCollectors.Create(method));
+            var result = new CalibrationRunner(g).Run(plan, streamed);
+
+            var traced = names.ToDictionary(n => n, _ => RangeCollectors.Create(method));
+            var engine = new QuantBuild.Engine.InferenceEngine(g);
+            foreach (var sample in CalibrationRunner.EnumerateSamples(g, plan))
+            {
+                var trace = engine.Forward(sample.Feeds);
+                foreach (var name in names.Order(StringComparer.Ordinal)) traced[name].Observe(trace[name].Floats);
+            }
+            foreach (var name in names)
+                Assert.AreEqual(traced[name].ComputeRange(), result.Ranges[name], $"{method} {name}");
+        }
+    }
+
+    [TestMethod]
     public void MaxSamplesPicksASeededSortedSubset()
     {
         var a = CalibrationPlan.SeededSubset(100, 10, 42);

@@ -90,7 +90,9 @@ public sealed class ConvTransposeKernel : OpKernel
         var s = Resolve(x, w, b);
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
-        var y = new float[(int)Tensor.ElementCount(s.OutputShape)];
+        // A recycled array (OutputBuffers) is cleared: the column scatter below accumulates into y.
+        var y = OutputBuffers.Floats((int)Tensor.ElementCount(s.OutputShape));
+        Array.Clear(y);
         var xf = x.Floats;
         var wf = w.Floats;
         var bias = b?.Floats;

@@ -194,7 +194,7 @@ public sealed class BatchNormalizationKernel : OpKernel
         var (n, c, spatial) = Layout(x.Shape);
         var (a, b, _) = Coefficients(inputs, c);
         var xf = x.Floats;
-        var y = new float[xf.Length];
+        var y = OutputBuffers.Floats(xf.Length); // every plane is written below
         void Plane(int p)
         {
             int ch = p % c;

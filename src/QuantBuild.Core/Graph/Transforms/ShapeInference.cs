@@ -16,19 +16,28 @@ public static class ShapeInference
     public static void Apply(ModelGraph graph, IReadOnlyDictionary<string, int>? bindings = null, ParallelOptions? parallel = null)
     {
         var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = parallel?.MaxDegreeOfParallelism ?? 1 });
-        var first = engine.Forward(SyntheticInputs(graph, bindings, 1));
+        // Only types and shapes are kept, so each value is released after its last reader: bound to a
+        // calibration sample's size (a 640x640 image) a full trace of every value would be gigabytes.
+        Dictionary<string, (DataType Type, int[] Shape)> ShapesOf(int variant)
+        {
+            var shapes = new Dictionary<string, (DataType, int[])>(StringComparer.Ordinal);
+            engine.Run(SyntheticInputs(graph, bindings, variant), observe: null, (name, t) => shapes[name] = (t.Type, t.Shape));
+            return shapes;
+        }
+        var first = ShapesOf(1);
         bool hasSymbolic = graph.Inputs.Any(i => i.Shape is null || !i.IsFullyKnown);
-        var second = hasSymbolic ? engine.Forward(SyntheticInputs(graph, bindings, 2)) : first;
+        var second = hasSymbolic ? ShapesOf(2) : first;
 
-        foreach (var (name, t) in first.Values)
+        foreach (var (name, t) in first)
         {
             if (graph.Initializers.ContainsKey(name)) continue;
-            var other = second.Values.TryGetValue(name, out var o) ? o : t;
-            var dims = new long?[t.Rank];
-            string?[] dimParams = new string?[t.Rank];
-            for (int d = 0; d < t.Rank; d++)
+            var other = second.TryGetValue(name, out var o) ? o : t;
+            int rank = t.Shape.Length;
+            var dims = new long?[rank];
+            string?[] dimParams = new string?[rank];
+            for (int d = 0; d < rank; d++)
             {
-                if (other.Rank == t.Rank && other.Shape[d] == t.Shape[d]) dims[d] = t.Shape[d];
+                if (other.Shape.Length == rank && other.Shape[d] == t.Shape[d]) dims[d] = t.Shape[d];
                 else dimParams[d] = $"{name}_d{d}";
             }
             if (graph.Inputs.FirstOrDefault(i => i.Name == name) is { } declared)
@@ -41,8 +50,8 @@ public static class ShapeInference
             if (graph.Outputs.FirstOrDefault(x => x.Name == name) is { } output)
             {
                 output.Type = t.Type;
-                if (output.Shape is null || output.Shape.Length != t.Rank) { output.Shape = dims; output.DimParams = dimParams; }
-                else for (int d = 0; d < t.Rank; d++) output.Shape[d] ??= dims[d];
+                if (output.Shape is null || output.Shape.Length != rank) { output.Shape = dims; output.DimParams = dimParams; }
+                else for (int d = 0; d < rank; d++) output.Shape[d] ??= dims[d];
             }
             graph.ValueInfos[name] = info;
         }
