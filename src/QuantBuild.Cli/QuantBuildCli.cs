@@ -54,8 +54,8 @@ public static class QuantBuildCli
     public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
         var root = new RootCommand("QuantBuild: run ONNX models in a float reference engine and (later) quantize them to integer C#.");
-        root.Subcommands.Add(RunCommand.Create(output));
-        root.Subcommands.Add(QuantizeCommand.Create(output));
+        root.Subcommands.Add(RunCommand.Create(output, error ?? Console.Error));
+        root.Subcommands.Add(QuantizeCommand.Create(output, error ?? Console.Error));
         root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
         return root;
     }

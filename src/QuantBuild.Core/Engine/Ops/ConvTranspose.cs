@@ -90,7 +90,7 @@ public sealed class ConvTransposeKernel : OpKernel
         var s = Resolve(x, w, b);
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
-        var y = new float[(int)Tensor.ElementCount(s.OutputShape)];
+        var y = new float[TensorLimits.CheckedElementCount(DataType.Float, s.OutputShape, "output")];
         var xf = x.Floats;
         var wf = w.Floats;
         var bias = b?.Floats;
@@ -128,7 +128,7 @@ public sealed class ConvTransposeKernel : OpKernel
         var s = Resolve(x, w, b);
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
-        var dy = args.OutputGrads[0]?.Floats ?? new float[(int)Tensor.ElementCount(s.OutputShape)];
+        var dy = args.OutputGrads[0]?.Floats ?? new float[TensorLimits.CheckedElementCount(DataType.Float, s.OutputShape, "output")];
         var xf = x.Floats;
         var wf = w.Floats;
         var result = new Tensor?[args.Inputs.Length];
