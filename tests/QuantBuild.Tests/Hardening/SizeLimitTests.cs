@@ -92,6 +92,24 @@ public sealed class SizeLimitTests
         Refused("Reshape", [Float2x3, Tensor.FromInt64([1L << 31 - 1, 1L << 31 - 1, 1L << 31 - 1, 6], 4)], 1);
     }
 
+    /// <summary>Shape inference feeds inputs of the declared shape: a declaration of 2^40 floats is refused, not allocated.</summary>
+    [TestMethod]
+    public void AHugeDeclaredInputIsRefusedBeforeShapeInferenceAllocatesIt()
+    {
+        using var temp = new TempFolder();
+        var graph = new ModelGraph { OpsetVersion = 13, IrVersion = 8, Name = "wide" };
+        graph.Inputs.Add(new ValueInfo("x", DataType.Float, [1 << 20, 1 << 20]));
+        graph.Nodes.Add(new Node("relu", "Relu", ["x"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", DataType.Float, [1 << 20, 1 << 20]));
+        var model = BadInput.Save(temp, graph, "wide.onnx");
+        Directory.CreateDirectory(temp.File("calib"));
+        NpyFile.Write(temp.File("calib", "x0.npy"), Tensor.Create(DataType.Float, [2, 2]));
+        File.WriteAllText(temp.File("wide.quant.json"), """{ "calibration": { "inputs": { "x": "calib/*.npy" } } }""");
+
+        var err = BadInput.AssertFails(CliHarness.Cli("quantize", model, "--out", temp.File("out")), DiagnosticCodes.TensorTooLarge);
+        StringAssert.Contains(err, $"{model}: error QB2009: model input 'x' float[1048576,1048576] would take");
+    }
+
     /// <summary>The memory ceiling counts every tensor alive at once: two 3 MiB values exceed a 5 MiB budget.</summary>
     [TestMethod]
     public void TheTotalOfLiveTensorsIsCheckedBeforeTheNextAllocation()
