@@ -125,6 +125,14 @@ public static class RunCommand
                     $"input '{input.Name}' has shape {t.ShapeString}; the integer model takes [{string.Join(",", input.Shape)}] (or a stack of such samples along axis 0)", modelPath);
             batch = t.Shape[0];
         }
+        // The stacked outputs are batch times the plan's: checked before the first sample runs.
+        foreach (var o in plan.Outputs)
+        {
+            var dims = Array.ConvertAll(o.Shape, d => (long)d);
+            if (dims.Length > 0) dims[0] *= batch;
+            try { TensorLimits.CheckedElementCount(DataType.Float, dims, $"output '{o.Name}' for {batch} samples"); }
+            catch (QuantBuildException e) { throw new QuantBuildException(e.Code, e.Message, modelPath, inner: e); }
+        }
         var stacked = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
         for (int b = 0; b < batch; b++)
         {
