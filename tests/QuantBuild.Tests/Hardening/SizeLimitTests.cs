@@ -88,6 +88,8 @@ public sealed class SizeLimitTests
         Refused("Expand", [Float2x3, Tensor.FromInt64([1 << 20, 1 << 20, 1, 3], 4)], 1);
         Refused("Range", [Tensor.Scalar(0), Tensor.Scalar(1e12f), Tensor.Scalar(1)]);
         Refused("Resize", [Float2x3, null, Tensor.FromFloats([1e6f, 1e6f], 2)], 2);
+        // m * n = 2^32 wrapped to an empty buffer.
+        Refused("Gemm", [Tensor.Create(DataType.Float, [65536, 1]), Tensor.Create(DataType.Float, [1, 65536])]);
         // A target shape whose product wraps 64 bits must not match the input's count by accident.
         Refused("Reshape", [Float2x3, Tensor.FromInt64([1L << 31 - 1, 1L << 31 - 1, 1L << 31 - 1, 6], 4)], 1);
     }
