@@ -75,6 +75,18 @@ public sealed class IntegerRunInputTests
         StringAssert.Contains(err, $"[node '{node}']");
     }
 
+    /// <summary>1e20 keeps every dequantized weight finite, but no fixed-point multiplier (at most 2^30) can requantize with it.</summary>
+    [TestMethod]
+    public void AWeightScaleNoRequantizerCanUseIsRefusedNamingTheLayer()
+    {
+        using var temp = new TempFolder();
+        var (model, _) = WithScale(temp, "DequantizeLinear", weight: true, 1e20f);
+        var err = BadInput.AssertFails(RunInt(model, BadInput.MnistInput(temp), temp), DiagnosticCodes.InvalidQdqModel);
+        StringAssert.Contains(err, "cannot run in integers with the quantization parameters it has: The multiplier is too large");
+        StringAssert.Contains(err, "[node '");
+        Assert.AreEqual(1, err.TrimEnd().Split('\n').Length, $"one diagnostic line: {err}");
+    }
+
     [TestMethod]
     public void AZeroSampleBatchIsRefused()
     {
