@@ -47,15 +47,33 @@ public sealed class InputFileTests
     {
         using var temp = new TempFolder();
         var fifo = temp.File("model.onnx");
-        using (var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [fifo]) { UseShellExecute = false })!)
-        {
-            mkfifo.WaitForExit();
-            Assert.AreEqual(0, mkfifo.ExitCode, "mkfifo failed");
-        }
+        MakeFifo(fifo);
         // Run on a worker so a regression fails the test instead of hanging the suite.
         var run = Task.Run(() => CliHarness.Cli("run", fifo, "--input", BadInput.MnistInput(temp), "--out", temp.File("out")));
         Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(60)), "run blocked on a FIFO");
         BadInput.AssertFails(run.Result, DiagnosticCodes.NotARegularFile);
+    }
+
+    /// <summary>External data is read from a file beside the model: a FIFO there must not block either.</summary>
+    [TestMethod]
+    public void AFifoAsExternalDataFailsInsteadOfBlocking()
+    {
+        using var temp = new TempFolder();
+        var model = temp.File("mnist.onnx");
+        OnnxModelFile.Save(OnnxModelFile.Load(Mnist), model, new ExternalDataOptions { Location = "mnist.bin", ThresholdBytes = 1024 });
+        File.Delete(temp.File("mnist.bin"));
+        MakeFifo(temp.File("mnist.bin"));
+        var run = Task.Run(() => CliHarness.Cli("run", model, "--input", BadInput.MnistInput(temp), "--out", temp.File("out")));
+        Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(60)), "run blocked on a FIFO");
+        var err = BadInput.AssertFails(run.Result, DiagnosticCodes.NotARegularFile);
+        StringAssert.Contains(err, "external data of tensor");
+    }
+
+    private static void MakeFifo(string path)
+    {
+        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
+        mkfifo.WaitForExit();
+        Assert.AreEqual(0, mkfifo.ExitCode, "mkfifo failed");
     }
 
     [TestMethod]
