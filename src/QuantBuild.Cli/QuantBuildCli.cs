@@ -54,8 +54,8 @@ public static class QuantBuildCli
     public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
         var root = new RootCommand("QuantBuild: quantize ONNX models to int8/int4 (a QDQ .onnx for ONNX Runtime and C# with an integer-only runtime), run models in the float engine or the integer runtime, and serve the MSBuild task.");
-        root.Subcommands.Add(RunCommand.Create(output));
-        root.Subcommands.Add(QuantizeCommand.Create(output));
+        root.Subcommands.Add(RunCommand.Create(output, error ?? Console.Error));
+        root.Subcommands.Add(QuantizeCommand.Create(output, error ?? Console.Error));
         root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
         return root;
     }

@@ -19,7 +19,8 @@ public static class QuantizeCommand
         Onnx.IO.AtomicFile.WriteAllText(path, text);
     }
 
-    public static Command Create(TextWriter output)
+    /// <param name="error">where warnings go (QB4105), so stdout holds only progress and the files written</param>
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var model = new Argument<string>("model") { Description = "The fp32 ONNX model to quantize.", HelpName = "MODEL.onnx" };
         var config = new Option<string?>("--config", "-c")
@@ -29,7 +30,9 @@ public static class QuantizeCommand
         };
         var outDir = new Option<string>("--out", "-o") { Description = "Folder for <Name>.quant.onnx, <Name>.g.cs (+ QuantBuild.Runtime.g.cs) and <Name>.report.json.", HelpName = "DIR", Required = true };
         var name = new Option<string?>("--name", "-n") { Description = "Base name of the outputs. Default: the model file's stem.", HelpName = "NAME" };
-        var threads = new Option<int?>("--threads", "-t") { Description = "Maximum threads (results are identical for any value). Default: all processors.", HelpName = "N" };
+        var threads = CommonOptions.Threads("Maximum threads (results are identical for any value). Default: all processors.");
+        var maxTensor = CommonOptions.MaxTensorBytes();
+        var maxMemory = CommonOptions.MaxMemoryBytes();
 
         var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C# and a JSON report.");
         command.Arguments.Add(model);
@@ -37,19 +40,26 @@ public static class QuantizeCommand
         command.Options.Add(outDir);
         command.Options.Add(name);
         command.Options.Add(threads);
-        command.SetAction(parse => Execute(parse.GetRequiredValue(model), parse.GetValue(config), parse.GetRequiredValue(outDir),
-            parse.GetValue(name), parse.GetValue(threads) ?? Environment.ProcessorCount, output));
+        command.Options.Add(maxTensor);
+        command.Options.Add(maxMemory);
+        command.SetAction(parse =>
+        {
+            using var limits = Tensors.TensorLimits.Use(CommonOptions.Limits(parse, maxTensor, maxMemory));
+            return Execute(parse.GetRequiredValue(model), parse.GetValue(config), parse.GetRequiredValue(outDir),
+                parse.GetValue(name), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error);
+        });
         return command;
     }
 
-    public static int Execute(string modelPath, string? sidecar, string outDir, string? name, int threads, TextWriter output)
+    public static int Execute(string modelPath, string? sidecar, string outDir, string? name, int threads, TextWriter output, TextWriter? error = null)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
+        CommonOptions.RequireFolder(outDir);
         // The same rule as a manifest's name field: the outputs stay inside --out on every OS.
         if (name is not null && !BuildContract.ModelNaming.IsPlainFileName(name))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--name '{name}' must be a plain file name");
         var request = new QuantizeRequest(modelPath, sidecar ?? QuantizeJob.DefaultSidecar(modelPath), outDir, name ?? Path.GetFileNameWithoutExtension(modelPath));
-        var result = QuantizeJob.Run(request, threads, output);
+        var result = QuantizeJob.Run(request, threads, output, error);
         foreach (var file in result.Written) output.WriteLine($"wrote {file}");
         if (result.Written.Any(f => f.EndsWith(".g.cs", StringComparison.Ordinal)))
         {

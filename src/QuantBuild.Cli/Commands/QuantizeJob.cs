@@ -56,7 +56,8 @@ public static class QuantizeJob
 
     public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, PipelineResult Pipeline);
 
-    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log)
+    /// <param name="warnings">where QB4105 warnings go (stderr for the standalone verb); null: <paramref name="log"/></param>
+    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null)
     {
         var settings = LoadSettings(request.SidecarPath, request.ModelPath);
         var progress = new Progress(log, request.Name);
@@ -70,7 +71,7 @@ public static class QuantizeJob
             outputs.Add(new(ModelOutputs.CSharp(request.Name), Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
             // In the canonical form the MSBuild task turns into build warnings.
             foreach (var warning in plan.Warnings)
-                log.WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
+                (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
         }
         if (settings.Outputs.Report)
         {

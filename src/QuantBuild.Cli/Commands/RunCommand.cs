@@ -19,7 +19,8 @@ namespace QuantBuild.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
-    public static Command Create(TextWriter output)
+    /// <param name="error">where warnings go (stdout carries only the results)</param>
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var model = new Argument<string>("model")
         {
@@ -40,11 +41,9 @@ public static class RunCommand
             HelpName = "DIR",
             Required = true,
         };
-        var threads = new Option<int?>("--threads", "-t")
-        {
-            Description = "Maximum threads the engine may use (results are bit-identical for any value). Default: all processors.",
-            HelpName = "N",
-        };
+        var threads = CommonOptions.Threads("Maximum threads the engine may use (results are bit-identical for any value). Default: all processors.");
+        var maxTensor = CommonOptions.MaxTensorBytes();
+        var maxMemory = CommonOptions.MaxMemoryBytes();
 
         var integer = new Option<bool>("--int")
         {
@@ -58,14 +57,20 @@ public static class RunCommand
         command.Options.Add(outDir);
         command.Options.Add(threads);
         command.Options.Add(integer);
-        command.SetAction(parse => parse.GetValue(integer)
-            ? ExecuteInteger(parse.GetRequiredValue(model), parse.GetValue(inputs) ?? [], parse.GetRequiredValue(outDir), output)
-            : Execute(
-                parse.GetRequiredValue(model),
-                parse.GetValue(inputs) ?? [],
-                parse.GetRequiredValue(outDir),
-                parse.GetValue(threads) ?? Environment.ProcessorCount,
-                output));
+        command.Options.Add(maxTensor);
+        command.Options.Add(maxMemory);
+        command.SetAction(parse =>
+        {
+            using var limits = TensorLimits.Use(CommonOptions.Limits(parse, maxTensor, maxMemory));
+            return parse.GetValue(integer)
+                ? ExecuteInteger(parse.GetRequiredValue(model), parse.GetValue(inputs) ?? [], parse.GetRequiredValue(outDir), output, error)
+                : Execute(
+                    parse.GetRequiredValue(model),
+                    parse.GetValue(inputs) ?? [],
+                    parse.GetRequiredValue(outDir),
+                    parse.GetValue(threads) ?? Environment.ProcessorCount,
+                    output);
+        });
         return command;
     }
 
@@ -73,6 +78,7 @@ public static class RunCommand
     {
         if (threads < 1)
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
+        CommonOptions.RequireFolder(outDir);
 
         var graph = OnnxImporter.Load(modelPath);
         // Validates every node first, so an unsupported operator is reported before any input is read;
@@ -109,12 +115,23 @@ public static class RunCommand
         int batch = -1;
         foreach (var input in plan.Inputs)
         {
+            if (feeds[input.Name].Length == 0)
+                throw new QuantBuildException(DiagnosticCodes.InvalidInputValue,
+                    $"input '{input.Name}' has shape {feeds[input.Name].ShapeString}, which holds no sample; the integer model takes [{string.Join(",", input.Shape)}] (or a stack of such samples along axis 0)", modelPath);
             var t = feeds[input.Name];
             bool stackable = input.Shape.Length > 0 && input.Shape[0] == 1 && t.Rank == input.Shape.Length && t.Shape.Skip(1).SequenceEqual(input.Shape.Skip(1));
             if (!stackable || (batch >= 0 && t.Shape[0] != batch))
                 throw new QuantBuildException(DiagnosticCodes.InvalidInputValue,
                     $"input '{input.Name}' has shape {t.ShapeString}; the integer model takes [{string.Join(",", input.Shape)}] (or a stack of such samples along axis 0)", modelPath);
             batch = t.Shape[0];
+        }
+        // The stacked outputs are batch times the plan's: checked before the first sample runs.
+        foreach (var o in plan.Outputs)
+        {
+            var dims = Array.ConvertAll(o.Shape, d => (long)d);
+            if (dims.Length > 0) dims[0] *= batch;
+            try { TensorLimits.CheckedElementCount(DataType.Float, dims, $"output '{o.Name}' for {batch} samples"); }
+            catch (QuantBuildException e) { throw new QuantBuildException(e.Code, e.Message, modelPath, inner: e); }
         }
         var stacked = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
         for (int b = 0; b < batch; b++)
@@ -145,8 +162,9 @@ public static class RunCommand
     }
 
     /// <summary><c>run --int</c>: the quantized model through lowering and the in-process integer runner.</summary>
-    public static int ExecuteInteger(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, TextWriter output)
+    public static int ExecuteInteger(string modelPath, IReadOnlyList<string> inputSpecs, string outDir, TextWriter output, TextWriter? error = null)
     {
+        CommonOptions.RequireFolder(outDir);
         var quantized = QdqOnnxImporter.Load(modelPath);
         if (quantized.Weights.Count == 0 && quantized.Activations.Count == 0)
             throw new QuantBuildException(DiagnosticCodes.InvalidQdqModel,
@@ -155,7 +173,13 @@ public static class RunCommand
         var graph = quantized.Graph;
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, file) in AssignInputs(graph, inputSpecs, modelPath))
+        {
             feeds[name] = NpyFile.Read(file);
+            // Quantizing maps NaN to a code like any other value: the outputs would look finite and mean nothing.
+            if (feeds[name].Data is float[] values && Array.FindIndex(values, v => !float.IsFinite(v)) is var bad and >= 0)
+                throw new QuantBuildException(DiagnosticCodes.InvalidInputValue,
+                    $"input '{name}' holds {values[bad].ToString(CultureInfo.InvariantCulture)} at element {bad}; the integer runtime quantizes its inputs and needs finite values", file);
+        }
         // The integer plan is statically shaped: symbolic dimensions (an image width) take the sizes of
         // the given inputs, one sample at a time.
         var sampleShapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -165,7 +189,8 @@ public static class RunCommand
         var plan = IntegerLowering.Lower(quantized, sampleShapes);
         var runner = new IntegerModelRunner(plan);
         var results = RunBatched(runner, plan, feeds, modelPath);
-        foreach (var warning in plan.Warnings) output.WriteLine("warning: " + warning);
+        // Canonical form on stderr, as quantize prints it: stdout carries only the results.
+        foreach (var warning in plan.Warnings) (error ?? output).WriteLine($"{modelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
         if (plan.FloatNodeNames.Count > 0)
             output.WriteLine($"{plan.FloatNodeNames.Count} node(s) ran in float: {string.Join(", ", plan.FloatNodeNames)}");
         var fileNames = OutputFileNames.Assign(graph.Outputs.Select(o => o.Name).ToList());

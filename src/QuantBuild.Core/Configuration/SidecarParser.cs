@@ -47,17 +47,13 @@ public static class SidecarParser
 
     public const int MinBits = 2, MaxBits = 8;
 
+    /// <summary>A sidecar is a few KB of settings; 16 MiB leaves room for huge layer tables and refuses a wrong file before it is read.</summary>
+    public const long MaxSidecarBytes = 16L << 20;
+
     /// <summary>Reads a sidecar file; patterns in it are relative to its folder.</summary>
     public static QuantizationSettings Load(string path)
     {
-        if (!File.Exists(path))
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"sidecar '{path}' not found", path);
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"could not read sidecar '{path}': {e.Message}", path, inner: e);
-        }
+        var bytes = QuantBuild.Onnx.IO.InputFile.ReadAllBytes(path, "sidecar", MaxSidecarBytes);
         return Parse(bytes, path, Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 

@@ -56,8 +56,11 @@ public static class QdqOnnxImporter
             if (codes.Type == DataType.UInt8)
                 codes = new Tensor(DataType.Int8, codes.Shape, codes.UInt8s.Select(u => (sbyte)(u - 128)).ToArray());
             var scales = scale.Floats;
+            CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid);
             if (axis < 0) axis += codes.Rank;
             var values = Dequantize(codes, scales, axis);
+            if (!values.All(float.IsFinite))
+                throw Invalid($"DequantizeLinear '{dq.Name}': weight '{dq.Inputs[0]}' times its scale ({scales.Max()}) is beyond the float range", dq.Name);
             var output = dq.Outputs[0];
             g.Initializers[output] = Tensor.FromFloats(values, codes.Shape);
             remove.Add(dq);
@@ -85,7 +88,9 @@ public static class QdqOnnxImporter
             if (!consumers.TryGetValue(qOut, out var readers) || readers.Count != 1 || readers[0].OpType != "DequantizeLinear")
                 throw Invalid($"QuantizeLinear '{q.Name}' must feed exactly one DequantizeLinear", q.Name);
             var dq = readers[0];
-            var scale = Constant(g, q, 1, Invalid).Floats[0];
+            var scaleTensor = Constant(g, q, 1, Invalid);
+            CheckScales(scaleTensor.Floats, $"QuantizeLinear '{q.Name}' (activation '{q.Inputs[0]}')", q.Name, Invalid);
+            var scale = scaleTensor.Floats[0];
             var zeroTensor = q.HasInput(2) ? Constant(g, q, 2, Invalid) : null;
             int zero = zeroTensor is null ? 0 : (int)zeroTensor.ToFloatArray()[0];
             bool signed = zeroTensor is not null && zeroTensor.Type == DataType.Int8;
@@ -204,6 +209,17 @@ public static class QdqOnnxImporter
     private static Tensor Constant(ModelGraph g, Node node, int index, Func<string, string?, QuantBuildException> invalid) =>
         node.HasInput(index) && g.Initializers.TryGetValue(node.Inputs[index], out var t) ? t
             : throw invalid($"{node.OpType} '{node.Name}' input {index} must be a constant", node.Name);
+
+    /// <summary>
+    /// Scales must be positive normal floats: 0 or a subnormal divides to infinity when a value is
+    /// quantized, a negative one flips every value, NaN poisons everything after it.
+    /// </summary>
+    private static void CheckScales(float[] scales, string what, string node, Func<string, string?, QuantBuildException> invalid)
+    {
+        foreach (var s in scales)
+            if (!float.IsNormal(s) || s < 0)
+                throw invalid($"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a scale must be a positive, finite, normal float", node);
+    }
 
     private static bool IsGridClip(ModelGraph g, Node clip, float scale, int zero, bool signed)
     {

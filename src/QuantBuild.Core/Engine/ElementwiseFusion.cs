@@ -156,7 +156,7 @@ internal sealed class FusedChain
         }
         if (shape is null) return null;
 
-        int n = checked((int)Tensor.ElementCount(shape));
+        int n = TensorLimits.CheckedElementCount(DataType.Float, shape, "output");
         var y = OutputBuffers.Floats(n);
         Broadcast.ForChunks(n, parallel, (start, length) =>
         {

@@ -217,6 +217,9 @@ public sealed class InferenceEngine
     private Tensor?[] Execute(IReadOnlyDictionary<string, Tensor> inputs, bool keepAll, HashSet<int>? keepSlots, Observation? watch)
     {
         var values = new Tensor?[_slotNames.Count];
+        // Bytes of the inputs and computed values alive at once, checked by every allocation against
+        // TensorLimits.MaxTotalBytes (initializers are not counted: the model file already bounds them).
+        var live = new LiveTensorMemory();
         // Read on every run: training and EPTQ replace initializer tensors between runs.
         foreach (var (name, t) in Graph.Initializers)
             if (_slotOf.TryGetValue(name, out int slot))
@@ -231,17 +234,20 @@ public sealed class InferenceEngine
                 throw new QuantBuildException(DiagnosticCodes.MissingInput, $"model input '{vi.Name}' {vi.ShapeString} was not given", Graph.SourcePath);
             CheckInput(vi, t);
             values[_graphInputSlots[i]] = t;
+            live.Hold(t);
             watch?.Report(this, _graphInputSlots[i], t);
         }
         // A trace keeps every value, so only Run (which releases values) recycles arrays.
         var arena = keepAll ? null : Interlocked.Exchange(ref _idleArena, null) ?? new BufferArena();
         var previousArena = OutputBuffers.Install(arena);
+        var tracking = TensorLimits.Track(live);
         try
         {
-            ExecuteNodes(values, keepAll, keepSlots, watch, arena);
+            ExecuteNodes(values, keepAll, keepSlots, watch, arena, live);
         }
         finally
         {
+            tracking.Dispose();
             OutputBuffers.Install(previousArena);
             if (arena is not null)
             {
@@ -252,18 +258,18 @@ public sealed class InferenceEngine
         return values;
     }
 
-    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
+    private void ExecuteNodes(Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena, LiveTensorMemory live)
     {
         // A trace needs every intermediate, so only Run fuses.
         var chains = keepAll ? null : _chains;
         for (int i = 0; i < _kernels.Length; i++)
         {
-            if (chains?[i] is { } chain && !AnyRequested(chain, keepSlots, watch) && TryRunChain(chain, values, keepSlots, watch, arena))
+            if (chains?[i] is { } chain && !AnyRequested(chain, keepSlots, watch) && TryRunChain(chain, values, keepSlots, watch, arena, live))
             {
                 i = chain.Last;
                 continue;
             }
-            RunNode(i, values, keepAll, keepSlots, watch, arena);
+            RunNode(i, values, keepAll, keepSlots, watch, arena, live);
         }
     }
 
@@ -275,11 +281,21 @@ public sealed class InferenceEngine
         return false;
     }
 
-    private bool TryRunChain(FusedChain chain, Tensor?[] values, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
+    private bool TryRunChain(FusedChain chain, Tensor?[] values, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena, LiveTensorMemory live)
     {
         var profile = Profile;
         long start = profile is null ? 0 : Stopwatch.GetTimestamp();
-        if (chain.TryExecute(values, Parallel) is not Tensor result) return false;
+        Tensor? fused;
+        try
+        {
+            fused = chain.TryExecute(values, Parallel);
+        }
+        catch (QuantBuildException e) when (e.NodeName is null)
+        {
+            var last = _kernels[chain.Last].Node;
+            throw new QuantBuildException(e.Code, e.Message, e.File ?? Graph.SourcePath, e.Line, e.Column, last.Name, e);
+        }
+        if (fused is not Tensor result) return false;
         if (profile is not null)
         {
             // The whole pass is booked on the chain's last node; the others show no time.
@@ -293,23 +309,25 @@ public sealed class InferenceEngine
         }
         values[chain.OutputSlot] = result;
         arena?.Retain(result.Data);
+        live.Hold(result);
         watch?.Report(this, chain.OutputSlot, result);
         for (int k = chain.First; k <= chain.Last; k++)
-            Release(k, values, keepSlots, arena);
+            Release(k, values, keepSlots, arena, live);
         return true;
     }
 
-    private void Release(int node, Tensor?[] values, HashSet<int>? keepSlots, BufferArena? arena)
+    private void Release(int node, Tensor?[] values, HashSet<int>? keepSlots, BufferArena? arena, LiveTensorMemory live)
     {
         foreach (int slot in _releaseAfter[node])
             if ((keepSlots is null || !keepSlots.Contains(slot)) && values[slot] is Tensor dead)
             {
                 values[slot] = null;
                 arena?.Release(dead.Data);
+                live.Release(dead);
             }
     }
 
-    private void RunNode(int i, Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena)
+    private void RunNode(int i, Tensor?[] values, bool keepAll, HashSet<int>? keepSlots, Observation? watch, BufferArena? arena, LiveTensorMemory live)
     {
         var profile = Profile;
         var kernel = _kernels[i];
@@ -343,10 +361,11 @@ public sealed class InferenceEngine
             {
                 values[outputSlots[k]] = outputs[k];
                 arena?.Retain(outputs[k].Data);
+                live.Hold(outputs[k]);
                 // Before Release: an output nobody reads is dropped right after its producer.
                 watch?.Report(this, outputSlots[k], outputs[k]);
             }
-        if (!keepAll) Release(i, values, keepSlots, arena);
+        if (!keepAll) Release(i, values, keepSlots, arena, live);
     }
 
     private QuantBuildException MissingValue(Node node, int input) =>

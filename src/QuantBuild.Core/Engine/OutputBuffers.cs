@@ -16,12 +16,23 @@ public static class OutputBuffers
     /// An array of exactly <paramref name="length"/> floats with undefined contents: the caller must
     /// write every element before the array becomes visible in a tensor.
     /// </summary>
-    public static float[] Floats(int length) =>
-        t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
+    public static float[] Floats(int length)
+    {
+        // Callers size float outputs from their own shape arithmetic: the limits still apply.
+        TensorLimits.CheckedElementCount(DataType.Float, [length], "output");
+        return t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
+    }
+
+    /// <summary>An output of <paramref name="shape"/>: its size is checked (64-bit, against <see cref="TensorLimits"/>) before the array is taken.</summary>
+    public static float[] Floats(ReadOnlySpan<int> shape)
+    {
+        int length = TensorLimits.CheckedElementCount(DataType.Float, shape, "output");
+        return t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
+    }
 
     /// <summary>A tensor of <paramref name="shape"/> whose contents are undefined (float ones may be recycled): the caller must write every element.</summary>
     public static Tensor Uninitialized(DataType type, int[] shape) =>
-        type == DataType.Float ? new Tensor(type, shape, Floats(checked((int)Tensor.ElementCount(shape)))) : Tensor.Create(type, shape);
+        type == DataType.Float ? new Tensor(type, shape, Floats(shape)) : Tensor.Create(type, shape);
 
     internal static BufferArena? Install(BufferArena? arena)
     {

@@ -44,9 +44,17 @@ public static class OnnxImporter
         if (g.SparseInitializer.Count > 0)
             throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, "sparse initializers are not supported", sourcePath);
 
+        // Every value has exactly one definition (SSA): an input declared twice or a tensor two nodes write
+        // would otherwise be resolved silently by whichever definition a consumer happens to see.
+        var definedBy = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in graph.Initializers.Keys) definedBy[name] = $"initializer '{name}'";
         foreach (var input in g.Input)
-            if (!graph.Initializers.ContainsKey(input.Name))
-                graph.Inputs.Add(ToValueInfo(input));
+        {
+            if (graph.Initializers.ContainsKey(input.Name)) continue;
+            if (!definedBy.TryAdd(input.Name, $"graph input '{input.Name}'"))
+                throw new QuantBuildException(DiagnosticCodes.DuplicateDefinition, $"graph input '{input.Name}' is declared more than once", sourcePath);
+            graph.Inputs.Add(ToValueInfo(input));
+        }
         foreach (var output in g.Output)
             graph.Outputs.Add(ToValueInfo(output));
         foreach (var vi in g.ValueInfo)
@@ -57,6 +65,10 @@ public static class OnnxImporter
         {
             string name = np.Name.Length > 0 ? np.Name : $"{np.OpType}_{index}";
             index++;
+            foreach (var output in np.Output)
+                if (output.Length > 0 && !definedBy.TryAdd(output, $"{np.OpType} node '{name}'"))
+                    throw new QuantBuildException(DiagnosticCodes.DuplicateDefinition,
+                        $"{np.OpType} node '{name}' writes '{output}', which {definedBy[output]} already defines", sourcePath, node: name);
             if (np.OpType == "Constant" && np.Domain is "" or "ai.onnx")
             {
                 graph.Initializers[np.Output[0]] = ConstantValue(np, name, baseDirectory, sourcePath);

@@ -1,3 +1,5 @@
+using QuantBuild.Diagnostics;
+
 namespace QuantBuild.Lowering;
 
 /// <summary>
@@ -36,6 +38,8 @@ public static class ArenaPlanner
             .Select(x => x.Tensor).ToList();
         var placed = new List<(int Start, int End, int First, int Last)>();
         int arenaEnd = 0;
+        // The arena is one array: it must fit the memory ceiling (and 32-bit offsets) before it is laid out further.
+        long limit = Math.Min(TensorLimits.Current.MaxTotalBytes, Array.MaxLength);
         foreach (var t in order)
         {
             int size = AlignUp(t.ByteLength);
@@ -49,6 +53,13 @@ public static class ArenaPlanner
                 cursor = Math.Max(cursor, p.End);
             }
             if (bestOffset < 0) bestOffset = cursor;
+            if ((long)bestOffset + size > limit)
+            {
+                var writer = plan.Steps.FirstOrDefault(s => s.Outputs.Contains(t));
+                throw new QuantBuildException(DiagnosticCodes.TensorTooLarge,
+                    $"the integer plan's arena reaches {TensorLimits.Bytes((long)bestOffset + size)} with '{t.Name}' [{string.Join(",", t.Shape)}], more than the limit of " +
+                    $"{TensorLimits.Bytes(limit)} in all (--max-memory-bytes)", plan.Model.Graph.SourcePath, node: writer?.NodeName);
+            }
             t.Offset = bestOffset;
             placed.Add((bestOffset, bestOffset + size, f, l));
             arenaEnd = Math.Max(arenaEnd, bestOffset + size);

@@ -25,7 +25,25 @@ public sealed class IntegerModelRunner
         // layout, so both give the same bits; a step no float kernel covers falls back to the engine.
         _floatSteps = FloatStepExecution.Prepare(plan, out int arenaBytes, out _);
         _arena = new byte[arenaBytes];
-        _steps = plan.Steps.Select(Prepare).ToArray();
+        _steps = plan.Steps.Select(PrepareChecked).ToArray();
+    }
+
+    /// <summary>
+    /// The runtime kernels refuse parameters no integer kernel can compute with (a requantization multiplier
+    /// beyond 2^30 from extreme scales in a QDQ file): that is the model's fault, reported naming the node.
+    /// </summary>
+    private Action PrepareChecked(PlanStep step)
+    {
+        try
+        {
+            return Prepare(step);
+        }
+        catch (ArgumentException e)
+        {
+            throw new QuantBuildException(DiagnosticCodes.InvalidQdqModel,
+                $"{step.OpType} node '{step.NodeName}' cannot run in integers with the quantization parameters it has: {e.Message.ReplaceLineEndings(" ")}",
+                Plan.Model.Graph.SourcePath, node: step.NodeName, inner: e);
+        }
     }
 
     public IntegerPlan Plan { get; }

@@ -36,6 +36,7 @@ public static class QuantizationPipeline
         // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
         graph.RemoveDeadNodes();
         var plan = PlanNodes(graph, settings);
+        CheckWeightsFinite(graph, plan, modelPath);
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibrationPlan);
         // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
@@ -291,6 +292,21 @@ public static class QuantizationPipeline
         + (w.CodebookLevels?.Sum(t => (long)t.Length) ?? 0);
 
     /// <summary>Which nodes carry a quantizable constant weight, with their settings, and which stay float.</summary>
+    /// <summary>
+    /// A NaN or infinity in a weight (or bias) the quantizer will read, named with its initializer before
+    /// calibration starts: otherwise it reaches the activations first and the calibration data is blamed.
+    /// </summary>
+    private static void CheckWeightsFinite(ModelGraph graph, NodePlan plan, string modelPath)
+    {
+        foreach (var (node, _, _, _) in plan.Weighted)
+            foreach (var name in node.Inputs)
+                if (name.Length > 0 && graph.Initializers.TryGetValue(name, out var t) && t.Data is float[] values
+                    && Array.FindIndex(values, v => !float.IsFinite(v)) is var bad and >= 0)
+                    throw new QuantBuildException(DiagnosticCodes.InvalidInitializerValue,
+                        $"initializer '{name}' of {node.OpType} node '{node.Name}' holds {values[bad].ToString(CultureInfo.InvariantCulture)} at element {bad}; " +
+                        "weights must be finite to be quantized (fix or retrain the model)", modelPath, node: node.Name);
+    }
+
     public sealed record NodePlan(List<(Node Node, int WeightIndex, int Axis, WeightSettings Settings)> Weighted, List<Node> Float);
 
     public static NodePlan PlanNodes(ModelGraph graph, QuantizationSettings settings)

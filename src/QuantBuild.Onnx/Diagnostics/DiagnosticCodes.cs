@@ -16,6 +16,10 @@ public static class DiagnosticCodes
     public const string InvalidTensorProto = "QB1006";
     public const string UnsupportedIrVersion = "QB1007";
     public const string WriteFailed = "QB1008";
+    /// <summary>A model, sidecar or input path is not a regular file with content (a device such as /dev/zero, a FIFO, a socket, an empty file): refused before it is opened.</summary>
+    public const string NotARegularFile = "QB1009";
+    /// <summary>An input file is larger than the limit for its kind, checked before it is read.</summary>
+    public const string FileTooLarge = "QB1010";
 
     // Graph and engine
     public const string UnsupportedOperator = "QB2001";
@@ -26,6 +30,12 @@ public static class DiagnosticCodes
     public const string NotDifferentiable = "QB2006";
     public const string UnsupportedOpset = "QB2007";
     public const string InvalidInputValue = "QB2008";
+    /// <summary>A tensor (or the set of tensors alive at once) would exceed its memory ceiling, or its size does not fit 64-bit arithmetic: refused before anything is allocated.</summary>
+    public const string TensorTooLarge = "QB2009";
+    /// <summary>A graph defines a name twice: two nodes write one tensor, or an input is declared twice.</summary>
+    public const string DuplicateDefinition = "QB2010";
+    /// <summary>A weight initializer holds NaN or infinity where the quantizer needs finite values.</summary>
+    public const string InvalidInitializerValue = "QB2011";
 
     // Command line and configuration
     public const string InvalidArguments = "QB3001";

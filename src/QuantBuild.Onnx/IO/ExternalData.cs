@@ -42,6 +42,8 @@ public static class ExternalData
         if (LinkOnTheWay(path, baseDirectory) is string link)
             throw new QuantBuildException(DiagnosticCodes.ExternalDataMissing,
                 $"tensor '{proto.Name}': external data path '{link}' is a symbolic link; QuantBuild only reads regular files inside the model's folder", sourceFile);
+        // A FIFO or device here would block or never end: only regular files with content are opened.
+        if (length != 0) InputFile.CheckedLength(path, $"external data of tensor '{proto.Name}'", InputFile.MaxBytes);
         try
         {
             using var stream = File.OpenRead(path);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using QuantBuild.Diagnostics;
@@ -25,9 +26,13 @@ public static class NpyFile
     /// <summary>Header block alignment numpy uses (since 1.14), so data starts aligned for memory mapping.</summary>
     private const int HeaderAlignment = 64;
 
+    /// <summary>Room for the header on top of the tensor limit (numpy pads headers to 64 bytes; even a rank-32 shape needs a few hundred).</summary>
+    private const long HeaderAllowance = 1 << 20;
+
     public static Tensor Read(string path)
     {
-        var bytes = InputFile.ReadAllBytes(path);
+        // The tensor limit bounds the file before it is read: a larger file cannot hold an acceptable array.
+        var bytes = InputFile.ReadAllBytes(path, ".npy file", TensorLimits.Current.MaxTensorBytes + HeaderAllowance);
         return Parse(bytes, path);
     }
 
@@ -108,8 +113,14 @@ public static class NpyFile
         long available = bytes.Length - dataStart;
         if (available < expected)
             throw Invalid($"shape [{string.Join(",", shape)}] of {DataTypes.Name(type)} needs {expected} bytes of data but the file holds {available} (truncated?)");
-        if (count > Array.MaxLength)
-            throw Invalid($"{count} elements are more than one array can hold");
+        try
+        {
+            TensorLimits.CheckedElementCount(type, dims.ToArray(), "array");
+        }
+        catch (QuantBuildException e)
+        {
+            throw new QuantBuildException(e.Code, $"'{label}': {e.Message}", path, inner: e);
+        }
         if (available > expected)
             throw Invalid($"shape [{string.Join(",", shape)}] of {DataTypes.Name(type)} needs {expected} bytes of data but the file holds {available} (trailing bytes)");
 
@@ -127,11 +138,40 @@ public static class NpyFile
         return new Tensor(type, shape, data);
     }
 
-    /// <summary>Writes atomically (temporary file, then rename), so a failed run never leaves half an array.</summary>
-    public static void Write(string path, Tensor tensor) => AtomicFile.WriteAllBytes(path, ToBytes(tensor, path));
+    /// <summary>
+    /// Writes atomically (temporary file, then rename), so a failed run never leaves half an array. The data
+    /// is streamed from the tensor's buffer, so an output of several GiB needs no second copy in memory.
+    /// </summary>
+    public static void Write(string path, Tensor tensor)
+    {
+        var header = Header(tensor, path);
+        AtomicFile.WriteStream(path, stream =>
+        {
+            stream.Write(header);
+            WriteData(stream, tensor);
+        });
+    }
 
     /// <summary>The complete file content: version 1.0 when the header fits (as numpy does), else 2.0.</summary>
     public static byte[] ToBytes(Tensor tensor, string? path = null)
+    {
+        var header = Header(tensor, path);
+        // 64-bit: element count times element size passes 2^31 for outputs of 2 GiB and more, and a
+        // wrapped 32-bit length once produced a header-only file for them.
+        long total = header.Length + DataLength(tensor);
+        if (total > Array.MaxLength)
+            throw new QuantBuildException(DiagnosticCodes.WriteFailed,
+                $"{DataTypes.Name(tensor.Type)}{tensor.ShapeString} needs {total} bytes as .npy, more than one in-memory array holds; write it to a file instead", path);
+        using var buffer = new MemoryStream((int)total);
+        buffer.Write(header);
+        WriteData(buffer, tensor);
+        return buffer.GetBuffer();
+    }
+
+    private static long DataLength(Tensor tensor) => (long)tensor.Length * DataTypes.SizeInBytes(tensor.Type);
+
+    /// <summary>Magic, version, header length and the padded header dict.</summary>
+    private static byte[] Header(Tensor tensor, string? path)
     {
         string descr = Descr(tensor.Type)
             ?? throw new QuantBuildException(DiagnosticCodes.InvalidNpy,
@@ -154,8 +194,7 @@ public static class NpyFile
             headerLength = PaddedHeaderLength(preamble, dict.Length);
         }
 
-        int dataLength = tensor.Length * DataTypes.SizeInBytes(tensor.Type);
-        var result = new byte[preamble + headerLength + dataLength];
+        var result = new byte[preamble + headerLength];
         Magic.CopyTo(result);
         result[6] = (byte)major;
         result[7] = 0;
@@ -165,17 +204,32 @@ public static class NpyFile
         header.Fill((byte)' ');
         Encoding.ASCII.GetBytes(dict, header);
         header[^1] = (byte)'\n';
+        return result;
+    }
 
-        var target = result.AsSpan(preamble + headerLength);
+    /// <summary>The raw little-endian elements, in chunks (one span cannot cover more than 2^31 bytes).</summary>
+    private static void WriteData(Stream stream, Tensor tensor)
+    {
+        const int ChunkBytes = 1 << 24;
         if (tensor.Data is bool[] flags)
         {
-            for (int i = 0; i < flags.Length; i++) target[i] = flags[i] ? (byte)1 : (byte)0;
+            var bytes = new byte[Math.Min(flags.Length, ChunkBytes)];
+            for (int start = 0; start < flags.Length; start += bytes.Length)
+            {
+                int n = Math.Min(bytes.Length, flags.Length - start);
+                for (int i = 0; i < n; i++) bytes[i] = flags[start + i] ? (byte)1 : (byte)0;
+                stream.Write(bytes, 0, n);
+            }
+            return;
         }
-        else
+        int elementSize = DataTypes.SizeInBytes(tensor.Type);
+        int elementsPerChunk = ChunkBytes / elementSize;
+        ref byte data = ref MemoryMarshal.GetArrayDataReference(tensor.Data);
+        for (long start = 0; start < tensor.Length; start += elementsPerChunk)
         {
-            MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(tensor.Data), dataLength).CopyTo(target);
+            int n = (int)Math.Min(elementsPerChunk, tensor.Length - start);
+            stream.Write(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref data, (nint)(start * elementSize)), n * elementSize));
         }
-        return result;
     }
 
     /// <summary>Header length (dict, spaces, newline) that makes preamble + header a multiple of 64.</summary>

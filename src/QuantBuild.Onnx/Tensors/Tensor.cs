@@ -34,22 +34,24 @@ public sealed class Tensor
     public int Length => Data.Length;
     public Array Data { get; }
 
+    /// <summary>Element count of an existing shape (dimensions are ints, so the product of at most 62 of them cannot leave 64 bits unnoticed: checked).</summary>
     public static long ElementCount(ReadOnlySpan<int> shape)
     {
         long n = 1;
         foreach (var d in shape)
         {
             if (d < 0) throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"negative dimension {d} in shape");
-            n *= d;
+            try { n = checked(n * d); }
+            catch (OverflowException) { throw new QuantBuildException(DiagnosticCodes.TensorTooLarge, $"shape [{string.Join(",", shape.ToArray())}] has more elements than 64-bit arithmetic can count"); }
         }
         return n;
     }
 
+    /// <summary>A zero-filled tensor; its size is checked against <see cref="TensorLimits"/> before the array is allocated.</summary>
     public static Tensor Create(DataType type, ReadOnlySpan<int> shape)
     {
-        long n = ElementCount(shape);
-        if (n > int.MaxValue) throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"tensor of {n} elements is too large");
-        return new Tensor(type, shape, Array.CreateInstance(DataTypes.ClrType(type), (int)n));
+        int n = TensorLimits.CheckedElementCount(type, shape);
+        return new Tensor(type, shape, Array.CreateInstance(DataTypes.ClrType(type), n));
     }
 
     public static Tensor FromFloats(float[] data, params int[] shape) => new(DataType.Float, shape, data);

@@ -55,7 +55,7 @@ public static class Broadcast
     public static T[] Apply<T, TOp>(T[] a, int[] aShape, T[] b, int[] bShape, int[] outShape, ParallelOptions? parallel = null)
         where TOp : IBinaryOp<T>
     {
-        int length = checked((int)Tensor.ElementCount(outShape));
+        int length = TensorLimits.CheckedElementCount<T>(outShape, "output");
         // Every element is written below, so a recycled float buffer is as good as a fresh one.
         var result = typeof(T) == typeof(float) ? (T[])(object)OutputBuffers.Floats(length) : new T[length];
         ApplyInto<T, TOp>(a, aShape, b, bShape, result, outShape, parallel);
@@ -127,7 +127,7 @@ public static class Broadcast
     /// <summary>Materializes <paramref name="source"/> broadcast to <paramref name="outShape"/> (backward passes, index maps).</summary>
     public static T[] Expand<T>(T[] source, int[] sourceShape, int[] outShape)
     {
-        var result = new T[checked((int)Tensor.ElementCount(outShape))];
+        var result = new T[TensorLimits.CheckedElementCount<T>(outShape, "output")];
         if (result.Length == 0) return result;
         if (Tensor.ElementCount(sourceShape) == result.Length) { Array.Copy(source, result, result.Length); return result; }
         var plan = BroadcastPlan.Create(outShape, sourceShape, sourceShape);
@@ -152,7 +152,7 @@ public static class Broadcast
     /// </summary>
     public static float[] ReduceTo(float[] grad, int[] gradShape, int[] targetShape)
     {
-        var result = new float[checked((int)Tensor.ElementCount(targetShape))];
+        var result = new float[TensorLimits.CheckedElementCount(DataType.Float, targetShape, "output")];
         if (result.Length == grad.Length) { Array.Copy(grad, result, result.Length); return result; }
         if (grad.Length == 0) return result;
         if (!CanBroadcastTo(targetShape, gradShape))

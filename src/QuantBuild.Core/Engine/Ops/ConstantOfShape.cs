@@ -21,7 +21,7 @@ public sealed class ConstantOfShapeKernel : OpKernel
     public override Tensor[] Forward(Tensor?[] inputs)
     {
         var dims = inputs[0]!.ToInt64Array();
-        var shape = Array.ConvertAll(dims, d => ShapeOpHelpers.CheckedDim(Node, d));
+        var shape = ShapeOpHelpers.CheckedOutputShape(_value.Type, dims);
         var y = Tensor.Create(_value.Type, shape);
         if (y.Length == 0) return new[] { y };
         switch (DataTypes.SizeInBytes(_value.Type))

@@ -81,7 +81,7 @@ public sealed class ConvKernel : OpKernel
         var w = inputs[1]!;
         var b = inputs.Length > 2 ? inputs[2] : null;
         var s = Resolve(x, w, b);
-        var y = OutputBuffers.Floats((int)Tensor.ElementCount(s.OutputShape));
+        var y = OutputBuffers.Floats(s.OutputShape);
         var bias = b?.Floats;
         // The direct kernel pays off when each output channel reads its own input plane; with a
         // single group (one input channel shared by all outputs, e.g. an STFT front end) one

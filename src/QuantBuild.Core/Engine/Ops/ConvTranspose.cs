@@ -53,28 +53,34 @@ public sealed class ConvTransposeKernel : OpKernel
         var padBegin = new int[r];
         for (int i = 0; i < r; i++)
         {
-            int inSize = x.Shape[2 + i];
-            int dk = (kernel[i] - 1) * dilations[i] + 1;
-            int full = strides[i] * (inSize - 1) + outPad[i] + dk; // output size with no padding at all
+            // 64-bit: strides, dilations, kernel and pads come from the model, each up to 2^31 - 1.
+            long inSize = x.Shape[2 + i];
+            long dk = (long)(kernel[i] - 1) * dilations[i] + 1;
+            long full = strides[i] * (inSize - 1) + outPad[i] + dk; // output size with no padding at all
+            long size;
             if (requested is not null || _window.AutoPad is "SAME_UPPER" or "SAME_LOWER")
             {
-                outSpatial[i] = requested is not null ? requested[i] : inSize * strides[i];
-                int total = full - outSpatial[i];
+                size = requested is not null ? requested[i] : inSize * strides[i];
+                long total = full - size;
                 // The odd unit of padding goes to the end for SAME_UPPER, to the beginning otherwise.
                 // Floor division: a negative total (output_shape larger than the full output) grows the end.
-                int half = (int)Math.Floor(total / 2.0);
-                padBegin[i] = _window.AutoPad == "SAME_UPPER" ? half : total - half;
+                long half = (long)Math.Floor(total / 2.0);
+                long begin = _window.AutoPad == "SAME_UPPER" ? half : total - half;
+                if (begin is < int.MinValue or > int.MaxValue)
+                    throw Node.Error(DiagnosticCodes.TensorTooLarge, $"the padding of spatial axis {i} ({begin}) does not fit 32 bits");
+                padBegin[i] = (int)begin;
             }
             else if (_window.AutoPad == "VALID")
-                outSpatial[i] = full;
+                size = full;
             else
             {
                 var pads = _window.Pads;
                 if (pads is not null && pads.Length != 2 * r) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"pads has {pads.Length} values for {r} spatial axes");
                 padBegin[i] = pads?[i] ?? 0;
-                outSpatial[i] = full - padBegin[i] - (pads?[i + r] ?? 0);
+                size = full - padBegin[i] - (pads?[i + r] ?? 0);
             }
-            if (outSpatial[i] < 0) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"output size {outSpatial[i]} along spatial axis {i} is negative");
+            if (size < 0) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"output size {size} along spatial axis {i} is negative");
+            outSpatial[i] = ShapeOpHelpers.CheckedDim(Node, size);
         }
         // The convolution whose input gradient this is reads Y and produces X.
         var g = new WindowGeometry(outSpatial, x.Shape[2..], kernel, strides, dilations, padBegin);
@@ -91,7 +97,7 @@ public sealed class ConvTransposeKernel : OpKernel
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
         // A recycled array (OutputBuffers) is cleared: the column scatter below accumulates into y.
-        var y = OutputBuffers.Floats((int)Tensor.ElementCount(s.OutputShape));
+        var y = OutputBuffers.Floats(TensorLimits.CheckedElementCount(DataType.Float, s.OutputShape, "output"));
         Array.Clear(y);
         var xf = x.Floats;
         var wf = w.Floats;
@@ -130,7 +136,7 @@ public sealed class ConvTransposeKernel : OpKernel
         var s = Resolve(x, w, b);
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
-        var dy = args.OutputGrads[0]?.Floats ?? new float[(int)Tensor.ElementCount(s.OutputShape)];
+        var dy = args.OutputGrads[0]?.Floats ?? new float[TensorLimits.CheckedElementCount(DataType.Float, s.OutputShape, "output")];
         var xf = x.Floats;
         var wf = w.Floats;
         var result = new Tensor?[args.Inputs.Length];

@@ -12,7 +12,7 @@ public sealed class ExpandKernel : OpKernel
     {
         var x = inputs[0]!;
         var target = Array.ConvertAll(inputs[1]!.ToInt64Array(), d => ShapeOpHelpers.CheckedDim(Node, d));
-        var outShape = ShapeOpHelpers.BroadcastShape(Node, x.Shape, target);
+        var outShape = ShapeOpHelpers.CheckedOutputShape(x.Type, ShapeOpHelpers.BroadcastShape(Node, x.Shape, target));
         if (Tensor.SameShape(outShape, x.Shape)) return new[] { x };
         return new[] { ShapeOpHelpers.SeparableGather(x, ShapeOpHelpers.BroadcastOffsets(x.Shape, outShape), outShape, Context.Parallel) };
     }

@@ -49,7 +49,8 @@ public sealed class GemmKernel : OpKernel
         var b = inputs[1]!;
         var c = inputs.Length > 2 ? inputs[2] : null;
         var (m, n, k) = Dims(a, b);
-        var y = OutputBuffers.Floats(m * n);
+        // From the shape, not m * n: [65536,1] x [1,65536] wraps a 32-bit product to 0.
+        var y = OutputBuffers.Floats([m, n]);
         float beta = 0f;
         if (c is not null && _beta != 0f)
         {

@@ -41,6 +41,9 @@ public sealed class MatMulKernel : OpKernel
         if (!vecA) outShape.Add(m);
         if (!vecB) outShape.Add(n);
         var plan = new Plan { M = m, N = n, K = k, OutputShape = outShape.ToArray() };
+        // Before the batch maps below are sized from it.
+        TensorLimits.CheckedElementCount(DataType.Float, plan.OutputShape, "output");
+        TensorLimits.CheckedElementCount<int>(outBatch, "batch map");
         plan.ABatches = (int)Tensor.ElementCount(aBatch);
         plan.BBatches = (int)Tensor.ElementCount(bBatch);
         plan.FoldBatchIntoM = plan.BBatches == 1 && aBatch.Length == outBatch.Length;
@@ -91,7 +94,7 @@ public sealed class MatMulKernel : OpKernel
         var a = inputs[0]!;
         var b = inputs[1]!;
         var plan = MakePlan(a.Shape, b.Shape);
-        var y = OutputBuffers.Floats((int)Tensor.ElementCount(plan.OutputShape));
+        var y = OutputBuffers.Floats(plan.OutputShape);
         var af = a.Floats;
         var bf = b.Floats;
         int m = plan.M, n = plan.N, k = plan.K;

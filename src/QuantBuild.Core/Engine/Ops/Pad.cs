@@ -33,7 +33,7 @@ public sealed class PadKernel : OpKernel
             throw node.Error(DiagnosticCodes.MissingInput, "pads are required");
     }
 
-    private (int[][] Offsets, int[] Shape) Plan(Tensor?[] inputs, int[] inShape)
+    private (int[][] Offsets, int[] Shape) Plan(Tensor?[] inputs, int[] inShape, DataType type)
     {
         int rank = inShape.Length;
         long[] pads = _fromInputs ? inputs[1]!.ToInt64Array() : Node.GetInts("pads")!;
@@ -49,15 +49,23 @@ public sealed class PadKernel : OpKernel
             before[axes[i]] = pads[i];
             after[axes[i]] = pads[i + axes.Length];
         }
+        var sizes = new long[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            // Pads are int64 from the model: the sum is checked before it sizes anything.
+            long size;
+            try { size = checked(inShape[d] + before[d] + after[d]); }
+            catch (OverflowException) { throw Node.Error(DiagnosticCodes.TensorTooLarge, $"pads {before[d]} and {after[d]} on axis {d} overflow 64-bit arithmetic"); }
+            if (size < 0) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"pads crop axis {d} of size {inShape[d]} below zero");
+            sizes[d] = size;
+        }
+        var outShape = ShapeOpHelpers.CheckedOutputShape(type, sizes);
         var strides = ShapeOpHelpers.Strides(inShape);
-        var outShape = new int[rank];
         var offsets = new int[rank][];
         for (int d = 0; d < rank; d++)
         {
             long dim = inShape[d];
-            long size = dim + before[d] + after[d];
-            if (size < 0) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"pads crop axis {d} of size {dim} below zero");
-            outShape[d] = (int)size;
+            int size = outShape[d];
             var t = new int[size];
             for (long i = 0; i < size; i++)
             {
@@ -90,7 +98,7 @@ public sealed class PadKernel : OpKernel
     public override Tensor[] Forward(Tensor?[] inputs)
     {
         var x = inputs[0]!;
-        var (offsets, shape) = Plan(inputs, x.Shape);
+        var (offsets, shape) = Plan(inputs, x.Shape, x.Type);
         Array? fill = null;
         if (_mode == Mode.Constant)
         {
@@ -112,7 +120,7 @@ public sealed class PadKernel : OpKernel
         var result = new Tensor?[args.Inputs.Length];
         if (!args.NeedInputGrad[0]) return result;
         var x = args.Inputs[0]!;
-        var (offsets, shape) = Plan(args.Inputs, x.Shape);
+        var (offsets, shape) = Plan(args.Inputs, x.Shape, x.Type);
         var gx = new float[x.Length];
         if (args.OutputGrads[0] is { } g) ShapeOpHelpers.SeparableScatterAdd(g.Floats, offsets, shape, gx);
         result[0] = Tensor.FromFloats(gx, x.Shape);

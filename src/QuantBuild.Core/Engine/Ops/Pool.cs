@@ -66,7 +66,7 @@ public sealed class PoolKernel : OpKernel
         var (g, padEnd, outShape) = Resolve(x);
         var xf = AsFloats(x);
         int planes = x.Shape[0] * x.Shape[1];
-        var y = OutputBuffers.Floats((int)Tensor.ElementCount(outShape));
+        var y = OutputBuffers.Floats(outShape);
         bool wantIndices = _isMax && Node.Outputs.Count > 1 && Node.Outputs[1].Length > 0;
         var indices = wantIndices ? new long[y.Length] : null;
         bool interior = _isMax && indices is null && WindowsStayInside(g);

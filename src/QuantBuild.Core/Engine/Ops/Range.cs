@@ -22,7 +22,7 @@ public sealed class RangeKernel : OpKernel
             case DataType.Float:
             {
                 float s = start.Floats[0], l = limit.Floats[0], d = delta.Floats[0];
-                int n = Count(Math.Ceiling(((double)l - s) / d));
+                int n = Count(Math.Ceiling(((double)l - s) / d), DataType.Float);
                 var v = new float[n];
                 for (int i = 0; i < n; i++) v[i] = s + i * d;
                 return new[] { Tensor.FromFloats(v, n) };
@@ -30,7 +30,7 @@ public sealed class RangeKernel : OpKernel
             case DataType.Double:
             {
                 double s = start.Doubles[0], l = limit.Doubles[0], d = delta.Doubles[0];
-                int n = Count(Math.Ceiling((l - s) / d));
+                int n = Count(Math.Ceiling((l - s) / d), DataType.Double);
                 var v = new double[n];
                 for (int i = 0; i < n; i++) v[i] = s + i * d;
                 return new[] { new Tensor(DataType.Double, new[] { n }, v) };
@@ -39,7 +39,7 @@ public sealed class RangeKernel : OpKernel
             {
                 long s = start.ToInt64Array()[0], l = limit.ToInt64Array()[0], d = delta.ToInt64Array()[0];
                 if (d == 0) throw Node.Error(DiagnosticCodes.InvalidInputValue, "delta may not be 0");
-                int n = Count(Math.Ceiling((double)(l - s) / d));
+                int n = Count(Math.Ceiling(((double)l - s) / d), start.Type);
                 var y = Tensor.Create(start.Type, new[] { n });
                 for (int i = 0; i < n; i++)
                 {
@@ -58,9 +58,11 @@ public sealed class RangeKernel : OpKernel
         }
     }
 
-    private int Count(double n)
+    private int Count(double n, DataType type)
     {
         if (double.IsNaN(n) || double.IsInfinity(n)) throw Node.Error(DiagnosticCodes.InvalidInputValue, "the range has no finite length");
-        return ShapeOpHelpers.CheckedDim(Node, (long)Math.Max(0, n));
+        // Clamped before the cast: a double beyond the long range does not convert to a meaningful count.
+        long count = (long)Math.Clamp(n, 0, (double)long.MaxValue / 2);
+        return ShapeOpHelpers.CheckedOutputShape(type, [count])[0];
     }
 }

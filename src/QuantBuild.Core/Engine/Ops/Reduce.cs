@@ -154,7 +154,7 @@ public sealed class ReduceKernel : OpKernel
     /// </summary>
     internal static T[] Accumulate<T>(T[] x, int[] shape, int[] keepShape, Kind op, ParallelOptions? parallel) where T : INumber<T>
     {
-        var result = new T[checked((int)Tensor.ElementCount(keepShape))];
+        var result = new T[TensorLimits.CheckedElementCount<T>(keepShape, "output")];
         if (op == Kind.Prod) Array.Fill(result, T.One);
         if (x.Length == 0)
         {

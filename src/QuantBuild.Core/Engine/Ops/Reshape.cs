@@ -54,7 +54,9 @@ public sealed class ReshapeKernel : OpKernel
             }
             if (v < 0) throw node.Error(DiagnosticCodes.ShapeMismatch, $"invalid target dimension {v}");
             result[d] = ShapeOpHelpers.CheckedDim(node, v);
-            known *= v;
+            // A wrapped product could match the input's count by accident.
+            try { known = checked(known * v); }
+            catch (OverflowException) { throw node.Error(DiagnosticCodes.TensorTooLarge, $"target shape [{string.Join(",", requested)}] has more elements than 64-bit arithmetic can count"); }
         }
         long total = Tensor.ElementCount(inShape);
         if (inferAt >= 0)

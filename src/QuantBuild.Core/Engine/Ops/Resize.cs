@@ -166,6 +166,8 @@ public sealed class ResizeKernel : OpKernel
             }
         }
 
+        // Before the per-axis index and weight tables, which are as long as the output axes.
+        ShapeOpHelpers.CheckedOutputShape(inputs[0]!.Type, outSize);
         var plans = new AxisPlan[rank];
         for (int d = 0; d < rank; d++)
         {
@@ -233,8 +235,8 @@ public sealed class ResizeKernel : OpKernel
         double support = _antialias && scale < 1 ? scale : 1;
         int first = _mode == Interp.Linear ? (int)Math.Floor(-1 / support) + 1 : (int)Math.Floor(-2 / support) + 1;
         int taps = 2 - 2 * first;
-        var idx = new int[outSize * taps];
-        var wts = new float[outSize * taps];
+        var idx = new int[checked(outSize * taps)];
+        var wts = new float[idx.Length];
         var w = new double[taps];
         for (int x = 0; x < outSize; x++)
         {

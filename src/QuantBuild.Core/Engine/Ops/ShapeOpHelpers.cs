@@ -53,9 +53,31 @@ internal static class ShapeOpHelpers
 
     public static int CheckedDim(Node node, long value)
     {
-        if (value < 0 || value > int.MaxValue)
+        if (value < 0)
             throw node.Error(DiagnosticCodes.ShapeMismatch, $"dimension {value} is out of range");
+        if (value > int.MaxValue)
+            throw node.Error(DiagnosticCodes.TensorTooLarge, $"dimension {value} does not fit 32 bits");
         return (int)value;
+    }
+
+    /// <summary>
+    /// The output shape of a layout operator from model-controlled sizes (pads, repeats, a target shape),
+    /// refused (QB2009) when a dimension leaves 32 bits or the tensor exceeds <see cref="TensorLimits"/>.
+    /// Called before the per-axis offset tables are built: they are as long as the dimensions.
+    /// </summary>
+    public static int[] CheckedOutputShape(DataType type, ReadOnlySpan<long> dims)
+    {
+        TensorLimits.CheckedElementCount(type, dims, "output");
+        var shape = new int[dims.Length];
+        for (int d = 0; d < shape.Length; d++) shape[d] = (int)dims[d];
+        return shape;
+    }
+
+    /// <inheritdoc cref="CheckedOutputShape(DataType, ReadOnlySpan{long})"/>
+    public static int[] CheckedOutputShape(DataType type, int[] shape)
+    {
+        TensorLimits.CheckedElementCount(type, shape, "output");
+        return shape;
     }
 
     /// <summary>An integer vector from input <paramref name="index"/> (opset-new style) or attribute <paramref name="name"/> (old style).</summary>

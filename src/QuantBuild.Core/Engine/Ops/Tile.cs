@@ -13,12 +13,18 @@ public sealed class TileKernel : OpKernel
     {
         var repeats = repeatsTensor.ToInt64Array();
         if (repeats.Length != x.Rank) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"repeats has {repeats.Length} entries for a rank-{x.Rank} input");
+        var sizes = new long[x.Rank];
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (repeats[d] < 0) throw Node.Error(DiagnosticCodes.InvalidInputValue, $"repeats[{d}] = {repeats[d]} is negative");
+            // A repeat count beyond 32 bits makes a dimension the check below refuses; saturate rather than wrap.
+            sizes[d] = repeats[d] > int.MaxValue ? (x.Shape[d] == 0 ? 0 : long.MaxValue) : x.Shape[d] * repeats[d];
+        }
+        var shape = ShapeOpHelpers.CheckedOutputShape(x.Type, sizes);
         var strides = ShapeOpHelpers.Strides(x.Shape);
-        var shape = new int[x.Rank];
         var offsets = new int[x.Rank][];
         for (int d = 0; d < x.Rank; d++)
         {
-            shape[d] = ShapeOpHelpers.CheckedDim(Node, x.Shape[d] * repeats[d]);
             var t = new int[shape[d]];
             for (int i = 0; i < t.Length; i++) t[i] = (i % x.Shape[d]) * strides[d];
             offsets[d] = t;

@@ -79,20 +79,25 @@ internal sealed class WindowAttributes
         var output = new int[rank];
         for (int i = 0; i < rank; i++)
         {
-            int dk = (kernel[i] - 1) * dilations[i] + 1;
+            // 64-bit throughout: kernel, dilation, stride and pads are each up to 2^31 - 1 from the model,
+            // and a wrapped product here once sized an output buffer.
+            long dk = (long)(kernel[i] - 1) * dilations[i] + 1;
+            long outputSize;
             switch (AutoPad)
             {
                 case "SAME_UPPER":
                 case "SAME_LOWER":
                 {
-                    output[i] = (input[i] + strides[i] - 1) / strides[i];
-                    int total = Math.Max(0, (output[i] - 1) * strides[i] + dk - input[i]);
-                    padBegin[i] = AutoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-                    padEnd[i] = total - padBegin[i];
+                    outputSize = ((long)input[i] + strides[i] - 1) / strides[i];
+                    long total = Math.Max(0, (outputSize - 1) * strides[i] + dk - input[i]);
+                    if (total > int.MaxValue)
+                        throw node.Error(DiagnosticCodes.TensorTooLarge, $"the padding axis {i} needs ({total}) does not fit 32 bits");
+                    padBegin[i] = (int)(AutoPad == "SAME_UPPER" ? total / 2 : total - total / 2);
+                    padEnd[i] = (int)total - padBegin[i];
                     break;
                 }
                 case "VALID":
-                    output[i] = input[i] >= dk ? (input[i] - dk) / strides[i] + 1 : 0;
+                    outputSize = input[i] >= dk ? (input[i] - dk) / strides[i] + 1 : 0;
                     break;
                 default:
                 {
@@ -104,13 +109,14 @@ internal sealed class WindowAttributes
                         padEnd[i] = Pads[i + rank];
                     }
                     long span = (long)input[i] + padBegin[i] + padEnd[i] - dk;
-                    if (span < 0) { output[i] = 0; break; }
-                    output[i] = (int)(ceilMode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
+                    if (span < 0) { outputSize = 0; break; }
+                    outputSize = (ceilMode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
                     // A last window starting in the end padding covers no input: pools drop it.
-                    if (ceilMode && (long)(output[i] - 1) * strides[i] >= input[i] + padBegin[i]) output[i]--;
+                    if (ceilMode && (outputSize - 1) * strides[i] >= (long)input[i] + padBegin[i]) outputSize--;
                     break;
                 }
             }
+            output[i] = ShapeOpHelpers.CheckedDim(node, outputSize);
         }
         return new WindowGeometry(input, output, kernel, strides, dilations, padBegin);
     }

@@ -1,3 +1,4 @@
+using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Tensors;
 
@@ -63,12 +64,21 @@ public static class ShapeInference
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var input in graph.Inputs)
         {
-            var shape = input.Shape?.Select((d, i) =>
-                d is long v ? (int)v
+            var dims = input.Shape?.Select((d, i) =>
+                d is long v ? v
                 : input.DimParams?[i] is string p && bindings is not null && bindings.TryGetValue(p, out var b) ? b
-                : variant == 1 ? 1 : 3).ToArray() ?? Array.Empty<int>();
+                : variant == 1 ? 1L : 3L).ToArray() ?? Array.Empty<long>();
             var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
-            var t = Tensor.Create(type, shape);
+            try
+            {
+                // The declared dimensions are the model's word: checked before they size anything.
+                TensorLimits.CheckedElementCount(type, dims, $"model input '{input.Name}'");
+            }
+            catch (QuantBuildException e)
+            {
+                throw new QuantBuildException(e.Code, e.Message, graph.SourcePath, inner: e);
+            }
+            var t = Tensor.Create(type, Array.ConvertAll(dims, d => (int)d));
             // Small non-zero values keep Log/Div/Sqrt finite; integer inputs stay zero (valid indices).
             if (t.Data is float[] f) Array.Fill(f, 0.5f);
             feeds[input.Name] = t;
