@@ -41,7 +41,9 @@ public sealed class IntegerRunInputTests
         var model = OnnxModelFile.Load(s_quantized);
         var initializers = model.Graph.Initializer.ToDictionary(t => t.Name);
         var node = model.Graph.Node.First(n => n.OpType == opType && initializers.ContainsKey(n.Input[0]) == weight
-                                              && initializers.TryGetValue(n.Input[0], out var codes) is var _ && (!weight || codes!.DataType == (int)DataType.Int8));
+                                              && initializers.TryGetValue(n.Input[0], out var codes) is var _
+                                              // 8-bit weight codes (uint8 by default, int8 with outputs.qdqIntegerType), not int32 biases.
+                                              && (!weight || codes!.DataType is (int)DataType.UInt8 or (int)DataType.Int8));
         var scale = initializers[node.Input[1]];
         var current = TensorProtoConverter.ToTensor(scale);
         var replaced = TensorProtoConverter.FromTensor(Tensor.FromFloats(Enumerable.Repeat(value, current.Length).ToArray(), current.Shape), scale.Name);
