@@ -48,7 +48,8 @@ public sealed class Tensor
     public static Tensor Create(DataType type, ReadOnlySpan<int> shape)
     {
         long n = ElementCount(shape);
-        if (n > int.MaxValue) throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"tensor of {n} elements is too large");
+        // Array.MaxLength, not int.MaxValue: between the two the runtime throws OutOfMemoryException.
+        if (n > Array.MaxLength) throw new QuantBuildException(DiagnosticCodes.ShapeMismatch, $"tensor of {n} elements is too large");
         return new Tensor(type, shape, Array.CreateInstance(DataTypes.ClrType(type), (int)n));
     }
 

@@ -1,3 +1,4 @@
+using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Tensors;
 
@@ -59,6 +60,10 @@ public static class ShapeInference
                 : input.DimParams?[i] is string p && bindings is not null && bindings.TryGetValue(p, out var b) ? b
                 : variant == 1 ? 1 : 3).ToArray() ?? Array.Empty<int>();
             var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
+            // The declared type comes from the model file: an element type without storage is a model error, not a crash.
+            if (!Enum.IsDefined(type) || type == DataType.String)
+                throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType,
+                    $"graph input '{input.Name}' has element type {(int)input.Type}, which QuantBuild cannot feed", graph.SourcePath);
             var t = Tensor.Create(type, shape);
             // Small non-zero values keep Log/Div/Sqrt finite; integer inputs stay zero (valid indices).
             if (t.Data is float[] f) Array.Fill(f, 0.5f);
