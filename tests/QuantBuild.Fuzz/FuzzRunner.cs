@@ -95,12 +95,18 @@ public static class FuzzRunner
             .Select(f => (f, CaseRunner.Run(target, File.ReadAllBytes(f), limits))).ToList();
     }
 
-    /// <summary>Saves a crashing input as &lt;hash&gt;.bin; returns its path.</summary>
+    /// <summary>tests/fuzz-regressions/open/&lt;target&gt;/: known failures not yet fixed, which the tests do not replay.</summary>
+    public static string OpenDirectory(string repoRoot, string target) => Path.Combine(repoRoot, "tests", "fuzz-regressions", "open", target);
+
+    /// <summary>Saves a crashing input as &lt;hash&gt;.bin, unless it is a known open one; returns its path.</summary>
     public static string SaveRegression(string repoRoot, string target, byte[] input)
     {
+        var name = CaseRunner.FileName(input);
+        var known = Path.Combine(OpenDirectory(repoRoot, target), name);
+        if (File.Exists(known)) return known + " (known, open)";
         var dir = RegressionDirectory(repoRoot, target);
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, CaseRunner.FileName(input));
+        var path = Path.Combine(dir, name);
         File.WriteAllBytes(path, input);
         return path;
     }

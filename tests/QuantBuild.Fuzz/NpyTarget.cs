@@ -40,9 +40,10 @@ public sealed class NpyTarget : FuzzTarget
 
     public override byte[] Mutate(byte[] input, IReadOnlyList<byte[]> corpus, FuzzRandom random)
     {
-        if (random.Chance(4) || input.Length < 10 || input[6] is < 1 or > 3) return ByteMutations.Mutate(input, corpus, random);
-        int lengthSize = input[6] == 1 ? 2 : 4;
-        int preamble = 8 + lengthSize;
+        // Header edits need a preamble to find the header by; anything shorter or of another version gets byte edits.
+        int preamble = input.Length > 6 && input[6] == 1 ? 10 : 12;
+        if (random.Chance(4) || input.Length < preamble || input[6] is < 1 or > 3) return ByteMutations.Mutate(input, corpus, random);
+        int lengthSize = preamble - 8;
         long declared = lengthSize == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(input.AsSpan(8)) : BinaryPrimitives.ReadUInt32LittleEndian(input.AsSpan(8));
         int headerLength = (int)Math.Min(declared, input.Length - preamble);
         string header = Encoding.Latin1.GetString(input, preamble, headerLength);

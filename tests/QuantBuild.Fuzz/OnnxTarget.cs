@@ -1,3 +1,4 @@
+using QuantBuild.Emit;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
@@ -9,7 +10,8 @@ namespace QuantBuild.Fuzz;
 /// <summary>
 /// Model bytes → what <c>quantbuild run</c> and <c>quantize</c> do before they execute anything: decode,
 /// import into the graph IR (initializers, Constant nodes, external data read from the model's folder),
-/// operator validation, constant and BatchNormalization folding, shape inference, engine construction.
+/// operator validation, constant and BatchNormalization folding, shape inference, the opset upgrade,
+/// engine construction; then the QDQ import <c>run --int</c> does.
 /// </summary>
 public sealed class OnnxTarget : FuzzTarget
 {
@@ -75,7 +77,16 @@ public sealed class OnnxTarget : FuzzTarget
         GraphPreparation.Prepare(graph, inferShapes: false);
         graph.RemoveDeadNodes();
         ShapeInference.Apply(graph);
+        // quantize brings older models up to the QDQ opset and infers shapes again.
+        if (graph.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
+        {
+            OpsetUpgrade.Apply(graph);
+            ShapeInference.Apply(graph);
+        }
         _ = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
+        // run --int reads the same bytes as a QDQ model (a float model simply has no quantized weights;
+        // mutated op types turn nodes into QuantizeLinear/DequantizeLinear often enough).
+        QdqOnnxImporter.Import(model, _modelPath, _directory);
     }
 
     public override void Dispose()
