@@ -21,13 +21,14 @@ public static class OperatorArity
         ["Where"] = _ => 3, ["Range"] = _ => 3,
         ["BatchNormalization"] = _ => 5,
         // Attributes became inputs: shape (Reshape 5), starts/ends (Slice 10), pads (Pad 11), axes (Unsqueeze 13),
-        // scales (Upsample 9, Resize 10; Resize 11 made every one after X optional).
+        // scales (Upsample 9, Resize 10; Resize 11 made every one after X optional; the kernel reads a Resize
+        // in an older model, which only a mutated or hand-made file has, as the opset 10 form).
         ["Reshape"] = opset => opset >= 5 ? 2 : 1,
         ["Slice"] = opset => opset >= 10 ? 3 : 1,
         ["Pad"] = opset => opset >= 11 ? 2 : 1,
         ["Unsqueeze"] = opset => opset >= 13 ? 2 : 1,
         ["Upsample"] = opset => opset >= 9 ? 2 : 1,
-        ["Resize"] = opset => opset == 10 ? 2 : 1,
+        ["Resize"] = opset => opset < 11 ? 2 : 1,
     };
 
     /// <summary>Required leading inputs of <paramref name="opType"/> at <paramref name="opset"/>: 1 for every operator not listed (unary, variadic, reductions...).</summary>
