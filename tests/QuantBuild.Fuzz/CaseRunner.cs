@@ -46,7 +46,7 @@ public static class CaseRunner
             target.Execute(input);
             result = new CaseResult(Verdict.Accepted, "accepted", "");
         }
-        catch (QuantBuildException e) when (e.Code.StartsWith("QB", StringComparison.Ordinal) && e.Code != DiagnosticCodes.InternalError)
+        catch (QuantBuildException e) when (IsDiagnostic(e))
         {
             result = new CaseResult(Verdict.Rejected, $"{e.Code} {MessageShape(e.Message)}", e.ToCanonicalString());
         }
@@ -62,6 +62,9 @@ public static class CaseRunner
             return new CaseResult(Verdict.Crash, "timeout", $"took {clock.Elapsed.TotalSeconds:F1} s, then: {result.Detail}");
         return result;
     }
+
+    /// <summary>A proper rejection: a QB code, and not QB3999, which is the CLI's name for an unexpected exception.</summary>
+    public static bool IsDiagnostic(QuantBuildException e) => e.Code.StartsWith("QB", StringComparison.Ordinal) && e.Code != DiagnosticCodes.InternalError;
 
     /// <summary>The message with names and numbers blanked, so "tensor 'a' has 3 values" and "tensor 'b' has 4 values" count as one behaviour.</summary>
     private static string MessageShape(string message)

@@ -21,6 +21,7 @@ public static class OnnxSeeds
         yield return External().ToByteArray();
         yield return Legacy().ToByteArray();
         yield return Folding().ToByteArray();
+        yield return Qdq().ToByteArray();
     }
 
     /// <summary>Y = Relu(X + W), W as raw_data.</summary>
@@ -95,6 +96,39 @@ public static class OnnxSeeds
     [Int64s("dims", [2, 3], 2), Int64s("start", [0]), Int64s("limit", [5]), Int64s("delta", [1]),
      Int64s("starts", [1], 1), Int64s("ends", [4], 1), Int64s("axes0", [0], 1)],
     [Value("X", 1, 2, 3)], [Value("Y", 1, 2, 3)]));
+
+    /// <summary>
+    /// A quantized model as <c>quantize</c> writes one for <c>run --int</c>: activations through QuantizeLinear/DequantizeLinear
+    /// pairs, int8 per-channel weights and an int32 bias through DequantizeLinear, and the emitter's metadata.
+    /// </summary>
+    private static ModelProto Qdq()
+    {
+        var codes = new TensorProto { Name = "W_q", DataType = 3, RawData = ByteString.CopyFrom([1, 2, 3, 4, 0xFF, 0xFE, 0xFD, 0xFC, 127, 0, 0x81, 5]) };
+        codes.Dims.AddRange([3, 4]);
+        var bias = new TensorProto { Name = "B_q", DataType = 6 };
+        bias.Dims.Add(3);
+        bias.Int32Data.AddRange([10, -10, 0]);
+        var zero = new TensorProto { Name = "zp", DataType = 3, RawData = ByteString.CopyFrom([0]) };
+        var model = Model(13, Graph("qdq",
+        [
+            Node("QuantizeLinear", ["X", "xs", "zp"], ["X_q"]),
+            Node("DequantizeLinear", ["X_q", "xs", "zp"], ["X_dq"]),
+            Node("DequantizeLinear", ["W_q", "ws"], ["W"], Int("axis", 0)),
+            Node("DequantizeLinear", ["B_q", "bs"], ["B"], Int("axis", 0)),
+            Node("Gemm", ["X_dq", "W", "B"], ["G"], Int("transB", 1)),
+            Node("QuantizeLinear", ["G", "gs", "zp"], ["G_q"]),
+            Node("DequantizeLinear", ["G_q", "gs", "zp"], ["Y"]),
+        ],
+        [codes, bias, zero, Floats("xs", [0.05f], raw: true), Floats("ws", [0.01f, 0.02f, 0.03f], raw: true, 3),
+         Floats("bs", [0.0005f, 0.001f, 0.0015f], raw: true, 3), Floats("gs", [0.1f], raw: true)],
+        [Value("X", 1, 1, 4)], [Value("Y", 1, 1, 3)]));
+        model.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = "quantbuild.qdq",
+            Value = """{"weights":{"Gemm_G":{"bits":8,"method":"linear"}},"activations":{"X":8,"G":8},"floatNodes":[],"notes":{}}""",
+        });
+        return model;
+    }
 
     private static float[] Ramp(int n) => Enumerable.Range(0, n).Select(i => (i % 7 - 3) * 0.25f).ToArray();
 

@@ -1,3 +1,4 @@
+using QuantBuild.Diagnostics;
 using QuantBuild.Emit;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
@@ -11,7 +12,7 @@ namespace QuantBuild.Fuzz;
 /// Model bytes → what <c>quantbuild run</c> and <c>quantize</c> do before they execute anything: decode,
 /// import into the graph IR (initializers, Constant nodes, external data read from the model's folder),
 /// operator validation, constant and BatchNormalization folding, shape inference, the opset upgrade,
-/// engine construction; then the QDQ import <c>run --int</c> does.
+/// engine construction; and the QDQ import <c>run --int</c> does.
 /// </summary>
 public sealed class OnnxTarget : FuzzTarget
 {
@@ -69,9 +70,20 @@ public sealed class OnnxTarget : FuzzTarget
         }
     }
 
+    /// <summary>Accepted if either reading accepts the bytes (a float model is no QDQ model and the float engine runs no QuantizeLinear); rejected if both reject.</summary>
     public override void Execute(byte[] input)
     {
         var model = OnnxModelFile.Parse(input, _modelPath);
+        QuantBuildException? floatRejection = null;
+        try { ImportFloat(model); }
+        catch (QuantBuildException e) when (CaseRunner.IsDiagnostic(e)) { floatRejection = e; }
+        // run --int reads the same bytes as a QDQ model.
+        var quantized = QdqOnnxImporter.Import(model, _modelPath, _directory);
+        if (floatRejection is not null && quantized.Weights.Count == 0 && quantized.Activations.Count == 0) throw floatRejection;
+    }
+
+    private void ImportFloat(ModelProto model)
+    {
         if (OnnxModelFile.HasExternalData(model)) ExternalData.Inline(model, _directory, _modelPath);
         var graph = OnnxImporter.Import(model, _directory, _modelPath);
         GraphPreparation.Prepare(graph, inferShapes: false);
@@ -84,9 +96,6 @@ public sealed class OnnxTarget : FuzzTarget
             ShapeInference.Apply(graph);
         }
         _ = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
-        // run --int reads the same bytes as a QDQ model (a float model simply has no quantized weights;
-        // mutated op types turn nodes into QuantizeLinear/DequantizeLinear often enough).
-        QdqOnnxImporter.Import(model, _modelPath, _directory);
     }
 
     public override void Dispose()
