@@ -1,5 +1,6 @@
 using System.Text.Json;
 using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;
 using QuantBuild.Onnx.Proto;
@@ -28,8 +29,10 @@ public static class QdqOnnxImporter
     public static QuantizedModel Import(ModelProto proto, string? sourcePath = null, string? baseDirectory = null)
     {
         proto = proto.Clone();
-        Int4Storage.ExpandAll(proto.Graph);
+        Int4Storage.ExpandAll(proto.Graph, sourcePath);
         var g = OnnxImporter.Import(proto, baseDirectory, sourcePath);
+        // The scans below index node inputs and outputs directly.
+        OperatorArity.Validate(g);
         var meta = ReadMetadata(proto, sourcePath);
         QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);
 
@@ -51,6 +54,9 @@ public static class QdqOnnxImporter
                 throw Invalid($"DequantizeLinear '{dq.Name}' gives constant '{dq.Inputs[0]}' a non-zero zero point; QuantBuild needs symmetric weights", dq.Name);
             var scales = scale.Floats;
             if (axis < 0) axis += codes.Rank;
+            if (scales.Length == 0 || scales.Length > 1 && (axis < 0 || axis >= codes.Rank || scales.Length != codes.Shape[axis]))
+                throw Invalid($"DequantizeLinear '{dq.Name}' has {scales.Length} scales for constant '{dq.Inputs[0]}' {codes.ShapeString} along axis {axis}; " +
+                              "give one scale, or one per channel of that axis", dq.Name);
             var values = Dequantize(codes, scales, axis);
             var output = dq.Outputs[0];
             g.Initializers[output] = Tensor.FromFloats(values, codes.Shape);

@@ -20,6 +20,8 @@ public static class OperatorArity
         ["Gemm"] = opset => opset >= 11 ? 2 : 3,
         ["Where"] = _ => 3, ["Range"] = _ => 3,
         ["BatchNormalization"] = _ => 5,
+        // Not run by the float engine, but read by the QDQ import (x and scale; the zero point is optional).
+        ["QuantizeLinear"] = _ => 2, ["DequantizeLinear"] = _ => 2,
         // Attributes became inputs: shape (Reshape 5), starts/ends (Slice 10), pads (Pad 11), axes (Unsqueeze 13),
         // scales (Upsample 9, Resize 10; Resize 11 made every one after X optional; the kernel reads a Resize
         // in an older model, which only a mutated or hand-made file has, as the opset 10 form).
@@ -34,11 +36,15 @@ public static class OperatorArity
     /// <summary>Required leading inputs of <paramref name="opType"/> at <paramref name="opset"/>: 1 for every operator not listed (unary, variadic, reductions...).</summary>
     public static int RequiredInputs(string opType, int opset) => Required.TryGetValue(opType, out var f) ? f(opset) : 1;
 
-    /// <summary>Throws QB2004 for the first node that lacks a required input or has no output.</summary>
+    /// <summary>
+    /// Throws QB2004 for the first node that lacks a required input or has no output. Operators neither
+    /// listed nor supported are left alone: their arity is unknown, and some legitimately take no input.
+    /// </summary>
     public static void Validate(ModelGraph graph)
     {
         foreach (var node in graph.Nodes)
         {
+            if (!Required.ContainsKey(node.OpType) && !OpRegistry.IsSupported(node)) continue;
             int required = RequiredInputs(node.OpType, graph.OpsetVersion);
             for (int k = 0; k < required; k++)
                 if (!node.HasInput(k))
