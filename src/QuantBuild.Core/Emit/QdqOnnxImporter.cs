@@ -215,12 +215,18 @@ public static class QdqOnnxImporter
     private static float[] Dequantize(Tensor codes, float[] scales, int axis)
     {
         var q = codes.ToFloatArray();
+        var result = new float[q.Length];
+        // With one scale the axis plays no part and need not be valid; per channel, Import has checked it against the shape.
+        if (scales.Length == 1)
+        {
+            for (int i = 0; i < q.Length; i++) result[i] = q[i] * scales[0];
+            return result;
+        }
         int inner = 1;
         for (int d = axis + 1; d < codes.Rank; d++) inner *= codes.Shape[d];
-        int channels = codes.Rank == 0 ? 1 : codes.Shape[axis];
-        var result = new float[q.Length];
+        int channels = codes.Shape[axis];
         for (int i = 0; i < q.Length; i++)
-            result[i] = q[i] * scales[scales.Length == 1 ? 0 : i / inner % channels];
+            result[i] = q[i] * scales[i / inner % channels];
         return result;
     }
 
