@@ -76,6 +76,28 @@ public sealed class FuzzFindingTests
     }
 
     [TestMethod]
+    public void BatchNormalizationWithMismatchedParametersIsNotFoldedAndIsQb2003()
+    {
+        // Conv (2 output channels) → BatchNormalization whose variance has one value: folding used to index past it.
+        var model = ImportTests.TinyModel("Relu", extra: g =>
+        {
+            g.Input[0] = ImportTests.Value("x", 1, 1, 2, 2);
+            g.Output[0] = ImportTests.Value("y", 1, 2, 2, 2);
+            g.Node[0].Input[0] = "bn";
+            g.Initializer.Add(TensorProtoConverter.FromTensor(Tensor.FromFloats([1f, 2f], 2, 1, 1, 1), "w"));
+            foreach (var (name, values) in new[] { ("g", new[] { 1f, 1f }), ("b", new[] { 0f, 0f }), ("m", new[] { 0f, 0f }), ("v", new[] { 1f }) })
+                g.Initializer.Add(TensorProtoConverter.FromTensor(Tensor.FromFloats(values, values.Length), name));
+            g.Node.Insert(0, new NodeProto { Name = "conv", OpType = "Conv", Input = { "x", "w" }, Output = { "c" } });
+            g.Node.Insert(1, new NodeProto { Name = "norm", OpType = "BatchNormalization", Input = { "c", "g", "b", "m", "v" }, Output = { "bn" } });
+        });
+        var graph = OnnxImporter.Import(model, sourcePath: "m.onnx");
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        Assert.IsTrue(graph.Nodes.Any(n => n.OpType == "BatchNormalization"), "the mismatched BatchNormalization was folded");
+        var e = Assert.ThrowsExactly<QuantBuildException>(() => ShapeInference.Apply(graph));
+        Assert.AreEqual((DiagnosticCodes.ShapeMismatch, "norm"), (e.Code, e.NodeName));
+    }
+
+    [TestMethod]
     public void DequantizeLinearWithTheWrongNumberOfScalesIsQb4103()
     {
         var model = ImportTests.TinyModel("Relu", extra: g =>
