@@ -63,6 +63,14 @@ public sealed class PositionedJson
             int line = (int)(e.LineNumber ?? 0) + 1, column = (int)(e.BytePositionInLine ?? 0) + 1;
             throw new QuantBuildException(DiagnosticCodes.InvalidConfiguration, $"invalid JSON: {FirstSentence(e.Message)}", file, line, column, inner: e);
         }
+        catch (InvalidOperationException e)
+        {
+            // GetString, not Read, finds a string that is not valid UTF-8 or escapes half a surrogate pair, and
+            // throws this instead of JsonException; the reader still stands on that string.
+            var (l, c) = lines.Position(reader.TokenStartIndex);
+            throw new QuantBuildException(DiagnosticCodes.InvalidConfiguration,
+                "invalid JSON: a string is not valid UTF-8 text or escapes half of a surrogate pair (\\uD800-\\uDFFF)", file, l, c, inner: e);
+        }
     }
 
     private static string FirstSentence(string message)

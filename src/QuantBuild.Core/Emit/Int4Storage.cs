@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using QuantBuild.Diagnostics;
 using QuantBuild.Onnx.Proto;
 
 namespace QuantBuild.Emit;
@@ -45,15 +46,25 @@ public static class Int4Storage
     }
 
     /// <summary>Rewrites every INT4 initializer of the graph as int8 (one code per byte).</summary>
-    public static void ExpandAll(GraphProto graph)
+    /// <param name="file">the model file, named in diagnostics</param>
+    public static void ExpandAll(GraphProto graph, string? file = null)
     {
         foreach (var tensor in graph.Initializer)
         {
             if (tensor.DataType != OnnxInt4) continue;
             long count = 1;
-            foreach (var d in tensor.Dims) count *= d;
+            foreach (var d in tensor.Dims)
+            {
+                // Dimensions and payload come from the file: check both before sizing or reading anything by them.
+                if (d < 0 || count > 0 && d > Array.MaxLength / count)
+                    throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto, $"INT4 tensor '{tensor.Name}' has invalid dimensions [{string.Join(",", tensor.Dims)}]", file);
+                count *= d;
+            }
             // INT4 may also arrive in int32_data (one byte of two nibbles per entry).
             var bytes = tensor.RawData.Length > 0 ? tensor.RawData.ToByteArray() : tensor.Int32Data.Select(v => (byte)v).ToArray();
+            if (bytes.Length != (count + 1) / 2)
+                throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto,
+                    $"INT4 tensor '{tensor.Name}' holds {bytes.Length} bytes but its {count} codes need {(count + 1) / 2}", file);
             var codes = Unpack(bytes, (int)count);
             tensor.Int32Data.Clear();
             tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes<sbyte>(codes));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using QuantBuild.Diagnostics;
+using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;
 using QuantBuild.Onnx.Proto;
@@ -28,8 +29,10 @@ public static class QdqOnnxImporter
     public static QuantizedModel Import(ModelProto proto, string? sourcePath = null, string? baseDirectory = null)
     {
         proto = proto.Clone();
-        Int4Storage.ExpandAll(proto.Graph);
+        Int4Storage.ExpandAll(proto.Graph, sourcePath);
         var g = OnnxImporter.Import(proto, baseDirectory, sourcePath);
+        // The scans below index node inputs and outputs directly.
+        OperatorArity.Validate(g);
         var meta = ReadMetadata(proto, sourcePath);
         QuantBuildException Invalid(string message, string? node = null) => new(DiagnosticCodes.InvalidQdqModel, message, sourcePath, node: node);
 
@@ -58,6 +61,9 @@ public static class QdqOnnxImporter
             var scales = scale.Floats;
             CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid);
             if (axis < 0) axis += codes.Rank;
+            if (scales.Length == 0 || scales.Length > 1 && (axis < 0 || axis >= codes.Rank || scales.Length != codes.Shape[axis]))
+                throw Invalid($"DequantizeLinear '{dq.Name}' has {scales.Length} scales for constant '{dq.Inputs[0]}' {codes.ShapeString} along axis {axis}; " +
+                              "give one scale, or one per channel of that axis", dq.Name);
             var values = Dequantize(codes, scales, axis);
             if (!values.All(float.IsFinite))
                 throw Invalid($"DequantizeLinear '{dq.Name}': weight '{dq.Inputs[0]}' times its scale ({scales.Max()}) is beyond the float range", dq.Name);
@@ -233,12 +239,18 @@ public static class QdqOnnxImporter
     private static float[] Dequantize(Tensor codes, float[] scales, int axis)
     {
         var q = codes.ToFloatArray();
+        var result = new float[q.Length];
+        // With one scale the axis plays no part and need not be valid; per channel, Import has checked it against the shape.
+        if (scales.Length == 1)
+        {
+            for (int i = 0; i < q.Length; i++) result[i] = q[i] * scales[0];
+            return result;
+        }
         int inner = 1;
         for (int d = axis + 1; d < codes.Rank; d++) inner *= codes.Shape[d];
-        int channels = codes.Rank == 0 ? 1 : codes.Shape[axis];
-        var result = new float[q.Length];
+        int channels = codes.Shape[axis];
         for (int i = 0; i < q.Length; i++)
-            result[i] = q[i] * scales[scales.Length == 1 ? 0 : i / inner % channels];
+            result[i] = q[i] * scales[i / inner % channels];
         return result;
     }
 

@@ -127,12 +127,17 @@ public sealed class InferenceEngine
 
     /// <summary>
     /// Reports every operator the engine cannot run as QB2001 (naming the first node and listing all
-    /// unsupported op types) — called before any computation, including graph preparation.
+    /// unsupported op types), then a node lacking a required input as QB2004 — called before any
+    /// computation, including graph preparation.
     /// </summary>
     public static void ValidateOperators(ModelGraph graph)
     {
         var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).ToList();
-        if (unsupported.Count == 0) return;
+        if (unsupported.Count == 0)
+        {
+            OperatorArity.Validate(graph);
+            return;
+        }
         var first = unsupported[0];
         var all = string.Join(", ", unsupported.Select(n => n.OpType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
         throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,

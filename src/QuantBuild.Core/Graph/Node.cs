@@ -58,7 +58,10 @@ public sealed class Node
         Attributes.TryGetValue(name, out var a) ? Expect(a, AttributeProto.Types.AttributeType.Strings).Strings.Select(s => s.ToStringUtf8()).ToArray() : null;
 
     public Tensor? GetTensor(string name) =>
-        Attributes.TryGetValue(name, out var a) ? TensorProtoConverter.ToTensor(Expect(a, AttributeProto.Types.AttributeType.Tensor).T) : null;
+        Attributes.TryGetValue(name, out var a)
+            ? TensorProtoConverter.ToTensor(Expect(a, AttributeProto.Types.AttributeType.Tensor).T
+                ?? throw Error(DiagnosticCodes.InvalidAttribute, $"attribute '{name}' holds no tensor"))
+            : null;
 
     public void SetInt(string name, long value) =>
         Attributes[name] = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };

@@ -71,6 +71,8 @@ public static class OnnxImporter
                         $"{np.OpType} node '{name}' writes '{output}', which {definedBy[output]} already defines", sourcePath, node: name);
             if (np.OpType == "Constant" && np.Domain is "" or "ai.onnx")
             {
+                if (np.Output.Count != 1 || np.Output[0].Length == 0)
+                    throw new QuantBuildException(DiagnosticCodes.InvalidModel, $"Constant node '{name}' must have exactly one named output", sourcePath, node: name);
                 graph.Initializers[np.Output[0]] = ConstantValue(np, name, baseDirectory, sourcePath);
                 continue;
             }
@@ -90,7 +92,8 @@ public static class OnnxImporter
         {
             switch (a.Name)
             {
-                case "value": return TensorProtoConverter.ToTensor(a.T, baseDirectory, file);
+                // A "value" attribute without a tensor in it falls through to the error below.
+                case "value" when a.T is not null: return TensorProtoConverter.ToTensor(a.T, baseDirectory, file);
                 case "value_float": return Tensor.Scalar(a.F);
                 case "value_floats": return Tensor.FromFloats(a.Floats.ToArray(), a.Floats.Count);
                 case "value_int": return new Tensor(DataType.Int64, ReadOnlySpan<int>.Empty, new[] { a.I });

@@ -41,6 +41,13 @@ public static class OnnxModelFile
         {
             throw new QuantBuildException(DiagnosticCodes.InvalidModel, $"not a valid ONNX model: {e.Message}", path, inner: e);
         }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException)
+        {
+            // Google.Protobuf's decoder throws these instead of InvalidProtocolBufferException for some corrupt
+            // inputs (a nested length near int.MaxValue corrupts its limit bookkeeping: upstream issue 26856).
+            // Only the decoder runs inside this try, so the bytes are what is wrong.
+            throw new QuantBuildException(DiagnosticCodes.InvalidModel, "not a valid ONNX model: the protobuf data is corrupt or truncated", path, inner: e);
+        }
         if (model.Graph is null)
             throw new QuantBuildException(DiagnosticCodes.InvalidModel, "the file holds no graph (is it an ONNX model?)", path);
         if (model.IrVersion < MinIrVersion || model.IrVersion > MaxIrVersion)

@@ -39,39 +39,35 @@ public static class TensorProtoConverter
         if (type is DataType.String or DataType.Undefined || !Enum.IsDefined(type))
             throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"tensor '{proto.Name}' has element type {proto.DataType} ({(TensorProto.Types.DataType)proto.DataType}), which QuantBuild does not handle", sourceFile);
 
-        var data = Array.CreateInstance(DataTypes.ClrType(type), (int)count);
-        int elementSize = DataTypes.SizeInBytes(type);
-
+        // The payload is checked against the shape before the array is allocated: a corrupt dimension must
+        // be a QB1006, not gigabytes allocated for a tensor whose data is a few bytes.
+        Array data;
         if (proto.DataLocation == TensorProto.Types.DataLocation.External)
-        {
-            var bytes = ExternalData.Read(proto, baseDirectory, sourceFile);
-            CopyRaw(bytes, data, elementSize, count, proto.Name, sourceFile);
-        }
+            data = FromRaw(ExternalData.Read(proto, baseDirectory, sourceFile), type, count, proto.Name, sourceFile);
         else if (!proto.RawData.IsEmpty || count == 0 && NoTypedData(proto))
-        {
-            CopyRaw(proto.RawData.Span, data, elementSize, count, proto.Name, sourceFile);
-        }
+            data = FromRaw(proto.RawData.Span, type, count, proto.Name, sourceFile);
         else
-        {
-            CopyTyped(proto, type, data, count, sourceFile);
-        }
+            data = FromTyped(proto, type, count, sourceFile);
         return new Tensor(type, shape, data);
     }
 
     private static bool NoTypedData(TensorProto p) =>
         p.FloatData.Count == 0 && p.Int32Data.Count == 0 && p.Int64Data.Count == 0 && p.DoubleData.Count == 0 && p.Uint64Data.Count == 0;
 
-    private static void CopyRaw(ReadOnlySpan<byte> raw, Array data, int elementSize, long count, string name, string? file)
+    private static Array FromRaw(ReadOnlySpan<byte> raw, DataType type, long count, string name, string? file)
     {
+        int elementSize = DataTypes.SizeInBytes(type);
         if (raw.Length != count * elementSize)
             throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto, $"tensor '{name}' holds {raw.Length} bytes of data but its shape needs {count * elementSize}", file);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("QuantBuild reads ONNX raw data on little-endian machines only");
+        var data = Array.CreateInstance(DataTypes.ClrType(type), (int)count);
         var target = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(data), raw.Length);
         raw.CopyTo(target);
+        return data;
     }
 
-    private static void CopyTyped(TensorProto p, DataType type, Array data, long count, string? file)
+    private static Array FromTyped(TensorProto p, DataType type, long count, string? file)
     {
         int available = type switch
         {
@@ -83,6 +79,7 @@ public static class TensorProtoConverter
         };
         if (available != count)
             throw new QuantBuildException(DiagnosticCodes.InvalidTensorProto, $"tensor '{p.Name}' has {available} values but its shape needs {count}", file);
+        var data = Array.CreateInstance(DataTypes.ClrType(type), (int)count);
         switch (type)
         {
             case DataType.Float: p.FloatData.CopyTo((float[])data, 0); break;
@@ -100,6 +97,7 @@ public static class TensorProtoConverter
             case DataType.Float16: { var d = (Half[])data; for (int i = 0; i < d.Length; i++) d[i] = BitConverter.UInt16BitsToHalf((ushort)p.Int32Data[i]); break; }
             default: throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"tensor '{p.Name}': element type {type} is not supported", file);
         }
+        return data;
     }
 
     /// <summary>Serializes a tensor as raw_data (little-endian), the form ONNX Runtime loads fastest.</summary>

@@ -36,6 +36,8 @@ public static class BatchNormFolding
             if (weight.Type != DataType.Float) continue;
 
             int channels = gamma.Length;
+            // Mismatched parameter lengths are left to the BatchNormalization kernel, which reports them (QB2003).
+            if (channels == 0 || beta.Length != channels || mean.Length != channels || variance.Length != channels) continue;
             // Per output channel factor k = γ/σ. Gemm's output channel is the N axis of op(B).
             var factor = new double[channels];
             for (int c = 0; c < channels; c++) factor[c] = gamma[c] / Math.Sqrt((double)variance[c] + epsilon);
@@ -43,7 +45,7 @@ public static class BatchNormFolding
             float[] newWeight;
             if (producer.OpType == "Conv")
             {
-                if (weight.Shape[0] != channels) continue;
+                if (weight.Rank == 0 || weight.Shape[0] != channels) continue;
                 newWeight = (float[])weight.Floats.Clone();
                 int perChannel = weight.Length / channels;
                 for (int c = 0; c < channels; c++)

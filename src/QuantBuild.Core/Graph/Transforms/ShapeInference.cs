@@ -69,6 +69,10 @@ public static class ShapeInference
                 : input.DimParams?[i] is string p && bindings is not null && bindings.TryGetValue(p, out var b) ? b
                 : variant == 1 ? 1L : 3L).ToArray() ?? Array.Empty<long>();
             var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
+            // The declared type comes from the model file: an element type without storage is a model error, not a crash.
+            if (!Enum.IsDefined(type) || type == DataType.String)
+                throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType,
+                    $"graph input '{input.Name}' has element type {(int)input.Type}, which QuantBuild cannot feed", graph.SourcePath);
             try
             {
                 // The declared dimensions are the model's word: checked before they size anything.
