@@ -9,7 +9,7 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Sub-byte packing (§1.3): b-bit fields packed LSB-first, little-endian across bytes. For b = 4 this
+    /// Sub-byte packing (docs/algorithms/linear.md, "Sub-byte storage"): b-bit fields packed LSB-first, little-endian across bytes. For b = 4 this
     /// is ONNX's INT4 layout: two codes per byte, element 0 in the low nibble.
     /// </summary>
     public static class BitPacking

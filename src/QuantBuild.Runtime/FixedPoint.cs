@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Fixed-point arithmetic for requantization (gemmlowp / TFLite semantics, ALGORITHMS.md §1.6).
+    /// Fixed-point arithmetic for requantization (gemmlowp / TFLite semantics; docs/algorithms/requantization.md, "Fixed-point multipliers" and "Rounding").
     /// A real multiplier M is represented as M0 · 2^(shift − 31) with M0 a Q31 value in [2^30, 2^31).
     /// Every function here is integer-only at inference time and bit-exact with the C++ originals:
     /// C# <c>/</c> on long truncates toward zero and <c>&gt;&gt;</c> on int is arithmetic, as in C++.
@@ -181,7 +181,7 @@ namespace QuantBuild.Runtime
 
         /// <summary>Rescales a 64-bit accumulator (the overflow fallback path) with one exact rounding.</summary>
         /// <remarks>
-        /// Only used when an int32 accumulator could overflow (§1.6 fallback). The 64-bit value times a
+        /// Only used when an int32 accumulator could overflow (the int64 path of docs/algorithms/requantization.md, "Accumulator bound"). The 64-bit value times a
         /// 31-bit multiplier can exceed 64 bits, so the product is formed in two halves.
         /// </remarks>
         public static int MultiplyByQuantizedMultiplier(long x, int quantizedMultiplier, int shift)

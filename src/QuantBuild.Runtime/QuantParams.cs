@@ -8,7 +8,7 @@ namespace QuantBuild.Runtime
     /// </summary>
     public struct QuantParams
     {
-        /// <summary>Smallest normal float32; a range narrower than this is treated as all-zero (§1.2 step 5).</summary>
+        /// <summary>Smallest normal float32; a range narrower than this is treated as all-zero (docs/algorithms/linear.md, "Scale and zero point", step 5).</summary>
         public const float SmallestNormal = 1.17549435E-38f;
 
         public QuantParams(float scale, int zeroPoint)
@@ -22,7 +22,7 @@ namespace QuantBuild.Runtime
         public int ZeroPoint { get; }
 
         /// <summary>
-        /// Scale and zero point for a real range on an integer grid (ORT <c>compute_scale_zp</c>, §1.2),
+        /// Scale and zero point for a real range on an integer grid (ORT <c>compute_scale_zp</c>; docs/algorithms/linear.md, "Scale and zero point"),
         /// computed in float32 as the reference does.
         /// </summary>
         /// <param name="minRealRange">Optional lower bound on rmax − rmin (0 = none).</param>
@@ -148,7 +148,7 @@ namespace QuantBuild.Runtime
         }
     }
 
-    /// <summary>Integer grids of §1.1.</summary>
+    /// <summary>Integer grids (docs/algorithms/linear.md, "Integer grids").</summary>
     public static class QuantGrid
     {
         /// <summary>Signed full grid: [-2^(b-1), 2^(b-1)-1].</summary>

@@ -5,7 +5,7 @@ namespace QuantBuild.Runtime
 {
     /// <summary>
     /// The output stage shared by Conv and FullyConnected: per-output-channel fixed-point multipliers,
-    /// output zero point and the fused activation clamp (§1.6). Built once at prepare time.
+    /// output zero point and the fused activation clamp (docs/algorithms/requantization.md, "Conv and fully-connected layers"). Built once at prepare time.
     /// </summary>
     public sealed class ChannelRequantizer
     {
@@ -87,7 +87,7 @@ namespace QuantBuild.Runtime
         }
     }
 
-    /// <summary>Helpers to derive fused-activation clamp bounds in the output's code space (§1.6).</summary>
+    /// <summary>Helpers to derive fused-activation clamp bounds in the output's code space (docs/algorithms/requantization.md, "Fused activations").</summary>
     public static class FusedActivation
     {
         /// <summary>No activation: the full int8 range.</summary>
@@ -106,7 +106,7 @@ namespace QuantBuild.Runtime
     }
 
     /// <summary>
-    /// Accumulator bounds (§1.6): decides at prepare time whether a dot product can overflow int32.
+    /// Accumulator bounds (docs/algorithms/requantization.md, "Accumulator bound"): decides at prepare time whether a dot product can overflow int32.
     /// </summary>
     public static class AccumulatorBound
     {

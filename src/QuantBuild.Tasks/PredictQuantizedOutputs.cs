@@ -157,7 +157,7 @@ namespace QuantBuild.Tasks
                     Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ModelNotFound, null, item.ItemSpec, 0, 0, 0, 0, "Settings file '{0}' does not exist.", sidecar);
             }
 
-            // Models outside the project (../shared/m.onnx) key on their full path instead; the
+            // Models outside the project (../models/m.onnx) key on their full path instead; the
             // hash then differs between checkouts, which only costs a regeneration.
             var outputDir = Path.Combine(intermediate, ModelNaming.StableFolderName(relative ?? modelPath)) + Path.DirectorySeparatorChar;
             var result = new TaskItem(modelPath);

@@ -11,7 +11,7 @@ using QuantBuild.TestData;
 
 /// <summary>
 /// EPTQ against nearest rounding and against the same optimization with uniform layer weights
-/// (ALGORITHMS.md §7 check 3), on real models, measured in the deployed integer runtime:
+/// (the paper's ablation; docs/algorithms/eptq.md, "Normalization"), on real models, measured in the deployed integer runtime:
 ///   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- eptq [--models mnist,ppocr-cls] [--bits 4,3]
 ///        [--configs nearest,eptq-lfh] [--verbose] [--iterations N] [--threads N] [--seed N] [--eptq '"hessianFloor": false, ...' (more sidecar eptq options)]
 /// MNIST: samples/MnistDigits/Models/mnist.onnx, 200 training digits as calibration (as samples/run-sample.sh

@@ -12,7 +12,7 @@ using QuantBuild.TestData;
 using QuantBuild.Tensors;
 
 /// <summary>
-/// `multipoint`: multipoint vs single-point linear weights at equal weight bytes (ALGORITHMS.md §4), int8
+/// `multipoint`: multipoint vs single-point linear weights at equal weight bytes (docs/algorithms/multipoint.md), int8
 /// activations, through the same pipeline a build runs. Equal bytes two ways: packed at the grid width
 /// (3-bit + ρ=1/3 and 2-bit + ρ=1 ≈ 4-bit linear; what a bit-packed format would store) and as our
 /// integer runtime stores codes (int4 for ≤ 4 bits: 4-bit + ρ=1 = 8-bit linear). MNIST: held-out

@@ -5,7 +5,7 @@ using QuantBuild.Oracle;
 using QuantBuild.Oracle.TaskEvaluation;
 
 /// <summary>
-/// `task`: the task metrics of shared MODELS.md on the labelled sets tests/oracle/make-task-data.py
+/// `task`: the task metrics of the real models on the labelled sets tests/oracle/make-task-data.py
 /// makes (PaddleOCR orientation accuracy; openWakeWord "alexa" fired / false alarms), for fp32 in our
 /// engine and in ONNX Runtime, and W8A8 quantized through the CLI's quantize job with calibration sets
 /// disjoint from the evaluation sets: in our integer runtime and as our QDQ file in ONNX Runtime.

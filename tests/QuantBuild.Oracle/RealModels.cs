@@ -11,7 +11,7 @@ public sealed record RealModelCase(string Name, IReadOnlyDictionary<string, stri
         InputFiles.ToDictionary(kv => kv.Key, kv => NpyFile.Read(kv.Value), StringComparer.Ordinal);
 }
 
-/// <summary>A real model from shared MODELS.md with its generated inputs; the first case is the benchmark's.</summary>
+/// <summary>A real model (pinned by tests/fetch-assets.sh) with its generated inputs; the first case is the benchmark's.</summary>
 public sealed record RealModel(string Id, string ModelPath, IReadOnlyList<RealModelCase> Cases);
 
 /// <summary>

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Makes real, deterministic inputs for the real models in shared MODELS.md.
+"""Makes real, deterministic inputs for the real models tests/fetch-assets.sh pins.
 
 Usage: /usr/bin/python3 tests/oracle/make-inputs.py <repo>/.assets
 Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Makes the labelled, deterministic task data sets for shared MODELS.md's task metrics.
+"""Makes the labelled, deterministic task data sets for the real models' task metrics.
 
 Usage: /usr/bin/python3 tests/oracle/make-task-data.py <repo>/.assets
 Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,

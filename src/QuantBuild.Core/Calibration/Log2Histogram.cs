@@ -1,7 +1,7 @@
 namespace QuantBuild.Calibration;
 
 /// <summary>
-/// Streaming histogram of log2 x for the positive values of one activation (ALGORITHMS.md §3.2): 1024 bins of
+/// Streaming histogram of log2 x for the positive values of one activation (docs/algorithms/weq.md, "Histogram"): 1024 bins of
 /// 1/16 octave over log2 x ∈ [−40, 24); values outside go to the end bins, x ≤ 0 (and NaN) are not counted.
 /// Fixed size whatever the number of samples.
 /// </summary>

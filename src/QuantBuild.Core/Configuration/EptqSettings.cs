@@ -1,6 +1,6 @@
 namespace QuantBuild.Configuration;
 
-/// <summary>How EPTQ weighs each layer's distillation term (ALGORITHMS.md §5.2–5.4).</summary>
+/// <summary>How EPTQ weighs each layer's distillation term (docs/algorithms/eptq.md, "Normalization" and "Distillation loss").</summary>
 public enum EptqHessian
 {
     /// <summary>Log-normalized label-free Hessian traces of the output w.r.t. each layer's output.</summary>
@@ -11,7 +11,7 @@ public enum EptqHessian
 
 /// <summary>
 /// Options of the EPTQ whole-model optimization (the sidecar's <c>eptq</c> object). The defaults are
-/// sized for a build: a few minutes on two cores for the MODELS.md networks, not the paper's 80K GPU
+/// sized for a build: a few minutes on two cores for the real models the tests use (tests/fetch-assets.sh), not the paper's 80K GPU
 /// steps; raise <see cref="Iterations"/> for more.
 /// </summary>
 public sealed record EptqSettings
@@ -25,17 +25,17 @@ public sealed record EptqSettings
     /// <summary>Seed of the Hessian probes and of the batch order.</summary>
     public int Seed { get; init; }
     public EptqHessian Hessian { get; init; } = EptqHessian.LabelFree;
-    /// <summary>Lift every log-normalized weight by a floor (§5.3 LfhFloor) so no layer weighs 0.</summary>
+    /// <summary>Lift every log-normalized weight by a floor (MCT's LfhFloor; docs/algorithms/eptq.md, "Normalization") so no layer weighs 0.</summary>
     public bool HessianFloor { get; init; } = true;
-    /// <summary>Samples the label-free Hessian traces are averaged over (§5.7: 16 in MCT v1.10).</summary>
+    /// <summary>Samples the label-free Hessian traces are averaged over (16 as in MCT v1.10; docs/algorithms/eptq.md, "Label-free Hessian estimator").</summary>
     public int HessianSamples { get; init; } = 16;
-    /// <summary>Most Hutchinson probes per sample (stops earlier once the running mean settles, §5.2).</summary>
+    /// <summary>Most Hutchinson probes per sample (stops earlier once the running mean settles; docs/algorithms/eptq.md, "Label-free Hessian estimator").</summary>
     public int HessianProbes { get; init; } = 32;
-    /// <summary>Adam learning rate of the rounding variables (§5.7, current MCT: 3e-2).</summary>
+    /// <summary>Adam learning rate of the rounding variables (3e-2 as in current MCT; docs/algorithms/eptq.md, "Parameters").</summary>
     public double LearningRate { get; init; } = 3e-2;
     /// <summary>Adam learning rate of the biases and of the per-channel step-size multipliers.</summary>
     public double ParameterLearningRate { get; init; } = 1e-3;
-    /// <summary>λ of the rounding regularizer (§5.6), applied to each layer's mean; 0.1 (not MCT's 0.01 on sums) so that a few hundred steps end with h at 0 or 1 and hard rounding keeps what the soft weights learned.</summary>
+    /// <summary>λ of the rounding regularizer (docs/algorithms/eptq.md, "Regularizer and annealing"), applied to each layer's mean; 0.1 (not MCT's 0.01 on sums) so that a few hundred steps end with h at 0 or 1 and hard rounding keeps what the soft weights learned.</summary>
     public double Regularization { get; init; } = 0.1;
     public bool LearnScales { get; init; } = true;
     public bool LearnBiases { get; init; } = true;

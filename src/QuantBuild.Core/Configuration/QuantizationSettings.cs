@@ -7,7 +7,7 @@ public enum WeightRangeMethod
 {
     /// <summary>Scale from max|w| of the channel (or tensor): nothing is clipped.</summary>
     MinMax,
-    /// <summary>Scale = α·max|w| with α chosen to minimise the squared error (ALGORITHMS.md §1.5, weights).</summary>
+    /// <summary>Scale = α·max|w| with α chosen to minimise the squared error (docs/algorithms/linear.md, "Weight scales").</summary>
     Mse,
 }
 
@@ -26,14 +26,14 @@ public sealed record WeightSettings
 }
 
 /// <summary>
-/// Budget of the multipoint quantizer (ALGORITHMS.md §4.3). Every channel gets one point; a layer with
+/// Budget of the multipoint quantizer (docs/algorithms/multipoint.md, "Greedy construction under a budget"). Every channel gets one point; a layer with
 /// C_out channels gets round(<see cref="ExtraPoints"/>·C_out) extra points on top, placed greedily where
 /// they reduce the layer's output error on calibration data most, at most <see cref="MaxPoints"/> per channel.
 /// At equal bit width the extra points cost that same fraction of the layer's weight bytes and MACs.
 /// </summary>
 public sealed record MultipointSettings
 {
-    /// <summary>Extra points per layer as a fraction of its output channels (ρ, default 0.05 as §4.3).</summary>
+    /// <summary>Extra points per layer as a fraction of its output channels (ρ, default 0.05; docs/algorithms/multipoint.md, "Greedy construction under a budget").</summary>
     public double ExtraPoints { get; init; } = 0.05;
     /// <summary>Points per channel at most (n_max, default 4).</summary>
     public int MaxPoints { get; init; } = 4;
@@ -50,8 +50,8 @@ public sealed record ActivationSettings
     public double Percentile { get; init; } = 99.999;
     /// <summary>
     /// Level grid of the ReLU outputs that feed a Conv/Gemm/MatMul (activations.levels): Linear keeps them int8;
-    /// the others re-code them on 2^<see cref="LevelBits"/> levels (ALGORITHMS.md §2, §3.2). The network input,
-    /// the logits and every other activation stay linear (§3.3).
+    /// the others re-code them on 2^<see cref="LevelBits"/> levels (docs/activation-levels.md). The network input,
+    /// the logits and every other activation stay linear (docs/activation-levels.md, "Which tensors").
     /// </summary>
     public ActivationLevelGrid Levels { get; init; } = ActivationLevelGrid.Linear;
     /// <summary>Bits of the level index (activations.levelBits), N = 2^LevelBits levels including 0.</summary>

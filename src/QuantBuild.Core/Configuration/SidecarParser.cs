@@ -6,7 +6,7 @@ using QuantBuild.Diagnostics;
 namespace QuantBuild.Configuration;
 
 /// <summary>
-/// Reads the sidecar (<c>MODEL.quant.json</c>, DESIGN.md "Sidecar"). Strict on purpose: an unknown key,
+/// Reads the sidecar (<c>MODEL.quant.json</c>; schema build/QuantBuild.sidecar.schema.json, README "Using it"). Strict on purpose: an unknown key,
 /// a wrong type, a bad enum value or a bit width outside 2..8 is QB3101 with the file, line and column,
 /// because a typo silently ignored ("bitz": 4) would ship a model quantized differently from what the
 /// user asked for.

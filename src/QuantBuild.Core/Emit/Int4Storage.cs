@@ -6,7 +6,7 @@ namespace QuantBuild.Emit;
 
 /// <summary>
 /// ONNX INT4 tensors (opset 21): two signed 4-bit codes per byte, element 0 in the low nibble
-/// (ALGORITHMS.md §1.3). The tensor layer has no 4-bit type, so the QDQ emitter packs at the proto
+/// (docs/algorithms/linear.md, "Sub-byte storage"). The tensor layer has no 4-bit type, so the QDQ emitter packs at the proto
 /// level after export and the importer unpacks to int8 before import.
 /// </summary>
 public static class Int4Storage

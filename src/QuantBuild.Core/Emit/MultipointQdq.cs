@@ -5,7 +5,7 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Emit;
 
 /// <summary>
-/// The QDQ ONNX form of multipoint weights (ALGORITHMS.md §4), shared by <see cref="QdqOnnxEmitter"/> and
+/// The QDQ ONNX form of multipoint weights (docs/algorithms/multipoint.md, "Integer inference"), shared by <see cref="QdqOnnxEmitter"/> and
 /// <see cref="QdqOnnxImporter"/>: the first point is the usual per-channel DequantizeLinear; the p-th
 /// extra points of all channels form "level" tensors of the weight's shape (codes 0 and scale 1 in the
 /// channels without a p-th point), each with its own per-channel DequantizeLinear; a Sum of the first

@@ -230,7 +230,7 @@ public static class QdqOnnxEmitter
     /// <summary>Input index of the bias of a weighted node (Conv/ConvTranspose: 2; Gemm: C), null for MatMul.</summary>
     internal static int? BiasIndex(Node node) => node.OpType is "Conv" or "ConvTranspose" or "Gemm" ? 2 : null;
 
-    /// <summary>b_q[j] = RNE(b[j] / (s_x·s_w[j])) saturated to int32 (§1.6); the scale is the float32 product.</summary>
+    /// <summary>b_q[j] = RNE(b[j] / (s_x·s_w[j])) saturated to int32 (docs/algorithms/linear.md, "Bias quantization"); the scale is the float32 product.</summary>
     public static (int[] Codes, float[] Scales) QuantizeBias(float[] bias, float inputScale, float[] weightScales)
     {
         var codes = new int[bias.Length];

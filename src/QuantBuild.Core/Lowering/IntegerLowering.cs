@@ -326,7 +326,7 @@ public static class IntegerLowering
             return t;
         }
 
-        /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (§1.6).</summary>
+        /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (docs/algorithms/linear.md, "Bias quantization").</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
             if (wq.Method == "multipoint") return MultipointWeights(node, wq, codes, channels, input, biasName);
@@ -381,7 +381,7 @@ public static class IntegerLowering
         }
 
         /// <summary>
-        /// Multipoint weights (§4.4): codes of any 2..8-bit grid stored at 4 or 8 bits; the extra points
+        /// Multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): codes of any 2..8-bit grid stored at 4 or 8 bits; the extra points
         /// become extra rows after the first-point rows (their codes are already in kernel row order: a
         /// channel's elements in row-major order are OIHW's filter and the [K] row of Gemm/MatMul). The bias
         /// is quantized at s_x·a_1, the first point's scale. Without extra points it is an ordinary linear layer.

@@ -104,7 +104,7 @@ public sealed class PlanWeights
     /// </summary>
     public PlanCodebook? Codebook { get; init; }
 
-    /// <summary>Multipoint (§4.4) extra rows [ExtraChannels.Length, K] in kernel layout, after the first-point rows; null otherwise.</summary>
+    /// <summary>Multipoint (docs/algorithms/multipoint.md, "Integer inference") extra rows [ExtraChannels.Length, K] in kernel layout, after the first-point rows; null otherwise.</summary>
     public sbyte[]? ExtraCodes { get; init; }
     /// <summary>The output channel of each extra row (ascending), for the multipoint kernels.</summary>
     public int[]? ExtraChannels { get; init; }

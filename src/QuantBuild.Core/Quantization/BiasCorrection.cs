@@ -5,7 +5,7 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Quantization;
 
 /// <summary>
-/// Bias correction (ALGORITHMS.md §6, <c>"weights": { "biasCorrection": true }</c>): quantizing a
+/// Bias correction (docs/algorithms/bias-correction.md, <c>"weights": { "biasCorrection": true }</c>): quantizing a
 /// layer's weights shifts the mean of its output by E[(W_q − W)·x] per output channel; subtracting
 /// that shift from the bias removes the systematic part of the error, which otherwise accumulates
 /// through the following layers.

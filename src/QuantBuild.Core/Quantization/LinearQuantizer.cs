@@ -5,14 +5,14 @@ using QuantBuild.Runtime;
 namespace QuantBuild.Quantization;
 
 /// <summary>
-/// Uniform (linear) quantization, ALGORITHMS.md §1: weights symmetric on the restricted signed grid
+/// Uniform (linear) quantization (docs/algorithms/linear.md): weights symmetric on the restricted signed grid
 /// [-(2^(b-1)-1), 2^(b-1)-1] with zero point 0, per output channel or per tensor; activations
 /// per-tensor affine on the full signed grid. Scale/zero-point and rounding come from
 /// <see cref="QuantParams"/> (the runtime's own math), so build time and run time cannot disagree.
 /// </summary>
 public static class LinearQuantizer
 {
-    /// <summary>Points of the α grid of the MSE scale search (§1.5 weights).</summary>
+    /// <summary>Points of the α grid of the MSE scale search (docs/algorithms/linear.md, "Weight scales").</summary>
     public const int MseGridPoints = 100;
     public const double MseAlphaMin = 0.3;
 
@@ -59,7 +59,7 @@ public static class LinearQuantizer
         };
     }
 
-    /// <summary>s = max|w| / qmax via §1.2 (all-zero → 1, so every code is 0).</summary>
+    /// <summary>s = max|w| / qmax via the range rule of docs/algorithms/linear.md, "Scale and zero point" (all-zero → 1, so every code is 0).</summary>
     public static float MinMaxScale(ReadOnlySpan<float> values, int qmax)
     {
         float absMax = MaxAbs(values);

@@ -18,7 +18,7 @@ public sealed record LogActivationQuantization(string Name, ActivationLevelGrid 
     public int Step { get; init; }
     /// <summary>Exponent of level 1 in 1/16 octaves: L_1 = 2^(Offset/16) (log grids).</summary>
     public int Offset { get; init; }
-    /// <summary>Weighted entropy S of the chosen configuration on the calibration histogram (§3.2).</summary>
+    /// <summary>Weighted entropy S of the chosen configuration on the calibration histogram (docs/algorithms/weq.md, "Activation levels").</summary>
     public double WeightedEntropy { get; init; }
 
     public int LevelCount => Levels.Length;
@@ -54,7 +54,7 @@ public sealed record LogActivationQuantization(string Name, ActivationLevelGrid 
 }
 
 /// <summary>
-/// Chooses the level grid of one ReLU output from its <see cref="Log2Histogram"/> (ALGORITHMS.md §2, §3.2) and
+/// Chooses the level grid of one ReLU output from its <see cref="Log2Histogram"/> (docs/algorithms/logquant.md, "Activation grid"; docs/algorithms/weq.md, "Activation levels") and
 /// builds the deployable form (thresholds, int16 level table). Level n ≥ 1 of a log grid is
 /// L_n = 2^((off + (n−1)·step)/16); it covers the log-bins [off + (n−1)·step − step/2, off + (n−1)·step + step/2),
 /// the last level everything above, and everything below level 1's lower edge is the zero level.
@@ -74,7 +74,7 @@ public static class LogActivationQuantizer
         var counts = Masked(histogram, linear.Scale / 2.0);
         if (counts.All(c => c == 0))
         {
-            // §3.2 edge case: no positive value survives (all activations ≤ 0) → every code is the zero level.
+            // Edge case (docs/algorithms/weq.md, "Activation level search"): no positive value survives (all activations ≤ 0) → every code is the zero level.
             return Build(linear, grid, bits, new double[levels], Enumerable.Repeat(double.MaxValue, levels - 1).ToArray(), 0, 0, 0);
         }
         switch (grid)
@@ -88,7 +88,7 @@ public static class LogActivationQuantizer
             }
             case ActivationLevelGrid.Log:
             {
-                // §2: FSR = round(log2 max) + 1; levels are the exponents FSR−N+1 … FSR−1 (step = one octave).
+                // docs/algorithms/logquant.md, "Activation grid": FSR = round(log2 max) + 1; levels are the exponents FSR−N+1 … FSR−1 (step = one octave).
                 int fsr = top > 0 ? LogQuantizer.RoundLog2(top) + 1 : 0;
                 int off = Log2Histogram.PerOctave * (fsr - levels + 1);
                 return FromLogConfig(linear, grid, bits, 16, off, WeightedEntropy(counts, 16, off, levels));
@@ -118,7 +118,7 @@ public static class LogActivationQuantizer
     }
 
     /// <summary>
-    /// Exhaustive search (§3.2) over every step of <see cref="Steps"/> and every offset that puts some level centre
+    /// Exhaustive search (docs/algorithms/weq.md, "Activation level search") over every step of <see cref="Steps"/> and every offset that puts some level centre
     /// inside the occupied bins and the last level's lower edge not above the last occupied bin; when no
     /// configuration satisfies the second condition (data narrower than the grid), that condition is dropped.
     /// (The authors' code starts higher, about 2.5 octaves above the lowest occupied bin; this range is a superset
@@ -158,7 +158,7 @@ public static class LogActivationQuantizer
         return fitting.Count > 0 ? fitting : all;
     }
 
-    /// <summary>S = −Σ_{n=1}^{N−1} L_n·p_n·ln p_n with p_n the share of positive counts in level n (§3.2).</summary>
+    /// <summary>S = −Σ_{n=1}^{N−1} L_n·p_n·ln p_n with p_n the share of positive counts in level n (docs/algorithms/weq.md, "Activation levels").</summary>
     public static double WeightedEntropy(long[] counts, int step, int off, int levels) => WeightedEntropyFromPrefix(Prefix(counts), step, off, levels);
 
     private static double WeightedEntropyFromPrefix(long[] prefix, int step, int off, int levels)

@@ -1,7 +1,7 @@
 namespace QuantBuild.Quantization;
 
 /// <summary>
-/// LogQuant weights (ALGORITHMS.md §2): sign · 2^k with k on the integer grid below the full-scale
+/// LogQuant weights (docs/algorithms/logquant.md, "Weights"): sign · 2^k with k on the integer grid below the full-scale
 /// exponent FSR = round(log2 max|w|) + 1. With b total bits one bit is the sign and the b−1 magnitude
 /// bits hold 2^(b−1) states: zero and the exponents FSR−2^(b−1)+1 … FSR−1. Rounding is in the log
 /// domain (m·2^e rounds up when the mantissa m ≥ √2); magnitudes at or below the lowest exponent's

@@ -4,7 +4,7 @@ namespace QuantBuild.Quantization;
 
 /// <summary>
 /// What multipoint's extra points cost against single-point quantization at the same bit width
-/// (ALGORITHMS.md §4.4): weight bytes (codes packed at the grid width plus one float32 scale per
+/// (docs/algorithms/multipoint.md, "Cost"): weight bytes (codes packed at the grid width plus one float32 scale per
 /// point; and as the integer runtime stores them, int4 for ≤ 4 bits else int8) and multiply-accumulates
 /// per inference (each extra row repeats its channel's dot products).
 /// </summary>

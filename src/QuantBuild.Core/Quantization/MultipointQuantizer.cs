@@ -7,15 +7,15 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Quantization;
 
 /// <summary>
-/// Multipoint quantization (ALGORITHMS.md §4; Liu et al., "Post-training Quantization with Multiple
+/// Multipoint quantization (docs/algorithms/multipoint.md; Liu et al., "Post-training Quantization with Multiple
 /// Points", AAAI 2021). Each output channel w is approximated by Σ_p a_p·q_p with q_p on the restricted
 /// b-bit grid and a float a_p per point:
 /// <list type="bullet">
 /// <item>points are built greedily on the residual, each one the exact optimum of
-/// min_{a,q} ||r − a·q||² (breakpoint sweep, §4.2; the solver is our choice [C], the greedy principle is the paper's);</item>
+/// min_{a,q} ||r − a·q||² (breakpoint sweep, docs/algorithms/multipoint.md, "One point: the exact solver"; the solver is our choice, the greedy principle is the paper's);</item>
 /// <item>every channel gets one point; a layer gets round(ρ·C_out) extra points (ρ = weights.multipoint.extraPoints),
 /// handed out one at a time to the channel whose next point reduces the layer's output error
-/// eᵀGe most, G = XᵀX/rows from the layer's inputs on calibration data (§4.3 priority-queue rule [C];
+/// eᵀGe most, G = XᵀX/rows from the layer's inputs on calibration data (docs/algorithms/multipoint.md, "Greedy construction under a budget": a priority-queue rule of our own;
 /// the paper's exact allocation rule was not available).</item>
 /// </list>
 /// The first point is stored as ordinary per-channel linear codes and scales, the others as
@@ -63,7 +63,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
             var w = Gather(weights, c, outer, inner, channels);
             double a = SolvePoint(w, qmax, row);
             float scale = (float)a;
-            if (!(scale > 0)) { scale = 1f; Array.Clear(row); } // all-zero channel: codes 0, scale 1 (as linear, §1.7)
+            if (!(scale > 0)) { scale = 1f; Array.Clear(row); } // all-zero channel: codes 0, scale 1 (as linear: docs/algorithms/linear.md, "Edge cases")
             scales[c] = scale;
             int k = 0;
             for (int o = 0; o < outer; o++)
@@ -151,7 +151,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
     }
 
     /// <summary>
-    /// The exact solution of min_{a>0, q∈[−Q,Q]^d} ||r − a·q||² (§4.2): as a falls from +∞, entry j's code
+    /// The exact solution of min_{a>0, q∈[−Q,Q]^d} ||r − a·q||² (docs/algorithms/multipoint.md, "One point: the exact solver"): as a falls from +∞, entry j's code
     /// magnitude steps from k to k+1 at a = |r_j|/(k+½); between breakpoints q is fixed and the loss
     /// ||r||² − 2aα + a²β (α = ⟨r,q⟩, β = ⟨q,q⟩) is minimised at α/β clamped to the interval. Writes the
     /// codes of the best a (rounded to float32, the stored scale) into <paramref name="codes"/> and returns it (0 with

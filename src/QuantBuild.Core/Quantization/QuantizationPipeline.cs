@@ -172,7 +172,7 @@ public static class QuantizationPipeline
     }
 
     /// <summary>
-    /// The activations that get a level grid (ALGORITHMS.md §3.3: only ReLU outputs; the network input and
+    /// The activations that get a level grid (docs/activation-levels.md, "Which tensors": only ReLU outputs; the network input and
     /// the logits stay linear): values produced by a Relu — or by a MaxPool or reshape-like view of such a
     /// value, since max and views commute with a monotone quantizer, so coding after them equals coding the
     /// ReLU output itself — whose every reader is the data input of a Conv/Gemm/MatMul with quantized

@@ -49,7 +49,7 @@ public sealed class WeightQuantization
     /// <summary>Name of the method that produced it ("linear", "log", "weq", ...), for the report.</summary>
     public string Method { get; init; } = "linear";
     /// <summary>
-    /// Multipoint (ALGORITHMS.md §4) points beyond the first, for <see cref="WeightEncoding.Linear"/>: each adds
+    /// Multipoint (docs/algorithms/multipoint.md) points beyond the first, for <see cref="WeightEncoding.Linear"/>: each adds
     /// Scale·Codes to one channel. Ordered by channel, then by the order the greedy construction added them
     /// (the float sum runs in that order, as the QDQ file's Sum does). Empty for single-point quantization.
     /// </summary>

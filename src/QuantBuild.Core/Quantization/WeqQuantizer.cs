@@ -1,7 +1,7 @@
 namespace QuantBuild.Quantization;
 
 /// <summary>
-/// Weighted-entropy-based weight quantization (Park, Ahn, Yoo, CVPR 2017; ALGORITHMS.md §3.1, Algorithm 1),
+/// Weighted-entropy-based weight quantization (Park, Ahn, Yoo, CVPR 2017, Algorithm 1; docs/algorithms/weq.md, "Weights (Algorithm 1)"),
 /// paper variant: the non-negative weights and the magnitudes of the negative ones are clustered
 /// separately into N/2 clusters each (N = 2^bits), every cluster a contiguous range of the
 /// importance-sorted weights (importance w²). Boundaries start equal-population and each sweep moves every

@@ -3,7 +3,7 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Scalar 2-D convolution (NCHW) with multipoint weights (ALGORITHMS.md §4.4): each output channel is
+    /// Scalar 2-D convolution (NCHW) with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): each output channel is
     /// the sum of several b-bit filter rows, each accumulated in integers and scaled by its own fixed-point
     /// multiplier before the one requantization to the output (see <see cref="MultipointRows"/>).
     /// Padded taps hold z_x (real 0) and so add nothing, as in <see cref="Conv2DInt8Reference"/>; with no

@@ -5,7 +5,7 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// Per-output-channel facts about a constant weight matrix [channels, fanIn], computed at prepare
     /// time: Σ_k w[j,k] (for the zero-point correction b'_j = b_j − z_x·Σ_k w[j,k]) and the accumulator
-    /// bound that decides between int32 and int64 accumulation (§1.6).
+    /// bound that decides between int32 and int64 accumulation (docs/algorithms/requantization.md, "Accumulator bound").
     /// </summary>
     public static class ConvWeightStats
     {

@@ -3,7 +3,7 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Scalar fully-connected layer with multipoint weights (ALGORITHMS.md §4.4): input [batch, K], rows
+    /// Scalar fully-connected layer with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): input [batch, K], rows
     /// [units + extra rows, K] at 4 or 8 bits; each unit sums its rows' integer dot products scaled by
     /// per-row fixed-point multipliers (see <see cref="MultipointRows"/>). With no extra rows it equals
     /// <see cref="FullyConnectedInt8Reference"/> bit for bit. <see cref="Eval"/> allocates nothing.

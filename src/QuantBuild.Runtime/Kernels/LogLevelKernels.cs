@@ -3,7 +3,7 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Log-domain activations (ALGORITHMS.md §2 and §3.2): maps the linear int8 codes a producer wrote to
+    /// Log-domain activations (docs/activation-levels.md; the grids in docs/algorithms/logquant.md, "Activation grid" and docs/algorithms/weq.md, "Activation levels"): maps the linear int8 codes a producer wrote to
     /// level indices (0 = the zero level, 1..N−1 = increasing log-spaced levels) through a 256-entry table
     /// built at build time. The index is stored in an int8 slot, so the arena treats it like any activation;
     /// its bits are the unsigned index (an 8-bit grid's indices 128..255 read back as negative sbytes, so the

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// The output stage of a multipoint layer (ALGORITHMS.md §4.4). Weights are rows of b-bit codes: rows
+    /// The output stage of a multipoint layer (docs/algorithms/multipoint.md, "Integer inference"). Weights are rows of b-bit codes: rows
     /// 0..C−1 hold each output channel's first point, rows C.. the extra points, sorted by the channel they
     /// belong to. Each row r has its own fixed-point multiplier M_r = s_x·a_r/s_y; a channel's output is
     /// <c>clamp(z_y + Σ_r MBQM(acc_r, M_r), lo, hi)</c> over its rows, where acc_r is the row's integer

@@ -2,7 +2,7 @@ using System;
 
 namespace QuantBuild.Runtime
 {
-    /// <summary>Model-edge kernel: float32 → int8 with ONNX QuantizeLinear semantics (§1.3).</summary>
+    /// <summary>Model-edge kernel: float32 → int8 with ONNX QuantizeLinear semantics (docs/algorithms/linear.md, "QuantizeLinear and DequantizeLinear").</summary>
     public sealed class QuantizeInt8
     {
         private readonly QuantParams parameters;
@@ -18,7 +18,7 @@ namespace QuantBuild.Runtime
         }
     }
 
-    /// <summary>Model-edge kernel: int8 → float32 with ONNX DequantizeLinear semantics (§1.3).</summary>
+    /// <summary>Model-edge kernel: int8 → float32 with ONNX DequantizeLinear semantics (docs/algorithms/linear.md, "QuantizeLinear and DequantizeLinear").</summary>
     public sealed class DequantizeInt8
     {
         private readonly QuantParams parameters;

@@ -3,7 +3,7 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Softmax over the last axis with int8 input and output. Not integer-only in v1 (§1.6): each row is
+    /// Softmax over the last axis with int8 input and output. Not integer-only in v1 (docs/algorithms/requantization.md, "Float steps"): each row is
     /// dequantized into a float scratch row prepared at construction, normalised in float32 (max
     /// subtracted first) and quantized to the output parameters.
     /// </summary>

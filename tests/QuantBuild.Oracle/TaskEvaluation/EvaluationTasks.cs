@@ -25,7 +25,7 @@ public sealed record TaskScore(int Correct, int Total, string Text)
 }
 
 /// <summary>
-/// A labelled task from shared MODELS.md: its models, its evaluation set (made by
+/// A labelled task (tests/oracle/README.md): its models, its evaluation set (made by
 /// tests/oracle/make-task-data.py under .assets/task/), how a set of backends predicts it and how it is scored.
 /// </summary>
 public abstract class EvaluationTask

@@ -115,7 +115,7 @@ public sealed class RangeCollectorTests
             var c = RangeCollectors.Create(method);
             c.Observe(data);
             var r = c.ComputeRange();
-            // Zero itself is added by the scale rule (§1.2); the collector never invents negatives.
+            // Zero itself is added by the scale rule (docs/algorithms/linear.md, "Scale and zero point"); the collector never invents negatives.
             Assert.IsTrue(r.Min >= 0 && r.Min <= data.Min(), $"{method}: {r.Min}");
             Assert.IsTrue(r.Max > 0, $"{method}");
         }

@@ -47,7 +47,7 @@ public static class TestAssets
     /// <summary>ONNX Runtime in process (the Microsoft.ML.OnnxRuntime package) at its default optimization level.</summary>
     public static OrtOracle RequireOracle() => new();
 
-    /// <summary>The real models of shared MODELS.md with their generated inputs.</summary>
+    /// <summary>The real models (pinned by tests/fetch-assets.sh) with their generated inputs.</summary>
     public static IReadOnlyList<RealModel> RealModels => Models.Value;
 
     public static RealModel RealModel(string id) =>

@@ -4,8 +4,8 @@ using QuantBuild.Tests.Infrastructure;
 namespace QuantBuild.Tests.Models;
 
 /// <summary>
-/// Task metrics of shared MODELS.md on subsets of the labelled sets tests/oracle/make-task-data.py makes:
-/// fp32 scores what MODELS.md says, and W8A8 (quantized through the CLI's quantize job, calibrated on the
+/// Task metrics of the real models (tests/oracle/README.md) on subsets of the labelled sets tests/oracle/make-task-data.py makes:
+/// fp32 scores in its expected range, and W8A8 (quantized through the CLI's quantize job, calibrated on the
 /// disjoint calibration sets) makes the same top-1 decisions in our integer runtime as our QDQ file means.
 /// The whole sets run in `QuantBuild.Benchmarks -- task`.
 /// </summary>
@@ -37,7 +37,7 @@ public sealed class TaskMetricTests
         using var folder = new TempFolder();
         var row = Evaluate("ppocr-cls", 40, folder);
 
-        // fp32: MODELS.md's 90-99 % orientation accuracy, the same in both engines.
+        // fp32: the classifier's expected 90-99 % orientation accuracy on rendered lines, the same in both engines.
         Assert.IsTrue(row.Fp32Engine.Accuracy >= 0.9, $"fp32 engine: {row.Fp32Engine.Text}");
         Assert.AreEqual(row.Fp32Ort.Correct, row.Fp32Engine.Correct, $"fp32 engine {row.Fp32Engine.Text} vs ORT {row.Fp32Ort.Text}");
         Assert.IsTrue(row.IntegerVsQdqMeaning.Fraction >= CurrentAgreement, $"integer runtime vs the QDQ file's meaning: {row.IntegerVsQdqMeaning}");

@@ -8,7 +8,7 @@ using QuantBuild.Tests.Infrastructure;
 namespace QuantBuild.Tests.Oracle;
 
 /// <summary>
-/// Our float engine against ONNX Runtime on the real models of shared MODELS.md, fed the real inputs
+/// Our float engine against ONNX Runtime on the real models tests/fetch-assets.sh pins, fed the real inputs
 /// made by tests/oracle/make-inputs.py: every output must agree to max|ours - ORT| / max|ORT| &lt;= 1e-4.
 /// One documented exception: ONNX Runtime's Sigmoid is an approximation whose relative error reaches
 /// 1e-3 for large negative logits (alexa's negative case: output 5.57e-5, ORT 1.1e-3 off a float64

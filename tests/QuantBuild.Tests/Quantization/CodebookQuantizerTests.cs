@@ -4,7 +4,7 @@ using QuantBuild.Quantization;
 
 namespace QuantBuild.Tests.Quantization;
 
-/// <summary>LogQuant (§2) and WEQ (§3.1) weight quantizers: the spec's oracles and the deployable int8 tables.</summary>
+/// <summary>LogQuant (docs/algorithms/logquant.md) and WEQ (docs/algorithms/weq.md) weight quantizers: the documented properties and the deployable int8 tables.</summary>
 [TestClass]
 public sealed class CodebookQuantizerTests
 {
@@ -101,7 +101,7 @@ public sealed class CodebookQuantizerTests
     [TestMethod]
     public void WeqGaussianShapeMatchesThePaperFigure()
     {
-        // §3.1 oracle 5: 20 000 N(0,1) weights, 8 clusters per sign; expected ±0.03 across generators (we allow 0.06).
+        // Shape check (docs/algorithms/weq.md, "Weights (Algorithm 1)"): 20 000 N(0,1) weights, 8 clusters per sign; expected ±0.03 across generators (we allow 0.06).
         var values = Gaussian(20000, 0);
         var group = WeqQuantizer.QuantizeGroup(values, 4);
         double[] expected = [0.40, 0.88, 1.15, 1.39, 1.62, 1.88, 2.20, 2.77];
@@ -149,7 +149,7 @@ public sealed class CodebookQuantizerTests
         foreach (var v in values.Where(v => v > lowest && v < Math.Pow(2, fsr - 1)))
             Assert.IsTrue(Math.Abs(g.Table[g.Codes[Array.IndexOf(values, v)]] - v) / v <= Math.Sqrt(2) - 1 + 1e-9);
 
-        // §2: on a half-normal sample, 3-bit LogQuant magnitudes (+ the sign bit our weights carry) have lower
+        // docs/algorithms/logquant.md, "Weights": on a half-normal sample, 3-bit LogQuant magnitudes (+ the sign bit our weights carry) have lower
         // mean relative error than 3-bit (8-level) min-max linear on [0, max], while linear has lower MSE.
         var q3 = LogQuantizer.QuantizeGroup(values, 4);
         double step = values.Max() / 7;

@@ -115,7 +115,7 @@ public sealed class LinearQuantizerTests
     [TestMethod]
     public void ActivationParametersFollowSection1Point2()
     {
-        // (-1, 3) on int8 full grid → s = 4/255, z = -64 (ALGORITHMS.md §1.8 worked vector).
+        // (-1, 3) on int8 full grid → s = 4/255, z = -64 (the example of docs/algorithms/linear.md, "Scale and zero point").
         var a = LinearQuantizer.QuantizeActivation("x", new ActivationRange(-1, 3), 8, symmetric: false);
         Assert.AreEqual(4f / 255, a.Scale, 1e-7f);
         Assert.AreEqual(-64, a.ZeroPoint);

@@ -5,7 +5,7 @@ using QuantBuild.Quantization;
 namespace QuantBuild.Tests.Quantization;
 
 /// <summary>
-/// Level grids of ReLU outputs (ALGORITHMS.md §2, §3.2): the streaming log2 histogram, the weighted-entropy
+/// Level grids of ReLU outputs (docs/algorithms/logquant.md, "Activation grid"; docs/algorithms/weq.md, "Activation levels"): the streaming log2 histogram, the weighted-entropy
 /// search, LogQuant as its step-16 special case, and the deployable form (thresholds, int16 table, code table).
 /// </summary>
 [TestClass]
@@ -103,7 +103,7 @@ public sealed class LogActivationQuantizerTests
         double top = (linear.QMax - linear.ZeroPoint) * (double)linear.Scale;
         int fsr = LogQuantizer.RoundLog2(top) + 1;
         Assert.AreEqual(16 * (fsr - (1 << bits) + 1), q.Offset);
-        // LogQuant (§2) directly: 0 if round(log2 x) ≤ FSR − 2^b, else 2^min(round(log2 x), FSR − 1).
+        // LogQuant (docs/algorithms/logquant.md, "Activation grid") directly: 0 if round(log2 x) ≤ FSR − 2^b, else 2^min(round(log2 x), FSR − 1).
         foreach (var x in sample.Where(v => v > 0).Take(5000).Concat([(float)top, (float)(2 * top), 1e-9f]))
         {
             int k = Math.Min(LogQuantizer.RoundLog2(x), fsr - 1);

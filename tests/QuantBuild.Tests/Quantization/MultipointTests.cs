@@ -8,7 +8,7 @@ using QuantBuild.Tests.Infrastructure;
 
 namespace QuantBuild.Tests.Quantization;
 
-/// <summary>Multipoint quantization (ALGORITHMS.md §4): the exact point solver, the greedy budgeted construction, the kernels, and MNIST end to end.</summary>
+/// <summary>Multipoint quantization (docs/algorithms/multipoint.md): the exact point solver, the greedy budgeted construction, the kernels, and MNIST end to end.</summary>
 [TestClass]
 public sealed class MultipointTests
 {
@@ -53,7 +53,7 @@ public sealed class MultipointTests
         Enumerable.Range(channel * length, length).Sum(i => ((double)w[i] - approx[i]) * ((double)w[i] - approx[i]));
 
     [TestMethod]
-    [DataRow(2, 0.43)] // ALGORITHMS.md §4.2 says ≈ 0.39; the optimal symmetric ternary point of N(0,1) data leaves ≈ 0.43
+    [DataRow(2, 0.43)] // the optimal symmetric ternary point of N(0,1) data leaves ≈ 0.43 (docs/algorithms/multipoint.md, "One point: the exact solver"), not the ≈ 0.39 once estimated
     [DataRow(3, 0.20)]
     [DataRow(4, 0.10)]
     public void EveryAddedPointReducesTheErrorAndTheFirstMatchesTheSpecDecay(int bits, double firstRelative)
@@ -163,7 +163,7 @@ public sealed class MultipointTests
         return packed;
     }
 
-    /// <summary>The §4.4 formula written out independently: per row acc in int64, acc·M0·2^(shift−31) rounded once (half up, in 128 bits) per row, sum, z_y, clamp.</summary>
+    /// <summary>The formula of docs/algorithms/multipoint.md, "Integer inference" written out independently: per row acc in int64, acc·M0·2^(shift−31) rounded once (half up, in 128 bits) per row, sum, z_y, clamp.</summary>
     private static sbyte Expected(long[] rowAccumulators, int[] rows, QuantParams input, float[] rowScales, QuantParams output, int lo, int hi)
     {
         long sum = 0;

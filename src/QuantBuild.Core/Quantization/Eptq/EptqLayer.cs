@@ -4,7 +4,7 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Quantization.Eptq;
 
 /// <summary>
-/// The trainable state of one layer under EPTQ (ALGORITHMS.md §5.5, §5.7): per weight a rounding
+/// The trainable state of one layer under EPTQ (docs/algorithms/eptq.md, "Soft rounding" and "Optimization loop"): per weight a rounding
 /// variable V (code = floor(W/Δ) + h(V), clamped to the restricted grid), per output channel a step-size
 /// multiplier σ (scale = σ·Δ), and the layer's float bias. Starts exactly at nearest rounding.
 /// </summary>
@@ -75,7 +75,7 @@ internal sealed class EptqLayer
 
     private int HardCode(int i) => (int)Math.Clamp(_floor[i] + (SoftRounding.H(V[i]) >= 0.5 ? 1 : 0), -_qmax, _qmax);
 
-    /// <summary>Mean rounding regularizer of the layer at exponent β (§5.6).</summary>
+    /// <summary>Mean rounding regularizer of the layer at exponent β (docs/algorithms/eptq.md, "Regularizer and annealing").</summary>
     public double Regularizer(double beta)
     {
         double sum = 0;

@@ -16,7 +16,7 @@ public sealed record EptqResult(IReadOnlyList<string> Interest, IReadOnlyList<do
     double InitialLoss, double FinalLoss, double FlippedFraction, TimeSpan Elapsed);
 
 /// <summary>
-/// EPTQ (ALGORITHMS.md §5): after every layer whose method is "eptq" has nearest-rounded linear codes,
+/// EPTQ (docs/algorithms/eptq.md): after every layer whose method is "eptq" has nearest-rounded linear codes,
 /// optimizes all of them jointly — rounding, per-channel step sizes and biases — to make the quantized
 /// student's layer outputs match the float teacher's on the calibration samples, each layer's squared
 /// error normalized by its output energy and weighted by its label-free Hessian trace. Gradients come
@@ -135,7 +135,7 @@ public static class EptqOptimizer
         return result;
     }
 
-    /// <summary>§5.2–5.3 weights of the compared outputs, rescaled to mean 1 so both weightings meet the regularizer on equal terms.</summary>
+    /// <summary>Weights of the compared outputs (docs/algorithms/eptq.md, "Normalization"), rescaled to mean 1 so both weightings meet the regularizer on equal terms.</summary>
     private static double[] LayerWeights(InferenceEngine teacher, List<IReadOnlyDictionary<string, Tensor>> samples, List<string> interest,
         EptqSettings options, IProgress<string>? progress)
     {
@@ -207,7 +207,7 @@ public static class EptqOptimizer
     }
 
     /// <summary>
-    /// Σ_i w_i · ||Z_i^q − Z_i^f||² / ||Z_i^f||² / n over the compared outputs (MCT's normalized form of §5.4),
+    /// Σ_i w_i · ||Z_i^q − Z_i^f||² / ||Z_i^f||² / n over the compared outputs (MCT's normalized form; docs/algorithms/eptq.md, "Distillation loss"),
     /// averaged over the feeds of a batch, and its gradient through the student.
     /// </summary>
     private sealed class DistillationLoss(InferenceEngine teacher, InferenceEngine student, List<string> interest, double[] weights,

@@ -5,7 +5,7 @@ using QuantBuild.Tensors;
 namespace QuantBuild.Quantization.Eptq;
 
 /// <summary>
-/// Label-free Hessian traces (ALGORITHMS.md §5.2–5.3): for each interest tensor z, a Hutchinson estimate
+/// Label-free Hessian traces (docs/algorithms/eptq.md, "Label-free Hessian estimator" and "Normalization"): for each interest tensor z, a Hutchinson estimate
 /// of E_x ||∂ŷ/∂z||_F², i.e. the Gauss–Newton trace of the Hessian of an MSE output loss, which needs no
 /// label. One probe v (Rademacher, E[vvᵀ] = I) at the output and one backward pass give v·∂ŷ/∂z for
 /// every tensor at once; Σ (v·∂ŷ/∂z)² is an unbiased estimate of the trace.
@@ -35,7 +35,7 @@ public static class LabelFreeHessian
 
     /// <summary>
     /// Per-sample traces for each of <paramref name="interest"/>, each sample's scores divided by their sum
-    /// (§5.3 step 1), averaged over the samples. A tensor the output does not depend on scores 0.
+    /// (docs/algorithms/eptq.md, "Label-free Hessian estimator"), averaged over the samples. A tensor the output does not depend on scores 0.
     /// </summary>
     public static double[] Scores(InferenceEngine engine, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples,
         IReadOnlyList<string> interest, int maxProbes, int seed, IProgress<string>? progress = null)
@@ -87,7 +87,7 @@ public static class LabelFreeHessian
     }
 
     /// <summary>
-    /// §5.3 log normalization: zero scores take the smallest non-zero score, then
+    /// Log normalization (docs/algorithms/eptq.md, "Normalization"): zero scores take the smallest non-zero score, then
     /// w_i = log10(ℓ_i) − min_k log10(ℓ_k), so the least sensitive tensor weighs 0. A single tensor weighs 1;
     /// all scores zero (nothing reaches the output) gives uniform weights.
     /// </summary>
@@ -105,7 +105,7 @@ public static class LabelFreeHessian
     }
 
     /// <summary>
-    /// The optional floor of §5.3 (<c>LfhFloor</c>): weights scaled to [0, 1] plus 1/n each, so the least
+    /// The optional floor (docs/algorithms/eptq.md, "Normalization"; MCT's <c>LfhFloor</c>): weights scaled to [0, 1] plus 1/n each, so the least
     /// sensitive layer still sees some distillation signal instead of only the rounding regularizer.
     /// </summary>
     public static double[] WithFloor(double[] weights)

@@ -1,7 +1,7 @@
 namespace QuantBuild.Quantization.Eptq;
 
 /// <summary>
-/// AdaRound-style soft rounding (ALGORITHMS.md §5.5–5.6): a weight's code is floor(W/Δ) + h(V) where
+/// AdaRound-style soft rounding (docs/algorithms/eptq.md, "Soft rounding" and "Regularizer and annealing"): a weight's code is floor(W/Δ) + h(V) where
 /// h is a rectified sigmoid of a free variable V; a regularizer with an annealed exponent β drives h
 /// to 0 or 1, after which rounding is hard again (h ≥ 0.5 → up).
 /// </summary>
@@ -9,7 +9,7 @@ public static class SoftRounding
 {
     /// <summary>Stretch of the rectified sigmoid (ζ, γ): h reaches exactly 0 and 1 at finite V.</summary>
     public const double Zeta = 1.1, Gamma = -0.1;
-    /// <summary>β schedule of §5.6: 20 during the first 20% of the steps, then linearly down to 2.</summary>
+    /// <summary>β schedule (docs/algorithms/eptq.md, "Regularizer and annealing"): 20 during the first 20% of the steps, then linearly down to 2.</summary>
     public const double BetaStart = 20, BetaEnd = 2, WarmFraction = 0.2;
 
     /// <summary>h(V) = clamp(sigmoid(V)·(ζ − γ) + γ, 0, 1).</summary>

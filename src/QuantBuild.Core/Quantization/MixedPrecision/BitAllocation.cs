@@ -18,7 +18,7 @@ public sealed record BitAllocationResult(long BudgetBytes, int[] Candidates, IRe
     double Objective, int SensitivitySamples, string Sensitivity, string Solver);
 
 /// <summary>
-/// Mixed precision under a weight-byte budget (ALGORITHMS.md §5.8): when the sidecar's budget lists
+/// Mixed precision under a weight-byte budget (docs/mixed-precision.md, "Mixed precision under a weight budget"): when the sidecar's budget lists
 /// candidate widths (<c>"budget": { "weightBytes": N | "averageBits": x, "bits": [2, 3, 4, 8] }</c>),
 /// every quantized layer without an explicit per-layer width gets the width that minimizes the summed
 /// measured output error (<see cref="LayerSensitivity"/>) with the total within the budget, solved

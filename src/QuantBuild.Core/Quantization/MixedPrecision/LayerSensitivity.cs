@@ -9,7 +9,7 @@ public sealed record ConfigurableLayer(Node Node, int WeightIndex, int Axis, Con
 
 /// <summary>
 /// Measured sensitivity s[layer, bits] of the model output to quantizing one layer's weights
-/// (ALGORITHMS.md §5.8, measured-error variant): the layer's weight is replaced by its dequantized
+/// (docs/mixed-precision.md, "Mixed precision under a weight budget", measured-error variant): the layer's weight is replaced by its dequantized
 /// codes at that width — produced by the layer's own weight quantizer, so the figure describes what
 /// will ship — every other layer stays float, the calibration samples run through the float engine,
 /// and the error is the normalized MSE Σ(ŷ_q − ŷ)² / Σ ŷ² over all model outputs and samples.

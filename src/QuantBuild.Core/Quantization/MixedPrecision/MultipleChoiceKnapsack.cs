@@ -1,7 +1,7 @@
 namespace QuantBuild.Quantization.MixedPrecision;
 
 /// <summary>
-/// Exact multiple-choice knapsack (ALGORITHMS.md §5.8): pick exactly one option per group so that the
+/// Exact multiple-choice knapsack (docs/mixed-precision.md, "Mixed precision under a weight budget"): pick exactly one option per group so that the
 /// summed integer cost stays within a capacity and the summed value (sensitivity) is minimal.
 /// <para>
 /// Costs are first reduced without losing exactness: every group's cheapest option is subtracted (the
