@@ -64,7 +64,7 @@ static class MethodsSuite
         new("WEQ beats linear at 3 bits (WEQ paper)", "weq W3", "linear W3"),
         new("WEQ beats linear at 2 bits (WEQ paper)", "weq W2", "linear W2"),
         new("multipoint (3-bit + ρ=1/3) beats single-point linear W4 at equal packed bytes (multipoint paper)", "multipoint W3 ρ=1/3", "linear W4"),
-        new("mixed precision within a 4-bit average budget beats uniform W4 (ALGORITHMS §7 check 4)", "mixed W4", "linear W4"),
+        new("mixed precision within a 4-bit average budget beats uniform W4 at equal bytes (docs/mixed-precision.md)", "mixed W4", "linear W4"),
         new("mixed precision within a 5-bit average budget beats uniform W4 (issue's acceptance row)", "mixed avg 5", "linear W4"),
         new("mixed precision within a 5-bit average budget beats uniform W5 (same budget)", "mixed avg 5", "linear W5"),
         new("EPTQ (label-free Hessian) beats nearest rounding at 4 bits (EPTQ paper)", "eptq W4", "linear W4"),
