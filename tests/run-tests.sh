@@ -48,10 +48,12 @@ if dotnet publish tests/QuantBuild.Runtime.Tests/QuantBuild.Runtime.Tests.csproj
     echo "runtime tests on linux-arm64 under qemu -cpu $cpu"
     log="$results/runtime-arm64-$cpu.log"
     DOTNET_EnableWriteXorExecute=0 qemu-aarch64-static -cpu "$cpu" -L /usr/aarch64-linux-gnu \
-      "$arm64_dir/QuantBuild.Runtime.Tests" --results-directory "$results/arm64-$cpu" >"$log" 2>&1 || status=$?
+      "$arm64_dir/QuantBuild.Runtime.Tests" --no-ansi --results-directory "$results/arm64-$cpu" >"$log" 2>&1 || status=$?
     tail -n 6 "$log"
-    ok=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-    bad=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+    # With CI=true the runner colours its summary unless told --no-ansi; codes are stripped here too in case.
+    summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+    ok=$(echo "$summary" | sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' | tail -1)
+    bad=$(echo "$summary" | sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' | tail -1)
     if [ -z "$ok" ]; then echo "error: the arm64 test run (-cpu $cpu) printed no summary" >&2; bad=$((${bad:-0} + 1)); fi
     passed=$((passed + ${ok:-0})); failed=$((failed + ${bad:-0}))
   done
