@@ -365,7 +365,7 @@ public sealed partial class PackagedBuildTests
         using var zip = System.IO.Compression.ZipFile.OpenRead(s_package);
         var entries = zip.Entries.Select(e => e.FullName).ToList();
 
-        foreach (var expected in new[] { "build/QuantBuild.props", "build/QuantBuild.targets", "tasks/netstandard2.0/QuantBuild.Tasks.dll",
+        foreach (var expected in new[] { "README.md", "build/QuantBuild.props", "build/QuantBuild.targets", "tasks/netstandard2.0/QuantBuild.Tasks.dll",
                      "tools/net10.0/quantbuild.dll", "tools/net10.0/quantbuild.runtimeconfig.json", "tools/net10.0/quantbuild.deps.json",
                      "tools/net10.0/QuantBuild.Core.dll", "tools/net10.0/Google.Protobuf.dll" })
             CollectionAssert.Contains(entries, expected);
@@ -376,6 +376,7 @@ public sealed partial class PackagedBuildTests
         using var nuspec = new StreamReader(zip.GetEntry("QuantBuild.nuspec")!.Open());
         var text = nuspec.ReadToEnd();
         StringAssert.Contains(text, "<developmentDependency>true</developmentDependency>");
+        StringAssert.Contains(text, "<readme>README.md</readme>");
         Assert.IsFalse(text.Contains("<dependency ", StringComparison.Ordinal), text);
     }
 
