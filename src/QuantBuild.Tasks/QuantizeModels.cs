@@ -42,6 +42,11 @@ namespace QuantBuild.Tasks
         /// <summary>Namespace of the emitted runtime; empty lets the tool choose.</summary>
         public string RuntimeNamespace { get; set; } = "";
 
+        /// <summary>The project's <c>$(LangVersion)</c> and <c>$(MaxSupportedLangVersion)</c>: the generated files use only the C# they allow.</summary>
+        public string LanguageVersion { get; set; } = "";
+
+        public string MaxSupportedLanguageVersion { get; set; } = "";
+
         /// <summary>The dotnet host to run the tool with ($(DOTNET_HOST_PATH) under the .NET SDK); PATH is searched when empty.</summary>
         public string DotNetHostPath { get; set; } = "";
 
@@ -128,10 +133,11 @@ namespace QuantBuild.Tasks
             return ToolName;
         }
 
-        protected override string GenerateCommandLineCommands() => BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace);
+        protected override string GenerateCommandLineCommands() =>
+            BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace, CSharpLanguage.Effective(LanguageVersion, MaxSupportedLanguageVersion));
 
         /// <summary>The arguments after the dotnet host, quoted so the logged command can be pasted into a shell.</summary>
-        internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace)
+        internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace, string csharpVersion = CSharpLanguage.Latest)
         {
             var builder = new CommandLineBuilder();
             builder.AppendFileNameIfNotNull(toolAssembly);
@@ -140,6 +146,7 @@ namespace QuantBuild.Tasks
             builder.AppendSwitchIfNotNull("--runtime-out ", runtimeOutputFile);
             if (!string.IsNullOrEmpty(runtimeNamespace))
                 builder.AppendSwitchIfNotNull("--namespace-for-runtime ", runtimeNamespace);
+            builder.AppendSwitchIfNotNull("--csharp-version ", csharpVersion);
             return builder.ToString();
         }
 

@@ -34,6 +34,12 @@ namespace QuantBuild.Tasks
         /// <summary>The tool's entry assembly (quantbuild.dll).</summary>
         public string ToolAssembly { get; set; } = "";
 
+        /// <summary>The project's <c>$(LangVersion)</c>: which C# the generated files may use is part of what they are made from.</summary>
+        public string LanguageVersion { get; set; } = "";
+
+        /// <summary>The project's <c>$(MaxSupportedLangVersion)</c> (what "default" means for its framework).</summary>
+        public string MaxSupportedLanguageVersion { get; set; } = "";
+
         public override bool Execute()
         {
             var tool = ToolIdentity(ToolAssembly);
@@ -47,7 +53,7 @@ namespace QuantBuild.Tasks
                 var path = model.GetMetadata("StampFile");
                 try
                 {
-                    if (WriteIfDifferent(path, Text(line, RuntimeFile, RuntimeNamespace, tool)))
+                    if (WriteIfDifferent(path, Text(line, RuntimeFile, RuntimeNamespace, tool, CSharpLanguage.Effective(LanguageVersion, MaxSupportedLanguageVersion))))
                         Log.LogMessage(MessageImportance.Low, "QuantBuild: {0} changed; {1} is stale.", path, model.ItemSpec);
                 }
                 catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
@@ -59,11 +65,12 @@ namespace QuantBuild.Tasks
         }
 
         /// <summary>The stamp text of one model.</summary>
-        internal static string Text(string manifestLine, string runtimeFile, string runtimeNamespace, string toolIdentity) =>
+        internal static string Text(string manifestLine, string runtimeFile, string runtimeNamespace, string toolIdentity, string csharpVersion = CSharpLanguage.Latest) =>
             "quantbuild-stamp 1\n" +
             "manifest\t" + manifestLine + "\n" +
             "runtime-file\t" + runtimeFile + "\n" +
             "runtime-namespace\t" + runtimeNamespace + "\n" +
+            "csharp\t" + csharpVersion + "\n" +
             "tool\t" + toolIdentity + "\n";
 
         /// <summary>

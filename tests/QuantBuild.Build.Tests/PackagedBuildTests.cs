@@ -79,17 +79,7 @@ public sealed partial class PackagedBuildTests
     public void PackagedToolQuantizesARealModelAndTheAppRunsTheGeneratedClass()
     {
         var directory = Path.Combine(s_root, nameof(PackagedToolQuantizesARealModelAndTheAppRunsTheGeneratedClass));
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "Models", "calibration"));
-        File.Copy(Path.Combine(FindRepositoryRoot(), "samples", "MnistDigits", "Models", "mnist.onnx"), Path.Combine(directory, "Models", "mnist.onnx"));
-        File.WriteAllText(Path.Combine(directory, "Models", "mnist.quant.json"),
-            "{\n  \"calibration\": { \"inputs\": { \"input\": \"calibration/*.npy\" } }\n}\n");
-        var rng = new Random(5);
-        for (int k = 0; k < 8; k++)
-        {
-            var pixels = new float[784];
-            for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.Next(4) == 0 ? (float)rng.NextDouble() : 0f;
-            WriteFloatNpy(Path.Combine(directory, "Models", "calibration", $"d{k}.npy"), pixels, "(1, 1, 28, 28)");
-        }
+        WriteMnistModel(directory);
         WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" />""");
         File.WriteAllText(Path.Combine(directory, "Program.cs"), """
             var model = new App.Mnist();
@@ -123,6 +113,80 @@ public sealed partial class PackagedBuildTests
         third.AssertSucceeded("no-op build after the change");
         Assert.IsFalse(third.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), third.Output);
         StringAssert.Contains(third.Output, "up to date; skipped.");
+    }
+
+    /// <summary>
+    /// The most common library shape, netstandard2.0 + net10.0 without a LangVersion of its own: the
+    /// netstandard2.0 build compiles C# 7.3, where the generated files' #nullable directive was error
+    /// CS8370. Each framework's files now follow its language version, and both builds compile.
+    /// </summary>
+    [TestMethod]
+    public void AMultiTargetedNetStandardLibraryBuildsWithTheRealTool()
+    {
+        var directory = Path.Combine(s_root, nameof(AMultiTargetedNetStandardLibraryBuildsWithTheRealTool));
+        WriteMnistModel(directory);
+        File.WriteAllText(Path.Combine(directory, "Lib.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFrameworks>netstandard2.0;net10.0</TargetFrameworks>
+                <RootNamespace>Lib</RootNamespace>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="QuantBuild" Version="[{s_version}]" />
+                <QuantizedModel Include="Models/mnist.onnx" Access="public" />
+              </ItemGroup>
+              <ItemGroup Condition="'$(TargetFramework)' == 'netstandard2.0'">
+                <PackageReference Include="System.Memory" Version="4.5.5" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(directory, "Digits.cs"), """
+            namespace Lib
+            {
+                public static class Digits
+                {
+                    public static int Classify(float[] image)
+                    {
+                        var logits = new float[10];
+                        new Mnist().Run(image, logits);
+                        int best = 0;
+                        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+                        return best;
+                    }
+                }
+            }
+            """);
+
+        var build = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
+        build.AssertSucceeded("netstandard2.0;net10.0 library build");
+        foreach (var (framework, nullable) in new[] { ("netstandard2.0", false), ("net10.0", true) })
+        {
+            Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug", framework, "Lib.dll")), framework);
+            var folder = Path.Combine(directory, "obj/Debug", framework, "quantbuild");
+            var code = File.ReadAllText(Path.Combine(folder, QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs"));
+            Assert.AreEqual(nullable, code.Contains("#nullable enable", StringComparison.Ordinal), $"{framework}: #nullable directive");
+            Assert.AreEqual(nullable, File.ReadAllText(Path.Combine(folder, "QuantBuild.Runtime.g.cs")).Contains("#nullable enable", StringComparison.Ordinal), $"{framework}: runtime #nullable directive");
+        }
+        var again = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        again.AssertSucceeded("no-op library build");
+        Assert.IsFalse(again.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), again.Output);
+    }
+
+    /// <summary>The real MNIST model with a sidecar and 8 random calibration digits under <paramref name="directory"/>/Models.</summary>
+    private static void WriteMnistModel(string directory)
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "Models", "calibration"));
+        File.Copy(Path.Combine(FindRepositoryRoot(), "samples", "MnistDigits", "Models", "mnist.onnx"), Path.Combine(directory, "Models", "mnist.onnx"));
+        File.WriteAllText(Path.Combine(directory, "Models", "mnist.quant.json"),
+            "{\n  \"calibration\": { \"inputs\": { \"input\": \"calibration/*.npy\" } }\n}\n");
+        var rng = new Random(5);
+        for (int k = 0; k < 8; k++)
+        {
+            var pixels = new float[784];
+            for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.Next(4) == 0 ? (float)rng.NextDouble() : 0f;
+            WriteFloatNpy(Path.Combine(directory, "Models", "calibration", $"d{k}.npy"), pixels, "(1, 1, 28, 28)");
+        }
     }
 
     /// <summary>

@@ -26,20 +26,22 @@ public static class BuildCommand
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads per model engine. Default: all processors.", HelpName = "N" };
         var runtimeOut = new Option<string?>("--runtime-out") { Description = "Where to write the runtime source every generated class compiles against.", HelpName = "PATH" };
         var runtimeNamespace = new Option<string?>("--namespace-for-runtime") { Description = "Namespace of the runtime source (internal types). Default: QuantBuild.Generated.Runtime.", HelpName = "NS" };
+        var csharpVersion = new Option<string?>("--csharp-version") { Description = "C# version of the consuming project (7.3, 8.0, ..., latest); below 8 the files carry no #nullable directive. Default: latest.", HelpName = "VERSION" };
         var command = new Command("build", "Quantize every model of a manifest (the MSBuild task's entry point; MSBuild decides which models are stale).");
         command.Options.Add(manifest);
         command.Options.Add(threads);
         command.Options.Add(runtimeOut);
         command.Options.Add(runtimeNamespace);
+        command.Options.Add(csharpVersion);
         command.SetAction(parse => Execute(parse.GetRequiredValue(manifest), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error,
-            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace)));
+            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace), parse.GetValue(csharpVersion)));
         return command;
     }
 
     public const string DefaultRuntimeNamespace = QuantizeJob.DefaultNamespace + ".Runtime";
 
     /// <summary>The manifest's models as requests; a bad line is QB3106 at that line.</summary>
-    public static List<QuantizeRequest> ReadManifest(string path, string? runtimeNamespace = null)
+    public static List<QuantizeRequest> ReadManifest(string path, string? runtimeNamespace = null, bool nullableDirective = true)
     {
         if (!File.Exists(path)) throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"manifest '{path}' not found", path);
         var entries = ModelManifest.Parse(File.ReadAllText(path), Path.GetDirectoryName(Path.GetFullPath(path))!, out var problem);
@@ -48,16 +50,17 @@ public static class BuildCommand
         static string? OrNull(string value) => value.Length == 0 ? null : value;
         return entries.Select(e => new QuantizeRequest(e.ModelPath, OrNull(e.SidecarPath), e.OutputDirectory, e.Name,
             OrNull(e.ClassName), OrNull(e.Namespace), e.Access, e.DependencyFile,
-            runtimeNamespace ?? DefaultRuntimeNamespace, EmptyFilesForDisabledOutputs: true)).ToList();
+            runtimeNamespace ?? DefaultRuntimeNamespace, EmptyFilesForDisabledOutputs: true, NullableDirective: nullableDirective)).ToList();
     }
 
     public static int Execute(string manifestPath, int threads, TextWriter output, TextWriter error,
-        string? runtimeOut = null, string? runtimeNamespace = null)
+        string? runtimeOut = null, string? runtimeNamespace = null, string? csharpVersion = null)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
-        var requests = ReadManifest(manifestPath, runtimeNamespace);
+        bool nullable = CSharpLanguage.AllowsNullableDirective(csharpVersion);
+        var requests = ReadManifest(manifestPath, runtimeNamespace, nullable);
         if (runtimeOut is not null)
-            ModelGeneration.WriteRuntime(runtimeOut, Emit.CSharpEmitter.EmitRuntime(runtimeNamespace ?? DefaultRuntimeNamespace, QuantizeJob.ToolVersion));
+            ModelGeneration.WriteRuntime(runtimeOut, Emit.CSharpEmitter.EmitRuntime(runtimeNamespace ?? DefaultRuntimeNamespace, QuantizeJob.ToolVersion, nullable));
         output.WriteLine($"quantbuild build: quantizing {requests.Count} model{(requests.Count == 1 ? "" : "s")}");
         var failures = new string?[requests.Count];
         var logs = new StringWriter[requests.Count];

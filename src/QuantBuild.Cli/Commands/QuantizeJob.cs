@@ -15,7 +15,7 @@ namespace QuantBuild.Cli.Commands;
 /// predicts every output never sees one missing (the MSBuild contract); the standalone verb writes only what is on</param>
 public sealed record QuantizeRequest(string ModelPath, string? SidecarPath, string OutputDirectory, string Name,
     string? ClassName = null, string? Namespace = null, string Access = "internal", string? DependencyFile = null,
-    string? RuntimeNamespace = null, bool EmptyFilesForDisabledOutputs = false);
+    string? RuntimeNamespace = null, bool EmptyFilesForDisabledOutputs = false, bool NullableDirective = true);
 
 /// <summary>One output file of a model, produced in memory before anything is written.</summary>
 public sealed record OutputFile(string FileName, byte[] Content);
@@ -132,6 +132,7 @@ public static class QuantizeJob
         Access = request.Access,
         ToolVersion = ToolVersion,
         RuntimeNamespace = request.RuntimeNamespace,
+        NullableDirective = request.NullableDirective,
     };
 
     /// <summary>"&lt;Name&gt;.quant.onnx" → "quantOnnxFileBytes", "&lt;Name&gt;.g.cs" → "gCsFileBytes".</summary>

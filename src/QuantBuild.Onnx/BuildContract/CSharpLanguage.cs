@@ -1,0 +1,53 @@
+using System;
+using System.Globalization;
+
+namespace QuantBuild.BuildContract
+{
+    /// <summary>
+    /// Which C# the generated files may use, decided once from the consuming project's language version.
+    /// The MSBuild tasks resolve the version (<see cref="Effective"/>) and pass it to the tool and into each
+    /// model's stamp; the tool asks <see cref="AllowsNullableDirective"/>. A netstandard2.0 or .NET Framework
+    /// project compiles C# 7.3 by default, where <c>#nullable enable</c> is an error (CS8370), so those get
+    /// files without it; the code itself uses only C# 7.3 outside <c>#if NET8_0_OR_GREATER</c> blocks.
+    /// Shared source: compiled into QuantBuild.Onnx and linked into QuantBuild.Tasks.
+    /// </summary>
+    public static class CSharpLanguage
+    {
+        /// <summary>What a file generated without knowing the project assumes: a current compiler.</summary>
+        public const string Latest = "latest";
+
+        /// <summary>
+        /// The version the compiler will use: <paramref name="langVersion"/> as the project sets it (the SDK
+        /// fills it in from the target framework when the project does not), "default" or empty meaning
+        /// <paramref name="maxSupportedLangVersion"/>, and "latest"/"latestMajor"/"preview" meaning a
+        /// current compiler. Unknown or empty input gives <see cref="Latest"/>.
+        /// </summary>
+        public static string Effective(string? langVersion, string? maxSupportedLangVersion)
+        {
+            var v = (langVersion ?? "").Trim();
+            if (v.Length == 0 || v.Equals("default", StringComparison.OrdinalIgnoreCase))
+                v = (maxSupportedLangVersion ?? "").Trim();
+            if (v.Length == 0 || v.Equals("latest", StringComparison.OrdinalIgnoreCase) || v.Equals("latestMajor", StringComparison.OrdinalIgnoreCase)
+                || v.Equals("preview", StringComparison.OrdinalIgnoreCase) || v.Equals("default", StringComparison.OrdinalIgnoreCase))
+                return Latest;
+            return Major(v).HasValue ? v : Latest;
+        }
+
+        /// <summary>True when <c>#nullable</c> directives compile: C# 8 or later.</summary>
+        public static bool AllowsNullableDirective(string? effectiveVersion)
+        {
+            var v = (effectiveVersion ?? "").Trim();
+            if (v.Length == 0 || v.Equals(Latest, StringComparison.OrdinalIgnoreCase)) return true;
+            return !(Major(v) is int major) || major >= 8;
+        }
+
+        /// <summary>The major number of "7.3", "8.0", "12" or "ISO-2"; null when it is not a version.</summary>
+        private static int? Major(string v)
+        {
+            if (v.StartsWith("ISO-", StringComparison.OrdinalIgnoreCase)) return 2;
+            int dot = v.IndexOf('.');
+            var head = dot >= 0 ? v.Substring(0, dot) : v;
+            return int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : (int?)null;
+        }
+    }
+}
