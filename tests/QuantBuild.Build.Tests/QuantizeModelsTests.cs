@@ -45,8 +45,8 @@ public sealed class QuantizeModelsTests
     [TestMethod]
     public void CommandLineFollowsTheToolContract()
     {
-        var line = QuantizeModels.BuildCommandLine("/pkg/tools/net10.0/quantbuild.dll", "/obj/my models/models.manifest", "/obj/QuantBuild.Runtime.g.cs", "App.QuantBuild");
-        Assert.AreEqual("/pkg/tools/net10.0/quantbuild.dll build --manifest \"/obj/my models/models.manifest\" --runtime-out /obj/QuantBuild.Runtime.g.cs --namespace-for-runtime App.QuantBuild", line);
+        var line = QuantizeModels.BuildCommandLine("/pkg/tools/net10.0/quantbuild.dll", "/obj/my models/models.manifest", "/obj/QuantBuild.Runtime.g.cs", "App.QuantBuild", "7.3");
+        Assert.AreEqual("/pkg/tools/net10.0/quantbuild.dll build --manifest \"/obj/my models/models.manifest\" --runtime-out /obj/QuantBuild.Runtime.g.cs --namespace-for-runtime App.QuantBuild --csharp-version 7.3", line);
     }
 
     [TestMethod]
