@@ -76,7 +76,7 @@ public sealed class OrtOracle
         CheckFeeds(session, inputs);
         foreach (var n in names)
             if (!session.OutputNames.Contains(n)) throw new OracleException($"ONNX Runtime produced no output '{n}' for {modelPath} (outputs: {string.Join(", ", session.OutputNames)})");
-        int rows = chunk > 0 ? StackRows(inputs, chunk) : 1;
+        int rows = chunk > 0 ? SharedRowCount(inputs, chunk) : 1;
         var parts = names.ToDictionary(n => n, _ => new List<Tensor>(), StringComparer.Ordinal);
         for (int start = 0; start < rows; start += Math.Max(chunk, 1))
         {
@@ -228,7 +228,7 @@ public sealed class OrtOracle
     }
 
     /// <summary>Rows along axis 0 that every input shares, checked to split into chunks of <paramref name="chunk"/>.</summary>
-    private static int StackRows(IReadOnlyDictionary<string, Tensor> inputs, int chunk)
+    private static int SharedRowCount(IReadOnlyDictionary<string, Tensor> inputs, int chunk)
     {
         var first = inputs.First();
         int rows = first.Value.Rank == 0 ? throw new OracleException($"chunked run: input '{first.Key}' is a scalar") : first.Value.Shape[0];

@@ -14,21 +14,15 @@ public static class OutputBuffers
 
     /// <summary>
     /// An array of exactly <paramref name="length"/> floats with undefined contents: the caller must
-    /// write every element before the array becomes visible in a tensor.
+    /// write every element before the array becomes visible in a tensor. Callers size float outputs from
+    /// their own shape arithmetic, so the limits are checked here too.
     /// </summary>
-    public static float[] Floats(int length)
-    {
-        // Callers size float outputs from their own shape arithmetic: the limits still apply.
-        TensorLimits.CheckedElementCount(DataType.Float, [length], "output");
-        return t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
-    }
+    public static float[] Floats(int length) => Rent(TensorLimits.CheckedElementCount(DataType.Float, [length], "output"));
 
     /// <summary>An output of <paramref name="shape"/>: its size is checked (64-bit, against <see cref="TensorLimits"/>) before the array is taken.</summary>
-    public static float[] Floats(ReadOnlySpan<int> shape)
-    {
-        int length = TensorLimits.CheckedElementCount(DataType.Float, shape, "output");
-        return t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
-    }
+    public static float[] Floats(ReadOnlySpan<int> shape) => Rent(TensorLimits.CheckedElementCount(DataType.Float, shape, "output"));
+
+    private static float[] Rent(int length) => t_arena?.RentFloats(length) ?? GC.AllocateUninitializedArray<float>(length);
 
     /// <summary>A tensor of <paramref name="shape"/> whose contents are undefined (float ones may be recycled): the caller must write every element.</summary>
     public static Tensor Uninitialized(DataType type, int[] shape) =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
+using QuantBuild.Graph.Transforms;
 using QuantBuild.Quantization;
 using QuantBuild.Runtime;
 using QuantBuild.Tensors;
@@ -56,22 +57,9 @@ public static class IntegerLowering
             // Shapes (and shape-derived int64 values) of every value: one float run on zero inputs. The
             // prepared graph is static-shaped, so this is exactly what every later run sees.
             var engine = new InferenceEngine(_graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
-            Tensor Feed(ValueInfo input)
-            {
-                var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
-                long[] dims = inputShapes is not null && inputShapes.TryGetValue(input.Name, out var given) ? Array.ConvertAll(given, d => (long)d)
-                    : input.Shape?.Select(d => d is > 0 ? d.Value : 1L).ToArray() ?? [];
-                try
-                {
-                    // Declared by the model: checked before it sizes the probe input.
-                    TensorLimits.CheckedElementCount(type, dims, $"model input '{input.Name}'");
-                }
-                catch (QuantBuildException e)
-                {
-                    throw new QuantBuildException(e.Code, e.Message, _graph.SourcePath, inner: e);
-                }
-                return Tensor.Create(type, Array.ConvertAll(dims, d => (int)d));
-            }
+            Tensor Feed(ValueInfo input) => ShapeInference.DeclaredInput(_graph, input,
+                inputShapes is not null && inputShapes.TryGetValue(input.Name, out var given) ? Array.ConvertAll(given, d => (long)d)
+                : input.Shape?.Select(d => d is > 0 ? d.Value : 1L).ToArray() ?? []);
             var feeds = _graph.Inputs.ToDictionary(i => i.Name, Feed, StringComparer.Ordinal);
             engine.Run(feeds, observe: null, (name, t) =>
                 _probe[name] = new ProbedValue(t.Type, t.Shape, t.Type == DataType.Float && !_graph.Initializers.ContainsKey(name) ? null : t));

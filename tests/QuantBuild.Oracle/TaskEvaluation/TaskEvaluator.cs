@@ -111,7 +111,8 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
         var floatModels = task.ModelPaths.Where(kv => task.QuantizedModels.All(q => q.Id != kv.Key)).ToList();
         var integer = floatModels.ToDictionary(kv => kv.Key, kv => (IModelBackend)new EngineBackend(kv.Value));
         var qdq = floatModels.ToDictionary(kv => kv.Key, kv => Ort(kv.Value, kv.Value));
-        var meaning = floatModels.ToDictionary(kv => kv.Key, kv => Ort(kv.Value, kv.Value));
+        // The float models run the same way beside both readings of the QDQ files.
+        var meaning = new Dictionary<string, IModelBackend>(qdq);
         long fp32Bytes = 0, quantBytes = 0;
         int floatSteps = 0;
         double quantizeSeconds = 0;
@@ -131,8 +132,9 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             floatSteps += plan.FloatNodeNames.Count;
             integer[spec.Id] = new IntegerBackend(plan, spec.Id);
             var qdqFile = job.Written.Single(f => f.EndsWith(".quant.onnx", StringComparison.Ordinal));
-            qdq[spec.Id] = Ort(spec.ModelPath, qdqFile);
-            meaning[spec.Id] = Ort(spec.ModelPath, qdqFile, oracle.QdqMeaning());
+            var (input, output) = IoNames(spec.ModelPath);
+            qdq[spec.Id] = new OrtBackend(oracle, qdqFile, input, output);
+            meaning[spec.Id] = new OrtBackend(oracle.QdqMeaning(), qdqFile, input, output);
             artifacts.Add(new QuantizedArtifact(spec.Id, plan, qdqFile));
             fp32Bytes += model.Weights.Values.Sum(w => 4L * w.Codes.Length);
             quantBytes += model.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes);
@@ -193,10 +195,17 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
     }
 
     /// <summary>ONNX Runtime on <paramref name="runPath"/>; input/output names from the fp32 model (a QDQ file keeps them).</summary>
-    private IModelBackend Ort(string fp32Path, string runPath, OrtOracle? runtime = null)
+    private IModelBackend Ort(string fp32Path, string runPath)
     {
-        var graph = OnnxImporter.Load(fp32Path);
-        return new OrtBackend(runtime ?? oracle, runPath, graph.Inputs.Single().Name, graph.Outputs[0].Name);
+        var (input, output) = IoNames(fp32Path);
+        return new OrtBackend(oracle, runPath, input, output);
+    }
+
+    /// <summary>The single input and the first output of a task model.</summary>
+    private static (string Input, string Output) IoNames(string modelPath)
+    {
+        var graph = OnnxImporter.Load(modelPath);
+        return (graph.Inputs.Single().Name, graph.Outputs[0].Name);
     }
 
     private static string SafeName(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

@@ -97,7 +97,7 @@ public sealed class ConvTransposeKernel : OpKernel
         var g = s.G;
         int pIn = g.OutSize, pOut = g.InSize;
         // A recycled array (OutputBuffers) is cleared: the column scatter below accumulates into y.
-        var y = OutputBuffers.Floats(TensorLimits.CheckedElementCount(DataType.Float, s.OutputShape, "output"));
+        var y = OutputBuffers.Floats(s.OutputShape);
         Array.Clear(y);
         var xf = x.Floats;
         var wf = w.Floats;

@@ -58,6 +58,28 @@ public static class ShapeInference
         }
     }
 
+    /// <summary>
+    /// A zero-filled input of <paramref name="input"/>'s declared type (float when undeclared) and the given
+    /// dimensions. Type and dimensions come from the model file, so both are checked before anything is
+    /// allocated: a type without storage is QB1003, a size over the limits QB2009, each naming the model.
+    /// </summary>
+    internal static Tensor DeclaredInput(ModelGraph graph, ValueInfo input, long[] dims)
+    {
+        var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
+        if (!Enum.IsDefined(type) || type == DataType.String)
+            throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType,
+                $"graph input '{input.Name}' has element type {(int)input.Type}, which QuantBuild cannot feed", graph.SourcePath);
+        try
+        {
+            TensorLimits.CheckedElementCount(type, dims, $"model input '{input.Name}'");
+        }
+        catch (QuantBuildException e)
+        {
+            throw new QuantBuildException(e.Code, e.Message, graph.SourcePath, inner: e);
+        }
+        return Tensor.Create(type, Array.ConvertAll(dims, d => (int)d));
+    }
+
     /// <summary>Inputs of the declared types and shapes; symbolic dimensions bound to <paramref name="variant"/>-dependent sizes.</summary>
     public static Dictionary<string, Tensor> SyntheticInputs(ModelGraph graph, IReadOnlyDictionary<string, int>? bindings, int variant)
     {
@@ -68,21 +90,7 @@ public static class ShapeInference
                 d is long v ? v
                 : input.DimParams?[i] is string p && bindings is not null && bindings.TryGetValue(p, out var b) ? b
                 : variant == 1 ? 1L : 3L).ToArray() ?? Array.Empty<long>();
-            var type = input.Type == DataType.Undefined ? DataType.Float : input.Type;
-            // The declared type comes from the model file: an element type without storage is a model error, not a crash.
-            if (!Enum.IsDefined(type) || type == DataType.String)
-                throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType,
-                    $"graph input '{input.Name}' has element type {(int)input.Type}, which QuantBuild cannot feed", graph.SourcePath);
-            try
-            {
-                // The declared dimensions are the model's word: checked before they size anything.
-                TensorLimits.CheckedElementCount(type, dims, $"model input '{input.Name}'");
-            }
-            catch (QuantBuildException e)
-            {
-                throw new QuantBuildException(e.Code, e.Message, graph.SourcePath, inner: e);
-            }
-            var t = Tensor.Create(type, Array.ConvertAll(dims, d => (int)d));
+            var t = DeclaredInput(graph, input, dims);
             // Small non-zero values keep Log/Div/Sqrt finite; integer inputs stay zero (valid indices).
             if (t.Data is float[] f) Array.Fill(f, 0.5f);
             feeds[input.Name] = t;
