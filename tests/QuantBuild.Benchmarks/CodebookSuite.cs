@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Text;
 using System.Text.Json;
 using QuantBuild.Configuration;
@@ -51,19 +52,19 @@ static class CodebookSuite
 
     private static string Fmt(double? v) => v is double d ? $"{d * 100:0.00}%" : "n/a";
 
-    private static (PipelineResult Result, string Qdq, long WeightBytes) Quantize(string modelPath, string calibrationJson, string method, int bits, string work, string id)
+    private static (CompiledModel Result, string Qdq, long WeightBytes) Quantize(string modelPath, string calibrationJson, string method, int bits, string work, string id)
     {
         var sidecar = Path.Combine(work, $"{id}-{method}-w{bits}.quant.json");
         File.WriteAllText(sidecar, $$"""{ "weights": { "method": "{{method}}", "bits": {{bits}} }, "calibration": { "inputs": {{calibrationJson}} } }""");
-        var result = QuantizationPipeline.Run(modelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var result = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 1 });
         var qdq = Path.Combine(work, $"{id}-{method}-w{bits}.quant.onnx");
         File.WriteAllBytes(qdq, QdqOnnxEmitter.EmitBytes(result.Model));
         return (result, qdq, result.Model.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes));
     }
 
-    private static IntegerModelRunner? TryRunner(PipelineResult result, out string? why)
+    private static IntegerModelRunner? TryRunner(CompiledModel result, out string? why)
     {
-        try { why = null; return new IntegerModelRunner(IntegerLowering.Lower(result.Model, result.SampleShapes)); }
+        try { why = null; return new IntegerModelRunner(result.RequirePlan()); }
         catch (QuantBuildException e) { why = e.Message; return null; }
     }
 

@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -102,9 +103,10 @@ static class Int8Suite
             $"\"{kv.Key}\": {JsonSerializer.Serialize(Path.Combine(casesDir, "*", Path.GetFileName(kv.Value)))}"));
         File.WriteAllText(sidecar, $$"""{ "weights": { "bits": {{bits}} }, "calibration": { "inputs": { {{calibration}} } } }""");
 
-        var result = QuantizationPipeline.Run(model.ModelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
-        var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
-        var runner = new IntegerModelRunner(plan);
+        var compiled = ModelCompiler.Compile(model.ModelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var result = compiled.Pipeline;
+        var runner = new IntegerModelRunner(compiled.RequirePlan());
+        var plan = runner.Plan;
         var feeds = input.LoadInputs();
         for (int i = 0; i < options.Warmup; i++) runner.Run(feeds);
         var times = new double[options.Iters];

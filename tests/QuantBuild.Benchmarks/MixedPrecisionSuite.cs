@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Text;
 using System.Text.Json;
 using QuantBuild.Configuration;
@@ -135,9 +136,10 @@ static class MixedPrecisionSuite
                 """);
             try
             {
-                var result = QuantizationPipeline.Run(modelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
-                var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
-                var runner = new IntegerModelRunner(plan);
+                var compiled = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 1 });
+                var result = compiled.Pipeline;
+                var runner = new IntegerModelRunner(compiled.RequirePlan());
+                var plan = runner.Plan;
                 double signal = 0, noise = 0, cosine = 0;
                 int agree = 0, correct = 0;
                 for (int i = 0; i < evaluation.Count; i++)

@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Text;
 using System.Text.Json;
 using QuantBuild.Configuration;
@@ -75,16 +76,17 @@ static class MultipointSuite
     {
         var sidecar = Path.Combine(work, stem + ".quant.json");
         File.WriteAllText(sidecar, Sidecar(c, calibration));
-        var result = QuantizationPipeline.Run(modelPath, SidecarParser.Load(sidecar), new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var compiled = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 1 });
+        var result = compiled.Pipeline;
         var qdq = Path.Combine(work, stem + ".quant.onnx");
         File.WriteAllBytes(qdq, QdqOnnxEmitter.EmitBytes(result.Model));
         IntegerModelRunner? runner = null;
         long stored = result.Model.Weights.Values.Sum(w => ((long)(w.Codes.Length + (long)w.ExtraPoints.Count * w.ChannelLength) * (w.Bits <= 4 ? 4 : 8) + 7) / 8);
         try
         {
-            var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
-            runner = new IntegerModelRunner(plan);
-            stored = plan.Steps.Sum(s => s switch { ConvStep cs => (long)cs.Weights.StoredBytes().Length, FullyConnectedStep f => f.Weights.StoredBytes().Length, _ => 0L });
+            var calls = compiled.RequirePlan();
+            runner = new IntegerModelRunner(calls);
+            stored = calls.WeightBytes;
         }
         catch (QuantBuildException e) { Console.Error.WriteLine($"  {stem}: no integer plan ({e.Message})"); }
         return (result, qdq, runner, stored);

@@ -1,4 +1,5 @@
 using QuantBuild.BuildContract;
+using QuantBuild.Compilation;
 using QuantBuild.Lowering;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
@@ -17,9 +18,6 @@ public sealed record QuantizeRequest(string ModelPath, string? SidecarPath, stri
     string? ClassName = null, string? Namespace = null, string Access = "internal", string? DependencyFile = null,
     string? RuntimeNamespace = null, bool EmptyFilesForDisabledOutputs = false, bool NullableDirective = true);
 
-/// <summary>One output file of a model, produced in memory before anything is written.</summary>
-public sealed record OutputFile(string FileName, byte[] Content);
-
 /// <summary>
 /// Quantizes one model and writes its outputs as one generation: every output is computed in memory
 /// first, then the set is published by <see cref="ModelGeneration"/> (staged in a temporary folder,
@@ -29,16 +27,9 @@ public sealed record OutputFile(string FileName, byte[] Content);
 public static class QuantizeJob
 {
     /// <summary>Sidecar used when none is given: MODEL's folder/&lt;stem&gt;.quant.json, if it exists.</summary>
-    public static string? DefaultSidecar(string modelPath)
-    {
-        var candidate = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, Path.GetFileNameWithoutExtension(modelPath) + ".quant.json");
-        return File.Exists(candidate) ? candidate : null;
-    }
+    public static string? DefaultSidecar(string modelPath) => ModelCompiler.DefaultSidecar(modelPath);
 
-    public static QuantizationSettings LoadSettings(string? sidecarPath, string modelPath) =>
-        sidecarPath is null
-            ? new QuantizationSettings { Calibration = new CalibrationSettings { BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(modelPath))! } }
-            : SidecarParser.Load(sidecarPath);
+    public static QuantizationSettings LoadSettings(string? sidecarPath, string modelPath) => ModelCompiler.LoadSettings(sidecarPath, modelPath);
 
     /// <summary>The output file names of a request, predictable from the request alone (MSBuild predicts them with the same <see cref="ModelOutputs"/>).</summary>
     public static IReadOnlyList<string> PredictOutputs(QuantizeRequest request, OutputSettings outputs)
@@ -54,43 +45,25 @@ public static class QuantizeJob
     public static string? GenerationMarker(QuantizeRequest request) =>
         request.DependencyFile is null ? null : Path.Combine(request.OutputDirectory, ModelOutputs.Generation(request.Name));
 
-    public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, PipelineResult Pipeline);
+    public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, CompiledModel Compiled)
+    {
+        public PipelineResult Pipeline => Compiled.Pipeline;
+    }
 
     /// <param name="warnings">where QB4105 warnings go (stderr for the standalone verb); null: <paramref name="log"/></param>
     public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null)
     {
         var settings = LoadSettings(request.SidecarPath, request.ModelPath);
-        var progress = new Progress(log, request.Name);
-        var result = QuantizationPipeline.Run(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, progress);
-
-        var outputs = new List<OutputFile>();
-        if (settings.Outputs.Onnx) outputs.Add(new(ModelOutputs.QuantizedOnnx(request.Name), QdqOnnxEmitter.EmitBytes(result.Model, settings.Outputs.QdqIntegerType)));
-        var plan = settings.Outputs.CSharp ? IntegerLowering.Lower(result.Model, result.SampleShapes) : null;
-        if (plan is not null)
-        {
-            outputs.Add(new(ModelOutputs.CSharp(request.Name), Utf8.GetBytes(CSharpEmitter.Emit(plan, CSharpOptions(request)))));
-            // In the canonical form the MSBuild task turns into build warnings.
-            foreach (var warning in plan.Warnings)
-                (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
-        }
-        if (settings.Outputs.Report)
-        {
-            // Keyed by kind, not file name, so the report does not depend on --name.
-            var sizes = new Dictionary<string, long>(StringComparer.Ordinal) { ["modelFp32FileBytes"] = new FileInfo(request.ModelPath).Length };
-            // The generated C# names its class after the model, so its size is left out: the report
-            // stays byte-identical whatever --name or class name a build uses.
-            foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
-                sizes[SizeKey(o.FileName, request.Name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(request.Name), QuantizationReport.Write(Path.GetFileName(request.ModelPath), result, sizes, plan)));
-        }
+        var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request.Name));
+        var outputs = compiled.Outputs(request.Name, CSharpOptions(request)).ToList();
+        // In the canonical form the MSBuild task turns into build warnings.
+        foreach (var warning in compiled.Warnings)
+            (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
 
         if (request.EmptyFilesForDisabledOutputs)
             foreach (var predicted in PredictOutputs(request, settings.Outputs))
                 if (outputs.All(o => o.FileName != predicted)) outputs.Add(new(predicted, Array.Empty<byte>()));
-        var dependencies = new List<string> { Path.GetFullPath(request.ModelPath) };
-        if (settings.SourcePath is not null) dependencies.Add(settings.SourcePath);
-        dependencies.AddRange(result.CalibrationFilesRead);
-        dependencies = dependencies.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var dependencies = compiled.Dependencies;
 
         // The dependency file belongs to the generation: it tells MSBuild what this set was made from.
         var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
@@ -105,14 +78,14 @@ public static class QuantizeJob
         {
             throw new QuantBuildException(DiagnosticCodes.WriteFailed, $"could not write the outputs of '{request.Name}' to '{request.OutputDirectory}': {e.Message}", request.OutputDirectory, inner: e);
         }
-        foreach (var (stage, elapsed) in result.Timings)
+        foreach (var (stage, elapsed) in compiled.Pipeline.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
         // What a CI agent building models side by side must leave free (VmHWM on Linux). It is the whole
         // process's peak so far (with `build`, models quantized in parallel share it), and it varies from run
         // to run with the GC, so it is logged like the timings and kept out of the byte-identical report.
         using (var self = System.Diagnostics.Process.GetCurrentProcess())
             log.WriteLine($"{request.Name}: peak memory {self.PeakWorkingSet64 / (1024 * 1024)} MiB (process working set)");
-        return new JobResult(written, dependencies, result);
+        return new JobResult(written, dependencies, compiled);
     }
 
     private static readonly System.Text.UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
@@ -134,13 +107,6 @@ public static class QuantizeJob
         RuntimeNamespace = request.RuntimeNamespace,
         NullableDirective = request.NullableDirective,
     };
-
-    /// <summary>"&lt;Name&gt;.quant.onnx" → "quantOnnxFileBytes", "&lt;Name&gt;.g.cs" → "gCsFileBytes".</summary>
-    private static string SizeKey(string fileName, string name)
-    {
-        var parts = fileName[(name.Length + 1)..].Split('.');
-        return string.Concat(parts.Select((p, i) => i == 0 ? p : char.ToUpperInvariant(p[0]) + p[1..])) + "FileBytes";
-    }
 
     public static void TryDelete(string path)
     {

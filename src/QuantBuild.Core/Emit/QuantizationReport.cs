@@ -16,8 +16,8 @@ public static class QuantizationReport
 {
     public const int FormatVersion = 1;
 
-    /// <param name="plan">the lowered plan of the generated C#, when it is emitted: its float steps are listed under generatedCode.floatNodes</param>
-    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.IntegerPlan? plan = null)
+    /// <param name="calls">the compiled plan of the generated C#, when it is emitted: its steps, kernels and data are summarized under generatedCode</param>
+    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -143,13 +143,22 @@ public static class QuantizationReport
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
             json.WriteEndArray();
 
-            if (plan is not null)
+            if (calls is not null)
             {
                 // What the generated C# really runs in float: the excluded nodes plus any node without an
                 // integer kernel, each between dequantize and quantize of its int8 neighbours.
+                var plan = calls.Plan;
                 json.WriteStartObject("generatedCode");
                 json.WriteNumber("integerSteps", plan.Steps.Count(s => !s.IsFloat));
                 json.WriteNumber("floatSteps", plan.Steps.Count(s => s.IsFloat));
+                // The runtime kernels the generated class constructs, by type, and the bytes of constant data it compiles in.
+                json.WriteStartObject("kernels");
+                foreach (var g in calls.Kernels.GroupBy(k => k.Type.Name).OrderBy(g => g.Key, StringComparer.Ordinal)) json.WriteNumber(g.Key, g.Count());
+                json.WriteEndObject();
+                json.WriteStartObject("dataBytes");
+                foreach (var g in calls.Data.GroupBy(d => d.Role).OrderBy(g => g.Key)) json.WriteNumber(char.ToLowerInvariant(g.Key.ToString()[0]) + g.Key.ToString()[1..], g.Sum(d => d.ByteLength));
+                json.WriteEndObject();
+                json.WriteNumber("arenaBytes", calls.ArenaBytes);
                 json.WriteStartArray("floatNodes");
                 foreach (var f in plan.Steps.OfType<Lowering.FloatStep>())
                 {

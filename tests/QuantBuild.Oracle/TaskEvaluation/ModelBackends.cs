@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
@@ -76,9 +77,10 @@ public sealed class EngineBackend : IModelBackend
 }
 
 /// <summary>Our integer runtime: the lowered plan run by <see cref="IntegerModelRunner"/>, the kernels the generated C# calls.</summary>
-public sealed class IntegerBackend(IntegerPlan plan, string name) : IModelBackend
+public sealed class IntegerBackend(KernelPlan calls, string name) : IModelBackend
 {
-    private readonly IntegerModelRunner _runner = new(plan);
+    private readonly IntegerModelRunner _runner = new(calls);
+    private readonly IntegerPlan plan = calls.Plan;
 
     public string Name { get; } = "int:" + name;
 

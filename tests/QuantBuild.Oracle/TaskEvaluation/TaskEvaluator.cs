@@ -1,7 +1,7 @@
+using QuantBuild.Compilation;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using QuantBuild.Cli.Commands;
 using QuantBuild.Graph;
 using QuantBuild.Lowering;
 using QuantBuild.Quantization;
@@ -124,21 +124,30 @@ public sealed class TaskEvaluator(OrtOracle oracle, string workDir, TextWriter? 
             File.WriteAllText(sidecar, recipe.SidecarFor(spec));
             _log.WriteLine($"{task.Id} {recipe.Name}: quantize {spec.Id} ...");
             long start = Stopwatch.GetTimestamp();
-            var job = QuantizeJob.Run(new QuantizeRequest(spec.ModelPath, sidecar, folder, spec.Id), Environment.ProcessorCount, TextWriter.Null);
+            // The compile `quantbuild quantize` and MSBuild run; its outputs are written as the CLI names them.
+            var compiled = ModelCompiler.Compile(spec.ModelPath, sidecar, new Engine.EngineOptions { MaxDegreeOfParallelism = Environment.ProcessorCount });
+            var written = new List<string>();
+            foreach (var file in compiled.Outputs(spec.Id, new Emit.CSharpEmitOptions { ClassName = "Model", Namespace = "QuantBuild.Evaluation" }))
+            {
+                var path = Path.Combine(folder, file.FileName);
+                File.WriteAllBytes(path, file.Content);
+                written.Add(path);
+            }
             quantizeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
-            var model = job.Pipeline.Model;
-            // The plan the C# emitter writes out: same lowering, same static sample shapes.
-            var plan = IntegerLowering.Lower(model, job.Pipeline.SampleShapes);
+            var model = compiled.Model;
+            // The plan the C# emitter wrote out, compiled once.
+            var calls = compiled.RequirePlan();
+            var plan = calls.Plan;
             floatSteps += plan.FloatNodeNames.Count;
-            integer[spec.Id] = new IntegerBackend(plan, spec.Id);
-            var qdqFile = job.Written.Single(f => f.EndsWith(".quant.onnx", StringComparison.Ordinal));
+            integer[spec.Id] = new IntegerBackend(calls, spec.Id);
+            var qdqFile = written.Single(f => f.EndsWith(".quant.onnx", StringComparison.Ordinal));
             var (input, output) = IoNames(spec.ModelPath);
             qdq[spec.Id] = new OrtBackend(oracle, qdqFile, input, output);
             meaning[spec.Id] = new OrtBackend(oracle.QdqMeaning(), qdqFile, input, output);
             artifacts.Add(new QuantizedArtifact(spec.Id, plan, qdqFile));
             fp32Bytes += model.Weights.Values.Sum(w => 4L * w.Codes.Length);
             quantBytes += model.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes);
-            files.AddRange(job.Written);
+            files.AddRange(written);
         }
         var ours = RunVariant(task, recipe.Name + " integer runtime", integer);
         var theirs = RunVariant(task, recipe.Name + " QDQ ORT", qdq);

@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -106,8 +107,7 @@ public sealed class LevelActivationCliTests
             Activations = new ActivationSettings { Levels = ActivationLevelGrid.Log, LevelBits = 3 },
             Calibration = new CalibrationSettings { Inputs = [new CalibrationInput("input", "calib/*.npy")], BaseDirectory = temp.Path },
         };
-        var result = QuantizationPipeline.Run(QuantizeTestData.MnistModel, settings);
-        var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
+        var plan = ModelCompiler.Compile(QuantizeTestData.MnistModel, settings).RequirePlan().Plan;
         Assert.IsNotEmpty(plan.Steps.OfType<LevelEncodeStep>().ToList());
         Assert.IsTrue(plan.Steps.Any(s => s is ConvStep { InputLevels: not null } or FullyConnectedStep { InputLevels: not null }));
         var runner = new IntegerModelRunner(plan);

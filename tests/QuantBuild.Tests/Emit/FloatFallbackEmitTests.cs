@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -98,8 +99,7 @@ public sealed class FloatFallbackEmitTests
         var layers = string.Join(", ", skip(graph).Select(n => $"\"{n}\": {{ \"skip\": true }}"));
         var sidecar = Path.Combine(dir, "model.quant.json");
         File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} } }""");
-        var result = QuantizationPipeline.Run(modelPath, QuantizeJob.LoadSettings(sidecar, modelPath), new EngineOptions { MaxDegreeOfParallelism = 2 });
-        var plan = IntegerLowering.Lower(result.Model, result.SampleShapes);
+        var plan = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 2 }).RequirePlan().Plan;
         var floatGraph = OnnxImporter.Load(modelPath);
         GraphPreparation.Prepare(floatGraph, inferShapes: false);
         _cases[name] = new Case(name, plan, floatGraph, samples);

@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using System.Text.Json;
 using QuantBuild.Cli;
 using QuantBuild.Configuration;
@@ -115,7 +116,8 @@ public sealed class MixedPrecisionTests
         var sidecar = MnistSidecar(temp, """{ "bits": 8 }""", """{ "averageBits": 4.5, "bits": [2, 3, 4, 8] }""",
             $$""", "layers": { "{{pinned}}": { "weights": { "bits": 6 } } }""");
         var settings = SidecarParser.Load(sidecar);
-        var result = QuantizationPipeline.Run(QuantizeTestData.MnistModel, settings, new EngineOptions { MaxDegreeOfParallelism = 2 });
+        var compiled = ModelCompiler.Compile(QuantizeTestData.MnistModel, settings, new EngineOptions { MaxDegreeOfParallelism = 2 });
+        var result = compiled.Pipeline;
         var model = result.Model;
         var allocation = model.BitAllocation;
         Assert.IsNotNull(allocation);
@@ -138,8 +140,7 @@ public sealed class MixedPrecisionTests
         Assert.AreNotEqual(1, allocation.Layers.Where(l => !l.Fixed).Select(l => l.Bits).Distinct().Count(), "a 4.5-bit budget must mix widths");
 
         // The chosen widths run on the integer kernels (2-4 bits as int4, 5-8 as int8).
-        var plan = IntegerLowering.Lower(model, result.SampleShapes);
-        Assert.IsEmpty(plan.FloatNodeNames);
+        Assert.IsEmpty(compiled.RequirePlan().Plan.FloatNodeNames);
 
         using var report = JsonDocument.Parse(QuantizationReport.Write("mnist.onnx", result));
         var section = report.RootElement.GetProperty("mixedPrecision");
