@@ -91,7 +91,7 @@ static class EptqSuite
                         result.Model.Weights[node] = new WeightQuantization
                         {
                             NodeName = w.NodeName, WeightName = w.WeightName, Shape = w.Shape, Axis = w.Axis, Bits = 4,
-                            Codes = w.Codes, Scales = w.Scales, Method = w.Method,
+                            Codes = w.Codes, Scales = w.Scales, Method = w.Method, Quantizer = w.Quantizer,
                         };
                 var runner = new IntegerModelRunner(IntegerLowering.Lower(result.Model, result.SampleShapes));
                 var outputs = data.Eval.Select(x => runner.Run(new Dictionary<string, Tensor> { [data.InputName] = x }).First().Value.Floats).ToList();

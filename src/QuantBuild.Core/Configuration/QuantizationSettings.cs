@@ -14,14 +14,14 @@ public enum WeightRangeMethod
 /// <summary>Weight quantization of one layer (the sidecar's <c>weights</c> object).</summary>
 public sealed record WeightSettings
 {
-    public string Method { get; init; } = "linear";
+    public Quantization.WeightMethod Method { get; init; } = Quantization.WeightMethod.Linear;
     public int Bits { get; init; } = 8;
     public bool PerChannel { get; init; } = true;
     public bool Symmetric { get; init; } = true;
     public WeightRangeMethod Range { get; init; } = WeightRangeMethod.MinMax;
     /// <summary>After quantization, shift the bias by the expected output error E[(W_q − W)·x] (see BiasCorrection).</summary>
     public bool BiasCorrection { get; init; }
-    /// <summary>Options of the multipoint quantizer (the sidecar's <c>weights.multipoint</c>); used when Method is "multipoint".</summary>
+    /// <summary>Options of the multipoint quantizer (the sidecar's <c>weights.multipoint</c>); used when Method is Multipoint.</summary>
     public MultipointSettings Multipoint { get; init; } = new();
 }
 
@@ -80,7 +80,7 @@ public sealed record LayerOverride
     public required string Pattern { get; init; }
     public bool? Skip { get; init; }
     public int? Bits { get; init; }
-    public string? Method { get; init; }
+    public Quantization.WeightMethod? Method { get; init; }
     public bool? PerChannel { get; init; }
     public bool? Symmetric { get; init; }
     public WeightRangeMethod? Range { get; init; }

@@ -37,8 +37,8 @@ public static class SidecarParser
     private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
 
     /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
-    public static readonly string[] WeightMethods = ["linear", "log", "weq", "multipoint", "eptq"];
-    public static IReadOnlyCollection<string> ImplementedWeightMethods => Quantization.WeightQuantizers.Implemented;
+    public static IReadOnlyList<string> WeightMethods => Quantization.WeightMethods.Names;
+    public static IReadOnlyCollection<string> ImplementedWeightMethods => Quantization.WeightQuantizers.Implemented.Select(Quantization.WeightMethods.Name).ToList();
     public static readonly string[] WeightRanges = ["minmax", "mse"];
     public static readonly string[] ActivationMethods = ["minmax", "percentile", "mse", "entropy"];
     /// <summary>Level grids of activations.levels ("linear" = plain int8, the default).</summary>
@@ -170,11 +170,11 @@ public static class SidecarParser
             {
                 case "method":
                 {
-                    var method = reader.Enum(v, $"{where}.method", WeightMethods);
+                    var method = reader.Enum(v, $"{where}.method", WeightMethods.ToArray());
                     if (!ImplementedWeightMethods.Contains(method))
                         throw reader.Error(DiagnosticCodes.UnsupportedSetting, v,
                             $"{where}.method \"{method}\" is not implemented yet; use \"linear\"");
-                    o = o with { Method = method };
+                    o = o with { Method = Quantization.WeightMethods.FromLabel(method) };
                     break;
                 }
                 case "bits": o = o with { Bits = (int)reader.Integer(v, $"{where}.bits", MinBits, MaxBits) }; break;

@@ -97,6 +97,7 @@ internal static class MultipointQdq
                 Codes = first.Codes,
                 Scales = first.Scales,
                 Method = "multipoint",
+                Quantizer = WeightMethod.Multipoint,
                 ExtraPoints = points.OrderBy(p => p.Point.Channel).ThenBy(p => p.Level).Select(p => p.Point).ToList(),
             };
             result[output] = wq;

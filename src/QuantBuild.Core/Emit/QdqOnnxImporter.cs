@@ -170,6 +170,7 @@ public static class QdqOnnxImporter
                     CodebookLevels = cb.Tables,
                     Codebooks = cb.Tables.Select((t, j) => t.Select(l => l * cb.Scales[j]).ToArray()).ToArray(),
                     Method = cbMethod,
+                    Quantizer = WeightMethods.FromLabel(cbMethod),
                 };
                 continue;
             }
@@ -179,7 +180,7 @@ public static class QdqOnnxImporter
                 model.Weights[node.Name] = new WeightQuantization
                 {
                     NodeName = node.Name, WeightName = mp.WeightName, Shape = mp.Shape, Axis = mp.Axis, Bits = bits,
-                    Codes = mp.Codes, Scales = mp.Scales, Method = method, ExtraPoints = mp.ExtraPoints,
+                    Codes = mp.Codes, Scales = mp.Scales, Method = method, Quantizer = WeightMethods.FromLabel(method), ExtraPoints = mp.ExtraPoints,
                 };
                 continue;
             }
@@ -195,6 +196,7 @@ public static class QdqOnnxImporter
                 Codes = w.Codes,
                 Scales = w.Scales,
                 Method = method,
+                Quantizer = WeightMethods.FromLabel(method),
             };
         }
         foreach (var (name, levels) in meta.LevelActivations)

@@ -46,7 +46,7 @@ public static class QuantizationReport
             json.WriteStartObject("settings");
             json.WriteString("sidecar", settings.SourcePath is null ? null : Path.GetFileName(settings.SourcePath));
             json.WriteStartObject("weights");
-            json.WriteString("method", settings.Weights.Method);
+            json.WriteString("method", WeightMethods.Name(settings.Weights.Method));
             json.WriteNumber("bits", settings.Weights.Bits);
             json.WriteBoolean("perChannel", settings.Weights.PerChannel);
             json.WriteBoolean("symmetric", settings.Weights.Symmetric);
@@ -109,7 +109,7 @@ public static class QuantizationReport
                 WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));
                 json.WriteNumber("fp32Bytes", fb);
                 json.WriteNumber("quantizedBytes", qb);
-                if (w.Method == "multipoint")
+                if (w.Quantizer == WeightMethod.Multipoint)
                 {
                     json.WriteNumber("extraPoints", w.ExtraPoints.Count);
                     json.WriteNumber("maxPointsPerChannel", 1 + (w.ExtraPoints.Count == 0 ? 0 : w.ExtraPoints.GroupBy(p => p.Channel).Max(g => g.Count())));
@@ -176,7 +176,7 @@ public static class QuantizationReport
             json.WriteNumber("weightsFp32Bytes", floatBytes);
             json.WriteNumber("weightsQuantizedBytes", quantBytes);
             WriteFloat(json, "weightCompression", quantBytes == 0 ? 0 : (double)floatBytes / quantBytes);
-            if (model.Weights.Values.Any(w => w.Method == "multipoint"))
+            if (model.Weights.Values.Any(w => w.Quantizer == WeightMethod.Multipoint))
             {
                 // Against single-point quantization at the same bits: what the extra points add.
                 var mp = MultipointOverhead.Of(model);

@@ -1,5 +1,3 @@
-using QuantBuild.Diagnostics;
-
 namespace QuantBuild.Lowering;
 
 /// <summary>
@@ -54,18 +52,6 @@ public sealed class FloatStepExecution
             arenaBytes = Math.Max(arenaBytes, cursor);
             result[step] = new FloatStepExecution(step, calls, scratch);
         }
-        return result;
-    }
-
-    /// <summary>Like <see cref="Prepare(IntegerPlan, out int, out List{ValueTuple{FloatStep, string}})"/>, failing with QB2001 naming every node no float kernel covers.</summary>
-    public static Dictionary<FloatStep, FloatStepExecution> PrepareAll(IntegerPlan plan, out int arenaBytes)
-    {
-        var result = Prepare(plan, out arenaBytes, out var unsupported);
-        if (unsupported.Count > 0)
-            throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
-                $"the generated runtime cannot run {unsupported.Count} float node(s): " +
-                string.Join(", ", unsupported.Select(u => $"{u.Step.OpType} '{u.Step.NodeName}' ({u.Reason})")),
-                plan.Model.Graph.SourcePath, node: unsupported[0].Step.NodeName);
         return result;
     }
 

@@ -252,7 +252,7 @@ public static class IntegerLowering
                     1, (int)strides[0], 0, (int)pads[0], 0, (int)pads[1], 1, (int)dilations[0], group);
             if (geometry.OutputLength != y.Length) return "convolution geometry does not match the inferred output shape";
             if (wq.Axis != 0 && wq.Scales.Length != 1) return "conv weights must be quantized per output channel (axis 0)";
-            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Method == "multipoint") return "multipoint weights have no kernel for level-coded inputs";
+            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for level-coded inputs";
             var (input, levels) = LevelInput(node, node.Inputs[0]);
             var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
             var output = Activation(outName);
@@ -294,7 +294,7 @@ public static class IntegerLowering
 
         private string? FullyConnected(Node node, WeightQuantization wq, sbyte[] codes, int batch, int k, int n, string? biasName)
         {
-            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Method == "multipoint") return "multipoint weights have no kernel for level-coded inputs";
+            if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for level-coded inputs";
             var (input, levels) = LevelInput(node, node.Inputs[0]);
             var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
             var output = Activation(outName);
@@ -317,7 +317,7 @@ public static class IntegerLowering
         /// <summary>Weights with the int32 bias b_q[j] = RNE(b[j] / (s_x·s_w[j])), saturated with a warning (docs/algorithms/linear.md, "Bias quantization").</summary>
         private PlanWeights Weights(Node node, WeightQuantization wq, sbyte[] codes, int channels, QuantParams input, string? biasName)
         {
-            if (wq.Method == "multipoint") return MultipointWeights(node, wq, codes, channels, input, biasName);
+            if (wq.Quantizer == WeightMethod.Multipoint) return MultipointWeights(node, wq, codes, channels, input, biasName);
             PlanCodebook? codebook = null;
             if (wq.Encoding == WeightEncoding.Codebook)
                 (codes, codebook) = CodebookWeights(node, wq, codes, channels);
@@ -380,7 +380,7 @@ public static class IntegerLowering
             var single = Weights(node, new WeightQuantization
             {
                 NodeName = wq.NodeName, WeightName = wq.WeightName, Shape = wq.Shape, Axis = wq.Axis, Bits = storage,
-                Codes = wq.Codes, Scales = wq.Scales, Method = "linear",
+                Codes = wq.Codes, Scales = wq.Scales, Method = "linear", Quantizer = WeightMethod.Linear,
             }, codes, channels, input, biasName);
             if (wq.ExtraPoints.Count == 0) return single;
             int k = wq.ChannelLength;

@@ -62,6 +62,7 @@ public static class CodebookWeights
             Codebooks = reals,
             CodebookLevels = levels,
             Method = method,
+            Quantizer = WeightMethods.FromLabel(method),
         };
     }
 

@@ -34,7 +34,7 @@ public sealed record MultipointOverhead(int Layers, int Channels, int ExtraPoint
             long positions = Math.Max(1, outputs / Math.Max(1, w.Channels));
             singleMacs += positions * w.Codes.Length;
             extraMacs += positions * w.ExtraPoints.Count * rowLength;
-            if (w.Method == "multipoint") { layers++; channels += w.Channels; extra += w.ExtraPoints.Count; }
+            if (w.Quantizer == WeightMethod.Multipoint) { layers++; channels += w.Channels; extra += w.ExtraPoints.Count; }
         }
         return new MultipointOverhead(layers, channels, extra, singleBytes, extraBytes, singleStored, extraStored, singleMacs, extraMacs);
     }

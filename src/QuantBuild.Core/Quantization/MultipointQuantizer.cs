@@ -110,6 +110,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
             Codes = codes,
             Scales = scales,
             Method = "multipoint",
+            Quantizer = WeightMethod.Multipoint,
             ExtraPoints = ordered,
         };
     }
@@ -277,7 +278,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
         {
             if (cache.ContainsKey(node.Name)) continue;
             var (settings, skip) = context.Settings.ForNode(node.Name);
-            bool wanted = node == requested || (!skip && settings.Method == "multipoint" && settings.Multipoint.Samples == samples);
+            bool wanted = node == requested || (!skip && settings.Method == WeightMethod.Multipoint && settings.Multipoint.Samples == samples);
             if (!wanted) continue;
             var builder = GramBuilder.For(graph, node);
             cache[node.Name] = null;

@@ -129,7 +129,7 @@ public static class QuantizationPipeline
                 $"quantized weights take {quantBytes} bytes, over budget.weightBytes = {budget}; lower weights.bits (globally or per layer in \"layers\") or raise the budget",
                 settings.SourcePath ?? modelPath);
 
-        model.Notes["weights.method"] = settings.Weights.Method;
+        model.Notes["weights.method"] = WeightMethods.Name(settings.Weights.Method);
         model.Notes["weights.range"] = settings.Weights.Range == WeightRangeMethod.Mse ? "mse" : "minmax";
         model.Notes["weights.bits"] = settings.Weights.Bits.ToString(CultureInfo.InvariantCulture);
         model.Notes["weights.granularity"] = settings.Weights.PerChannel ? "per-channel" : "per-tensor";
@@ -182,7 +182,7 @@ public static class QuantizationPipeline
     {
         var producers = graph.Producers();
         var consumers = graph.Consumers();
-        var weighted = plan.Weighted.Where(w => w.Settings.Method != "multipoint").Select(w => w.Node).ToHashSet(ReferenceEqualityComparer.Instance);
+        var weighted = plan.Weighted.Where(w => w.Settings.Method != WeightMethod.Multipoint).Select(w => w.Node).ToHashSet(ReferenceEqualityComparer.Instance);
         var floats = plan.Float.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         bool FromRelu(string value, int depth)
         {

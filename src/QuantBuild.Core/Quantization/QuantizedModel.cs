@@ -46,7 +46,9 @@ public sealed class WeightQuantization
     /// every table entry, with <c>Codebooks[t][k] == CodebookLevels[t][k] · Scales[t]</c> (one scale per table).
     /// </summary>
     public sbyte[][]? CodebookLevels { get; init; }
-    /// <summary>Name of the method that produced it ("linear", "log", "weq", ...), for the report.</summary>
+    /// <summary>The quantizer that produced it: what code that depends on the method branches on.</summary>
+    public WeightMethod Quantizer { get; init; } = WeightMethod.Linear;
+    /// <summary>Label of the method for the report and the QDQ metadata ("linear", "linear-mse", "log", "weq", ...); never branched on.</summary>
     public string Method { get; init; } = "linear";
     /// <summary>
     /// Multipoint (docs/algorithms/multipoint.md) points beyond the first, for <see cref="WeightEncoding.Linear"/>: each adds

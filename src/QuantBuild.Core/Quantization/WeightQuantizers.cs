@@ -27,21 +27,21 @@ public interface IWeightQuantizer
 /// <summary>The weight quantizers by sidecar method name.</summary>
 public static class WeightQuantizers
 {
-    private static readonly Dictionary<string, IWeightQuantizer> s_byMethod = new(StringComparer.Ordinal)
+    private static readonly Dictionary<WeightMethod, IWeightQuantizer> s_byMethod = new()
     {
-        ["linear"] = new LinearWeightQuantizer(),
-        ["log"] = new LogQuantizer(),
-        ["weq"] = new WeqQuantizer(),
-        ["multipoint"] = new MultipointQuantizer(),
-        ["eptq"] = new Eptq.EptqWeightQuantizer(),
+        [WeightMethod.Linear] = new LinearWeightQuantizer(),
+        [WeightMethod.Log] = new LogQuantizer(),
+        [WeightMethod.Weq] = new WeqQuantizer(),
+        [WeightMethod.Multipoint] = new MultipointQuantizer(),
+        [WeightMethod.Eptq] = new Eptq.EptqWeightQuantizer(),
     };
 
-    /// <summary>Method names a sidecar may select today (the parser rejects the others with a clear message).</summary>
-    public static IReadOnlyCollection<string> Implemented => s_byMethod.Keys;
+    /// <summary>Methods a sidecar may select today (the parser rejects the others with a clear message).</summary>
+    public static IReadOnlyCollection<WeightMethod> Implemented => s_byMethod.Keys;
 
-    public static IWeightQuantizer For(string method) =>
+    public static IWeightQuantizer For(WeightMethod method) =>
         s_byMethod.TryGetValue(method, out var quantizer) ? quantizer
-        : throw new ArgumentException($"weight method '{method}' is not implemented; use one of {string.Join(", ", s_byMethod.Keys)}");
+        : throw new ArgumentException($"weight method '{WeightMethods.Name(method)}' is not implemented; use one of {string.Join(", ", s_byMethod.Keys.Select(WeightMethods.Name))}");
 
     private sealed class LinearWeightQuantizer : IWeightQuantizer
     {

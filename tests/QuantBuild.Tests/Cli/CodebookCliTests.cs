@@ -31,8 +31,8 @@ public sealed class CodebookCliTests
         {
             var node = model.Graph.Nodes.Single(n => n.Name == name);
             var values = model.Graph.Initializers[linear.WeightName].Floats;
-            model.Weights[name] = WeightQuantizers.For(method).Quantize(new WeightQuantizationRequest(node, linear.WeightName, values, linear.Shape, linear.Axis,
-                new WeightSettings { Method = method, Bits = bits }, null!));
+            model.Weights[name] = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(new WeightQuantizationRequest(node, linear.WeightName, values, linear.Shape, linear.Axis,
+                new WeightSettings { Method = WeightMethods.FromLabel(method), Bits = bits }, null!));
         }
         return model;
     }

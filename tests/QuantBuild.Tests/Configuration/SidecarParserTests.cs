@@ -24,7 +24,7 @@ public sealed class SidecarParserTests
     public void EmptyObjectGivesTheDocumentedDefaults()
     {
         var s = Parse("{}");
-        Assert.AreEqual("linear", s.Weights.Method);
+        Assert.AreEqual(QuantBuild.Quantization.WeightMethod.Linear, s.Weights.Method);
         Assert.AreEqual(8, s.Weights.Bits);
         Assert.IsTrue(s.Weights.PerChannel);
         Assert.IsTrue(s.Weights.Symmetric);
@@ -221,7 +221,7 @@ public sealed class SidecarParserTests
 
         // Enumerations agree too.
         var weights = root.GetProperty("$defs").GetProperty("weights").GetProperty("properties");
-        CollectionAssert.AreEqual(SidecarParser.WeightMethods, weights.GetProperty("method").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+        CollectionAssert.AreEqual(SidecarParser.WeightMethods.ToArray(), weights.GetProperty("method").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
         CollectionAssert.AreEqual(SidecarParser.WeightRanges, weights.GetProperty("range").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
         CollectionAssert.AreEqual(SidecarParser.ActivationMethods,
             props.GetProperty("activations").GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());

@@ -12,7 +12,7 @@ public sealed class CodebookQuantizerTests
 
     private static WeightQuantizationRequest Request(string method, float[] values, int[] shape, int bits, bool perChannel = true) =>
         new(new Node("n", "Conv", ["x", "w"], ["y"]), "w", values, shape, 0,
-            new WeightSettings { Method = method, Bits = bits, PerChannel = perChannel }, null!);
+            new WeightSettings { Method = WeightMethods.FromLabel(method), Bits = bits, PerChannel = perChannel }, null!);
 
     private static float[] Gaussian(int n, int seed, double sigma = 1)
     {
@@ -170,7 +170,7 @@ public sealed class CodebookQuantizerTests
         var values = Gaussian(6 * 3 * 3 * 3, 5, 0.2);
         foreach (int bits in new[] { 2, 3, 4, 5, 8 })
         {
-            var wq = WeightQuantizers.For(method).Quantize(Request(method, values, [6, 3, 3, 3], bits));
+            var wq = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(Request(method, values, [6, 3, 3, 3], bits));
             Assert.AreEqual(WeightEncoding.Codebook, wq.Encoding);
             Assert.AreEqual(6, wq.Codebooks!.Length);
             Assert.AreEqual(6, wq.Scales.Length);
@@ -192,7 +192,7 @@ public sealed class CodebookQuantizerTests
             // WEQ gains about as much per bit as a uniform grid; LogQuant saturates (its levels only add small octaves).
             Assert.IsTrue(sqnr > (method == "log" ? (bits == 2 ? 0.5 : 8) : 5.5 * bits - 6), $"{method} {bits} bits: SQNR {sqnr:F1} dB");
             // Deterministic: the same request gives the same codes and tables.
-            var again = WeightQuantizers.For(method).Quantize(Request(method, values, [6, 3, 3, 3], bits));
+            var again = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(Request(method, values, [6, 3, 3, 3], bits));
             CollectionAssert.AreEqual(wq.Codes, again.Codes);
             CollectionAssert.AreEqual(wq.Scales, again.Scales);
         }
@@ -202,7 +202,7 @@ public sealed class CodebookQuantizerTests
     public void LogQuantInt8TableKeepsSevenOctavesExact()
     {
         var values = Gaussian(200, 9);
-        var wq = WeightQuantizers.For("log").Quantize(Request("log", values, [200], 4, perChannel: false));
+        var wq = WeightQuantizers.For(WeightMethods.FromLabel("log")).Quantize(Request("log", values, [200], 4, perChannel: false));
         var levels = wq.CodebookLevels![0];
         CollectionAssert.AreEqual(new sbyte[] { 0, 1, 2, 4, 8, 16, 32, 64 }, levels.Take(8).ToArray());
         CollectionAssert.AreEqual(new sbyte[] { 0, -1, -2, -4, -8, -16, -32, -64 }, levels.Skip(8).ToArray());
@@ -216,7 +216,7 @@ public sealed class CodebookQuantizerTests
     public void WeightBytesCountPackedIndicesTablesAndScales()
     {
         var values = Gaussian(4 * 50, 1);
-        var wq = WeightQuantizers.For("weq").Quantize(Request("weq", values, [4, 50], 3));
+        var wq = WeightQuantizers.For(WeightMethods.FromLabel("weq")).Quantize(Request("weq", values, [4, 50], 3));
         Assert.AreEqual((200 * 3 + 7) / 8 + 4 * 4 + 4 * 8, QuantizationPipeline.QuantizedWeightBytes(wq));
     }
 }

@@ -98,7 +98,7 @@ public sealed class EptqTests
     public void SidecarEptqOptionsAreParsedAndUnknownKeysAreErrorsWithPositions()
     {
         var s = SidecarParser.Parse("""{ "weights": { "method": "eptq", "bits": 4 }, "eptq": { "iterations": 10, "hessian": "uniform", "seed": 3, "learnScales": false } }""", "m.quant.json", ".");
-        Assert.AreEqual("eptq", s.Weights.Method);
+        Assert.AreEqual(QuantBuild.Quantization.WeightMethod.Eptq, s.Weights.Method);
         Assert.AreEqual(10, s.Eptq.Iterations);
         Assert.AreEqual(EptqHessian.Uniform, s.Eptq.Hessian);
         Assert.AreEqual(3, s.Eptq.Seed);

@@ -130,6 +130,7 @@ internal sealed class EptqLayer
             Scales = _delta.Select((d, c) => (float)(d * Sigma[c])).ToArray(),
             Encoding = WeightEncoding.Linear,
             Method = EptqOptimizer.Method,
+            Quantizer = EptqOptimizer.Quantizer,
         };
     }
 

@@ -27,11 +27,12 @@ public sealed record EptqResult(IReadOnlyList<string> Interest, IReadOnlyList<do
 public static class EptqOptimizer
 {
     public const string Method = "eptq";
+    public const WeightMethod Quantizer = WeightMethod.Eptq;
 
     /// <summary>Teacher outputs are kept between steps while they fit in this many floats (256 MB).</summary>
     private const long TeacherCacheFloats = 64L << 20;
 
-    public static bool Applies(QuantizedModel model) => model.Weights.Values.Any(w => w.Method == Method);
+    public static bool Applies(QuantizedModel model) => model.Weights.Values.Any(w => w.Quantizer == Quantizer);
 
     public static EptqResult Run(QuantizedModel model, QuantizationContext context)
     {
@@ -44,7 +45,7 @@ public static class EptqOptimizer
         var layers = new List<EptqLayer>();
         foreach (var node in graph.Nodes)
         {
-            if (!model.Weights.TryGetValue(node.Name, out var wq) || wq.Method != Method || wq.Encoding != WeightEncoding.Linear) continue;
+            if (!model.Weights.TryGetValue(node.Name, out var wq) || wq.Quantizer != Quantizer || wq.Encoding != WeightEncoding.Linear) continue;
             // A weight or bias another node also reads cannot change for this layer alone.
             if (consumers.TryGetValue(wq.WeightName, out var readers) && readers.Count > 1) continue;
             string? biasName = null;
@@ -72,7 +73,7 @@ public static class EptqOptimizer
         var student = StudentGraph.Build(graph, model);
         // Layers quantized by other methods are fixed at their quantized values.
         foreach (var (nodeName, wq) in model.Weights)
-            if (wq.Method != Method || !layers.Any(l => l.Node.Name == nodeName))
+            if (wq.Quantizer != Quantizer || !layers.Any(l => l.Node.Name == nodeName))
                 student.Initializers[wq.WeightName] = Tensor.FromFloats(wq.Dequantize(), wq.Shape);
         var studentEngine = new InferenceEngine(student, context.EngineOptions);
         var loss = new DistillationLoss(teacher, studentEngine, interest, weights, Batches(graph, samples, options));

@@ -20,6 +20,7 @@ public sealed class EptqWeightQuantizer : IWeightQuantizer
             Codes = nearest.Codes,
             Scales = nearest.Scales,
             Method = EptqOptimizer.Method,
+            Quantizer = EptqOptimizer.Quantizer,
         };
     }
 }
