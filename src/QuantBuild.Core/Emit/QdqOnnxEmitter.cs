@@ -179,6 +179,7 @@ public static class QdqOnnxEmitter
         g.Nodes.AddRange(nodes);
         // Constants nobody reads (originals of folded values) would only add fp32 bytes to the file.
         g.RemoveDeadNodes();
+        WriteUniformConstantsAsConstantOfShape(g, names);
         // Intermediate shapes may be bound to the calibration data's sizes; ONNX Runtime infers its own.
         g.ValueInfos.Clear();
 
@@ -219,6 +220,39 @@ public static class QdqOnnxEmitter
         gather.SetInt("axis", 0);
         into.Add(gather);
         return result;
+    }
+
+    /// <summary>Float constants from this many elements on are checked for being one repeated value.</summary>
+    private const int UniformConstantMinElements = 16;
+
+    /// <summary>
+    /// A float constant that is one value repeated — a ConstantOfShape block of padding zeros, folded into an
+    /// initializer when the model was prepared — goes back into the file as ConstantOfShape(shape) with that
+    /// value: a few bytes instead of the whole fp32 tensor, which made BlazeFace's quantized file larger than
+    /// its fp32 one. Bit patterns are compared, so −0 and NaN payloads stay what they were.
+    /// </summary>
+    private static void WriteUniformConstantsAsConstantOfShape(ModelGraph g, NameSet names)
+    {
+        var graphInputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var fills = new List<Node>();
+        foreach (var (name, t) in g.Initializers.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
+        {
+            if (t.Type != DataType.Float || t.Length < UniformConstantMinElements || graphInputs.Contains(name)) continue;
+            var values = t.Floats;
+            int first = BitConverter.SingleToInt32Bits(values[0]);
+            if (!values.All(v => BitConverter.SingleToInt32Bits(v) == first)) continue;
+            var shape = names.Fresh(name + "_shape");
+            g.Initializers.Remove(name);
+            g.Initializers[shape] = Tensor.FromInt64(t.Shape.Select(d => (long)d).ToArray(), t.Rank);
+            var fill = new Node(names.Fresh(name + "_ConstantOfShape"), "ConstantOfShape", [shape], [name]);
+            fill.Attributes["value"] = new AttributeProto
+            {
+                Name = "value", Type = AttributeProto.Types.AttributeType.Tensor,
+                T = QuantBuild.Onnx.IO.TensorProtoConverter.FromTensor(Tensor.FromFloats([values[0]], 1), "value"),
+            };
+            fills.Add(fill);
+        }
+        g.Nodes.InsertRange(0, fills);
     }
 
     public static byte[] EmitBytes(QuantizedModel model, QdqIntegerType integerType = QdqIntegerType.UInt8) => Emit(model, integerType).ToByteArray();

@@ -1,5 +1,6 @@
 using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
+using QuantBuild.Engine.Ops;
 using QuantBuild.Graph;
 using QuantBuild.Quantization;
 using QuantBuild.Runtime;
@@ -43,9 +44,8 @@ public sealed class FloatKernelCall(Type kernelType, object[] arguments, IReadOn
 /// <summary>
 /// Maps a <see cref="FloatStep"/> onto the float kernels of QuantBuild.Runtime with every attribute fixed
 /// at build time, or says why it cannot. Data movement (Transpose, Slice, Gather, Pad, Concat, Split,
-/// Expand, Tile, Resize-nearest, DepthToSpace...) becomes a <see cref="GatherFloat"/> table computed by
-/// running the reference engine's own kernel on element indices, so its semantics are the engine's by
-/// construction.
+/// Expand, Tile, Resize-nearest, DepthToSpace...) becomes <see cref="SeparableGatherFloat"/> calls with
+/// per-axis offset tables planned as the reference engine plans them.
 /// </summary>
 public static class FloatKernelBinding
 {
@@ -104,6 +104,20 @@ public static class FloatKernelBinding
             return null;
         }
     }
+
+    /// <summary>
+    /// Most output elements a data-movement step may store as a per-element <see cref="GatherFloat"/>
+    /// table (the fallback for ops without a parametric form): 64 Ki entries, ~0.5 MB of C# at most.
+    /// </summary>
+    public const int MaxProbeTableEntries = 1 << 16;
+
+    /// <summary>
+    /// The element-number probe (<see cref="GatherFloat"/> tables from running the engine's kernel on
+    /// element indices) for a data-movement step, whatever its size: the tests' oracle for the parametric
+    /// movement kernels.
+    /// </summary>
+    public static IReadOnlyList<FloatKernelCall>? TryBindByProbe(FloatStep step, int opsetVersion, out string reason) =>
+        new Binder(step, opsetVersion).BindByProbe(int.MaxValue, out reason);
 
     private sealed class Binder(FloatStep step, int opset)
     {
@@ -489,11 +503,174 @@ public static class FloatKernelBinding
         // ---------------------------------------------------------------- data movement
 
         /// <summary>
-        /// Runs the engine's kernel for this node on inputs whose values are their own (1-based, offset per
-        /// source) element numbers; every output element then names the source element it copies, and any
-        /// other value is the op's fill (Pad's constant).
+        /// Data movement as <see cref="SeparableGatherFloat"/> calls: per-axis offset tables (Σ of the
+        /// dimensions, never one entry per element) derived from the node's attributes and shapes with the
+        /// engine's own planning code where it has one (Slice, Pad, Tile, Resize-nearest, Split sizes,
+        /// DepthToSpace), so the semantics are the engine's. Ops without such a form (Where with a constant
+        /// condition, ranks above 8) fall back to the element-number probe, with a bounded table.
         /// </summary>
         private List<FloatKernelCall>? BindMovement(out string reason)
+        {
+            reason = "";
+            var calls = _node.OpType switch
+            {
+                "Transpose" => Transpose(),
+                "Expand" => Expand(),
+                "Concat" => Concat(),
+                "Split" => Split(),
+                "Gather" => Gather(out reason),
+                "DepthToSpace" or "SpaceToDepth" => DepthToSpace(),
+                "Slice" or "Pad" or "Tile" or "Resize" or "Upsample" => Separable(out reason),
+                _ => null,
+            };
+            if (calls is not null || reason.Length > 0) return calls;
+            return BindByProbe(MaxProbeTableEntries, out reason);
+        }
+
+        /// <summary>Builds the engine kernel of this node with its constant inputs, for its planning code.</summary>
+        private (OpKernel Kernel, Tensor?[] Args) EngineKernel()
+        {
+            var args = new Tensor?[_node.Inputs.Count];
+            for (int k = 1; k < args.Length; k++) args[k] = Constant(k);
+            var context = new KernelContext(opset, k => k > 0 && k < args.Length ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            return (OpRegistry.Create(_node, context), args);
+        }
+
+        /// <summary>Offsets start, start + stride, ... (size entries).</summary>
+        private static int[] Linear(int size, int stride, int start = 0)
+        {
+            var t = new int[size];
+            for (int i = 0; i < size; i++) t[i] = checked(start + i * stride);
+            return t;
+        }
+
+        /// <summary>
+        /// One <see cref="SeparableGatherFloat"/> call, or null (probe fallback) beyond its rank limit.
+        /// <paramref name="destinationStrides"/> null: the output is written whole and contiguously.
+        /// </summary>
+        private static FloatKernelCall? Copy(int[] shape, int[][] tables, PlanTensor output, FloatOperand? input,
+            int[]? destinationStrides = null, int destinationOffset = 0, float fill = 0f)
+        {
+            if (shape.Length > SeparableGatherFloat.MaxRank) return null;
+            if (destinationStrides is null && FloatKernel.Length(shape) != output.Length)
+                throw new QuantBuildException(DiagnosticCodes.InternalError, $"movement of {FloatKernel.Length(shape)} elements into '{output.Name}' of {output.Length}");
+            var flat = tables.SelectMany(t => t).Select(o => o == ShapeOpHelpers.Outside ? SeparableGatherFloat.Outside : o).ToArray();
+            return Call<SeparableGatherFloat>([shape, flat, destinationStrides ?? [], destinationOffset, fill], output, input);
+        }
+
+        private static List<FloatKernelCall>? One(FloatKernelCall? call) => call is null ? null : [call];
+
+        private List<FloatKernelCall>? Transpose()
+        {
+            var xs = ShapeOf(0)!;
+            var y = Output()!;
+            var perm = _node.GetInts("perm")?.Select(v => (int)v).ToArray() ?? Enumerable.Range(0, xs.Length).Reverse().ToArray();
+            var strides = ShapeOpHelpers.Strides(xs);
+            return One(Copy(y.Shape, y.Shape.Select((d, k) => Linear(d, strides[perm[k]])).ToArray(), y, Operand(0)));
+        }
+
+        /// <summary>Expand: the input read with stride 0 along broadcast axes.</summary>
+        private List<FloatKernelCall>? Expand()
+        {
+            var y = Output()!;
+            var strides = FloatKernel.BroadcastStrides(ShapeOf(0)!, y.Shape);
+            return One(Copy(y.Shape, y.Shape.Select((d, k) => Linear(d, strides[k])).ToArray(), y, Operand(0)));
+        }
+
+        /// <summary>Concat: one contiguous-source copy per input into its slab of the output.</summary>
+        private List<FloatKernelCall>? Concat()
+        {
+            var y = Output()!;
+            int axis = (int)_node.GetInt("axis");
+            if (axis < 0) axis += y.Shape.Length;
+            var outStrides = ShapeOpHelpers.Strides(y.Shape);
+            var calls = new List<FloatKernelCall>();
+            int offset = 0;
+            for (int k = 0; k < _node.Inputs.Count; k++)
+            {
+                if (Operand(k) is not { } x) continue;
+                var shape = ShapeOf(k)!;
+                var strides = ShapeOpHelpers.Strides(shape);
+                if (Copy(shape, shape.Select((d, a) => Linear(d, strides[a])).ToArray(), y, x, outStrides, checked(offset * outStrides[axis])) is not { } call) return null;
+                calls.Add(call);
+                offset += shape[axis];
+            }
+            return calls;
+        }
+
+        /// <summary>Split: each used output copies its slab, placed by the engine's own part sizes.</summary>
+        private List<FloatKernelCall>? Split()
+        {
+            var xs = ShapeOf(0)!;
+            var (kernel, args) = EngineKernel();
+            int axis = ShapeOpHelpers.NormalizeAxis(_node, _node.GetInt("axis", 0), xs.Length);
+            var sizes = ((Engine.Ops.SplitKernel)kernel).PartSizes(args, xs[axis]);
+            var strides = ShapeOpHelpers.Strides(xs);
+            var calls = new List<FloatKernelCall>();
+            int start = 0;
+            for (int o = 0; o < sizes.Length; o++)
+            {
+                if (Output(o) is { } y)
+                {
+                    var shape = (int[])xs.Clone();
+                    shape[axis] = sizes[o];
+                    var tables = shape.Select((d, a) => Linear(d, strides[a], a == axis ? start * strides[axis] : 0)).ToArray();
+                    if (Copy(shape, tables, y, Operand(0)) is not { } call) return null;
+                    calls.Add(call);
+                }
+                start += sizes[o];
+            }
+            return calls;
+        }
+
+        /// <summary>Gather with constant indices: the output viewed as data[:axis] + [n] + data[axis+1:], one table entry per index.</summary>
+        private List<FloatKernelCall>? Gather(out string reason)
+        {
+            reason = "";
+            if (Constant(1) is not { } indices) { reason = "Gather indices are not constant"; return null; }
+            var xs = ShapeOf(0)!;
+            int axis = ShapeOpHelpers.NormalizeAxis(_node, _node.GetInt("axis", 0), xs.Length);
+            var strides = ShapeOpHelpers.Strides(xs);
+            var raw = indices.ToInt64Array();
+            var picks = new int[raw.Length];
+            for (int i = 0; i < raw.Length; i++)
+            {
+                long v = raw[i] < 0 ? raw[i] + xs[axis] : raw[i];
+                if (v < 0 || v >= xs[axis]) throw _node.Error(DiagnosticCodes.InvalidInputValue, $"index {raw[i]} is out of range for axis {axis} of size {xs[axis]}");
+                picks[i] = checked((int)v * strides[axis]);
+            }
+            var shape = xs.Take(axis).Append(picks.Length).Concat(xs.Skip(axis + 1)).ToArray();
+            var tables = shape.Select((d, a) => a == axis ? picks : Linear(d, strides[a])).ToArray();
+            return One(Copy(shape, tables, Output()!, Operand(0)));
+        }
+
+        /// <summary>DepthToSpace/SpaceToDepth: the engine's 6-D view of the input, read in its transposed order.</summary>
+        private List<FloatKernelCall>? DepthToSpace()
+        {
+            var (kernel, _) = EngineKernel();
+            var (shape6, perm, _) = ((Engine.Ops.DepthToSpaceKernel)kernel).Plan(ShapeOf(0)!);
+            var strides = ShapeOpHelpers.Strides(shape6);
+            var shape = perm.Select(p => shape6[p]).ToArray();
+            return One(Copy(shape, shape.Select((d, k) => Linear(d, strides[perm[k]])).ToArray(), Output()!, Operand(0)));
+        }
+
+        /// <summary>Slice, Pad, Tile, Resize-nearest: the tables the engine computes them with.</summary>
+        private List<FloatKernelCall>? Separable(out string reason)
+        {
+            reason = "";
+            var (kernel, args) = EngineKernel();
+            var movement = ((ISeparableMovementKernel)kernel).Separable(args, ShapeOf(0)!);
+            if (movement is null) { reason = "Resize other than nearest"; return null; }
+            return One(Copy(movement.Shape, movement.Offsets, Output()!, Operand(0), fill: movement.Fill));
+        }
+
+        /// <summary>
+        /// Runs the engine's kernel for this node on inputs whose values are their own (1-based, offset per
+        /// source) element numbers; every output element then names the source element it copies, and any
+        /// other value is the op's fill (Pad's constant). The result is one <see cref="GatherFloat"/> table
+        /// entry per output element, so it is refused above <paramref name="tableLimit"/> entries.
+        /// </summary>
+        public List<FloatKernelCall>? BindByProbe(int tableLimit, out string reason)
         {
             reason = "";
             var dataInputs = new List<int>();
@@ -504,6 +681,12 @@ public static class FloatKernelBinding
                 if (isFloat && IsMovementData(k)) dataInputs.Add(k);
             }
             if (dataInputs.Count == 0) { reason = "no float data input"; return null; }
+            long outputElements = step.Outputs.Sum(o => (long)o.Length);
+            if (outputElements > tableLimit)
+            {
+                reason = $"{_node.OpType} has no parametric float kernel here, and its per-element index table would take {outputElements:N0} entries (limit {tableLimit:N0})";
+                return null;
+            }
             var bases = new int[dataInputs.Count + 1];
             for (int i = 0; i < dataInputs.Count; i++) bases[i + 1] = checked(bases[i] + FloatKernel.Length(ShapeOf(dataInputs[i])!));
             if (bases[^1] >= 1 << 23) { reason = "too many elements for an index table"; return null; }

@@ -618,13 +618,31 @@ public static class IntegerLowering
             return null;
         }
 
+        /// <summary>
+        /// Concat of int8 activations, and of constants among them (a channel-padding Concat appends a
+        /// ConstantOfShape block of zeros to an activation): a constant becomes int8 codes at its own
+        /// activation parameters when the model quantizes it (as the QDQ file does), else at the output's,
+        /// and ConcatInt8 rescales it like any input. A constant of one value is stored as that one code
+        /// (ConcatInt8 repeats a single-code input over its shape), so padding costs a byte, not a tensor.
+        /// </summary>
         private string? LowerConcat(Node node)
         {
             var ins = node.Inputs.Where(i => i.Length > 0).ToList();
-            if (ins.Any(i => !IsFloatValue(i))) return "Concat of a constant";
+            if (ins.All(i => !IsFloatValue(i))) return "Concat of constants only";
             int axis = (int)node.GetInt("axis");
             if (axis < 0) axis += _probe[ins[0]].Rank;
-            var inputs = ins.Select(i => Activation(i)).ToList();
+            var outputQuant = Quant(node.Outputs[0])!.Value;
+            PlanTensor Input(string name)
+            {
+                if (IsFloatValue(name)) return Activation(name);
+                var value = Constant(name) ?? throw node.Error(DiagnosticCodes.InternalError, $"input '{name}' has no value at build time");
+                var q = Quant(name) ?? outputQuant;
+                var codes = value.ToFloatArray().Select(v => (sbyte)QuantParams.QuantizeLinear(v, q.Scale, q.ZeroPoint, -128, 127)).ToArray();
+                if (codes.Length > 1 && codes.All(c => c == codes[0])) codes = [codes[0]];
+                return Register(new PlanTensor(UniqueConstantName(node, name), value.Shape.ToArray(), PlanElementType.Int8, q) { ConstantCodes = codes });
+            }
+            if (ins.Any(i => !IsFloatValue(i) && Constant(i) is not { Type: DataType.Float })) return "Concat of a non-float constant";
+            var inputs = ins.Select(Input).ToList();
             var output = Activation(node.Outputs[0]);
             _steps.Add(new ConcatStep(node.Name, inputs, output, axis) { FusedNodes = [node.Name] });
             return null;

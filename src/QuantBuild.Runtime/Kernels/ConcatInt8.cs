@@ -5,6 +5,9 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// Concat of int8 tensors along an axis, each input rescaled to the output parameters (a block copy
     /// when they already match). Eval is called once per input, so no array of spans is needed.
+    /// An input passed as a single code stands for that code repeated over the input's whole shape: a
+    /// constant block of one value (the zero channels a channel-padding Concat appends) is stored as one
+    /// byte instead of one per element.
     /// </summary>
     public sealed class ConcatInt8
     {
@@ -79,12 +82,24 @@ namespace QuantBuild.Runtime
         public void Eval(int inputIndex, ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             int inner = inputInner[inputIndex];
-            if (input.Length != outer * inner || output.Length != OutputLength)
+            bool repeated = input.Length == 1 && outer * inner != 1;
+            if ((input.Length != outer * inner && !repeated) || output.Length != OutputLength)
             {
                 throw new ArgumentException("Buffer lengths do not match the prepared shapes.");
             }
 
             Int8Rescale rescale = rescales[inputIndex];
+            if (repeated)
+            {
+                sbyte code = rescale.IsIdentity ? input[0] : rescale.Apply(input[0]);
+                for (int o = 0; o < outer; o++)
+                {
+                    output.Slice(o * outputInner + offsets[inputIndex], inner).Fill(code);
+                }
+
+                return;
+            }
+
             for (int o = 0; o < outer; o++)
             {
                 ReadOnlySpan<sbyte> source = input.Slice(o * inner, inner);

@@ -2,6 +2,7 @@ using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Lowering;
 using QuantBuild.Quantization;
+using QuantBuild.Runtime;
 using QuantBuild.Tests.Infrastructure;
 
 namespace QuantBuild.Tests.Lowering;
@@ -175,6 +176,113 @@ public sealed class FloatKernelTests
         Check("Unsqueeze", [Random(114, 2, 3), Tensor.FromInt64([0], 1)], constants: [1], exact: true);
         Check("Resize", [Random(115, 1, 2, 3, 4), null, Tensor.FromFloats([1, 1, 2, 1.5f], 4)], n => n.SetString("mode", "nearest"), constants: [2], exact: true);
         Check("DepthToSpace", [Random(116, 1, 8, 2, 3)], n => n.SetInt("blocksize", 2), exact: true);
+    }
+
+    /// <summary>Data-movement nodes covering every parametric form: (op, inputs, configure, constant inputs, outputs, opset).</summary>
+    private static IEnumerable<(string Op, Tensor?[] Inputs, Action<Node>? Configure, int[] Constants, int Outputs, int Opset)> MovementCases()
+    {
+        yield return ("Transpose", [Random(200, 2, 3, 4, 5)], n => n.SetInts("perm", [2, 0, 3, 1]), [], 1, 17);
+        yield return ("Transpose", [Random(201, 3, 4)], null, [], 1, 17);
+        yield return ("Slice", [Random(202, 4, 10), Tensor.FromInt64([1, 9], 2), Tensor.FromInt64([4, 0], 2), Tensor.FromInt64([0, 1], 2), Tensor.FromInt64([1, -3], 2)], null, [1, 2, 3, 4], 1, 17);
+        yield return ("Slice", [Random(203, 3, 5, 6), Tensor.FromInt64([-1, 0], 2), Tensor.FromInt64([-100, 100], 2), Tensor.FromInt64([2, 0], 2), Tensor.FromInt64([-2, 2], 2)], null, [1, 2, 3, 4], 1, 17);
+        yield return ("Slice", [Random(204, 3, 5)], n => { n.SetInts("starts", [1]); n.SetInts("ends", [4]); n.SetInts("axes", [1]); }, [], 1, 9);
+        yield return ("Gather", [Random(205, 5, 4), Tensor.FromInt64([3, 0, -1], 3)], n => n.SetInt("axis", 0), [1], 1, 17);
+        yield return ("Gather", [Random(206, 2, 5, 3), Tensor.FromInt64([4, 1, 1, 0], 2, 2)], n => n.SetInt("axis", 1), [1], 1, 17);
+        yield return ("Gather", [Random(207, 2, 6), Tensor.FromInt64([2], [])], n => n.SetInt("axis", -1), [1], 1, 17);
+        yield return ("Pad", [Random(208, 2, 3), Tensor.FromInt64([1, 2, 0, 1], 4), Tensor.FromFloats([0.5f], 1)], null, [1, 2], 1, 17);
+        yield return ("Pad", [Random(209, 1, 2, 3, 4), Tensor.FromInt64([0, 0, 1, -1, 0, 0, 2, 3], 8)], null, [1], 1, 17);
+        foreach (var mode in new[] { "reflect", "edge", "wrap" })
+            yield return ("Pad", [Random(210, 3, 4), Tensor.FromInt64([2, 3, 2, 1], 4)], n => n.SetString("mode", mode), [1], 1, 19);
+        yield return ("Pad", [Random(211, 2, 3)], n => n.SetInts("pads", [1, 0, 0, 2]), [], 1, 9);
+        yield return ("Concat", [Random(212, 2, 3), Random(213, 2, 5), Random(214, 2, 1)], n => n.SetInt("axis", 1), [], 1, 17);
+        yield return ("Concat", [Random(215, 2, 3, 2), Random(216, 1, 3, 2)], n => n.SetInt("axis", -3), [1], 1, 17);
+        yield return ("Split", [Random(217, 2, 7), Tensor.FromInt64([3, 4], 2)], n => n.SetInt("axis", 1), [1], 2, 17);
+        yield return ("Split", [Random(218, 7, 2)], n => n.SetInt("num_outputs", 3), [], 3, 18);
+        yield return ("Split", [Random(219, 6, 2, 2)], null, [], 3, 17);
+        yield return ("Expand", [Random(220, 3, 1), Tensor.FromInt64([2, 3, 4], 3)], null, [1], 1, 17);
+        yield return ("Tile", [Random(221, 2, 3), Tensor.FromInt64([2, 3], 2)], null, [1], 1, 17);
+        yield return ("Resize", [Random(222, 1, 2, 3, 4), null, Tensor.FromFloats([1, 1, 2, 1.5f], 4)], n => n.SetString("mode", "nearest"), [2], 1, 17);
+        yield return ("Resize", [Random(223, 1, 1, 5, 7), null, Tensor.FromFloats([1, 1, 0.6f, 1.7f], 4)],
+            n => { n.SetString("mode", "nearest"); n.SetString("coordinate_transformation_mode", "align_corners"); n.SetString("nearest_mode", "ceil"); }, [2], 1, 17);
+        yield return ("Upsample", [Random(224, 1, 2, 2, 3), Tensor.FromFloats([1, 1, 2, 3], 4)], n => n.SetString("mode", "nearest"), [1], 1, 9);
+        yield return ("DepthToSpace", [Random(225, 1, 8, 2, 3)], n => n.SetInt("blocksize", 2), [], 1, 17);
+        yield return ("DepthToSpace", [Random(226, 2, 8, 2, 3)], n => { n.SetInt("blocksize", 2); n.SetString("mode", "CRD"); }, [], 1, 17);
+        yield return ("SpaceToDepth", [Random(227, 1, 2, 4, 6)], n => n.SetInt("blocksize", 2), [], 1, 17);
+    }
+
+    [TestMethod]
+    public void MovementKernelsAreExactAndStoreNoElementTables()
+    {
+        foreach (var (op, inputs, configure, constants, outputs, opset) in MovementCases())
+        {
+            Check(op, inputs, configure, constants, outputs, opset, exact: true);
+            var step = FloatStepOf(op, inputs, configure, constants, outputs, opset);
+            var calls = FloatKernelBinding.TryBind(step, opset, out var reason);
+            Assert.IsNotNull(calls, $"{op}: {reason}");
+            foreach (var call in calls)
+            {
+                Assert.AreEqual(typeof(SeparableGatherFloat), call.KernelType, op);
+                // Table entries: Σ of the iteration dimensions, never one per output element.
+                var shape = (int[])call.Arguments[0];
+                Assert.HasCount(shape.Sum(), (int[])call.Arguments[1], $"{op}: table length");
+            }
+        }
+        // Opset 9 Pad's fill from its attribute (the probe cannot represent it, so it is not in the shared cases).
+        Check("Pad", [Random(211, 2, 3)], n => { n.SetInts("pads", [1, 0, 0, 2]); n.SetFloat("value", -3f); }, opset: 9, exact: true);
+    }
+
+    /// <summary>
+    /// The parametric calls against the element-number probe (a per-element table from the engine's own
+    /// kernel): on an input whose values are distinct, both write the same output, element for element.
+    /// </summary>
+    [TestMethod]
+    public void MovementKernelsAgreeWithTheElementNumberProbe()
+    {
+        foreach (var (op, inputs, configure, constants, outputs, opset) in MovementCases())
+        {
+            var step = FloatStepOf(op, inputs, configure, constants, outputs, opset);
+            var parametric = FloatKernelBinding.TryBind(step, opset, out var reason) ?? throw new AssertFailedException($"{op}: {reason}");
+            var probe = FloatKernelBinding.TryBindByProbe(step, opset, out reason) ?? throw new AssertFailedException($"{op} probe: {reason}");
+            foreach (var output in step.Outputs)
+                CollectionAssert.AreEqual(RunCalls(probe, output), RunCalls(parametric, output), $"{op} → {output.Name}");
+        }
+    }
+
+    [TestMethod]
+    public void ProbeFallbackIsBoundedAndNamesTheLimit()
+    {
+        // Where with a constant condition has no per-axis form: the probe's element table, within the limit…
+        var small = FloatStepOf("Where", [new Tensor(DataType.Bool, [2, 3], new[] { true, false, true, false, false, true }), Random(230, 2, 3), Random(231, 2, 3)], null, [0], 1, 17);
+        var calls = FloatKernelBinding.TryBind(small, 17, out var reason);
+        Assert.IsNotNull(calls, reason);
+        Assert.IsTrue(calls.All(c => c.KernelType == typeof(GatherFloat)));
+        // …and refused with the reason above it.
+        int n = FloatKernelBinding.MaxProbeTableEntries + 1;
+        var large = FloatStepOf("Where", [new Tensor(DataType.Bool, [n], Enumerable.Range(0, n).Select(i => i % 3 == 0).ToArray()), Random(232, n), Random(233, n)], null, [0], 1, 17);
+        Assert.IsNull(FloatKernelBinding.TryBind(large, 17, out reason));
+        StringAssert.Contains(reason, "limit 65,536");
+    }
+
+    private static FloatStep FloatStepOf(string op, Tensor?[] inputs, Action<Node>? configure, int[] constants, int outputs, int opset)
+    {
+        var graph = OpTester.SingleNodeGraph(op, inputs, outputs, configure, opset, constants.ToDictionary(i => i, i => inputs[i]!));
+        var model = new QuantizedModel(graph);
+        model.FloatNodes.Add("node0");
+        return IntegerLowering.Lower(model).Steps.OfType<FloatStep>().Single();
+    }
+
+    /// <summary>Runs the calls writing <paramref name="output"/> with every activation input holding distinct values (its element numbers + 100000 · the last character of its name).</summary>
+    private static float[] RunCalls(IReadOnlyList<FloatKernelCall> calls, PlanTensor output)
+    {
+        var y = new float[output.Length];
+        Array.Fill(y, float.NaN);
+        foreach (var call in calls.Where(c => c.Output == output))
+        {
+            var spans = call.Inputs.Select(i => i is null ? [] : i.Constant ?? Enumerable.Range(0, i.Tensor!.Length).Select(e => e + 100000f * i.Tensor.Name[^1]).ToArray()).ToList();
+            while (spans.Count < 3) spans.Add([]);
+            call.Create().Eval(spans[0], spans[1], spans[2], y);
+        }
+        return y;
     }
 
     [TestMethod]

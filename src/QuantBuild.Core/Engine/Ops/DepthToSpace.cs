@@ -26,7 +26,8 @@ public sealed class DepthToSpaceKernel : OpKernel
         _crd = _toSpace && mode == "CRD";
     }
 
-    private (int[] Shape6, int[] Perm, int[] OutShape) Plan(int[] s)
+    /// <summary>The 6-D view of the input, the transpose applied to it and the output shape (the float-kernel binding copies with them).</summary>
+    public (int[] Shape6, int[] Perm, int[] OutShape) Plan(int[] s)
     {
         if (s.Length != 4) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"expects a 4-D NCHW input, got rank {s.Length}");
         int n = s[0], c = s[1], h = s[2], w = s[3], b = _block;

@@ -11,7 +11,7 @@ namespace QuantBuild.Engine.Ops;
 /// transpose (scatter-add) is the gradient.
 /// </summary>
 [OnnxOp("Pad")]
-public sealed class PadKernel : OpKernel
+public sealed class PadKernel : OpKernel, ISeparableMovementKernel
 {
     private enum Mode { Constant, Reflect, Edge, Wrap }
 
@@ -93,6 +93,17 @@ public sealed class PadKernel : OpKernel
         long period = 2 * (dim - 1);
         long m = ((c % period) + period) % period;
         return m >= dim ? period - m : m;
+    }
+
+    public SeparableMovement Separable(Tensor?[] inputs, int[] inputShape)
+    {
+        var (offsets, shape) = Plan(inputs, inputShape, DataType.Float);
+        float fill = 0f;
+        if (_mode == Mode.Constant)
+            fill = _fromInputs
+                ? inputs.Length > 2 && inputs[2] is { Length: > 0 } value ? value.ToFloatArray()[0] : 0f
+                : Node.GetFloat("value", 0f);
+        return new SeparableMovement(offsets, shape, fill);
     }
 
     public override Tensor[] Forward(Tensor?[] inputs)

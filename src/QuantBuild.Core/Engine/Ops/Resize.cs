@@ -15,7 +15,7 @@ namespace QuantBuild.Engine.Ops;
 /// </summary>
 [OnnxOp("Resize")]
 [OnnxOp("Upsample")]
-public sealed class ResizeKernel : OpKernel
+public sealed class ResizeKernel : OpKernel, ISeparableMovementKernel
 {
     private enum Interp { Nearest, Linear, Cubic }
     private enum Coord { HalfPixel, HalfPixelSymmetric, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn, TfCropAndResize }
@@ -167,7 +167,7 @@ public sealed class ResizeKernel : OpKernel
         }
 
         // Before the per-axis index and weight tables, which are as long as the output axes.
-        ShapeOpHelpers.CheckedOutputShape(inputs[0]!.Type, outSize);
+        ShapeOpHelpers.CheckedOutputShape(inputs[0]?.Type ?? DataType.Float, outSize);
         var plans = new AxisPlan[rank];
         for (int d = 0; d < rank; d++)
         {
@@ -290,6 +290,15 @@ public sealed class ResizeKernel : OpKernel
     }
 
     // ---- execution ----
+
+    /// <summary>Nearest mode only: the other modes interpolate.</summary>
+    public SeparableMovement? Separable(Tensor?[] inputs, int[] inputShape)
+    {
+        if (_mode != Interp.Nearest) return null;
+        var plans = Plan(inputs, inputShape);
+        var (offsets, _) = NearestOffsets(plans, inputShape);
+        return new SeparableMovement(offsets, plans.Select(p => p.OutSize).ToArray(), _extrapolation);
+    }
 
     public override Tensor[] Forward(Tensor?[] inputs)
     {

@@ -10,7 +10,7 @@ namespace QuantBuild.Engine.Ops;
 /// of the last axis moves as block copies. The gradient scatters back into a zero tensor.
 /// </summary>
 [OnnxOp("Slice")]
-public sealed class SliceKernel : OpKernel
+public sealed class SliceKernel : OpKernel, ISeparableMovementKernel
 {
     private readonly bool _fromInputs;
 
@@ -91,6 +91,12 @@ public sealed class SliceKernel : OpKernel
             offsets[d] = t;
         }
         return (offsets, outShape);
+    }
+
+    public SeparableMovement Separable(Tensor?[] inputs, int[] inputShape)
+    {
+        var (offsets, shape) = Plan(inputs, inputShape);
+        return new SeparableMovement(offsets, shape, 0f);
     }
 
     public override Tensor[] Forward(Tensor?[] inputs)

@@ -24,7 +24,8 @@ public sealed class SplitKernel : OpKernel
             throw node.Error(DiagnosticCodes.InvalidAttribute, $"num_outputs is {_numOutputs} but the node has {node.Outputs.Count} outputs");
     }
 
-    private int[] PartSizes(Tensor?[] inputs, int dim)
+    /// <summary>Size along the axis of each output (the float-kernel binding places its copies with them).</summary>
+    public int[] PartSizes(Tensor?[] inputs, int dim)
     {
         int count = Node.Outputs.Count;
         var split = ShapeOpHelpers.IntsFromInputOrAttribute(Node, inputs, 1, "split", _splitFromInput);

@@ -5,31 +5,39 @@ namespace QuantBuild.Engine.Ops;
 
 /// <summary>Tile: repeats the input 'repeats[d]' times along each axis; output index i on axis d reads i mod dim. The gradient sums the copies.</summary>
 [OnnxOp("Tile")]
-public sealed class TileKernel : OpKernel
+public sealed class TileKernel : OpKernel, ISeparableMovementKernel
 {
     public TileKernel(Node node, KernelContext context) : base(node, context) { }
 
-    private (int[][] Offsets, int[] Shape) Plan(Tensor x, Tensor repeatsTensor)
+    private (int[][] Offsets, int[] Shape) Plan(Tensor x, Tensor repeatsTensor) => Plan(x.Shape, x.Type, repeatsTensor);
+
+    private (int[][] Offsets, int[] Shape) Plan(int[] xShape, DataType type, Tensor repeatsTensor)
     {
         var repeats = repeatsTensor.ToInt64Array();
-        if (repeats.Length != x.Rank) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"repeats has {repeats.Length} entries for a rank-{x.Rank} input");
-        var sizes = new long[x.Rank];
-        for (int d = 0; d < x.Rank; d++)
+        if (repeats.Length != xShape.Length) throw Node.Error(DiagnosticCodes.ShapeMismatch, $"repeats has {repeats.Length} entries for a rank-{xShape.Length} input");
+        var sizes = new long[xShape.Length];
+        for (int d = 0; d < xShape.Length; d++)
         {
             if (repeats[d] < 0) throw Node.Error(DiagnosticCodes.InvalidInputValue, $"repeats[{d}] = {repeats[d]} is negative");
             // A repeat count beyond 32 bits makes a dimension the check below refuses; saturate rather than wrap.
-            sizes[d] = repeats[d] > int.MaxValue ? (x.Shape[d] == 0 ? 0 : long.MaxValue) : x.Shape[d] * repeats[d];
+            sizes[d] = repeats[d] > int.MaxValue ? (xShape[d] == 0 ? 0 : long.MaxValue) : xShape[d] * repeats[d];
         }
-        var shape = ShapeOpHelpers.CheckedOutputShape(x.Type, sizes);
-        var strides = ShapeOpHelpers.Strides(x.Shape);
-        var offsets = new int[x.Rank][];
-        for (int d = 0; d < x.Rank; d++)
+        var shape = ShapeOpHelpers.CheckedOutputShape(type, sizes);
+        var strides = ShapeOpHelpers.Strides(xShape);
+        var offsets = new int[xShape.Length][];
+        for (int d = 0; d < xShape.Length; d++)
         {
             var t = new int[shape[d]];
-            for (int i = 0; i < t.Length; i++) t[i] = (i % x.Shape[d]) * strides[d];
+            for (int i = 0; i < t.Length; i++) t[i] = (i % xShape[d]) * strides[d];
             offsets[d] = t;
         }
         return (offsets, shape);
+    }
+
+    public SeparableMovement Separable(Tensor?[] inputs, int[] inputShape)
+    {
+        var (offsets, shape) = Plan(inputShape, DataType.Float, inputs[1]!);
+        return new SeparableMovement(offsets, shape, 0f);
     }
 
     public override Tensor[] Forward(Tensor?[] inputs)
