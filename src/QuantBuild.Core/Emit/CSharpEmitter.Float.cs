@@ -3,28 +3,38 @@ using QuantBuild.Lowering;
 namespace QuantBuild.Emit;
 
 /// <summary>
-/// Float32 data of float steps in generated code: weights and constants of the nodes that run in float,
-/// stored as little-endian bytes (base64 text up to a limit) and decoded once when the class is first used.
+/// Data of float steps in generated code (weights, constants and index tables of the nodes that run in
+/// float): 32-bit elements packed by <see cref="ConstantDataEncoding"/> (a run of one value costs a few
+/// bytes), stored as base64 text up to a limit, and decoded once by the runtime's ConstantData when the
+/// class is first used.
 /// </summary>
 public static partial class CSharpEmitter
 {
     /// <summary>
-    /// Float data as base64 string literals up to this many bytes per class: the compiler reads one string
+    /// Packed data as base64 string literals up to this many bytes per class: the compiler reads one string
     /// token far faster than millions of byte literals, but every string goes to the assembly's user-string
-    /// heap (16 MB, UTF-16), so a class with more float data falls back to byte-array literals.
+    /// heap (16 MB, UTF-16), so a class with more data falls back to byte-array literals.
     /// </summary>
     private const long Base64DataLimit = 4 << 20;
 
-    private static void EmitFloatData(CodeWriter w, PlanData d, float[] values, bool base64)
+    /// <summary>
+    /// Binary bytes a datum takes in generated code: packed float-step data as packed, everything else (weights,
+    /// scales, biases, tables, int8 constants) at its element size. The report's storedConstants counts this.
+    /// </summary>
+    public static long StoredBytes(PlanData d) =>
+        IsPacked(d) ? (d.Values is float[] f ? ConstantDataEncoding.Encode(f) : ConstantDataEncoding.Encode((int[])d.Values)).Length : d.ByteLength;
+
+    private static bool IsPacked(PlanData d) => d.Role == PlanDataRole.FloatStep && d.Values is float[] or int[];
+
+    private static void EmitPackedData(CodeWriter w, PlanData d, byte[] packed, bool base64)
     {
-        var bytes = new byte[values.Length * 4];
-        for (int i = 0; i < values.Length; i++)
-            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-        w.Line($"// {Comment(d.Description)}: {values.Length} float32 values, little-endian{(base64 ? ", base64" : " bytes")}.");
+        var decode = d.Values is float[] ? "ConstantData.DecodeFloats" : "ConstantData.DecodeInts";
+        var type = d.Values is float[] ? "float" : "int";
+        w.Line($"// {Comment(d.Description)}: {d.Values.Length} {type} values, packed to {packed.Length} bytes{(base64 ? ", base64" : "")}.");
         if (base64)
         {
-            w.Line($"private static readonly float[] {d.Name} = FloatsFromBytes(Convert.FromBase64String(");
-            var text = Convert.ToBase64String(bytes);
+            w.Line($"private static readonly {type}[] {d.Name} = {decode}(Convert.FromBase64String(");
+            var text = Convert.ToBase64String(packed);
             const int lineLength = 4 * BytesPerLine * 4;
             for (int i = 0; i < text.Length; i += lineLength)
                 w.Line($"    \"{text.Substring(i, Math.Min(lineLength, text.Length - i))}\"{(i + lineLength < text.Length ? " +" : "")}");
@@ -33,25 +43,9 @@ public static partial class CSharpEmitter
         }
         else
         {
-            w.Line($"private static readonly float[] {d.Name} = FloatsFromBytes(new byte[] {{");
-            Bytes(w, bytes);
+            w.Line($"private static readonly {type}[] {d.Name} = {decode}(new byte[] {{");
+            Bytes(w, packed);
             w.Line("});");
         }
-    }
-
-    private static void EmitFloatDecoder(CodeWriter w)
-    {
-        w.Line();
-        w.Line("private static float[] FloatsFromBytes(byte[] bytes)");
-        w.Line("{");
-        w.Line("    float[] values = new float[bytes.Length / 4];");
-        w.Line("    for (int i = 0; i < values.Length; i++) values[i] = BitConverter.ToSingle(BitConverter.IsLittleEndian ? bytes : Reverse(bytes, i * 4), BitConverter.IsLittleEndian ? i * 4 : 0);");
-        w.Line("    return values;");
-        w.Line("}");
-        w.Line();
-        w.Line("private static byte[] Reverse(byte[] bytes, int offset)");
-        w.Line("{");
-        w.Line("    return new byte[] { bytes[offset + 3], bytes[offset + 2], bytes[offset + 1], bytes[offset] };");
-        w.Line("}");
     }
 }

@@ -299,47 +299,40 @@ public static partial class CSharpEmitter
 
     private static void EmitData(CodeWriter w, IReadOnlyList<PlanData> data)
     {
-        var floatData = data.Where(d => d.Role == PlanDataRole.FloatStep && d.ElementType == typeof(float)).ToList();
-        // Float data as base64 string literals up to a limit per class: the compiler reads one string token
-        // far faster than millions of byte literals, but every string goes to the assembly's user-string heap
-        // (16 MB, UTF-16), so a class with more float data falls back to byte-array literals.
-        bool base64 = floatData.Sum(d => d.ByteLength) <= Base64DataLimit;
+        var packed = new Dictionary<PlanData, byte[]>(ReferenceEqualityComparer.Instance);
+        foreach (var d in data.Where(IsPacked))
+            packed[d] = d.Values is float[] f ? ConstantDataEncoding.Encode(f) : ConstantDataEncoding.Encode((int[])d.Values);
+        bool base64 = packed.Values.Sum(p => (long)p.Length) <= Base64DataLimit;
         foreach (var d in data)
         {
             w.Line();
-            switch (d.Values)
+            if (packed.TryGetValue(d, out var bytesOfPacked))
             {
-                case byte[] or sbyte[]:
-                    {
-                        var bytes = d.Values is byte[] b ? b : (byte[])(Array)(sbyte[])d.Values;
-                        w.Line($"// {Comment(d.Description)}: {bytes.Length} bytes.");
-                        w.Line($"private static ReadOnlySpan<byte> {d.Name} => new byte[] {{");
-                        Bytes(w, bytes);
-                        w.Line("};");
-                        break;
-                    }
-                case float[] values when d.Role == PlanDataRole.FloatStep:
-                    EmitFloatData(w, d, values, base64);
-                    break;
-                default:
-                    {
-                        w.Line($"// {Comment(d.Description)}.");
-                        var type = TypeName(d.ElementType);
-                        var items = d.Values.Cast<object>().Select(Literal).ToList();
-                        if (items.Count <= BytesPerLine)
-                        {
-                            w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{ {string.Join(", ", items)} }};");
-                            break;
-                        }
-                        w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{");
-                        for (int i = 0; i < items.Count; i += BytesPerLine)
-                            w.Line("    " + string.Join(", ", items.Skip(i).Take(BytesPerLine)) + ",");
-                        w.Line("};");
-                        break;
-                    }
+                EmitPackedData(w, d, bytesOfPacked, base64);
+                continue;
             }
+            if (d.Values is byte[] or sbyte[])
+            {
+                var bytes = d.Values is byte[] b ? b : (byte[])(Array)(sbyte[])d.Values;
+                w.Line($"// {Comment(d.Description)}: {bytes.Length} bytes.");
+                w.Line($"private static ReadOnlySpan<byte> {d.Name} => new byte[] {{");
+                Bytes(w, bytes);
+                w.Line("};");
+                continue;
+            }
+            w.Line($"// {Comment(d.Description)}.");
+            var type = TypeName(d.ElementType);
+            var items = d.Values.Cast<object>().Select(Literal).ToList();
+            if (items.Count <= BytesPerLine)
+            {
+                w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{ {string.Join(", ", items)} }};");
+                continue;
+            }
+            w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{");
+            for (int i = 0; i < items.Count; i += BytesPerLine)
+                w.Line("    " + string.Join(", ", items.Skip(i).Take(BytesPerLine)) + ",");
+            w.Line("};");
         }
-        if (floatData.Count > 0) EmitFloatDecoder(w);
     }
 
     private static void Bytes(CodeWriter w, byte[] data)

@@ -194,7 +194,7 @@ public static class QuantizationReport
             }
             if (outputSizes is not null)
                 foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
-            WriteStoredConstants(json, result, plan);
+            WriteStoredConstants(json, result, calls);
             json.WriteEndObject();
             QuantizationReportSections.Write(json, model);
             json.WriteEndObject();
@@ -209,7 +209,7 @@ public static class QuantizationReport
     /// of zeros) and, in generated code, the data of float steps — BlazeFace's QDQ file was larger than its
     /// fp32 one while weightCompression said 3.68. Bytes are binary sizes (not the C# text that spells them).
     /// </summary>
-    private static void WriteStoredConstants(Utf8JsonWriter json, PipelineResult result, Lowering.IntegerPlan? plan)
+    private static void WriteStoredConstants(Utf8JsonWriter json, PipelineResult result, Lowering.KernelPlan? calls)
     {
         var graph = result.Model.Graph;
         long fp32;
@@ -238,46 +238,13 @@ public static class QuantizationReport
             json.WriteNumber("quantOnnxBytes", onnx);
             WriteFloat(json, "quantOnnxCompression", onnx == 0 ? 0 : (double)fp32 / onnx);
         }
-        if (plan is not null)
+        if (calls is not null)
         {
-            long code = GeneratedCodeDataBytes(plan);
+            long code = calls.Data.Sum(CSharpEmitter.StoredBytes);
             json.WriteNumber("generatedCodeBytes", code);
             WriteFloat(json, "generatedCodeCompression", code == 0 ? 0 : (double)fp32 / code);
         }
         json.WriteEndObject();
-    }
-
-    /// <summary>
-    /// Binary bytes of the constant data the generated C# holds: stored weights (packed codes or codebook
-    /// indices and levels, extra multipoint rows), float scales, int32 biases, level tables, int8 constant
-    /// operands, and the float steps' constructor arrays and constant operands (float, int, bool).
-    /// </summary>
-    internal static long GeneratedCodeDataBytes(Lowering.IntegerPlan plan)
-    {
-        long bytes = 0;
-        foreach (var step in plan.Steps)
-        {
-            if (Lowering.PlanWeights.Of(step) is { } w)
-            {
-                bytes += w.Codebook is { } cb ? cb.PackedIndices().Length + cb.Levels.Length : w.StoredBytes().Length;
-                bytes += 4L * w.Scales.Length + 4L * w.Bias.Length;
-                if (w.IsMultipoint) bytes += 4L * (w.ExtraChannels!.Length + w.ExtraScales!.Length);
-            }
-            if (step is Lowering.LevelEncodeStep e) bytes += e.Table.Length;
-            var levels = step switch { Lowering.ConvStep c => c.InputLevels, Lowering.FullyConnectedStep f => f.InputLevels, _ => null };
-            if (levels is not null) bytes += 2L * levels.TableLevels.Length;
-        }
-        bytes += plan.Tensors.Where(t => t.IsConstant).Sum(t => (long)t.ConstantCodes!.Length);
-        if (plan.Steps.Any(s => s.IsFloat))
-            foreach (var execution in Lowering.FloatStepExecution.PrepareAll(plan, out _).Values)
-                foreach (var call in execution.Calls)
-                {
-                    foreach (var argument in call.Arguments)
-                        bytes += argument switch { float[] f => 4L * f.Length, int[] i => 4L * i.Length, bool[] b => b.Length, _ => 0 };
-                    foreach (var input in call.Inputs)
-                        if (input?.Constant is { } constant) bytes += 4L * constant.Length;
-                }
-        return bytes;
     }
 
     /// <summary>Floats (scales, ranges) in their shortest round-trip form.</summary>

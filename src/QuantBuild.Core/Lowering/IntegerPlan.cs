@@ -36,7 +36,11 @@ public sealed class PlanTensor
     public int Length => Shape.Aggregate(1, (a, b) => checked(a * b));
     public int ByteLength => Type == PlanElementType.Int8 ? Length : checked(Length * 4);
 
-    /// <summary>Build-time codes of a constant operand (not in the arena), else null.</summary>
+    /// <summary>
+    /// Build-time codes of a constant operand (not in the arena), else null. A constant of one repeated value
+    /// may hold a single code standing for every element (<see cref="Length"/> still counts the tensor); only
+    /// kernels that repeat a one-element input (ConcatInt8) are given such operands.
+    /// </summary>
     public sbyte[]? ConstantCodes { get; init; }
     public bool IsConstant => ConstantCodes is not null;
 
