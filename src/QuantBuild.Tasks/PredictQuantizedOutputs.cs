@@ -37,6 +37,19 @@ namespace QuantBuild.Tasks
         /// </summary>
         public bool MissingModelIsError { get; set; } = true;
 
+        /// <summary>The project's <c>$(LangVersion)</c> and <c>$(MaxSupportedLangVersion)</c> (what "default" means for its framework).</summary>
+        public string LanguageVersion { get; set; } = "";
+
+        public string MaxSupportedLanguageVersion { get; set; } = "";
+
+        /// <summary>
+        /// The compilation symbol this build defines so the generated runtime's <c>#nullable enable</c> is active:
+        /// <see cref="CSharpLanguage.NullableDirectiveSymbol"/> when the project's C# is 8 or later, else empty
+        /// (the generated files are the same for every target framework; see <see cref="CSharpLanguage.Any"/>).
+        /// </summary>
+        [Output]
+        public string CompilationSymbols { get; private set; } = "";
+
         /// <summary>One item per distinct model: full path as identity, every predicted path as metadata.</summary>
         [Output]
         public ITaskItem[] PredictedModels { get; private set; } = Array.Empty<ITaskItem>();
@@ -91,6 +104,8 @@ namespace QuantBuild.Tasks
                 AddPerModelFiles(prediction, inputs, outputs, onnxFiles);
             }
 
+            CompilationSymbols = CSharpLanguage.AllowsNullableDirective(CSharpLanguage.Effective(LanguageVersion, MaxSupportedLanguageVersion))
+                ? CSharpLanguage.NullableDirectiveSymbol : "";
             PredictedModels = models.ToArray();
             Inputs = inputs.ToArray();
             ExpectedOutputs = outputs.ToArray();

@@ -42,10 +42,14 @@ namespace QuantBuild.Tasks
         /// <summary>Namespace of the emitted runtime; empty lets the tool choose.</summary>
         public string RuntimeNamespace { get; set; } = "";
 
-        /// <summary>The project's <c>$(LangVersion)</c> and <c>$(MaxSupportedLangVersion)</c>: the generated files use only the C# they allow.</summary>
-        public string LanguageVersion { get; set; } = "";
+        /// <summary>
+        /// Every model's generated C# file, one per line (<see cref="WriteModelStamps"/> writes it): the tool
+        /// emits only the runtime files those need. Empty: the whole runtime.
+        /// </summary>
+        public string RuntimeUsersFile { get; set; } = "";
 
-        public string MaxSupportedLanguageVersion { get; set; } = "";
+        /// <summary>The runtime must be re-emitted (the set of models changed) even when no model is stale.</summary>
+        public bool RuntimeStale { get; set; }
 
         /// <summary>The dotnet host to run the tool with ($(DOTNET_HOST_PATH) under the .NET SDK); PATH is searched when empty.</summary>
         public string DotNetHostPath { get; set; } = "";
@@ -64,7 +68,7 @@ namespace QuantBuild.Tasks
 
         public override bool Execute()
         {
-            if (Models.Length == 0)
+            if (Models.Length == 0 && !RuntimeStale)
                 return true;
 
             var manifest = ModelManifest.Format(Models.Select(ModelItems.ToManifestEntry), out var manifestError);
@@ -73,22 +77,37 @@ namespace QuantBuild.Tasks
                 Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.InvalidItemMetadata, null, null, 0, 0, 0, 0, "{0}", manifestError);
                 return false;
             }
-            try
+            // The outputs are shared by every target framework of the project. The outer build of a
+            // multi-targeted project quantizes before its inner builds start, but builds that bypass it
+            // (Visual Studio's design-time builds run each framework in parallel) must not write the
+            // manifest, the outputs or the runtime at the same time: one tool at a time per folder.
+            using (var folderLock = FolderLock.Acquire(ManifestFile + ".lock", () => _cancelled, TimeSpan.FromMinutes(30), out var lockError))
             {
-                ModelManifest.Write(ManifestFile, manifest);
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, ManifestFile, 0, 0, 0, 0, "Cannot write the model manifest: {0}", e.Message);
-                return false;
-            }
+                if (folderLock == null)
+                {
+                    if (!_cancelled)
+                        Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, ManifestFile + ".lock", 0, 0, 0, 0, "Cannot lock the QuantBuild output folder: {0}", lockError);
+                    return false;
+                }
+                try
+                {
+                    ModelManifest.Write(ManifestFile, manifest);
+                }
+                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+                {
+                    Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, ManifestFile, 0, 0, 0, 0, "Cannot write the model manifest: {0}", e.Message);
+                    return false;
+                }
 
-            foreach (var model in Models)
-                Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", model.GetMetadata("ProjectRelativePath") is { Length: > 0 } relative ? relative : model.ItemSpec);
+                foreach (var model in Models)
+                    Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", model.GetMetadata("ProjectRelativePath") is { Length: > 0 } relative ? relative : model.ItemSpec);
+                if (Models.Length == 0)
+                    Log.LogMessage(MessageImportance.Normal, "QuantBuild: the set of models changed; rewriting the runtime only.");
 
-            bool succeeded = base.Execute();
-            GeneratedFiles = ExistingOutputs();
-            return succeeded && !Log.HasLoggedErrors && !_cancelled;
+                bool succeeded = base.Execute();
+                GeneratedFiles = ExistingOutputs();
+                return succeeded && !Log.HasLoggedErrors && !_cancelled;
+            }
         }
 
         public override void Cancel()
@@ -134,16 +153,22 @@ namespace QuantBuild.Tasks
         }
 
         protected override string GenerateCommandLineCommands() =>
-            BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace, CSharpLanguage.Effective(LanguageVersion, MaxSupportedLanguageVersion));
+            BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace, CSharpLanguage.Any, RuntimeUsersFile);
 
-        /// <summary>The arguments after the dotnet host, quoted so the logged command can be pasted into a shell.</summary>
-        internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace, string csharpVersion = CSharpLanguage.Latest)
+        /// <summary>
+        /// The arguments after the dotnet host, quoted so the logged command can be pasted into a shell. The
+        /// targets pass <see cref="CSharpLanguage.Any"/>: one set of files serves every target framework.
+        /// </summary>
+        internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace,
+            string csharpVersion = CSharpLanguage.Any, string runtimeUsersFile = "")
         {
             var builder = new CommandLineBuilder();
             builder.AppendFileNameIfNotNull(toolAssembly);
             builder.AppendSwitch("build");
             builder.AppendSwitchIfNotNull("--manifest ", manifestFile);
             builder.AppendSwitchIfNotNull("--runtime-out ", runtimeOutputFile);
+            if (!string.IsNullOrEmpty(runtimeUsersFile))
+                builder.AppendSwitchIfNotNull("--runtime-users ", runtimeUsersFile);
             if (!string.IsNullOrEmpty(runtimeNamespace))
                 builder.AppendSwitchIfNotNull("--namespace-for-runtime ", runtimeNamespace);
             builder.AppendSwitchIfNotNull("--csharp-version ", csharpVersion);

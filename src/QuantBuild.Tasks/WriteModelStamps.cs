@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -18,6 +20,11 @@ namespace QuantBuild.Tasks
     /// newer than the model's outputs exactly then; the generation target lists it among its Inputs beside the
     /// model, the sidecar and the files the last run read. So MSBuild's Inputs/Outputs comparison is the one
     /// place that decides what is stale, and the tool regenerates every model it is given.
+    /// The C# version is not part of a stamp: the tool writes files that compile under every version
+    /// (<see cref="CSharpLanguage.Any"/>), so the stamps, and with them the quantization, are shared by all
+    /// target frameworks of a project. It also writes the runtime users file: the sorted list of every
+    /// model's generated C# file, from which the tool decides which runtime files to emit; a model added or
+    /// removed changes it, and the runtime is re-emitted without quantizing any model.
     /// </summary>
     public sealed class WriteModelStamps : Task
     {
@@ -34,11 +41,8 @@ namespace QuantBuild.Tasks
         /// <summary>The tool's entry assembly (quantbuild.dll).</summary>
         public string ToolAssembly { get; set; } = "";
 
-        /// <summary>The project's <c>$(LangVersion)</c>: which C# the generated files may use is part of what they are made from.</summary>
-        public string LanguageVersion { get; set; } = "";
-
-        /// <summary>The project's <c>$(MaxSupportedLangVersion)</c> (what "default" means for its framework).</summary>
-        public string MaxSupportedLanguageVersion { get; set; } = "";
+        /// <summary>Where to write the runtime users file (every model's GeneratedCode, one full path per line); empty: none.</summary>
+        public string RuntimeUsersFile { get; set; } = "";
 
         public override bool Execute()
         {
@@ -53,7 +57,7 @@ namespace QuantBuild.Tasks
                 var path = model.GetMetadata("StampFile");
                 try
                 {
-                    if (WriteIfDifferent(path, Text(line, RuntimeFile, RuntimeNamespace, tool, CSharpLanguage.Effective(LanguageVersion, MaxSupportedLanguageVersion))))
+                    if (WriteIfDifferent(path, Text(line, RuntimeFile, RuntimeNamespace, tool)))
                         Log.LogMessage(MessageImportance.Low, "QuantBuild: {0} changed; {1} is stale.", path, model.ItemSpec);
                 }
                 catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
@@ -61,17 +65,39 @@ namespace QuantBuild.Tasks
                     Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, path, 0, 0, 0, 0, "Cannot write the stamp file: {0}", e.Message);
                 }
             }
+            if (RuntimeUsersFile.Length != 0)
+            {
+                try
+                {
+                    if (WriteIfDifferent(RuntimeUsersFile, RuntimeUsersText(Models)))
+                        Log.LogMessage(MessageImportance.Low, "QuantBuild: the set of models changed; the runtime is stale.");
+                }
+                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+                {
+                    Log.LogError(null, QuantBuild.Diagnostics.DiagnosticCodes.ToolFailed, null, RuntimeUsersFile, 0, 0, 0, 0, "Cannot write the runtime users file: {0}", e.Message);
+                }
+            }
             return !Log.HasLoggedErrors;
         }
 
         /// <summary>The stamp text of one model.</summary>
-        internal static string Text(string manifestLine, string runtimeFile, string runtimeNamespace, string toolIdentity, string csharpVersion = CSharpLanguage.Latest) =>
-            "quantbuild-stamp 1\n" +
+        internal static string Text(string manifestLine, string runtimeFile, string runtimeNamespace, string toolIdentity) =>
+            "quantbuild-stamp 2\n" +
             "manifest\t" + manifestLine + "\n" +
             "runtime-file\t" + runtimeFile + "\n" +
             "runtime-namespace\t" + runtimeNamespace + "\n" +
-            "csharp\t" + csharpVersion + "\n" +
             "tool\t" + toolIdentity + "\n";
+
+        /// <summary>Every model's generated C# file, one per line, ordinal order (the item order does not matter).</summary>
+        internal static string RuntimeUsersText(IEnumerable<ITaskItem> models)
+        {
+            var files = models.Select(m => m.GetMetadata("GeneratedCode")).Where(f => f.Length != 0).Distinct(StringComparer.Ordinal).ToList();
+            files.Sort(StringComparer.Ordinal);
+            var text = new StringBuilder();
+            foreach (var file in files)
+                text.Append(file).Append('\n');
+            return text.ToString();
+        }
 
         /// <summary>
         /// Path, informational version (the one the tool writes into generated code), size and last write

@@ -102,7 +102,7 @@ public sealed partial class PackagedBuildTests
 
         // The probe's case with the real tool: a metadata change regenerates the class (the tool's own
         // up-to-date check once kept it internal), and the build after that does nothing.
-        var code = Path.Combine(directory, "obj/Debug/net10.0/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
+        var code = Path.Combine(directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
         StringAssert.Contains(File.ReadAllText(code), "internal sealed class Mnist");
         WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" Access="public" />""");
         var changed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
@@ -117,18 +117,73 @@ public sealed partial class PackagedBuildTests
 
     /// <summary>
     /// The most common library shape, netstandard2.0 + net10.0 without a LangVersion of its own: the
-    /// netstandard2.0 build compiles C# 7.3, where the generated files' #nullable directive was error
-    /// CS8370. Each framework's files now follow its language version, and both builds compile.
+    /// netstandard2.0 build compiles C# 7.3, where an active #nullable directive is error CS8370. The model
+    /// is quantized ONCE for the project (the outer build runs the tool before the inner builds start; both
+    /// inner builds compile the same files from obj/Debug/quantbuild/), and the runtime's directive is active
+    /// only where the targets define QUANTBUILD_NULLABLE_DIRECTIVE (C# 8 and later).
     /// </summary>
     [TestMethod]
     public void AMultiTargetedNetStandardLibraryBuildsWithTheRealTool()
     {
         var directory = Path.Combine(s_root, nameof(AMultiTargetedNetStandardLibraryBuildsWithTheRealTool));
         WriteMnistModel(directory);
+        WriteLibrary(directory, "<TargetFrameworks>netstandard2.0;net10.0</TargetFrameworks>");
+
+        var build = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
+        build.AssertSucceeded("netstandard2.0;net10.0 library build");
+        Assert.AreEqual(1, Occurrences(build.Output, "QuantBuild: quantizing Models/mnist.onnx"), "quantized once for both frameworks:\n" + build.Output);
+        Assert.AreEqual(1, Occurrences(build.Output, "mnist: peak memory"), "one quantization in the tool's log:\n" + build.Output);
+        // The first framework's inner build is the instance that quantized (MSBuild runs a target once per
+        // instance); the other one found the model up to date.
+        Assert.AreEqual(1, Occurrences(build.Output, "quantized model(s) are up to date; skipped."), "the second inner build found the model up to date:\n" + build.Output);
+        foreach (var framework in new[] { "netstandard2.0", "net10.0" })
+        {
+            Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug", framework, "Lib.dll")), framework);
+            Assert.IsFalse(System.IO.Directory.Exists(Path.Combine(directory, "obj/Debug", framework, "quantbuild")), framework + ": no per-framework output folder");
+        }
+        var folder = Path.Combine(directory, "obj/Debug/quantbuild");
+        var code = File.ReadAllText(Path.Combine(folder, QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs"));
+        Assert.IsFalse(code.Contains("#nullable", StringComparison.Ordinal), "the model class compiles under C# 7.3");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "QuantBuild.Runtime.g.cs")), "#if QUANTBUILD_NULLABLE_DIRECTIVE\n#nullable enable\n#endif\n");
+
+        var again = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        again.AssertSucceeded("no-op library build");
+        Assert.IsFalse(again.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), again.Output);
+    }
+
+    /// <summary>
+    /// A netstandard2.0 library that sets <c>LangVersion</c> 7.3 itself (as Unity compiles): the generated files,
+    /// the same whatever the language version, compile with the directive inactive. (net10.0 with C# 7.3 is not
+    /// supported: the runtime's .NET paths use C# 9 native integers.)
+    /// </summary>
+    [TestMethod]
+    public void ANetStandardLibraryPinnedToCSharp73BuildsWithTheRealTool()
+    {
+        var directory = Path.Combine(s_root, nameof(ANetStandardLibraryPinnedToCSharp73BuildsWithTheRealTool));
+        WriteMnistModel(directory);
+        WriteLibrary(directory, "<TargetFramework>netstandard2.0</TargetFramework><LangVersion>7.3</LangVersion>");
+
+        var build = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
+        build.AssertSucceeded("LangVersion 7.3 library build");
+        Assert.AreEqual(1, Occurrences(build.Output, "QuantBuild: quantizing Models/mnist.onnx"), build.Output);
+        Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug/netstandard2.0/Lib.dll")));
+    }
+
+    private static int Occurrences(string text, string value)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + value.Length, StringComparison.Ordinal))
+            count++;
+        return count;
+    }
+
+    /// <summary>Lib.csproj (the given framework properties, warnings as errors) with the MNIST model and a class calling it.</summary>
+    private static void WriteLibrary(string directory, string frameworkProperties)
+    {
         File.WriteAllText(Path.Combine(directory, "Lib.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
-                <TargetFrameworks>netstandard2.0;net10.0</TargetFrameworks>
+                {frameworkProperties}
                 <RootNamespace>Lib</RootNamespace>
                 <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
               </PropertyGroup>
@@ -157,20 +212,70 @@ public sealed partial class PackagedBuildTests
                 }
             }
             """);
+    }
 
-        var build = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
-        build.AssertSucceeded("netstandard2.0;net10.0 library build");
-        foreach (var (framework, nullable) in new[] { ("netstandard2.0", false), ("net10.0", true) })
-        {
-            Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug", framework, "Lib.dll")), framework);
-            var folder = Path.Combine(directory, "obj/Debug", framework, "quantbuild");
-            var code = File.ReadAllText(Path.Combine(folder, QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs"));
-            Assert.AreEqual(nullable, code.Contains("#nullable enable", StringComparison.Ordinal), $"{framework}: #nullable directive");
-            Assert.AreEqual(nullable, File.ReadAllText(Path.Combine(folder, "QuantBuild.Runtime.g.cs")).Contains("#nullable enable", StringComparison.Ordinal), $"{framework}: runtime #nullable directive");
-        }
-        var again = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
-        again.AssertSucceeded("no-op library build");
-        Assert.IsFalse(again.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), again.Output);
+    /// <summary>
+    /// The runtime holds only what the project's models use, and always the union over ALL of them: a linear
+    /// MNIST model and a codebook (WEQ) one. Regenerating only the linear model keeps the codebook kernels
+    /// (read from the up-to-date model's generated class); removing the codebook model re-emits the runtime
+    /// without them and without quantizing anything; the app runs both ways.
+    /// </summary>
+    [TestMethod]
+    public void TheRuntimeHoldsWhatAllModelsOfTheProjectUseAndFollowsTheSetOfModels()
+    {
+        var directory = Path.Combine(s_root, nameof(TheRuntimeHoldsWhatAllModelsOfTheProjectUseAndFollowsTheSetOfModels));
+        WriteMnistModel(directory);
+        var weq = Path.Combine(directory, "Models", "weq");
+        System.IO.Directory.CreateDirectory(weq);
+        File.Copy(Path.Combine(directory, "Models", "mnist.onnx"), Path.Combine(weq, "mnist.onnx"));
+        File.WriteAllText(Path.Combine(weq, "mnist.quant.json"),
+            "{\n  \"calibration\": { \"inputs\": { \"input\": \"../calibration/*.npy\" } },\n  \"weights\": { \"method\": \"weq\", \"bits\": 3 }\n}\n");
+        const string linearItem = """    <QuantizedModel Include="Models/mnist.onnx" />""";
+        const string weqItem = """    <QuantizedModel Include="Models/weq/mnist.onnx" ClassName="MnistWeq" />""";
+        WriteAppProject(directory, linearItem + "\n" + weqItem);
+        const string callBoth = """
+            var logits = new float[10];
+            new App.Mnist().Run(new float[784], logits);
+            System.Console.WriteLine($"linear finite={System.Array.TrueForAll(logits, float.IsFinite)}");
+            new App.MnistWeq().Run(new float[784], logits);
+            System.Console.WriteLine($"weq finite={System.Array.TrueForAll(logits, float.IsFinite)}");
+            """;
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), callBoth);
+        var runtime = Path.Combine(directory, "obj/Debug/quantbuild/QuantBuild.Runtime.g.cs");
+
+        Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n").AssertSucceeded("first build, two models");
+        var both = File.ReadAllText(runtime);
+        foreach (var file in new[] { "Kernels/Conv2DInt8.cs", "Kernels/FullyConnectedInt8.cs", "Kernels/Conv2DCodebook.cs", "Kernels/FullyConnectedCodebook.cs" })
+            StringAssert.Contains(both, "// ---- " + file + "\n", "both models' kernels");
+        foreach (var file in new[] { "Kernels/Conv2DMultipoint.cs", "Kernels/LogLevelConv.cs", "FloatKernels/ConvFloat.cs" })
+            Assert.IsFalse(both.Contains("// ---- " + file + "\n", StringComparison.Ordinal), file + " is used by neither model");
+        var app = Run(directory, "dotnet", Path.Combine(directory, "bin/Debug/net10.0/App.dll"));
+        app.AssertSucceeded("running both models");
+        StringAssert.Contains(app.Output, "linear finite=True");
+        StringAssert.Contains(app.Output, "weq finite=True");
+
+        // Only the linear model is stale; the codebook model's kernels stay because its class still uses them.
+        File.SetLastWriteTimeUtc(Path.Combine(directory, "Models", "mnist.quant.json"), DateTime.UtcNow);
+        var one = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        one.AssertSucceeded("build regenerating the linear model only");
+        StringAssert.Contains(one.Output, "QuantBuild: quantizing Models/mnist.onnx");
+        Assert.IsFalse(one.Output.Contains("QuantBuild: quantizing Models/weq/mnist.onnx", StringComparison.Ordinal), one.Output);
+        Assert.AreEqual(both, File.ReadAllText(runtime), "the runtime still serves the up-to-date codebook model");
+
+        // The codebook model leaves the project: nothing is quantized, the runtime loses its kernels.
+        WriteAppProject(directory, linearItem);
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), callBoth[..callBoth.IndexOf("new App.MnistWeq", StringComparison.Ordinal)]);
+        var removed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        removed.AssertSucceeded("build after removing the codebook model");
+        Assert.IsFalse(removed.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), removed.Output);
+        StringAssert.Contains(removed.Output, "rewriting the runtime only");
+        var linearOnly = File.ReadAllText(runtime);
+        StringAssert.Contains(linearOnly, "// ---- Kernels/Conv2DInt8.cs\n");
+        Assert.IsFalse(linearOnly.Contains("// ---- Kernels/Conv2DCodebook.cs\n", StringComparison.Ordinal), "the removed model's kernels left the runtime");
+        Run(directory, "dotnet", Path.Combine(directory, "bin/Debug/net10.0/App.dll")).AssertSucceeded("running the linear model alone");
+        var noOp = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
+        noOp.AssertSucceeded("no-op build");
+        Assert.IsFalse(noOp.Output.Contains("rewriting the runtime", StringComparison.Ordinal) || noOp.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), noOp.Output);
     }
 
     /// <summary>The real MNIST model with a sidecar and 8 random calibration digits under <paramref name="directory"/>/Models.</summary>
@@ -540,7 +645,7 @@ public sealed partial class PackagedBuildTests
 
         private string ProjectFile => Path.Combine(Directory, "Consumer.csproj");
 
-        private string ToolLog => Path.Combine(Directory, "obj/Debug/net10.0/quantbuild/fake-tool.log");
+        private string ToolLog => Path.Combine(Directory, "obj/Debug/quantbuild/fake-tool.log");
 
         private string ToolFolder => Path.Combine(Directory, "tool");
 
@@ -617,7 +722,7 @@ public sealed partial class PackagedBuildTests
 
         /// <summary>The folder of a model's outputs (see PredictQuantizedOutputs).</summary>
         public string OutputFolder(string model) =>
-            Path.Combine(Directory, "obj/Debug/net10.0/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
+            Path.Combine(Directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
 
         public string GeneratedCode(string model) =>
             File.ReadAllText(Path.Combine(OutputFolder(model), Path.GetFileNameWithoutExtension(model) + ".g.cs"));
@@ -656,7 +761,7 @@ public sealed partial class PackagedBuildTests
 
         public string[] GeneratedFiles()
         {
-            var folder = Path.Combine(Directory, "obj/Debug/net10.0/quantbuild");
+            var folder = Path.Combine(Directory, "obj/Debug/quantbuild");
             return System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray() : [];
         }
 

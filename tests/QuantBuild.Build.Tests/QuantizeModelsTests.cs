@@ -49,6 +49,14 @@ public sealed class QuantizeModelsTests
         Assert.AreEqual("/pkg/tools/net10.0/quantbuild.dll build --manifest \"/obj/my models/models.manifest\" --runtime-out /obj/QuantBuild.Runtime.g.cs --namespace-for-runtime App.QuantBuild --csharp-version 7.3", line);
     }
 
+    /// <summary>What the targets run: files for every C# version (one quantization for all frameworks) and the runtime users list.</summary>
+    [TestMethod]
+    public void TheTargetsAskForFilesForEveryLanguageVersionAndAPrunedRuntime()
+    {
+        var line = QuantizeModels.BuildCommandLine("/t/quantbuild.dll", "/obj/models.manifest", "/obj/QuantBuild.Runtime.g.cs", "App.QuantBuild", runtimeUsersFile: "/obj/QuantBuild.Runtime.users");
+        Assert.AreEqual("/t/quantbuild.dll build --manifest /obj/models.manifest --runtime-out /obj/QuantBuild.Runtime.g.cs --runtime-users /obj/QuantBuild.Runtime.users --namespace-for-runtime App.QuantBuild --csharp-version any", line);
+    }
+
     [TestMethod]
     public void ToolOutputBecomesErrorsWarningsAndMessages()
     {

@@ -75,4 +75,29 @@ public sealed class WriteModelStampsTests
         Assert.AreEqual(all.Count, all.Distinct().Count(), string.Join("\n---\n", all));
         StringAssert.Contains(newTool, tool);
     }
+
+    /// <summary>The runtime users file lists every model's generated class, sorted, and changes exactly with the set of models.</summary>
+    [TestMethod]
+    public void TheRuntimeUsersFileFollowsTheSetOfModels()
+    {
+        var users = Path.Combine(_folder, "QuantBuild.Runtime.users");
+        ITaskItem WithCode(string code)
+        {
+            var model = Model();
+            model.SetMetadata("GeneratedCode", code);
+            return model;
+        }
+        bool Write(params ITaskItem[] models)
+        {
+            if (File.Exists(users)) File.SetLastWriteTimeUtc(users, DateTime.UtcNow.AddHours(-1));
+            var task = new WriteModelStamps { BuildEngine = new RecordingBuildEngine(), Models = models, RuntimeUsersFile = users, ToolAssembly = Path.Combine(_folder, "quantbuild.dll") };
+            Assert.IsTrue(task.Execute());
+            return File.GetLastWriteTimeUtc(users) > DateTime.UtcNow.AddMinutes(-1);
+        }
+        Assert.IsTrue(Write(WithCode("/o/b/b.g.cs"), WithCode("/o/a/a.g.cs")));
+        Assert.AreEqual("/o/a/a.g.cs\n/o/b/b.g.cs\n", File.ReadAllText(users));
+        Assert.IsFalse(Write(WithCode("/o/a/a.g.cs"), WithCode("/o/b/b.g.cs")), "same set in another order: left alone");
+        Assert.IsTrue(Write(WithCode("/o/a/a.g.cs")), "a model removed");
+        Assert.AreEqual("/o/a/a.g.cs\n", File.ReadAllText(users));
+    }
 }

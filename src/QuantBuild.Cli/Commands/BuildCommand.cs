@@ -5,7 +5,7 @@ using QuantBuild.Diagnostics;
 namespace QuantBuild.Cli.Commands;
 
 /// <summary>
-/// <c>quantbuild build --manifest FILE [--threads N] [--runtime-out PATH] [--namespace-for-runtime NS]</c>: the
+/// <c>quantbuild build --manifest FILE [--threads N] [--runtime-out PATH] [--runtime-users FILE] [--namespace-for-runtime NS] [--csharp-version V]</c>: the
 /// batch verb the MSBuild task runs. The manifest (<see cref="ModelManifest"/>) has one model per line,
 /// tab-separated: <c>model path, sidecar path (may be empty), output dir, name, class name, namespace,
 /// access (internal|public), dependency file</c>; relative paths are relative to the manifest's folder,
@@ -16,7 +16,8 @@ namespace QuantBuild.Cli.Commands;
 /// dependency file (one absolute input path per line, sorted) as one generation, marker last
 /// (<see cref="ModelGeneration"/>). Errors go to stderr as <c>file(line,col): error QB####: message</c>;
 /// a failed model's outputs, dependency file and marker are deleted; the exit code is non-zero if any
-/// model failed.
+/// model failed. The runtime source is written after the models: with <c>--runtime-users</c> it holds only
+/// the runtime files the listed generated classes need (<see cref="Emit.RuntimeSourceGraph"/>).
 /// </summary>
 public static class BuildCommand
 {
@@ -26,15 +27,17 @@ public static class BuildCommand
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads per model engine. Default: all processors.", HelpName = "N" };
         var runtimeOut = new Option<string?>("--runtime-out") { Description = "Where to write the runtime source every generated class compiles against.", HelpName = "PATH" };
         var runtimeNamespace = new Option<string?>("--namespace-for-runtime") { Description = "Namespace of the runtime source (internal types). Default: QuantBuild.Generated.Runtime.", HelpName = "NS" };
-        var csharpVersion = new Option<string?>("--csharp-version") { Description = "C# version of the consuming project (7.3, 8.0, ..., latest); below 8 the files carry no #nullable directive. Default: latest.", HelpName = "VERSION" };
+        var runtimeUsers = new Option<string?>("--runtime-users") { Description = "File listing (one path per line) every generated C# file of the project, up-to-date ones included: the runtime holds only the runtime files they need. Default: the whole runtime.", HelpName = "FILE" };
+        var csharpVersion = new Option<string?>("--csharp-version") { Description = "C# version of the consuming project (7.3, 8.0, ..., latest); below 8 the files carry no #nullable directive. 'any': files for every version (the runtime's directive under #if " + CSharpLanguage.NullableDirectiveSymbol + "). Default: latest.", HelpName = "VERSION" };
         var command = new Command("build", "Quantize every model of a manifest (the MSBuild task's entry point; MSBuild decides which models are stale).");
         command.Options.Add(manifest);
         command.Options.Add(threads);
         command.Options.Add(runtimeOut);
+        command.Options.Add(runtimeUsers);
         command.Options.Add(runtimeNamespace);
         command.Options.Add(csharpVersion);
         command.SetAction(parse => Execute(parse.GetRequiredValue(manifest), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error,
-            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace), parse.GetValue(csharpVersion)));
+            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace), parse.GetValue(csharpVersion), parse.GetValue(runtimeUsers)));
         return command;
     }
 
@@ -54,13 +57,14 @@ public static class BuildCommand
     }
 
     public static int Execute(string manifestPath, int threads, TextWriter output, TextWriter error,
-        string? runtimeOut = null, string? runtimeNamespace = null, string? csharpVersion = null)
+        string? runtimeOut = null, string? runtimeNamespace = null, string? csharpVersion = null, string? runtimeUsers = null)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
+        bool anyVersion = CSharpLanguage.IsAny(csharpVersion);
         bool nullable = CSharpLanguage.AllowsNullableDirective(csharpVersion);
         var requests = ReadManifest(manifestPath, runtimeNamespace, nullable);
-        if (runtimeOut is not null)
-            ModelGeneration.WriteRuntime(runtimeOut, Emit.CSharpEmitter.EmitRuntime(runtimeNamespace ?? DefaultRuntimeNamespace, QuantizeJob.ToolVersion, nullable));
+        if (runtimeUsers is not null && !File.Exists(runtimeUsers))
+            throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"runtime users file '{runtimeUsers}' not found", runtimeUsers);
         output.WriteLine($"quantbuild build: quantizing {requests.Count} model{(requests.Count == 1 ? "" : "s")}");
         var failures = new string?[requests.Count];
         var logs = new StringWriter[requests.Count];
@@ -94,8 +98,38 @@ public static class BuildCommand
             output.Write(logs[i].ToString());
             if (failures[i] is string f) error.WriteLine(f);
         }
+        // After the models: which runtime files the project needs depends on the code just generated.
+        if (runtimeOut is not null)
+        {
+            var roots = runtimeUsers is null ? null : RuntimeRoots(ReadRuntimeUsers(runtimeUsers)
+                .Concat(requests.Select(r => Path.Combine(r.OutputDirectory, ModelOutputs.CSharp(r.Name)))));
+            ModelGeneration.WriteRuntime(runtimeOut, Emit.CSharpEmitter.EmitRuntime(runtimeNamespace ?? DefaultRuntimeNamespace, QuantizeJob.ToolVersion,
+                nullableDirective: nullable || anyVersion, rootTypes: roots, nullableDirectiveSymbol: anyVersion ? CSharpLanguage.NullableDirectiveSymbol : null));
+        }
         int failed = failures.Count(f => f is not null);
         output.WriteLine($"quantbuild build: {requests.Count - failed} succeeded, {failed} failed");
         return failed == 0 ? ExitCodes.Success : ExitCodes.Failed;
+    }
+
+    /// <summary>The generated C# files a runtime users file lists: one path per line, relative to the file's folder; empty lines ignored.</summary>
+    public static IEnumerable<string> ReadRuntimeUsers(string path)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        foreach (var line in File.ReadAllLines(path))
+            if (line.Trim().Length != 0) yield return Path.GetFullPath(Path.Combine(folder, line.Trim()));
+    }
+
+    /// <summary>
+    /// The runtime types the given generated files mention, the up-to-date models' files read from disk: the
+    /// runtime is one file per project, so it must serve every model, not only those regenerated now. A file
+    /// that does not exist (a model that failed, or whose C# output is off) needs nothing.
+    /// </summary>
+    public static SortedSet<string> RuntimeRoots(IEnumerable<string> generatedFiles)
+    {
+        var graph = Emit.CSharpEmitter.RuntimeGraph;
+        var roots = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var file in generatedFiles.Distinct(StringComparer.Ordinal))
+            if (File.Exists(file)) roots.UnionWith(graph.TypesMentionedIn(File.ReadAllText(file)));
+        return roots;
     }
 }

@@ -6,7 +6,8 @@ namespace QuantBuild.Cli.Commands;
 /// <summary>
 /// <c>quantbuild quantize MODEL.onnx [--config SIDECAR.json] --out DIR [--name NAME] [--threads N]</c>:
 /// calibrates and quantizes one model, writing DIR/&lt;Name&gt;.quant.onnx, DIR/&lt;Name&gt;.g.cs (plus the runtime source
-/// QuantBuild.Runtime.g.cs it compiles against) and DIR/&lt;Name&gt;.report.json.
+/// QuantBuild.Runtime.g.cs it compiles against: the runtime files the generated classes in DIR need) and
+/// DIR/&lt;Name&gt;.report.json.
 /// </summary>
 public static class QuantizeCommand
 {
@@ -63,10 +64,13 @@ public static class QuantizeCommand
         foreach (var file in result.Written) output.WriteLine($"wrote {file}");
         if (result.Written.Any(f => f.EndsWith(".g.cs", StringComparison.Ordinal)))
         {
-            // Standalone use: the generated class needs the runtime beside it.
+            // Standalone use: the generated class needs the runtime beside it. Only the runtime files needed by
+            // the generated classes in the folder: this model's and those of models quantized there before,
+            // which share the one runtime file.
             var options = QuantizeJob.CSharpOptions(request);
             var runtime = Path.Combine(outDir, RuntimeFileName);
-            AtomicFileIfChanged(runtime, Emit.CSharpEmitter.EmitRuntime(options.EffectiveRuntimeNamespace, QuantizeJob.ToolVersion));
+            var users = Directory.EnumerateFiles(outDir, "*.g.cs").Where(f => Path.GetFileName(f) != RuntimeFileName).Order(StringComparer.Ordinal);
+            AtomicFileIfChanged(runtime, Emit.CSharpEmitter.EmitRuntime(options.EffectiveRuntimeNamespace, QuantizeJob.ToolVersion, rootTypes: BuildCommand.RuntimeRoots(users)));
             output.WriteLine($"wrote {Path.GetFullPath(runtime)}");
         }
         return ExitCodes.Success;

@@ -17,6 +17,24 @@ namespace QuantBuild.BuildContract
         public const string Latest = "latest";
 
         /// <summary>
+        /// What the MSBuild targets ask for: files that compile under every C# version, because one
+        /// quantization serves every target framework of a project (netstandard2.0 compiles C# 7.3, net10.0
+        /// C# 14). Model classes then carry no <c>#nullable</c> directive (they have no nullable annotations),
+        /// and the runtime's is wrapped in <c>#if</c> <see cref="NullableDirectiveSymbol"/>.
+        /// </summary>
+        public const string Any = "any";
+
+        /// <summary>
+        /// Defined by the targets in each build whose C# is 8 or later (<see cref="AllowsNullableDirective"/> of
+        /// <see cref="Effective"/>); a C# 7.3 compiler skips a <c>#nullable</c> directive inside an inactive
+        /// <c>#if</c> block (it rejects an active one with CS8370).
+        /// </summary>
+        public const string NullableDirectiveSymbol = "QUANTBUILD_NULLABLE_DIRECTIVE";
+
+        /// <summary>True for <see cref="Any"/>.</summary>
+        public static bool IsAny(string? version) => string.Equals((version ?? "").Trim(), Any, StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>
         /// The version the compiler will use: <paramref name="langVersion"/> as the project sets it (the SDK
         /// fills it in from the target framework when the project does not), "default" or empty meaning
         /// <paramref name="maxSupportedLangVersion"/>, and "latest"/"latestMajor"/"preview" meaning a
@@ -37,6 +55,7 @@ namespace QuantBuild.BuildContract
         public static bool AllowsNullableDirective(string? effectiveVersion)
         {
             var v = (effectiveVersion ?? "").Trim();
+            if (IsAny(v)) return false;
             if (v.Length == 0 || v.Equals(Latest, StringComparison.OrdinalIgnoreCase)) return true;
             return !(Major(v) is int major) || major >= 8;
         }

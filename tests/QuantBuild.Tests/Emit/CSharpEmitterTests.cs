@@ -89,8 +89,10 @@ public sealed class CSharpEmitterTests
         using var folder = new TempFolder();
         // Console app (net10.0) running the generated class on held-out digits.
         var app = Directory.CreateDirectory(folder.File("app")).FullName;
-        File.WriteAllText(Path.Combine(app, "MnistModel.g.cs"), CSharpEmitter.Emit(plan, MnistOptions));
-        File.WriteAllText(Path.Combine(app, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(MnistOptions.EffectiveRuntimeNamespace));
+        // With only the runtime files the class needs (the pruned runtime must still compile and run bit-exactly).
+        var mnistCode = CSharpEmitter.Emit(plan, MnistOptions);
+        File.WriteAllText(Path.Combine(app, "MnistModel.g.cs"), mnistCode);
+        File.WriteAllText(Path.Combine(app, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(MnistOptions.EffectiveRuntimeNamespace, rootTypes: CSharpEmitter.RuntimeGraph.TypesMentionedIn(mnistCode)));
         File.WriteAllText(Path.Combine(app, "app.csproj"), Project("<OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable>"));
         File.WriteAllText(Path.Combine(app, "Program.cs"), MnistProgram);
         using (var input = new BinaryWriter(File.Create(Path.Combine(app, "inputs.bin"))))
@@ -99,15 +101,25 @@ public sealed class CSharpEmitterTests
         // Library for netstandard2.0 (C# 7.3, as Unity compiles it) and net10.0, without the C# 8 directive.
         var lib = Directory.CreateDirectory(folder.File("lib")).FullName;
         var ns20 = MnistOptions with { NullableDirective = false, Access = "public" };
-        File.WriteAllText(Path.Combine(lib, "MnistModel.g.cs"), CSharpEmitter.Emit(plan, ns20));
-        var int4 = ns20 with { ClassName = "MnistModel4" };
-        File.WriteAllText(Path.Combine(lib, "MnistModel4.g.cs"), CSharpEmitter.Emit(IntegerLowering.Lower(IntegerRunnerTests.QuantizeMnist(data, 4)), int4));
-        // Codebook (WEQ 3-bit) weights: packed indices + int8 level tables through Conv2DCodebook/FullyConnectedCodebook.
-        File.WriteAllText(Path.Combine(lib, "MnistModelWeq.g.cs"), CSharpEmitter.Emit(IntegerLowering.Lower(QuantBuild.Tests.Cli.CodebookCliTests.QuantizeMnistCodebook(data, "weq", 3)), ns20 with { ClassName = "MnistModelWeq" }));
-        File.WriteAllText(Path.Combine(lib, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(ns20.EffectiveRuntimeNamespace, nullableDirective: false));
+        var libClasses = new[]
+        {
+            ("MnistModel", CSharpEmitter.Emit(plan, ns20)),
+            ("MnistModel4", CSharpEmitter.Emit(IntegerLowering.Lower(IntegerRunnerTests.QuantizeMnist(data, 4)), ns20 with { ClassName = "MnistModel4" })),
+            // Codebook (WEQ 3-bit) weights: packed indices + int8 level tables through Conv2DCodebook/FullyConnectedCodebook.
+            ("MnistModelWeq", CSharpEmitter.Emit(IntegerLowering.Lower(QuantBuild.Tests.Cli.CodebookCliTests.QuantizeMnistCodebook(data, "weq", 3)), ns20 with { ClassName = "MnistModelWeq" })),
+        };
+        foreach (var (name, code) in libClasses)
+            File.WriteAllText(Path.Combine(lib, name + ".g.cs"), code);
+        // One runtime for three classes: the union of what each needs, the directive guarded as the MSBuild targets emit it.
+        var libRoots = libClasses.SelectMany(c => CSharpEmitter.RuntimeGraph.TypesMentionedIn(c.Item2));
+        var libRuntime = CSharpEmitter.EmitRuntime(ns20.EffectiveRuntimeNamespace, rootTypes: libRoots, nullableDirectiveSymbol: QuantBuild.BuildContract.CSharpLanguage.NullableDirectiveSymbol);
+        StringAssert.Contains(libRuntime, "// ---- Kernels/Conv2DCodebook.cs\n");
+        StringAssert.Contains(libRuntime, "// ---- Kernels/Conv2DInt4.cs\n");
+        File.WriteAllText(Path.Combine(lib, "QuantBuild.Runtime.g.cs"), libRuntime);
         File.WriteAllText(Path.Combine(lib, "lib.csproj"), Project(
             "<TargetFrameworks>netstandard2.0;net10.0</TargetFrameworks></PropertyGroup>" +
             "<PropertyGroup Condition=\"'$(TargetFramework)' == 'netstandard2.0'\"><LangVersion>7.3</LangVersion></PropertyGroup>" +
+            "<PropertyGroup Condition=\"'$(TargetFramework)' == 'net10.0'\"><DefineConstants>$(DefineConstants);" + QuantBuild.BuildContract.CSharpLanguage.NullableDirectiveSymbol + "</DefineConstants></PropertyGroup>" +
             "<ItemGroup Condition=\"'$(TargetFramework)' == 'netstandard2.0'\"><PackageReference Include=\"System.Memory\" Version=\"4.5.5\" /></ItemGroup><PropertyGroup>"));
 
         var (libCode, libLog, libTime) = Dotnet(lib, "build", "-c", "Release");
