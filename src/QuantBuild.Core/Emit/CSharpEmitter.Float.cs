@@ -11,9 +11,8 @@ namespace QuantBuild.Emit;
 public static partial class CSharpEmitter
 {
     /// <summary>
-    /// Packed data as base64 string literals up to this many bytes per class: the compiler reads one string
-    /// token far faster than millions of byte literals, but every string goes to the assembly's user-string
-    /// heap (16 MB, UTF-16), so a class with more data falls back to byte-array literals.
+    /// Bytes of data a class stores as base64 string literals: every string goes to the assembly's
+    /// user-string heap (16 MB of UTF-16), so past this the rest are byte-array literals.
     /// </summary>
     private const long Base64DataLimit = 4 << 20;
 
@@ -21,31 +20,12 @@ public static partial class CSharpEmitter
     /// Binary bytes a datum takes in generated code: packed float-step data as packed, everything else (weights,
     /// scales, biases, tables, int8 constants) at its element size. The report's storedConstants counts this.
     /// </summary>
-    public static long StoredBytes(PlanData d) =>
-        IsPacked(d) ? (d.Values is float[] f ? ConstantDataEncoding.Encode(f) : ConstantDataEncoding.Encode((int[])d.Values)).Length : d.ByteLength;
+    public static long StoredBytes(PlanData d) => IsPacked(d) ? StoredForm(d)!.Length : d.ByteLength;
+
+    /// <summary>The bytes a datum is written as when it is written as bytes: packed float-step data, or byte data as is; null for the rest (literal lists).</summary>
+    private static byte[]? StoredForm(PlanData d) =>
+        IsPacked(d) ? (d.Values is float[] f ? ConstantDataEncoding.Encode(f) : ConstantDataEncoding.Encode((int[])d.Values))
+        : d.Values is byte[] b ? b : d.Values is sbyte[] sb ? (byte[])(Array)sb : null;
 
     private static bool IsPacked(PlanData d) => d.Role == PlanDataRole.FloatStep && d.Values is float[] or int[];
-
-    private static void EmitPackedData(CodeWriter w, PlanData d, byte[] packed, bool base64)
-    {
-        var decode = d.Values is float[] ? "ConstantData.DecodeFloats" : "ConstantData.DecodeInts";
-        var type = d.Values is float[] ? "float" : "int";
-        w.Line($"// {Comment(d.Description)}: {d.Values.Length} {type} values, packed to {packed.Length} bytes{(base64 ? ", base64" : "")}.");
-        if (base64)
-        {
-            w.Line($"private static readonly {type}[] {d.Name} = {decode}(Convert.FromBase64String(");
-            var text = Convert.ToBase64String(packed);
-            const int lineLength = 4 * BytesPerLine * 4;
-            for (int i = 0; i < text.Length; i += lineLength)
-                w.Line($"    \"{text.Substring(i, Math.Min(lineLength, text.Length - i))}\"{(i + lineLength < text.Length ? " +" : "")}");
-            if (text.Length == 0) w.Line("    \"\"");
-            w.Line("));");
-        }
-        else
-        {
-            w.Line($"private static readonly {type}[] {d.Name} = {decode}(new byte[] {{");
-            Bytes(w, packed);
-            w.Line("});");
-        }
-    }
 }

@@ -286,52 +286,81 @@ public static partial class CSharpEmitter
         : t == typeof(short) ? "short" : t == typeof(bool) ? "bool" : t.IsArray ? TypeName(t.GetElementType()!) + "[]" : t.Name;
 
     /// <summary>
-    /// How a parameter reads a datum: bytes are stored as <c>ReadOnlySpan&lt;byte&gt;</c> over the assembly's
-    /// data (no copy; int8 data is the same bytes reinterpreted), other types as one static array.
+    /// How a parameter reads a datum. Every datum is one static array of the class (bytes also for int8 data,
+    /// reinterpreted with <c>MemoryMarshal.Cast</c>), built once when the class is first used.
     /// </summary>
     private static string DataReference(PlanData d, Type parameter)
     {
         bool isArray = parameter.IsArray;
-        if (d.ElementType == typeof(byte)) return isArray ? $"{d.Name}.ToArray()" : d.Name;
-        if (d.ElementType == typeof(sbyte)) return isArray ? $"MemoryMarshal.Cast<byte, sbyte>({d.Name}).ToArray()" : $"MemoryMarshal.Cast<byte, sbyte>({d.Name})";
+        if (d.ElementType == typeof(sbyte))
+            return isArray ? $"MemoryMarshal.Cast<byte, sbyte>(new ReadOnlySpan<byte>({d.Name})).ToArray()" : $"MemoryMarshal.Cast<byte, sbyte>(new ReadOnlySpan<byte>({d.Name}))";
         return d.Name;
     }
 
+    /// <summary>
+    /// Constant data as static arrays. Byte data (weights, packed indices, level tables) and packed float-step
+    /// data are base64 string literals while the class's total stays under <see cref="Base64DataLimit"/>: the
+    /// compiler reads one string token far faster than a literal per byte, so editing the app that contains
+    /// the class stays cheap. Past the limit (the user-string heap holds 16 MB of UTF-16) they are byte lists.
+    /// </summary>
     private static void EmitData(CodeWriter w, IReadOnlyList<PlanData> data)
     {
-        var packed = new Dictionary<PlanData, byte[]>(ReferenceEqualityComparer.Instance);
-        foreach (var d in data.Where(IsPacked))
-            packed[d] = d.Values is float[] f ? ConstantDataEncoding.Encode(f) : ConstantDataEncoding.Encode((int[])d.Values);
-        bool base64 = packed.Values.Sum(p => (long)p.Length) <= Base64DataLimit;
+        long budget = Base64DataLimit;
         foreach (var d in data)
         {
             w.Line();
-            if (packed.TryGetValue(d, out var bytesOfPacked))
+            var stored = StoredForm(d);
+            if (stored is null)
             {
-                EmitPackedData(w, d, bytesOfPacked, base64);
-                continue;
-            }
-            if (d.Values is byte[] or sbyte[])
-            {
-                var bytes = d.Values is byte[] b ? b : (byte[])(Array)(sbyte[])d.Values;
-                w.Line($"// {Comment(d.Description)}: {bytes.Length} bytes.");
-                w.Line($"private static ReadOnlySpan<byte> {d.Name} => new byte[] {{");
-                Bytes(w, bytes);
+                w.Line($"// {Comment(d.Description)}.");
+                var type = TypeName(d.ElementType);
+                var items = d.Values.Cast<object>().Select(Literal).ToList();
+                if (items.Count <= BytesPerLine)
+                {
+                    w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{ {string.Join(", ", items)} }};");
+                    continue;
+                }
+                w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{");
+                for (int i = 0; i < items.Count; i += BytesPerLine)
+                    w.Line("    " + string.Join(", ", items.Skip(i).Take(BytesPerLine)) + ",");
                 w.Line("};");
                 continue;
             }
-            w.Line($"// {Comment(d.Description)}.");
-            var type = TypeName(d.ElementType);
-            var items = d.Values.Cast<object>().Select(Literal).ToList();
-            if (items.Count <= BytesPerLine)
+            bool base64 = stored.Length <= budget;
+            if (base64) budget -= stored.Length;
+            var (elementType, decode) = d.Values switch
             {
-                w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{ {string.Join(", ", items)} }};");
-                continue;
-            }
-            w.Line($"private static readonly {type}[] {d.Name} = new {type}[] {{");
-            for (int i = 0; i < items.Count; i += BytesPerLine)
-                w.Line("    " + string.Join(", ", items.Skip(i).Take(BytesPerLine)) + ",");
-            w.Line("};");
+                float[] => ("float", "ConstantData.DecodeFloats"),
+                int[] => ("int", "ConstantData.DecodeInts"),
+                _ => ("byte", ""),
+            };
+            w.Line(IsPacked(d)
+                ? $"// {Comment(d.Description)}: {d.Values.Length} {elementType} values, packed to {stored.Length} bytes{(base64 ? ", base64" : "")}."
+                : $"// {Comment(d.Description)}: {stored.Length} bytes{(base64 ? ", base64" : "")}.");
+            EmitBytes(w, $"private static readonly {elementType}[] {d.Name} = ", decode, stored, base64);
+        }
+    }
+
+    /// <summary>A byte array (optionally through a decoder) as a base64 literal or a byte list.</summary>
+    private static void EmitBytes(CodeWriter w, string declaration, string decode, byte[] bytes, bool base64)
+    {
+        string open = decode.Length > 0 ? decode + "(" : "";
+        string close = decode.Length > 0 ? ")" : "";
+        if (base64)
+        {
+            w.Line($"{declaration}{open}Convert.FromBase64String(");
+            var text = Convert.ToBase64String(bytes);
+            const int lineLength = 4 * BytesPerLine * 4;
+            for (int i = 0; i < text.Length; i += lineLength)
+                w.Line($"    \"{text.Substring(i, Math.Min(lineLength, text.Length - i))}\"{(i + lineLength < text.Length ? " +" : "")}");
+            if (text.Length == 0) w.Line("    \"\"");
+            w.Line($"){close};");
+        }
+        else
+        {
+            w.Line($"{declaration}{open}new byte[] {{");
+            Bytes(w, bytes);
+            w.Line($"}}{close};");
         }
     }
 
