@@ -362,7 +362,7 @@ public static class FloatKernelBinding
             var xs = ShapeOf(0)!;
             var w = Constant(1);
             if (Activation(0) is null || w is null) { reason = $"{_node.OpType} needs an activation input and constant weights"; return null; }
-            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D convolutions have a float kernel"; return null; }
+            if (xs.Length < 3 || xs.Length - 2 > WindowGeometryNd.MaxSpatialRank) { reason = $"a {xs.Length - 2}-D convolution has no float kernel"; return null; }
             int spatial = xs.Length - 2;
             var y = Output()!;
             var kernel = w.Shape.Skip(2).Select(d => (long)d).ToArray();
@@ -374,6 +374,15 @@ public static class FloatKernelBinding
             int group = (int)_node.GetInt("group", 1);
             var bias = Constant(2)?.ToFloatArray() ?? [];
             if (_node.HasInput(2) && Constant(2) is null) { reason = "bias is not constant"; return null; }
+            if (spatial > 2)
+            {
+                int[] Int(long[] v, int from = 0) => v.Skip(from).Take(spatial).Select(d => checked((int)d)).ToArray();
+                var (sliding, produced) = transposed ? (y.Shape[2..], xs[2..]) : (xs[2..], y.Shape[2..]);
+                return
+                [
+                    Call<ConvNdFloat>([transposed, xs[0], xs[1], y.Shape[1], group, sliding, produced, Int(kernel), Int(strides), Int(pads), Int(dilations), w.ToFloatArray(), bias], y, Operand(0)),
+                ];
+            }
             bool two = spatial == 2;
             object[] args =
             [
@@ -452,12 +461,21 @@ public static class FloatKernelBinding
             reason = "";
             var xs = ShapeOf(0)!;
             var y = Output()!;
-            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D pooling have a float kernel"; return null; }
+            if (xs.Length < 3 || xs.Length - 2 > WindowGeometryNd.MaxSpatialRank) { reason = $"{xs.Length - 2}-D pooling has no float kernel"; return null; }
             int spatial = xs.Length - 2;
             var kernel = _node.GetInts("kernel_shape")!;
             var strides = Ints("strides", spatial, 1);
             var dilations = Ints("dilations", spatial, 1);
             var pads = Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed: false);
+            if (spatial > 2)
+            {
+                int[] Int(long[] v, int from = 0) => v.Skip(from).Take(spatial).Select(d => checked((int)d)).ToArray();
+                return
+                [
+                    Call<PoolNdFloat>([_node.OpType == "MaxPool", _node.GetInt("count_include_pad", 0) != 0, xs[0] * xs[1], xs[2..], y.Shape[2..],
+                        Int(kernel), Int(strides), Int(pads), Int(pads, spatial), Int(dilations)], y, Operand(0)),
+                ];
+            }
             bool two = spatial == 2;
             return
             [

@@ -242,6 +242,30 @@ public sealed class FloatKernelTests
         Assert.IsLessThan(1000, tableEntries);
     }
 
+    /// <summary>Three spatial axes (video, volumetric models) run on the N-d window kernels.</summary>
+    [TestMethod]
+    public void ThreeDimensionalConvolutionsAndPoolsMatchTheEngine()
+    {
+        Check("Conv", [Random(200, 1, 4, 5, 6, 7), Random(201, 6, 2, 3, 2, 3), Random(202, 6)], n =>
+        {
+            n.SetInt("group", 2);
+            n.SetInts("strides", [2, 1, 2]);
+            n.SetInts("dilations", [1, 2, 1]);
+            n.SetInts("pads", [1, 0, 1, 0, 1, 1]);
+        }, constants: [1, 2]);
+        Check("Conv", [Random(203, 2, 2, 4, 4, 4), Random(204, 3, 2, 3, 3, 3)], n => n.SetString("auto_pad", "SAME_LOWER"), constants: [1]);
+        Check("ConvTranspose", [Random(205, 1, 4, 3, 4, 3), Random(206, 4, 1, 2, 3, 2), Random(207, 2)], n =>
+        {
+            n.SetInt("group", 2);
+            n.SetInts("strides", [2, 1, 3]);
+            n.SetInts("pads", [1, 0, 0, 1, 1, 0]);
+            n.SetInts("output_padding", [1, 0, 0]);
+        }, constants: [1, 2]);
+        Check("MaxPool", [Random(208, 1, 2, 5, 6, 7)], n => { n.SetInts("kernel_shape", [2, 3, 2]); n.SetInts("strides", [2, 2, 1]); n.SetInts("pads", [0, 1, 1, 1, 1, 0]); n.SetInt("ceil_mode", 1); }, exact: true);
+        Check("AveragePool", [Random(209, 2, 2, 5, 5, 5)], n => { n.SetInts("kernel_shape", [3, 3, 3]); n.SetInts("pads", [1, 1, 1, 1, 1, 1]); n.SetInt("count_include_pad", 1); });
+        Check("AveragePool", [Random(210, 1, 3, 4, 6, 5)], n => { n.SetInts("kernel_shape", [2, 3, 2]); n.SetInts("strides", [2, 2, 2]); n.SetInts("pads", [1, 1, 0, 0, 1, 1]); });
+    }
+
     [TestMethod]
     public void StandaloneBatchNormalizationMatchesTheEngineExactly()
     {
