@@ -1,5 +1,6 @@
 using QuantBuild.Diagnostics;
 using QuantBuild.Graph;
+using QuantBuild.Graph.Transforms;
 using QuantBuild.Lowering;
 using QuantBuild.Onnx.IO;
 using QuantBuild.Onnx.Proto;
@@ -89,6 +90,12 @@ public static class GeneratedRuntimeCheck
             graph.Initializers[vi.Name] = value;
         }
         var shapes = feeds.ToDictionary(f => f.Key, f => f.Value.Shape, StringComparer.Ordinal);
+
+        // What the pipeline checks before calibrating (QB2001): a refused model never reaches the runtime.
+        ShapeInference.Apply(graph);
+        var refused = FloatKernelBinding.UnsupportedNodes(graph);
+        if (refused.Count > 0)
+            return (RuntimeOutcome.Failed, "the pipeline refuses (QB2001): " + string.Join(", ", refused.Select(n => $"{n.OpType} '{n.Name}'")));
 
         var quantized = new QuantizedModel(graph);
         foreach (var node in graph.Nodes) quantized.FloatNodes.Add(node.Name);

@@ -110,21 +110,30 @@ public static class FloatKernelBinding
     public static IReadOnlyList<string> SupportedOps => Rules.Keys.Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
-    /// Nodes of a prepared graph that would run in float in generated code and that no float kernel covers:
-    /// every node producing a float value whose op is neither an integer kernel's nor a float kernel's.
-    /// Cheap (no calibration, no engine run), so the pipeline calls it before calibrating.
+    /// Nodes of a prepared graph the generated code cannot run: every node on the model inputs' data path
+    /// whose op no float kernel covers, and every node that computes a non-float value from that data
+    /// (Equal on activations, a Cast of activations to int64). The generated runtime evaluates non-float
+    /// values once, at build time, so such a value would be frozen at what the build saw: refusing it is
+    /// the only correct answer. Values that depend only on input shapes (Shape and what follows from it)
+    /// are build-time constants and fine. Cheap (no calibration, no engine run), so the pipeline calls it
+    /// before calibrating.
     /// </summary>
     public static List<Node> UnsupportedNodes(ModelGraph graph)
     {
         var result = new List<Node>();
+        // Values that depend on the model inputs' values, not only their shapes. Nodes are in topological order.
+        var dataDependent = new HashSet<string>(graph.Inputs.Select(i => i.Name), StringComparer.Ordinal);
         foreach (var node in graph.Nodes)
         {
-            bool floatOutput = node.Outputs.Any(o => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type == DataType.Float);
-            if (!floatOutput) continue; // shape arithmetic: evaluated at build time
-            bool floatData = node.Inputs.Any(i => i.Length > 0 && !graph.IsConstant(i) && graph.ValueInfos.TryGetValue(i, out var vi) && vi.Type == DataType.Float)
-                || node.Inputs.Any(i => graph.Inputs.Any(g => g.Name == i));
-            if (!floatData) continue; // float made from build-time values only (a Cast of a shape): a constant
-            if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
+            bool dependent = node.OpType != "Shape" && node.Inputs.Any(i => i.Length > 0 && dataDependent.Contains(i));
+            if (!dependent) continue; // build-time constants: shape arithmetic, a Cast of a shape to float
+            foreach (var o in node.Outputs.Where(o => o.Length > 0)) dataDependent.Add(o);
+            DataType? TypeOf(string o) => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type != DataType.Undefined ? vi.Type : null;
+            if (node.Outputs.Any(o => TypeOf(o) == DataType.Float))
+            {
+                if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
+            }
+            else if (node.Outputs.Any(o => TypeOf(o) is not null)) result.Add(node); // a non-float value computed from the data
         }
         return result;
     }

@@ -327,6 +327,28 @@ public sealed class FloatKernelTests
         CollectionAssert.IsSubsetOf(FloatKernelBinding.SupportedOps.ToList(), OpRegistry.SupportedOps.ToList(), "a binding for an op the engine cannot run");
     }
 
+    /// <summary>
+    /// A peak mask as CenterNet decodes it, Equal(MaxPool(x), x) → Cast → Mul: the bool mask depends on the
+    /// input data, and the generated runtime would evaluate it once at build time. It must be refused, while
+    /// values that follow only from shapes (Shape → Reshape) stay build-time constants.
+    /// </summary>
+    [TestMethod]
+    public void NonFloatValuesComputedFromTheDataAreRefusedBeforeCalibration()
+    {
+        var g = new ModelGraph { OpsetVersion = 17, IrVersion = 8, Name = "peaks" };
+        g.Inputs.Add(new ValueInfo("x", DataType.Float, [1, 2, 6, 6]));
+        var pool = new Node("pool", "MaxPool", ["x"], ["m"]);
+        pool.SetInts("kernel_shape", [3, 3]);
+        pool.SetInts("pads", [1, 1, 1, 1]);
+        var cast = new Node("cast", "Cast", ["eq"], ["maskf"]);
+        cast.SetInt("to", 1);
+        g.Nodes.AddRange([pool, new Node("equal", "Equal", ["m", "x"], ["eq"]), cast, new Node("mul", "Mul", ["x", "maskf"], ["peaks"]),
+            new Node("shape", "Shape", ["peaks"], ["s"]), new Node("reshape", "Reshape", ["peaks", "s"], ["y"])]);
+        g.Outputs.Add(new ValueInfo("y", DataType.Float, null));
+        QuantBuild.Graph.Transforms.ShapeInference.Apply(g);
+        Assert.AreEqual("equal", FloatKernelBinding.UnsupportedNodes(g).Single().Name);
+    }
+
     [TestMethod]
     public void UnsupportedFloatOpsAreNamedBeforeCalibration()
     {
