@@ -37,6 +37,12 @@ public sealed record ConformanceTestResult(
 {
     public string Id => Test.Id;
 
+    /// <summary>The generated runtime's float kernels on this test (run only when the engine passes it).</summary>
+    public RuntimeOutcome Runtime { get; init; } = RuntimeOutcome.NotRun;
+
+    /// <summary>One line: why the generated runtime failed or does not apply; empty otherwise.</summary>
+    public string RuntimeReason { get; init; } = "";
+
     /// <summary>Counts toward the pass rate: every operator is supported and the data types are representable.</summary>
     public bool IsApplicable => Outcome is TestOutcome.Passed or TestOutcome.Failed;
 
@@ -49,7 +55,10 @@ public sealed record ConformanceTestResult(
 }
 
 /// <summary>Counts for one operator across the tests whose model uses it.</summary>
-public sealed record OpStatistics(string Op, int Passed, int Failed, int NotApplicable);
+/// <param name="RuntimePassed">tests the engine passes that the generated runtime's float kernels pass too</param>
+/// <param name="RuntimeFailed">tests the engine passes that the generated runtime fails</param>
+/// <param name="RuntimeNotApplicable">tests the engine passes whose model input or output is not float32</param>
+public sealed record OpStatistics(string Op, int Passed, int Failed, int NotApplicable, int RuntimePassed = 0, int RuntimeFailed = 0, int RuntimeNotApplicable = 0);
 
 /// <summary>The results of a whole run, in a deterministic order (by test id, ordinal).</summary>
 public sealed class ConformanceRun
@@ -81,6 +90,11 @@ public sealed class ConformanceRun
 
     public IEnumerable<ConformanceTestResult> Failures => Results.Where(r => r.Outcome == TestOutcome.Failed);
 
+    public int RuntimeCount(RuntimeOutcome outcome) => Results.Count(r => r.Runtime == outcome);
+
+    /// <summary>Tests the engine passes and the generated runtime fails.</summary>
+    public IEnumerable<ConformanceTestResult> RuntimeFailures => Results.Where(r => r.Runtime == RuntimeOutcome.Failed);
+
     /// <summary>
     /// One row per supported operator (tests with an unsupported operator still count as N/A for the
     /// supported operators they use), sorted by operator name.
@@ -90,10 +104,16 @@ public sealed class ConformanceRun
         var rows = new List<OpStatistics>();
         foreach (var op in SupportedOps)
         {
-            int passed = 0, failed = 0, na = 0;
+            int passed = 0, failed = 0, na = 0, rtPassed = 0, rtFailed = 0, rtNa = 0;
             foreach (var r in Results)
             {
                 if (!r.Ops.Contains(op, StringComparer.Ordinal)) continue;
+                switch (r.Runtime)
+                {
+                    case RuntimeOutcome.Passed: rtPassed++; break;
+                    case RuntimeOutcome.Failed: rtFailed++; break;
+                    case RuntimeOutcome.NotApplicable: rtNa++; break;
+                }
                 switch (r.Outcome)
                 {
                     case TestOutcome.Passed: passed++; break;
@@ -101,7 +121,7 @@ public sealed class ConformanceRun
                     default: na++; break;
                 }
             }
-            rows.Add(new OpStatistics(op, passed, failed, na));
+            rows.Add(new OpStatistics(op, passed, failed, na, rtPassed, rtFailed, rtNa));
         }
         return rows;
     }

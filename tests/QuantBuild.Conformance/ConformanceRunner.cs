@@ -27,6 +27,9 @@ public sealed class ConformanceOptions
     /// <summary>Engine threads per test. Tests themselves run one after another, so the output order and
     /// the kernels' own parallel paths are both exercised deterministically.</summary>
     public int EngineThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Also run every test the engine passes through the generated runtime's float kernels (<see cref="GeneratedRuntimeCheck"/>).</summary>
+    public bool CheckGeneratedRuntime { get; init; } = true;
 }
 
 /// <summary>
@@ -135,7 +138,9 @@ public static class ConformanceRunner
                 if (RunDataSet(engine, graph, dataSet, options) is { } problem)
                     return Result(TestOutcome.Failed, dataSets.Count > 1 ? $"{Path.GetFileName(dataSet)}: {problem}" : problem);
             }
-            return Result(TestOutcome.Passed, "");
+            if (!options.CheckGeneratedRuntime) return Result(TestOutcome.Passed, "");
+            var (runtime, runtimeReason) = RunGeneratedRuntime(model, test.Directory, modelPath, dataSets, options);
+            return Result(TestOutcome.Passed, "") with { Runtime = runtime, RuntimeReason = OneLine(runtimeReason) };
         }
         catch (QuantBuildException e)
         {
@@ -156,6 +161,27 @@ public static class ConformanceRunner
             return Result(TestOutcome.Failed, $"{e.GetType().Name}{site}: {e.Message}", e.ToString());
         }
     }
+
+    /// <summary>The generated runtime's verdict on a test the engine passed; an exception is a failure with its site.</summary>
+    private static (RuntimeOutcome, string) RunGeneratedRuntime(ModelProto model, string directory, string modelPath, IReadOnlyList<string> dataSets, ConformanceOptions options)
+    {
+        try
+        {
+            return GeneratedRuntimeCheck.Run(model, directory, modelPath, dataSets, options);
+        }
+        catch (QuantBuildException e)
+        {
+            return (RuntimeOutcome.Failed, $"{e.Code}: {e.Message}");
+        }
+        catch (Exception e)
+        {
+            var site = e.TargetSite is { } m ? $" in {m.DeclaringType?.Name}.{m.Name}" : "";
+            return (RuntimeOutcome.Failed, $"{e.GetType().Name}{site}: {e.Message}");
+        }
+    }
+
+    /// <summary>The tensors of files named prefix + number, in number order.</summary>
+    internal static List<Tensor> ReadNumbered(IEnumerable<string> files, string prefix) => NumberedEntries(files, prefix).Select(ReadTensor).ToList();
 
     /// <summary>Runs one data set; null when every output matches, else a one-line reason.</summary>
     private static string? RunDataSet(InferenceEngine engine, ModelGraph graph, string dataSet, ConformanceOptions options)

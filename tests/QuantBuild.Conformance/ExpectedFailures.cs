@@ -64,6 +64,40 @@ public static class ExpectedFailures
         return (unexpected, stale);
     }
 
+    public const string RuntimeRegenerateCommand =
+        "dotnet run -c Release --project tests/QuantBuild.Conformance -- --write-runtime-expected-failures tests/QuantBuild.Tests/Conformance/runtime-expected-failures.txt";
+
+    /// <summary>
+    /// The baseline of tests the engine passes but the generated runtime's float kernels do not:
+    /// <c>suite/test  # reason</c>. Each is a known gap of the runtime; the reason says which.
+    /// </summary>
+    public static string FormatRuntime(ConformanceRun run)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# Backend tests the float engine passes but the generated runtime's float kernels do not: `suite/test  # reason`.\n");
+        sb.Append("# BackendNodeTests requires a run to reproduce this list exactly (ids only). Every entry is a runtime gap to close.\n");
+        sb.Append("# Regenerate after changing float kernels or bindings, then review the diff:\n");
+        sb.Append("#   ").Append(RuntimeRegenerateCommand).Append('\n');
+        foreach (var r in run.RuntimeFailures)
+            sb.Append(r.Id).Append("  # ").Append(r.RuntimeReason).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>Like <see cref="Compare"/> for the runtime baseline: unexpected runtime failures, and entries that no longer fail in the runtime.</summary>
+    public static (IReadOnlyList<string> Unexpected, IReadOnlyList<string> Stale) CompareRuntime(ConformanceRun run, IReadOnlyDictionary<string, string> expected)
+    {
+        var unexpected = run.RuntimeFailures.Where(r => !expected.ContainsKey(r.Id)).Select(r => $"{r.Id}  # {r.RuntimeReason}").ToList();
+        var byId = run.Results.ToDictionary(r => r.Id, StringComparer.Ordinal);
+        var stale = new List<string>();
+        foreach (var id in expected.Keys.Order(StringComparer.Ordinal))
+        {
+            if (!InScope(run, id)) continue;
+            if (!byId.TryGetValue(id, out var r)) stale.Add($"{id}: no such test");
+            else if (r.Runtime != RuntimeOutcome.Failed) stale.Add($"{id}: runtime now {ConformanceReport.RuntimeOutcomeName(r.Runtime)}");
+        }
+        return (unexpected, stale);
+    }
+
     /// <summary>An entry is checked only when the run covered its suite and matched the filter.</summary>
     private static bool InScope(ConformanceRun run, string id)
     {

@@ -11,13 +11,17 @@ const string Usage = """
       --json PATH                        also write the results as JSON
       --write-expected-failures PATH     write the baseline of non-passing tests (not with --filter)
       --check-expected-failures PATH     exit 1 unless the run reproduces the baseline
+      --write-runtime-expected-failures PATH   write the baseline of tests the engine passes and the generated runtime fails
+      --check-runtime-expected-failures PATH   exit 1 unless the run reproduces that baseline
+      --no-runtime                       skip the generated-runtime run of engine-passing tests
       --threads N                        engine threads per test (default: processor count)
       --verbose                          print each test's outcome on stderr as it finishes
     """;
 
 string dataDir = ConformanceOptions.DefaultDataDirectory;
 var suites = new List<string>();
-string? filter = null, jsonPath = null, writeExpected = null, checkExpected = null;
+string? filter = null, jsonPath = null, writeExpected = null, checkExpected = null, writeRuntime = null, checkRuntime = null;
+bool runtime = true;
 int threads = Environment.ProcessorCount;
 bool verbose = false;
 
@@ -39,12 +43,15 @@ for (int i = 0; i < args.Length; i++)
         case "--threads":
             if (!int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out threads) || threads < 1) Fail("--threads needs a positive integer");
             break;
+        case "--write-runtime-expected-failures": writeRuntime = Value(); break;
+        case "--check-runtime-expected-failures": checkRuntime = Value(); break;
+        case "--no-runtime": runtime = false; break;
         case "--verbose": verbose = true; break;
         case "-h" or "--help": Console.Out.Write(Usage); return 0;
         default: Fail($"unknown argument '{args[i]}'"); break;
     }
 }
-if (writeExpected is not null && filter is not null)
+if ((writeExpected is not null || writeRuntime is not null) && filter is not null)
     Fail("--write-expected-failures with --filter would write a partial baseline; drop the filter");
 
 if (!ConformanceRunner.DataAvailable(dataDir))
@@ -59,13 +66,15 @@ var options = new ConformanceOptions
     Suites = suites.Count > 0 ? suites : ConformanceOptions.DefaultSuites,
     Filter = filter,
     EngineThreads = threads,
+    CheckGeneratedRuntime = runtime || writeRuntime is not null || checkRuntime is not null,
 };
 
 ConformanceRun run;
 try
 {
     run = ConformanceRunner.Run(options, verbose
-        ? r => Console.Error.WriteLine($"{ConformanceReport.OutcomeName(r.Outcome),-21} {r.Id} {r.Reason}")
+        ? r => Console.Error.WriteLine($"{ConformanceReport.OutcomeName(r.Outcome),-21} {r.Id} {r.Reason}" +
+                                        (r.Runtime == RuntimeOutcome.NotRun ? "" : $" [runtime {ConformanceReport.RuntimeOutcomeName(r.Runtime)}{(r.RuntimeReason.Length > 0 ? ": " + r.RuntimeReason : "")}]"))
         : null);
 }
 catch (DirectoryNotFoundException e)
@@ -88,6 +97,19 @@ if (writeExpected is not null)
     File.WriteAllText(writeExpected, ExpectedFailures.Format(run));
     Console.Error.WriteLine($"wrote {writeExpected} ({run.Results.Count(r => r.IsTrackedNonPass)} entries)");
 }
+if (writeRuntime is not null)
+{
+    File.WriteAllText(writeRuntime, ExpectedFailures.FormatRuntime(run));
+    Console.Error.WriteLine($"wrote {writeRuntime} ({run.RuntimeFailures.Count()} entries)");
+}
+int exitCode = 0;
+if (checkRuntime is not null)
+{
+    var (unexpected, stale) = ExpectedFailures.CompareRuntime(run, ExpectedFailures.Parse(File.ReadAllText(checkRuntime)));
+    foreach (var u in unexpected) Console.Error.WriteLine($"runtime fails and not in {checkRuntime}: {u}");
+    foreach (var s in stale) Console.Error.WriteLine($"stale entry in {checkRuntime}: {s}");
+    if (unexpected.Count + stale.Count > 0) exitCode = 1;
+}
 if (checkExpected is not null)
 {
     var (unexpected, stale) = ExpectedFailures.Compare(run, ExpectedFailures.Parse(File.ReadAllText(checkExpected)));
@@ -95,7 +117,7 @@ if (checkExpected is not null)
     foreach (var s in stale) Console.Error.WriteLine($"stale entry in {checkExpected}: {s}");
     if (unexpected.Count + stale.Count > 0) return 1;
 }
-return 0;
+return exitCode;
 
 static void Fail(string message)
 {

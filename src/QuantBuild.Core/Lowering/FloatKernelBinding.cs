@@ -44,47 +44,95 @@ public sealed class FloatKernelCall(Type kernelType, object[] arguments, IReadOn
 /// <summary>
 /// Maps a <see cref="FloatStep"/> onto the float kernels of QuantBuild.Runtime with every attribute fixed
 /// at build time, or says why it cannot. Data movement (Transpose, Slice, Gather, Pad, Concat, Split,
-/// Expand, Tile, Resize-nearest, DepthToSpace...) becomes <see cref="SeparableGatherFloat"/> calls with
-/// per-axis offset tables planned as the reference engine plans them.
+/// Expand, Tile, DepthToSpace...) becomes <see cref="SeparableGatherFloat"/> calls with per-axis offset
+/// tables planned as the reference engine plans them; Resize in every mode is <see cref="ResizeFloat"/>.
 /// </summary>
 public static class FloatKernelBinding
 {
-    /// <summary>Ops computed by a dedicated float kernel.</summary>
-    private static readonly HashSet<string> Computed = new(StringComparer.Ordinal)
+    // Before Rules: static fields initialize in textual order, and CreateRules reads this one.
+    private static readonly Dictionary<string, ReduceFunction> ReduceFunctions = new(StringComparer.Ordinal)
     {
-        "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf",
-        "Reciprocal", "Floor", "Ceil", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
-        "Conv", "ConvTranspose", "MatMul", "Gemm", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
-        "Softmax", "LogSoftmax", "LayerNormalization", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike",
+        ["ReduceSum"] = ReduceFunction.Sum,
+        ["ReduceMean"] = ReduceFunction.Mean,
+        ["ReduceMax"] = ReduceFunction.Max,
+        ["ReduceMin"] = ReduceFunction.Min,
+        ["ReduceProd"] = ReduceFunction.Prod,
+        ["ReduceSumSquare"] = ReduceFunction.SumSquare,
+        ["ReduceL1"] = ReduceFunction.L1,
+        ["ReduceL2"] = ReduceFunction.L2,
+        ["ReduceLogSum"] = ReduceFunction.LogSum,
+        ["ReduceLogSumExp"] = ReduceFunction.LogSumExp,
     };
 
-    /// <summary>Ops whose output is a fixed rearrangement of their float inputs (probed through the engine).</summary>
-    private static readonly HashSet<string> Movement = new(StringComparer.Ordinal)
-    {
-        "Transpose", "Slice", "Gather", "Pad", "Concat", "Split", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Resize", "Upsample", "Where",
-    };
-
-    /// <summary>Every op type a float step of the generated code may have (Resize only in nearest mode).</summary>
-    public static bool IsSupportedOp(string opType) => Computed.Contains(opType) || Movement.Contains(opType);
+    private delegate IReadOnlyList<FloatKernelCall>? Rule(Binder binder, out string reason);
 
     /// <summary>
-    /// Nodes of a prepared graph that would run in float in generated code and that no float kernel covers:
-    /// every node producing a float value whose op is neither an integer kernel's nor a float kernel's.
-    /// Cheap (no calibration, no engine run), so the pipeline calls it before calibrating.
+    /// The one list of what the generated runtime can run in float: op type → how a step of it binds.
+    /// <see cref="IsSupportedOp"/> and <see cref="UnsupportedNodes"/> read it, so the ops the pipeline
+    /// accepts are by construction those that have a binding (which may still refuse one node for its
+    /// attributes or non-constant parameters, with a reason).
+    /// </summary>
+    private static readonly Dictionary<string, Rule> Rules = CreateRules();
+
+    private static Dictionary<string, Rule> CreateRules()
+    {
+        var rules = new Dictionary<string, Rule>(StringComparer.Ordinal);
+        void Add(Rule rule, params string[] ops)
+        {
+            foreach (var op in ops) rules.Add(op, rule);
+        }
+        Add((Binder b, out string r) => b.Copy(out r), "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike");
+        Add((Binder b, out string r) => b.Unary(out r), "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Reciprocal", "Floor", "Ceil");
+        Add((Binder b, out string r) => b.Clip(out r), "Clip");
+        Add((Binder b, out string r) => b.Binary(out r), "Add", "Sub", "Mul", "Div", "Pow", "PRelu");
+        Add((Binder b, out string r) => b.Variadic(out r), "Max", "Min", "Sum", "Mean");
+        Add((Binder b, out string r) => b.Conv(transposed: false, out r), "Conv");
+        Add((Binder b, out string r) => b.Conv(transposed: true, out r), "ConvTranspose");
+        Add((Binder b, out string r) => b.MatMul(out r), "MatMul");
+        Add((Binder b, out string r) => b.Gemm(out r), "Gemm");
+        Add((Binder b, out string r) => b.Pool(out r), "MaxPool", "AveragePool");
+        Add((Binder b, out string r) => b.GlobalPool(out r), "GlobalAveragePool", "GlobalMaxPool");
+        Add((Binder b, out string r) => b.Reduce(out r), [.. ReduceFunctions.Keys]);
+        Add((Binder b, out string r) => b.Softmax(out r), "Softmax", "LogSoftmax");
+        Add((Binder b, out string r) => b.LayerNorm(out r), "LayerNormalization");
+        Add((Binder b, out string r) => b.BatchNorm(out r), "BatchNormalization");
+        Add((Binder b, out string r) => b.Resize(out r), "Resize", "Upsample");
+        // Output = a fixed rearrangement of the float inputs, probed through the engine (GatherFloat).
+        Add((Binder b, out string r) => b.BindMovement(out r), "Transpose", "Slice", "Gather", "Pad", "Concat", "Split", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Where");
+        return rules;
+    }
+
+    /// <summary>Every op type a float step of the generated code may have (some nodes of it may still be refused for their attributes).</summary>
+    public static bool IsSupportedOp(string opType) => Rules.ContainsKey(opType);
+
+    /// <summary>The op types <see cref="IsSupportedOp"/> accepts, sorted.</summary>
+    public static IReadOnlyList<string> SupportedOps => Rules.Keys.Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Nodes of a prepared graph the generated code cannot run: every node on the model inputs' data path
+    /// whose op no float kernel covers, and every node that computes a non-float value from that data
+    /// (Equal on activations, a Cast of activations to int64). The generated runtime evaluates non-float
+    /// values once, at build time, so such a value would be frozen at what the build saw: refusing it is
+    /// the only correct answer. Values that depend only on input shapes (Shape and what follows from it)
+    /// are build-time constants and fine. Cheap (no calibration, no engine run), so the pipeline calls it
+    /// before calibrating.
     /// </summary>
     public static List<Node> UnsupportedNodes(ModelGraph graph)
     {
         var result = new List<Node>();
+        // Values that depend on the model inputs' values, not only their shapes. Nodes are in topological order.
+        var dataDependent = new HashSet<string>(graph.Inputs.Select(i => i.Name), StringComparer.Ordinal);
         foreach (var node in graph.Nodes)
         {
-            bool floatOutput = node.Outputs.Any(o => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type == DataType.Float);
-            if (!floatOutput) continue; // shape arithmetic: evaluated at build time
-            bool floatData = node.Inputs.Any(i => i.Length > 0 && !graph.IsConstant(i) && graph.ValueInfos.TryGetValue(i, out var vi) && vi.Type == DataType.Float)
-                || node.Inputs.Any(i => graph.Inputs.Any(g => g.Name == i));
-            if (!floatData) continue; // float made from build-time values only (a Cast of a shape): a constant
-            if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
-            else if (node.OpType is "Resize" or "Upsample" && node.GetString("mode", "nearest") != "nearest") result.Add(node);
+            bool dependent = node.OpType != "Shape" && node.Inputs.Any(i => i.Length > 0 && dataDependent.Contains(i));
+            if (!dependent) continue; // build-time constants: shape arithmetic, a Cast of a shape to float
+            foreach (var o in node.Outputs.Where(o => o.Length > 0)) dataDependent.Add(o);
+            DataType? TypeOf(string o) => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type != DataType.Undefined ? vi.Type : null;
+            if (node.Outputs.Any(o => TypeOf(o) == DataType.Float))
+            {
+                if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
+            }
+            else if (node.Outputs.Any(o => TypeOf(o) is not null)) result.Add(node); // a non-float value computed from the data
         }
         return result;
     }
@@ -151,69 +199,97 @@ public static class FloatKernelBinding
             if (y is null)
             {
                 // Only Split may have its first output unused; others have no float output to compute.
-                if (_node.OpType != "Split") { reason = "no float output"; return null; }
+                if (_node.OpType is not ("Split" or "LayerNormalization")) { reason = "no float output"; return null; }
             }
             if (step.Inputs.Count == 0) return ConstantOutputs(out reason);
-            if (Movement.Contains(_node.OpType)) return BindMovement(out reason);
-            var x = Operand(0);
-            switch (_node.OpType)
+            return Rules.TryGetValue(_node.OpType, out var rule) ? rule(this, out reason)
+                : Refuse(out reason, $"the generated runtime has no float kernel for {_node.OpType}");
+        }
+
+        private static List<FloatKernelCall>? Refuse(out string reason, string why)
+        {
+            reason = why;
+            return null;
+        }
+
+        private FloatKernelCall CopyCall(PlanTensor output, FloatOperand? input) =>
+            Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], output, input);
+
+        /// <summary>A float step's outputs are float, and its activation inputs are float: a Cast among them is a copy.</summary>
+        public List<FloatKernelCall>? Copy(out string reason)
+        {
+            reason = "";
+            return [CopyCall(Output()!, Operand(0))];
+        }
+
+        public List<FloatKernelCall>? Unary(out string reason)
+        {
+            reason = "";
+            return _node.OpType switch
             {
-                // A float step's outputs are float, and its activation inputs are float: a Cast among them is a copy.
-                case "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" or "Cast" or "CastLike":
-                    return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
-                case "Relu": return Unary(ElementwiseFunction.Relu);
-                case "LeakyRelu": return Unary(ElementwiseFunction.LeakyRelu, _node.GetFloat("alpha", 0.01f));
-                case "Sigmoid": return Unary(ElementwiseFunction.Sigmoid);
-                case "Tanh": return Unary(ElementwiseFunction.Tanh);
-                case "HardSigmoid": return Unary(ElementwiseFunction.HardSigmoid, _node.GetFloat("alpha", 0.2f), _node.GetFloat("beta", 0.5f));
-                case "HardSwish": return Unary(ElementwiseFunction.HardSwish);
-                case "Exp": return Unary(ElementwiseFunction.Exp);
-                case "Log": return Unary(ElementwiseFunction.Log);
-                case "Sqrt": return Unary(ElementwiseFunction.Sqrt);
-                case "Abs": return Unary(ElementwiseFunction.Abs);
-                case "Neg": return Unary(ElementwiseFunction.Neg);
-                case "Erf": return Unary(ElementwiseFunction.Erf);
-                case "Reciprocal": return Unary(ElementwiseFunction.Reciprocal);
-                case "Floor": return Unary(ElementwiseFunction.Floor);
-                case "Ceil": return Unary(ElementwiseFunction.Ceil);
-                case "Clip": return Clip(out reason);
-                case "Add": return Binary(BinaryFunction.Add, out reason);
-                case "Sub": return Binary(BinaryFunction.Sub, out reason);
-                case "Mul": return Binary(BinaryFunction.Mul, out reason);
-                case "Div": return Binary(BinaryFunction.Div, out reason);
-                case "Pow": return Binary(BinaryFunction.Pow, out reason);
-                case "PRelu": return Binary(BinaryFunction.PRelu, out reason);
-                case "Max" or "Min" or "Sum":
-                    {
-                        var kind = _node.OpType == "Max" ? BinaryFunction.Max : _node.OpType == "Min" ? BinaryFunction.Min : BinaryFunction.Add;
-                        if (_node.Inputs.Count == 1) return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
-                        if (_node.Inputs.Count == 2) return Binary(kind, out reason);
-                        reason = $"{_node.OpType} of more than two inputs";
-                        return null;
-                    }
-                case "Mean":
-                    if (_node.Inputs.Count == 1) return [Call<ElementwiseFloat>([ElementwiseFunction.Identity, 0f, 0f], y!, x)];
-                    reason = "Mean of several inputs";
-                    return null;
-                case "Conv": return Conv(transposed: false, out reason);
-                case "ConvTranspose": return Conv(transposed: true, out reason);
-                case "MatMul": return MatMul(out reason);
-                case "Gemm": return Gemm(out reason);
-                case "MaxPool" or "AveragePool": return Pool(out reason);
-                case "GlobalAveragePool" or "GlobalMaxPool": return GlobalPool(out reason);
-                case "Softmax" or "LogSoftmax": return Softmax();
-                case "LayerNormalization": return LayerNorm(out reason);
-                default:
-                    if (_node.OpType.StartsWith("Reduce", StringComparison.Ordinal)) return Reduce(out reason);
-                    reason = $"the generated runtime has no float kernel for {_node.OpType}";
-                    return null;
+                "Relu" => Unary(ElementwiseFunction.Relu),
+                "LeakyRelu" => Unary(ElementwiseFunction.LeakyRelu, _node.GetFloat("alpha", 0.01f)),
+                "Sigmoid" => Unary(ElementwiseFunction.Sigmoid),
+                "Tanh" => Unary(ElementwiseFunction.Tanh),
+                "HardSigmoid" => Unary(ElementwiseFunction.HardSigmoid, _node.GetFloat("alpha", 0.2f), _node.GetFloat("beta", 0.5f)),
+                "HardSwish" => Unary(ElementwiseFunction.HardSwish),
+                "Exp" => Unary(ElementwiseFunction.Exp),
+                "Log" => Unary(ElementwiseFunction.Log),
+                "Sqrt" => Unary(ElementwiseFunction.Sqrt),
+                "Abs" => Unary(ElementwiseFunction.Abs),
+                "Neg" => Unary(ElementwiseFunction.Neg),
+                "Erf" => Unary(ElementwiseFunction.Erf),
+                "Reciprocal" => Unary(ElementwiseFunction.Reciprocal),
+                "Floor" => Unary(ElementwiseFunction.Floor),
+                "Ceil" => Unary(ElementwiseFunction.Ceil),
+                _ => Refuse(out reason, $"{_node.OpType} is not an elementwise function"),
+            };
+        }
+
+        public List<FloatKernelCall>? Binary(out string reason) => _node.OpType switch
+        {
+            "Add" => Binary(BinaryFunction.Add, out reason),
+            "Sub" => Binary(BinaryFunction.Sub, out reason),
+            "Mul" => Binary(BinaryFunction.Mul, out reason),
+            "Div" => Binary(BinaryFunction.Div, out reason),
+            "Pow" => Binary(BinaryFunction.Pow, out reason),
+            "PRelu" => Binary(BinaryFunction.PRelu, out reason),
+            _ => Refuse(out reason, $"{_node.OpType} is not a binary function"),
+        };
+
+        /// <summary>
+        /// Max/Min/Sum/Mean of any number of inputs, folded left to right as the engine does: the first pair
+        /// broadcast straight to the output shape (elementwise ops commute with broadcasting), each further
+        /// input combined in place on the output, then Mean's division by the count.
+        /// </summary>
+        public List<FloatKernelCall>? Variadic(out string reason)
+        {
+            reason = "";
+            var y = Output()!;
+            if (y.Shape.Length > 8) return Refuse(out reason, "broadcasting beyond rank 8");
+            var kind = _node.OpType switch { "Max" => BinaryFunction.Max, "Min" => BinaryFunction.Min, _ => BinaryFunction.Add };
+            var present = Enumerable.Range(0, _node.Inputs.Count).Where(_node.HasInput).ToList();
+            if (present.Count == 0) return Refuse(out reason, $"{_node.OpType} without inputs");
+            if (present.Count == 1)
+            {
+                if (FloatKernel.Length(ShapeOf(present[0])!) != y.Length) return Refuse(out reason, $"a one-input {_node.OpType} that broadcasts");
+                return [CopyCall(y, Operand(present[0]))];
             }
+            var calls = new List<FloatKernelCall>
+            {
+                Call<BroadcastBinaryFloat>([kind, ShapeOf(present[0])!, ShapeOf(present[1])!, y.Shape], y, Operand(present[0]), Operand(present[1])),
+            };
+            foreach (var k in present.Skip(2))
+                calls.Add(Call<BroadcastBinaryFloat>([kind, y.Shape, ShapeOf(k)!, y.Shape], y, FloatOperand.Of(y), Operand(k)));
+            if (_node.OpType == "Mean")
+                calls.Add(Call<BroadcastBinaryFloat>([BinaryFunction.Div, y.Shape, new[] { 1 }, y.Shape], y, FloatOperand.Of(y), FloatOperand.Of([(float)present.Count])));
+            return calls;
         }
 
         private List<FloatKernelCall> Unary(ElementwiseFunction f, float p = 0f, float q = 0f) =>
             [Call<ElementwiseFloat>([f, p, q], Output()!, Operand(0))];
 
-        private List<FloatKernelCall>? Clip(out string reason)
+        public List<FloatKernelCall>? Clip(out string reason)
         {
             reason = "";
             float lo, hi;
@@ -282,24 +358,53 @@ public static class FloatKernelBinding
             return _node.GetInts("pads") is { Length: > 0 } p ? p : new long[2 * spatial];
         }
 
-        private List<FloatKernelCall>? Conv(bool transposed, out string reason)
+        /// <summary>
+        /// ConvTranspose pads when output_shape is given (it wins over pads and auto_pad): the full output
+        /// minus the requested size, split as the engine does (the odd unit to the end for SAME_UPPER, to
+        /// the beginning otherwise; floor division, so a negative total grows the end).
+        /// </summary>
+        private long[] OutputShapePads(int spatial, int[] inSpatial, int[] outSpatial, long[] kernel, long[] strides, long[] dilations)
+        {
+            var outPad = Ints("output_padding", spatial, 0);
+            var pads = new long[2 * spatial];
+            for (int d = 0; d < spatial; d++)
+            {
+                long full = strides[d] * (inSpatial[d] - 1) + outPad[d] + (kernel[d] - 1) * dilations[d] + 1;
+                long total = full - outSpatial[d];
+                long half = (long)Math.Floor(total / 2.0);
+                pads[d] = _node.GetString("auto_pad", "NOTSET") == "SAME_UPPER" ? half : total - half;
+                pads[d + spatial] = total - pads[d];
+            }
+            return pads;
+        }
+
+        public List<FloatKernelCall>? Conv(bool transposed, out string reason)
         {
             reason = "";
             var xs = ShapeOf(0)!;
             var w = Constant(1);
             if (Activation(0) is null || w is null) { reason = $"{_node.OpType} needs an activation input and constant weights"; return null; }
-            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D convolutions have a float kernel"; return null; }
-            if (transposed && _node.GetInts("output_shape") is { Length: > 0 } && _node.GetString("auto_pad", "NOTSET") == "NOTSET" && _node.GetInts("pads") is null)
-            { reason = "ConvTranspose with output_shape"; return null; }
+            if (xs.Length < 3 || xs.Length - 2 > WindowGeometryNd.MaxSpatialRank) { reason = $"a {xs.Length - 2}-D convolution has no float kernel"; return null; }
             int spatial = xs.Length - 2;
             var y = Output()!;
             var kernel = w.Shape.Skip(2).Select(d => (long)d).ToArray();
             var strides = Ints("strides", spatial, 1);
             var dilations = Ints("dilations", spatial, 1);
-            var pads = Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed);
+            var pads = transposed && _node.GetInts("output_shape") is { Length: > 0 }
+                ? OutputShapePads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations)
+                : Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed);
             int group = (int)_node.GetInt("group", 1);
             var bias = Constant(2)?.ToFloatArray() ?? [];
             if (_node.HasInput(2) && Constant(2) is null) { reason = "bias is not constant"; return null; }
+            if (spatial > 2)
+            {
+                int[] Int(long[] v, int from = 0) => v.Skip(from).Take(spatial).Select(d => checked((int)d)).ToArray();
+                var (sliding, produced) = transposed ? (y.Shape[2..], xs[2..]) : (xs[2..], y.Shape[2..]);
+                return
+                [
+                    Call<ConvNdFloat>([transposed, xs[0], xs[1], y.Shape[1], group, sliding, produced, Int(kernel), Int(strides), Int(pads), Int(dilations), w.ToFloatArray(), bias], y, Operand(0)),
+                ];
+            }
             bool two = spatial == 2;
             object[] args =
             [
@@ -311,7 +416,7 @@ public static class FloatKernelBinding
             return transposed ? [Call<ConvTransposeFloat>(args, y, Operand(0))] : [Call<ConvFloat>(args, y, Operand(0))];
         }
 
-        private List<FloatKernelCall>? MatMul(out string reason)
+        public List<FloatKernelCall>? MatMul(out string reason)
         {
             reason = "";
             var a = ShapeOf(0)!;
@@ -353,7 +458,7 @@ public static class FloatKernelBinding
             return [Call<MatMulFloat>([m, k, n, aOffsets, bOffsets, false, false, 1f, 0f, false, 0, 0], y, Operand(0), Operand(1))];
         }
 
-        private List<FloatKernelCall>? Gemm(out string reason)
+        public List<FloatKernelCall>? Gemm(out string reason)
         {
             reason = "";
             var a = ShapeOf(0)!;
@@ -373,17 +478,26 @@ public static class FloatKernelBinding
             return [Call<MatMulFloat>([m, k, n, new[] { 0 }, new[] { 0 }, transA, transB, alpha, beta, hasC, cRow, cCol], y, Operand(0), Operand(1), hasC ? Operand(2) : null)];
         }
 
-        private List<FloatKernelCall>? Pool(out string reason)
+        public List<FloatKernelCall>? Pool(out string reason)
         {
             reason = "";
             var xs = ShapeOf(0)!;
             var y = Output()!;
-            if (xs.Length is not (3 or 4)) { reason = "only 1-D and 2-D pooling have a float kernel"; return null; }
+            if (xs.Length < 3 || xs.Length - 2 > WindowGeometryNd.MaxSpatialRank) { reason = $"{xs.Length - 2}-D pooling has no float kernel"; return null; }
             int spatial = xs.Length - 2;
             var kernel = _node.GetInts("kernel_shape")!;
             var strides = Ints("strides", spatial, 1);
             var dilations = Ints("dilations", spatial, 1);
             var pads = Pads(spatial, xs[2..], y.Shape[2..], kernel, strides, dilations, transposed: false);
+            if (spatial > 2)
+            {
+                int[] Int(long[] v, int from = 0) => v.Skip(from).Take(spatial).Select(d => checked((int)d)).ToArray();
+                return
+                [
+                    Call<PoolNdFloat>([_node.OpType == "MaxPool", _node.GetInt("count_include_pad", 0) != 0, xs[0] * xs[1], xs[2..], y.Shape[2..],
+                        Int(kernel), Int(strides), Int(pads), Int(pads, spatial), Int(dilations)], y, Operand(0)),
+                ];
+            }
             bool two = spatial == 2;
             return
             [
@@ -398,7 +512,7 @@ public static class FloatKernelBinding
             ];
         }
 
-        private List<FloatKernelCall>? GlobalPool(out string reason)
+        public List<FloatKernelCall>? GlobalPool(out string reason)
         {
             reason = "";
             var xs = ShapeOf(0)!;
@@ -409,23 +523,10 @@ public static class FloatKernelBinding
             ];
         }
 
-        private List<FloatKernelCall>? Reduce(out string reason)
+        public List<FloatKernelCall>? Reduce(out string reason)
         {
             reason = "";
-            var f = _node.OpType switch
-            {
-                "ReduceSum" => ReduceFunction.Sum,
-                "ReduceMean" => ReduceFunction.Mean,
-                "ReduceMax" => ReduceFunction.Max,
-                "ReduceMin" => ReduceFunction.Min,
-                "ReduceProd" => ReduceFunction.Prod,
-                "ReduceSumSquare" => ReduceFunction.SumSquare,
-                "ReduceL1" => ReduceFunction.L1,
-                "ReduceL2" => ReduceFunction.L2,
-                "ReduceLogSum" => ReduceFunction.LogSum,
-                _ => (ReduceFunction)(-1),
-            };
-            if ((int)f < 0) { reason = $"the generated runtime has no float kernel for {_node.OpType}"; return null; }
+            var f = ReduceFunctions[_node.OpType];
             var xs = ShapeOf(0)!;
             if (xs.Length > 8) { reason = "reduction beyond rank 8"; return null; }
             long[]? axes = _node.GetInts("axes");
@@ -445,8 +546,9 @@ public static class FloatKernelBinding
             return [Call<ReduceFloat>([f, xs, reduced], Output()!, Operand(0))];
         }
 
-        private List<FloatKernelCall> Softmax()
+        public List<FloatKernelCall>? Softmax(out string reason)
         {
+            reason = "";
             var xs = ShapeOf(0)!;
             bool flatten = opset < 13;
             long axisAttr = _node.GetInt("axis", flatten ? 1 : -1);
@@ -463,7 +565,7 @@ public static class FloatKernelBinding
             return [Call<SoftmaxFloat>([outer, n, inner, _node.OpType == "LogSoftmax"], Output()!, Operand(0))];
         }
 
-        private List<FloatKernelCall>? LayerNorm(out string reason)
+        public List<FloatKernelCall>? LayerNorm(out string reason)
         {
             reason = "";
             var xs = ShapeOf(0)!;
@@ -482,8 +584,80 @@ public static class FloatKernelBinding
             var scale = Param(1);
             var bias = Param(2);
             if (scale is null || (_node.HasInput(2) && bias is null)) { reason = "LayerNormalization scale and bias must be constants of the normalized shape"; return null; }
-            if (step.Outputs.Count > 1) { reason = "LayerNormalization Mean/InvStdDev outputs"; return null; }
-            return [Call<LayerNormalizationFloat>([rows, n, _node.GetFloat("epsilon", 1e-5f)], Output()!, Operand(0), FloatOperand.Of(scale), bias is null ? null : FloatOperand.Of(bias))];
+            if (_node.GetInt("stash_type", 1) != 1) return Refuse(out reason, "LayerNormalization stash_type other than float32");
+            float epsilon = _node.GetFloat("epsilon", 1e-5f);
+            var calls = new List<FloatKernelCall>();
+            if (Output(0) is { } y)
+                calls.Add(Call<LayerNormalizationFloat>([rows, n, epsilon], y, Operand(0), FloatOperand.Of(scale), bias is null ? null : FloatOperand.Of(bias)));
+            // The optional Mean and InvStdDev outputs (training graphs and the backend tests read them).
+            for (int k = 1; k <= 2; k++)
+                if (Output(k) is { } stat)
+                    calls.Add(Call<LayerNormalizationStatisticsFloat>([rows, n, epsilon, k == 2], stat, Operand(0)));
+            return calls;
+        }
+
+        /// <summary>
+        /// Standalone inference-mode BatchNormalization (one not folded into a Conv): the statistics are
+        /// folded into a per-channel scale and shift by the engine's own fold, so both run y = x·a + b.
+        /// </summary>
+        public List<FloatKernelCall>? BatchNorm(out string reason)
+        {
+            reason = "";
+            if (step.Outputs.Count > 1) return Refuse(out reason, "BatchNormalization running mean/var outputs (training mode)");
+            var xs = ShapeOf(0)!;
+            var (_, channels, spatial) = BatchNormalizationKernel.ChannelLayout(xs);
+            var p = new float[4][];
+            for (int k = 1; k <= 4; k++)
+            {
+                if (Constant(k) is not { } t) return Refuse(out reason, "BatchNormalization scale, bias, mean and variance must be build-time constants");
+                if (t.Length != channels) return Refuse(out reason, $"BatchNormalization input {k} has {t.Length} values for {channels} channels");
+                p[k - 1] = t.ToFloatArray();
+            }
+            // Validates the attributes (training_mode, spatial) as the engine does.
+            OpRegistry.Create(_node, new KernelContext(opset, _ => null, new ParallelOptions { MaxDegreeOfParallelism = 1 }));
+            var (a, b, _) = BatchNormalizationKernel.Fold(p[0], p[1], p[2], p[3], _node.GetFloat("epsilon", 1e-5f));
+            return [Call<ChannelAffineFloat>([channels, spatial, a, b], Output()!, Operand(0))];
+        }
+
+        /// <summary>
+        /// Resize/Upsample in every mode: the per-axis tap tables come from the engine's own planning
+        /// (<see cref="ResizeKernel.Tables"/>), so coordinate transformation, rounding, cubic coefficients,
+        /// antialias and exclude_outside are the engine's by construction. Tables are per axis (output
+        /// length × taps), never per element.
+        /// </summary>
+        public List<FloatKernelCall>? Resize(out string reason)
+        {
+            reason = "";
+            var xs = ShapeOf(0)!;
+            var y = Output()!;
+            if (xs.Length > 8) return Refuse(out reason, "Resize beyond rank 8");
+            var args = new Tensor?[_node.Inputs.Count];
+            args[0] = Tensor.FromFloats(new float[FloatKernel.Length(xs)], xs);
+            for (int k = 1; k < _node.Inputs.Count; k++)
+            {
+                if (!_node.HasInput(k)) continue;
+                if (Activation(k) is not null)
+                    return Refuse(out reason, $"{_node.OpType} input {k} (roi, scales or sizes) is computed at run time; the generated runtime needs it at build time");
+                args[k] = Constant(k);
+            }
+            var context = new KernelContext(opset, k => k < args.Length && k > 0 ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
+            var kernel = (ResizeKernel)OpRegistry.Create(_node, context);
+            var outShape = kernel.OutputShape(args, xs);
+            if (!outShape.SequenceEqual(y.Shape)) return Refuse(out reason, "Resize output shape does not match the plan");
+            var passes = kernel.Tables(args, xs);
+            bool anyOutside = passes.Any(p => p.Outside is not null);
+            var outside = anyOutside
+                ? passes.SelectMany(p => p.Outside ?? new bool[p.OutSize]).ToArray()
+                : [];
+            return
+            [
+                Call<ResizeFloat>(
+                [
+                    xs, outShape, passes.Select(p => p.Axis).ToArray(), passes.Select(p => p.Taps).ToArray(),
+                    passes.SelectMany(p => p.Index).ToArray(), kernel.IsNearest ? Array.Empty<float>() : passes.SelectMany(p => p.Weight).ToArray(),
+                    outside, kernel.IsNearest, kernel.ExtrapolationValue,
+                ], y, Operand(0)),
+            ];
         }
 
         /// <summary>A node whose inputs are all build-time values (a Cast of a shape to float): its outputs are copied from constants.</summary>
@@ -505,11 +679,11 @@ public static class FloatKernelBinding
         /// <summary>
         /// Data movement as <see cref="SeparableGatherFloat"/> calls: per-axis offset tables (Σ of the
         /// dimensions, never one entry per element) derived from the node's attributes and shapes with the
-        /// engine's own planning code where it has one (Slice, Pad, Tile, Resize-nearest, Split sizes,
+        /// engine's own planning code where it has one (Slice, Pad, Tile, Split sizes,
         /// DepthToSpace), so the semantics are the engine's. Ops without such a form (Where with a constant
         /// condition, ranks above 8) fall back to the element-number probe, with a bounded table.
         /// </summary>
-        private List<FloatKernelCall>? BindMovement(out string reason)
+        public List<FloatKernelCall>? BindMovement(out string reason)
         {
             reason = "";
             var calls = _node.OpType switch
@@ -520,7 +694,7 @@ public static class FloatKernelBinding
                 "Split" => Split(),
                 "Gather" => Gather(out reason),
                 "DepthToSpace" or "SpaceToDepth" => DepthToSpace(),
-                "Slice" or "Pad" or "Tile" or "Resize" or "Upsample" => Separable(out reason),
+                "Slice" or "Pad" or "Tile" => Separable(out reason),
                 _ => null,
             };
             if (calls is not null || reason.Length > 0) return calls;
@@ -654,13 +828,13 @@ public static class FloatKernelBinding
             return One(Copy(shape, shape.Select((d, k) => Linear(d, strides[perm[k]])).ToArray(), Output()!, Operand(0)));
         }
 
-        /// <summary>Slice, Pad, Tile, Resize-nearest: the tables the engine computes them with.</summary>
+        /// <summary>Slice, Pad, Tile: the tables the engine computes them with.</summary>
         private List<FloatKernelCall>? Separable(out string reason)
         {
             reason = "";
             var (kernel, args) = EngineKernel();
             var movement = ((ISeparableMovementKernel)kernel).Separable(args, ShapeOf(0)!);
-            if (movement is null) { reason = "Resize other than nearest"; return null; }
+            if (movement is null) { reason = $"{_node.OpType} has no separable form"; return null; }
             return One(Copy(movement.Shape, movement.Offsets, Output()!, Operand(0), fill: movement.Fill));
         }
 
@@ -713,11 +887,18 @@ public static class FloatKernelBinding
                     fill = opset < 11 ? _node.GetFloat("value", 0f) : Constant(2) is { Length: > 0 } c ? c.ToFloatArray()[0] : 0f;
                     // The probe pads with 0, which no element number takes.
                     if (opset >= 11 && _node.HasInput(2)) args[2] = Tensor.FromFloats([0f]);
-                    else if (opset < 11 && fill != 0f) { reason = "Pad with a 'value' attribute"; return null; }
                 }
             }
+            var probeNode = _node;
+            if (_node.OpType == "Pad" && opset < 11 && fill != 0f)
+            {
+                // Before opset 11 the fill is the 'value' attribute: probe a copy of the node that pads with 0.
+                probeNode = new Node(_node.Name, _node.OpType, _node.Inputs, _node.Outputs, _node.Domain);
+                foreach (var (name, attribute) in _node.Attributes) probeNode.Attributes[name] = attribute;
+                probeNode.SetFloat("value", 0f);
+            }
             var context = new KernelContext(opset, k => k < args.Length && _node.HasInput(k) && dataInputs.IndexOf(k) < 0 ? args[k] : null, new ParallelOptions { MaxDegreeOfParallelism = 1 });
-            var results = OpRegistry.Create(_node, context).Forward(args);
+            var results = OpRegistry.Create(probeNode, context).Forward(args);
 
             var calls = new List<FloatKernelCall>();
             for (int o = 0; o < _node.Outputs.Count && o < results.Length; o++)
@@ -736,7 +917,7 @@ public static class FloatKernelBinding
                     if (v == 0f) { fills.Add(i); continue; }
                     if (v != MathF.Floor(v) || v < 1 || v > bases[^1])
                     {
-                        reason = _node.OpType is "Resize" or "Upsample" ? "Resize other than nearest" : $"{_node.OpType} is not a pure rearrangement";
+                        reason = $"{_node.OpType} is not a pure rearrangement";
                         return null;
                     }
                     int e = (int)v - 1;

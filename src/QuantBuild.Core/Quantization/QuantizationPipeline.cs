@@ -277,7 +277,7 @@ public static class QuantizationPipeline
         var missing = Lowering.FloatKernelBinding.UnsupportedNodes(graph);
         if (missing.Count == 0) return;
         throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
-            $"the generated C# runtime has no kernel for {missing.Count} node(s): " +
+            $"the generated C# runtime cannot run {missing.Count} node(s) (no float kernel, or a non-float value computed from the input data): " +
             string.Join(", ", missing.Take(10).Select(n => $"{n.OpType} '{n.Name}'")) + (missing.Count > 10 ? ", ..." : "") +
             "; turn the C# output off (\"outputs\": {\"csharp\": false}) to produce only the QDQ ONNX model",
             settings.SourcePath ?? graph.SourcePath, node: missing[0].Name);

@@ -14,6 +14,8 @@ namespace QuantBuild.Runtime
         L1 = 6,
         L2 = 7,
         LogSum = 8,
+        /// <summary>log Σ exp(x − m) + m with m the group maximum (0 when infinite), as the engine computes it.</summary>
+        LogSumExp = 9,
     }
 
     /// <summary>
@@ -29,6 +31,10 @@ namespace QuantBuild.Runtime
         private readonly int[] outStrides;
         private readonly int outLength;
         private readonly int count;
+        // LogSumExp only: the input offset of each output slot's first element, and the offsets of a
+        // group's elements relative to it in increasing order (it reads every group twice: max, then sum).
+        private readonly int[] groupBase;
+        private readonly int[] groupOffsets;
 
         /// <param name="reduced">per input dimension, whether it is reduced</param>
         public ReduceFloat(ReduceFunction function, int[] inShape, bool[] reduced)
@@ -57,11 +63,101 @@ namespace QuantBuild.Runtime
             }
 
             outLength = stride;
+            groupBase = new int[0];
+            groupOffsets = new int[0];
+            if (function == ReduceFunction.LogSumExp)
+            {
+                groupBase = Offsets(inShape, reduced, false);
+                groupOffsets = Offsets(inShape, reduced, true);
+            }
+        }
+
+        /// <summary>Row-major input offsets of every combination of the reduced (or the kept) dimensions, the others at 0.</summary>
+        private static int[] Offsets(int[] shape, bool[] reduced, bool ofReduced)
+        {
+            int rank = shape.Length;
+            var strides = new int[rank];
+            int stride = 1;
+            int total = 1;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                strides[d] = stride;
+                stride *= shape[d];
+                if (reduced[d] == ofReduced)
+                {
+                    total *= shape[d];
+                }
+            }
+
+            var offsets = new int[total];
+            var index = new int[rank];
+            for (int i = 0; i < total; i++)
+            {
+                int offset = 0;
+                for (int d = 0; d < rank; d++)
+                {
+                    offset += index[d] * strides[d];
+                }
+
+                offsets[i] = offset;
+                for (int d = rank - 1; d >= 0; d--)
+                {
+                    if (reduced[d] != ofReduced)
+                    {
+                        continue;
+                    }
+
+                    if (++index[d] < shape[d])
+                    {
+                        break;
+                    }
+
+                    index[d] = 0;
+                }
+            }
+
+            return offsets;
+        }
+
+        private void LogSumExp(ReadOnlySpan<float> a, Span<float> y)
+        {
+            for (int j = 0; j < outLength; j++)
+            {
+                int start = groupBase[j];
+                float m = float.NegativeInfinity;
+                for (int k = 0; k < groupOffsets.Length; k++)
+                {
+                    float v = a[start + groupOffsets[k]];
+                    if (v > m || float.IsNaN(v))
+                    {
+                        m = v;
+                    }
+                }
+
+                if (float.IsInfinity(m))
+                {
+                    m = 0f;
+                }
+
+                float sum = 0f;
+                for (int k = 0; k < groupOffsets.Length; k++)
+                {
+                    sum += (float)Math.Exp(a[start + groupOffsets[k]] - m);
+                }
+
+                y[j] = (float)Math.Log(sum) + m;
+            }
         }
 
         public override void Eval(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y)
         {
             Span<float> output = y.Slice(0, outLength);
+            if (function == ReduceFunction.LogSumExp)
+            {
+                LogSumExp(a, output);
+                return;
+            }
+
             float start = function == ReduceFunction.Max ? float.NegativeInfinity
                 : function == ReduceFunction.Min ? float.PositiveInfinity
                 : function == ReduceFunction.Prod ? 1f : 0f;

@@ -14,6 +14,7 @@ public sealed class BackendNodeTests
 {
     private const double RequiredPassPercent = 95.0;
     private const string ExpectedFailuresFile = "expected-failures.txt";
+    private const string RuntimeExpectedFailuresFile = "runtime-expected-failures.txt";
 
     // All tests judge the same run; the suites take seconds, so run them once per test session.
     private static readonly Lazy<ConformanceRun> BackendRun = new(() =>
@@ -58,5 +59,28 @@ public sealed class BackendNodeTests
             message.Add($"{stale.Count} entries of {ExpectedFailuresFile} are stale; remove them:\n  " + string.Join("\n  ", stale));
         if (message.Count > 0)
             Assert.Fail(string.Join("\n", message) + $"\nAfter reviewing, regenerate with:\n  {ExpectedFailures.RegenerateCommand}");
+    }
+
+    /// <summary>
+    /// Any model the engine runs can be deployed: every backend test the engine passes also passes through
+    /// the generated runtime's float kernels alone (every node kept float, no engine fallback), except the
+    /// listed gaps, each with its reason. The runtime column is measured on the same run.
+    /// </summary>
+    [TestMethod]
+    public void GeneratedRuntime_PassesWhatTheEnginePasses_ExceptTheListedGaps()
+    {
+        var run = RunBackendSuites();
+        Assert.IsGreaterThan(400, run.RuntimeCount(RuntimeOutcome.Passed), "the generated-runtime run did not happen or lost most tests");
+        var path = Path.Combine(AppContext.BaseDirectory, "Conformance", RuntimeExpectedFailuresFile);
+        Assert.IsTrue(File.Exists(path), $"{path} is missing (tests/QuantBuild.Tests/Conformance/{RuntimeExpectedFailuresFile}, copied to the output)");
+        var (unexpected, stale) = ExpectedFailures.CompareRuntime(run, ExpectedFailures.Parse(File.ReadAllText(path)));
+
+        var message = new List<string>();
+        if (unexpected.Count > 0)
+            message.Add($"{unexpected.Count} backend tests pass in the engine but fail in the generated runtime and are not in {RuntimeExpectedFailuresFile}:\n  " + string.Join("\n  ", unexpected));
+        if (stale.Count > 0)
+            message.Add($"{stale.Count} entries of {RuntimeExpectedFailuresFile} are stale; remove them:\n  " + string.Join("\n  ", stale));
+        if (message.Count > 0)
+            Assert.Fail(string.Join("\n", message) + $"\nAfter reviewing, regenerate with:\n  {ExpectedFailures.RuntimeRegenerateCommand}");
     }
 }

@@ -59,6 +59,8 @@ public sealed class FloatFallbackEmitTests
         var ocrSamples = ocr.Cases.Select(c => c.LoadInputs()).ToList();
         Add("OcrHeadFloat", ocr.ModelPath, ocrSamples, ocrSamples, g => g.Nodes.Where(n => n.OpType is "MatMul" or "Softmax").Select(n => n.Name).ToList());
 
+        AddCoverageGraph();
+
         var app = _folder.Path;
         var ns = "Consumer.Float";
         File.WriteAllText(Path.Combine(app, "QuantBuild.Runtime.g.cs"), CSharpEmitter.EmitRuntime(ns + ".QuantBuildRuntime"));
@@ -103,6 +105,49 @@ public sealed class FloatFallbackEmitTests
         var floatGraph = OnnxImporter.Load(modelPath);
         GraphPreparation.Prepare(floatGraph, inferShapes: false);
         _cases[name] = new Case(name, plan, floatGraph, samples);
+    }
+
+    /// <summary>
+    /// A decoder-like chain of the float kernels added for full coverage, every node kept float:
+    /// standalone BatchNormalization, bilinear and cubic Resize (tables as generated literals and data),
+    /// a three-input Mean, an empty-weight nearest Resize and ReduceLogSumExp.
+    /// </summary>
+    private static void AddCoverageGraph()
+    {
+        var g = new ModelGraph { OpsetVersion = 18, IrVersion = 8, Name = "coverage" };
+        g.Inputs.Add(new ValueInfo("x", DataType.Float, [1, 4, 10, 12]));
+        var rng = new Random(7);
+        Tensor Values(params int[] shape) => OpTester.Random(rng, 1f, shape);
+        g.Initializers["bn_scale"] = Values(4);
+        g.Initializers["bn_bias"] = Values(4);
+        g.Initializers["bn_mean"] = Values(4);
+        g.Initializers["bn_var"] = Tensor.FromFloats([0.5f, 1f, 1.5f, 2f], 4);
+        g.Initializers["up_scales"] = Tensor.FromFloats([1, 1, 2, 1.5f], 4);
+        g.Initializers["cubic_sizes"] = Tensor.FromInt64([1, 4, 15, 13], 4);
+        g.Initializers["near_sizes"] = Tensor.FromInt64([1, 4, 10, 9], 4);
+        g.Initializers["c1"] = Values(4, 1, 1);
+        g.Initializers["c2"] = Values(1);
+        g.Initializers["axes"] = Tensor.FromInt64([1], 1);
+        Node Add(string op, string[] inputs, string output)
+        {
+            var node = new Node(output + "_node", op, inputs, [output]);
+            g.Nodes.Add(node);
+            return node;
+        }
+        Add("BatchNormalization", ["x", "bn_scale", "bn_bias", "bn_mean", "bn_var"], "bn");
+        Add("Resize", ["bn", "", "up_scales"], "up").SetString("mode", "linear");
+        var cubic = Add("Resize", ["up", "", "", "cubic_sizes"], "cubic");
+        cubic.SetString("mode", "cubic");
+        cubic.SetInt("antialias", 1);
+        Add("Resize", ["cubic", "", "", "near_sizes"], "near").SetString("mode", "nearest");
+        Add("Mean", ["near", "c1", "c2"], "mean");
+        Add("ReduceLogSumExp", ["mean", "axes"], "y");
+        g.Outputs.Add(new ValueInfo("y", DataType.Float, null));
+        var model = new QuantizedModel(g);
+        foreach (var n in g.Nodes) model.FloatNodes.Add(n.Name);
+        var plan = IntegerLowering.Lower(model);
+        var samples = Enumerable.Range(0, 4).Select(_ => new Dictionary<string, Tensor> { ["x"] = Values(1, 4, 10, 12) }).ToList();
+        _cases["CoverageFloat"] = new Case("CoverageFloat", plan, g, samples);
     }
 
     private void AssertBuilt()
@@ -191,6 +236,17 @@ public sealed class FloatFallbackEmitTests
         CollectionAssert.IsSubsetOf(new[] { "MatMul", "Softmax" }, c.Plan.Steps.OfType<FloatStep>().Select(f => f.OpType).ToArray());
         var (_, topOne) = Compare("OcrHeadFloat");
         Assert.AreEqual(1.0, topOne);
+    }
+
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void CoverageKernelsInGeneratedCodeMatchTheRunnerAndTheEngine()
+    {
+        var c = _cases["CoverageFloat"];
+        FloatStepExecution.Prepare(c.Plan, out _, out var unbound);
+        Assert.IsEmpty(unbound, string.Join("; ", unbound.Select(u => u.Reason)));
+        var (relative, _) = Compare("CoverageFloat");
+        Assert.IsLessThanOrEqualTo(1e-5, relative);
     }
 
     private static (int Code, string Log) Dotnet(string directory, params string[] args)

@@ -201,10 +201,7 @@ public sealed class FloatKernelTests
         yield return ("Split", [Random(219, 6, 2, 2)], null, [], 3, 17);
         yield return ("Expand", [Random(220, 3, 1), Tensor.FromInt64([2, 3, 4], 3)], null, [1], 1, 17);
         yield return ("Tile", [Random(221, 2, 3), Tensor.FromInt64([2, 3], 2)], null, [1], 1, 17);
-        yield return ("Resize", [Random(222, 1, 2, 3, 4), null, Tensor.FromFloats([1, 1, 2, 1.5f], 4)], n => n.SetString("mode", "nearest"), [2], 1, 17);
-        yield return ("Resize", [Random(223, 1, 1, 5, 7), null, Tensor.FromFloats([1, 1, 0.6f, 1.7f], 4)],
-            n => { n.SetString("mode", "nearest"); n.SetString("coordinate_transformation_mode", "align_corners"); n.SetString("nearest_mode", "ceil"); }, [2], 1, 17);
-        yield return ("Upsample", [Random(224, 1, 2, 2, 3), Tensor.FromFloats([1, 1, 2, 3], 4)], n => n.SetString("mode", "nearest"), [1], 1, 9);
+        // Resize and Upsample (every mode) have their own kernel, ResizeFloat: see ResizeMatchesTheEngineExactly.
         yield return ("DepthToSpace", [Random(225, 1, 8, 2, 3)], n => n.SetInt("blocksize", 2), [], 1, 17);
         yield return ("DepthToSpace", [Random(226, 2, 8, 2, 3)], n => { n.SetInt("blocksize", 2); n.SetString("mode", "CRD"); }, [], 1, 17);
         yield return ("SpaceToDepth", [Random(227, 1, 2, 4, 6)], n => n.SetInt("blocksize", 2), [], 1, 17);
@@ -285,13 +282,186 @@ public sealed class FloatKernelTests
         return y;
     }
 
+    private static Tensor Floats(params float[] v) => Tensor.FromFloats(v, v.Length);
+
+    /// <summary>Linear and cubic Resize through per-axis tap tables: bit-identical to the engine (same operations in the same order).</summary>
+    [TestMethod]
+    [DataRow("linear", "half_pixel")] [DataRow("linear", "align_corners")] [DataRow("linear", "asymmetric")] [DataRow("linear", "pytorch_half_pixel")]
+    [DataRow("linear", "half_pixel_symmetric")] [DataRow("cubic", "half_pixel")] [DataRow("cubic", "align_corners")] [DataRow("cubic", "asymmetric")]
+    [DataRow("nearest", "half_pixel")] [DataRow("nearest", "tf_half_pixel_for_nn")] [DataRow("nearest", "align_corners")]
+    public void ResizeMatchesTheEngineExactly(string mode, string transform)
+    {
+        void Configure(Node n)
+        {
+            n.SetString("mode", mode);
+            n.SetString("coordinate_transformation_mode", transform);
+        }
+        // Upsampling, downsampling and a non-integer factor, on both spatial axes at once.
+        Check("Resize", [Random(120, 1, 2, 5, 6), null, Floats(1, 1, 2f, 1.5f)], Configure, constants: [2], opset: 19, exact: true);
+        Check("Resize", [Random(121, 2, 3, 9, 7), null, Floats(1, 1, 0.5f, 0.6f)], Configure, constants: [2], opset: 19, exact: true);
+        Check("Resize", [Random(122, 1, 1, 4, 4), null, null, Tensor.FromInt64([1, 1, 7, 3], 4)], Configure, constants: [3], opset: 19, exact: true);
+    }
+
+    [TestMethod]
+    [DataRow("round_prefer_floor")] [DataRow("round_prefer_ceil")] [DataRow("floor")] [DataRow("ceil")]
+    public void NearestResizeRoundsLikeTheEngine(string rounding) =>
+        Check("Resize", [Random(123, 1, 2, 5, 4), null, Floats(1, 1, 1.7f, 0.8f)], n => { n.SetString("mode", "nearest"); n.SetString("nearest_mode", rounding); },
+            constants: [2], opset: 19, exact: true);
+
+    [TestMethod]
+    public void ResizeVariantsMatchTheEngineExactly()
+    {
+        // Cubic with exclude_outside and another coefficient; antialiased downscaling (linear and cubic).
+        Check("Resize", [Random(124, 1, 1, 8, 8), null, Floats(1, 1, 0.8f, 1.4f)], n => { n.SetString("mode", "cubic"); n.SetInt("exclude_outside", 1); n.SetFloat("cubic_coeff_a", -0.5f); },
+            constants: [2], opset: 19, exact: true);
+        Check("Resize", [Random(125, 1, 2, 12, 10), null, Floats(1, 1, 0.4f, 0.3f)], n => { n.SetString("mode", "linear"); n.SetInt("antialias", 1); }, constants: [2], opset: 19, exact: true);
+        Check("Resize", [Random(126, 1, 1, 9, 9), null, Floats(1, 1, 0.5f, 0.5f)], n => { n.SetString("mode", "cubic"); n.SetInt("antialias", 1); }, constants: [2], opset: 19, exact: true);
+        // tf_crop_and_resize: outside the roi takes the extrapolation value.
+        Check("Resize", [Random(127, 1, 1, 5, 5), Floats(0, 0, -0.2f, 0.3f, 1, 1, 0.9f, 1.4f), null, Tensor.FromInt64([1, 1, 4, 6], 4)],
+            n => { n.SetString("mode", "linear"); n.SetString("coordinate_transformation_mode", "tf_crop_and_resize"); n.SetFloat("extrapolation_value", 7.5f); },
+            constants: [1, 3], opset: 19, exact: true);
+        // sizes with a kept aspect ratio over selected axes; rank 3 (audio-like) input.
+        Check("Resize", [Random(128, 1, 3, 6, 4), null, null, Tensor.FromInt64([9, 9], 2)],
+            n => { n.SetString("mode", "linear"); n.SetInts("axes", [2, 3]); n.SetString("keep_aspect_ratio_policy", "not_larger"); }, constants: [3], opset: 19, exact: true);
+        Check("Resize", [Random(129, 2, 4, 10), null, Floats(1, 1, 2.5f)], n => n.SetString("mode", "linear"), constants: [2], opset: 13, exact: true);
+        // Opset-10 Resize and Upsample: asymmetric coordinates.
+        Check("Resize", [Random(130, 1, 2, 3, 4), Floats(1, 1, 2, 2)], n => n.SetString("mode", "linear"), constants: [1], opset: 10, exact: true);
+        Check("Upsample", [Random(131, 1, 2, 3, 4), Floats(1, 1, 2, 3)], n => n.SetString("mode", "linear"), constants: [1], opset: 9, exact: true);
+    }
+
+    /// <summary>A bilinear FPN-style upsample of a large map binds to per-axis tables, not a per-element list.</summary>
+    [TestMethod]
+    public void ResizeTablesArePerAxis()
+    {
+        var graph = OpTester.SingleNodeGraph("Resize", [Random(132, 1, 8, 40, 40), null, Floats(1, 1, 2, 2)], configure: n => n.SetString("mode", "linear"),
+            constants: new Dictionary<int, Tensor> { [2] = Floats(1, 1, 2, 2) }, opset: 13);
+        var model = new QuantizedModel(graph);
+        model.FloatNodes.Add("node0");
+        var plan = IntegerLowering.Lower(model);
+        var steps = FloatStepExecution.Prepare(plan, out _, out var unsupported);
+        Assert.IsEmpty(unsupported);
+        var call = steps.Values.Single().Calls.Single();
+        Assert.AreEqual(typeof(QuantBuild.Runtime.ResizeFloat), call.KernelType);
+        int tableEntries = call.Arguments.OfType<int[]>().Sum(a => a.Length) + call.Arguments.OfType<float[]>().Sum(a => a.Length);
+        // Two axes of 80 outputs × 2 taps (indices and weights) plus the shapes, against 51,200 output elements.
+        Assert.IsLessThan(1000, tableEntries);
+    }
+
+    /// <summary>Three spatial axes (video, volumetric models) run on the N-d window kernels.</summary>
+    [TestMethod]
+    public void ThreeDimensionalConvolutionsAndPoolsMatchTheEngine()
+    {
+        Check("Conv", [Random(200, 1, 4, 5, 6, 7), Random(201, 6, 2, 3, 2, 3), Random(202, 6)], n =>
+        {
+            n.SetInt("group", 2);
+            n.SetInts("strides", [2, 1, 2]);
+            n.SetInts("dilations", [1, 2, 1]);
+            n.SetInts("pads", [1, 0, 1, 0, 1, 1]);
+        }, constants: [1, 2]);
+        Check("Conv", [Random(203, 2, 2, 4, 4, 4), Random(204, 3, 2, 3, 3, 3)], n => n.SetString("auto_pad", "SAME_LOWER"), constants: [1]);
+        Check("ConvTranspose", [Random(205, 1, 4, 3, 4, 3), Random(206, 4, 1, 2, 3, 2), Random(207, 2)], n =>
+        {
+            n.SetInt("group", 2);
+            n.SetInts("strides", [2, 1, 3]);
+            n.SetInts("pads", [1, 0, 0, 1, 1, 0]);
+            n.SetInts("output_padding", [1, 0, 0]);
+        }, constants: [1, 2]);
+        Check("MaxPool", [Random(208, 1, 2, 5, 6, 7)], n => { n.SetInts("kernel_shape", [2, 3, 2]); n.SetInts("strides", [2, 2, 1]); n.SetInts("pads", [0, 1, 1, 1, 1, 0]); n.SetInt("ceil_mode", 1); }, exact: true);
+        Check("AveragePool", [Random(209, 2, 2, 5, 5, 5)], n => { n.SetInts("kernel_shape", [3, 3, 3]); n.SetInts("pads", [1, 1, 1, 1, 1, 1]); n.SetInt("count_include_pad", 1); });
+        Check("AveragePool", [Random(210, 1, 3, 4, 6, 5)], n => { n.SetInts("kernel_shape", [2, 3, 2]); n.SetInts("strides", [2, 2, 2]); n.SetInts("pads", [1, 1, 0, 0, 1, 1]); });
+    }
+
+    [TestMethod]
+    public void StandaloneBatchNormalizationMatchesTheEngineExactly()
+    {
+        Check("BatchNormalization", [Random(140, 2, 3, 4, 5), Random(141, 3), Random(142, 3), Random(143, 3), Positive(144, 3)], n => n.SetFloat("epsilon", 1e-3f),
+            constants: [1, 2, 3, 4], exact: true);
+        Check("BatchNormalization", [Random(145, 4, 6), Random(146, 6), Random(147, 6), Random(148, 6), Positive(149, 6)], constants: [1, 2, 3, 4], exact: true);
+        Check("BatchNormalization", [Random(150, 1, 2, 9), Random(151, 2), Random(152, 2), Random(153, 2), Positive(154, 2)], constants: [1, 2, 3, 4], opset: 9, exact: true);
+    }
+
+    /// <summary>Max/Min/Sum/Mean of three or four broadcasting inputs: folded left to right like the engine, so exact.</summary>
+    [TestMethod]
+    [DataRow("Max")] [DataRow("Min")] [DataRow("Sum")] [DataRow("Mean")]
+    public void VariadicOpsOfManyInputsMatchTheEngineExactly(string op)
+    {
+        Check(op, [Random(160, 2, 3, 4), Random(161, 3, 1), Random(162, 4)], exact: true);
+        Check(op, [Random(163, 1, 4), Random(164, 3, 1), Random(165, 3, 4), Random(166, 1)], constants: [3], exact: true);
+        Check(op, [Random(167, 5), Random(168, 5)], exact: true);
+    }
+
+    [TestMethod]
+    public void ReduceLogSumExpMatchesTheEngine()
+    {
+        Check("ReduceLogSumExp", [Random(170, 2, 3, 4, 5), Tensor.FromInt64([1, 3], 2)], n => n.SetInt("keepdims", 0), constants: [1], opset: 18);
+        Check("ReduceLogSumExp", [Tensor.FromFloats(Random(171, 3, 6).Floats.Select(v => v * 40f).ToArray(), 3, 6), Tensor.FromInt64([-1], 1)], constants: [1], opset: 18);
+        Check("ReduceLogSumExp", [Random(172, 2, 3, 4)], opset: 13);
+    }
+
+    [TestMethod]
+    public void LayerNormalizationStatisticsOutputsMatchTheEngine() =>
+        Check("LayerNormalization", [Random(180, 2, 3, 8), Random(181, 3, 8), Random(182, 3, 8)], n => n.SetInt("axis", 1), constants: [1, 2], outputs: 3);
+
+    [TestMethod]
+    public void ConvTransposeWithOutputShapeAndLegacyPadValueMatchTheEngine()
+    {
+        Check("ConvTranspose", [Random(190, 1, 2, 3, 3), Random(191, 2, 3, 3, 3)], n => { n.SetInts("strides", [3, 2]); n.SetInts("output_shape", [10, 8]); }, constants: [1]);
+        Check("ConvTranspose", [Random(192, 1, 2, 4, 4), Random(193, 2, 1, 3, 3)], n => { n.SetInts("strides", [2, 2]); n.SetInts("output_shape", [1, 1, 8, 8]); n.SetString("auto_pad", "SAME_UPPER"); }, constants: [1]);
+        Check("Pad", [Random(194, 2, 3)], n => { n.SetInts("pads", [1, 0, 0, 2]); n.SetFloat("value", 1.5f); }, opset: 10, exact: true);
+    }
+
+    /// <summary>
+    /// Every engine op that can carry float data has a runtime binding rule; the rest are listed with the
+    /// reason they never run as a float step. IsSupportedOp is the rule table itself.
+    /// </summary>
+    [TestMethod]
+    public void EveryEngineOpOnAFloatDataPathHasABinding()
+    {
+        var notFloatData = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Shape"] = "int64 output: shape arithmetic is evaluated at build time",
+            ["Equal"] = "bool output: evaluated at build time",
+            ["ConstantOfShape"] = "its input is a shape, so its output is a build-time constant",
+            ["Range"] = "the output length depends on the input values: only build-time (constant) bounds fit a static plan",
+            [QuantBuild.Engine.Ops.FakeQuantizeKernel.OpType] = "QuantBuild's calibration-time quantization simulator, not a model op",
+        };
+        var missing = OpRegistry.SupportedOps.Where(op => !FloatKernelBinding.IsSupportedOp(op) && !notFloatData.ContainsKey(op)).Order(StringComparer.Ordinal).ToList();
+        Assert.IsEmpty(missing, "engine ops with no generated-runtime float kernel: " + string.Join(", ", missing));
+        foreach (var op in notFloatData.Keys)
+            Assert.IsFalse(FloatKernelBinding.IsSupportedOp(op), $"{op} now binds: drop it from the not-float list");
+        CollectionAssert.IsSubsetOf(FloatKernelBinding.SupportedOps.ToList(), OpRegistry.SupportedOps.ToList(), "a binding for an op the engine cannot run");
+    }
+
+    /// <summary>
+    /// A peak mask as CenterNet decodes it, Equal(MaxPool(x), x) → Cast → Mul: the bool mask depends on the
+    /// input data, and the generated runtime would evaluate it once at build time. It must be refused, while
+    /// values that follow only from shapes (Shape → Reshape) stay build-time constants.
+    /// </summary>
+    [TestMethod]
+    public void NonFloatValuesComputedFromTheDataAreRefusedBeforeCalibration()
+    {
+        var g = new ModelGraph { OpsetVersion = 17, IrVersion = 8, Name = "peaks" };
+        g.Inputs.Add(new ValueInfo("x", DataType.Float, [1, 2, 6, 6]));
+        var pool = new Node("pool", "MaxPool", ["x"], ["m"]);
+        pool.SetInts("kernel_shape", [3, 3]);
+        pool.SetInts("pads", [1, 1, 1, 1]);
+        var cast = new Node("cast", "Cast", ["eq"], ["maskf"]);
+        cast.SetInt("to", 1);
+        g.Nodes.AddRange([pool, new Node("equal", "Equal", ["m", "x"], ["eq"]), cast, new Node("mul", "Mul", ["x", "maskf"], ["peaks"]),
+            new Node("shape", "Shape", ["peaks"], ["s"]), new Node("reshape", "Reshape", ["peaks", "s"], ["y"])]);
+        g.Outputs.Add(new ValueInfo("y", DataType.Float, null));
+        QuantBuild.Graph.Transforms.ShapeInference.Apply(g);
+        Assert.AreEqual("equal", FloatKernelBinding.UnsupportedNodes(g).Single().Name);
+    }
+
     [TestMethod]
     public void UnsupportedFloatOpsAreNamedBeforeCalibration()
     {
         var graph = OpTester.SingleNodeGraph("Resize", [Random(1, 1, 1, 4, 4), null, Tensor.FromFloats([1, 1, 2, 2], 4)], configure: n => n.SetString("mode", "linear"),
             constants: new Dictionary<int, Tensor> { [2] = Tensor.FromFloats([1, 1, 2, 2], 4) });
         QuantBuild.Graph.Transforms.ShapeInference.Apply(graph);
-        var missing = FloatKernelBinding.UnsupportedNodes(graph);
-        Assert.AreEqual("node0", missing.Single().Name);
+        Assert.IsEmpty(FloatKernelBinding.UnsupportedNodes(graph), "bilinear Resize has a float kernel");
+        graph.Nodes[0].Domain = "com.example";
+        Assert.AreEqual("node0", FloatKernelBinding.UnsupportedNodes(graph).Single().Name);
     }
 }

@@ -174,18 +174,31 @@ public sealed class BatchNormalizationKernel : OpKernel
                 throw Node.Error(DiagnosticCodes.ShapeMismatch, $"input {i + 1} must be a float32 vector of {c} channels, got {DataTypes.Name(t.Type)}{t.ShapeString}");
             p[i] = t.Floats;
         }
-        var (scale, bias, mean, variance) = (p[0], p[1], p[2], p[3]);
+        return Fold(p[0], p[1], p[2], p[3], _epsilon);
+    }
+
+    /// <summary>
+    /// The per-channel multiplier a, offset b (and 1/√(var+ε)) of inference-mode BatchNormalization, in
+    /// float. The generated runtime folds a standalone BatchNormalization with this same function, so
+    /// both compute y = x·a + b from identical a and b.
+    /// </summary>
+    public static (float[] A, float[] B, float[] Inv) Fold(float[] scale, float[] bias, float[] mean, float[] variance, float epsilon)
+    {
+        int c = scale.Length;
         var a = new float[c];
         var b = new float[c];
         var inv = new float[c];
         for (int k = 0; k < c; k++)
         {
-            inv[k] = 1f / MathF.Sqrt(variance[k] + _epsilon);
+            inv[k] = 1f / MathF.Sqrt(variance[k] + epsilon);
             a[k] = scale[k] * inv[k];
             b[k] = bias[k] - mean[k] * a[k];
         }
         return (a, b, inv);
     }
+
+    /// <summary>(batch, channels, spatial) of an input shape: channels are dimension 1.</summary>
+    public static (int N, int C, int Spatial) ChannelLayout(int[] shape) => Layout(shape);
 
     public override Tensor[] Forward(Tensor?[] inputs)
     {

@@ -15,7 +15,7 @@ namespace QuantBuild.Engine.Ops;
 /// </summary>
 [OnnxOp("Resize")]
 [OnnxOp("Upsample")]
-public sealed class ResizeKernel : OpKernel, ISeparableMovementKernel
+public sealed class ResizeKernel : OpKernel
 {
     private enum Interp { Nearest, Linear, Cubic }
     private enum Coord { HalfPixel, HalfPixelSymmetric, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn, TfCropAndResize }
@@ -289,16 +289,34 @@ public sealed class ResizeKernel : OpKernel, ISeparableMovementKernel
         };
     }
 
-    // ---- execution ----
+    /// <summary>One resampled axis as the generated runtime's ResizeFloat runs it (see <see cref="Tables"/>).</summary>
+    /// <param name="Index">source index of output coordinate x, tap t at [x * Taps + t] (already clamped)</param>
+    /// <param name="Weight">its weight (1 for nearest)</param>
+    /// <param name="Outside">per output coordinate, whether it lies outside the tf_crop_and_resize roi (extrapolated); null if none does</param>
+    public sealed record ResizePass(int Axis, int InSize, int OutSize, int Taps, int[] Index, float[] Weight, bool[]? Outside);
 
-    /// <summary>Nearest mode only: the other modes interpolate.</summary>
-    public SeparableMovement? Separable(Tensor?[] inputs, int[] inputShape)
+    /// <summary>Whether this node interpolates (linear, cubic) or copies the nearest element.</summary>
+    public bool IsNearest => _mode == Interp.Nearest;
+
+    /// <summary>The value written where tf_crop_and_resize samples outside the input.</summary>
+    public float ExtrapolationValue => _extrapolation;
+
+    /// <summary>
+    /// The per-axis tables <see cref="Forward"/> uses for an input of <paramref name="inShape"/> (the other
+    /// inputs as Forward gets them), identity axes left out, in the order Forward resamples them. The
+    /// generated runtime evaluates exactly these passes, so its arithmetic is the engine's by construction.
+    /// </summary>
+    public IReadOnlyList<ResizePass> Tables(Tensor?[] inputs, int[] inShape)
     {
-        if (_mode != Interp.Nearest) return null;
-        var plans = Plan(inputs, inputShape);
-        var (offsets, _) = NearestOffsets(plans, inputShape);
-        return new SeparableMovement(offsets, plans.Select(p => p.OutSize).ToArray(), _extrapolation);
+        var plans = Plan(inputs, inShape);
+        var order = _mode == Interp.Nearest ? plans.Where(p => !p.IsIdentity) : PassOrder(plans);
+        return order.Select(p => new ResizePass(p.Axis, p.InSize, p.OutSize, p.Taps, p.Index, p.Weight, p.Outside)).ToList();
     }
+
+    /// <summary>Output shape for an input of <paramref name="inShape"/>.</summary>
+    public int[] OutputShape(Tensor?[] inputs, int[] inShape) => Plan(inputs, inShape).Select(p => p.OutSize).ToArray();
+
+    // ---- execution ----
 
     public override Tensor[] Forward(Tensor?[] inputs)
     {
