@@ -82,6 +82,9 @@ public static class IntegerLowering
                 if (reason is not null) AddFloat(node, reason);
                 _done.Add(node);
             }
+            foreach (var o in _graph.Outputs)
+                if (!_tensors.ContainsKey(o.Name) && _graph.Initializers.TryGetValue(o.Name, out var value) && value.Type == DataType.Float)
+                    AddConstantOutput(o.Name, value);
             var outputs = _graph.Outputs.Select(o => _tensors.TryGetValue(o.Name, out var t) ? t
                 : throw new QuantBuildException(DiagnosticCodes.InternalError, $"model output '{o.Name}' was not lowered", _graph.SourcePath)).ToList();
             WarnWhenCodebookTablesOutweighIndices();
@@ -161,6 +164,16 @@ public static class IntegerLowering
             foreach (var name in node.Inputs.Where(_model.LevelActivations.ContainsKey))
                 _warnings.Add($"{node.OpType} node '{node.Name}' runs in float ({reason}) on the linear codes of '{name}', not on its {_model.LevelActivations[name].Grid} levels as the QDQ file does");
             _steps.Add(new FloatStep(node, ins, outs, reason, constants));
+        }
+
+        /// <summary>
+        /// A model output that is a constant (a folded Constant node): a float step with no activation input
+        /// that copies the value into the output's slot on every run, as the QDQ file returns it.
+        /// </summary>
+        private void AddConstantOutput(string name, Tensor value)
+        {
+            var copy = new Node(name + "/constant", "Identity", [name], [name]);
+            _steps.Add(new FloatStep(copy, [], [Activation(name)], "a constant model output", new Dictionary<string, Tensor>(StringComparer.Ordinal) { [name] = value }));
         }
 
         private static string? Unless(bool ok, string reason) => ok ? null : reason;
