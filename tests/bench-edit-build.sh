@@ -2,16 +2,19 @@
 # Benchmark: wall time of an edit-build (one line of Program.cs changed, then `dotnet build`) of a console app
 # with one up-to-date <QuantizedModel> (MNIST, BlazeFace) against the same app without a model, alternating
 # the projects in one session. The model is quantized by the first build only; what is measured is the
-# compile of the generated class and the (pruned) runtime, plus QuantBuild's up-to-date checks.
-# Needs the package (bash build/pack.sh) and the assets (tests/fetch-assets.sh). Usage: tests/bench-edit-build.sh [runs]   (default 5)
+# compile of the generated class (and, with the runtime as source, of the pruned runtime), plus QuantBuild's
+# up-to-date checks. Needs the package (bash build/pack.sh) and the assets (tests/fetch-assets.sh).
+# Usage: tests/bench-edit-build.sh [runs] [Assembly|Source]   (defaults 5 and the package's default, QuantBuildRuntime)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-5}"
+runtime_mode="${2:-}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export NUGET_PACKAGES="$work/packages"
 export MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 assets="$root/.assets"
+echo "runtime: ${runtime_mode:-package default}"
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; times are wall clock, noisy on a shared machine"
 printf '<Project />\n' > "$work/Directory.Build.props"; printf '<Project />\n' > "$work/Directory.Build.targets"
 cat > "$work/NuGet.config" <<CFG
@@ -50,7 +53,7 @@ project() { # name, model path ('' = none), calibration JSON members
 </Project>
 PROJ
   echo 'System.Console.WriteLine("edit 0");' > "$work/$1/Program.cs"
-  dotnet build "$work/$1" -c Release --nologo -v q > "$work/$1.first.log" 2>&1 || { cat "$work/$1.first.log"; exit 1; }
+  dotnet build "$work/$1" -c Release --nologo -v q -p:QuantBuildRuntime="$runtime_mode" > "$work/$1.first.log" 2>&1 || { cat "$work/$1.first.log"; exit 1; }
 }
 project none '' ''
 project mnist "$root/samples/MnistDigits/Models/mnist.onnx" "\"input\": \"$work/mnist-calibration/*.npy\""
@@ -64,7 +67,7 @@ done
 edit_build() { # project, run -> ms
   local s e
   echo "System.Console.WriteLine(\"edit $2\");" > "$work/$1/Program.cs"
-  s=$(date +%s%N); dotnet build "$work/$1" -c Release --nologo --no-restore -v q > "$work/$1.edit.log" 2>&1 || { cat "$work/$1.edit.log" >&2; exit 1; }; e=$(date +%s%N)
+  s=$(date +%s%N); dotnet build "$work/$1" -c Release --nologo --no-restore -v q -p:QuantBuildRuntime="$runtime_mode" > "$work/$1.edit.log" 2>&1 || { cat "$work/$1.edit.log" >&2; exit 1; }; e=$(date +%s%N)
   grep -q 'QuantBuild: quantizing' "$work/$1.edit.log" && { echo "error: an edit-build of $1 quantized" >&2; exit 1; }
   echo $(( (e - s) / 1000000 ))
 }

@@ -116,6 +116,45 @@ public sealed partial class PackagedBuildTests
     }
 
     /// <summary>
+    /// QuantBuildRuntime (docs/msbuild.md): a net10.0 app references the package's precompiled, optimized
+    /// QuantBuild.Runtime.dll by default — so a Debug build runs optimized kernels and an edit does not
+    /// recompile the runtime — and with QuantBuildRuntime=Source compiles the runtime in as internal types.
+    /// Switching uses the same generated class (no second quantization) and gives the same output bits.
+    /// </summary>
+    [TestMethod]
+    public void ANet10AppUsesThePrecompiledRuntimeAndTheSourceRuntimeGivesTheSameBits()
+    {
+        var directory = Path.Combine(s_root, nameof(ANet10AppUsesThePrecompiledRuntimeAndTheSourceRuntimeGivesTheSameBits));
+        WriteMnistModel(directory);
+        WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" />""");
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), """
+            var model = new App.Mnist();
+            var input = new float[App.Mnist.InputLength];
+            for (int i = 0; i < input.Length; i++) input[i] = (i % 29) / 28f;
+            var logits = new float[App.Mnist.LogitsLength];
+            model.Run(input, logits);
+            bool runtimeInApp = System.Array.Exists(typeof(App.Mnist).Assembly.GetTypes(), t => t.Name == "Conv2DInt8");
+            System.Console.WriteLine($"runtimeInApp={runtimeInApp} bits={string.Join(",", System.Array.ConvertAll(logits, System.BitConverter.SingleToInt32Bits))}");
+            """);
+
+        var assembly = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "-o", "out-assembly");
+        assembly.AssertSucceeded("Debug build, default runtime");
+        Assert.IsTrue(File.Exists(Path.Combine(directory, "out-assembly", "QuantBuild.Runtime.dll")), "the precompiled runtime is copied to the output");
+        var withAssembly = Run(directory, "dotnet", Path.Combine(directory, "out-assembly", "App.dll"));
+        withAssembly.AssertSucceeded("running the app with the precompiled runtime");
+        StringAssert.Contains(withAssembly.Output, "runtimeInApp=False");
+
+        var source = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore", "-p:QuantBuildRuntime=Source", "-o", "out-source");
+        source.AssertSucceeded("Debug build, QuantBuildRuntime=Source");
+        Assert.IsFalse(source.Output.Contains("QuantBuild: quantizing", StringComparison.Ordinal), "switching the runtime must not quantize again:\n" + source.Output);
+        Assert.IsFalse(File.Exists(Path.Combine(directory, "out-source", "QuantBuild.Runtime.dll")), "the source runtime needs no assembly");
+        var withSource = Run(directory, "dotnet", Path.Combine(directory, "out-source", "App.dll"));
+        withSource.AssertSucceeded("running the app with the runtime as source");
+        StringAssert.Contains(withSource.Output, "runtimeInApp=True");
+        Assert.AreEqual(withAssembly.Output.Split("bits=")[1].Trim(), withSource.Output.Split("bits=")[1].Trim(), "both runtimes compute the same bits");
+    }
+
+    /// <summary>
     /// The most common library shape, netstandard2.0 + net10.0 without a LangVersion of its own: the
     /// netstandard2.0 build compiles C# 7.3, where an active #nullable directive is error CS8370. The model
     /// is quantized ONCE for the project (the outer build runs the tool before the inner builds start; both
@@ -671,6 +710,8 @@ public sealed partial class PackagedBuildTests
                     <RootNamespace>Consumer</RootNamespace>
                     <Nullable>enable</Nullable>
                     <QuantBuildToolPath>{tool}</QuantBuildToolPath>
+                    <!-- The fake tool's classes call its fake runtime source; the precompiled runtime is tested with the real tool. -->
+                    <QuantBuildRuntime>Source</QuantBuildRuntime>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="QuantBuild" Version="[{s_version}]" />

@@ -54,7 +54,13 @@ public static partial class CSharpEmitter
         w.Open($"namespace {ModelNaming.ToCSharp(options.Namespace)}");
         w.Line("using System;");
         w.Line("using System.Runtime.InteropServices;");
+        // The runtime is either the package's precompiled assembly (public types in QuantBuild.Runtime) or
+        // internal source in the project's runtime namespace; MSBuild defines the symbol for the first.
+        w.Line("#if " + CSharpLanguage.RuntimeAssemblySymbol);
+        w.Line("using global::QuantBuild.Runtime;");
+        w.Line("#else");
         w.Line($"using {ModelNaming.ToCSharp(options.EffectiveRuntimeNamespace)};");
+        w.Line("#endif");
         w.Line();
         w.Line("/// <summary>");
         w.Line($"/// Integer-only inference of model '{Xml(plan.Model.Graph.Name)}' (QuantBuild). One instance owns its activation arena:");

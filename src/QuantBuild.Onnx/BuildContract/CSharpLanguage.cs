@@ -31,6 +31,13 @@ namespace QuantBuild.BuildContract
         /// </summary>
         public const string NullableDirectiveSymbol = "QUANTBUILD_NULLABLE_DIRECTIVE";
 
+        /// <summary>
+        /// Defined by the MSBuild targets when the app references the package's precompiled QuantBuild.Runtime.dll
+        /// (QuantBuildRuntime = Assembly): generated classes then import QuantBuild.Runtime instead of the
+        /// project's internal runtime namespace.
+        /// </summary>
+        public const string RuntimeAssemblySymbol = "QUANTBUILD_RUNTIME_ASSEMBLY";
+
         /// <summary>True for <see cref="Any"/>.</summary>
         public static bool IsAny(string? version) => string.Equals((version ?? "").Trim(), Any, StringComparison.OrdinalIgnoreCase);
 
