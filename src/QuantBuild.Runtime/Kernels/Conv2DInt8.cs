@@ -590,11 +590,19 @@ namespace QuantBuild.Runtime
         }
 
 #if NET8_0_OR_GREATER
-        /// <summary>Weights k = 4q … 4q + 3 of one filter as one int; the zero-extended last group when q = fullGroups.</summary>
+        /// <summary>The zero-extended last group of four weights of filter <paramref name="oc"/>, as bytes in memory order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static int WeightQuad(ref byte w, int q, int fullGroups, int tail)
+        private ref byte TailQuad(int oc)
         {
-            return q < fullGroups ? Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, q * 4)) : tail;
+            // Little-endian (every .NET Arm64 target): byte j of the int is weight 4·fullGroups + j, as in the filter.
+            return ref Unsafe.As<int, byte>(ref tailWeights[oc]);
+        }
+
+        /// <summary>Four weights (one group) broadcast to every int32 lane: the per-lane operand of SDOT and SMULL.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<sbyte> Quad(ref byte w, int offset)
+        {
+            return Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, offset))).AsSByte();
         }
 
         /// <summary>Packed codes b = x + 128 as signed b − 128 (= b ^ 0x80), the operand SDOT and SMULL take.</summary>
@@ -614,25 +622,32 @@ namespace QuantBuild.Runtime
             int fanIn = geometry.FanIn;
             int fullGroups = fanIn / 4;
             int groups = (fanIn + 3) / 4;
-            int t0 = tailWeights[oc], t1 = tailWeights[oc + 1], t2 = tailWeights[oc + 2], t3 = tailWeights[oc + 3];
             Vector128<int> a00 = Vector128<int>.Zero, a01 = Vector128<int>.Zero, a02 = Vector128<int>.Zero, a03 = Vector128<int>.Zero;
             Vector128<int> a10 = Vector128<int>.Zero, a11 = Vector128<int>.Zero, a12 = Vector128<int>.Zero, a13 = Vector128<int>.Zero;
             Vector128<int> a20 = Vector128<int>.Zero, a21 = Vector128<int>.Zero, a22 = Vector128<int>.Zero, a23 = Vector128<int>.Zero;
             Vector128<int> a30 = Vector128<int>.Zero, a31 = Vector128<int>.Zero, a32 = Vector128<int>.Zero, a33 = Vector128<int>.Zero;
-            for (int q = 0; q < groups; q++)
+            int wo = 0;
+            for (int q = 0; q < groups; q++, wo += 4)
             {
+                if (q == fullGroups)
+                {
+                    // The partial last group: switch the filters' pointers to their zero-extended copies (one branch a group).
+                    w0 = ref TailQuad(oc); w1 = ref TailQuad(oc + 1); w2 = ref TailQuad(oc + 2); w3 = ref TailQuad(oc + 3);
+                    wo = 0;
+                }
+
                 ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
                 Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
                 Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
                 Vector128<sbyte> x2 = LoadSigned(ref bq, 32);
                 Vector128<sbyte> x3 = LoadSigned(ref bq, 48);
-                Vector128<sbyte> v = Vector128.Create(WeightQuad(ref w0, q, fullGroups, t0)).AsSByte();
+                Vector128<sbyte> v = Quad(ref w0, wo);
                 a00 = Dp.DotProduct(a00, x0, v); a01 = Dp.DotProduct(a01, x1, v); a02 = Dp.DotProduct(a02, x2, v); a03 = Dp.DotProduct(a03, x3, v);
-                v = Vector128.Create(WeightQuad(ref w1, q, fullGroups, t1)).AsSByte();
+                v = Quad(ref w1, wo);
                 a10 = Dp.DotProduct(a10, x0, v); a11 = Dp.DotProduct(a11, x1, v); a12 = Dp.DotProduct(a12, x2, v); a13 = Dp.DotProduct(a13, x3, v);
-                v = Vector128.Create(WeightQuad(ref w2, q, fullGroups, t2)).AsSByte();
+                v = Quad(ref w2, wo);
                 a20 = Dp.DotProduct(a20, x0, v); a21 = Dp.DotProduct(a21, x1, v); a22 = Dp.DotProduct(a22, x2, v); a23 = Dp.DotProduct(a23, x3, v);
-                v = Vector128.Create(WeightQuad(ref w3, q, fullGroups, t3)).AsSByte();
+                v = Quad(ref w3, wo);
                 a30 = Dp.DotProduct(a30, x0, v); a31 = Dp.DotProduct(a31, x1, v); a32 = Dp.DotProduct(a32, x2, v); a33 = Dp.DotProduct(a33, x3, v);
             }
 
@@ -658,32 +673,39 @@ namespace QuantBuild.Runtime
             int fanIn = geometry.FanIn;
             int fullGroups = fanIn / 4;
             int groups = (fanIn + 3) / 4;
-            int t0 = tailWeights[oc], t1 = tailWeights[oc + 1], t2 = tailWeights[oc + 2], t3 = tailWeights[oc + 3];
             Vector128<int> l00 = Vector128<int>.Zero, h00 = Vector128<int>.Zero, l01 = Vector128<int>.Zero, h01 = Vector128<int>.Zero;
             Vector128<int> l10 = Vector128<int>.Zero, h10 = Vector128<int>.Zero, l11 = Vector128<int>.Zero, h11 = Vector128<int>.Zero;
             Vector128<int> l20 = Vector128<int>.Zero, h20 = Vector128<int>.Zero, l21 = Vector128<int>.Zero, h21 = Vector128<int>.Zero;
             Vector128<int> l30 = Vector128<int>.Zero, h30 = Vector128<int>.Zero, l31 = Vector128<int>.Zero, h31 = Vector128<int>.Zero;
-            for (int q = 0; q < groups; q++)
+            int wo = 0;
+            for (int q = 0; q < groups; q++, wo += 4)
             {
+                if (q == fullGroups)
+                {
+                    // The partial last group: switch the filters' pointers to their zero-extended copies (one branch a group).
+                    w0 = ref TailQuad(oc); w1 = ref TailQuad(oc + 1); w2 = ref TailQuad(oc + 2); w3 = ref TailQuad(oc + 3);
+                    wo = 0;
+                }
+
                 ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
                 Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
                 Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
-                Vector128<sbyte> v = Vector128.Create(WeightQuad(ref w0, q, fullGroups, t0)).AsSByte();
+                Vector128<sbyte> v = Quad(ref w0, wo);
                 l00 = AdvSimd.AddPairwiseWideningAndAdd(l00, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
                 h00 = AdvSimd.AddPairwiseWideningAndAdd(h00, AdvSimd.MultiplyWideningUpper(x0, v));
                 l01 = AdvSimd.AddPairwiseWideningAndAdd(l01, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
                 h01 = AdvSimd.AddPairwiseWideningAndAdd(h01, AdvSimd.MultiplyWideningUpper(x1, v));
-                v = Vector128.Create(WeightQuad(ref w1, q, fullGroups, t1)).AsSByte();
+                v = Quad(ref w1, wo);
                 l10 = AdvSimd.AddPairwiseWideningAndAdd(l10, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
                 h10 = AdvSimd.AddPairwiseWideningAndAdd(h10, AdvSimd.MultiplyWideningUpper(x0, v));
                 l11 = AdvSimd.AddPairwiseWideningAndAdd(l11, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
                 h11 = AdvSimd.AddPairwiseWideningAndAdd(h11, AdvSimd.MultiplyWideningUpper(x1, v));
-                v = Vector128.Create(WeightQuad(ref w2, q, fullGroups, t2)).AsSByte();
+                v = Quad(ref w2, wo);
                 l20 = AdvSimd.AddPairwiseWideningAndAdd(l20, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
                 h20 = AdvSimd.AddPairwiseWideningAndAdd(h20, AdvSimd.MultiplyWideningUpper(x0, v));
                 l21 = AdvSimd.AddPairwiseWideningAndAdd(l21, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
                 h21 = AdvSimd.AddPairwiseWideningAndAdd(h21, AdvSimd.MultiplyWideningUpper(x1, v));
-                v = Vector128.Create(WeightQuad(ref w3, q, fullGroups, t3)).AsSByte();
+                v = Quad(ref w3, wo);
                 l30 = AdvSimd.AddPairwiseWideningAndAdd(l30, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
                 h30 = AdvSimd.AddPairwiseWideningAndAdd(h30, AdvSimd.MultiplyWideningUpper(x0, v));
                 l31 = AdvSimd.AddPairwiseWideningAndAdd(l31, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
@@ -711,16 +733,22 @@ namespace QuantBuild.Runtime
             int fanIn = geometry.FanIn;
             int fullGroups = fanIn / 4;
             int groups = (fanIn + 3) / 4;
-            int tail = tailWeights[oc];
             Vector128<int> c = Vector128.Create(signedCorrection[oc]);
             ref int target = ref MemoryMarshal.GetReference(acc);
             if (Dp.IsSupported)
             {
                 Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
-                for (int q = 0; q < groups; q++)
+                int wo = 0;
+                for (int q = 0; q < groups; q++, wo += 4)
                 {
+                    if (q == fullGroups)
+                    {
+                        w = ref TailQuad(oc);
+                        wo = 0;
+                    }
+
                     ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
-                    Vector128<sbyte> v = Vector128.Create(WeightQuad(ref w, q, fullGroups, tail)).AsSByte();
+                    Vector128<sbyte> v = Quad(ref w, wo);
                     a0 = Dp.DotProduct(a0, LoadSigned(ref bq, 0), v);
                     a1 = Dp.DotProduct(a1, LoadSigned(ref bq, 16), v);
                     a2 = Dp.DotProduct(a2, LoadSigned(ref bq, 32), v);
@@ -736,10 +764,17 @@ namespace QuantBuild.Runtime
 
             Vector128<int> l0 = Vector128<int>.Zero, h0 = Vector128<int>.Zero, l1 = Vector128<int>.Zero, h1 = Vector128<int>.Zero;
             Vector128<int> l2 = Vector128<int>.Zero, h2 = Vector128<int>.Zero, l3 = Vector128<int>.Zero, h3 = Vector128<int>.Zero;
-            for (int q = 0; q < groups; q++)
+            int wq = 0;
+            for (int q = 0; q < groups; q++, wq += 4)
             {
+                if (q == fullGroups)
+                {
+                    w = ref TailQuad(oc);
+                    wq = 0;
+                }
+
                 ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
-                Vector128<sbyte> v = Vector128.Create(WeightQuad(ref w, q, fullGroups, tail)).AsSByte();
+                Vector128<sbyte> v = Quad(ref w, wq);
                 Vector64<sbyte> vLow = v.GetLower();
                 Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
                 Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
