@@ -26,7 +26,7 @@ public sealed class VectorPathTests
             string arm = Dp.IsSupported ? "AdvSimd.Dp" : "AdvSimd";
             Assert.AreEqual(arm, Int8Dot.ActivePath);
             Assert.AreEqual(arm, Conv2DInt8.GemmPath);
-            Assert.AreEqual("Vector128", Conv2DInt8.DepthwisePath);
+            Assert.AreEqual("AdvSimd", Conv2DInt8.DepthwisePath);
         }
         else if (Avx2.IsSupported)
         {

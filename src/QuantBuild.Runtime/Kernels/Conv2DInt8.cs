@@ -22,7 +22,8 @@ namespace QuantBuild.Runtime
     /// removed with the prepare-time weight sums: Σ (x − z_x)·w = Σ (x + 128)·w − (z_x + 128)·Σ w.
     /// Arm64 has no u8·s8 dot product in .NET, so its tiles flip the packed codes back to signed (b ^ 0x80 = b − 128)
     /// and use SDOT (or SMULL + SADALP without the dot-product extension), then add the prepare-time
-    /// 128·Σ w to land on the same Σ (x + 128)·w.</item>
+    /// 128·Σ w to land on the same Σ (x + 128)·w. Why every such order gives the reference's bits:
+    /// docs/algorithms/requantization.md, "Bit-identical to the reference kernels".</item>
     /// </list>
     /// Integer addition is exact modulo 2^32 and the prepare-time bound guarantees the final value fits
     /// int32, so every reduction order gives the reference's bits. Layers whose bound exceeds int32 run
@@ -166,6 +167,11 @@ namespace QuantBuild.Runtime
                     return "Vector256";
                 }
 
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    return "AdvSimd";
+                }
+
                 if (Vector128.IsHardwareAccelerated)
                 {
                     return "Vector128";
@@ -289,9 +295,28 @@ namespace QuantBuild.Runtime
                         (Vector256.LoadUnsafe(ref target, (nuint)(ox + 8)) + high).StoreUnsafe(ref target, (nuint)(ox + 8));
                     }
                 }
+                else if (AdvSimd.Arm64.IsSupported)
+                {
+                    // SMLAL/SMLAL2 multiply the int16 differences by w and add them into the int32 row in one step
+                    // (exact: |(x − z_x)·w| ≤ 32640), where the portable form below widens the products first.
+                    ref sbyte source = ref MemoryMarshal.GetReference(row);
+                    ref int target = ref MemoryMarshal.GetReference(acc);
+                    Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
+                    Vector128<short> weight = Vector128.Create((short)w);
+                    for (; ox <= end - 16; ox += 16)
+                    {
+                        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)));
+                        Vector128<short> dLow = xLow - zero;
+                        Vector128<short> dHigh = xHigh - zero;
+                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)ox), dLow.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)ox);
+                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 4)), dLow, weight).StoreUnsafe(ref target, (nuint)(ox + 4));
+                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 8)), dHigh.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)(ox + 8));
+                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 12)), dHigh, weight).StoreUnsafe(ref target, (nuint)(ox + 12));
+                    }
+                }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    // The same arithmetic 16 columns at a time in 128-bit vectors: Arm64 AdvSimd, and x64 without AVX2.
+                    // The same arithmetic 16 columns at a time in 128-bit vectors (x64 without AVX2, other SIMD targets).
                     ref sbyte source = ref MemoryMarshal.GetReference(row);
                     ref int target = ref MemoryMarshal.GetReference(acc);
                     Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
