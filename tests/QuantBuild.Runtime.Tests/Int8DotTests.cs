@@ -15,6 +15,8 @@ public sealed class Int8DotTests
         {
             ("dispatch", (a, b) => Int8Dot.Dot(a, b)),
             ("portable128", (a, b) => Int8Dot.Portable128(a, b)),
+            // Falls back to portable128 off Arm64; on Arm64 it is SDOT or SMULL + SADALP, whichever the CPU has.
+            ("advsimd", (a, b) => Int8Dot.AdvSimdPath(a, b)),
         };
         if (Vector256.IsHardwareAccelerated)
         {

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 #if NET8_0_OR_GREATER
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 #endif
 
@@ -18,7 +19,11 @@ namespace QuantBuild.Runtime
     /// codes x + 128 in [K/4][positions][4] order (padded taps hold z_x + 128), then each tile of
     /// 4 filters × 16 positions is a run of u8·s8 4-way dot products (AVX-VNNI, or an exact AVX2
     /// emulation) reading the OIHW weights in place. The shift by 128 and the input zero point are
-    /// removed with the prepare-time weight sums: Σ (x − z_x)·w = Σ (x + 128)·w − (z_x + 128)·Σ w.</item>
+    /// removed with the prepare-time weight sums: Σ (x − z_x)·w = Σ (x + 128)·w − (z_x + 128)·Σ w.
+    /// Arm64 has no u8·s8 dot product in .NET, so its tiles flip the packed codes back to signed (b ^ 0x80 = b − 128)
+    /// and use SDOT (or SMULL + SADALP without the dot-product extension), then add the prepare-time
+    /// 128·Σ w to land on the same Σ (x + 128)·w. Why every such order gives the reference's bits:
+    /// docs/algorithms/requantization.md, "Bit-identical to the reference kernels".</item>
     /// </list>
     /// Integer addition is exact modulo 2^32 and the prepare-time bound guarantees the final value fits
     /// int32, so every reduction order gives the reference's bits. Layers whose bound exceeds int32 run
@@ -37,6 +42,7 @@ namespace QuantBuild.Runtime
         private readonly int[] bias;
         private readonly int[] shiftedBias;
         private readonly int[] tailWeights;
+        private readonly int[] signedCorrection;
         private readonly ChannelRequantizer requantizer;
         private readonly Conv2DInt8Reference reference;
         private readonly bool useWideAccumulator;
@@ -70,6 +76,7 @@ namespace QuantBuild.Runtime
             int outPlane = geometry.OutHeight * geometry.OutWidth;
             shiftedBias = new int[geometry.OutChannels];
             tailWeights = new int[geometry.OutChannels];
+            signedCorrection = new int[geometry.OutChannels];
             if (useWideAccumulator)
             {
                 packed = new byte[0];
@@ -98,6 +105,15 @@ namespace QuantBuild.Runtime
                 }
 
                 tailWeights[c] = tail;
+
+                // 128·Σ_k w[c,k] (|·| ≤ 2^14·fanIn): what the Arm tiles' signed codes b − 128 leave out of Σ b·w.
+                long sum = 0;
+                for (int k = 0; k < fanIn; k++)
+                {
+                    sum += weights[c * fanIn + k];
+                }
+
+                signedCorrection[c] = unchecked((int)(128 * sum));
             }
 
             int groupsOfFour = (fanIn + 3) / 4;
@@ -115,6 +131,54 @@ namespace QuantBuild.Runtime
         public bool UsesInt64Accumulator
         {
             get { return useWideAccumulator; }
+        }
+
+        /// <summary>
+        /// The instructions the blocked-GEMM tiles use on this machine. Tests assert it so that runs on Arm64
+        /// (boards, or qemu with and without the dot-product extension) are known to exercise the Arm tiles.
+        /// </summary>
+        public static string GemmPath
+        {
+            get
+            {
+#if NET8_0_OR_GREATER
+                if (Avx2.IsSupported)
+                {
+                    return AvxVnni.IsSupported ? "AvxVnni" : "Avx2";
+                }
+
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    return Dp.IsSupported ? "AdvSimd.Dp" : "AdvSimd";
+                }
+#endif
+                return "Scalar";
+            }
+        }
+
+        /// <summary>The vector width of the one-input-channel (depthwise) rows with column stride 1 on this machine.</summary>
+        public static string DepthwisePath
+        {
+            get
+            {
+#if NET8_0_OR_GREATER
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    return "Vector256";
+                }
+
+                if (AdvSimd.Arm64.IsSupported)
+                {
+                    return "AdvSimd";
+                }
+
+                if (Vector128.IsHardwareAccelerated)
+                {
+                    return "Vector128";
+                }
+#endif
+                return "Scalar";
+            }
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
@@ -229,6 +293,46 @@ namespace QuantBuild.Runtime
                         Vector256<int> high = Vector256.WidenUpper(product);
                         (Vector256.LoadUnsafe(ref target, (nuint)ox) + low).StoreUnsafe(ref target, (nuint)ox);
                         (Vector256.LoadUnsafe(ref target, (nuint)(ox + 8)) + high).StoreUnsafe(ref target, (nuint)(ox + 8));
+                    }
+                }
+                else if (AdvSimd.Arm64.IsSupported)
+                {
+                    // SMLAL/SMLAL2 multiply the int16 differences by w and add them into the int32 row in one step
+                    // (exact: |(x − z_x)·w| ≤ 32640), where the portable form below widens the products first.
+                    ref sbyte source = ref MemoryMarshal.GetReference(row);
+                    ref int target = ref MemoryMarshal.GetReference(acc);
+                    Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
+                    Vector128<short> weight = Vector128.Create((short)w);
+                    for (; ox <= end - 16; ox += 16)
+                    {
+                        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)));
+                        Vector128<short> dLow = xLow - zero;
+                        Vector128<short> dHigh = xHigh - zero;
+                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)ox), dLow.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)ox);
+                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 4)), dLow, weight).StoreUnsafe(ref target, (nuint)(ox + 4));
+                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 8)), dHigh.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)(ox + 8));
+                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 12)), dHigh, weight).StoreUnsafe(ref target, (nuint)(ox + 12));
+                    }
+                }
+                else if (Vector128.IsHardwareAccelerated)
+                {
+                    // The same arithmetic 16 columns at a time in 128-bit vectors (x64 without AVX2, other SIMD targets).
+                    ref sbyte source = ref MemoryMarshal.GetReference(row);
+                    ref int target = ref MemoryMarshal.GetReference(acc);
+                    Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
+                    Vector128<short> weight = Vector128.Create((short)w);
+                    for (; ox <= end - 16; ox += 16)
+                    {
+                        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)));
+                        // |x − z_x| ≤ 255 and |w| ≤ 128: the int16 products (≤ 32640) are exact.
+                        Vector128<short> productLow = (xLow - zero) * weight;
+                        Vector128<short> productHigh = (xHigh - zero) * weight;
+                        (Vector128<int> p0, Vector128<int> p1) = Vector128.Widen(productLow);
+                        (Vector128<int> p2, Vector128<int> p3) = Vector128.Widen(productHigh);
+                        (Vector128.LoadUnsafe(ref target, (nuint)ox) + p0).StoreUnsafe(ref target, (nuint)ox);
+                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 4)) + p1).StoreUnsafe(ref target, (nuint)(ox + 4));
+                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 8)) + p2).StoreUnsafe(ref target, (nuint)(ox + 8));
+                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 12)) + p3).StoreUnsafe(ref target, (nuint)(ox + 12));
                     }
                 }
 #endif
@@ -419,6 +523,22 @@ namespace QuantBuild.Runtime
                 a30.StoreUnsafe(ref target, 48); a31.StoreUnsafe(ref target, 56);
                 return;
             }
+
+            if (AdvSimd.Arm64.IsSupported)
+            {
+                if (Dp.IsSupported)
+                {
+                    Tile4Dp(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
+                }
+                else
+                {
+                    // Positions 0–7, then 8–15: 16 accumulators per half fit Arm64's 32 vector registers.
+                    Tile4AdvSimdHalf(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
+                    Tile4AdvSimdHalf(ref Unsafe.Add(ref b, 32), rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc.Slice(8));
+                }
+
+                return;
+            }
 #endif
             Tile1(weights, oc, tile, acc);
             Tile1(weights, oc + 1, tile, acc.Slice(TilePositions));
@@ -460,6 +580,12 @@ namespace QuantBuild.Runtime
                 a1.StoreUnsafe(ref target, 8);
                 return;
             }
+
+            if (AdvSimd.Arm64.IsSupported)
+            {
+                Tile1Arm(ref b, rowStride, ref w, oc, acc);
+                return;
+            }
 #endif
             for (int p = 0; p < TilePositions; p++)
             {
@@ -489,6 +615,212 @@ namespace QuantBuild.Runtime
         }
 
 #if NET8_0_OR_GREATER
+        /// <summary>The zero-extended last group of four weights of filter <paramref name="oc"/>, as bytes in memory order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private ref byte TailQuad(int oc)
+        {
+            // Little-endian (every .NET Arm64 target): byte j of the int is weight 4·fullGroups + j, as in the filter.
+            return ref Unsafe.As<int, byte>(ref tailWeights[oc]);
+        }
+
+        /// <summary>Four weights (one group) broadcast to every int32 lane: the per-lane operand of SDOT and SMULL.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<sbyte> Quad(ref byte w, int offset)
+        {
+            return Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, offset))).AsSByte();
+        }
+
+        /// <summary>Packed codes b = x + 128 as signed b − 128 (= b ^ 0x80), the operand SDOT and SMULL take.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<sbyte> LoadSigned(ref byte source, nuint offset)
+        {
+            return (Vector128.LoadUnsafe(ref source, offset) ^ Vector128.Create((byte)0x80)).AsSByte();
+        }
+
+        /// <summary>
+        /// Arm64 SDOT: Σ (b − 128)·w of 4 filters × 16 positions in 16 int32 accumulators (each SDOT lane adds the
+        /// 4 products of one position, exactly), plus 128·Σ w: the same Σ b·w, modulo 2^32, as the x64 tiles.
+        /// Bytes past the fan-in in the last group meet zero weights, whatever the packed buffer holds there.
+        /// </summary>
+        private void Tile4Dp(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int oc, Span<int> acc)
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            int groups = (fanIn + 3) / 4;
+            Vector128<int> a00 = Vector128<int>.Zero, a01 = Vector128<int>.Zero, a02 = Vector128<int>.Zero, a03 = Vector128<int>.Zero;
+            Vector128<int> a10 = Vector128<int>.Zero, a11 = Vector128<int>.Zero, a12 = Vector128<int>.Zero, a13 = Vector128<int>.Zero;
+            Vector128<int> a20 = Vector128<int>.Zero, a21 = Vector128<int>.Zero, a22 = Vector128<int>.Zero, a23 = Vector128<int>.Zero;
+            Vector128<int> a30 = Vector128<int>.Zero, a31 = Vector128<int>.Zero, a32 = Vector128<int>.Zero, a33 = Vector128<int>.Zero;
+            int wo = 0;
+            for (int q = 0; q < groups; q++, wo += 4)
+            {
+                if (q == fullGroups)
+                {
+                    // The partial last group: switch the filters' pointers to their zero-extended copies (one branch a group).
+                    w0 = ref TailQuad(oc); w1 = ref TailQuad(oc + 1); w2 = ref TailQuad(oc + 2); w3 = ref TailQuad(oc + 3);
+                    wo = 0;
+                }
+
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
+                Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
+                Vector128<sbyte> x2 = LoadSigned(ref bq, 32);
+                Vector128<sbyte> x3 = LoadSigned(ref bq, 48);
+                Vector128<sbyte> v = Quad(ref w0, wo);
+                a00 = Dp.DotProduct(a00, x0, v); a01 = Dp.DotProduct(a01, x1, v); a02 = Dp.DotProduct(a02, x2, v); a03 = Dp.DotProduct(a03, x3, v);
+                v = Quad(ref w1, wo);
+                a10 = Dp.DotProduct(a10, x0, v); a11 = Dp.DotProduct(a11, x1, v); a12 = Dp.DotProduct(a12, x2, v); a13 = Dp.DotProduct(a13, x3, v);
+                v = Quad(ref w2, wo);
+                a20 = Dp.DotProduct(a20, x0, v); a21 = Dp.DotProduct(a21, x1, v); a22 = Dp.DotProduct(a22, x2, v); a23 = Dp.DotProduct(a23, x3, v);
+                v = Quad(ref w3, wo);
+                a30 = Dp.DotProduct(a30, x0, v); a31 = Dp.DotProduct(a31, x1, v); a32 = Dp.DotProduct(a32, x2, v); a33 = Dp.DotProduct(a33, x3, v);
+            }
+
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            Vector128<int> c = Vector128.Create(signedCorrection[oc]);
+            (a00 + c).StoreUnsafe(ref target, 0); (a01 + c).StoreUnsafe(ref target, 4); (a02 + c).StoreUnsafe(ref target, 8); (a03 + c).StoreUnsafe(ref target, 12);
+            c = Vector128.Create(signedCorrection[oc + 1]);
+            (a10 + c).StoreUnsafe(ref target, 16); (a11 + c).StoreUnsafe(ref target, 20); (a12 + c).StoreUnsafe(ref target, 24); (a13 + c).StoreUnsafe(ref target, 28);
+            c = Vector128.Create(signedCorrection[oc + 2]);
+            (a20 + c).StoreUnsafe(ref target, 32); (a21 + c).StoreUnsafe(ref target, 36); (a22 + c).StoreUnsafe(ref target, 40); (a23 + c).StoreUnsafe(ref target, 44);
+            c = Vector128.Create(signedCorrection[oc + 3]);
+            (a30 + c).StoreUnsafe(ref target, 48); (a31 + c).StoreUnsafe(ref target, 52); (a32 + c).StoreUnsafe(ref target, 56); (a33 + c).StoreUnsafe(ref target, 60);
+        }
+
+        /// <summary>
+        /// Arm64 without the dot-product extension: 4 filters × 8 positions (b points at the first of them; the
+        /// results go to acc[c·16 + position]). SMULL/SMULL2 give exact int16 products (|(b − 128)·w| ≤ 2^14);
+        /// SADALP adds adjacent pairs into int32 lanes, so lo holds [p0 k0+k1, p0 k2+k3, p1 k0+k1, p1 k2+k3] and hi
+        /// the same for p2, p3; a final ADDP gives [p0, p1, p2, p3]. Then + 128·Σ w as in <see cref="Tile4Dp"/>.
+        /// </summary>
+        private void Tile4AdvSimdHalf(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int oc, Span<int> acc)
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            int groups = (fanIn + 3) / 4;
+            Vector128<int> l00 = Vector128<int>.Zero, h00 = Vector128<int>.Zero, l01 = Vector128<int>.Zero, h01 = Vector128<int>.Zero;
+            Vector128<int> l10 = Vector128<int>.Zero, h10 = Vector128<int>.Zero, l11 = Vector128<int>.Zero, h11 = Vector128<int>.Zero;
+            Vector128<int> l20 = Vector128<int>.Zero, h20 = Vector128<int>.Zero, l21 = Vector128<int>.Zero, h21 = Vector128<int>.Zero;
+            Vector128<int> l30 = Vector128<int>.Zero, h30 = Vector128<int>.Zero, l31 = Vector128<int>.Zero, h31 = Vector128<int>.Zero;
+            int wo = 0;
+            for (int q = 0; q < groups; q++, wo += 4)
+            {
+                if (q == fullGroups)
+                {
+                    // The partial last group: switch the filters' pointers to their zero-extended copies (one branch a group).
+                    w0 = ref TailQuad(oc); w1 = ref TailQuad(oc + 1); w2 = ref TailQuad(oc + 2); w3 = ref TailQuad(oc + 3);
+                    wo = 0;
+                }
+
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
+                Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
+                Vector128<sbyte> v = Quad(ref w0, wo);
+                l00 = AdvSimd.AddPairwiseWideningAndAdd(l00, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
+                h00 = AdvSimd.AddPairwiseWideningAndAdd(h00, AdvSimd.MultiplyWideningUpper(x0, v));
+                l01 = AdvSimd.AddPairwiseWideningAndAdd(l01, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
+                h01 = AdvSimd.AddPairwiseWideningAndAdd(h01, AdvSimd.MultiplyWideningUpper(x1, v));
+                v = Quad(ref w1, wo);
+                l10 = AdvSimd.AddPairwiseWideningAndAdd(l10, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
+                h10 = AdvSimd.AddPairwiseWideningAndAdd(h10, AdvSimd.MultiplyWideningUpper(x0, v));
+                l11 = AdvSimd.AddPairwiseWideningAndAdd(l11, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
+                h11 = AdvSimd.AddPairwiseWideningAndAdd(h11, AdvSimd.MultiplyWideningUpper(x1, v));
+                v = Quad(ref w2, wo);
+                l20 = AdvSimd.AddPairwiseWideningAndAdd(l20, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
+                h20 = AdvSimd.AddPairwiseWideningAndAdd(h20, AdvSimd.MultiplyWideningUpper(x0, v));
+                l21 = AdvSimd.AddPairwiseWideningAndAdd(l21, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
+                h21 = AdvSimd.AddPairwiseWideningAndAdd(h21, AdvSimd.MultiplyWideningUpper(x1, v));
+                v = Quad(ref w3, wo);
+                l30 = AdvSimd.AddPairwiseWideningAndAdd(l30, AdvSimd.MultiplyWideningLower(x0.GetLower(), v.GetLower()));
+                h30 = AdvSimd.AddPairwiseWideningAndAdd(h30, AdvSimd.MultiplyWideningUpper(x0, v));
+                l31 = AdvSimd.AddPairwiseWideningAndAdd(l31, AdvSimd.MultiplyWideningLower(x1.GetLower(), v.GetLower()));
+                h31 = AdvSimd.AddPairwiseWideningAndAdd(h31, AdvSimd.MultiplyWideningUpper(x1, v));
+            }
+
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            Vector128<int> c = Vector128.Create(signedCorrection[oc]);
+            (AdvSimd.Arm64.AddPairwise(l00, h00) + c).StoreUnsafe(ref target, 0);
+            (AdvSimd.Arm64.AddPairwise(l01, h01) + c).StoreUnsafe(ref target, 4);
+            c = Vector128.Create(signedCorrection[oc + 1]);
+            (AdvSimd.Arm64.AddPairwise(l10, h10) + c).StoreUnsafe(ref target, 16);
+            (AdvSimd.Arm64.AddPairwise(l11, h11) + c).StoreUnsafe(ref target, 20);
+            c = Vector128.Create(signedCorrection[oc + 2]);
+            (AdvSimd.Arm64.AddPairwise(l20, h20) + c).StoreUnsafe(ref target, 32);
+            (AdvSimd.Arm64.AddPairwise(l21, h21) + c).StoreUnsafe(ref target, 36);
+            c = Vector128.Create(signedCorrection[oc + 3]);
+            (AdvSimd.Arm64.AddPairwise(l30, h30) + c).StoreUnsafe(ref target, 48);
+            (AdvSimd.Arm64.AddPairwise(l31, h31) + c).StoreUnsafe(ref target, 52);
+        }
+
+        /// <summary>Arm64 one filter × 16 positions: SDOT where available, else SMULL + SADALP + ADDP (see above).</summary>
+        private void Tile1Arm(ref byte b, int rowStride, ref byte w, int oc, Span<int> acc)
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            int groups = (fanIn + 3) / 4;
+            Vector128<int> c = Vector128.Create(signedCorrection[oc]);
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            if (Dp.IsSupported)
+            {
+                Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
+                int wo = 0;
+                for (int q = 0; q < groups; q++, wo += 4)
+                {
+                    if (q == fullGroups)
+                    {
+                        w = ref TailQuad(oc);
+                        wo = 0;
+                    }
+
+                    ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                    Vector128<sbyte> v = Quad(ref w, wo);
+                    a0 = Dp.DotProduct(a0, LoadSigned(ref bq, 0), v);
+                    a1 = Dp.DotProduct(a1, LoadSigned(ref bq, 16), v);
+                    a2 = Dp.DotProduct(a2, LoadSigned(ref bq, 32), v);
+                    a3 = Dp.DotProduct(a3, LoadSigned(ref bq, 48), v);
+                }
+
+                (a0 + c).StoreUnsafe(ref target, 0);
+                (a1 + c).StoreUnsafe(ref target, 4);
+                (a2 + c).StoreUnsafe(ref target, 8);
+                (a3 + c).StoreUnsafe(ref target, 12);
+                return;
+            }
+
+            Vector128<int> l0 = Vector128<int>.Zero, h0 = Vector128<int>.Zero, l1 = Vector128<int>.Zero, h1 = Vector128<int>.Zero;
+            Vector128<int> l2 = Vector128<int>.Zero, h2 = Vector128<int>.Zero, l3 = Vector128<int>.Zero, h3 = Vector128<int>.Zero;
+            int wq = 0;
+            for (int q = 0; q < groups; q++, wq += 4)
+            {
+                if (q == fullGroups)
+                {
+                    w = ref TailQuad(oc);
+                    wq = 0;
+                }
+
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector128<sbyte> v = Quad(ref w, wq);
+                Vector64<sbyte> vLow = v.GetLower();
+                Vector128<sbyte> x0 = LoadSigned(ref bq, 0);
+                Vector128<sbyte> x1 = LoadSigned(ref bq, 16);
+                Vector128<sbyte> x2 = LoadSigned(ref bq, 32);
+                Vector128<sbyte> x3 = LoadSigned(ref bq, 48);
+                l0 = AdvSimd.AddPairwiseWideningAndAdd(l0, AdvSimd.MultiplyWideningLower(x0.GetLower(), vLow));
+                h0 = AdvSimd.AddPairwiseWideningAndAdd(h0, AdvSimd.MultiplyWideningUpper(x0, v));
+                l1 = AdvSimd.AddPairwiseWideningAndAdd(l1, AdvSimd.MultiplyWideningLower(x1.GetLower(), vLow));
+                h1 = AdvSimd.AddPairwiseWideningAndAdd(h1, AdvSimd.MultiplyWideningUpper(x1, v));
+                l2 = AdvSimd.AddPairwiseWideningAndAdd(l2, AdvSimd.MultiplyWideningLower(x2.GetLower(), vLow));
+                h2 = AdvSimd.AddPairwiseWideningAndAdd(h2, AdvSimd.MultiplyWideningUpper(x2, v));
+                l3 = AdvSimd.AddPairwiseWideningAndAdd(l3, AdvSimd.MultiplyWideningLower(x3.GetLower(), vLow));
+                h3 = AdvSimd.AddPairwiseWideningAndAdd(h3, AdvSimd.MultiplyWideningUpper(x3, v));
+            }
+
+            (AdvSimd.Arm64.AddPairwise(l0, h0) + c).StoreUnsafe(ref target, 0);
+            (AdvSimd.Arm64.AddPairwise(l1, h1) + c).StoreUnsafe(ref target, 4);
+            (AdvSimd.Arm64.AddPairwise(l2, h2) + c).StoreUnsafe(ref target, 8);
+            (AdvSimd.Arm64.AddPairwise(l3, h3) + c).StoreUnsafe(ref target, 12);
+        }
+
         /// <summary>
         /// acc + Σ of 4 adjacent u8·s8 products per int32 lane (vpdpbusd, no saturation). Without AVX-VNNI the
         /// same sums come from two vpmaddwd on the even and odd bytes widened to int16 (|pair| ≤ 65280: exact).
