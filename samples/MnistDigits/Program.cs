@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using QuantBuild.TestData;
 
-// The class Mnist was generated at build time from Models/mnist.onnx and Models/mnist.quant.json:
-// int8 weights compiled into the assembly and an integer-only runtime, no other dependency.
+// The class Mnist was generated at build time from Models/mnist.onnx and Models/mnist.quant.json: int8
+// weights compiled into the assembly, calling the integer-only runtime (the package's managed
+// QuantBuild.Runtime.dll on .NET 10; <QuantBuildRuntime>Source</QuantBuildRuntime> compiles it in instead).
 var data = args.Length > 0 ? MnistDataset.Load(args[0]) : MnistDataset.Load();
 var model = new MnistDigits.Mnist();
-Span<float> logits = stackalloc float[10];
+Span<float> logits = stackalloc float[MnistDigits.Mnist.LogitsLength];
 
 int correct = 0;
 var clock = Stopwatch.StartNew();
