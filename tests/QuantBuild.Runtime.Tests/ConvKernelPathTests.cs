@@ -11,7 +11,8 @@ namespace QuantBuild.Runtime.Tests;
 [TestClass]
 public sealed class ConvKernelPathTests
 {
-    private static void AssertMatchesReference(Random r, Conv2DGeometry g, int inputZeroPoint, string context, int weightMin = -128, int weightMax = 127)
+    /// <summary>Random weights, bias and input for <paramref name="g"/>: the optimized kernel equals the reference, twice over the same scratch. Returns the optimized kernel.</summary>
+    internal static Conv2DInt8 AssertMatchesReference(Random r, Conv2DGeometry g, int inputZeroPoint, string context, int weightMin = -128, int weightMax = 127)
     {
         var x = new QuantParams((float)(0.01 + r.NextDouble() * 0.05), inputZeroPoint);
         float[] sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
@@ -31,6 +32,7 @@ public sealed class ConvKernelPathTests
         Array.Clear(actual);
         optimized.Eval(input, w, actual);
         TestData.AssertSameCodes(expected, actual, context + " (second run)");
+        return optimized;
     }
 
     private static IEnumerable<(Conv2DGeometry G, string Name)> EdgeShapes()

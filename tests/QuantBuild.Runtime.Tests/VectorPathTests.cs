@@ -67,23 +67,9 @@ public sealed class VectorPathTests
         }
     }
 
-    private static void AssertConvMatchesReference(Random r, Conv2DGeometry g, int inputZeroPoint, string context, int weightMin = -128, int weightMax = 127)
-    {
-        var x = new QuantParams((float)(0.01 + r.NextDouble() * 0.05), inputZeroPoint);
-        float[] sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
-        var y = new QuantParams((float)(x.Scale * (Math.Sqrt(g.FanIn) + 2) * (0.7 + r.NextDouble())), r.Next(-20, 21));
-        sbyte[] w = TestData.RandomCodes(r, g.WeightLength, weightMin, weightMax);
-        int[] bias = TestData.RandomBias(r, g.OutChannels, 5000);
-        sbyte[] input = TestData.RandomCodes(r, g.InputLength);
-        var reference = new Conv2DInt8Reference(g, x, sw, y, w, bias);
-        var optimized = new Conv2DInt8(g, x, sw, y, w, bias);
-        Assert.IsFalse(optimized.UsesInt64Accumulator, context);
-        var expected = new sbyte[g.OutputLength];
-        var actual = new sbyte[g.OutputLength];
-        reference.Eval(input, w, expected);
-        optimized.Eval(input, w, actual);
-        TestData.AssertSameCodes(expected, actual, context);
-    }
+    /// <summary>The shared reference check; the vector tiles, not the int64 fallback, must have run.</summary>
+    private static void AssertConvMatchesReference(Random r, Conv2DGeometry g, int inputZeroPoint, string context, int weightMin = -128, int weightMax = 127) =>
+        Assert.IsFalse(ConvKernelPathTests.AssertMatchesReference(r, g, inputZeroPoint, context, weightMin, weightMax).UsesInt64Accumulator, context);
 
     [TestMethod]
     public void Gemm_FanInTails_PositionTails_FilterTails()
