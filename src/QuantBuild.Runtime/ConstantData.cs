@@ -15,6 +15,32 @@ namespace QuantBuild.Runtime
     /// </summary>
     public static class ConstantData
     {
+        /// <summary>
+        /// The first <paramref name="length"/> bytes of data the generated code stores as little-endian 64-bit
+        /// words (eight bytes per literal: far fewer tokens for the compiler than one literal per byte, and still
+        /// the data's own bytes in the assembly). On a little-endian CPU this is a view of the words, no copy.
+        /// </summary>
+        public static ReadOnlySpan<byte> Bytes(ReadOnlySpan<ulong> words, int length)
+        {
+            if (length < 0 || length > words.Length * 8)
+            {
+                throw new ArgumentOutOfRangeException("length");
+            }
+
+            if (BitConverter.IsLittleEndian)
+            {
+                return MemoryMarshal.AsBytes(words).Slice(0, length);
+            }
+
+            byte[] bytes = new byte[length];
+            for (int i = 0; i < length; i++)
+            {
+                bytes[i] = (byte)(words[i >> 3] >> (8 * (i & 7)));
+            }
+
+            return bytes;
+        }
+
         /// <summary>The float32 values of packed data.</summary>
         public static float[] DecodeFloats(byte[] data)
         {

@@ -292,22 +292,24 @@ public static partial class CSharpEmitter
         : t == typeof(short) ? "short" : t == typeof(bool) ? "bool" : t.IsArray ? TypeName(t.GetElementType()!) + "[]" : t.Name;
 
     /// <summary>
-    /// How a parameter reads a datum. Every datum is one static array of the class (bytes also for int8 data,
-    /// reinterpreted with <c>MemoryMarshal.Cast</c>), built once when the class is first used.
+    /// How a parameter reads a datum: byte data (int8 data as the same bytes, reinterpreted with
+    /// <c>MemoryMarshal.Cast</c>) is a <c>ReadOnlySpan&lt;byte&gt;</c> over the assembly's own data, other data one
+    /// static array built once when the class is first used.
     /// </summary>
     private static string DataReference(PlanData d, Type parameter)
     {
         bool isArray = parameter.IsArray;
+        if (d.ElementType == typeof(byte)) return isArray ? $"{d.Name}.ToArray()" : d.Name;
         if (d.ElementType == typeof(sbyte))
-            return isArray ? $"MemoryMarshal.Cast<byte, sbyte>(new ReadOnlySpan<byte>({d.Name})).ToArray()" : $"MemoryMarshal.Cast<byte, sbyte>(new ReadOnlySpan<byte>({d.Name}))";
+            return isArray ? $"MemoryMarshal.Cast<byte, sbyte>({d.Name}).ToArray()" : $"MemoryMarshal.Cast<byte, sbyte>({d.Name})";
         return d.Name;
     }
 
     /// <summary>
-    /// Constant data as static arrays. Byte data (weights, packed indices, level tables) and packed float-step
-    /// data are base64 string literals while the class's total stays under <see cref="Base64DataLimit"/>: the
-    /// compiler reads one string token far faster than a literal per byte, so editing the app that contains
-    /// the class stays cheap. Past the limit (the user-string heap holds 16 MB of UTF-16) they are byte lists.
+    /// Constant data. Byte data (weights, packed indices, level tables, int8 constants) is a span over the
+    /// assembly's data. Packed float-step data is a base64 string literal (one token; the data is decoded and
+    /// copied once anyway) while the class's total stays under <see cref="Base64DataLimit"/>, past which (the
+    /// user-string heap holds 16 MB of UTF-16) it is a byte list. The rest (scales, biases) are literal arrays.
     /// </summary>
     private static void EmitData(CodeWriter w, IReadOnlyList<PlanData> data)
     {
@@ -332,17 +334,28 @@ public static partial class CSharpEmitter
                 w.Line("};");
                 continue;
             }
+            if (!IsPacked(d))
+            {
+                // Weights, packed indices, level tables, int8 constants: a span over the assembly's data, so
+                // the bytes on the device are the weights' own bytes (a base64 string would take 2.7 times
+                // as much in the user-string heap) and nothing is copied at run time. Written as 64-bit words:
+                // one literal per eight bytes keeps the compile of the class (every edit of the app) short.
+                w.Line($"// {Comment(d.Description)}: {stored.Length} bytes, as little-endian 64-bit words.");
+                w.Line($"private static ReadOnlySpan<byte> {d.Name} => ConstantData.Bytes({d.Name}Words, {stored.Length});");
+                w.Line($"private static ReadOnlySpan<ulong> {d.Name}Words => new ulong[] {{");
+                Words(w, stored);
+                w.Line("};");
+                continue;
+            }
             bool base64 = stored.Length <= budget;
             if (base64) budget -= stored.Length;
             var (elementType, decode) = d.Values switch
             {
                 float[] => ("float", "ConstantData.DecodeFloats"),
                 int[] => ("int", "ConstantData.DecodeInts"),
-                _ => ("byte", ""),
+                _ => throw new QuantBuildException(DiagnosticCodes.InternalError, $"{d.Name} is neither float nor int data"),
             };
-            w.Line(IsPacked(d)
-                ? $"// {Comment(d.Description)}: {d.Values.Length} {elementType} values, packed to {stored.Length} bytes{(base64 ? ", base64" : "")}."
-                : $"// {Comment(d.Description)}: {stored.Length} bytes{(base64 ? ", base64" : "")}.");
+            w.Line($"// {Comment(d.Description)}: {d.Values.Length} {elementType} values, packed to {stored.Length} bytes{(base64 ? ", base64" : "")}.");
             EmitBytes(w, $"private static readonly {elementType}[] {d.Name} = ", decode, stored, base64);
         }
     }
@@ -367,6 +380,24 @@ public static partial class CSharpEmitter
             w.Line($"{declaration}{open}new byte[] {{");
             Bytes(w, bytes);
             w.Line($"}}{close};");
+        }
+    }
+
+    /// <summary>Bytes as little-endian 64-bit hex words (the last one zero-padded), four per line.</summary>
+    private static void Words(CodeWriter w, byte[] data)
+    {
+        var line = new StringBuilder();
+        const int wordsPerLine = 4;
+        for (int i = 0; i < data.Length; i += 8 * wordsPerLine)
+        {
+            line.Clear();
+            for (int j = i; j < Math.Min(data.Length, i + 8 * wordsPerLine); j += 8)
+            {
+                ulong word = 0;
+                for (int k = 0; k < 8 && j + k < data.Length; k++) word |= (ulong)data[j + k] << (8 * k);
+                line.Append("0x").Append(word.ToString("X16", CultureInfo.InvariantCulture)).Append(", ");
+            }
+            w.Line("    " + line.ToString().TrimEnd());
         }
     }
 

@@ -6,6 +6,22 @@ namespace QuantBuild.Tests.Emit;
 [TestClass]
 public sealed class ConstantDataEncodingTests
 {
+    /// <summary>Byte data as the generated code stores it, in little-endian 64-bit words: every length, partial last word included.</summary>
+    [TestMethod]
+    public void BytesFromWordsAreTheBytesInOrder()
+    {
+        var r = new Random(8);
+        for (int length = 0; length <= 25; length++)
+        {
+            var bytes = new byte[length];
+            r.NextBytes(bytes);
+            var words = new ulong[(length + 7) / 8];
+            for (int i = 0; i < length; i++) words[i / 8] |= (ulong)bytes[i] << (8 * (i % 8));
+            CollectionAssert.AreEqual(bytes, QuantBuild.Runtime.ConstantData.Bytes(words, length).ToArray(), $"length {length}");
+        }
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => QuantBuild.Runtime.ConstantData.Bytes(new ulong[1], 9).ToArray());
+    }
+
     [TestMethod]
     public void FloatsRoundTripBitForBit()
     {
