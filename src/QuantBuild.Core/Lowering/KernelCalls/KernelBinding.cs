@@ -89,8 +89,10 @@ internal static class KernelBinding
             return k;
         }
 
-        private PlanKernel New<TKernel>(PlanStep step, params PlanValue[] args) =>
-            Kernel("step" + Suffix, Construct(typeof(TKernel), args), $"{step.OpType} '{step.NodeName}'");
+        private PlanKernel New<TKernel>(PlanStep step, params PlanValue[] args) => New(typeof(TKernel), step, args);
+
+        private PlanKernel New(Type kernel, PlanStep step, PlanValue[] args) =>
+            Kernel("step" + Suffix, Construct(kernel, args), $"{step.OpType} '{step.NodeName}'");
 
         private void Eval(PlanKernel kernel, params PlanValue[] args) =>
             Invocations.Add(new PlanInvocation(kernel, Resolve(kernel.Type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.Name == "Eval"), args, kernel.Type.Name + ".Eval"), args));
@@ -112,43 +114,11 @@ internal static class KernelBinding
                         return;
                     }
                 case ConvStep c:
-                    {
-                        var w = WeightData(c, c.Weights, storedAsBytes: c.InputLevels is not null);
-                        var geometry = L(c.Geometry);
-                        if (c.InputLevels is { } lv)
-                            Eval(New<Conv2DLogInput>(step, geometry, InputLevels(lv), L(lv.TableScale), w.Scales, L(output.Quant),
-                                LevelInputWeights(w, c.Weights, c.Geometry.OutChannels, c.Geometry.FanIn), w.Bias, L(c.ClampMin), L(c.ClampMax)), Codes(input!), y);
-                        else if (c.Weights.Codebook is { } cb)
-                            Eval(New<Conv2DCodebook>(step, geometry, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, L(cb.IndexBits), w.Levels!, w.Bias, L(c.ClampMin), L(c.ClampMax)),
-                                Codes(input), w.Stored, w.Levels!, y);
-                        else if (c.Weights.IsMultipoint)
-                            Eval(New<Conv2DMultipoint>(step, geometry, L(input!.Quant), w.Scales, L(output.Quant), L(c.Weights.Bits), w.Bias, w.ExtraChannels!, w.ExtraScales!, L(c.ClampMin), L(c.ClampMax)),
-                                Codes(input), w.Stored, y);
-                        else if (c.Weights.Bits == 8)
-                            Eval(New<Conv2DInt8>(step, geometry, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, w.Bias, L(c.ClampMin), L(c.ClampMax)), Codes(input), w.Stored, y);
-                        else
-                            Eval(New<Conv2DInt4>(step, geometry, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, w.Bias, L(c.ClampMin), L(c.ClampMax)), Codes(input), w.Stored, y);
-                        return;
-                    }
+                    Weighted(c, [L(c.Geometry)], c.Geometry.OutChannels, c.Geometry.FanIn, c.Weights, c.InputLevels, c.ClampMin, c.ClampMax, ConvKernels);
+                    return;
                 case FullyConnectedStep f:
-                    {
-                        var w = WeightData(f, f.Weights, storedAsBytes: f.InputLevels is not null);
-                        PlanValue batch = L(f.Batch), k = L(f.InFeatures), units = L(f.Units);
-                        if (f.InputLevels is { } lv)
-                            Eval(New<FullyConnectedLogInput>(step, batch, k, units, InputLevels(lv), L(lv.TableScale), w.Scales, L(output.Quant),
-                                LevelInputWeights(w, f.Weights, f.Units, f.InFeatures), w.Bias, L(f.ClampMin), L(f.ClampMax)), Codes(input!), y);
-                        else if (f.Weights.Codebook is { } cb)
-                            Eval(New<FullyConnectedCodebook>(step, batch, k, units, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, L(cb.IndexBits), w.Levels!, w.Bias, L(f.ClampMin), L(f.ClampMax)),
-                                Codes(input), w.Stored, w.Levels!, y);
-                        else if (f.Weights.IsMultipoint)
-                            Eval(New<FullyConnectedMultipoint>(step, batch, k, units, L(input!.Quant), w.Scales, L(output.Quant), L(f.Weights.Bits), w.Bias, w.ExtraChannels!, w.ExtraScales!, L(f.ClampMin), L(f.ClampMax)),
-                                Codes(input), w.Stored, y);
-                        else if (f.Weights.Bits == 8)
-                            Eval(New<FullyConnectedInt8>(step, batch, k, units, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, w.Bias, L(f.ClampMin), L(f.ClampMax)), Codes(input), w.Stored, y);
-                        else
-                            Eval(New<FullyConnectedInt4>(step, batch, k, units, L(input!.Quant), w.Scales, L(output.Quant), w.Stored, w.Bias, L(f.ClampMin), L(f.ClampMax)), Codes(input), w.Stored, y);
-                        return;
-                    }
+                    Weighted(f, [L(f.Batch), L(f.InFeatures), L(f.Units)], f.Units, f.InFeatures, f.Weights, f.InputLevels, f.ClampMin, f.ClampMax, FullyConnectedKernels);
+                    return;
                 case BinaryStep b:
                     {
                         var (a, bb) = (b.Inputs[0], b.Inputs[1]);
@@ -174,6 +144,36 @@ internal static class KernelBinding
                 default:
                     throw new QuantBuildException(DiagnosticCodes.InternalError, $"no kernel binding for {step.GetType().Name}");
             }
+        }
+
+        /// <summary>The kernels of one weighted operator, by how its weights and input are stored.</summary>
+        private sealed record WeightedKernels(Type LogInput, Type Codebook, Type Multipoint, Type Int8, Type Int4);
+
+        private static readonly WeightedKernels ConvKernels =
+            new(typeof(Conv2DLogInput), typeof(Conv2DCodebook), typeof(Conv2DMultipoint), typeof(Conv2DInt8), typeof(Conv2DInt4));
+
+        private static readonly WeightedKernels FullyConnectedKernels =
+            new(typeof(FullyConnectedLogInput), typeof(FullyConnectedCodebook), typeof(FullyConnectedMultipoint), typeof(FullyConnectedInt8), typeof(FullyConnectedInt4));
+
+        /// <summary>
+        /// Conv and FullyConnected: the same five storage forms, with the same arguments after the shape
+        /// (<paramref name="shape"/>: a Conv2DGeometry, or batch, inputs, units).
+        /// </summary>
+        private void Weighted(PlanStep step, PlanValue[] shape, int channels, int fanIn, PlanWeights weights,
+            QuantBuild.Quantization.LogActivationQuantization? inputLevels, int clampMin, int clampMax, WeightedKernels kernels)
+        {
+            var input = step.Inputs[0];
+            var output = step.Outputs[0];
+            PlanValue x = Codes(input), y = ArenaValue.Codes(output), qi = L(input.Quant), qo = L(output.Quant), lo = L(clampMin), hi = L(clampMax);
+            var w = WeightData(step, weights, storedAsBytes: inputLevels is not null);
+            if (inputLevels is { } lv)
+                Eval(New(kernels.LogInput, step, [.. shape, InputLevels(lv), L(lv.TableScale), w.Scales, qo, LevelInputWeights(w, weights, channels, fanIn), w.Bias, lo, hi]), x, y);
+            else if (weights.Codebook is { } cb)
+                Eval(New(kernels.Codebook, step, [.. shape, qi, w.Scales, qo, w.Stored, L(cb.IndexBits), w.Levels!, w.Bias, lo, hi]), x, w.Stored, w.Levels!, y);
+            else if (weights.IsMultipoint)
+                Eval(New(kernels.Multipoint, step, [.. shape, qi, w.Scales, qo, L(weights.Bits), w.Bias, w.ExtraChannels!, w.ExtraScales!, lo, hi]), x, w.Stored, y);
+            else
+                Eval(New(weights.Bits == 8 ? kernels.Int8 : kernels.Int4, step, [.. shape, qi, w.Scales, qo, w.Stored, w.Bias, lo, hi]), x, w.Stored, y);
         }
 
         private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output)

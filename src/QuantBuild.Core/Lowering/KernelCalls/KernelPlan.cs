@@ -113,29 +113,4 @@ public sealed class KernelPlan
 
     /// <summary>Bytes of float32 data (weights and constants of float steps).</summary>
     public long FloatDataBytes => Data.Where(d => d.ElementType == typeof(float) && d.Role == PlanDataRole.FloatStep).Sum(d => d.ByteLength);
-
-    /// <summary>Every runtime type the plan's kernels, factories and static calls name (for trimming the emitted runtime).</summary>
-    public IReadOnlyList<Type> RuntimeTypes()
-    {
-        var types = new HashSet<Type>();
-        void Visit(PlanValue v)
-        {
-            switch (v)
-            {
-                case NewValue n: types.Add(n.Constructor.DeclaringType!); foreach (var a in n.Arguments) Visit(a); break;
-                case CallValue c: types.Add(c.Method.DeclaringType!); foreach (var a in c.Arguments) Visit(a); break;
-                case LiteralValue { Value: var o }: types.Add(o.GetType().IsArray ? o.GetType().GetElementType()! : o.GetType()); break;
-            }
-        }
-        foreach (var s in Steps)
-        {
-            foreach (var k in s.Kernels) Visit(k.Create);
-            foreach (var i in s.Invocations)
-            {
-                if (i.Target is null) types.Add(i.Method.DeclaringType!);
-                foreach (var a in i.Arguments) Visit(a);
-            }
-        }
-        return types.Where(t => t.Assembly == typeof(Runtime.QuantParams).Assembly).OrderBy(t => t.FullName, StringComparer.Ordinal).ToList();
-    }
 }
