@@ -1,11 +1,9 @@
 using QuantBuild.BuildContract;
 using QuantBuild.Compilation;
-using QuantBuild.Lowering;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
 using QuantBuild.Emit;
 using QuantBuild.Engine;
-using QuantBuild.Onnx.IO;
 using QuantBuild.Quantization;
 
 namespace QuantBuild.Cli.Commands;

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using QuantBuild.BuildContract;
 using QuantBuild.Configuration;
 using QuantBuild.Emit;
@@ -49,9 +50,6 @@ public sealed class CompiledModel
         }
     }
 
-    /// <summary>The quantized model as QDQ ONNX bytes, in the integer type the sidecar asks for.</summary>
-    public byte[] QdqOnnx() => QdqOnnxEmitter.EmitBytes(Model, Settings.Outputs.QdqIntegerType);
-
     /// <summary>The generated model class.</summary>
     public string CSharp(CSharpEmitOptions options) => CSharpEmitter.Emit(Plan ?? throw new InvalidOperationException("C# output is off for this model"), options);
 
@@ -62,7 +60,9 @@ public sealed class CompiledModel
     public IReadOnlyList<OutputFile> Outputs(string name, CSharpEmitOptions csharp)
     {
         var outputs = new List<OutputFile>();
-        if (Settings.Outputs.Onnx) outputs.Add(new(ModelOutputs.QuantizedOnnx(name), QdqOnnx()));
+        // Emitted once: the file's bytes, and the report's count of what it stores.
+        var qdq = Settings.Outputs.Onnx ? QdqOnnxEmitter.Emit(Model, Settings.Outputs.QdqIntegerType) : null;
+        if (qdq is not null) outputs.Add(new(ModelOutputs.QuantizedOnnx(name), qdq.ToByteArray()));
         if (Plan is not null) outputs.Add(new(ModelOutputs.CSharp(name), Utf8.GetBytes(CSharp(csharp))));
         if (Settings.Outputs.Report)
         {
@@ -72,7 +72,7 @@ public sealed class CompiledModel
             // stays byte-identical whatever name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan)));
+            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq)));
         }
         return outputs;
     }

@@ -360,26 +360,24 @@ public static partial class CSharpEmitter
         }
     }
 
-    /// <summary>A byte array (optionally through a decoder) as a base64 literal or a byte list.</summary>
+    /// <summary>A static array decoded from packed bytes written as a base64 literal or a byte list.</summary>
     private static void EmitBytes(CodeWriter w, string declaration, string decode, byte[] bytes, bool base64)
     {
-        string open = decode.Length > 0 ? decode + "(" : "";
-        string close = decode.Length > 0 ? ")" : "";
         if (base64)
         {
-            w.Line($"{declaration}{open}Convert.FromBase64String(");
+            w.Line($"{declaration}{decode}(Convert.FromBase64String(");
             var text = Convert.ToBase64String(bytes);
             const int lineLength = 4 * BytesPerLine * 4;
             for (int i = 0; i < text.Length; i += lineLength)
                 w.Line($"    \"{text.Substring(i, Math.Min(lineLength, text.Length - i))}\"{(i + lineLength < text.Length ? " +" : "")}");
             if (text.Length == 0) w.Line("    \"\"");
-            w.Line($"){close};");
+            w.Line("));");
         }
         else
         {
-            w.Line($"{declaration}{open}new byte[] {{");
+            w.Line($"{declaration}{decode}(new byte[] {{");
             Bytes(w, bytes);
-            w.Line($"}}{close};");
+            w.Line("});");
         }
     }
 

@@ -17,7 +17,9 @@ public static class QuantizationReport
     public const int FormatVersion = 1;
 
     /// <param name="calls">the compiled plan of the generated C#, when it is emitted: its steps, kernels and data are summarized under generatedCode</param>
-    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null)
+    /// <param name="qdq">the QDQ model as the .quant.onnx holds it, when the caller emitted it already (its stored constants are counted; otherwise it is emitted here)</param>
+    public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null,
+        Onnx.Proto.ModelProto? qdq = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -194,7 +196,7 @@ public static class QuantizationReport
             }
             if (outputSizes is not null)
                 foreach (var (file, size) in outputSizes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteNumber(file, size);
-            WriteStoredConstants(json, result, calls);
+            WriteStoredConstants(json, result, calls, qdq);
             json.WriteEndObject();
             QuantizationReportSections.Write(json, model);
             json.WriteEndObject();
@@ -209,7 +211,7 @@ public static class QuantizationReport
     /// of zeros) and, in generated code, the data of float steps — BlazeFace's QDQ file was larger than its
     /// fp32 one while weightCompression said 3.68. Bytes are binary sizes (not the C# text that spells them).
     /// </summary>
-    private static void WriteStoredConstants(Utf8JsonWriter json, PipelineResult result, Lowering.KernelPlan? calls)
+    private static void WriteStoredConstants(Utf8JsonWriter json, PipelineResult result, Lowering.KernelPlan? calls, Onnx.Proto.ModelProto? qdq)
     {
         var graph = result.Model.Graph;
         long fp32;
@@ -234,7 +236,8 @@ public static class QuantizationReport
         if (result.Settings.Outputs.Onnx)
         {
             // The initializers exactly as the .quant.onnx serializes them (codes, scales, zero points, biases, shapes).
-            long onnx = QdqOnnxEmitter.Emit(result.Model, result.Settings.Outputs.QdqIntegerType).Graph.Initializer.Sum(t => (long)t.CalculateSize());
+            qdq ??= QdqOnnxEmitter.Emit(result.Model, result.Settings.Outputs.QdqIntegerType);
+            long onnx = qdq.Graph.Initializer.Sum(t => (long)t.CalculateSize());
             json.WriteNumber("quantOnnxBytes", onnx);
             WriteFloat(json, "quantOnnxCompression", onnx == 0 ? 0 : (double)fp32 / onnx);
         }
