@@ -235,8 +235,8 @@ internal static class KernelBinding
 
         /// <summary>A log-input kernel's int8 weights, decoded from their stored form once when the model is built.</summary>
         private static PlanValue LevelInputWeights(Weights data, PlanWeights w, int channels, int fanIn) => w.Codebook is { } cb
-            ? Call(typeof(LogLevelInput), nameof(LogLevelInput.Weights), data.Stored.AsBytes(), L(8), L(channels), L(fanIn), L(cb.IndexBits), data.Levels!)
-            : Call(typeof(LogLevelInput), nameof(LogLevelInput.Weights), data.Stored.AsBytes(), L(w.Bits), L(channels), L(fanIn), L(0), new EmptyValue(typeof(sbyte)));
+            ? Call(typeof(LogLevelInput), nameof(LogLevelInput.Weights), data.Stored, L(8), L(channels), L(fanIn), L(cb.IndexBits), data.Levels!)
+            : Call(typeof(LogLevelInput), nameof(LogLevelInput.Weights), data.Stored, L(w.Bits), L(channels), L(fanIn), L(0), new EmptyValue(typeof(sbyte)));
 
         // ------------------------------------------------------------ float steps
 
@@ -327,8 +327,4 @@ internal static class KernelBinding
         CallValue c => c.Method.ReturnType.Name,
         _ => v.GetType().Name,
     };
-
-    /// <summary>The same stored bytes read as bytes (int8 weight data is sbyte[]; the level decoder takes the stored byte stream).</summary>
-    private static DataValue AsBytes(this DataValue d) => d.Data.ElementType == typeof(byte) ? d
-        : throw new QuantBuildException(DiagnosticCodes.InternalError, $"{d.Data.Name} is not stored as bytes");
 }
