@@ -1,5 +1,11 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -75,6 +81,89 @@ namespace QuantBuild.Runtime
             int scaled = FixedPoint.MultiplyByQuantizedMultiplier(accumulator, multipliers[channel], shifts[channel], Rounding);
             return (sbyte)QuantParams.Clamp(scaled + OutputZeroPoint, ClampMin, ClampMax);
         }
+
+        /// <summary>
+        /// output[i] = Apply(accumulators[i] + addend, channel) for a run of one channel's accumulators (the
+        /// addend wraps modulo 2^32 as in the scalar form). Vectorized for single rounding; bit-identical to
+        /// <see cref="Apply(int, int)"/>, which stays the definition.
+        /// </summary>
+        public void ApplyRow(ReadOnlySpan<int> accumulators, int addend, int channel, Span<sbyte> output)
+        {
+            if (output.Length < accumulators.Length)
+            {
+                throw new ArgumentException("Output is shorter than the accumulator row.", nameof(output));
+            }
+
+            int i = 0;
+#if NET8_0_OR_GREATER
+            if (Rounding == RoundingMode.SingleRounding && SingleRoundingVector.IsAccelerated && SingleRoundingVector.Constants.Supported(shifts[channel]))
+            {
+                i = ApplyRowVector(accumulators, addend, new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]), output);
+            }
+#endif
+            for (; i < accumulators.Length; i++)
+            {
+                output[i] = Apply(unchecked(accumulators[i] + addend), channel);
+            }
+        }
+
+#if NET8_0_OR_GREATER
+        /// <summary>The vector body of <see cref="ApplyRow"/>: whole groups of 16 (x64) or 8 (Arm64, SSE4.1); returns how many it wrote.</summary>
+        private int ApplyRowVector(ReadOnlySpan<int> accumulators, int addend, in SingleRoundingVector.Constants constants, Span<sbyte> output)
+        {
+            ref int source = ref MemoryMarshal.GetReference(accumulators);
+            ref sbyte target = ref MemoryMarshal.GetReference(output);
+            int n = accumulators.Length;
+            int i = 0;
+            if (Avx2.IsSupported)
+            {
+                var add = Vector256.Create(addend);
+                var zero = Vector256.Create(OutputZeroPoint);
+                var low = Vector256.Create(ClampMin);
+                var high = Vector256.Create(ClampMax);
+                for (; i <= n - 16; i += 16)
+                {
+                    var a = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, constants) + zero;
+                    var b = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add, constants) + zero;
+                    a = Vector256.Min(Vector256.Max(a, low), high);
+                    b = Vector256.Min(Vector256.Max(b, low), high);
+                    var words = Vector256.Narrow(a, b);
+                    Vector128.Narrow(words.GetLower(), words.GetUpper()).StoreUnsafe(ref target, (nuint)i);
+                }
+
+                return i;
+            }
+
+            var add128 = Vector128.Create(addend);
+            var zero128 = Vector128.Create(OutputZeroPoint);
+            var low128 = Vector128.Create(ClampMin);
+            var high128 = Vector128.Create(ClampMax);
+            for (; i <= n - 16; i += 16)
+            {
+                var r0 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)i) + add128, constants) + zero128;
+                var r1 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 4)) + add128, constants) + zero128;
+                var r2 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 8)) + add128, constants) + zero128;
+                var r3 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 12)) + add128, constants) + zero128;
+                r0 = Vector128.Min(Vector128.Max(r0, low128), high128);
+                r1 = Vector128.Min(Vector128.Max(r1, low128), high128);
+                r2 = Vector128.Min(Vector128.Max(r2, low128), high128);
+                r3 = Vector128.Min(Vector128.Max(r3, low128), high128);
+                Vector128.Narrow(
+                    Vector128.Narrow(r0, r1),
+                    Vector128.Narrow(r2, r3)).StoreUnsafe(ref target, (nuint)i);
+            }
+
+            return i;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<int> Scale128(Vector128<int> x, in SingleRoundingVector.Constants constants)
+        {
+            return AdvSimd.Arm64.IsSupported
+                ? SingleRoundingVector.ApplyArm(x, constants)
+                : SingleRoundingVector.ApplySse41(x, constants);
+        }
+#endif
 
         /// <summary>The int64-accumulator variant for layers whose bound exceeds int32.</summary>
         public sbyte Apply(long accumulator, int channel)

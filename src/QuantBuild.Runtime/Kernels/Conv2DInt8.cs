@@ -250,11 +250,7 @@ namespace QuantBuild.Runtime
                             }
                         }
 
-                        Span<sbyte> outRow = output.Slice(outBase + oy * g.OutWidth, g.OutWidth);
-                        for (int ox = 0; ox < outRow.Length; ox++)
-                        {
-                            outRow[ox] = requantizer.Apply(acc[ox] + channelBias, oc);
-                        }
+                        requantizer.ApplyRow(acc.Slice(0, g.OutWidth), channelBias, oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
                     }
                 }
             }
@@ -457,12 +453,7 @@ namespace QuantBuild.Runtime
                 {
                     int channel = oc + c;
                     int channelBias = shiftedBias[channel];
-                    Span<sbyte> outRow = output.Slice((n * g.OutChannels + channel) * outPlane + start + tile, valid);
-                    Span<int> row = acc.Slice(c * TilePositions, TilePositions);
-                    for (int i = 0; i < valid; i++)
-                    {
-                        outRow[i] = requantizer.Apply(unchecked(row[i] + channelBias), channel);
-                    }
+                    requantizer.ApplyRow(acc.Slice(c * TilePositions, valid), channelBias, channel, output.Slice((n * g.OutChannels + channel) * outPlane + start + tile, valid));
                 }
             }
         }

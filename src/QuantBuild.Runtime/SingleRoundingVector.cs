@@ -1,0 +1,108 @@
+#if NET8_0_OR_GREATER
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// <see cref="FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(int, int, int)"/> on every int32 lane:
+    /// (int)(((long)x·M0 + 2^(t−1)) >> t) with t = 31 − shift, bit for bit. The scalar method is the definition;
+    /// these forms only reorder nothing and round nothing differently (docs/algorithms/requantization.md,
+    /// "Vector requantization").
+    /// <para>x64 has no 64-bit arithmetic right shift below AVX-512, so the 64-bit product is first offset by
+    /// 2^62 (|x·M0| &lt; 2^62 because M0 &lt; 2^31): the sum is then non-negative, a logical shift equals the
+    /// arithmetic one, and the offset leaves exactly 2^(62−t) after the shift (t ≤ 62), which is subtracted.
+    /// Arm64's SRSHL with a negative count is the rounding shift itself. The (int) cast keeps the low 32 bits
+    /// of each 64-bit result on every path.</para>
+    /// </summary>
+    internal static class SingleRoundingVector
+    {
+        /// <summary>The shift t = 31 − shift, and the two 64-bit constants the x64 forms add and subtract.</summary>
+        internal readonly struct Constants
+        {
+            public readonly int Multiplier;
+            public readonly int TotalShift;
+            public readonly long Offset;
+            public readonly long Removed;
+
+            public Constants(int multiplier, int shift)
+            {
+                Multiplier = multiplier;
+                TotalShift = 31 - shift;
+                Offset = (1L << 62) + (1L << (TotalShift - 1));
+                Removed = 1L << (62 - TotalShift);
+            }
+
+            /// <summary>The vector forms need 1 ≤ t ≤ 62, which every multiplier QuantizeMultiplier makes satisfies.</summary>
+            public static bool Supported(int shift)
+            {
+                int t = 31 - shift;
+                return t >= 1 && t <= 62;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Apply(Vector256<int> x, in Constants c)
+        {
+            Vector256<int> m = Vector256.Create(c.Multiplier);
+            Vector256<long> offset = Vector256.Create(c.Offset);
+            Vector256<long> removed = Vector256.Create(c.Removed);
+            Vector256<long> even = Avx2.Multiply(x, m) + offset;
+            Vector256<long> odd = Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), m) + offset;
+            even = Vector256.ShiftRightLogical(even, c.TotalShift) - removed;
+            odd = Vector256.ShiftRightLogical(odd, c.TotalShift) - removed;
+            return Avx2.Blend(even.AsInt32(), Avx2.ShiftLeftLogical(odd, 32).AsInt32(), 0b10101010);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> ApplySse41(Vector128<int> x, in Constants c)
+        {
+            Vector128<int> m = Vector128.Create(c.Multiplier);
+            Vector128<long> offset = Vector128.Create(c.Offset);
+            Vector128<long> removed = Vector128.Create(c.Removed);
+            Vector128<long> even = Sse41.Multiply(x, m) + offset;
+            Vector128<long> odd = Sse41.Multiply(Sse2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), m) + offset;
+            even = Vector128.ShiftRightLogical(even, c.TotalShift) - removed;
+            odd = Vector128.ShiftRightLogical(odd, c.TotalShift) - removed;
+            return Sse41.Blend(even.AsInt16(), Sse2.ShiftLeftLogical(odd, 32).AsInt16(), 0b11001100).AsInt32();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> ApplyArm(Vector128<int> x, in Constants c)
+        {
+            Vector64<int> m = Vector64.Create(c.Multiplier);
+            Vector128<long> count = Vector128.Create((long)-c.TotalShift);
+            Vector128<long> low = AdvSimd.ShiftArithmeticRounded(AdvSimd.MultiplyWideningLower(x.GetLower(), m), count);
+            Vector128<long> high = AdvSimd.ShiftArithmeticRounded(AdvSimd.MultiplyWideningUpper(x, Vector128.Create(c.Multiplier)), count);
+            return AdvSimd.ExtractNarrowingUpper(AdvSimd.ExtractNarrowingLower(low), high);
+        }
+
+        /// <summary>True when one of the forms above runs on this machine.</summary>
+        public static bool IsAccelerated
+        {
+            get { return Avx2.IsSupported || Sse41.IsSupported || AdvSimd.Arm64.IsSupported; }
+        }
+
+        /// <summary>Which form runs here; tests assert it so each CPU configuration is known to exercise its own.</summary>
+        public static string Path
+        {
+            get
+            {
+                if (Avx2.IsSupported)
+                {
+                    return "Avx2";
+                }
+
+                if (Sse41.IsSupported)
+                {
+                    return "Sse41";
+                }
+
+                return AdvSimd.Arm64.IsSupported ? "AdvSimd" : "Scalar";
+            }
+        }
+    }
+}
+#endif
