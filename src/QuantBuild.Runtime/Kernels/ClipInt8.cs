@@ -11,6 +11,7 @@ namespace QuantBuild.Runtime
         private readonly Int8Rescale rescale;
         private readonly int clampMin;
         private readonly int clampMax;
+        private readonly Int8CodeTable table;
 
         public ClipInt8(QuantParams input, QuantParams output, float min, float max)
         {
@@ -21,6 +22,7 @@ namespace QuantBuild.Runtime
 
             rescale = new Int8Rescale(input, output);
             FusedActivation.Clip(output, min, max, out clampMin, out clampMax);
+            table = new Int8CodeTable(Apply);
         }
 
         /// <summary>ONNX Relu.</summary>
@@ -39,17 +41,15 @@ namespace QuantBuild.Runtime
             get { return clampMax; }
         }
 
+        /// <summary>The definition for one code: rescale to the output's parameters, then clamp.</summary>
+        public sbyte Apply(int code)
+        {
+            return (sbyte)QuantParams.Clamp(rescale.ApplyUnclamped(code), clampMin, clampMax);
+        }
+
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
-            if (output.Length < input.Length)
-            {
-                throw new ArgumentException("Output is too short.", nameof(output));
-            }
-
-            for (int i = 0; i < input.Length; i++)
-            {
-                output[i] = (sbyte)QuantParams.Clamp(rescale.ApplyUnclamped(input[i]), clampMin, clampMax);
-            }
+            table.Map(input, output);
         }
     }
 }

@@ -17,7 +17,7 @@ namespace QuantBuild.Runtime
         private readonly int negativeMultiplier;
         private readonly int negativeShift;
         private readonly bool negateNegativeBranch;
-        private readonly sbyte[] table;
+        private readonly Int8CodeTable table;
 
         public LeakyReluInt8(QuantParams input, QuantParams output, float alpha)
         {
@@ -31,26 +31,13 @@ namespace QuantBuild.Runtime
             FixedPoint.QuantizeMultiplier((double)input.Scale / output.Scale, out positiveMultiplier, out positiveShift);
             FixedPoint.QuantizeMultiplier(Math.Abs((double)alpha) * input.Scale / output.Scale, out negativeMultiplier, out negativeShift);
             negateNegativeBranch = alpha < 0;
-            table = new sbyte[256];
-            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
-            {
-                table[(byte)code] = Apply(code);
-            }
+            table = new Int8CodeTable(Apply);
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
-            if (output.Length < input.Length)
-            {
-                throw new ArgumentException("Output is too short.", nameof(output));
-            }
-
-            // The output depends on the code alone: a 256-entry table of Apply (built once) gives its exact bits.
-            sbyte[] lookup = table;
-            for (int i = 0; i < input.Length; i++)
-            {
-                output[i] = lookup[(byte)input[i]];
-            }
+            // The output depends on the code alone: the table of Apply (built once) gives its exact bits.
+            table.Map(input, output);
         }
 
         /// <summary>The defining formula for one code (the table is built from it).</summary>

@@ -10,7 +10,7 @@ namespace QuantBuild.Runtime
     /// </summary>
     public sealed class LookupTableInt8
     {
-        private readonly sbyte[] table = new sbyte[256];
+        private readonly Int8CodeTable table;
 
         /// <summary>Builds the table; <paramref name="function"/> is only called here (prepare time).</summary>
         public LookupTableInt8(QuantParams input, QuantParams output, Func<float, float> function)
@@ -20,17 +20,13 @@ namespace QuantBuild.Runtime
                 throw new ArgumentNullException(nameof(function));
             }
 
-            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
-            {
-                float y = function(input.Dequantize(code));
-                table[code + 128] = output.QuantizeInt8(y);
-            }
+            table = new Int8CodeTable(code => output.QuantizeInt8(function(input.Dequantize(code))));
         }
 
         /// <summary>Table entry for an input code (for tests and for emitting the table as data).</summary>
         public sbyte this[int code]
         {
-            get { return table[code + 128]; }
+            get { return table[code]; }
         }
 
         /// <summary>ONNX HardSigmoid: max(0, min(1, α·x + β)), in float32.</summary>
@@ -59,16 +55,7 @@ namespace QuantBuild.Runtime
 
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
-            if (output.Length < input.Length)
-            {
-                throw new ArgumentException("Output is too short.", nameof(output));
-            }
-
-            sbyte[] t = table;
-            for (int i = 0; i < input.Length; i++)
-            {
-                output[i] = t[input[i] + 128];
-            }
+            table.Map(input, output);
         }
     }
 }

@@ -1,4 +1,8 @@
 using System;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -10,7 +14,10 @@ namespace QuantBuild.Runtime
     public sealed class MaxPoolInt8
     {
         private readonly Pool2DGeometry geometry;
-        private readonly Int8Rescale rescale;
+        private readonly bool identity;
+        private readonly bool everyColumnWindowInside;
+        private readonly Int8CodeTable table;
+        private readonly sbyte[] columnMaxima;
 
         public MaxPoolInt8(Pool2DGeometry geometry, QuantParams input, QuantParams output)
         {
@@ -20,7 +27,16 @@ namespace QuantBuild.Runtime
             }
 
             this.geometry = geometry;
-            rescale = new Int8Rescale(input, output);
+            var rescale = new Int8Rescale(input, output);
+            identity = rescale.IsIdentity;
+            everyColumnWindowInside = true;
+            for (int ox = 0; ox < geometry.OutWidth; ox++)
+            {
+                everyColumnWindowInside &= WindowHasColumn(ox);
+            }
+
+            table = new Int8CodeTable(rescale.Apply);
+            columnMaxima = new sbyte[geometry.InWidth];
         }
 
         public Pool2DGeometry Geometry
@@ -28,6 +44,10 @@ namespace QuantBuild.Runtime
             get { return geometry; }
         }
 
+        /// <summary>
+        /// Separable: the window's rows are reduced into one row with vector byte max, then each output takes the
+        /// max of its columns; the rescale is a code table over the output row.
+        /// </summary>
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             Pool2DGeometry g = geometry;
@@ -36,42 +56,125 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
+            Span<sbyte> rowMax = columnMaxima;
+            int inPlane = g.InHeight * g.InWidth;
             int o = 0;
             for (int plane = 0; plane < g.Batch * g.Channels; plane++)
             {
-                int inBase = plane * g.InHeight * g.InWidth;
+                ReadOnlySpan<sbyte> source = input.Slice(plane * inPlane, inPlane);
                 for (int oy = 0; oy < g.OutHeight; oy++)
                 {
+                    Span<sbyte> outRow = output.Slice(o, g.OutWidth);
+                    o += g.OutWidth;
+                    bool anyRow = false;
+                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    {
+                        int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                        if (iy < 0 || iy >= g.InHeight)
+                        {
+                            continue;
+                        }
+
+                        ReadOnlySpan<sbyte> row = source.Slice(iy * g.InWidth, g.InWidth);
+                        if (anyRow)
+                        {
+                            MaxInto(rowMax, row);
+                        }
+                        else
+                        {
+                            row.CopyTo(rowMax);
+                            anyRow = true;
+                        }
+                    }
+
+                    if (!anyRow)
+                    {
+                        // A window entirely in padding (only possible with huge pads) yields the lowest code.
+                        outRow.Fill(sbyte.MinValue);
+                        continue;
+                    }
+
                     for (int ox = 0; ox < g.OutWidth; ox++)
                     {
                         int best = int.MinValue;
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        int ix = ox * g.StrideWidth - g.PadLeft;
+                        for (int kx = 0; kx < g.KernelWidth; kx++, ix += g.DilationWidth)
                         {
-                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                            if (iy < 0 || iy >= g.InHeight)
+                            if ((uint)ix < (uint)g.InWidth && rowMax[ix] > best)
                             {
-                                continue;
-                            }
-
-                            for (int kx = 0; kx < g.KernelWidth; kx++)
-                            {
-                                int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
-                                if (ix < 0 || ix >= g.InWidth)
-                                {
-                                    continue;
-                                }
-
-                                int v = input[inBase + iy * g.InWidth + ix];
-                                if (v > best)
-                                {
-                                    best = v;
-                                }
+                                best = rowMax[ix];
                             }
                         }
 
-                        // A window entirely in padding (only possible with huge pads) yields the lowest code.
-                        output[o++] = best == int.MinValue ? sbyte.MinValue : rescale.Apply(best);
+                        outRow[ox] = best == int.MinValue ? sbyte.MinValue : (sbyte)best;
                     }
+
+                    if (!identity)
+                    {
+                        if (everyColumnWindowInside)
+                        {
+                            table.Map(outRow, outRow);
+                        }
+                        else
+                        {
+                            for (int ox = 0; ox < g.OutWidth; ox++)
+                            {
+                                // The all-padding windows above keep the lowest code, as the definition says.
+                                if (WindowHasColumn(ox))
+                                {
+                                    outRow[ox] = table[outRow[ox]];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>True when some column of output column <paramref name="ox"/>'s window lies inside the input.</summary>
+        private bool WindowHasColumn(int ox)
+        {
+            Pool2DGeometry g = geometry;
+            int ix = ox * g.StrideWidth - g.PadLeft;
+            for (int kx = 0; kx < g.KernelWidth; kx++, ix += g.DilationWidth)
+            {
+                if ((uint)ix < (uint)g.InWidth)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>target[i] = max(target[i], row[i]).</summary>
+        private static void MaxInto(Span<sbyte> target, ReadOnlySpan<sbyte> row)
+        {
+            int i = 0;
+#if NET8_0_OR_GREATER
+            ref sbyte t = ref MemoryMarshal.GetReference(target);
+            ref sbyte r = ref MemoryMarshal.GetReference(row);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i <= row.Length - 32; i += 32)
+                {
+                    Vector256.Max(Vector256.LoadUnsafe(ref t, (nuint)i), Vector256.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref t, (nuint)i);
+                }
+            }
+
+            if (Vector128.IsHardwareAccelerated)
+            {
+                for (; i <= row.Length - 16; i += 16)
+                {
+                    Vector128.Max(Vector128.LoadUnsafe(ref t, (nuint)i), Vector128.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref t, (nuint)i);
+                }
+            }
+#endif
+            for (; i < row.Length; i++)
+            {
+                if (row[i] > target[i])
+                {
+                    target[i] = row[i];
                 }
             }
         }

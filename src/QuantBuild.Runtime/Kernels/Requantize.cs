@@ -52,9 +52,12 @@ namespace QuantBuild.Runtime
     {
         private readonly Int8Rescale rescale;
 
+        private readonly Int8CodeTable table;
+
         public RequantizeInt8(QuantParams input, QuantParams output)
         {
             rescale = new Int8Rescale(input, output);
+            table = new Int8CodeTable(rescale.Apply);
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
@@ -70,10 +73,7 @@ namespace QuantBuild.Runtime
                 return;
             }
 
-            for (int i = 0; i < input.Length; i++)
-            {
-                output[i] = rescale.Apply(input[i]);
-            }
+            table.Map(input, output);
         }
     }
 }

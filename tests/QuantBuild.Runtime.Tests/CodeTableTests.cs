@@ -1,0 +1,102 @@
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using QuantBuild.Runtime;
+
+namespace QuantBuild.Runtime.Tests;
+
+/// <summary>
+/// The shuffle-based code table behind the unary kernels and MaxPool's rescale: every path must give the
+/// table's entry for every code, at every offset and tail; MaxPool must equal its per-window definition
+/// (max code, then Int8Rescale; all-padding windows give the lowest code) exactly.
+/// </summary>
+[TestClass]
+public sealed class CodeTableTests
+{
+    [TestMethod]
+    public void Path_IsTheWidestThisCpuSupports()
+    {
+        string expected = Avx2.IsSupported ? "Avx2" : Ssse3.IsSupported && Sse41.IsSupported ? "Ssse3" : AdvSimd.Arm64.IsSupported ? "AdvSimd" : "Scalar";
+        Assert.AreEqual(expected, Int8CodeTable.Path);
+    }
+
+    [TestMethod]
+    public void Map_GivesEveryCodesEntry_AtEveryOffsetAndTail_AndInPlace()
+    {
+        var r = new Random(2718);
+        for (int trial = 0; trial < 6; trial++)
+        {
+            var values = new sbyte[256];
+            r.NextBytes((byte[])(Array)values);
+            var table = new Int8CodeTable(code => values[code + 128]);
+            for (int code = -128; code <= 127; code++)
+            {
+                Assert.AreEqual(values[code + 128], table[code]);
+            }
+
+            // Every code in every byte position of a vector, then random runs at odd offsets and lengths.
+            var all = new sbyte[256 * 3 + 5];
+            for (int i = 0; i < all.Length; i++) all[i] = (sbyte)(i * 37 + trial);
+            foreach (int offset in new[] { 0, 1, 3, 17 })
+            foreach (int length in new[] { 0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200, all.Length - offset })
+            {
+                var input = all.AsSpan(offset, Math.Min(length, all.Length - offset));
+                var output = new sbyte[input.Length + 3];
+                table.Map(input, output.AsSpan(1));
+                for (int i = 0; i < input.Length; i++)
+                {
+                    Assert.AreEqual(table[input[i]], output[i + 1], $"offset {offset} length {length} index {i}");
+                }
+
+                var inPlace = input.ToArray();
+                table.Map(inPlace, inPlace);
+                for (int i = 0; i < inPlace.Length; i++) Assert.AreEqual(table[input[i]], inPlace[i]);
+            }
+        }
+    }
+
+    [TestMethod]
+    public void MaxPool_EqualsItsDefinition_WithDilationPaddingAndWideRows()
+    {
+        var r = new Random(31);
+        var geometries = new[]
+        {
+            new Pool2DGeometry(1, 3, 8, 70, 2, 2, 2, 2),
+            new Pool2DGeometry(2, 2, 7, 41, 3, 3, 2, 2, 1, 1, 1, 1),
+            new Pool2DGeometry(1, 4, 6, 33, 3, 2, 1, 1, 1, 0, 1, 1, 1, 2),
+            new Pool2DGeometry(1, 2, 5, 40, 3, 3, 1, 3, 1, 1, 1, 1, 2, 2),
+            // Pads wider than the kernel: windows that lie entirely in padding.
+            new Pool2DGeometry(1, 2, 4, 5, 2, 2, 1, 1, 3, 3, 3, 3),
+        };
+        var input = new QuantParams(0.05f, -7);
+        foreach (Pool2DGeometry g in geometries)
+        {
+            sbyte[] x = TestData.RandomCodes(r, g.InputLength);
+            foreach (QuantParams output in new[] { input, new QuantParams(0.02f, 11), new QuantParams(0.3f, -100) })
+            {
+                var rescale = new Int8Rescale(input, output);
+                var y = new sbyte[g.OutputLength];
+                new MaxPoolInt8(g, input, output).Eval(x, y);
+                int o = 0;
+                for (int p = 0; p < g.Batch * g.Channels; p++)
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                for (int ox = 0; ox < g.OutWidth; ox++)
+                {
+                    int best = int.MinValue;
+                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                    {
+                        int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                        int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
+                        if (iy >= 0 && iy < g.InHeight && ix >= 0 && ix < g.InWidth)
+                        {
+                            best = Math.Max(best, x[(p * g.InHeight + iy) * g.InWidth + ix]);
+                        }
+                    }
+
+                    sbyte expected = best == int.MinValue ? sbyte.MinValue : rescale.Apply(best);
+                    Assert.AreEqual(expected, y[o++], $"plane {p} ({oy},{ox})");
+                }
+            }
+        }
+    }
+}
