@@ -49,6 +49,7 @@ namespace QuantBuild.Runtime
         private readonly bool singleInputChannel;
         private readonly int chunkPositions;
         private readonly byte[] packed;
+        private readonly byte[] lanes;
         private readonly int[] accumulators;
 
         public Conv2DInt8(
@@ -80,6 +81,7 @@ namespace QuantBuild.Runtime
             if (useWideAccumulator)
             {
                 packed = new byte[0];
+                lanes = new byte[0];
                 accumulators = new int[0];
                 return;
             }
@@ -87,6 +89,7 @@ namespace QuantBuild.Runtime
             if (singleInputChannel)
             {
                 packed = new byte[0];
+                lanes = new byte[0];
                 accumulators = new int[RoundUp(geometry.OutWidth, TilePositions)];
                 return;
             }
@@ -120,6 +123,7 @@ namespace QuantBuild.Runtime
             int positions = Math.Max(TilePositions, ChunkBytes / (groupsOfFour * 4) / TilePositions * TilePositions);
             chunkPositions = Math.Min(RoundUp(outPlane, TilePositions), positions);
             packed = new byte[groupsOfFour * 4 * chunkPositions];
+            lanes = new byte[4 * geometry.OutWidth];
             accumulators = new int[4 * TilePositions];
         }
 
@@ -381,53 +385,147 @@ namespace QuantBuild.Runtime
 
         /// <summary>
         /// Writes positions [start, start + count) of one group's receptive fields into <see cref="packed"/> as
-        /// x + 128, layout [k / 4][position][k % 4]; taps in the padding get z_x + 128 (real 0).
+        /// x + 128, layout [k / 4][position][k % 4]; taps in the padding get z_x + 128 (real 0). Per group of four
+        /// taps and output row, each tap's codes are first gathered into a contiguous lane (a vector copy when the
+        /// column stride is 1 or 2), then the four lanes are interleaved into the packed layout.
         /// </summary>
         private void Pack(ReadOnlySpan<sbyte> groupInput, int start, int count)
         {
             Conv2DGeometry g = geometry;
-            Span<byte> b = packed;
-            int inPlane = g.InHeight * g.InWidth;
-            int kernelArea = g.KernelHeight * g.KernelWidth;
             int outWidth = g.OutWidth;
-            byte padCode = (byte)(inputZeroPoint + 128);
             int rowStride = chunkPositions * 4;
-            for (int k = 0; k < g.FanIn; k++)
+            int groupsOfFour = (g.FanIn + 3) / 4;
+            int end = start + count;
+            for (int q = 0; q < groupsOfFour; q++)
             {
-                int ic = k / kernelArea;
-                int ky = (k % kernelArea) / g.KernelWidth;
-                int kx = k % g.KernelWidth;
-                ReadOnlySpan<sbyte> plane = groupInput.Slice(ic * inPlane, inPlane);
-                int dst = (k >> 2) * rowStride + (k & 3);
                 int p = start;
-                int end = start + count;
-                int offsetX = kx * g.DilationWidth - g.PadLeft;
                 while (p < end)
                 {
                     int oy = p / outWidth;
                     int ox = p - oy * outWidth;
                     int run = Math.Min(outWidth - ox, end - p);
-                    int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                    if (iy < 0 || iy >= g.InHeight)
+                    for (int j = 0; j < 4; j++)
                     {
-                        for (int i = 0; i < run; i++)
-                        {
-                            b[dst + 4 * (p - start + i)] = padCode;
-                        }
+                        GatherLane(groupInput, 4 * q + j, oy, ox, lanes.AsSpan(j * outWidth, run));
+                    }
+
+                    Interleave(lanes, outWidth, run, packed.AsSpan(q * rowStride + 4 * (p - start), 4 * run));
+                    p += run;
+                }
+            }
+        }
+
+        /// <summary>lane[i] = code + 128 of tap k at output (oy, ox + i), the padding code outside the input; 0 past the fan-in.</summary>
+        private void GatherLane(ReadOnlySpan<sbyte> groupInput, int k, int oy, int ox, Span<byte> lane)
+        {
+            Conv2DGeometry g = geometry;
+            if (k >= g.FanIn)
+            {
+                lane.Clear(); // meets the zero-extended tail weights
+                return;
+            }
+
+            byte padCode = (byte)(inputZeroPoint + 128);
+            int kernelArea = g.KernelHeight * g.KernelWidth;
+            int ic = k / kernelArea;
+            int ky = (k % kernelArea) / g.KernelWidth;
+            int kx = k % g.KernelWidth;
+            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+            if (iy < 0 || iy >= g.InHeight)
+            {
+                lane.Fill(padCode);
+                return;
+            }
+
+            ReadOnlySpan<sbyte> row = groupInput.Slice((ic * g.InHeight + iy) * g.InWidth, g.InWidth);
+            int stride = g.StrideWidth;
+            // Input column of lane entry i: (ox + i)·stride + offset; entries [first, last) lie inside the row.
+            int offset = ox * stride + kx * g.DilationWidth - g.PadLeft;
+            int first = offset >= 0 ? 0 : Math.Min(lane.Length, (-offset + stride - 1) / stride);
+            int last = offset >= row.Length ? 0 : Math.Min(lane.Length, (row.Length - 1 - offset) / stride + 1);
+            last = Math.Max(first, last);
+            lane.Slice(0, first).Fill(padCode);
+            lane.Slice(last).Fill(padCode);
+            int i = first;
+            ref sbyte source = ref MemoryMarshal.GetReference(row);
+            ref byte target = ref MemoryMarshal.GetReference(lane);
+#if NET8_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<byte> flip = Vector128.Create((byte)0x80);
+                if (stride == 1)
+                {
+                    for (; i <= last - 16; i += 16)
+                    {
+                        (Vector128.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(i + offset)) ^ flip).StoreUnsafe(ref target, (nuint)i);
+                    }
+                }
+                else if (stride == 2)
+                {
+                    // Even bytes of 32 consecutive columns: (i + 15)·2 + offset + 1 < row length keeps the loads inside.
+                    Vector128<ushort> low = Vector128.Create((ushort)0xFF);
+                    for (; i <= last - 16 && (i + 15) * 2 + offset + 1 < row.Length; i += 16)
+                    {
+                        ref byte at = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref source, i * 2 + offset));
+                        Vector128<ushort> a = Vector128.LoadUnsafe(ref at).AsUInt16() & low;
+                        Vector128<ushort> b = Vector128.LoadUnsafe(ref at, 16).AsUInt16() & low;
+                        (Vector128.Narrow(a, b) ^ flip).StoreUnsafe(ref target, (nuint)i);
+                    }
+                }
+            }
+#endif
+            for (; i < last; i++)
+            {
+                Unsafe.Add(ref target, i) = (byte)(Unsafe.Add(ref source, i * stride + offset) + 128);
+            }
+        }
+
+        /// <summary>packed[4i + j] = lanes[j·laneStride + i] for i &lt; run: four taps' lanes into the [position][k % 4] layout.</summary>
+        private static void Interleave(byte[] lanes, int laneStride, int run, Span<byte> packed)
+        {
+            ref byte l0 = ref lanes[0];
+            ref byte l1 = ref Unsafe.Add(ref l0, laneStride);
+            ref byte l2 = ref Unsafe.Add(ref l1, laneStride);
+            ref byte l3 = ref Unsafe.Add(ref l2, laneStride);
+            ref byte target = ref MemoryMarshal.GetReference(packed);
+            int i = 0;
+#if NET8_0_OR_GREATER
+            if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
+            {
+                for (; i <= run - 16; i += 16)
+                {
+                    Vector128<byte> a = Vector128.LoadUnsafe(ref l0, (nuint)i);
+                    Vector128<byte> b = Vector128.LoadUnsafe(ref l1, (nuint)i);
+                    Vector128<byte> c = Vector128.LoadUnsafe(ref l2, (nuint)i);
+                    Vector128<byte> d = Vector128.LoadUnsafe(ref l3, (nuint)i);
+                    Vector128<ushort> abLow, abHigh, cdLow, cdHigh;
+                    if (Sse2.IsSupported)
+                    {
+                        abLow = Sse2.UnpackLow(a, b).AsUInt16(); abHigh = Sse2.UnpackHigh(a, b).AsUInt16();
+                        cdLow = Sse2.UnpackLow(c, d).AsUInt16(); cdHigh = Sse2.UnpackHigh(c, d).AsUInt16();
+                        Sse2.UnpackLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
+                        Sse2.UnpackHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
+                        Sse2.UnpackLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
+                        Sse2.UnpackHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
                     }
                     else
                     {
-                        ReadOnlySpan<sbyte> row = plane.Slice(iy * g.InWidth, g.InWidth);
-                        int d = dst + 4 * (p - start);
-                        for (int i = 0; i < run; i++, d += 4)
-                        {
-                            int ix = (ox + i) * g.StrideWidth + offsetX;
-                            b[d] = (uint)ix < (uint)row.Length ? (byte)(row[ix] + 128) : padCode;
-                        }
+                        abLow = AdvSimd.Arm64.ZipLow(a, b).AsUInt16(); abHigh = AdvSimd.Arm64.ZipHigh(a, b).AsUInt16();
+                        cdLow = AdvSimd.Arm64.ZipLow(c, d).AsUInt16(); cdHigh = AdvSimd.Arm64.ZipHigh(c, d).AsUInt16();
+                        AdvSimd.Arm64.ZipLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
+                        AdvSimd.Arm64.ZipHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
+                        AdvSimd.Arm64.ZipLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
+                        AdvSimd.Arm64.ZipHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
                     }
-
-                    p += run;
                 }
+            }
+#endif
+            for (; i < run; i++)
+            {
+                Unsafe.Add(ref target, 4 * i) = Unsafe.Add(ref l0, i);
+                Unsafe.Add(ref target, 4 * i + 1) = Unsafe.Add(ref l1, i);
+                Unsafe.Add(ref target, 4 * i + 2) = Unsafe.Add(ref l2, i);
+                Unsafe.Add(ref target, 4 * i + 3) = Unsafe.Add(ref l3, i);
             }
         }
 
