@@ -50,6 +50,15 @@ namespace QuantBuild.Runtime
         private readonly int chunkPositions;
         private readonly byte[] packed;
         private readonly byte[] lanes;
+        private readonly int[] tapWeights;
+        private readonly int[] tapStarts;
+        private readonly int[] tapPhaseColumns;
+        private readonly byte[] phasePlane;
+        private readonly byte[] paddedRow;
+        private readonly int phaseWidth;
+        private readonly int[] tapRows;
+        private readonly int[] tapColumns;
+        private readonly int[] tapPlanes;
         private readonly int[] accumulators;
 
         public Conv2DInt8(
@@ -75,6 +84,19 @@ namespace QuantBuild.Runtime
             singleInputChannel = geometry.InChannelsPerGroup == 1;
             int fanIn = geometry.FanIn;
             int outPlane = geometry.OutHeight * geometry.OutWidth;
+            // Where tap k reads, relative to the output position: precomputed so packing divides nothing per row.
+            tapRows = new int[fanIn];
+            tapColumns = new int[fanIn];
+            tapPlanes = new int[fanIn];
+            int kernelArea = geometry.KernelHeight * geometry.KernelWidth;
+            for (int k = 0; k < fanIn; k++)
+            {
+                int within = k % kernelArea;
+                tapRows[k] = (within / geometry.KernelWidth) * geometry.DilationHeight - geometry.PadTop;
+                tapColumns[k] = (within % geometry.KernelWidth) * geometry.DilationWidth - geometry.PadLeft;
+                tapPlanes[k] = (k / kernelArea) * geometry.InHeight * geometry.InWidth;
+            }
+
             shiftedBias = new int[geometry.OutChannels];
             tailWeights = new int[geometry.OutChannels];
             signedCorrection = new int[geometry.OutChannels];
@@ -82,15 +104,37 @@ namespace QuantBuild.Runtime
             {
                 packed = new byte[0];
                 lanes = new byte[0];
+                tapWeights = new int[0];
+                tapStarts = new int[0];
+                tapPhaseColumns = new int[0];
+                phasePlane = new byte[0];
+                paddedRow = new byte[0];
                 accumulators = new int[0];
                 return;
             }
 
             if (singleInputChannel)
             {
+                // Whole 16-column blocks: each phase row holds the block width plus the widest tap's column offset,
+                // so every load stays inside; the sums past the output row are ignored.
+                int blockWidth = RoundUp(geometry.OutWidth, TilePositions);
+                int phases = geometry.StrideWidth;
+                tapPhaseColumns = new int[fanIn];
+                phaseWidth = blockWidth + (geometry.KernelWidth - 1) * geometry.DilationWidth / phases + 1;
+                phasePlane = new byte[geometry.InHeight * phases * phaseWidth];
+                paddedRow = new byte[phases * phaseWidth];
+                for (int t = 0; t < fanIn; t++)
+                {
+                    // Padded column of tap t at output column ox: ox·s + c, c = kx·dilation (tapColumns holds c − padLeft).
+                    int c = tapColumns[t] + geometry.PadLeft;
+                    tapPhaseColumns[t] = (c % phases) * phaseWidth + c / phases;
+                }
+
                 packed = new byte[0];
                 lanes = new byte[0];
-                accumulators = new int[RoundUp(geometry.OutWidth, TilePositions)];
+                tapWeights = new int[fanIn];
+                tapStarts = new int[fanIn];
+                accumulators = new int[blockWidth];
                 return;
             }
 
@@ -124,6 +168,11 @@ namespace QuantBuild.Runtime
             chunkPositions = Math.Min(RoundUp(outPlane, TilePositions), positions);
             packed = new byte[groupsOfFour * 4 * chunkPositions];
             lanes = new byte[4 * geometry.OutWidth];
+            tapWeights = new int[0];
+            tapStarts = new int[0];
+            tapPhaseColumns = new int[0];
+            phasePlane = new byte[0];
+            paddedRow = new byte[0];
             accumulators = new int[4 * TilePositions];
         }
 
@@ -209,6 +258,7 @@ namespace QuantBuild.Runtime
             }
         }
 
+        public static long SumTicks, RequantTicks;
         private static int RoundUp(int value, int multiple)
         {
             return (value + multiple - 1) / multiple * multiple;
@@ -216,6 +266,13 @@ namespace QuantBuild.Runtime
 
         // ---------------------------------------------------------------- one input channel per group
 
+        /// <summary>
+        /// Per input plane, the rows are copied once as codes + 128 with the left and right padding filled in
+        /// (z_x + 128, i.e. real 0) and split into column-stride phases, so every tap of every output row reads a
+        /// contiguous run: padded column ox·s + c lives in phase c mod s at index ox + c / s. Per output row, blocks
+        /// of 16 columns then sum w·(code − (z_x + 128)) over the taps whose input row exists, in registers, and
+        /// the row is requantized at once.
+        /// </summary>
         private void EvalSingleInputChannel(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
         {
             Conv2DGeometry g = geometry;
@@ -223,130 +280,212 @@ namespace QuantBuild.Runtime
             int outPlane = g.OutHeight * g.OutWidth;
             int taps = g.KernelHeight * g.KernelWidth;
             int ocPerGroup = g.OutChannelsPerGroup;
+            int phases = g.StrideWidth;
             Span<int> acc = accumulators;
             for (int n = 0; n < g.Batch; n++)
             {
                 for (int oc = 0; oc < g.OutChannels; oc++)
                 {
-                    ReadOnlySpan<sbyte> plane = input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane);
+                    if (oc % ocPerGroup == 0)
+                    {
+                        FillPhasePlane(input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane));
+                    }
+
                     ReadOnlySpan<sbyte> filter = weights.Slice(oc * taps, taps);
                     int outBase = (n * g.OutChannels + oc) * outPlane;
-                    int channelBias = bias[oc];
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
-                        acc.Slice(0, g.OutWidth).Clear();
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        int live = 0;
+                        for (int t = 0; t < taps; t++)
                         {
-                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                            if (iy < 0 || iy >= g.InHeight)
+                            int iy = oy * g.StrideHeight + tapRows[t];
+                            if (filter[t] == 0 || iy < 0 || iy >= g.InHeight)
                             {
-                                continue; // padded rows hold z_x: they add 0
+                                continue; // zero weights and padded rows add 0
                             }
 
-                            ReadOnlySpan<sbyte> row = plane.Slice(iy * g.InWidth, g.InWidth);
-                            for (int kx = 0; kx < g.KernelWidth; kx++)
-                            {
-                                int w = filter[ky * g.KernelWidth + kx];
-                                if (w != 0)
-                                {
-                                    AddTap(row, acc, w, kx * g.DilationWidth - g.PadLeft);
-                                }
-                            }
+                            tapWeights[live] = filter[t];
+                            tapStarts[live++] = iy * phases * phaseWidth + tapPhaseColumns[t];
                         }
 
-                        requantizer.ApplyRow(acc.Slice(0, g.OutWidth), channelBias, oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
+                        SumTaps(live, acc);
+                        requantizer.ApplyRow(acc.Slice(0, g.OutWidth), bias[oc], oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
                     }
                 }
             }
         }
 
-        /// <summary>acc[ox] += w·(row[ox·stride + offset] − z_x) for every ox whose tap lies inside the row.</summary>
-        private void AddTap(ReadOnlySpan<sbyte> row, Span<int> acc, int w, int offset)
+        /// <summary>
+        /// <see cref="phasePlane"/>[(iy·s + φ)·phaseWidth + j] = code + 128 of padded column j·s + φ of row iy (input
+        /// column j·s + φ − padLeft), the padding code outside the row.
+        /// </summary>
+        private void FillPhasePlane(ReadOnlySpan<sbyte> plane)
         {
-            int stride = geometry.StrideWidth;
-            int outWidth = geometry.OutWidth;
-            // Valid columns: 0 ≤ ox·stride + offset < width.
-            int first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-            int lastInput = row.Length - 1 - offset;
-            if (lastInput < 0)
+            Conv2DGeometry g = geometry;
+            int phases = g.StrideWidth;
+            byte padCode = (byte)(inputZeroPoint + 128);
+            Span<byte> padded = phases == 1 ? Span<byte>.Empty : paddedRow;
+            for (int iy = 0; iy < g.InHeight; iy++)
             {
-                return;
+                Span<byte> target = phases == 1 ? phasePlane.AsSpan(iy * phaseWidth, phaseWidth) : padded;
+                ReadOnlySpan<sbyte> row = plane.Slice(iy * g.InWidth, g.InWidth);
+                int left = Math.Min(g.PadLeft, target.Length);
+                int copied = Math.Max(0, Math.Min(g.InWidth, target.Length - left));
+                target.Slice(0, left).Fill(padCode);
+                FlipSign(row.Slice(0, copied), target.Slice(left, copied));
+                target.Slice(left + copied).Fill(padCode);
+                if (phases > 1)
+                {
+                    SplitPhases(padded, phasePlane.AsSpan(iy * phases * phaseWidth, phases * phaseWidth), phases, phaseWidth);
+                }
             }
+        }
 
-            int end = Math.Min(outWidth, lastInput / stride + 1);
-            int ox = first;
-            if (stride == 1)
-            {
+        /// <summary>target[i] = source[i] + 128 as a byte (the sign bit flipped).</summary>
+        private static void FlipSign(ReadOnlySpan<sbyte> source, Span<byte> target)
+        {
+            ref byte from = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(source));
+            ref byte to = ref MemoryMarshal.GetReference(target);
+            int i = 0;
 #if NET8_0_OR_GREATER
-                if (Vector256.IsHardwareAccelerated)
+            if (Vector128.IsHardwareAccelerated)
+            {
+                for (; i <= source.Length - 16; i += 16)
                 {
-                    ref sbyte source = ref MemoryMarshal.GetReference(row);
-                    ref int target = ref MemoryMarshal.GetReference(acc);
-                    Vector256<short> zero = Vector256.Create((short)inputZeroPoint);
-                    Vector256<short> weight = Vector256.Create((short)w);
-                    for (; ox <= end - 16; ox += 16)
-                    {
-                        Vector256<short> x = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)).ToVector256Unsafe());
-                        // |x − z_x| ≤ 255 and |w| ≤ 128: the int16 product (≤ 32640) is exact.
-                        Vector256<short> product = (x - zero) * weight;
-                        Vector256<int> low = Vector256.WidenLower(product);
-                        Vector256<int> high = Vector256.WidenUpper(product);
-                        (Vector256.LoadUnsafe(ref target, (nuint)ox) + low).StoreUnsafe(ref target, (nuint)ox);
-                        (Vector256.LoadUnsafe(ref target, (nuint)(ox + 8)) + high).StoreUnsafe(ref target, (nuint)(ox + 8));
-                    }
+                    (Vector128.LoadUnsafe(ref from, (nuint)i) ^ Vector128.Create((byte)0x80)).StoreUnsafe(ref to, (nuint)i);
                 }
-                else if (AdvSimd.Arm64.IsSupported)
-                {
-                    // SMLAL/SMLAL2 multiply the int16 differences by w and add them into the int32 row in one step
-                    // (exact: |(x − z_x)·w| ≤ 32640), where the portable form below widens the products first.
-                    ref sbyte source = ref MemoryMarshal.GetReference(row);
-                    ref int target = ref MemoryMarshal.GetReference(acc);
-                    Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
-                    Vector128<short> weight = Vector128.Create((short)w);
-                    for (; ox <= end - 16; ox += 16)
-                    {
-                        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)));
-                        Vector128<short> dLow = xLow - zero;
-                        Vector128<short> dHigh = xHigh - zero;
-                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)ox), dLow.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)ox);
-                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 4)), dLow, weight).StoreUnsafe(ref target, (nuint)(ox + 4));
-                        AdvSimd.MultiplyWideningLowerAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 8)), dHigh.GetLower(), weight.GetLower()).StoreUnsafe(ref target, (nuint)(ox + 8));
-                        AdvSimd.MultiplyWideningUpperAndAdd(Vector128.LoadUnsafe(ref target, (nuint)(ox + 12)), dHigh, weight).StoreUnsafe(ref target, (nuint)(ox + 12));
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    // The same arithmetic 16 columns at a time in 128-bit vectors (x64 without AVX2, other SIMD targets).
-                    ref sbyte source = ref MemoryMarshal.GetReference(row);
-                    ref int target = ref MemoryMarshal.GetReference(acc);
-                    Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
-                    Vector128<short> weight = Vector128.Create((short)w);
-                    for (; ox <= end - 16; ox += 16)
-                    {
-                        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)(ox + offset)));
-                        // |x − z_x| ≤ 255 and |w| ≤ 128: the int16 products (≤ 32640) are exact.
-                        Vector128<short> productLow = (xLow - zero) * weight;
-                        Vector128<short> productHigh = (xHigh - zero) * weight;
-                        (Vector128<int> p0, Vector128<int> p1) = Vector128.Widen(productLow);
-                        (Vector128<int> p2, Vector128<int> p3) = Vector128.Widen(productHigh);
-                        (Vector128.LoadUnsafe(ref target, (nuint)ox) + p0).StoreUnsafe(ref target, (nuint)ox);
-                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 4)) + p1).StoreUnsafe(ref target, (nuint)(ox + 4));
-                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 8)) + p2).StoreUnsafe(ref target, (nuint)(ox + 8));
-                        (Vector128.LoadUnsafe(ref target, (nuint)(ox + 12)) + p3).StoreUnsafe(ref target, (nuint)(ox + 12));
-                    }
-                }
+            }
 #endif
-                for (; ox < end; ox++)
+            for (; i < source.Length; i++)
+            {
+                Unsafe.Add(ref to, i) = (byte)(Unsafe.Add(ref from, i) ^ 0x80);
+            }
+        }
+
+        /// <summary>phase φ of <paramref name="target"/> (width <paramref name="width"/>) = padded[j·phases + φ]; two phases by vector byte narrowing.</summary>
+        private static void SplitPhases(Span<byte> padded, Span<byte> target, int phases, int width)
+        {
+            ref byte from = ref MemoryMarshal.GetReference(padded);
+            ref byte even = ref MemoryMarshal.GetReference(target);
+            int j = 0;
+#if NET8_0_OR_GREATER
+            if (phases == 2 && Vector128.IsHardwareAccelerated)
+            {
+                ref byte odd = ref Unsafe.Add(ref even, width);
+                Vector128<ushort> low = Vector128.Create((ushort)0xFF);
+                for (; j <= width - 16; j += 16)
                 {
-                    acc[ox] += w * (row[ox + offset] - inputZeroPoint);
+                    Vector128<ushort> a = Vector128.LoadUnsafe(ref from, (nuint)(2 * j)).AsUInt16();
+                    Vector128<ushort> b = Vector128.LoadUnsafe(ref from, (nuint)(2 * j + 16)).AsUInt16();
+                    Vector128.Narrow(a & low, b & low).StoreUnsafe(ref even, (nuint)j);
+                    Vector128.Narrow(Vector128.ShiftRightLogical(a, 8), Vector128.ShiftRightLogical(b, 8)).StoreUnsafe(ref odd, (nuint)j);
+                }
+            }
+#endif
+            for (; j < width; j++)
+            {
+                for (int phase = 0; phase < phases; phase++)
+                {
+                    Unsafe.Add(ref even, phase * width + j) = Unsafe.Add(ref from, j * phases + phase);
+                }
+            }
+        }
+
+        /// <summary>acc[i] = Σ_t tapWeights[t]·(phasePlane[tapStarts[t] + i] − (z_x + 128)) over the first <paramref name="live"/> taps, whole 16-column blocks.</summary>
+        private void SumTaps(int live, Span<int> acc)
+        {
+            int shiftedZero = inputZeroPoint + 128;
+            int laneStride = acc.Length;
+            ref byte plane0 = ref phasePlane[0];
+            ref int weight0 = ref tapWeights[0];
+            ref int start0 = ref tapStarts[0];
+            int i = 0;
+#if NET8_0_OR_GREATER
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<short> zero = Vector256.Create((short)shiftedZero);
+                for (; i < laneStride; i += 16)
+                {
+                    Vector256<int> low = Vector256<int>.Zero, high = Vector256<int>.Zero;
+                    for (int t = 0; t < live; t++)
+                    {
+                        Vector256<short> x = Vector256.WidenLower(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)).ToVector256Unsafe()).AsInt16();
+                        // |x − z| ≤ 255 and |w| ≤ 128: the int16 product (≤ 32640) is exact.
+                        Vector256<short> product = (x - zero) * Vector256.Create((short)Unsafe.Add(ref weight0, t));
+                        low += Vector256.WidenLower(product);
+                        high += Vector256.WidenUpper(product);
+                    }
+
+                    low.StoreUnsafe(ref target, (nuint)i);
+                    high.StoreUnsafe(ref target, (nuint)(i + 8));
                 }
 
                 return;
             }
 
-            for (; ox < end; ox++)
+            if (AdvSimd.Arm64.IsSupported)
             {
-                acc[ox] += w * (row[ox * stride + offset] - inputZeroPoint);
+                // SMLAL/SMLAL2 multiply the int16 differences by w and accumulate into int32 in one step.
+                Vector128<short> zero = Vector128.Create((short)shiftedZero);
+                for (; i < laneStride; i += 16)
+                {
+                    Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
+                    for (int t = 0; t < live; t++)
+                    {
+                        (Vector128<ushort> xLow, Vector128<ushort> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)));
+                        Vector128<short> dLow = xLow.AsInt16() - zero;
+                        Vector128<short> dHigh = xHigh.AsInt16() - zero;
+                        Vector128<short> w = Vector128.Create((short)tapWeights[t]);
+                        a0 = AdvSimd.MultiplyWideningLowerAndAdd(a0, dLow.GetLower(), w.GetLower());
+                        a1 = AdvSimd.MultiplyWideningUpperAndAdd(a1, dLow, w);
+                        a2 = AdvSimd.MultiplyWideningLowerAndAdd(a2, dHigh.GetLower(), w.GetLower());
+                        a3 = AdvSimd.MultiplyWideningUpperAndAdd(a3, dHigh, w);
+                    }
+
+                    a0.StoreUnsafe(ref target, (nuint)i);
+                    a1.StoreUnsafe(ref target, (nuint)(i + 4));
+                    a2.StoreUnsafe(ref target, (nuint)(i + 8));
+                    a3.StoreUnsafe(ref target, (nuint)(i + 12));
+                }
+
+                return;
+            }
+
+            if (Vector128.IsHardwareAccelerated)
+            {
+                // The same arithmetic in 128-bit vectors (x64 without AVX2, other SIMD targets).
+                Vector128<short> zero = Vector128.Create((short)shiftedZero);
+                for (; i < laneStride; i += 16)
+                {
+                    Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
+                    for (int t = 0; t < live; t++)
+                    {
+                        (Vector128<ushort> xLow, Vector128<ushort> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)));
+                        Vector128<short> w = Vector128.Create((short)tapWeights[t]);
+                        (Vector128<int> p0, Vector128<int> p1) = Vector128.Widen((xLow.AsInt16() - zero) * w);
+                        (Vector128<int> p2, Vector128<int> p3) = Vector128.Widen((xHigh.AsInt16() - zero) * w);
+                        a0 += p0; a1 += p1; a2 += p2; a3 += p3;
+                    }
+
+                    a0.StoreUnsafe(ref target, (nuint)i);
+                    a1.StoreUnsafe(ref target, (nuint)(i + 4));
+                    a2.StoreUnsafe(ref target, (nuint)(i + 8));
+                    a3.StoreUnsafe(ref target, (nuint)(i + 12));
+                }
+
+                return;
+            }
+#endif
+            for (; i < laneStride; i++)
+            {
+                int sum = 0;
+                for (int t = 0; t < live; t++)
+                {
+                    sum += tapWeights[t] * (Unsafe.Add(ref plane0, tapStarts[t] + i) - shiftedZero);
+                }
+
+                acc[i] = sum;
             }
         }
 
@@ -426,38 +565,60 @@ namespace QuantBuild.Runtime
             }
 
             byte padCode = (byte)(inputZeroPoint + 128);
-            int kernelArea = g.KernelHeight * g.KernelWidth;
-            int ic = k / kernelArea;
-            int ky = (k % kernelArea) / g.KernelWidth;
-            int kx = k % g.KernelWidth;
-            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+            int iy = oy * g.StrideHeight + tapRows[k];
             if (iy < 0 || iy >= g.InHeight)
             {
                 lane.Fill(padCode);
                 return;
             }
 
-            ReadOnlySpan<sbyte> row = groupInput.Slice((ic * g.InHeight + iy) * g.InWidth, g.InWidth);
+            ReadOnlySpan<sbyte> row = groupInput.Slice(tapPlanes[k] + iy * g.InWidth, g.InWidth);
             int stride = g.StrideWidth;
             // Input column of lane entry i: (ox + i)·stride + offset; entries [first, last) lie inside the row.
-            int offset = ox * stride + kx * g.DilationWidth - g.PadLeft;
-            int first = offset >= 0 ? 0 : Math.Min(lane.Length, (-offset + stride - 1) / stride);
-            int last = offset >= row.Length ? 0 : Math.Min(lane.Length, (row.Length - 1 - offset) / stride + 1);
+            int offset = ox * stride + tapColumns[k];
+            int first, last;
+            if (stride == 1)
+            {
+                first = Math.Min(lane.Length, Math.Max(0, -offset));
+                last = Math.Min(lane.Length, row.Length - offset);
+            }
+            else
+            {
+                first = offset >= 0 ? 0 : Math.Min(lane.Length, (-offset + stride - 1) / stride);
+                last = offset >= row.Length ? 0 : Math.Min(lane.Length, (row.Length - 1 - offset) / stride + 1);
+            }
+
             last = Math.Max(first, last);
-            lane.Slice(0, first).Fill(padCode);
-            lane.Slice(last).Fill(padCode);
-            int i = first;
             ref sbyte source = ref MemoryMarshal.GetReference(row);
             ref byte target = ref MemoryMarshal.GetReference(lane);
+            // The padded edges are a few columns: a loop, where Span.Fill's call costs more than the stores.
+            for (int e = 0; e < first; e++)
+            {
+                Unsafe.Add(ref target, e) = padCode;
+            }
+
+            for (int e = last; e < lane.Length; e++)
+            {
+                Unsafe.Add(ref target, e) = padCode;
+            }
+
+            int i = first;
 #if NET8_0_OR_GREATER
             if (Vector128.IsHardwareAccelerated)
             {
                 Vector128<byte> flip = Vector128.Create((byte)0x80);
                 if (stride == 1)
                 {
-                    for (; i <= last - 16; i += 16)
+                    if (last - first >= 16)
                     {
-                        (Vector128.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(i + offset)) ^ flip).StoreUnsafe(ref target, (nuint)i);
+                        for (; i <= last - 16; i += 16)
+                        {
+                            (Vector128.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(i + offset)) ^ flip).StoreUnsafe(ref target, (nuint)i);
+                        }
+
+                        // The remainder as one last vector ending at the run's end, overlapping the previous one.
+                        (Vector128.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(last - 16 + offset)) ^ flip).StoreUnsafe(ref target, (nuint)(last - 16));
+                        i = last;
                     }
                 }
                 else if (stride == 2)
