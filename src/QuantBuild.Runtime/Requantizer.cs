@@ -140,10 +140,10 @@ namespace QuantBuild.Runtime
             var high128 = Vector128.Create(ClampMax);
             for (; i <= n - 16; i += 16)
             {
-                var r0 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)i) + add128, constants) + zero128;
-                var r1 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 4)) + add128, constants) + zero128;
-                var r2 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 8)) + add128, constants) + zero128;
-                var r3 = Scale128(Vector128.LoadUnsafe(ref source, (nuint)(i + 12)) + add128, constants) + zero128;
+                var r0 = SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref source, (nuint)i) + add128, constants) + zero128;
+                var r1 = SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref source, (nuint)(i + 4)) + add128, constants) + zero128;
+                var r2 = SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref source, (nuint)(i + 8)) + add128, constants) + zero128;
+                var r3 = SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref source, (nuint)(i + 12)) + add128, constants) + zero128;
                 r0 = Vector128.Min(Vector128.Max(r0, low128), high128);
                 r1 = Vector128.Min(Vector128.Max(r1, low128), high128);
                 r2 = Vector128.Min(Vector128.Max(r2, low128), high128);
@@ -156,13 +156,6 @@ namespace QuantBuild.Runtime
             return i;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector128<int> Scale128(Vector128<int> x, in SingleRoundingVector.Constants constants)
-        {
-            return AdvSimd.Arm64.IsSupported
-                ? SingleRoundingVector.ApplyArm(x, constants)
-                : SingleRoundingVector.ApplySse41(x, constants);
-        }
 #endif
 
         /// <summary>The int64-accumulator variant for layers whose bound exceeds int32.</summary>

@@ -79,6 +79,13 @@ namespace QuantBuild.Runtime
             return AdvSimd.ExtractNarrowingUpper(AdvSimd.ExtractNarrowingLower(low), high);
         }
 
+        /// <summary>The 128-bit form of this machine (Arm64 or SSE4.1).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> Apply128(Vector128<int> x, in Constants c)
+        {
+            return AdvSimd.Arm64.IsSupported ? ApplyArm(x, c) : ApplySse41(x, c);
+        }
+
         /// <summary>True when one of the forms above runs on this machine.</summary>
         public static bool IsAccelerated
         {

@@ -61,6 +61,11 @@ namespace QuantBuild.Runtime
             public long[] ScaledA;
             public long[] ScaledB;
 
+            public int InvokeRow(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            {
+                return 0; // per-code tables: no vector form
+            }
+
             public sbyte Invoke(int a, int b)
             {
                 long y = ((ScaledA[(byte)a] + ScaledB[(byte)b] + (1L << (LeftShift - 1))) >> LeftShift) + ZeroOut;

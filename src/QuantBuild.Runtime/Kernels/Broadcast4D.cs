@@ -83,7 +83,15 @@ namespace QuantBuild.Runtime
     /// <summary>A binary int8 → int8 operation on two codes (implemented by value types for inlining).</summary>
     public interface IBinaryInt8Operator
     {
+        /// <summary>The definition: the output code for one pair of input codes.</summary>
         sbyte Invoke(int a, int b);
+
+        /// <summary>
+        /// An optional vector form over one output row: a and b have the row's length, or length 1 when that
+        /// operand is broadcast along it. Writes a leading part of the row exactly as <see cref="Invoke"/> would and
+        /// returns its length (0 when the operator has no vector form); the driver does the rest with Invoke.
+        /// </summary>
+        int InvokeRow(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output);
     }
 
     /// <summary>Walks a prepared broadcast and applies an operator; no allocation.</summary>
@@ -99,15 +107,14 @@ namespace QuantBuild.Runtime
 
             if (shape.LengthA == shape.OutputLength && shape.LengthB == shape.OutputLength)
             {
-                for (int i = 0; i < output.Length; i++)
-                {
-                    output[i] = op.Invoke(a[i], b[i]);
-                }
-
+                RunRow(ref op, a, b, output);
                 return;
             }
 
             int o = 0;
+            int width = shape.OutputDimension(3);
+            int lengthA = shape.StrideA(3) == 0 ? 1 : width;
+            int lengthB = shape.StrideB(3) == 0 ? 1 : width;
             for (int d0 = 0; d0 < shape.OutputDimension(0); d0++)
             {
                 for (int d1 = 0; d1 < shape.OutputDimension(1); d1++)
@@ -116,13 +123,44 @@ namespace QuantBuild.Runtime
                     {
                         int ia = d0 * shape.StrideA(0) + d1 * shape.StrideA(1) + d2 * shape.StrideA(2);
                         int ib = d0 * shape.StrideB(0) + d1 * shape.StrideB(1) + d2 * shape.StrideB(2);
-                        int sa = shape.StrideA(3);
-                        int sb = shape.StrideB(3);
-                        for (int d3 = 0; d3 < shape.OutputDimension(3); d3++)
-                        {
-                            output[o++] = op.Invoke(a[ia + d3 * sa], b[ib + d3 * sb]);
-                        }
+                        RunRow(ref op, a.Slice(ia, lengthA), b.Slice(ib, lengthB), output.Slice(o, width));
+                        o += width;
                     }
+                }
+            }
+        }
+
+        /// <summary>One output row: the operator's vector form, then Invoke for what it left (the innermost stride is 0 or 1).</summary>
+        private static void RunRow<TOperator>(ref TOperator op, ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            where TOperator : struct, IBinaryInt8Operator
+        {
+            int i = op.InvokeRow(a, b, output);
+            if (a.Length == 1 && b.Length == 1)
+            {
+                for (; i < output.Length; i++)
+                {
+                    output[i] = op.Invoke(a[0], b[0]);
+                }
+            }
+            else if (a.Length == 1)
+            {
+                for (; i < output.Length; i++)
+                {
+                    output[i] = op.Invoke(a[0], b[i]);
+                }
+            }
+            else if (b.Length == 1)
+            {
+                for (; i < output.Length; i++)
+                {
+                    output[i] = op.Invoke(a[i], b[0]);
+                }
+            }
+            else
+            {
+                for (; i < output.Length; i++)
+                {
+                    output[i] = op.Invoke(a[i], b[i]);
                 }
             }
         }

@@ -64,6 +64,11 @@ namespace QuantBuild.Runtime
             public int[] A;
             public int[] B;
 
+            public int InvokeRow(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            {
+                return 0; // per-code tables: no vector form
+            }
+
             public sbyte Invoke(int a, int b)
             {
                 int y = Math.Max(A[(byte)a], B[(byte)b]);

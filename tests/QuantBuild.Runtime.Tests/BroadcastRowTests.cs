@@ -1,0 +1,79 @@
+using QuantBuild.Runtime;
+
+namespace QuantBuild.Runtime.Tests;
+
+/// <summary>
+/// The broadcast driver's row form: Mul's vector rows must equal its per-element definition exactly, for every
+/// way an operand can be broadcast along the innermost axis (contiguous, broadcast a, broadcast b, both), row
+/// lengths that leave every tail, and every code pair.
+/// </summary>
+[TestClass]
+public sealed class BroadcastRowTests
+{
+    private static sbyte MulDefinition(int a, int b, QuantParams qa, QuantParams qb, QuantParams qy, int low, int high)
+    {
+        FixedPoint.QuantizeMultiplier((double)qa.Scale * qb.Scale / qy.Scale, out int m, out int shift);
+        int y = FixedPoint.MultiplyByQuantizedMultiplierSingleRounding((a - qa.ZeroPoint) * (b - qb.ZeroPoint), m, shift) + qy.ZeroPoint;
+        return (sbyte)Math.Clamp(y, low, high);
+    }
+
+    [TestMethod]
+    public void Mul_EqualsItsDefinition_ForEveryBroadcastOfTheInnermostAxis()
+    {
+        var r = new Random(606);
+        var qa = new QuantParams(0.0371f, -9);
+        var qb = new QuantParams(0.0123f, 17);
+        var cases = new List<(int[] A, int[] B)>();
+        foreach (int width in new[] { 1, 7, 8, 15, 16, 17, 33, 96 })
+        {
+            cases.Add(([3, 2, width], [3, 2, width]));   // same shape: one long row
+            cases.Add(([1, 5, 2, width], [1, 5, 1, 1])); // b per channel (squeeze-excitation)
+            cases.Add(([1, 5, 1, 1], [1, 5, 2, width])); // a per channel
+            cases.Add(([2, 1, width], [1, 3, width]));   // both rows contiguous, outer broadcast
+            cases.Add(([2, 3, 1], [2, 3, 1]));
+        }
+
+        foreach (QuantParams qy in new[] { new QuantParams(0.02f, 3), new QuantParams(0.5f, -120), new QuantParams(1e-4f, 0) })
+        foreach (var (shapeA, shapeB) in cases)
+        {
+            sbyte[] a = TestData.RandomCodes(r, shapeA.Aggregate(1, (x, y) => x * y));
+            sbyte[] b = TestData.RandomCodes(r, shapeB.Aggregate(1, (x, y) => x * y));
+            var shape = new Broadcast4D(shapeA, shapeB);
+            var output = new sbyte[shape.OutputLength];
+            new MulInt8(shapeA, qa, shapeB, qb, qy, -100, 120).Eval(a, b, output);
+            int[] outShape = Enumerable.Range(0, 4).Select(shape.OutputDimension).ToArray();
+            int o = 0;
+            for (int d0 = 0; d0 < outShape[0]; d0++)
+            for (int d1 = 0; d1 < outShape[1]; d1++)
+            for (int d2 = 0; d2 < outShape[2]; d2++)
+            for (int d3 = 0; d3 < outShape[3]; d3++)
+            {
+                int ia = d0 * shape.StrideA(0) + d1 * shape.StrideA(1) + d2 * shape.StrideA(2) + d3 * shape.StrideA(3);
+                int ib = d0 * shape.StrideB(0) + d1 * shape.StrideB(1) + d2 * shape.StrideB(2) + d3 * shape.StrideB(3);
+                Assert.AreEqual(MulDefinition(a[ia], b[ib], qa, qb, qy, -100, 120), output[o++], $"{string.Join('x', shapeA)} * {string.Join('x', shapeB)} at {o - 1}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Mul_EqualsItsDefinition_OverAllCodePairs()
+    {
+        var a = new sbyte[256 * 256];
+        var b = new sbyte[256 * 256];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (sbyte)(i / 256 - 128);
+            b[i] = (sbyte)(i % 256 - 128);
+        }
+
+        var qa = new QuantParams(0.0813f, 40);
+        var qb = new QuantParams(0.0291f, -77);
+        var qy = new QuantParams(0.0517f, -2);
+        var output = new sbyte[a.Length];
+        new MulInt8([a.Length], qa, [b.Length], qb, qy).Eval(a, b, output);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.AreEqual(MulDefinition(a[i], b[i], qa, qb, qy, -128, 127), output[i], $"a {a[i]} b {b[i]}");
+        }
+    }
+}
