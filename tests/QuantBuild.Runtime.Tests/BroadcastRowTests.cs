@@ -76,4 +76,38 @@ public sealed class BroadcastRowTests
             Assert.AreEqual(MulDefinition(a[i], b[i], qa, qb, qy, -128, 127), output[i], $"a {a[i]} b {b[i]}");
         }
     }
+
+    /// <summary>Add's definition: per-operand terms rounded to 2^-20 in double, one rounding of their sum.</summary>
+    private static sbyte AddDefinition(int a, int b, QuantParams qa, QuantParams qb, QuantParams qy, int low, int high)
+    {
+        long Term(int code, QuantParams q) => (long)Math.Round((code - q.ZeroPoint) * ((double)q.Scale / qy.Scale * (1L << AddInt8.LeftShift)), MidpointRounding.AwayFromZero);
+        long y = ((Term(a, qa) + Term(b, qb) + (1L << (AddInt8.LeftShift - 1))) >> AddInt8.LeftShift) + qy.ZeroPoint;
+        return (sbyte)Math.Clamp(y, low, high);
+    }
+
+    [TestMethod]
+    public void Add_EqualsItsDefinition_OnInt32RowsAndOnTheInt64Path()
+    {
+        var r = new Random(707);
+        // Ratios ~2 (int32 rows) and ~5000 (terms beyond int32: the int64 definition runs).
+        foreach (var (qa, qb, qy) in new[]
+        {
+            (new QuantParams(0.0371f, -9), new QuantParams(0.0123f, 17), new QuantParams(0.02f, 3)),
+            (new QuantParams(50f, 4), new QuantParams(0.01f, -3), new QuantParams(0.01f, 0)),
+        })
+        foreach (var (shapeA, shapeB) in new (int[], int[])[] { ([2, 3, 37], [2, 3, 37]), ([1, 4, 2, 19], [1, 4, 1, 1]), ([1, 4, 1, 1], [1, 4, 2, 19]) })
+        {
+            sbyte[] a = TestData.RandomCodes(r, shapeA.Aggregate(1, (x, y) => x * y));
+            sbyte[] b = TestData.RandomCodes(r, shapeB.Aggregate(1, (x, y) => x * y));
+            var shape = new Broadcast4D(shapeA, shapeB);
+            var output = new sbyte[shape.OutputLength];
+            new AddInt8(shapeA, qa, shapeB, qb, qy, -110, 125).Eval(a, b, output);
+            for (int o = 0; o < output.Length; o++)
+            {
+                int ia = shapeA.Aggregate(1, (x, y) => x * y) == output.Length ? o : o / (output.Length / a.Length);
+                int ib = shapeB.Aggregate(1, (x, y) => x * y) == output.Length ? o : o / (output.Length / b.Length);
+                Assert.AreEqual(AddDefinition(a[ia], b[ib], qa, qb, qy, -110, 125), output[o], $"{qa.Scale} at {o}");
+            }
+        }
+    }
 }

@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace QuantBuild.Runtime
 {
@@ -29,6 +31,34 @@ namespace QuantBuild.Runtime
             // often, and the misses compound through residual blocks).
             op.ScaledA = Tabulate(a, output);
             op.ScaledB = Tabulate(b, output);
+            // When every sum of two terms plus the rounding half fits int32 (scale ratios below about 2^10), rows
+            // run on int32 copies of the tables: the same sums, so the same bits, at half the table bytes.
+            long largest = MaxAbs(op.ScaledA) + MaxAbs(op.ScaledB) + (1L << (LeftShift - 1));
+            bool fits = largest <= int.MaxValue;
+            op.NarrowA = fits ? Narrow(op.ScaledA) : new int[0];
+            op.NarrowB = fits ? Narrow(op.ScaledB) : new int[0];
+        }
+
+        private static long MaxAbs(long[] table)
+        {
+            long max = 0;
+            foreach (long v in table)
+            {
+                max = Math.Max(max, Math.Abs(v));
+            }
+
+            return max;
+        }
+
+        private static int[] Narrow(long[] table)
+        {
+            var narrow = new int[table.Length];
+            for (int i = 0; i < table.Length; i++)
+            {
+                narrow[i] = (int)table[i];
+            }
+
+            return narrow;
         }
 
         private static long[] Tabulate(QuantParams operand, QuantParams output)
@@ -61,9 +91,33 @@ namespace QuantBuild.Runtime
             public long[] ScaledA;
             public long[] ScaledB;
 
+            public int[] NarrowA;
+            public int[] NarrowB;
+
+            /// <summary>Invoke's arithmetic on int32 tables without bounds checks (x64 has no byte-indexed 32-bit gather worth its cost here).</summary>
             public int InvokeRow(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
             {
-                return 0; // per-code tables: no vector form
+                if (NarrowA.Length == 0)
+                {
+                    return 0;
+                }
+
+                ref int tableA = ref NarrowA[0];
+                ref int tableB = ref NarrowB[0];
+                ref sbyte pa = ref MemoryMarshal.GetReference(a);
+                ref sbyte pb = ref MemoryMarshal.GetReference(b);
+                ref sbyte po = ref MemoryMarshal.GetReference(output);
+                int stepA = a.Length == 1 ? 0 : 1;
+                int stepB = b.Length == 1 ? 0 : 1;
+                const int Half = 1 << (LeftShift - 1);
+                for (int i = 0; i < output.Length; i++)
+                {
+                    int sum = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB));
+                    int y = ((sum + Half) >> LeftShift) + ZeroOut;
+                    Unsafe.Add(ref po, i) = (sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y));
+                }
+
+                return output.Length;
             }
 
             public sbyte Invoke(int a, int b)
