@@ -50,6 +50,7 @@ namespace QuantBuild.Runtime
         private readonly int chunkPositions;
         private readonly byte[] packed;
         private readonly byte[] lanes;
+        private readonly bool rowsAreContiguous;
         private readonly int[] tapWeights;
         private readonly int[] tapStarts;
         private readonly int[] tapPhaseColumns;
@@ -167,7 +168,8 @@ namespace QuantBuild.Runtime
             int positions = Math.Max(TilePositions, ChunkBytes / (groupsOfFour * 4) / TilePositions * TilePositions);
             chunkPositions = Math.Min(RoundUp(outPlane, TilePositions), positions);
             packed = new byte[groupsOfFour * 4 * chunkPositions];
-            lanes = new byte[4 * geometry.OutWidth];
+            lanes = new byte[4 * chunkPositions];
+            rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
             tapWeights = new int[0];
             tapStarts = new int[0];
             tapPhaseColumns = new int[0];
@@ -258,7 +260,6 @@ namespace QuantBuild.Runtime
             }
         }
 
-        public static long SumTicks, RequantTicks;
         private static int RoundUp(int value, int multiple)
         {
             return (value + multiple - 1) / multiple * multiple;
@@ -537,19 +538,83 @@ namespace QuantBuild.Runtime
             int end = start + count;
             for (int q = 0; q < groupsOfFour; q++)
             {
-                int p = start;
-                while (p < end)
+                for (int j = 0; j < 4; j++)
                 {
-                    int oy = p / outWidth;
-                    int ox = p - oy * outWidth;
-                    int run = Math.Min(outWidth - ox, end - p);
-                    for (int j = 0; j < 4; j++)
+                    Span<byte> lane = lanes.AsSpan(j * chunkPositions, count);
+                    if (rowsAreContiguous && 4 * q + j < g.FanIn)
                     {
-                        GatherLane(groupInput, 4 * q + j, oy, ox, lanes.AsSpan(j * outWidth, run));
+                        GatherContiguousLane(groupInput, 4 * q + j, start, lane);
+                        continue;
                     }
 
-                    Interleave(lanes, outWidth, run, packed.AsSpan(q * rowStride + 4 * (p - start), 4 * run));
-                    p += run;
+                    int p = start;
+                    while (p < end)
+                    {
+                        int oy = p / outWidth;
+                        int ox = p - oy * outWidth;
+                        int run = Math.Min(outWidth - ox, end - p);
+                        GatherLane(groupInput, 4 * q + j, oy, ox, lane.Slice(p - start, run));
+                        p += run;
+                    }
+                }
+
+                // One interleave over the whole chunk: narrow output rows still fill whole vectors.
+                Interleave(lanes, chunkPositions, count, packed.AsSpan(q * rowStride, 4 * count));
+            }
+        }
+
+        /// <summary>
+        /// <see cref="GatherLane"/> over a whole chunk when both strides are 1 and output rows are as wide as input
+        /// rows: tap k at position p then reads input index p + rowOffset·width + columnOffset, one contiguous run
+        /// across rows. The run is copied at once; rows outside the input and the few columns per row that the
+        /// column offset pushes past a row's edge are then set to the padding code.
+        /// </summary>
+        private void GatherContiguousLane(ReadOnlySpan<sbyte> groupInput, int k, int start, Span<byte> lane)
+        {
+            Conv2DGeometry g = geometry;
+            int width = g.InWidth;
+            int count = lane.Length;
+            byte padCode = (byte)(inputZeroPoint + 128);
+            int rowOffset = tapRows[k];
+            int columnOffset = tapColumns[k];
+            ReadOnlySpan<sbyte> plane = groupInput.Slice(tapPlanes[k], g.InHeight * width);
+            // Positions whose input row exists: oy + rowOffset in [0, InHeight).
+            int first = Math.Max(start, Math.Max(0, -rowOffset) * width);
+            int end = Math.Min(start + count, Math.Min(g.OutHeight, g.InHeight - rowOffset) * width);
+            if (first >= end || Math.Abs(columnOffset) >= width)
+            {
+                lane.Fill(padCode);
+                return;
+            }
+
+            long shift = (long)rowOffset * width + columnOffset;
+            // Clip to the plane; what the clip drops lies in an edge column and is padded below anyway.
+            int copyFrom = (int)Math.Max(first, -shift);
+            int copyTo = (int)Math.Min(end, plane.Length - shift);
+            lane.Slice(0, first - start).Fill(padCode);
+            lane.Slice(end - start).Fill(padCode);
+            if (copyTo > copyFrom)
+            {
+                FlipSign(plane.Slice((int)(copyFrom + shift), copyTo - copyFrom), lane.Slice(copyFrom - start, copyTo - copyFrom));
+            }
+
+            if (columnOffset == 0)
+            {
+                return;
+            }
+
+            // Columns ox with ox + columnOffset outside [0, width): the first −offset or the last +offset of each row.
+            int edgeFrom = columnOffset > 0 ? width - columnOffset : 0;
+            int edgeCount = Math.Abs(columnOffset);
+            for (int rowStart = first - first % width; rowStart < end; rowStart += width)
+            {
+                for (int c = edgeFrom; c < edgeFrom + edgeCount; c++)
+                {
+                    int position = rowStart + c;
+                    if (position >= first && position < end)
+                    {
+                        lane[position - start] = padCode;
+                    }
                 }
             }
         }
@@ -618,6 +683,14 @@ namespace QuantBuild.Runtime
 
                         // The remainder as one last vector ending at the run's end, overlapping the previous one.
                         (Vector128.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(last - 16 + offset)) ^ flip).StoreUnsafe(ref target, (nuint)(last - 16));
+                        i = last;
+                    }
+                    else if (last - first >= 8)
+                    {
+                        // Short rows (8–15 columns): two overlapping 8-byte vectors.
+                        Vector64<byte> flip64 = Vector64.Create((byte)0x80);
+                        (Vector64.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(first + offset)) ^ flip64).StoreUnsafe(ref target, (nuint)first);
+                        (Vector64.LoadUnsafe(ref Unsafe.As<sbyte, byte>(ref source), (nuint)(last - 8 + offset)) ^ flip64).StoreUnsafe(ref target, (nuint)(last - 8));
                         i = last;
                     }
                 }
