@@ -102,4 +102,66 @@ public sealed class ConvKernelPathTests
             AssertMatchesReference(r, g, r.Next(-128, 128), $"trial {trial}: {g.Batch}x{g.InChannels}x{inH}x{inW} -> {g.OutChannels} k{kh}x{kw} g{groups}");
         }
     }
+
+    /// <summary>Given weights and input: the optimized kernel equals the reference.</summary>
+    private static Conv2DInt8 AssertMatchesReference(Conv2DGeometry g, sbyte[] w, sbyte[] input, int inputZeroPoint, string context)
+    {
+        var r = new Random(5);
+        var x = new QuantParams(0.02f, inputZeroPoint);
+        float[] sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
+        // Output scale from the largest possible accumulator, so results stay off the clamp and any error shows.
+        double largest = Enumerable.Range(0, g.OutChannels).Max(c => w.Skip(c * g.FanIn).Take(g.FanIn).Sum(v => Math.Abs((double)v)) * 255);
+        var y = new QuantParams((float)(x.Scale * 0.02 * largest / 100), 3);
+        int[] bias = new int[g.OutChannels];
+        var expected = new sbyte[g.OutputLength];
+        var actual = new sbyte[g.OutputLength];
+        new Conv2DInt8Reference(g, x, sw, y, w, bias).Eval(input, w, expected);
+        var optimized = new Conv2DInt8(g, x, sw, y, w, bias);
+        optimized.Eval(input, w, actual);
+        TestData.AssertSameCodes(expected, actual, context);
+        return optimized;
+    }
+
+    [TestMethod]
+    public void PairSumPath_BitIdentical_AtTheInt16SaturationBoundary()
+    {
+        var r = new Random(4096);
+        // Fan-in 37: nine whole groups of four and a zero-extended tail pair; 9 filters: two 4-filter tiles and a single.
+        var g = new Conv2DGeometry(1, 37, 5, 7, 9, 1, 1);
+        foreach (int code in new[] { 127, -128 })
+        {
+            // Every input code at an end of the range makes every u = x + 128 equal 255 or 0.
+            sbyte[] input = Enumerable.Repeat((sbyte)code, g.InputLength).ToArray();
+            foreach (var (first, second, fits) in new[] { (127, 1, true), (64, 64, true), (-128, 0, true), (-64, -64, true), (127, -128, true), (127, 2, false), (-100, -29, false), (127, 127, false), (-128, -128, false) })
+            {
+                var w = new sbyte[g.WeightLength];
+                for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(i % 2 == 0 ? first : second);
+                Conv2DInt8 kernel = AssertMatchesReference(g, w, input, code == 127 ? -128 : 127, $"pairs ({first}, {second}) at code {code}");
+                Assert.AreEqual(fits ? g.OutChannels : 0, kernel.PairSumFilters, $"pairs ({first}, {second})");
+            }
+        }
+
+        // Random small weights: every filter qualifies, on the edge shapes at extreme zero points.
+        foreach (var (shape, name) in EdgeShapes())
+        {
+            foreach (int zeroPoint in new[] { -128, 127 })
+            {
+                Conv2DInt8 kernel = AssertMatchesReference(r, shape, zeroPoint, $"{name}, |w| <= 64, z_x {zeroPoint}", -64, 64);
+                if (shape.InChannelsPerGroup > 1)
+                {
+                    Assert.AreEqual(shape.OutChannels, kernel.PairSumFilters, name);
+                }
+            }
+        }
+
+        // Filters alternating between qualifying and not, in one layer: 4-filter tiles mix both kinds.
+        var mixed = new Conv2DGeometry(1, 24, 6, 16, 10, 3, 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1);
+        var mixedWeights = new sbyte[mixed.WeightLength];
+        for (int c = 0; c < mixed.OutChannels; c++)
+        for (int k = 0; k < mixed.FanIn; k++)
+            mixedWeights[c * mixed.FanIn + k] = (sbyte)(c % 3 == 0 ? r.Next(-128, 128) : r.Next(-64, 65));
+        Conv2DInt8 mixedKernel = AssertMatchesReference(mixed, mixedWeights, TestData.RandomCodes(r, mixed.InputLength), -5, "mixed filters");
+        Assert.IsGreaterThan(0, mixedKernel.PairSumFilters);
+        Assert.IsLessThan(mixed.OutChannels, mixedKernel.PairSumFilters);
+    }
 }

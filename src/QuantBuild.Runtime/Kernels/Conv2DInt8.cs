@@ -51,6 +51,7 @@ namespace QuantBuild.Runtime
         private readonly byte[] packed;
         private readonly byte[] lanes;
         private readonly bool rowsAreContiguous;
+        private readonly bool[] pairsFit;
         private readonly int[] tapWeights;
         private readonly int[] tapStarts;
         private readonly int[] tapPhaseColumns;
@@ -105,6 +106,7 @@ namespace QuantBuild.Runtime
             {
                 packed = new byte[0];
                 lanes = new byte[0];
+                pairsFit = new bool[0];
                 tapWeights = new int[0];
                 tapStarts = new int[0];
                 tapPhaseColumns = new int[0];
@@ -133,10 +135,17 @@ namespace QuantBuild.Runtime
 
                 packed = new byte[0];
                 lanes = new byte[0];
+                pairsFit = new bool[0];
                 tapWeights = new int[fanIn];
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
                 return;
+            }
+
+            pairsFit = new bool[geometry.OutChannels];
+            for (int c = 0; c < geometry.OutChannels; c++)
+            {
+                pairsFit[c] = PairSumsFitInt16(weights.Slice(c * fanIn, fanIn));
             }
 
             // b'_j = b_j − (z_x + 128)·Σ_k w[j,k]; wraps modulo 2^32 like the accumulator itself.
@@ -186,6 +195,12 @@ namespace QuantBuild.Runtime
         public bool UsesInt64Accumulator
         {
             get { return useWideAccumulator; }
+        }
+
+        /// <summary>How many filters qualify for the AVX2 pair-sum dot product (tests check that shapes reach it).</summary>
+        internal int PairSumFilters
+        {
+            get { return Array.FindAll(pairsFit, fits => fits).Length; }
         }
 
         /// <summary>
@@ -258,6 +273,28 @@ namespace QuantBuild.Runtime
             {
                 EvalGemm(input, weights, output);
             }
+        }
+
+        /// <summary>
+        /// True when, for every weight pair (2i, 2i + 1) of the filter (the last one zero-extended), the largest
+        /// |u0·w0 + u1·w1| over codes u in 0–255 fits int16: the positive weights sum to at most 128 and the
+        /// negative ones to at least −128. Then <see cref="PairSumDot"/> cannot saturate on this filter.
+        /// </summary>
+        private static bool PairSumsFitInt16(ReadOnlySpan<sbyte> filter)
+        {
+            for (int k = 0; k < filter.Length; k += 2)
+            {
+                int w0 = filter[k];
+                int w1 = k + 1 < filter.Length ? filter[k + 1] : 0;
+                int positive = Math.Max(w0, 0) + Math.Max(w1, 0);
+                int negative = Math.Min(w0, 0) + Math.Min(w1, 0);
+                if (positive > 128 || negative < -128)
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         private static int RoundUp(int value, int multiple)
@@ -805,45 +842,15 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             if (Avx2.IsSupported)
             {
-                Vector256<int> a00 = Vector256<int>.Zero, a01 = Vector256<int>.Zero;
-                Vector256<int> a10 = Vector256<int>.Zero, a11 = Vector256<int>.Zero;
-                Vector256<int> a20 = Vector256<int>.Zero, a21 = Vector256<int>.Zero;
-                Vector256<int> a30 = Vector256<int>.Zero, a31 = Vector256<int>.Zero;
-                for (int q = 0; q < fullGroups; q++)
+                if (!AvxVnni.IsSupported && pairsFit[oc] && pairsFit[oc + 1] && pairsFit[oc + 2] && pairsFit[oc + 3])
                 {
-                    ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
-                    Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
-                    Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
-                    Vector256<sbyte> v0 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w0, q * 4))).AsSByte();
-                    Vector256<sbyte> v1 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w1, q * 4))).AsSByte();
-                    Vector256<sbyte> v2 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w2, q * 4))).AsSByte();
-                    Vector256<sbyte> v3 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w3, q * 4))).AsSByte();
-                    a00 = MultiplyAdd(a00, x0, v0); a01 = MultiplyAdd(a01, x1, v0);
-                    a10 = MultiplyAdd(a10, x0, v1); a11 = MultiplyAdd(a11, x1, v1);
-                    a20 = MultiplyAdd(a20, x0, v2); a21 = MultiplyAdd(a21, x1, v2);
-                    a30 = MultiplyAdd(a30, x0, v3); a31 = MultiplyAdd(a31, x1, v3);
+                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
+                }
+                else
+                {
+                    Tile4Avx2<ExactDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
                 }
 
-                if (hasTail)
-                {
-                    ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
-                    Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
-                    Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
-                    Vector256<sbyte> v0 = Vector256.Create(tailWeights[oc]).AsSByte();
-                    Vector256<sbyte> v1 = Vector256.Create(tailWeights[oc + 1]).AsSByte();
-                    Vector256<sbyte> v2 = Vector256.Create(tailWeights[oc + 2]).AsSByte();
-                    Vector256<sbyte> v3 = Vector256.Create(tailWeights[oc + 3]).AsSByte();
-                    a00 = MultiplyAdd(a00, x0, v0); a01 = MultiplyAdd(a01, x1, v0);
-                    a10 = MultiplyAdd(a10, x0, v1); a11 = MultiplyAdd(a11, x1, v1);
-                    a20 = MultiplyAdd(a20, x0, v2); a21 = MultiplyAdd(a21, x1, v2);
-                    a30 = MultiplyAdd(a30, x0, v3); a31 = MultiplyAdd(a31, x1, v3);
-                }
-
-                ref int target = ref MemoryMarshal.GetReference(acc);
-                a00.StoreUnsafe(ref target, 0); a01.StoreUnsafe(ref target, 8);
-                a10.StoreUnsafe(ref target, 16); a11.StoreUnsafe(ref target, 24);
-                a20.StoreUnsafe(ref target, 32); a21.StoreUnsafe(ref target, 40);
-                a30.StoreUnsafe(ref target, 48); a31.StoreUnsafe(ref target, 56);
                 return;
             }
 
@@ -881,26 +888,15 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             if (Avx2.IsSupported)
             {
-                Vector256<int> a0 = Vector256<int>.Zero, a1 = Vector256<int>.Zero;
-                for (int q = 0; q < fullGroups; q++)
+                if (!AvxVnni.IsSupported && pairsFit[oc])
                 {
-                    ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
-                    Vector256<sbyte> v = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, q * 4))).AsSByte();
-                    a0 = MultiplyAdd(a0, Vector256.LoadUnsafe(ref bq), v);
-                    a1 = MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
+                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref w, oc, acc);
+                }
+                else
+                {
+                    Tile1Avx2<ExactDot>(ref b, rowStride, ref w, oc, acc);
                 }
 
-                if (hasTail)
-                {
-                    ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
-                    Vector256<sbyte> v = Vector256.Create(tailWeights[oc]).AsSByte();
-                    a0 = MultiplyAdd(a0, Vector256.LoadUnsafe(ref bq), v);
-                    a1 = MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
-                }
-
-                ref int target = ref MemoryMarshal.GetReference(acc);
-                a0.StoreUnsafe(ref target, 0);
-                a1.StoreUnsafe(ref target, 8);
                 return;
             }
 
@@ -1144,23 +1140,125 @@ namespace QuantBuild.Runtime
             (AdvSimd.Arm64.AddPairwise(l3, h3) + c).StoreUnsafe(ref target, 12);
         }
 
-        /// <summary>
-        /// acc + Σ of 4 adjacent u8·s8 products per int32 lane (vpdpbusd, no saturation). Without AVX-VNNI the
-        /// same sums come from two vpmaddwd on the even and odd bytes widened to int16 (|pair| ≤ 65280: exact).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w)
+        /// <summary>The AVX2 4 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
+        private void Tile4Avx2<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int oc, Span<int> acc)
+            where TDot : struct, IByteDot
         {
-            if (AvxVnni.IsSupported)
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            bool hasTail = fanIn % 4 != 0;
+            Vector256<int> a00 = Vector256<int>.Zero, a01 = Vector256<int>.Zero;
+            Vector256<int> a10 = Vector256<int>.Zero, a11 = Vector256<int>.Zero;
+            Vector256<int> a20 = Vector256<int>.Zero, a21 = Vector256<int>.Zero;
+            Vector256<int> a30 = Vector256<int>.Zero, a31 = Vector256<int>.Zero;
+            for (int q = 0; q < fullGroups; q++)
             {
-                return AvxVnni.MultiplyWideningAndAdd(acc, x, w);
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
+                Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
+                Vector256<sbyte> v0 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w0, q * 4))).AsSByte();
+                Vector256<sbyte> v1 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w1, q * 4))).AsSByte();
+                Vector256<sbyte> v2 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w2, q * 4))).AsSByte();
+                Vector256<sbyte> v3 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w3, q * 4))).AsSByte();
+                a00 = default(TDot).MultiplyAdd(a00, x0, v0); a01 = default(TDot).MultiplyAdd(a01, x1, v0);
+                a10 = default(TDot).MultiplyAdd(a10, x0, v1); a11 = default(TDot).MultiplyAdd(a11, x1, v1);
+                a20 = default(TDot).MultiplyAdd(a20, x0, v2); a21 = default(TDot).MultiplyAdd(a21, x1, v2);
+                a30 = default(TDot).MultiplyAdd(a30, x0, v3); a31 = default(TDot).MultiplyAdd(a31, x1, v3);
             }
 
-            Vector256<short> xEven = Avx2.And(x.AsInt16(), Vector256.Create((short)0xFF));
-            Vector256<short> xOdd = Avx2.ShiftRightLogical(x.AsInt16(), 8);
-            Vector256<short> wEven = Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(w.AsInt16(), 8), 8);
-            Vector256<short> wOdd = Avx2.ShiftRightArithmetic(w.AsInt16(), 8);
-            return Avx2.Add(acc, Avx2.Add(Avx2.MultiplyAddAdjacent(xEven, wEven), Avx2.MultiplyAddAdjacent(xOdd, wOdd)));
+            if (hasTail)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
+                Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
+                Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
+                Vector256<sbyte> v0 = Vector256.Create(tailWeights[oc]).AsSByte();
+                Vector256<sbyte> v1 = Vector256.Create(tailWeights[oc + 1]).AsSByte();
+                Vector256<sbyte> v2 = Vector256.Create(tailWeights[oc + 2]).AsSByte();
+                Vector256<sbyte> v3 = Vector256.Create(tailWeights[oc + 3]).AsSByte();
+                a00 = default(TDot).MultiplyAdd(a00, x0, v0); a01 = default(TDot).MultiplyAdd(a01, x1, v0);
+                a10 = default(TDot).MultiplyAdd(a10, x0, v1); a11 = default(TDot).MultiplyAdd(a11, x1, v1);
+                a20 = default(TDot).MultiplyAdd(a20, x0, v2); a21 = default(TDot).MultiplyAdd(a21, x1, v2);
+                a30 = default(TDot).MultiplyAdd(a30, x0, v3); a31 = default(TDot).MultiplyAdd(a31, x1, v3);
+            }
+
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            a00.StoreUnsafe(ref target, 0); a01.StoreUnsafe(ref target, 8);
+            a10.StoreUnsafe(ref target, 16); a11.StoreUnsafe(ref target, 24);
+            a20.StoreUnsafe(ref target, 32); a21.StoreUnsafe(ref target, 40);
+            a30.StoreUnsafe(ref target, 48); a31.StoreUnsafe(ref target, 56);
+        }
+
+        /// <summary>The AVX2 1 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
+        private void Tile1Avx2<TDot>(ref byte b, int rowStride, ref byte w, int oc, Span<int> acc)
+            where TDot : struct, IByteDot
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            bool hasTail = fanIn % 4 != 0;
+            Vector256<int> a0 = Vector256<int>.Zero, a1 = Vector256<int>.Zero;
+            for (int q = 0; q < fullGroups; q++)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector256<sbyte> v = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, q * 4))).AsSByte();
+                a0 = default(TDot).MultiplyAdd(a0, Vector256.LoadUnsafe(ref bq), v);
+                a1 = default(TDot).MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
+            }
+
+            if (hasTail)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
+                Vector256<sbyte> v = Vector256.Create(tailWeights[oc]).AsSByte();
+                a0 = default(TDot).MultiplyAdd(a0, Vector256.LoadUnsafe(ref bq), v);
+                a1 = default(TDot).MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
+            }
+
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            a0.StoreUnsafe(ref target, 0);
+            a1.StoreUnsafe(ref target, 8);
+        }
+
+        /// <summary>acc + Σ of 4 adjacent u8·s8 products per int32 lane.</summary>
+        private interface IByteDot
+        {
+            Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w);
+        }
+
+        /// <summary>
+        /// Exact for every weight: vpdpbusd (no saturation) with AVX-VNNI; without it, two vpmaddwd on the even and
+        /// odd bytes widened to int16 (|pair| ≤ 65280 fits int32).
+        /// </summary>
+        private struct ExactDot : IByteDot
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w)
+            {
+                if (AvxVnni.IsSupported)
+                {
+                    return AvxVnni.MultiplyWideningAndAdd(acc, x, w);
+                }
+
+                Vector256<short> xEven = Avx2.And(x.AsInt16(), Vector256.Create((short)0xFF));
+                Vector256<short> xOdd = Avx2.ShiftRightLogical(x.AsInt16(), 8);
+                Vector256<short> wEven = Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(w.AsInt16(), 8), 8);
+                Vector256<short> wOdd = Avx2.ShiftRightArithmetic(w.AsInt16(), 8);
+                return Avx2.Add(acc, Avx2.Add(Avx2.MultiplyAddAdjacent(xEven, wEven), Avx2.MultiplyAddAdjacent(xOdd, wOdd)));
+            }
+        }
+
+        /// <summary>
+        /// vpmaddubsw (adjacent u8·s8 pairs summed into int16, saturating) then vpmaddwd by 1: a third of
+        /// <see cref="ExactDot"/>'s instructions. Exact only for filters whose every weight pair (2i, 2i + 1) keeps
+        /// the pair sum inside int16 for any codes 0–255: positive weights summing to at most 128 and negative ones
+        /// to at least −128 (255·128 = 32640). <see cref="pairsFit"/> records which filters qualify; the others
+        /// take <see cref="ExactDot"/>.
+        /// </summary>
+        private struct PairSumDot : IByteDot
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w)
+            {
+                return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, w), Vector256.Create((short)1)));
+            }
         }
 #endif
     }
