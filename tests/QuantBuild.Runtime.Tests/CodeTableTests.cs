@@ -61,6 +61,8 @@ public sealed class CodeTableTests
         var geometries = new[]
         {
             new Pool2DGeometry(1, 3, 8, 70, 2, 2, 2, 2),
+            // 2x2 stride 2 with padding on the right: vector pairs, then a last window with one column.
+            new Pool2DGeometry(1, 2, 6, 65, 2, 2, 2, 2, 0, 0, 1, 1),
             new Pool2DGeometry(2, 2, 7, 41, 3, 3, 2, 2, 1, 1, 1, 1),
             new Pool2DGeometry(1, 4, 6, 33, 3, 2, 1, 1, 1, 0, 1, 1, 1, 2),
             new Pool2DGeometry(1, 2, 5, 40, 3, 3, 1, 3, 1, 1, 1, 1, 2, 2),

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 #if NET8_0_OR_GREATER
 using System.Runtime.Intrinsics;
@@ -18,6 +19,7 @@ namespace QuantBuild.Runtime
         private readonly bool everyColumnWindowInside;
         private readonly Int8CodeTable table;
         private readonly sbyte[] columnMaxima;
+        private readonly bool pairsFromZero;
 
         public MaxPoolInt8(Pool2DGeometry geometry, QuantParams input, QuantParams output)
         {
@@ -37,6 +39,7 @@ namespace QuantBuild.Runtime
 
             table = new Int8CodeTable(rescale.Apply);
             columnMaxima = new sbyte[geometry.InWidth];
+            pairsFromZero = geometry.KernelWidth == 2 && geometry.StrideWidth == 2 && geometry.DilationWidth == 1 && geometry.PadLeft == 0;
         }
 
         public Pool2DGeometry Geometry
@@ -94,7 +97,8 @@ namespace QuantBuild.Runtime
                         continue;
                     }
 
-                    for (int ox = 0; ox < g.OutWidth; ox++)
+                    int ox = pairsFromZero ? MaxOfPairs(rowMax, outRow) : 0;
+                    for (; ox < g.OutWidth; ox++)
                     {
                         int best = int.MinValue;
                         int ix = ox * g.StrideWidth - g.PadLeft;
@@ -117,18 +121,45 @@ namespace QuantBuild.Runtime
                         }
                         else
                         {
-                            for (int ox = 0; ox < g.OutWidth; ox++)
+                            for (int column = 0; column < g.OutWidth; column++)
                             {
                                 // The all-padding windows above keep the lowest code, as the definition says.
-                                if (WindowHasColumn(ox))
+                                if (WindowHasColumn(column))
                                 {
-                                    outRow[ox] = table[outRow[ox]];
+                                    outRow[column] = table[outRow[column]];
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// out[ox] = max(row[2·ox], row[2·ox + 1]) for the leading outputs whose pair lies inside the row (2×2-style
+        /// windows, stride 2, no left padding); returns how many it wrote. Each pair is one int16 lane: its bytes
+        /// are sign-extended in place and compared.
+        /// </summary>
+        private static int MaxOfPairs(ReadOnlySpan<sbyte> row, Span<sbyte> output)
+        {
+            int ox = 0;
+#if NET8_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                ref short pairs = ref Unsafe.As<sbyte, short>(ref MemoryMarshal.GetReference(row));
+                ref sbyte target = ref MemoryMarshal.GetReference(output);
+                int whole = Math.Min(output.Length, row.Length / 2);
+                for (; ox <= whole - 16; ox += 16)
+                {
+                    Vector128<short> a = Vector128.LoadUnsafe(ref pairs, (nuint)ox);
+                    Vector128<short> b = Vector128.LoadUnsafe(ref pairs, (nuint)(ox + 8));
+                    Vector128<short> maxA = Vector128.Max(Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(a, 8), 8), Vector128.ShiftRightArithmetic(a, 8));
+                    Vector128<short> maxB = Vector128.Max(Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(b, 8), 8), Vector128.ShiftRightArithmetic(b, 8));
+                    Vector128.Narrow(maxA, maxB).StoreUnsafe(ref target, (nuint)ox);
+                }
+            }
+#endif
+            return ox;
         }
 
         /// <summary>True when some column of output column <paramref name="ox"/>'s window lies inside the input.</summary>
