@@ -52,6 +52,15 @@ namespace QuantBuild.Runtime
         private readonly byte[] lanes;
         private readonly bool rowsAreContiguous;
         private readonly bool[] pairsFit;
+#if NET8_0_OR_GREATER
+        /// <summary>AVX2 without VNNI: tiles use <see cref="PairSumDot"/> over pair-fitted weights plus residuals.</summary>
+        private readonly bool usePairSum;
+#endif
+        private byte[] fittedWeights;
+        private int[] fittedTails;
+        private int[] residualStart;
+        private int[] residualIndex;
+        private int[] residualValue;
         private readonly int[] tapWeights;
         private readonly int[] tapStarts;
         private readonly int[] tapPhaseColumns;
@@ -108,6 +117,11 @@ namespace QuantBuild.Runtime
                 lanes = new byte[0];
                 pairsFit = new bool[0];
                 tapWeights = new int[0];
+                fittedWeights = new byte[0];
+                fittedTails = new int[0];
+                residualStart = new int[0];
+                residualIndex = new int[0];
+                residualValue = new int[0];
                 tapStarts = new int[0];
                 tapPhaseColumns = new int[0];
                 phasePlane = new byte[0];
@@ -137,6 +151,11 @@ namespace QuantBuild.Runtime
                 lanes = new byte[0];
                 pairsFit = new bool[0];
                 tapWeights = new int[fanIn];
+                fittedWeights = new byte[0];
+                fittedTails = new int[0];
+                residualStart = new int[0];
+                residualIndex = new int[0];
+                residualValue = new int[0];
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
                 return;
@@ -147,6 +166,19 @@ namespace QuantBuild.Runtime
             {
                 pairsFit[c] = PairSumsFitInt16(weights.Slice(c * fanIn, fanIn));
             }
+
+            fittedWeights = new byte[0];
+            fittedTails = new int[0];
+            residualStart = new int[geometry.OutChannels + 1];
+            residualIndex = new int[0];
+            residualValue = new int[0];
+#if NET8_0_OR_GREATER
+            usePairSum = Avx2.IsSupported && !AvxVnni.IsSupported;
+            if (usePairSum && Array.IndexOf(pairsFit, false) >= 0)
+            {
+                FitPairs(weights, fanIn);
+            }
+#endif
 
             // b'_j = b_j − (z_x + 128)·Σ_k w[j,k]; wraps modulo 2^32 like the accumulator itself.
             long[] folded = ConvWeightStats.FoldedBias(weights, geometry.OutChannels, fanIn, bias, input.ZeroPoint + 128);
@@ -295,6 +327,56 @@ namespace QuantBuild.Runtime
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// Splits each filter into weights whose pairs fit <see cref="PairSumDot"/> and a few residuals: in a pair
+        /// whose same-sign weights pass ±128, the second weight keeps what fits (128 − w0, or −128 − w0) and the
+        /// rest r = w1 − w1' becomes a residual added afterwards as r·u. Both parts are no larger than the weight,
+        /// and their sum is the weight, so the accumulator is the same integer.
+        /// </summary>
+        private void FitPairs(ReadOnlySpan<sbyte> weights, int fanIn)
+        {
+            int channels = geometry.OutChannels;
+            fittedWeights = new byte[channels * fanIn];
+            fittedTails = new int[channels];
+            var indices = new System.Collections.Generic.List<int>();
+            var values = new System.Collections.Generic.List<int>();
+            for (int c = 0; c < channels; c++)
+            {
+                residualStart[c] = indices.Count;
+                for (int k = 0; k < fanIn; k += 2)
+                {
+                    int w0 = weights[c * fanIn + k];
+                    fittedWeights[c * fanIn + k] = (byte)w0;
+                    if (k + 1 >= fanIn)
+                    {
+                        break;
+                    }
+
+                    int w1 = weights[c * fanIn + k + 1];
+                    int fitted = w0 > 0 && w1 > 0 && w0 + w1 > 128 ? 128 - w0 : w0 < 0 && w1 < 0 && w0 + w1 < -128 ? -128 - w0 : w1;
+                    fittedWeights[c * fanIn + k + 1] = (byte)fitted;
+                    if (fitted != w1)
+                    {
+                        indices.Add(k + 1);
+                        values.Add(w1 - fitted);
+                    }
+                }
+
+                int fullGroups = fanIn / 4;
+                int tail = 0;
+                for (int k = fullGroups * 4; k < fanIn; k++)
+                {
+                    tail |= fittedWeights[c * fanIn + k] << (8 * (k - fullGroups * 4));
+                }
+
+                fittedTails[c] = tail;
+            }
+
+            residualStart[channels] = indices.Count;
+            residualIndex = indices.ToArray();
+            residualValue = values.ToArray();
         }
 
         private static int RoundUp(int value, int multiple)
@@ -842,13 +924,22 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             if (Avx2.IsSupported)
             {
-                if (!AvxVnni.IsSupported && pairsFit[oc] && pairsFit[oc + 1] && pairsFit[oc + 2] && pairsFit[oc + 3])
+                if (!usePairSum)
                 {
-                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
+                    Tile4Avx2<ExactDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tailWeights, oc, acc);
+                }
+                else if (fittedWeights.Length == 0)
+                {
+                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tailWeights, oc, acc);
                 }
                 else
                 {
-                    Tile4Avx2<ExactDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, oc, acc);
+                    ref byte f0 = ref fittedWeights[oc * fanIn];
+                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref f0, ref Unsafe.Add(ref f0, fanIn), ref Unsafe.Add(ref f0, 2 * fanIn), ref Unsafe.Add(ref f0, 3 * fanIn), fittedTails, oc, acc);
+                    for (int f = 0; f < 4; f++)
+                    {
+                        AddResiduals(ref b, rowStride, oc + f, acc.Slice(f * TilePositions, TilePositions));
+                    }
                 }
 
                 return;
@@ -888,13 +979,18 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             if (Avx2.IsSupported)
             {
-                if (!AvxVnni.IsSupported && pairsFit[oc])
+                if (!usePairSum)
                 {
-                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref w, oc, acc);
+                    Tile1Avx2<ExactDot>(ref b, rowStride, ref w, tailWeights, oc, acc);
+                }
+                else if (fittedWeights.Length == 0)
+                {
+                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref w, tailWeights, oc, acc);
                 }
                 else
                 {
-                    Tile1Avx2<ExactDot>(ref b, rowStride, ref w, oc, acc);
+                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref fittedWeights[oc * fanIn], fittedTails, oc, acc);
+                    AddResiduals(ref b, rowStride, oc, acc);
                 }
 
                 return;
@@ -1141,7 +1237,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>The AVX2 4 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
-        private void Tile4Avx2<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int oc, Span<int> acc)
+        private void Tile4Avx2<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, Span<int> acc)
             where TDot : struct, IByteDot
         {
             int fanIn = geometry.FanIn;
@@ -1171,10 +1267,10 @@ namespace QuantBuild.Runtime
                 ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
                 Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
                 Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
-                Vector256<sbyte> v0 = Vector256.Create(tailWeights[oc]).AsSByte();
-                Vector256<sbyte> v1 = Vector256.Create(tailWeights[oc + 1]).AsSByte();
-                Vector256<sbyte> v2 = Vector256.Create(tailWeights[oc + 2]).AsSByte();
-                Vector256<sbyte> v3 = Vector256.Create(tailWeights[oc + 3]).AsSByte();
+                Vector256<sbyte> v0 = Vector256.Create(tails[oc]).AsSByte();
+                Vector256<sbyte> v1 = Vector256.Create(tails[oc + 1]).AsSByte();
+                Vector256<sbyte> v2 = Vector256.Create(tails[oc + 2]).AsSByte();
+                Vector256<sbyte> v3 = Vector256.Create(tails[oc + 3]).AsSByte();
                 a00 = default(TDot).MultiplyAdd(a00, x0, v0); a01 = default(TDot).MultiplyAdd(a01, x1, v0);
                 a10 = default(TDot).MultiplyAdd(a10, x0, v1); a11 = default(TDot).MultiplyAdd(a11, x1, v1);
                 a20 = default(TDot).MultiplyAdd(a20, x0, v2); a21 = default(TDot).MultiplyAdd(a21, x1, v2);
@@ -1189,7 +1285,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>The AVX2 1 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
-        private void Tile1Avx2<TDot>(ref byte b, int rowStride, ref byte w, int oc, Span<int> acc)
+        private void Tile1Avx2<TDot>(ref byte b, int rowStride, ref byte w, int[] tails, int oc, Span<int> acc)
             where TDot : struct, IByteDot
         {
             int fanIn = geometry.FanIn;
@@ -1207,7 +1303,7 @@ namespace QuantBuild.Runtime
             if (hasTail)
             {
                 ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
-                Vector256<sbyte> v = Vector256.Create(tailWeights[oc]).AsSByte();
+                Vector256<sbyte> v = Vector256.Create(tails[oc]).AsSByte();
                 a0 = default(TDot).MultiplyAdd(a0, Vector256.LoadUnsafe(ref bq), v);
                 a1 = default(TDot).MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
             }
@@ -1215,6 +1311,35 @@ namespace QuantBuild.Runtime
             ref int target = ref MemoryMarshal.GetReference(acc);
             a0.StoreUnsafe(ref target, 0);
             a1.StoreUnsafe(ref target, 8);
+        }
+
+        /// <summary>acc[p] += r·u[k][p] for filter <paramref name="oc"/>'s residuals (k, r), 16 positions: byte k % 4 of each packed int32 lane, times r by vpmaddwd.</summary>
+        private void AddResiduals(ref byte b, int rowStride, int oc, Span<int> acc)
+        {
+            if (residualStart[oc] == residualStart[oc + 1])
+            {
+                return;
+            }
+
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            Vector256<int> sum0 = Vector256.LoadUnsafe(ref target);
+            Vector256<int> sum1 = Vector256.LoadUnsafe(ref target, 8);
+            Vector256<int> low = Vector256.Create(0xFF);
+            for (int i = residualStart[oc]; i < residualStart[oc + 1]; i++)
+            {
+                int k = residualIndex[i];
+                ref byte bq = ref Unsafe.Add(ref b, (k >> 2) * rowStride);
+                int shift = 8 * (k & 3);
+                // u in the low int16 of each lane, 0 in the high one; r likewise: one vpmaddwd gives r·u exactly.
+                Vector256<short> r = Vector256.Create(residualValue[i] & 0xFFFF).AsInt16();
+                Vector256<int> u0 = Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq).AsInt32(), shift) & low;
+                Vector256<int> u1 = Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq, 32).AsInt32(), shift) & low;
+                sum0 += Avx2.MultiplyAddAdjacent(u0.AsInt16(), r);
+                sum1 += Avx2.MultiplyAddAdjacent(u1.AsInt16(), r);
+            }
+
+            sum0.StoreUnsafe(ref target);
+            sum1.StoreUnsafe(ref target, 8);
         }
 
         /// <summary>acc + Σ of 4 adjacent u8·s8 products per int32 lane.</summary>
