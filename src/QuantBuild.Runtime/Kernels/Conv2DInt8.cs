@@ -13,12 +13,13 @@ namespace QuantBuild.Runtime
     /// Optimized int8 2-D convolution (NCHW, OIHW weights as given), bit-identical to <see cref="Conv2DInt8Reference"/>.
     /// Two paths, both exact integer arithmetic ending at the reference's int32 accumulator:
     /// <list type="bullet">
-    /// <item>One input channel per group (depthwise, and single-channel stems): per output row, each tap
-    /// adds w·(x − z_x) over the valid output columns (vectorized along a row when the column stride is 1).</item>
+    /// <item>One input channel per group (depthwise, and single-channel stems): each input plane is copied once
+    /// into padded column-stride phases, then per output row the taps are summed in registers over 16-column
+    /// blocks.</item>
     /// <item>Otherwise a blocked GEMM per group: a chunk of output positions is packed once as unsigned
     /// codes x + 128 in [K/4][positions][4] order (padded taps hold z_x + 128), then each tile of
-    /// 4 filters × 16 positions is a run of u8·s8 4-way dot products (AVX-VNNI, or an exact AVX2
-    /// emulation) reading the OIHW weights in place. The shift by 128 and the input zero point are
+    /// 4 filters × 16 positions is a run of u8·s8 4-way dot products (AVX-VNNI; on AVX2 alone the pair-sum
+    /// form over pair-fitted weights plus residuals) reading the weights in place. The shift by 128 and the input zero point are
     /// removed with the prepare-time weight sums: Σ (x − z_x)·w = Σ (x + 128)·w − (z_x + 128)·Σ w.
     /// Arm64 has no u8·s8 dot product in .NET, so its tiles flip the packed codes back to signed (b ^ 0x80 = b − 128)
     /// and use SDOT (or SMULL + SADALP without the dot-product extension), then add the prepare-time
@@ -1374,8 +1375,8 @@ namespace QuantBuild.Runtime
         /// vpmaddubsw (adjacent u8·s8 pairs summed into int16, saturating) then vpmaddwd by 1: a third of
         /// <see cref="ExactDot"/>'s instructions. Exact only for filters whose every weight pair (2i, 2i + 1) keeps
         /// the pair sum inside int16 for any codes 0–255: positive weights summing to at most 128 and negative ones
-        /// to at least −128 (255·128 = 32640). <see cref="pairsFit"/> records which filters qualify; the others
-        /// take <see cref="ExactDot"/>.
+        /// to at least −128 (255·128 = 32640). <see cref="pairsFit"/> records which filters qualify as given; the
+        /// others run on <see cref="FitPairs"/>' fitted weights plus residuals.
         /// </summary>
         private struct PairSumDot : IByteDot
         {
