@@ -1,11 +1,13 @@
-#if NET8_0_OR_GREATER
 using System.Runtime.CompilerServices;
+#if NET8_0_OR_GREATER
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace QuantBuild.Runtime
 {
+#if NET8_0_OR_GREATER
     /// <summary>
     /// <see cref="FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(int, int, int)"/> on every int32 lane:
     /// (int)(((long)x·M0 + 2^(t−1)) >> t) with t = 31 − shift, bit for bit. The scalar method is the definition;
@@ -111,5 +113,5 @@ namespace QuantBuild.Runtime
             }
         }
     }
-}
 #endif
+}
