@@ -93,7 +93,9 @@ namespace QuantBuild.Runtime
             this.reference = reference;
             useWideAccumulator = reference.UsesInt64Accumulator;
             this.bias = bias.IsEmpty ? new int[geometry.OutChannels] : bias.ToArray();
-            singleInputChannel = geometry.InChannelsPerGroup == 1;
+            // Depthwise-style row sums for one input channel per group, unless a group has four or more filters
+            // (single-channel stems): then the GEMM tiles share each packed tap across four filters.
+            singleInputChannel = geometry.InChannelsPerGroup == 1 && geometry.OutChannelsPerGroup < 4;
             int fanIn = geometry.FanIn;
             int outPlane = geometry.OutHeight * geometry.OutWidth;
             // Where tap k reads, relative to the output position: precomputed so packing divides nothing per row.

@@ -38,6 +38,27 @@ namespace QuantBuild.Runtime
             {
                 entries[(byte)code] = (byte)function(code);
             }
+
+            SliceForShuffles();
+        }
+
+        /// <summary>
+        /// Replaces every entry (index (byte)code) without allocating: for kernels whose function is only known per
+        /// call, such as Max against a one-element input.
+        /// </summary>
+        public void Update(ReadOnlySpan<sbyte> entriesByCode)
+        {
+            if (entriesByCode.Length != 256)
+            {
+                throw new ArgumentException("A code table has 256 entries.", nameof(entriesByCode));
+            }
+
+            MemoryMarshal.AsBytes(entriesByCode).CopyTo(entries);
+            SliceForShuffles();
+        }
+
+        private void SliceForShuffles()
+        {
 #if NET8_0_OR_GREATER
             for (int slice = 0; slice < 16; slice++)
             {

@@ -12,12 +12,14 @@ namespace QuantBuild.Runtime
         private readonly Broadcast4D shape;
         private Operator op;
         private readonly sbyte[] scalarTable;
+        private readonly Int8CodeTable scalarCodeTable;
 
         public MaxInt8(int[] shapeA, QuantParams a, int[] shapeB, QuantParams b, QuantParams output)
         {
             shape = new Broadcast4D(shapeA, shapeB);
             op = new Operator { A = RescaleTable(new Int8Rescale(a, output)), B = RescaleTable(new Int8Rescale(b, output)) };
             scalarTable = new sbyte[256];
+            scalarCodeTable = new Int8CodeTable(code => 0);
         }
 
         /// <summary>Each operand's rescaled value depends on its code alone: tabulated once, exactly.</summary>
@@ -48,11 +50,8 @@ namespace QuantBuild.Runtime
                     lookup[(byte)code] = op.Invoke(code, b[0]);
                 }
 
-                for (int i = 0; i < a.Length; i++)
-                {
-                    output[i] = lookup[(byte)a[i]];
-                }
-
+                scalarCodeTable.Update(lookup);
+                scalarCodeTable.Map(a, output);
                 return;
             }
 
