@@ -91,6 +91,19 @@ static class Int8Suite
         }
         var byOp = ticks.Select((t, s) => (op: plan.Steps[s].OpType, t)).GroupBy(x => x.op).OrderByDescending(g => g.Sum(x => x.t));
         text.AppendLine("  by op: " + string.Join(", ", byOp.Select(g => $"{g.Key} {g.Sum(x => x.t) / total * 100:0.0}%")));
+        // The largest convolution by multiply-accumulates against what one core can do with the instructions it uses.
+        var largest = ticks.Select((t, s) => (s, t)).Where(x => plan.Steps[x.s] is ConvStep)
+            .Select(x => (x.s, x.t, macs: (long)((ConvStep)plan.Steps[x.s]).Geometry.OutputLength * ((ConvStep)plan.Steps[x.s]).Geometry.FanIn))
+            .OrderByDescending(x => x.macs).FirstOrDefault();
+        if (largest.macs > 0)
+        {
+            var g = ((ConvStep)plan.Steps[largest.s]).Geometry;
+            double achieved = largest.macs / (largest.t / (double)Stopwatch.Frequency) / 1e9;
+            var (peak, instructions) = PeakProbe.Int8MacRate();
+            string kind = g.InChannelsPerGroup == 1 && g.OutChannelsPerGroup < 4 ? $"depthwise rows ({QuantBuild.Runtime.Conv2DInt8.DepthwisePath})" : $"GEMM tiles ({QuantBuild.Runtime.Conv2DInt8.GemmPath})";
+            text.AppendLine($"  largest conv: k{g.KernelHeight}x{g.KernelWidth} {g.InChannels}->{g.OutChannels} g{g.Groups} on {g.OutHeight}x{g.OutWidth}, {largest.macs / 1e6:0.00} M MAC in {largest.t * 1000.0 / Stopwatch.Frequency:0.000} ms = {achieved:0.0} GMAC/s via {kind}; "
+                + (peak > 0 ? $"this core's peak with {instructions}: {peak:0.0} GMAC/s ({achieved / peak * 100:0}% of it)" : "no peak probe for this CPU"));
+        }
         return text.ToString();
     }
 
