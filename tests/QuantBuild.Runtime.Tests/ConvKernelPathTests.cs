@@ -46,6 +46,8 @@ public sealed class ConvKernelPathTests
         yield return (new Conv2DGeometry(1, 3, 40, 71, 24, 5, 5, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, padBottom: 2, padRight: 2), "stem 5x5 stride 2, odd width: vector and scalar lanes at both edges");
         yield return (new Conv2DGeometry(1, 24, 16, 64, 28, 1, 1), "pointwise 24->28, 16-column lanes");
         yield return (new Conv2DGeometry(1, 72, 30, 8, 72, 1, 3, padLeft: 1, padRight: 1), "1x3 padded on 8-column rows (embedding)");
+        yield return (new Conv2DGeometry(1, 4, 9, 37, 4, 3, 5, strideWidth: 2, dilationWidth: 2, groups: 4, padTop: 1, padLeft: 3, padBottom: 1, padRight: 2), "depthwise stride 2 dilation 2: taps paired one kernel column apart");
+        yield return (new Conv2DGeometry(1, 3, 6, 50, 3, 2, 7, strideWidth: 4, dilationWidth: 2, groups: 3, padLeft: 5, padRight: 5), "depthwise stride 4 dilation 2: taps paired two kernel columns apart");
         yield return (new Conv2DGeometry(1, 20, 9, 11, 12, 3, 1), "3x1 on 11-column rows: short-row vector pairs");
         yield return (new Conv2DGeometry(1, 6, 4, 9, 8, 3, 3, padTop: 4, padLeft: 4, padBottom: 4, padRight: 4), "pads wider than the row in the GEMM");
         yield return (new Conv2DGeometry(1, 200, 2, 96, 200, 5, 5, groups: 200, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "depthwise 5x5");

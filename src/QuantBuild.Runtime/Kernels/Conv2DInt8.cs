@@ -66,6 +66,12 @@ namespace QuantBuild.Runtime
         private readonly int[] tapStarts;
         private readonly int[] tapPhaseColumns;
         private readonly byte[] phasePlane;
+
+        /// <summary>Per tap, the tap of the same kernel row whose padded column is one phase index further (−1: none, or it leads a pair).</summary>
+        private readonly int[] tapPartners;
+
+        /// <summary>AVX2 depthwise: (d[j], d[j + 1]) as int16 pairs per phase row, d = code − z_x, for vpmaddwd over two taps at once.</summary>
+        private readonly int[] pairPlane;
         private readonly byte[] paddedRow;
         private readonly int phaseWidth;
         private readonly int[] tapRows;
@@ -128,6 +134,8 @@ namespace QuantBuild.Runtime
                 tapStarts = new int[0];
                 tapPhaseColumns = new int[0];
                 phasePlane = new byte[0];
+                tapPartners = new int[0];
+                pairPlane = new int[0];
                 paddedRow = new byte[0];
                 accumulators = new int[0];
                 return;
@@ -161,6 +169,15 @@ namespace QuantBuild.Runtime
                 residualValue = new int[0];
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
+                tapPartners = new int[fanIn];
+                pairPlane = new int[0];
+#if NET8_0_OR_GREATER
+                if (Avx2.IsSupported)
+                {
+                    PairTaps();
+                    pairPlane = new int[phasePlane.Length];
+                }
+#endif
                 return;
             }
 
@@ -218,6 +235,8 @@ namespace QuantBuild.Runtime
             tapStarts = new int[0];
             tapPhaseColumns = new int[0];
             phasePlane = new byte[0];
+            tapPartners = new int[0];
+            pairPlane = new int[0];
             paddedRow = new byte[0];
             accumulators = new int[4 * TilePositions];
         }
@@ -412,12 +431,43 @@ namespace QuantBuild.Runtime
                     if (oc % ocPerGroup == 0)
                     {
                         FillPhasePlane(input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane));
+                        if (pairPlane.Length > 0)
+                        {
+                            FillPairPlane();
+                        }
                     }
 
                     ReadOnlySpan<sbyte> filter = weights.Slice(oc * taps, taps);
                     int outBase = (n * g.OutChannels + oc) * outPlane;
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
+                        if (pairPlane.Length > 0)
+                        {
+                            int pairs = 0;
+                            for (int t = 0; t < taps; t++)
+                            {
+                                int partner = tapPartners[t];
+                                if (partner == -2)
+                                {
+                                    continue; // summed with the tap it follows
+                                }
+
+                                int iy = oy * g.StrideHeight + tapRows[t];
+                                int second = partner >= 0 ? filter[partner] : 0;
+                                if ((filter[t] == 0 && second == 0) || iy < 0 || iy >= g.InHeight)
+                                {
+                                    continue; // zero weights and padded rows add 0
+                                }
+
+                                tapWeights[pairs] = (filter[t] & 0xFFFF) | (second << 16);
+                                tapStarts[pairs++] = iy * phases * phaseWidth + tapPhaseColumns[t];
+                            }
+
+                            SumTapPairs(pairs, acc);
+                            requantizer.ApplyRow(acc.Slice(0, g.OutWidth), bias[oc], oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
+                            continue;
+                        }
+
                         int live = 0;
                         for (int t = 0; t < taps; t++)
                         {
@@ -436,6 +486,89 @@ namespace QuantBuild.Runtime
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// Pairs each tap with the tap of the same kernel row whose padded column is s further (same phase, next
+        /// index), so one vpmaddwd over <see cref="pairPlane"/> sums both: tapPartners[leader] = partner,
+        /// tapPartners[partner] = −2, −1 for taps left single (their pair weight is 0).
+        /// </summary>
+        private void PairTaps()
+        {
+            Conv2DGeometry g = geometry;
+            int s = g.StrideWidth;
+            for (int t = 0; t < tapPartners.Length; t++)
+            {
+                tapPartners[t] = -1;
+            }
+
+            // Tap kx + step lies s padded columns after tap kx when s is a whole number of dilation steps.
+            int step = s % g.DilationWidth == 0 ? s / g.DilationWidth : 0;
+            for (int t = 0; t < tapPartners.Length; t++)
+            {
+                int kx = t % g.KernelWidth;
+                if (tapPartners[t] != -1 || step == 0 || kx + step >= g.KernelWidth || tapPartners[t + step] != -1)
+                {
+                    continue;
+                }
+
+                tapPartners[t] = t + step;
+                tapPartners[t + step] = -2;
+            }
+        }
+
+        /// <summary>pairPlane[r·W + j] = (d[j], d[j + 1]) as two int16, d = phase-plane byte − (z_x + 128); d past the row's end is 0.</summary>
+        private void FillPairPlane()
+        {
+#if NET8_0_OR_GREATER
+            int width = phaseWidth;
+            int zero = inputZeroPoint + 128;
+            Vector128<short> zeros = Vector128.Create((short)zero);
+            for (int row = 0; row < phasePlane.Length / width; row++)
+            {
+                ref byte source = ref phasePlane[row * width];
+                ref int target = ref pairPlane[row * width];
+                int j = 0;
+                for (; j <= width - 9; j += 8)
+                {
+                    Vector128<short> a = Vector128.WidenLower(Vector64.LoadUnsafe(ref source, (nuint)j).ToVector128Unsafe()).AsInt16() - zeros;
+                    Vector128<short> b = Vector128.WidenLower(Vector64.LoadUnsafe(ref source, (nuint)(j + 1)).ToVector128Unsafe()).AsInt16() - zeros;
+                    Sse2.UnpackLow(a, b).AsInt32().StoreUnsafe(ref target, (nuint)j);
+                    Sse2.UnpackHigh(a, b).AsInt32().StoreUnsafe(ref target, (nuint)(j + 4));
+                }
+
+                for (; j < width; j++)
+                {
+                    int next = j + 1 < width ? Unsafe.Add(ref source, j + 1) - zero : 0;
+                    Unsafe.Add(ref target, j) = ((Unsafe.Add(ref source, j) - zero) & 0xFFFF) | (next << 16);
+                }
+            }
+#endif
+        }
+
+        /// <summary>acc[i] = Σ over live pairs of w0·d[start + i] + w1·d[start + i + 1] (one vpmaddwd per 8 columns; |sum| ≤ 65280, exact).</summary>
+        private void SumTapPairs(int live, Span<int> acc)
+        {
+#if NET8_0_OR_GREATER
+            ref int plane0 = ref pairPlane[0];
+            ref int weight0 = ref tapWeights[0];
+            ref int start0 = ref tapStarts[0];
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            for (int i = 0; i < acc.Length; i += 16)
+            {
+                Vector256<int> low = Vector256<int>.Zero, high = Vector256<int>.Zero;
+                for (int t = 0; t < live; t++)
+                {
+                    ref int at = ref Unsafe.Add(ref plane0, Unsafe.Add(ref start0, t) + i);
+                    Vector256<short> w = Vector256.Create(Unsafe.Add(ref weight0, t)).AsInt16();
+                    low += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at).AsInt16(), w);
+                    high += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 8).AsInt16(), w);
+                }
+
+                low.StoreUnsafe(ref target, (nuint)i);
+                high.StoreUnsafe(ref target, (nuint)(i + 8));
+            }
+#endif
         }
 
         /// <summary>
