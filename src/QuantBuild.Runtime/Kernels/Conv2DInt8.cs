@@ -79,6 +79,9 @@ namespace QuantBuild.Runtime
         private readonly int[] tapPlanes;
         private readonly int[] accumulators;
 
+        /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
+        private readonly int[] chunkRows;
+
         public Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -138,6 +141,7 @@ namespace QuantBuild.Runtime
                 pairPlane = new int[0];
                 paddedRow = new byte[0];
                 accumulators = new int[0];
+                chunkRows = new int[0];
                 return;
             }
 
@@ -169,6 +173,7 @@ namespace QuantBuild.Runtime
                 residualValue = new int[0];
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
+                chunkRows = new int[0];
                 tapPartners = new int[fanIn];
                 pairPlane = new int[0];
 #if NET8_0_OR_GREATER
@@ -239,6 +244,7 @@ namespace QuantBuild.Runtime
             pairPlane = new int[0];
             paddedRow = new byte[0];
             accumulators = new int[4 * TilePositions];
+            chunkRows = new int[4 * chunkPositions];
         }
 
         public Conv2DGeometry Geometry
@@ -1024,6 +1030,14 @@ namespace QuantBuild.Runtime
             Conv2DGeometry g = geometry;
             int outPlane = g.OutHeight * g.OutWidth;
             Span<int> acc = accumulators;
+            Span<int> rows = chunkRows;
+#if NET8_0_OR_GREATER
+            if (Avx2.IsSupported)
+            {
+                ChunkAvx2(weights, oc, channels, count);
+            }
+            else
+#endif
             for (int tile = 0; tile < count; tile += TilePositions)
             {
                 if (channels == 4)
@@ -1035,13 +1049,17 @@ namespace QuantBuild.Runtime
                     Tile1(weights, oc, tile, acc);
                 }
 
-                int valid = Math.Min(TilePositions, count - tile);
+                // Collected per filter over the chunk, so the output stage runs once per row rather than per tile.
                 for (int c = 0; c < channels; c++)
                 {
-                    int channel = oc + c;
-                    int channelBias = shiftedBias[channel];
-                    requantizer.ApplyRow(acc.Slice(c * TilePositions, valid), channelBias, channel, output.Slice((n * g.OutChannels + channel) * outPlane + start + tile, valid));
+                    acc.Slice(c * TilePositions, TilePositions).CopyTo(rows.Slice(c * chunkPositions + tile, TilePositions));
                 }
+            }
+
+            for (int c = 0; c < channels; c++)
+            {
+                int channel = oc + c;
+                requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice((n * g.OutChannels + channel) * outPlane + start, count));
             }
         }
 
@@ -1058,29 +1076,6 @@ namespace QuantBuild.Runtime
             ref byte w2 = ref Unsafe.Add(ref w1, fanIn);
             ref byte w3 = ref Unsafe.Add(ref w2, fanIn);
 #if NET8_0_OR_GREATER
-            if (Avx2.IsSupported)
-            {
-                if (!usePairSum)
-                {
-                    Tile4Avx2<ExactDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tailWeights, oc, acc);
-                }
-                else if (fittedWeights.Length == 0)
-                {
-                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tailWeights, oc, acc);
-                }
-                else
-                {
-                    ref byte f0 = ref fittedWeights[oc * fanIn];
-                    Tile4Avx2<PairSumDot>(ref b, rowStride, ref f0, ref Unsafe.Add(ref f0, fanIn), ref Unsafe.Add(ref f0, 2 * fanIn), ref Unsafe.Add(ref f0, 3 * fanIn), fittedTails, oc, acc);
-                    for (int f = 0; f < 4; f++)
-                    {
-                        AddResiduals(ref b, rowStride, oc + f, acc.Slice(f * TilePositions, TilePositions));
-                    }
-                }
-
-                return;
-            }
-
             if (AdvSimd.Arm64.IsSupported)
             {
                 if (Dp.IsSupported)
@@ -1113,25 +1108,6 @@ namespace QuantBuild.Runtime
             ref byte b = ref packed[tile * 4];
             ref byte w = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(weights.Slice(oc * fanIn)));
 #if NET8_0_OR_GREATER
-            if (Avx2.IsSupported)
-            {
-                if (!usePairSum)
-                {
-                    Tile1Avx2<ExactDot>(ref b, rowStride, ref w, tailWeights, oc, acc);
-                }
-                else if (fittedWeights.Length == 0)
-                {
-                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref w, tailWeights, oc, acc);
-                }
-                else
-                {
-                    Tile1Avx2<PairSumDot>(ref b, rowStride, ref fittedWeights[oc * fanIn], fittedTails, oc, acc);
-                    AddResiduals(ref b, rowStride, oc, acc);
-                }
-
-                return;
-            }
-
             if (AdvSimd.Arm64.IsSupported)
             {
                 Tile1Arm(ref b, rowStride, ref w, oc, acc);
@@ -1372,8 +1348,53 @@ namespace QuantBuild.Runtime
             (AdvSimd.Arm64.AddPairwise(l3, h3) + c).StoreUnsafe(ref target, 12);
         }
 
+        /// <summary>
+        /// The AVX2 sums of filters [oc, oc + channels) over the whole chunk into <see cref="chunkRows"/>: the dot
+        /// product (VNNI, or pair sums over the weights as given or pair-fitted plus residuals) is chosen once.
+        /// </summary>
+        private void ChunkAvx2(ReadOnlySpan<sbyte> weights, int oc, int channels, int count)
+        {
+            int fanIn = geometry.FanIn;
+            bool fitted = usePairSum && fittedWeights.Length > 0;
+            ref byte w0 = ref fitted ? ref fittedWeights[oc * fanIn] : ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(weights.Slice(oc * fanIn)));
+            int[] tails = fitted ? fittedTails : tailWeights;
+            if (channels == 4)
+            {
+                ref byte w1 = ref Unsafe.Add(ref w0, fanIn);
+                ref byte w2 = ref Unsafe.Add(ref w1, fanIn);
+                ref byte w3 = ref Unsafe.Add(ref w2, fanIn);
+                if (usePairSum)
+                {
+                    Tile4Avx2<PairSumDot>(count, ref w0, ref w1, ref w2, ref w3, tails, oc, fitted);
+                }
+                else
+                {
+                    Tile4Avx2<ExactDot>(count, ref w0, ref w1, ref w2, ref w3, tails, oc, false);
+                }
+            }
+            else if (usePairSum)
+            {
+                Tile1Avx2<PairSumDot>(count, ref w0, tails, oc, fitted);
+            }
+            else
+            {
+                Tile1Avx2<ExactDot>(count, ref w0, tails, oc, false);
+            }
+        }
+
         /// <summary>The AVX2 4 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
-        private void Tile4Avx2<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, Span<int> acc)
+        private void Tile4Avx2<TDot>(int count, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, bool withResiduals)
+            where TDot : struct, IByteDot
+        {
+            int rowStride = chunkPositions * 4;
+            for (int tile = 0; tile < count; tile += TilePositions)
+            {
+                Tile4Avx2<TDot>(ref packed[tile * 4], rowStride, ref w0, ref w1, ref w2, ref w3, tails, oc, ref chunkRows[tile], withResiduals);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile4Avx2<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, ref int target, bool withResiduals)
             where TDot : struct, IByteDot
         {
             int fanIn = geometry.FanIn;
@@ -1413,15 +1434,35 @@ namespace QuantBuild.Runtime
                 a30 = default(TDot).MultiplyAdd(a30, x0, v3); a31 = default(TDot).MultiplyAdd(a31, x1, v3);
             }
 
-            ref int target = ref MemoryMarshal.GetReference(acc);
+            if (withResiduals)
+            {
+                AddResiduals(ref b, rowStride, oc, ref a00, ref a01);
+                AddResiduals(ref b, rowStride, oc + 1, ref a10, ref a11);
+                AddResiduals(ref b, rowStride, oc + 2, ref a20, ref a21);
+                AddResiduals(ref b, rowStride, oc + 3, ref a30, ref a31);
+            }
+
+            // Filter f's row of the chunk starts at f·chunkPositions.
+            nuint stride = (nuint)chunkPositions;
             a00.StoreUnsafe(ref target, 0); a01.StoreUnsafe(ref target, 8);
-            a10.StoreUnsafe(ref target, 16); a11.StoreUnsafe(ref target, 24);
-            a20.StoreUnsafe(ref target, 32); a21.StoreUnsafe(ref target, 40);
-            a30.StoreUnsafe(ref target, 48); a31.StoreUnsafe(ref target, 56);
+            a10.StoreUnsafe(ref target, stride); a11.StoreUnsafe(ref target, stride + 8);
+            a20.StoreUnsafe(ref target, 2 * stride); a21.StoreUnsafe(ref target, 2 * stride + 8);
+            a30.StoreUnsafe(ref target, 3 * stride); a31.StoreUnsafe(ref target, 3 * stride + 8);
         }
 
         /// <summary>The AVX2 1 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
-        private void Tile1Avx2<TDot>(ref byte b, int rowStride, ref byte w, int[] tails, int oc, Span<int> acc)
+        private void Tile1Avx2<TDot>(int count, ref byte w, int[] tails, int oc, bool withResiduals)
+            where TDot : struct, IByteDot
+        {
+            int rowStride = chunkPositions * 4;
+            for (int tile = 0; tile < count; tile += TilePositions)
+            {
+                Tile1Avx2<TDot>(ref packed[tile * 4], rowStride, ref w, tails, oc, ref chunkRows[tile], withResiduals);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile1Avx2<TDot>(ref byte b, int rowStride, ref byte w, int[] tails, int oc, ref int target, bool withResiduals)
             where TDot : struct, IByteDot
         {
             int fanIn = geometry.FanIn;
@@ -1444,38 +1485,31 @@ namespace QuantBuild.Runtime
                 a1 = default(TDot).MultiplyAdd(a1, Vector256.LoadUnsafe(ref bq, 32), v);
             }
 
-            ref int target = ref MemoryMarshal.GetReference(acc);
+            if (withResiduals)
+            {
+                AddResiduals(ref b, rowStride, oc, ref a0, ref a1);
+            }
+
             a0.StoreUnsafe(ref target, 0);
             a1.StoreUnsafe(ref target, 8);
         }
 
-        /// <summary>acc[p] += r·u[k][p] for filter <paramref name="oc"/>'s residuals (k, r), 16 positions: byte k % 4 of each packed int32 lane, times r by vpmaddwd.</summary>
-        private void AddResiduals(ref byte b, int rowStride, int oc, Span<int> acc)
+        /// <summary>low/high += r·u[k][p] for filter <paramref name="oc"/>'s residuals (k, r), 16 positions: byte k % 4 of each packed int32 lane, times r by vpmaddwd.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void AddResiduals(ref byte b, int rowStride, int oc, ref Vector256<int> low, ref Vector256<int> high)
         {
-            if (residualStart[oc] == residualStart[oc + 1])
-            {
-                return;
-            }
-
-            ref int target = ref MemoryMarshal.GetReference(acc);
-            Vector256<int> sum0 = Vector256.LoadUnsafe(ref target);
-            Vector256<int> sum1 = Vector256.LoadUnsafe(ref target, 8);
-            Vector256<int> low = Vector256.Create(0xFF);
-            for (int i = residualStart[oc]; i < residualStart[oc + 1]; i++)
+            int end = residualStart[oc + 1];
+            for (int i = residualStart[oc]; i < end; i++)
             {
                 int k = residualIndex[i];
                 ref byte bq = ref Unsafe.Add(ref b, (k >> 2) * rowStride);
                 int shift = 8 * (k & 3);
                 // u in the low int16 of each lane, 0 in the high one; r likewise: one vpmaddwd gives r·u exactly.
                 Vector256<short> r = Vector256.Create(residualValue[i] & 0xFFFF).AsInt16();
-                Vector256<int> u0 = Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq).AsInt32(), shift) & low;
-                Vector256<int> u1 = Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq, 32).AsInt32(), shift) & low;
-                sum0 += Avx2.MultiplyAddAdjacent(u0.AsInt16(), r);
-                sum1 += Avx2.MultiplyAddAdjacent(u1.AsInt16(), r);
+                Vector256<int> mask = Vector256.Create(0xFF);
+                low += Avx2.MultiplyAddAdjacent((Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq).AsInt32(), shift) & mask).AsInt16(), r);
+                high += Avx2.MultiplyAddAdjacent((Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref bq, 32).AsInt32(), shift) & mask).AsInt16(), r);
             }
-
-            sum0.StoreUnsafe(ref target);
-            sum1.StoreUnsafe(ref target, 8);
         }
 
         /// <summary>acc + Σ of 4 adjacent u8·s8 products per int32 lane.</summary>
