@@ -110,7 +110,25 @@ namespace QuantBuild.Runtime
                 int stepA = a.Length == 1 ? 0 : 1;
                 int stepB = b.Length == 1 ? 0 : 1;
                 const int Half = 1 << (LeftShift - 1);
-                for (int i = 0; i < output.Length; i++)
+                int n = output.Length;
+                int start = 0;
+                if (stepA == 1 && stepB == 1)
+                {
+                    // Both operands along the row: four independent sums per iteration.
+                    for (; start <= n - 4; start += 4)
+                    {
+                        int s0 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start));
+                        int s1 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 1)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 1));
+                        int s2 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 2)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 2));
+                        int s3 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 3)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 3));
+                        Unsafe.Add(ref po, start) = Clamp(((s0 + Half) >> LeftShift) + ZeroOut);
+                        Unsafe.Add(ref po, start + 1) = Clamp(((s1 + Half) >> LeftShift) + ZeroOut);
+                        Unsafe.Add(ref po, start + 2) = Clamp(((s2 + Half) >> LeftShift) + ZeroOut);
+                        Unsafe.Add(ref po, start + 3) = Clamp(((s3 + Half) >> LeftShift) + ZeroOut);
+                    }
+                }
+
+                for (int i = start; i < n; i++)
                 {
                     int sum = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB));
                     int y = ((sum + Half) >> LeftShift) + ZeroOut;
@@ -118,6 +136,12 @@ namespace QuantBuild.Runtime
                 }
 
                 return output.Length;
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            private sbyte Clamp(int y)
+            {
+                return (sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y));
             }
 
             public sbyte Invoke(int a, int b)
