@@ -102,3 +102,40 @@ public sealed class CodeTableTests
         }
     }
 }
+
+/// <summary>TransposeInt8 against direct indexing, over random shapes (rank 1–6) and permutations, with and without a rescale.</summary>
+[TestClass]
+public sealed class TransposeTests
+{
+    [TestMethod]
+    public void Transpose_EqualsDirectIndexing_ForRandomShapesAndPermutations()
+    {
+        var r = new Random(1234);
+        var input = new QuantParams(0.05f, -3);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int rank = r.Next(1, 7);
+            int[] shape = Enumerable.Range(0, rank).Select(_ => r.Next(1, 6)).ToArray();
+            int[] permutation = Enumerable.Range(0, rank).OrderBy(_ => r.Next()).ToArray();
+            int length = shape.Aggregate(1, (x, y) => x * y);
+            sbyte[] x = TestData.RandomCodes(r, length);
+            int[] strides = new int[rank];
+            for (int d = rank - 1, s = 1; d >= 0; s *= shape[d], d--) strides[d] = s;
+            int[] outShape = permutation.Select(a => shape[a]).ToArray();
+            foreach (QuantParams output in new[] { input, new QuantParams(0.02f, 9) })
+            {
+                var rescale = new Int8Rescale(input, output);
+                var y = new sbyte[length];
+                new TransposeInt8(shape, permutation, input, output).Eval(x, y);
+                var index = new int[rank];
+                for (int o = 0; o < length; o++)
+                {
+                    int source = 0;
+                    for (int d = 0; d < rank; d++) source += index[d] * strides[permutation[d]];
+                    Assert.AreEqual(rescale.Apply(x[source]), y[o], $"trial {trial} [{string.Join(',', shape)}] perm [{string.Join(',', permutation)}] at {o}");
+                    for (int d = rank - 1; d >= 0 && ++index[d] == outShape[d]; d--) index[d] = 0;
+                }
+            }
+        }
+    }
+}

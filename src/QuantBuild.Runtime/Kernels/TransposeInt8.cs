@@ -15,6 +15,7 @@ namespace QuantBuild.Runtime
         private readonly int[] index = new int[MaxRank];
         private readonly int length;
         private readonly Int8Rescale rescale;
+        private readonly Int8CodeTable table;
 
         public TransposeInt8(int[] inputShape, int[] permutation, QuantParams input, QuantParams output)
         {
@@ -54,6 +55,7 @@ namespace QuantBuild.Runtime
 
             length = running;
             rescale = new Int8Rescale(input, output);
+            table = new Int8CodeTable(rescale.Apply);
         }
 
         public int Length
@@ -68,13 +70,22 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared shape.");
             }
 
+            // Rows of the innermost output axis in one strided loop, an odometer over the outer axes, then the
+            // rescale (a code table of Int8Rescale) over the whole output.
             Array.Clear(index, 0, MaxRank);
+            int width = outShape[MaxRank - 1];
+            int step = inStride[MaxRank - 1];
             int source = 0;
-            bool identity = rescale.IsIdentity;
-            for (int i = 0; i < length; i++)
+            for (int row = 0; row < length; row += width)
             {
-                output[i] = identity ? input[source] : rescale.Apply(input[source]);
-                for (int d = MaxRank - 1; d >= 0; d--)
+                Span<sbyte> target = output.Slice(row, width);
+                int at = source;
+                for (int i = 0; i < target.Length; i++, at += step)
+                {
+                    target[i] = input[at];
+                }
+
+                for (int d = MaxRank - 2; d >= 0; d--)
                 {
                     source += inStride[d];
                     if (++index[d] < outShape[d])
@@ -85,6 +96,11 @@ namespace QuantBuild.Runtime
                     source -= inStride[d] * outShape[d];
                     index[d] = 0;
                 }
+            }
+
+            if (!rescale.IsIdentity)
+            {
+                table.Map(output, output);
             }
         }
     }
