@@ -63,6 +63,9 @@ public sealed class CodeTableTests
             new Pool2DGeometry(1, 3, 8, 70, 2, 2, 2, 2),
             // 2x2 stride 2 with padding on the right: vector pairs, then a last window with one column.
             new Pool2DGeometry(1, 2, 6, 65, 2, 2, 2, 2, 0, 0, 1, 1),
+            // 1×2 stride 2 over even rows (openWakeWord): one run of pairs across rows and planes.
+            new Pool2DGeometry(2, 3, 7, 16, 1, 2, 1, 2),
+            new Pool2DGeometry(1, 1, 3, 6, 1, 2, 1, 2),
             new Pool2DGeometry(2, 2, 7, 41, 3, 3, 2, 2, 1, 1, 1, 1),
             new Pool2DGeometry(1, 4, 6, 33, 3, 2, 1, 1, 1, 0, 1, 1, 1, 2),
             new Pool2DGeometry(1, 2, 5, 40, 3, 3, 1, 3, 1, 1, 1, 1, 2, 2),

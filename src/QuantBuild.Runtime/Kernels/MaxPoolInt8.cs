@@ -20,6 +20,7 @@ namespace QuantBuild.Runtime
         private readonly Int8CodeTable table;
         private readonly sbyte[] columnMaxima;
         private readonly bool pairsFromZero;
+        private readonly bool pairsOnly;
 
         public MaxPoolInt8(Pool2DGeometry geometry, QuantParams input, QuantParams output)
         {
@@ -40,6 +41,8 @@ namespace QuantBuild.Runtime
             table = new Int8CodeTable(rescale.Apply);
             columnMaxima = new sbyte[geometry.InWidth];
             pairsFromZero = geometry.KernelWidth == 2 && geometry.StrideWidth == 2 && geometry.DilationWidth == 1 && geometry.PadLeft == 0;
+            pairsOnly = pairsFromZero && geometry.KernelHeight == 1 && geometry.StrideHeight == 1 && geometry.PadTop == 0 && geometry.PadBottom == 0
+                && geometry.InWidth == 2 * geometry.OutWidth && geometry.InHeight == geometry.OutHeight;
         }
 
         public Pool2DGeometry Geometry
@@ -57,6 +60,23 @@ namespace QuantBuild.Runtime
             if (input.Length != g.InputLength || output.Length != g.OutputLength)
             {
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
+            }
+
+            if (pairsOnly)
+            {
+                // 1×2 windows at stride 2 tiling every row: output o is the max of input 2o and 2o + 1, across rows.
+                int done = MaxOfPairs(input, output);
+                for (; done < output.Length; done++)
+                {
+                    output[done] = (sbyte)Math.Max(input[2 * done], input[2 * done + 1]);
+                }
+
+                if (!identity)
+                {
+                    table.Map(output, output);
+                }
+
+                return;
             }
 
             Span<sbyte> rowMax = columnMaxima;
