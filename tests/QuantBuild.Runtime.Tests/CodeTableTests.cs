@@ -55,6 +55,23 @@ public sealed class CodeTableTests
     }
 
     [TestMethod]
+    public void ClampTables_MapByMinMax_AndEqualTheirEntries()
+    {
+        // Identity clamps (ReLU or Clip at an unchanged scale) take the min/max path; a near-clamp does not.
+        var all = Enumerable.Range(0, 301).Select(i => (sbyte)(i * 7)).ToArray();
+        foreach (var (low, high, off) in new[] { (-128, 127, 0), (-5, 100, 0), (17, 17, 0), (-128, -128, 0), (-5, 100, 1) })
+        {
+            var table = new Int8CodeTable(code => (sbyte)(code == 50 && off != 0 ? 51 : Math.Clamp(code, low, high)));
+            var output = new sbyte[all.Length];
+            table.Map(all, output);
+            for (int i = 0; i < all.Length; i++)
+            {
+                Assert.AreEqual(table[all[i]], output[i], $"clamp [{low}, {high}] code {all[i]}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void MaxPool_EqualsItsDefinition_WithDilationPaddingAndWideRows()
     {
         var r = new Random(31);

@@ -27,6 +27,10 @@ namespace QuantBuild.Runtime
         private readonly byte[] laneSlices = new byte[512];
 #endif
 
+        private bool isClamp;
+        private sbyte clampLow;
+        private sbyte clampHigh;
+
         public Int8CodeTable(Func<int, sbyte> function)
         {
             if (function == null)
@@ -59,6 +63,15 @@ namespace QuantBuild.Runtime
 
         private void SliceForShuffles()
         {
+            // A table that is the identity clamped to [lo, hi] (ReLU or Clip at an unchanged scale) maps by min/max.
+            clampLow = (sbyte)entries[0x80];
+            clampHigh = (sbyte)entries[0x7F];
+            isClamp = clampLow <= clampHigh;
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue && isClamp; code++)
+            {
+                isClamp = (sbyte)entries[(byte)code] == Math.Min(Math.Max(code, clampLow), clampHigh);
+            }
+
 #if NET8_0_OR_GREATER
             for (int slice = 0; slice < 16; slice++)
             {
@@ -111,7 +124,26 @@ namespace QuantBuild.Runtime
             ref byte target = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(output));
             int i = 0;
 #if NET8_0_OR_GREATER
-            if (Avx2.IsSupported)
+            if (isClamp && Vector128.IsHardwareAccelerated)
+            {
+                ref sbyte from = ref MemoryMarshal.GetReference(input);
+                ref sbyte to = ref MemoryMarshal.GetReference(output);
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<sbyte> low256 = Vector256.Create(clampLow), high256 = Vector256.Create(clampHigh);
+                    for (; i <= n - 32; i += 32)
+                    {
+                        Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref from, (nuint)i), low256), high256).StoreUnsafe(ref to, (nuint)i);
+                    }
+                }
+
+                Vector128<sbyte> low = Vector128.Create(clampLow), high = Vector128.Create(clampHigh);
+                for (; i <= n - 16; i += 16)
+                {
+                    Vector128.Min(Vector128.Max(Vector128.LoadUnsafe(ref from, (nuint)i), low), high).StoreUnsafe(ref to, (nuint)i);
+                }
+            }
+            else if (Avx2.IsSupported)
             {
                 ref byte slices = ref laneSlices[0];
                 Vector256<byte> nibble = Vector256.Create((byte)0x0F);
