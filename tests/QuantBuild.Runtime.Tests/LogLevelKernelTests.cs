@@ -211,6 +211,47 @@ public sealed class LogLevelKernelTests
     }
 
     [TestMethod]
+    public void ConvInt32PathsAreBitIdenticalOnWideRowsAndManyChunks()
+    {
+        // Rows of 16+ columns with tails (the vector taps), fan-ins up to 1 000 (GEMM chunks of a few tiles, so
+        // a plane spans many chunks), depthwise layers with channel multipliers, odd fan-ins, strides, dilation.
+        var r = new Random(1212);
+        int spreadOutputs = 0;
+        for (int trial = 0; trial < 120; trial++)
+        {
+            bool depthwise = trial % 2 == 0;
+            int groups = depthwise ? r.Next(1, 7) : (r.Next(3) == 0 ? 2 : 1);
+            int icPerGroup = depthwise ? 1 : r.Next(2, 112);
+            int ocPerGroup = depthwise ? r.Next(1, 3) : r.Next(1, 11);
+            int kh = r.Next(1, 4), kw = r.Next(1, 6), dilation = r.Next(4) == 0 ? 2 : 1;
+            int h = r.Next((kh - 1) * dilation + 1, 14), w = r.Next(Math.Max(16, (kw - 1) * dilation + 1), 60);
+            var g = new Conv2DGeometry(r.Next(1, 3), icPerGroup * groups, h, w, ocPerGroup * groups, kh, kw, r.Next(1, 3), r.Next(4) == 0 ? 2 : 1,
+                r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dilation, dilation, groups);
+            int levelCount = 1 << r.Next(2, 9);
+            var levels = LogLevels(levelCount, r.Next(2) == 0 ? 2000 : 300);
+            var scales = TestData.RandomScales(r, g.OutChannels, 0.005f, 0.015f);
+            // Output scale near the accumulators' spread (√fan-in · mean level · mean |w| · s_x · s_w), so the outputs
+            // spread over the code range instead of clamping: an accumulator off by a little shows.
+            double meanLevel = levels.Average(l => (double)l);
+            double spread = Math.Sqrt(g.FanIn) * meanLevel * 64 * 2e-4 * 0.01;
+            var y = new QuantParams((float)(spread / (30 + r.Next(60))), r.Next(-20, 20));
+            var weights = TestData.RandomCodes(r, g.WeightLength, -127, 127);
+            var bias = TestData.RandomBias(r, g.OutChannels, (int)(Math.Sqrt(g.FanIn) * meanLevel * 64));
+            var x = RandomIndices(r, g.InputLength, levelCount);
+            var expected = new sbyte[g.OutputLength];
+            new Conv2DLogInputReference(g, levels, 2e-4f, scales, y, weights, bias, -128, 127).Eval(x, expected);
+            var fast = new Conv2DLogInput(g, levels, 2e-4f, scales, y, weights, bias, -128, 127);
+            Assert.IsFalse(fast.UsesInt64Accumulator, $"trial {trial} must exercise an int32 path");
+            var actual = new sbyte[g.OutputLength];
+            fast.Eval(x, actual);
+            TestData.AssertSameCodes(expected, actual, $"trial {trial}: {g.InChannels}x{h}x{w} -> {g.OutChannels} k{kh}x{kw} groups {groups}");
+            spreadOutputs += expected.Distinct().Count() >= Math.Min(20, expected.Length / 4) ? 1 : 0;
+        }
+
+        Assert.IsTrue(spreadOutputs > 100, $"only {spreadOutputs} of 120 trials had outputs spread over the code range");
+    }
+
+    [TestMethod]
     public void EncoderMapsEveryCodeThroughItsTableAndRejectsBadTables()
     {
         var table = new sbyte[256];
