@@ -166,6 +166,8 @@ static class SeedSuite
             top.AppendLine($"  {Ms(t),8:0.000} ms  {step.OpType} {detail}");
         }
 
+        var byOp = ticks.Select((t, s) => (Op: plan.Steps[s] is FloatStep ? "float " + plan.Steps[s].OpType : plan.Steps[s].OpType, t)).GroupBy(x => x.Op).OrderByDescending(g => g.Sum(x => x.t));
+        top.AppendLine("  by op (ms): " + string.Join(", ", byOp.Select(g => $"{g.Key} {Ms(g.Sum(x => x.t)):0.000} ({g.Count()})")));
         return (weighted, top.ToString());
     }
 }
