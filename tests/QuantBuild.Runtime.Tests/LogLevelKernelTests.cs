@@ -252,6 +252,27 @@ public sealed class LogLevelKernelTests
     }
 
     [TestMethod]
+    public void Int16Int8DotMatchesTheScalarDefinitionAtEveryLengthAndAtTheExtremes()
+    {
+        // Every length through two vector blocks plus tails, random values and the int16/int8 extremes (whose
+        // products and pair sums are the largest the vector forms must hold exactly).
+        var r = new Random(16);
+        for (int length = 0; length <= 80; length++)
+            for (int trial = 0; trial < 6; trial++)
+            {
+                var a = new short[length];
+                var b = new sbyte[length];
+                for (int i = 0; i < length; i++)
+                {
+                    a[i] = trial == 0 ? short.MaxValue : trial == 1 ? short.MinValue : (short)r.Next(short.MinValue, short.MaxValue + 1);
+                    b[i] = trial <= 1 ? sbyte.MinValue : (sbyte)r.Next(-128, 128);
+                }
+
+                Assert.AreEqual(Int16Int8Dot.Scalar(a, b), Int16Int8Dot.Dot(a, b), $"length {length}, trial {trial}");
+            }
+    }
+
+    [TestMethod]
     public void EncoderMapsEveryCodeThroughItsTableAndRejectsBadTables()
     {
         var table = new sbyte[256];

@@ -265,7 +265,8 @@ namespace QuantBuild.Runtime
 
     /// <summary>
     /// Fully-connected layer on log level indices, bit-identical to <see cref="FullyConnectedLogInputReference"/>:
-    /// each input row is decoded to its level values once and dotted with every unit's int8 row.
+    /// each input row is decoded to its int16 level values once and dotted with every unit's int8 row
+    /// (<see cref="Int16Int8Dot"/> on the int32 path).
     /// </summary>
     public sealed class FullyConnectedLogInput
     {
@@ -273,7 +274,7 @@ namespace QuantBuild.Runtime
         private readonly sbyte[] weights;
         private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
-        private readonly int[] row;
+        private readonly short[] row;
 
         public FullyConnectedLogInput(
             int batch,
@@ -299,7 +300,7 @@ namespace QuantBuild.Runtime
             this.bias = layer.Bias;
             requantizer = layer.Requantizer;
             UsesInt64Accumulator = layer.UsesInt64Accumulator;
-            row = new int[inFeatures];
+            row = new short[inFeatures];
         }
 
         public int Batch { get; }
@@ -348,13 +349,8 @@ namespace QuantBuild.Runtime
                     }
                     else
                     {
-                        int acc = bias[j];
-                        for (int k = 0; k < inFeatures; k++)
-                        {
-                            acc += row[k] * weights[rowBase + k];
-                        }
-
-                        output[b * units + j] = requantizer.Apply(acc, j);
+                        int acc = Int16Int8Dot.Dot(row, new ReadOnlySpan<sbyte>(weights, rowBase, inFeatures));
+                        output[b * units + j] = requantizer.Apply(unchecked(acc + bias[j]), j);
                     }
                 }
             }
