@@ -266,7 +266,7 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// Fully-connected layer on log level indices, bit-identical to <see cref="FullyConnectedLogInputReference"/>:
     /// each input row is decoded to its int16 level values once and dotted with every unit's int8 row
-    /// (<see cref="Int16Int8Dot"/> on the int32 path).
+    /// (<see cref="Int16Int8Dot"/>; on the int64 path over blocks whose own sums fit int32, added in int64).
     /// </summary>
     public sealed class FullyConnectedLogInput
     {
@@ -275,6 +275,7 @@ namespace QuantBuild.Runtime
         private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
         private readonly short[] row;
+        private readonly int wideBlock;
 
         public FullyConnectedLogInput(
             int batch,
@@ -301,6 +302,14 @@ namespace QuantBuild.Runtime
             requantizer = layer.Requantizer;
             UsesInt64Accumulator = layer.UsesInt64Accumulator;
             row = new short[inFeatures];
+            int maxLevel = 1;
+            for (int i = 0; i < this.levels.Length; i++)
+            {
+                maxLevel = Math.Max(maxLevel, this.levels[i]);
+            }
+
+            // |Σ over a block| ≤ length · max level · 128 ≤ int.MaxValue.
+            wideBlock = Math.Max(1, int.MaxValue / (maxLevel * 128));
         }
 
         public int Batch { get; }
@@ -339,10 +348,13 @@ namespace QuantBuild.Runtime
                     int rowBase = j * inFeatures;
                     if (UsesInt64Accumulator)
                     {
+                        // Blocks short enough that their own sum cannot leave int32: each is exact in the vector
+                        // dot, and their int64 total is the reference's Σ.
                         long acc = bias[j];
-                        for (int k = 0; k < inFeatures; k++)
+                        for (int k = 0; k < inFeatures; k += wideBlock)
                         {
-                            acc += (long)row[k] * weights[rowBase + k];
+                            int length = Math.Min(wideBlock, inFeatures - k);
+                            acc += Int16Int8Dot.Dot(new ReadOnlySpan<short>(row, k, length), new ReadOnlySpan<sbyte>(weights, rowBase + k, length));
                         }
 
                         output[b * units + j] = requantizer.Apply(acc, j);
