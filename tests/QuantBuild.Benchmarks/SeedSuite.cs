@@ -14,7 +14,9 @@ using QuantBuild.Tensors;
 /// the int8 row. Every variant of a model is built first, then the variants are timed in interleaved rounds and
 /// the minimum over all rounds is reported beside the median: on a shared machine a neighbour's build slows some
 /// runs, and interleaving spreads that over every row instead of one. The "weighted ms" column sums the per-step
-/// minima of the Conv/FullyConnected (and level-encode) steps only, where the seed kernels differ from int8.
+/// minima of the Conv/FullyConnected (and level-encode) steps only, where the seed kernels differ from int8; the
+/// layer columns compare each Conv/FullyConnected step with the int8 step of the same graph node (per-step minima
+/// over --iters extra runs), the issue's per-kernel criterion.
 /// </summary>
 static class SeedSuite
 {
@@ -33,7 +35,11 @@ static class SeedSuite
 
     private static readonly string[] DefaultModels = ["mnist", "ppocr-cls", "oww-embedding"];
 
-    sealed record Row(string Model, string Variant, double? MinMs, double? MedianMs, double? WeightedMinMs, double? RatioToInt8Min, string? Error);
+    sealed record Row(string Model, string Variant, double? MinMs, double? MedianMs, double? WeightedMinMs, double? RatioToInt8Min, string? Error,
+        double? WorstLayerRatio = null, string? WorstLayer = null, int LayersOver = 0, int Layers = 0);
+
+    /// <summary>Issue 12's acceptance factor: each seed kernel within this multiple of the int8 kernel of the same layer.</summary>
+    private const double Acceptance = 1.5;
 
     public static int Run(IReadOnlyList<RealModel> models, BenchOptions options, string root)
     {
@@ -82,14 +88,35 @@ static class SeedSuite
                     }
 
             double? int8Min = null;
+            var layerTimes = new Dictionary<string, IReadOnlyDictionary<string, (double Ms, string Detail)>>();
+            var firstRow = rows.Count;
             for (int b = 0; b < built.Count; b++)
             {
                 var sorted = times[b].Order().ToArray();
-                var (weighted, profile) = Profile(built[b].Runner, source.Feeds, options.Iters);
+                var (weighted, layers, profile) = Profile(built[b].Runner, source.Feeds, options.Iters);
+                layerTimes[built[b].Variant.Name] = layers;
                 if (options.Profile) profiles.AppendLine($"\n{id} {built[b].Variant.Name}:\n{profile}");
                 if (built[b].Variant.Name == "int8") int8Min = sorted[0];
                 rows.Add(new Row(id, built[b].Variant.Name, sorted[0], sorted[sorted.Length / 2], weighted, null, null));
             }
+
+            // Layer by layer (the same graph node in both plans): the seed kernel's minimum over the int8 kernel's.
+            if (layerTimes.TryGetValue("int8", out var int8Layers))
+                for (int i = firstRow; i < rows.Count; i++)
+                {
+                    if (rows[i].Error is not null || !layerTimes.TryGetValue(rows[i].Variant, out var layers)) continue;
+                    var ratios = layers.Where(l => int8Layers.ContainsKey(l.Key))
+                        .Select(l => (Ratio: l.Value.Ms / int8Layers[l.Key].Ms, l.Value.Detail, Int8Ms: int8Layers[l.Key].Ms, l.Value.Ms)).ToList();
+                    if (ratios.Count == 0) continue;
+                    var worst = ratios.MaxBy(r => r.Ratio);
+                    rows[i] = rows[i] with
+                    {
+                        WorstLayerRatio = worst.Ratio,
+                        WorstLayer = $"{worst.Detail} ({worst.Ms:0.000} vs {worst.Int8Ms:0.000} ms)",
+                        LayersOver = ratios.Count(r => r.Ratio > Acceptance),
+                        Layers = ratios.Count,
+                    };
+                }
 
             for (int i = 0; i < rows.Count; i++)
                 if (rows[i].Model == id && rows[i].MinMs is double min && int8Min is double baseline)
@@ -97,12 +124,12 @@ static class SeedSuite
         }
 
         var table = new StringBuilder();
-        table.AppendLine("| model | variant | min ms | median ms | conv/fc steps min ms | min / int8 min |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|");
+        table.AppendLine($"| model | variant | min ms | median ms | conv/fc steps min ms | min / int8 min | layers over {Acceptance}x int8 | worst layer / int8 | worst layer |");
+        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in rows)
             table.AppendLine(r.Error is not null
-                ? $"| {r.Model} | {r.Variant} | error: {r.Error} | | | |"
-                : $"| {r.Model} | {r.Variant} | {r.MinMs:0.000} | {r.MedianMs:0.000} | {r.WeightedMinMs:0.000} | {r.RatioToInt8Min:0.00}x |");
+                ? $"| {r.Model} | {r.Variant} | error: {r.Error} | | | | | | |"
+                : $"| {r.Model} | {r.Variant} | {r.MinMs:0.000} | {r.MedianMs:0.000} | {r.WeightedMinMs:0.000} | {r.RatioToInt8Min:0.00}x | {r.LayersOver} of {r.Layers} | {r.WorstLayerRatio:0.00}x | {r.WorstLayer} |");
         Console.WriteLine($"seed kernels vs int8 on {CpuDescription.Current}, 1 thread, our integer runtime only, warmup {options.Warmup}, {rounds} interleaved rounds x {perRound} runs; min and median over all runs:\n");
         Console.Write(table);
         Console.Write(profiles);
@@ -140,8 +167,8 @@ static class SeedSuite
         return new IntegerModelRunner(compiled.RequirePlan());
     }
 
-    /// <summary>Per-step minimum over extra runs: the sum over the weighted steps, and the ten most expensive steps.</summary>
-    private static (double WeightedMs, string Top) Profile(IntegerModelRunner runner, IReadOnlyDictionary<string, Tensor> feeds, int iters)
+    /// <summary>Per-step minimum over extra runs: the sum over the weighted steps, each Conv/FC step by graph node, and the ten most expensive steps.</summary>
+    private static (double WeightedMs, IReadOnlyDictionary<string, (double Ms, string Detail)> Layers, string Top) Profile(IntegerModelRunner runner, IReadOnlyDictionary<string, Tensor> feeds, int iters)
     {
         var plan = runner.Plan;
         var ticks = Enumerable.Repeat(long.MaxValue, plan.Steps.Count).ToArray();
@@ -156,18 +183,21 @@ static class SeedSuite
         static double Ms(long t) => t * 1000.0 / Stopwatch.Frequency;
         bool Weighted(PlanStep s) => s is ConvStep or FullyConnectedStep or LevelEncodeStep;
         double weighted = Ms(ticks.Where((_, s) => Weighted(plan.Steps[s])).Sum());
+        static string Detail(PlanStep step) => step switch
+        {
+            ConvStep c => $"{step.OpType} k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight} g{c.Geometry.Groups} {c.Geometry.InChannels}->{c.Geometry.OutChannels} {c.Geometry.OutHeight}x{c.Geometry.OutWidth} W{c.Weights.Bits}{(c.Weights.IsMultipoint ? $" +{c.Weights.ExtraChannels!.Length} rows" : "")}{(c.Weights.Codebook is null ? "" : " codebook")}{(c.InputLevels is null ? "" : " log-input")}",
+            FullyConnectedStep f => $"{step.OpType} {f.InFeatures}->{f.Units} W{f.Weights.Bits}{(f.Weights.IsMultipoint ? $" +{f.Weights.ExtraChannels!.Length} rows" : "")}{(f.Weights.Codebook is null ? "" : " codebook")}{(f.InputLevels is null ? "" : " log-input")}",
+            _ => step.OpType,
+        };
+        var layers = new Dictionary<string, (double Ms, string Detail)>();
+        for (int s = 0; s < ticks.Length; s++)
+            if (plan.Steps[s] is ConvStep or FullyConnectedStep) layers[plan.Steps[s].NodeName] = (Ms(ticks[s]), Detail(plan.Steps[s]));
         var top = new StringBuilder();
         foreach (var (t, s) in ticks.Select((t, s) => (t, s)).OrderByDescending(x => x.t).Take(10))
-        {
-            var step = plan.Steps[s];
-            string detail = step is ConvStep c
-                ? $"k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight} g{c.Geometry.Groups} {c.Geometry.InChannels}->{c.Geometry.OutChannels} {c.Geometry.OutHeight}x{c.Geometry.OutWidth} W{c.Weights.Bits}{(c.Weights.IsMultipoint ? $" +{c.Weights.ExtraChannels!.Length} rows" : "")}{(c.Weights.Codebook is null ? "" : " codebook")}{(c.InputLevels is null ? "" : " log-input")}"
-                : "";
-            top.AppendLine($"  {Ms(t),8:0.000} ms  {step.OpType} {detail}");
-        }
+            top.AppendLine($"  {Ms(t),8:0.000} ms  {Detail(plan.Steps[s])}");
 
         var byOp = ticks.Select((t, s) => (Op: plan.Steps[s] is FloatStep ? "float " + plan.Steps[s].OpType : plan.Steps[s].OpType, t)).GroupBy(x => x.Op).OrderByDescending(g => g.Sum(x => x.t));
         top.AppendLine("  by op (ms): " + string.Join(", ", byOp.Select(g => $"{g.Key} {Ms(g.Sum(x => x.t)):0.000} ({g.Count()})")));
-        return (weighted, top.ToString());
+        return (weighted, layers, top.ToString());
     }
 }
