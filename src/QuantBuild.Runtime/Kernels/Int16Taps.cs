@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 #if NET8_0_OR_GREATER
 using System.Runtime.Intrinsics;
@@ -64,10 +65,51 @@ namespace QuantBuild.Runtime
                 return;
             }
 
+#if NET8_0_OR_GREATER
+            if (stride == 2 && BitConverter.IsLittleEndian)
+            {
+                ox = AddStrideTwo(row, acc, w, offset, ox, end);
+            }
+#endif
             for (; ox < end; ox++)
             {
                 acc[ox] += w * row[ox * stride + offset];
             }
         }
+
+#if NET8_0_OR_GREATER
+        /// <summary>
+        /// Column stride 2 from <paramref name="ox"/>: read as int32 lanes, the row holds (x[2i], x[2i+1]) pairs with the
+        /// first in the low half (little-endian), so shifting left then arithmetically right by 16 leaves exactly the
+        /// columns the taps use, sign-extended. Stops before a load would pass the row's end; returns where it stopped.
+        /// </summary>
+        private static int AddStrideTwo(ReadOnlySpan<short> row, Span<int> acc, int w, int offset, int ox, int end)
+        {
+            ref short source = ref MemoryMarshal.GetReference(row);
+            ref int target = ref MemoryMarshal.GetReference(acc);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<int> weight = Vector256.Create(w);
+                for (; ox + 8 <= end && 2 * ox + offset + 16 <= row.Length; ox += 8)
+                {
+                    Vector256<int> pairs = Vector256.LoadUnsafe(ref Unsafe.As<short, int>(ref Unsafe.Add(ref source, 2 * ox + offset)));
+                    Vector256<int> x = Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs, 16), 16);
+                    (Vector256.LoadUnsafe(ref target, (nuint)ox) + x * weight).StoreUnsafe(ref target, (nuint)ox);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<int> weight = Vector128.Create(w);
+                for (; ox + 4 <= end && 2 * ox + offset + 8 <= row.Length; ox += 4)
+                {
+                    Vector128<int> pairs = Vector128.LoadUnsafe(ref Unsafe.As<short, int>(ref Unsafe.Add(ref source, 2 * ox + offset)));
+                    Vector128<int> x = Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(pairs, 16), 16);
+                    (Vector128.LoadUnsafe(ref target, (nuint)ox) + x * weight).StoreUnsafe(ref target, (nuint)ox);
+                }
+            }
+
+            return ox;
+        }
+#endif
     }
 }
