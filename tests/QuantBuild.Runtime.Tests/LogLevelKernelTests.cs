@@ -273,6 +273,28 @@ public sealed class LogLevelKernelTests
     }
 
     [TestMethod]
+    public void LevelValuesMatchTheTableAndRejectIndicesOutsideIt()
+    {
+        // Table sizes on both sides of the 16-level shuffle path, lengths with tails, negative levels' high bytes
+        // excluded by CheckLevels but full-scale ones included; then one bad index at every kind of position.
+        var r = new Random(44);
+        foreach (int count in new[] { 2, 3, 8, 15, 16, 17, 64, 256 })
+        {
+            var levels = LogLevels(count, r.Next(2) == 0 ? 32767 : 300);
+            for (int length = 0; length <= 70; length += r.Next(1, 5))
+            {
+                var indices = RandomIndices(r, length, count);
+                var values = new short[length];
+                LogLevelValues.Decode(indices, levels, values);
+                for (int i = 0; i < length; i++) Assert.AreEqual(levels[indices[i] & 0xFF], values[i], $"{count} levels, length {length}, index {i}");
+                if (length == 0 || count == 256) continue;
+                indices[r.Next(length)] = (sbyte)(r.Next(2) == 0 ? count : 255);
+                Assert.ThrowsExactly<ArgumentException>(() => LogLevelValues.Decode(indices, levels, values), $"{count} levels, length {length}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void EncoderMapsEveryCodeThroughItsTableAndRejectsBadTables()
     {
         var table = new sbyte[256];

@@ -81,17 +81,7 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
-            int levelCount = levels.Length;
-            for (int i = 0; i < input.Length; i++)
-            {
-                int index = input[i] & 0xFF;
-                if ((uint)index >= (uint)levelCount)
-                {
-                    throw new ArgumentException("A level index is outside the level table.");
-                }
-
-                values[i] = levels[index];
-            }
+            LogLevelValues.Decode(input, levels, values);
 
             if (UsesInt64Accumulator)
             {
@@ -329,19 +319,9 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared shapes.");
             }
 
-            int levelCount = levels.Length;
             for (int b = 0; b < Batch; b++)
             {
-                for (int k = 0; k < inFeatures; k++)
-                {
-                    int index = input[b * inFeatures + k] & 0xFF;
-                    if ((uint)index >= (uint)levelCount)
-                    {
-                        throw new ArgumentException("A level index is outside the level table.");
-                    }
-
-                    row[k] = levels[index];
-                }
+                LogLevelValues.Decode(input.Slice(b * inFeatures, inFeatures), levels, row);
 
                 for (int j = 0; j < units; j++)
                 {
