@@ -1,4 +1,8 @@
 using System;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -127,10 +131,7 @@ namespace QuantBuild.Runtime
                 return;
             }
 
-            for (int i = 0; i < input.Length; i++)
-            {
-                values[i] = (short)(input[i] - inputZeroPoint);
-            }
+            Deviations(input);
 
             if (gemm == null)
             {
@@ -146,6 +147,43 @@ namespace QuantBuild.Runtime
         public bool UsesInt32Paths
         {
             get { return fitsInt32; }
+        }
+
+        /// <summary>
+        /// values[i] = x_i − z_x as int16 (|·| ≤ 255), so padded taps (0) and the packed GEMM need no zero point; 32
+        /// (or 16) codes a step, since on depthwise layers this pass costs about as much as the taps.
+        /// </summary>
+        private void Deviations(ReadOnlySpan<sbyte> input)
+        {
+            int i = 0;
+#if NET8_0_OR_GREATER
+            ref sbyte source = ref MemoryMarshal.GetReference(input);
+            ref short target = ref values[0];
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<short> zero = Vector256.Create((short)inputZeroPoint);
+                for (; i <= input.Length - 32; i += 32)
+                {
+                    (Vector256<short> low, Vector256<short> high) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
+                    (low - zero).StoreUnsafe(ref target, (nuint)i);
+                    (high - zero).StoreUnsafe(ref target, (nuint)(i + 16));
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
+                for (; i <= input.Length - 16; i += 16)
+                {
+                    (Vector128<short> low, Vector128<short> high) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
+                    (low - zero).StoreUnsafe(ref target, (nuint)i);
+                    (high - zero).StoreUnsafe(ref target, (nuint)(i + 8));
+                }
+            }
+#endif
+            for (; i < input.Length; i++)
+            {
+                values[i] = (short)(input[i] - inputZeroPoint);
+            }
         }
 
         /// <summary>Per group and chunk of positions: all rows of a block of channels over the packed chunk, then each channel's sum.</summary>
