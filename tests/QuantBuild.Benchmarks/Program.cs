@@ -31,6 +31,10 @@ using QuantBuild.Oracle;
 //                          [--bits 8,4,3,2] [--samples N] [--out FILE.json]   (every weight method x width, int8 activations, on
 //                          the task sets: task metric ours / QDQ in ORT, agreement + SQNR vs fp32, bytes, time; the papers'
 //                          claims side by side; artifacts/bench-methods.json)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- seed [--models mnist,ppocr-cls,oww-embedding]
+//                          [--methods multipoint-w8,multipoint-w4,log-w4,weq-w4,log-act-a4] [--iters N] [--profile]
+//                          (seed kernels vs the plain int8 row of the same model, our integer runtime only, same run,
+//                          interleaved rounds, min and median ms; artifacts/bench-seed.json; see SeedSuite.cs)
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- memory [--cli LABEL=PATH ...] [--samples 4,32]
 //                          (peak RSS of `quantbuild quantize`, one child process per configuration: PaddleOCR classifier and
 //                          the PP-OCRv4 detector at 640x640; see MemorySuite.cs)
@@ -52,6 +56,7 @@ try
     var oracle = new OrtOracle();
     if (options.Mode == "task") return TaskSuite.Run(oracle, options, root);
     if (options.Mode == "methods") return MethodsSuite.Run(oracle, options, root);
+    if (options.Mode == "seed") return SeedSuite.Run(RealModelCatalog.Load(Path.Combine(root, ".assets")), options, root);
     IReadOnlyList<RealModel> models = options.Mode == "mixed" ? [] : options.SelectModels(root);
     return options.Mode switch
     {
@@ -74,8 +79,8 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
 {
     public static BenchOptions Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--qdq-types uint8,int8] [--out FILE.json]");
+        if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods" or "seed"))
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods|seed [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--qdq-types uint8,int8] [--out FILE.json]");
         string[]? ids = null, methods = null; string? model = null; string? outPath = null;
         int[]? bits = null, activationBits = null;
         string[]? activationLevels = null;

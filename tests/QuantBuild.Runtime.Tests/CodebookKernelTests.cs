@@ -71,7 +71,7 @@ public sealed class CodebookKernelTests
     [TestMethod]
     public void ConvCodebookBlocksLargeFiltersAndUsesInt64WhenNeeded()
     {
-        // Fan-in 3 000 > ScratchBytes / 8 rows: several channel blocks; fan-in 70 000 at full levels needs int64.
+        // Fan-in 3 000: a long GEMM row over several packed chunks; fan-in 70 000 at full levels needs int64.
         var r = new Random(5);
         foreach (var (ic, oc) in new[] { (3000, 9), (70000, 2) })
         {

@@ -211,6 +211,90 @@ public sealed class LogLevelKernelTests
     }
 
     [TestMethod]
+    public void ConvInt32PathsAreBitIdenticalOnWideRowsAndManyChunks()
+    {
+        // Rows of 16+ columns with tails (the vector taps), fan-ins up to 1 000 (GEMM chunks of a few tiles, so
+        // a plane spans many chunks), depthwise layers with channel multipliers, odd fan-ins, strides, dilation.
+        var r = new Random(1212);
+        int spreadOutputs = 0;
+        for (int trial = 0; trial < 120; trial++)
+        {
+            bool depthwise = trial % 2 == 0;
+            int groups = depthwise ? r.Next(1, 7) : (r.Next(3) == 0 ? 2 : 1);
+            int icPerGroup = depthwise ? 1 : r.Next(2, 112);
+            int ocPerGroup = depthwise ? r.Next(1, 3) : r.Next(1, 11);
+            int kh = r.Next(1, 4), kw = r.Next(1, 6), dilation = r.Next(4) == 0 ? 2 : 1;
+            int h = r.Next((kh - 1) * dilation + 1, 14), w = r.Next(Math.Max(16, (kw - 1) * dilation + 1), 60);
+            var g = new Conv2DGeometry(r.Next(1, 3), icPerGroup * groups, h, w, ocPerGroup * groups, kh, kw, r.Next(1, 3), r.Next(4) == 0 ? 2 : 1,
+                r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dilation, dilation, groups);
+            int levelCount = 1 << r.Next(2, 9);
+            var levels = LogLevels(levelCount, r.Next(2) == 0 ? 2000 : 300);
+            var scales = TestData.RandomScales(r, g.OutChannels, 0.005f, 0.015f);
+            // Output scale near the accumulators' spread (√fan-in · mean level · mean |w| · s_x · s_w), so the outputs
+            // spread over the code range instead of clamping: an accumulator off by a little shows.
+            double meanLevel = levels.Average(l => (double)l);
+            double spread = Math.Sqrt(g.FanIn) * meanLevel * 64 * 2e-4 * 0.01;
+            var y = new QuantParams((float)(spread / (30 + r.Next(60))), r.Next(-20, 20));
+            var weights = TestData.RandomCodes(r, g.WeightLength, -127, 127);
+            var bias = TestData.RandomBias(r, g.OutChannels, (int)(Math.Sqrt(g.FanIn) * meanLevel * 64));
+            var x = RandomIndices(r, g.InputLength, levelCount);
+            var expected = new sbyte[g.OutputLength];
+            new Conv2DLogInputReference(g, levels, 2e-4f, scales, y, weights, bias, -128, 127).Eval(x, expected);
+            var fast = new Conv2DLogInput(g, levels, 2e-4f, scales, y, weights, bias, -128, 127);
+            Assert.IsFalse(fast.UsesInt64Accumulator, $"trial {trial} must exercise an int32 path");
+            var actual = new sbyte[g.OutputLength];
+            fast.Eval(x, actual);
+            TestData.AssertSameCodes(expected, actual, $"trial {trial}: {g.InChannels}x{h}x{w} -> {g.OutChannels} k{kh}x{kw} groups {groups}");
+            spreadOutputs += expected.Distinct().Count() >= Math.Min(20, expected.Length / 4) ? 1 : 0;
+        }
+
+        Assert.IsTrue(spreadOutputs > 100, $"only {spreadOutputs} of 120 trials had outputs spread over the code range");
+    }
+
+    [TestMethod]
+    public void Int16Int8DotMatchesTheScalarDefinitionAtEveryLengthAndAtTheExtremes()
+    {
+        // Every length through two vector blocks plus tails, random values and the int16/int8 extremes (whose
+        // products and pair sums are the largest the vector forms must hold exactly).
+        var r = new Random(16);
+        for (int length = 0; length <= 80; length++)
+            for (int trial = 0; trial < 6; trial++)
+            {
+                var a = new short[length];
+                var b = new sbyte[length];
+                for (int i = 0; i < length; i++)
+                {
+                    a[i] = trial == 0 ? short.MaxValue : trial == 1 ? short.MinValue : (short)r.Next(short.MinValue, short.MaxValue + 1);
+                    b[i] = trial <= 1 ? sbyte.MinValue : (sbyte)r.Next(-128, 128);
+                }
+
+                Assert.AreEqual(Int16Int8Dot.Scalar(a, b), Int16Int8Dot.Dot(a, b), $"length {length}, trial {trial}");
+            }
+    }
+
+    [TestMethod]
+    public void LevelValuesMatchTheTableAndRejectIndicesOutsideIt()
+    {
+        // Table sizes on both sides of the 16-level shuffle path, lengths with tails, negative levels' high bytes
+        // excluded by CheckLevels but full-scale ones included; then one bad index at every kind of position.
+        var r = new Random(44);
+        foreach (int count in new[] { 2, 3, 8, 15, 16, 17, 64, 256 })
+        {
+            var levels = LogLevels(count, r.Next(2) == 0 ? 32767 : 300);
+            for (int length = 0; length <= 70; length += r.Next(1, 5))
+            {
+                var indices = RandomIndices(r, length, count);
+                var values = new short[length];
+                LogLevelValues.Decode(indices, levels, values);
+                for (int i = 0; i < length; i++) Assert.AreEqual(levels[indices[i] & 0xFF], values[i], $"{count} levels, length {length}, index {i}");
+                if (length == 0 || count == 256) continue;
+                indices[r.Next(length)] = (sbyte)(r.Next(2) == 0 ? count : 255);
+                Assert.ThrowsExactly<ArgumentException>(() => LogLevelValues.Decode(indices, levels, values), $"{count} levels, length {length}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void EncoderMapsEveryCodeThroughItsTableAndRejectsBadTables()
     {
         var table = new sbyte[256];

@@ -129,6 +129,10 @@ public static partial class CSharpEmitter
                 throw new QuantBuildException(DiagnosticCodes.InternalError, $"runtime file {name} line {i + 1}: a top-level declaration the emitter cannot make internal: '{line.Trim()}'");
             w.Append(line).Append('\n');
         }
+        // A file wrapped whole in #if (SingleRoundingVector.cs) closes it after its namespace block. Its #if moved
+        // inside the emitted block with the usings, so the #endif goes there too, before the closing brace.
+        for (int i = end + 1; i < lines.Length; i++)
+            if (lines[i].TrimStart().StartsWith('#')) w.Append(lines[i].TrimEnd('\r')).Append('\n');
         w.Append("}\n");
         return w.ToString();
     }

@@ -1,14 +1,25 @@
 using System;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Scalar 2-D convolution (NCHW) with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): each output channel is
+    /// 2-D convolution (NCHW) with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): each output channel is
     /// the sum of several b-bit filter rows, each accumulated in integers and scaled by its own fixed-point
     /// multiplier before the one requantization to the output (see <see cref="MultipointRows"/>).
     /// Padded taps hold z_x (real 0) and so add nothing, as in <see cref="Conv2DInt8Reference"/>; with no
-    /// extra rows the result equals that reference bit for bit. Accumulates in int64, so no fan-in bound
-    /// applies. <see cref="Eval"/> allocates nothing.
+    /// extra rows the result equals that reference bit for bit.
+    /// <para><see cref="Conv2DMultipointReference"/> is the definition (int64 accumulators, no fan-in bound) and runs
+    /// any layer whose bound does not fit.
+    /// When <see cref="MultipointRows.FitsInt32"/> shows that no accumulator, scaled row or channel sum can leave
+    /// int32 for these weights, the layer runs on int16 values x − z_x instead: a blocked GEMM over all rows
+    /// (<see cref="Int16ConvGemm"/>), or tap by tap for one input channel per group (<see cref="Int16Taps"/>),
+    /// then the vector output stage <see cref="MultipointRows.FinishRow"/>. Same bits: integer sums are exact in
+    /// any order inside int32, and MBQM of an int64 accumulator that fits int32 is the int32 MBQM.</para>
+    /// Scratch buffers are sized here; <see cref="Eval"/> allocates nothing.
     /// </summary>
     public sealed class Conv2DMultipoint
     {
@@ -16,10 +27,23 @@ namespace QuantBuild.Runtime
         private readonly int inputZeroPoint;
         private readonly int[] bias;
         private readonly MultipointRows rows;
+        private readonly Conv2DMultipointReference reference;
+        private readonly MultipointCodes codes;
+        private readonly int maxAbsInput;
+        // Null for one input channel per group (those layers run tap by tap); C# 7.3, which the netstandard2.0 build
+        // uses, cannot annotate that, hence the pragma on the constructor.
+        private readonly Int16ConvGemm gemm;
+        private readonly short[] values;
+        private readonly int[] firstAccumulators;
+        private readonly int[] extraAccumulators;
+        private readonly int[] planes;
+        private readonly int[] sums;
+        private bool fitsInt32;
 
         /// <param name="bits">storage width of the codes, 4 (packed) or 8</param>
         /// <param name="extraChannels">for each extra row (rows OutChannels.. of the weights), its output channel, ascending</param>
         /// <param name="extraScales">the real scale a of each extra row</param>
+#pragma warning disable CS8618 // gemm: see its declaration
         public Conv2DMultipoint(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -38,8 +62,37 @@ namespace QuantBuild.Runtime
             inputZeroPoint = input.ZeroPoint;
             this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
 
-            rows = new MultipointRows(input.Scale, weightScales, geometry.OutChannels, extraChannels, extraScales, output, bits, clampMin, clampMax);
+            reference = new Conv2DMultipointReference(geometry, input, weightScales, output, bits, bias, extraChannels, extraScales, clampMin, clampMax);
+            rows = reference.Rows;
+            codes = new MultipointCodes(rows, geometry.FanIn);
+            maxAbsInput = Math.Max(sbyte.MaxValue - inputZeroPoint, inputZeroPoint - sbyte.MinValue);
+            values = new short[geometry.InputLength];
+            int outPlane = geometry.OutHeight * geometry.OutWidth;
+            int extraRows = rows.Rows - rows.Channels;
+            sums = new int[Math.Max(Int16ConvGemm.TilePositions, outPlane)];
+            if (geometry.InChannelsPerGroup == 1)
+            {
+                // One accumulator plane for a channel's first row and one for each of its extra rows.
+                int mostRows = 1;
+                for (int c = 0; c < rows.Channels; c++)
+                {
+                    mostRows = Math.Max(mostRows, 1 + rows.ExtraEnd(c) - rows.ExtraBegin(c));
+                }
+
+                planes = new int[mostRows * outPlane];
+                firstAccumulators = new int[0];
+                extraAccumulators = new int[0];
+            }
+            else
+            {
+                gemm = new Int16ConvGemm(geometry, rows.Rows);
+                planes = new int[0];
+                firstAccumulators = new int[4 * Int16ConvGemm.TilePositions];
+                // A block of up to four channels never has more extra rows than the layer.
+                extraAccumulators = new int[Math.Max(1, extraRows) * Int16ConvGemm.TilePositions];
+            }
         }
+#pragma warning restore CS8618
 
         public Conv2DGeometry Geometry
         {
@@ -60,66 +113,189 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
+            if (codes.Update(weights))
+            {
+                fitsInt32 = rows.FitsInt32(codes.Codes, g.FanIn, maxAbsInput, bias);
+                if (fitsInt32 && gemm != null)
+                {
+                    for (int r = 0; r < rows.Rows; r++)
+                    {
+                        gemm.SetRow(r, new ReadOnlySpan<sbyte>(codes.Codes, r * g.FanIn, g.FanIn));
+                    }
+                }
+            }
+
+            if (!fitsInt32)
+            {
+                reference.Eval(input, weights, output);
+                return;
+            }
+
+            Deviations(input);
+
+            if (gemm == null)
+            {
+                EvalTaps(output);
+            }
+            else
+            {
+                EvalGemm(output);
+            }
+        }
+
+        /// <summary>True when the last <see cref="Eval"/> ran the int32 paths (its weights passed <see cref="MultipointRows.FitsInt32"/>).</summary>
+        public bool UsesInt32Paths
+        {
+            get { return fitsInt32; }
+        }
+
+        /// <summary>
+        /// values[i] = x_i − z_x as int16 (|·| ≤ 255), so padded taps (0) and the packed GEMM need no zero point; 32
+        /// (or 16) codes a step, since on depthwise layers this pass costs about as much as the taps.
+        /// </summary>
+        private void Deviations(ReadOnlySpan<sbyte> input)
+        {
+            int i = 0;
+#if NET8_0_OR_GREATER
+            ref sbyte source = ref MemoryMarshal.GetReference(input);
+            ref short target = ref values[0];
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<short> zero = Vector256.Create((short)inputZeroPoint);
+                for (; i <= input.Length - 32; i += 32)
+                {
+                    (Vector256<short> low, Vector256<short> high) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
+                    (low - zero).StoreUnsafe(ref target, (nuint)i);
+                    (high - zero).StoreUnsafe(ref target, (nuint)(i + 16));
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<short> zero = Vector128.Create((short)inputZeroPoint);
+                for (; i <= input.Length - 16; i += 16)
+                {
+                    (Vector128<short> low, Vector128<short> high) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
+                    (low - zero).StoreUnsafe(ref target, (nuint)i);
+                    (high - zero).StoreUnsafe(ref target, (nuint)(i + 8));
+                }
+            }
+#endif
+            for (; i < input.Length; i++)
+            {
+                values[i] = (short)(input[i] - inputZeroPoint);
+            }
+        }
+
+        /// <summary>Per group and chunk of positions: all rows of a block of channels over the packed chunk, then each channel's sum.</summary>
+        private void EvalGemm(Span<sbyte> output)
+        {
+            Conv2DGeometry g = geometry;
+            const int tileSize = Int16ConvGemm.TilePositions;
+            Int16ConvGemm gemm = this.gemm;
+            int inPlane = g.InHeight * g.InWidth;
             int outPlane = g.OutHeight * g.OutWidth;
             int ocPerGroup = g.OutChannelsPerGroup;
+            Span<int> first = firstAccumulators;
+            Span<int> extra = extraAccumulators;
             for (int n = 0; n < g.Batch; n++)
             {
-                for (int oc = 0; oc < g.OutChannels; oc++)
+                for (int group = 0; group < g.Groups; group++)
                 {
-                    int firstInputChannel = (oc / ocPerGroup) * g.InChannelsPerGroup;
-                    int outBase = (n * g.OutChannels + oc) * outPlane;
-                    int extraBegin = rows.ExtraBegin(oc);
-                    int extraEnd = rows.ExtraEnd(oc);
-                    for (int oy = 0; oy < g.OutHeight; oy++)
+                    ReadOnlySpan<short> groupValues = new ReadOnlySpan<short>(values, (n * g.InChannels + group * g.InChannelsPerGroup) * inPlane, g.InChannelsPerGroup * inPlane);
+                    int groupEnd = (group + 1) * ocPerGroup;
+                    for (int start = 0; start < outPlane; start += gemm.ChunkPositions)
                     {
-                        for (int ox = 0; ox < g.OutWidth; ox++)
+                        int count = Math.Min(gemm.ChunkPositions, outPlane - start);
+                        gemm.Pack(groupValues, start, count);
+                        for (int oc = group * ocPerGroup; oc < groupEnd;)
                         {
-                            long sum = rows.Scale(bias[oc] + Accumulate(input, weights, oc, n, firstInputChannel, oy, ox), oc);
-                            for (int r = extraBegin; r < extraEnd; r++)
+                            int block = groupEnd - oc >= 4 ? 4 : 1;
+                            int extraBegin = rows.ExtraBegin(oc);
+                            int extraEnd = rows.ExtraEnd(oc + block - 1);
+                            for (int tile = 0; tile < count; tile += tileSize)
                             {
-                                sum += rows.Scale(Accumulate(input, weights, r, n, firstInputChannel, oy, ox), r);
+                                gemm.Tile(oc, block, tile, first);
+                                int r = extraBegin;
+                                for (; r <= extraEnd - 4; r += 4)
+                                {
+                                    gemm.Tile(r, 4, tile, extra.Slice((r - extraBegin) * tileSize));
+                                }
+
+                                for (; r < extraEnd; r++)
+                                {
+                                    gemm.Tile(r, 1, tile, extra.Slice((r - extraBegin) * tileSize));
+                                }
+
+                                int valid = Math.Min(tileSize, count - tile);
+                                for (int c = 0; c < block; c++)
+                                {
+                                    int channel = oc + c;
+                                    rows.FinishRow(channel, first.Slice(c * tileSize), bias[channel], extra.Slice((rows.ExtraBegin(channel) - extraBegin) * tileSize), tileSize,
+                                        sums, output.Slice((n * g.OutChannels + channel) * outPlane + start + tile, valid));
+                                }
                             }
 
-                            output[outBase + oy * g.OutWidth + ox] = rows.Finish(sum);
+                            oc += block;
                         }
                     }
                 }
             }
         }
 
-        private long Accumulate(ReadOnlySpan<sbyte> input, ReadOnlySpan<byte> weights, int row, int n, int firstInputChannel, int oy, int ox)
+        /// <summary>One input channel per group: each row of a channel accumulates its output plane tap by tap, then the channel's sum.</summary>
+        private void EvalTaps(Span<sbyte> output)
         {
             Conv2DGeometry g = geometry;
-            int bits = rows.Bits;
             int inPlane = g.InHeight * g.InWidth;
-            int rowBase = row * g.FanIn;
-            long acc = 0;
-            for (int ic = 0; ic < g.InChannelsPerGroup; ic++)
+            int outPlane = g.OutHeight * g.OutWidth;
+            for (int n = 0; n < g.Batch; n++)
             {
-                int channelBase = (n * g.InChannels + firstInputChannel + ic) * inPlane;
+                for (int oc = 0; oc < g.OutChannels; oc++)
+                {
+                    ReadOnlySpan<short> plane = new ReadOnlySpan<short>(values, (n * g.InChannels + oc / g.OutChannelsPerGroup) * inPlane, inPlane);
+                    int extraBegin = rows.ExtraBegin(oc);
+                    int extraEnd = rows.ExtraEnd(oc);
+                    AccumulatePlane(plane, oc, new Span<int>(planes, 0, outPlane));
+                    for (int r = extraBegin; r < extraEnd; r++)
+                    {
+                        AccumulatePlane(plane, r, new Span<int>(planes, (1 + r - extraBegin) * outPlane, outPlane));
+                    }
+
+                    rows.FinishRow(oc, new ReadOnlySpan<int>(planes, 0, outPlane), bias[oc], new ReadOnlySpan<int>(planes, outPlane, planes.Length - outPlane), outPlane,
+                        sums, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
+                }
+            }
+        }
+
+        /// <summary>acc = Σ over the taps of row <paramref name="row"/> of w·(x − z_x), one output plane.</summary>
+        private void AccumulatePlane(ReadOnlySpan<short> plane, int row, Span<int> acc)
+        {
+            Conv2DGeometry g = geometry;
+            int taps = g.KernelHeight * g.KernelWidth;
+            ReadOnlySpan<sbyte> filter = new ReadOnlySpan<sbyte>(codes.Codes, row * taps, taps);
+            acc.Clear();
+            for (int oy = 0; oy < g.OutHeight; oy++)
+            {
+                Span<int> accRow = acc.Slice(oy * g.OutWidth, g.OutWidth);
                 for (int ky = 0; ky < g.KernelHeight; ky++)
                 {
                     int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
                     if (iy < 0 || iy >= g.InHeight)
                     {
-                        continue; // padded rows hold z_x: (z_x − z_x)·w = 0
+                        continue; // padded rows hold z_x: they add 0
                     }
 
+                    ReadOnlySpan<short> inputRow = plane.Slice(iy * g.InWidth, g.InWidth);
                     for (int kx = 0; kx < g.KernelWidth; kx++)
                     {
-                        int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
-                        if (ix < 0 || ix >= g.InWidth)
+                        int w = filter[ky * g.KernelWidth + kx];
+                        if (w != 0)
                         {
-                            continue;
+                            Int16Taps.Add(inputRow, accRow, w, kx * g.DilationWidth - g.PadLeft, g.StrideWidth);
                         }
-
-                        int x = input[channelBase + iy * g.InWidth + ix] - inputZeroPoint;
-                        acc += (long)x * MultipointRows.Code(weights, bits, rowBase + (ic * g.KernelHeight + ky) * g.KernelWidth + kx);
                     }
                 }
             }
-
-            return acc;
         }
     }
 }

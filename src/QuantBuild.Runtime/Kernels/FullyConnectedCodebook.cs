@@ -3,20 +3,18 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Int8 fully-connected layer (input [batch, K], weights [units, K]) whose weights stay as packed
-    /// codebook indices plus int8 level tables (<see cref="CodebookDecoder"/>); bit-identical to
-    /// <see cref="FullyConnectedCodebookReference"/>. Each unit's row is decoded once per call into a
-    /// K-byte scratch row and dotted with every batch row; the folded bias uses the decoded levels.
+    /// Int8 fully-connected layer (input [batch, K], weights [units, K]) whose weights are packed codebook
+    /// indices plus int8 level tables (<see cref="CodebookDecoder"/>); bit-identical to
+    /// <see cref="FullyConnectedCodebookReference"/>. The levels are int8 codes at the unit's weight scale, so
+    /// they are decoded once here and every call runs <see cref="FullyConnectedInt8"/>, which equals the
+    /// reference's decode + <see cref="FullyConnectedInt8Reference"/> bit for bit. The weights given to
+    /// <see cref="Eval"/> are the ones given here (the prepare-time folded bias depends on them).
     /// </summary>
     public sealed class FullyConnectedCodebook
     {
-        private readonly int inputZeroPoint;
         private readonly int indexBits;
-        private readonly int[] bias;
-        private readonly int[] foldedBias;
-        private readonly ChannelRequantizer requantizer;
-        private readonly bool useWideAccumulator;
-        private readonly sbyte[] row;
+        private readonly sbyte[] decoded;
+        private readonly FullyConnectedInt8 inner;
 
         public FullyConnectedCodebook(
             int batch,
@@ -35,72 +33,36 @@ namespace QuantBuild.Runtime
         {
             KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
 
-            var decoded = new sbyte[checked(units * inFeatures)];
-            CodebookDecoder.DecodeAll(packedIndices, indexBits, levels, units, inFeatures, decoded);
-            var reference = new FullyConnectedInt8Reference(batch, inFeatures, units, input, weightScales, output, decoded, bias, clampMin, clampMax, rounding);
-            Batch = batch;
-            InFeatures = inFeatures;
-            Units = units;
             this.indexBits = indexBits;
-            inputZeroPoint = input.ZeroPoint;
-            requantizer = reference.Requantizer;
-            useWideAccumulator = reference.UsesInt64Accumulator;
-            this.bias = bias.IsEmpty ? new int[units] : bias.ToArray();
-            foldedBias = new int[units];
-            long[] folded = ConvWeightStats.FoldedBias(decoded, units, inFeatures, bias, input.ZeroPoint);
-            for (int j = 0; j < units; j++)
-            {
-                foldedBias[j] = unchecked((int)folded[j]);
-            }
-
-            row = new sbyte[inFeatures];
+            decoded = new sbyte[checked(units * inFeatures)];
+            CodebookDecoder.DecodeAll(packedIndices, indexBits, levels, units, inFeatures, decoded);
+            inner = new FullyConnectedInt8(batch, inFeatures, units, input, weightScales, output, decoded, bias, clampMin, clampMax, rounding);
         }
 
-        public int Batch { get; }
+        public int Batch
+        {
+            get { return inner.Batch; }
+        }
 
-        public int InFeatures { get; }
+        public int InFeatures
+        {
+            get { return inner.InFeatures; }
+        }
 
-        public int Units { get; }
+        public int Units
+        {
+            get { return inner.Units; }
+        }
 
         public bool UsesInt64Accumulator
         {
-            get { return useWideAccumulator; }
+            get { return inner.UsesInt64Accumulator; }
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<byte> packedIndices, ReadOnlySpan<sbyte> levels, Span<sbyte> output)
         {
-            int batch = Batch;
-            int inFeatures = InFeatures;
-            int units = Units;
-            if (input.Length != batch * inFeatures || output.Length != batch * units)
-            {
-                throw new ArgumentException("Buffer lengths do not match the prepared shapes.");
-            }
-
-            CodebookDecoder.CheckLayout(indexBits, units, inFeatures, packedIndices, levels);
-            Span<sbyte> w = row;
-            for (int j = 0; j < units; j++)
-            {
-                CodebookDecoder.DecodeRow(packedIndices, indexBits, levels, j, j * inFeatures, w);
-                for (int b = 0; b < batch; b++)
-                {
-                    ReadOnlySpan<sbyte> x = input.Slice(b * inFeatures, inFeatures);
-                    if (useWideAccumulator)
-                    {
-                        long acc = bias[j];
-                        for (int k = 0; k < inFeatures; k++)
-                        {
-                            acc += (long)(x[k] - inputZeroPoint) * w[k];
-                        }
-
-                        output[b * units + j] = requantizer.Apply(acc, j);
-                    }
-                    else
-                    {
-                        output[b * units + j] = requantizer.Apply(Int8Dot.Dot(x, w) + foldedBias[j], j);
-                    }
-                }
-            }
+            CodebookDecoder.CheckLayout(indexBits, Units, InFeatures, packedIndices, levels);
+            inner.Eval(input, decoded, output);
         }
     }
 

@@ -3,16 +3,23 @@ using System;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// Scalar fully-connected layer with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): input [batch, K], rows
+    /// Fully-connected layer with multipoint weights (docs/algorithms/multipoint.md, "Integer inference"): input [batch, K], rows
     /// [units + extra rows, K] at 4 or 8 bits; each unit sums its rows' integer dot products scaled by
-    /// per-row fixed-point multipliers (see <see cref="MultipointRows"/>). With no extra rows it equals
-    /// <see cref="FullyConnectedInt8Reference"/> bit for bit. <see cref="Eval"/> allocates nothing.
+    /// per-row fixed-point multipliers (see <see cref="MultipointRows"/>). Bit-identical to
+    /// <see cref="FullyConnectedMultipointReference"/>: each row's accumulator Σ (x − z_x)·w is formed as the
+    /// vectorized raw-code product <see cref="Int8Dot.Dot"/> minus z_x·Σ w (the same int64 value, when the raw
+    /// product cannot leave int32; otherwise the reference runs), and the output stage is the reference's.
+    /// <see cref="Eval"/> allocates nothing.
     /// </summary>
     public sealed class FullyConnectedMultipoint
     {
         private readonly int inputZeroPoint;
         private readonly int[] bias;
         private readonly MultipointRows rows;
+        private readonly FullyConnectedMultipointReference reference;
+        private readonly MultipointCodes codes;
+        private readonly long[] rowSums;
+        private bool dotFitsInt32;
 
         public FullyConnectedMultipoint(
             int batch,
@@ -28,15 +35,15 @@ namespace QuantBuild.Runtime
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue)
         {
-            KernelArguments.RequireFullyConnectedShape(batch, inFeatures, units);
-
+            reference = new FullyConnectedMultipointReference(batch, inFeatures, units, input, weightScales, output, bits, bias, extraChannels, extraScales, clampMin, clampMax);
             Batch = batch;
             InFeatures = inFeatures;
             Units = units;
             inputZeroPoint = input.ZeroPoint;
             this.bias = KernelArguments.BiasPerChannel(bias, units, "unit");
-
-            rows = new MultipointRows(input.Scale, weightScales, units, extraChannels, extraScales, output, bits, clampMin, clampMax);
+            rows = reference.Rows;
+            codes = new MultipointCodes(rows, inFeatures);
+            rowSums = new long[rows.Rows];
         }
 
         public int Batch { get; }
@@ -57,16 +64,27 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared shapes.");
             }
 
+            if (codes.Update(weights))
+            {
+                PrepareRows();
+            }
+
+            if (!dotFitsInt32)
+            {
+                reference.Eval(input, weights, output);
+                return;
+            }
+
             for (int b = 0; b < Batch; b++)
             {
                 ReadOnlySpan<sbyte> x = input.Slice(b * InFeatures, InFeatures);
                 for (int j = 0; j < Units; j++)
                 {
-                    long sum = rows.Scale(bias[j] + Dot(x, weights, j), j);
+                    long sum = rows.Scale(bias[j] + Accumulate(x, j), j);
                     int end = rows.ExtraEnd(j);
                     for (int r = rows.ExtraBegin(j); r < end; r++)
                     {
-                        sum += rows.Scale(Dot(x, weights, r), r);
+                        sum += rows.Scale(Accumulate(x, r), r);
                     }
 
                     output[b * Units + j] = rows.Finish(sum);
@@ -74,17 +92,30 @@ namespace QuantBuild.Runtime
             }
         }
 
-        private long Dot(ReadOnlySpan<sbyte> x, ReadOnlySpan<byte> weights, int row)
+        /// <summary>Σ_k (x_k − z_x)·w[row, k] = Σ x·w − z_x·Σ w, exactly (int64).</summary>
+        private long Accumulate(ReadOnlySpan<sbyte> x, int row)
         {
-            int bits = rows.Bits;
-            int rowBase = row * InFeatures;
-            long acc = 0;
-            for (int k = 0; k < x.Length; k++)
-            {
-                acc += (long)(x[k] - inputZeroPoint) * MultipointRows.Code(weights, bits, rowBase + k);
-            }
+            return Int8Dot.Dot(x, new ReadOnlySpan<sbyte>(codes.Codes, row * InFeatures, InFeatures)) - inputZeroPoint * rowSums[row];
+        }
 
-            return acc;
+        /// <summary>Σ w of every row, and whether |Σ x·w| ≤ K·128·max|w| stays inside int32 for every row (Int8Dot's contract).</summary>
+        private void PrepareRows()
+        {
+            dotFitsInt32 = true;
+            for (int r = 0; r < rows.Rows; r++)
+            {
+                long sum = 0;
+                int maxAbs = 0;
+                for (int k = 0; k < InFeatures; k++)
+                {
+                    int w = codes.Codes[r * InFeatures + k];
+                    sum += w;
+                    maxAbs = Math.Max(maxAbs, Math.Abs(w));
+                }
+
+                rowSums[r] = sum;
+                dotFitsInt32 &= (long)InFeatures * 128 * maxAbs <= int.MaxValue;
+            }
         }
     }
 }

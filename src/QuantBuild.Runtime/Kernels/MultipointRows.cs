@@ -1,5 +1,10 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -17,6 +22,8 @@ namespace QuantBuild.Runtime
         private readonly int[] multipliers;
         private readonly int[] shifts;
         private readonly int[] extraStart;
+        private readonly ChannelRequantizer firstRows;
+        private readonly ChannelRequantizer sums;
 
         public MultipointRows(
             float inputScale,
@@ -85,6 +92,12 @@ namespace QuantBuild.Runtime
             OutputZeroPoint = output.ZeroPoint;
             ClampMin = clampMin;
             ClampMax = clampMax;
+
+            // A channel without extra rows is an int8 channel: its requantizer has the same M_c (same formula).
+            firstRows = new ChannelRequantizer(inputScale, firstScales, channels, output, clampMin, clampMax);
+            // M = 1 exactly (M0 = 2^30, shift 1): MBQM is then the identity on int32, so ApplyRow of this requantizer
+            // is clamp(z_y + sum) with the vector clamp and narrowing the int8 kernels use.
+            sums = new ChannelRequantizer(1f, new[] { 1f }, 1, new QuantParams(1f, output.ZeroPoint), clampMin, clampMax);
         }
 
         public int Channels { get; }
@@ -154,6 +167,132 @@ namespace QuantBuild.Runtime
         public static int Code(ReadOnlySpan<byte> weights, int bits, int index)
         {
             return bits == 8 ? (sbyte)weights[index] : BitPacking.GetInt4(weights, index);
+        }
+
+        /// <summary>
+        /// True when the int32 output stage (<see cref="FinishRow"/>) gives <see cref="Finish"/>'s bits for these
+        /// rows: every row's |acc| (plus the bias on a first row) stays inside int32 for inputs with
+        /// |x − z_x| ≤ <paramref name="maxAbsInput"/>, and every channel's Σ |scaled row| + |z_y| stays inside int32
+        /// (so neither the scaled values nor their sum wrap, where the definition sums in int64).
+        /// </summary>
+        /// <param name="decodedRows">all rows, one int8 code per element, [Rows, rowLength]</param>
+        public bool FitsInt32(ReadOnlySpan<sbyte> decodedRows, int rowLength, int maxAbsInput, ReadOnlySpan<int> bias)
+        {
+            for (int c = 0; c < Channels; c++)
+            {
+                double total = Math.Abs(OutputZeroPoint) + ScaledBound(decodedRows, rowLength, maxAbsInput, c, Math.Abs((long)bias[c]));
+                for (int r = ExtraBegin(c); r < ExtraEnd(c); r++)
+                {
+                    total += ScaledBound(decodedRows, rowLength, maxAbsInput, r, 0);
+                }
+
+                // Also false when a row's own accumulator could leave int32 (ScaledBound is then infinite).
+                if (total >= int.MaxValue - 1024.0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Bound on |MBQM(acc_r + addend)| (∞ when acc_r + addend may leave int32).</summary>
+        private double ScaledBound(ReadOnlySpan<sbyte> decodedRows, int rowLength, int maxAbsInput, int row, long absAddend)
+        {
+            int maxAbs = 0;
+            ReadOnlySpan<sbyte> codes = decodedRows.Slice(row * rowLength, rowLength);
+            for (int k = 0; k < codes.Length; k++)
+            {
+                maxAbs = Math.Max(maxAbs, Math.Abs((int)codes[k]));
+            }
+
+            long bound = (long)rowLength * maxAbsInput * maxAbs + absAddend;
+            if (bound > int.MaxValue)
+            {
+                return double.PositiveInfinity;
+            }
+
+            // |MBQM(a)| ≤ |a|·M0·2^(shift − 31) + 1; doubles hold these magnitudes with room to spare.
+            return bound * (multipliers[row] * Math.Pow(2, shifts[row] - 31)) + 1;
+        }
+
+        /// <summary>
+        /// output[i] = Finish(Scale(first[i] + bias, channel) + Σ_r Scale(extra_r[i], r)) over the channel's extra
+        /// rows r, where extra_r starts at extras[(r − ExtraBegin(channel))·extraStride]. Valid only when
+        /// <see cref="FitsInt32"/> holds; then it equals the scalar definition bit for bit. <paramref name="scratch"/>
+        /// holds the int32 sums (at least output.Length).
+        /// </summary>
+        public void FinishRow(int channel, ReadOnlySpan<int> first, int bias, ReadOnlySpan<int> extras, int extraStride, Span<int> scratch, Span<sbyte> output)
+        {
+            int n = output.Length;
+            int begin = ExtraBegin(channel);
+            int end = ExtraEnd(channel);
+            if (begin == end)
+            {
+                firstRows.ApplyRow(first.Slice(0, n), bias, channel, output);
+                return;
+            }
+
+            Span<int> total = scratch.Slice(0, n);
+            total.Clear();
+            AddScaledRow(first.Slice(0, n), bias, channel, total);
+            for (int r = begin; r < end; r++)
+            {
+                AddScaledRow(extras.Slice((r - begin) * extraStride, n), 0, r, total);
+            }
+
+            sums.ApplyRow(total, 0, 0, output);
+        }
+
+        /// <summary>total[i] += MBQM_single(acc[i] + addend, M_row) (the int32 form of <see cref="Scale"/>).</summary>
+        private void AddScaledRow(ReadOnlySpan<int> accumulators, int addend, int row, Span<int> total)
+        {
+            int m = multipliers[row];
+            int shift = shifts[row];
+            int i = 0;
+#if NET8_0_OR_GREATER
+            if (SingleRoundingVector.IsAccelerated && SingleRoundingVector.Constants.Supported(shift))
+            {
+                var constants = new SingleRoundingVector.Constants(m, shift);
+                ref int source = ref MemoryMarshal.GetReference(accumulators);
+                ref int target = ref MemoryMarshal.GetReference(total);
+                int n = accumulators.Length;
+                if (Avx2.IsSupported)
+                {
+                    var add = Vector256.Create(addend);
+                    for (; i <= n - 8; i += 8)
+                    {
+                        (Vector256.LoadUnsafe(ref target, (nuint)i) + SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, constants)).StoreUnsafe(ref target, (nuint)i);
+                    }
+                }
+                else
+                {
+                    var add = Vector128.Create(addend);
+                    for (; i <= n - 4; i += 4)
+                    {
+                        Vector128<int> x = Vector128.LoadUnsafe(ref source, (nuint)i) + add;
+                        Vector128<int> scaled = Sse41.IsSupported ? SingleRoundingVector.ApplySse41(x, constants) : SingleRoundingVector.ApplyArm(x, constants);
+                        (Vector128.LoadUnsafe(ref target, (nuint)i) + scaled).StoreUnsafe(ref target, (nuint)i);
+                    }
+                }
+            }
+#endif
+            for (; i < accumulators.Length; i++)
+            {
+                total[i] += FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(unchecked(accumulators[i] + addend), m, shift);
+            }
+        }
+
+        /// <summary>Decodes stored rows (int8, or int4 packed two per byte) into one int8 code per element.</summary>
+        public void Decode(ReadOnlySpan<byte> weights, Span<sbyte> codes)
+        {
+            if (Bits == 4)
+            {
+                BitPacking.UnpackInt4(weights, 0, codes);
+                return;
+            }
+
+            MemoryMarshal.Cast<byte, sbyte>(weights).Slice(0, codes.Length).CopyTo(codes);
         }
     }
 }

@@ -76,6 +76,18 @@ public sealed class CSharpEmitterTests
     }
 
     [TestMethod]
+    public void RewriteKeepsTheEndifOfAFileWrappedWholeInIf()
+    {
+        // SingleRoundingVector.cs: #if before the usings, #endif after the namespace block. Both must land inside
+        // the emitted block, in order, or the consumer's compilation ends inside an #if (CS1027).
+        var source = "#if NET8_0_OR_GREATER\nusing System;\n\nnamespace QuantBuild.Runtime\n{\n    internal static class V\n    {\n    }\n}\n#endif\n";
+        var lines = CSharpEmitter.RewriteRuntimeFile("V.cs", source, "N").Split('\n');
+        int opens = Array.IndexOf(lines, "#if NET8_0_OR_GREATER"), closes = Array.IndexOf(lines, "#endif");
+        Assert.IsTrue(opens > Array.IndexOf(lines, "{") && closes > Array.IndexOf(lines, "    internal static class V"), string.Join("\n", lines));
+        Assert.AreEqual("}", lines[closes + 1], "the #endif comes right before the emitted block's closing brace");
+    }
+
+    [TestMethod]
     [TestCategory("Integration")]
     public void GeneratedMnistCompilesForNet10AndNetStandardAndMatchesTheRunnerBitExactly()
     {
