@@ -17,16 +17,8 @@ assets="$root/.assets"
 echo "runtime: ${runtime_mode:-package default}"
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; times are wall clock, noisy on a shared machine"
 printf '<Project />\n' > "$work/Directory.Build.props"; printf '<Project />\n' > "$work/Directory.Build.targets"
-cat > "$work/NuGet.config" <<CFG
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources><clear /><add key="local" value="$root/artifacts/packages" /><add key="nuget.org" value="https://api.nuget.org/v3/index.json" /></packageSources>
-  <packageSourceMapping>
-    <packageSource key="local"><package pattern="QuantBuild" /></packageSource>
-    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-  </packageSourceMapping>
-</configuration>
-CFG
+# The samples' feed configuration (QuantBuild from the local package folder), pointed at this checkout.
+sed "s#../artifacts/packages#$root/artifacts/packages#" "$root/samples/NuGet.config" > "$work/NuGet.config"
 mkdir -p "$work/mnist-calibration"
 python3 "$root/tests/mnist-calibration.py" "$work/mnist-calibration"
 project() { # name, model path ('' = none), calibration JSON members

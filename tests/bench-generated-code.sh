@@ -16,16 +16,8 @@ trap 'rm -rf "$work"' EXIT
 export NUGET_PACKAGES="$work/packages"
 export MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 printf '<Project />\n' > "$work/Directory.Build.props"; printf '<Project />\n' > "$work/Directory.Build.targets"
-cat > "$work/NuGet.config" <<CFG
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources><clear /><add key="local" value="$root/artifacts/packages" /><add key="nuget.org" value="https://api.nuget.org/v3/index.json" /></packageSources>
-  <packageSourceMapping>
-    <packageSource key="local"><package pattern="QuantBuild" /></packageSource>
-    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-  </packageSourceMapping>
-</configuration>
-CFG
+# The samples' feed configuration (QuantBuild from the local package folder), pointed at this checkout.
+sed "s#../artifacts/packages#$root/artifacts/packages#" "$root/samples/NuGet.config" > "$work/NuGet.config"
 cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 isa="$(grep -o -w -E 'avx512_vnni|avx_vnni|avx512bw|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "CPU: $cpu ($isa), $(nproc) cores; one thread per engine; ONNX Runtime 1.32.0 in the same process"
@@ -97,7 +89,10 @@ static (float[] Data, int[] Shape) Npy(string path)
 }
 static (double Min, double Median) Time(Action run, int warmup, int iterations)
 {
-    for (int i = 0; i < warmup; i++) run();
+    // At least `warmup` runs and two seconds: tiered JIT promotes hot methods only after a delay, and timing
+    // tier-0 vector code would measure the JIT rather than the kernels.
+    var warming = Stopwatch.StartNew();
+    for (int i = 0; i < warmup || warming.ElapsedMilliseconds < 2000; i++) run();
     var times = new double[iterations];
     for (int i = 0; i < iterations; i++) { long t = Stopwatch.GetTimestamp(); run(); times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds; }
     Array.Sort(times);

@@ -49,30 +49,30 @@ namespace QuantBuild.Runtime
         private readonly bool useWideAccumulator;
         private readonly bool singleInputChannel;
         private readonly int chunkPositions;
-        private readonly byte[] packed;
-        private readonly byte[] lanes;
+        private readonly byte[] packed = new byte[0];
+        private readonly byte[] lanes = new byte[0];
         private readonly bool rowsAreContiguous;
-        private readonly bool[] pairsFit;
+        private readonly bool[] pairsFit = new bool[0];
 #if NET8_0_OR_GREATER
         /// <summary>AVX2 without VNNI: tiles use <see cref="PairSumDot"/> over pair-fitted weights plus residuals.</summary>
         private readonly bool usePairSum;
 #endif
-        private byte[] fittedWeights;
-        private int[] fittedTails;
-        private int[] residualStart;
-        private int[] residualIndex;
-        private int[] residualValue;
-        private readonly int[] tapWeights;
-        private readonly int[] tapStarts;
-        private readonly int[] tapPhaseColumns;
-        private readonly byte[] phasePlane;
+        private byte[] fittedWeights = new byte[0];
+        private int[] fittedTails = new int[0];
+        private int[] residualStart = new int[0];
+        private int[] residualIndex = new int[0];
+        private int[] residualValue = new int[0];
+        private readonly int[] tapWeights = new int[0];
+        private readonly int[] tapStarts = new int[0];
+        private readonly int[] tapPhaseColumns = new int[0];
+        private readonly byte[] phasePlane = new byte[0];
 
         /// <summary>Per tap, the tap of the same kernel row whose padded column is one phase index further (−1: none, or it leads a pair).</summary>
-        private readonly int[] tapPartners;
+        private readonly int[] tapPartners = new int[0];
 
         /// <summary>AVX2 depthwise: (d[j], d[j + 1]) as int16 pairs per phase row, d = code − z_x, for vpmaddwd over two taps at once.</summary>
-        private readonly int[] pairPlane;
-        private readonly byte[] paddedRow;
+        private readonly int[] pairPlane = new int[0];
+        private readonly byte[] paddedRow = new byte[0];
         private readonly int phaseWidth;
         private readonly int[] tapRows;
         private readonly int[] tapColumns;
@@ -80,7 +80,7 @@ namespace QuantBuild.Runtime
         private readonly int[] accumulators;
 
         /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
-        private readonly int[] chunkRows;
+        private readonly int[] chunkRows = new int[0];
 
         public Conv2DInt8(
             Conv2DGeometry geometry,
@@ -125,23 +125,7 @@ namespace QuantBuild.Runtime
             signedCorrection = new int[geometry.OutChannels];
             if (useWideAccumulator)
             {
-                packed = new byte[0];
-                lanes = new byte[0];
-                pairsFit = new bool[0];
-                tapWeights = new int[0];
-                fittedWeights = new byte[0];
-                fittedTails = new int[0];
-                residualStart = new int[0];
-                residualIndex = new int[0];
-                residualValue = new int[0];
-                tapStarts = new int[0];
-                tapPhaseColumns = new int[0];
-                phasePlane = new byte[0];
-                tapPartners = new int[0];
-                pairPlane = new int[0];
-                paddedRow = new byte[0];
                 accumulators = new int[0];
-                chunkRows = new int[0];
                 return;
             }
 
@@ -162,20 +146,10 @@ namespace QuantBuild.Runtime
                     tapPhaseColumns[t] = (c % phases) * phaseWidth + c / phases;
                 }
 
-                packed = new byte[0];
-                lanes = new byte[0];
-                pairsFit = new bool[0];
                 tapWeights = new int[fanIn];
-                fittedWeights = new byte[0];
-                fittedTails = new int[0];
-                residualStart = new int[0];
-                residualIndex = new int[0];
-                residualValue = new int[0];
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
-                chunkRows = new int[0];
                 tapPartners = new int[fanIn];
-                pairPlane = new int[0];
 #if NET8_0_OR_GREATER
                 if (Avx2.IsSupported)
                 {
@@ -192,11 +166,7 @@ namespace QuantBuild.Runtime
                 pairsFit[c] = PairSumsFitInt16(weights.Slice(c * fanIn, fanIn));
             }
 
-            fittedWeights = new byte[0];
-            fittedTails = new int[0];
             residualStart = new int[geometry.OutChannels + 1];
-            residualIndex = new int[0];
-            residualValue = new int[0];
 #if NET8_0_OR_GREATER
             usePairSum = Avx2.IsSupported && !AvxVnni.IsSupported;
             if (usePairSum && Array.IndexOf(pairsFit, false) >= 0)
@@ -236,13 +206,6 @@ namespace QuantBuild.Runtime
             packed = new byte[groupsOfFour * 4 * chunkPositions];
             lanes = new byte[4 * chunkPositions];
             rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
-            tapWeights = new int[0];
-            tapStarts = new int[0];
-            tapPhaseColumns = new int[0];
-            phasePlane = new byte[0];
-            tapPartners = new int[0];
-            pairPlane = new int[0];
-            paddedRow = new byte[0];
             accumulators = new int[4 * TilePositions];
             chunkRows = new int[4 * chunkPositions];
         }
