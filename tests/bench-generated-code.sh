@@ -22,7 +22,7 @@ cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 isa="$(grep -o -w -E 'avx512_vnni|avx_vnni|avx512bw|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "CPU: $cpu ($isa), $(nproc) cores; one thread per engine; ONNX Runtime 1.32.0 in the same process"
 echo
-echo "| model | weights | ours min ms | ours median ms | ORT fp32 min ms | ORT QDQ min ms | ours/ORT-fp32 (min) | ours/ORT-QDQ (min) | max |ours − ORT QDQ| |"
+echo "| model | weights | ours min ms | ours median ms | ORT fp32 min ms | ORT QDQ min ms | ours/ORT-fp32 (min) | ours/ORT-QDQ (min) | max |ours − ORT QDQ| / max |ORT QDQ| |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 IFS=',' read -r -a ids <<< "$models"
 IFS=',' read -r -a widths <<< "$bits_list"
@@ -114,15 +114,15 @@ lines.append(f"var ours = Time(() => model.Run({call_args}), 300, 500);")
 lines.append("var ortFp32 = Time(() => { using var r = fp32.Run(feeds); }, 300, 500);")
 lines.append("var ortQdq = Time(() => { using var r = quantized.Run(feeds); }, 300, 500);")
 # Agreement with ORT on the QDQ file, output by output in the order the session lists them.
-lines.append("double diff = 0;")
+lines.append("double diff = 0, range = 0;")
 lines.append(f"model.Run({call_args});")
 lines.append("using (var results = quantized.Run(feeds))")
 lines.append("{")
 lines.append("    var values = results.ToList();")
 for j in range(len(outputs)):
-    lines.append(f"    {{ var t = values[{j}].AsEnumerable<float>().ToArray(); for (int k = 0; k < t.Length; k++) diff = Math.Max(diff, Math.Abs(t[k] - out{j}[k])); }}")
+    lines.append(f"    {{ var t = values[{j}].AsEnumerable<float>().ToArray(); for (int k = 0; k < t.Length; k++) {{ diff = Math.Max(diff, Math.Abs(t[k] - out{j}[k])); range = Math.Max(range, Math.Abs(t[k])); }} }}")
 lines.append("}")
-lines.append('Console.WriteLine($"{ours.Min:0.000} {ours.Median:0.000} {ortFp32.Min:0.000} {ortQdq.Min:0.000} {diff:G3}");')
+lines.append('Console.WriteLine($"{ours.Min:0.000} {ours.Median:0.000} {ortFp32.Min:0.000} {ortQdq.Min:0.000} {diff:G3}/{range:G3}");')
 open(os.path.join(app, "Program.cs"), "w").write("\n".join(lines) + "\n")
 PY
     dotnet build "$app" -c Release --nologo -v q > "$app/build.log" 2>&1 || { tail -20 "$app/build.log"; exit 1; }
