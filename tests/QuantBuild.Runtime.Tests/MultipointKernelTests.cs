@@ -44,7 +44,7 @@ public sealed class MultipointKernelTests
     public void ConvBitIdenticalToReferenceOverManyShapes()
     {
         var r = new Random(4242);
-        int int32Runs = 0, spreadOutputs = 0;
+        int int32Runs = 0, spreadOutputs = 0, rowConvolutionRuns = 0;
         for (int trial = 0; trial < 300; trial++)
         {
             int bits = trial % 2 == 0 ? 8 : 4;
@@ -76,6 +76,7 @@ public sealed class MultipointKernelTests
             kernel.Eval(input, stored, actual);
             TestData.AssertSameCodes(expected, actual, $"trial {trial} {g.InChannels}->{g.OutChannels} g{groups} k{kh}x{kw} +{extraRows} rows W{bits}");
             if (kernel.UsesInt32Paths) int32Runs++;
+            if (kernel.UsesInt8RowConvolution) rowConvolutionRuns++;
             if (expected.Distinct().Count() >= Math.Min(20, expected.Length / 4)) spreadOutputs++;
         }
 
@@ -83,6 +84,8 @@ public sealed class MultipointKernelTests
 
         // The shapes above are ordinary layers: nearly all of them must take the fast paths this test is about.
         Assert.IsTrue(int32Runs > 280, $"only {int32Runs} of 300 trials ran the int32 paths");
+        // Ungrouped GEMM layers (about half the trials) run every row through the int8 convolution.
+        Assert.IsTrue(rowConvolutionRuns > 100, $"only {rowConvolutionRuns} of 300 trials ran the rows through the int8 GEMM");
     }
 
     [TestMethod]

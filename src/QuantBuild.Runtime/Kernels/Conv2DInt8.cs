@@ -716,7 +716,40 @@ namespace QuantBuild.Runtime
 
         // ---------------------------------------------------------------- blocked GEMM
 
+        /// <summary>
+        /// The raw accumulators Σ (x − z_x)·w + bias of every output channel and position, [batch][channel][position],
+        /// instead of requantized codes: for kernels that combine several filter rows before their own output stage
+        /// (multipoint). Only layers on the blocked GEMM with an int32 bound have them (<see cref="HasInt32Accumulators"/>).
+        /// </summary>
+        public void EvalAccumulators(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<int> accumulators)
+        {
+            Conv2DGeometry g = geometry;
+            if (!HasInt32Accumulators)
+            {
+                throw new InvalidOperationException("This layer has no int32 blocked-GEMM accumulators.");
+            }
+
+            if (input.Length != g.InputLength || accumulators.Length != g.OutputLength || weights.Length != g.WeightLength)
+            {
+                throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
+            }
+
+            EvalGemm(input, weights, Span<sbyte>.Empty, accumulators);
+        }
+
+        /// <summary>True when <see cref="EvalAccumulators"/> is available: the layer runs the blocked GEMM and its bound fits int32.</summary>
+        public bool HasInt32Accumulators
+        {
+            get { return !useWideAccumulator && !singleInputChannel; }
+        }
+
         private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
+        {
+            EvalGemm(input, weights, output, Span<int>.Empty);
+        }
+
+        /// <summary>Requantized codes into <paramref name="output"/>, or raw accumulators into <paramref name="rawSums"/> when that is not empty.</summary>
+        private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums)
         {
             Conv2DGeometry g = geometry;
             int inPlane = g.InHeight * g.InWidth;
@@ -735,12 +768,12 @@ namespace QuantBuild.Runtime
                         int oc = firstChannel;
                         for (; oc <= firstChannel + ocPerGroup - 4; oc += 4)
                         {
-                            ComputeTiles(weights, output, n, oc, 4, start, count);
+                            ComputeTiles(weights, output, rawSums, n, oc, 4, start, count);
                         }
 
                         for (; oc < firstChannel + ocPerGroup; oc++)
                         {
-                            ComputeTiles(weights, output, n, oc, 1, start, count);
+                            ComputeTiles(weights, output, rawSums, n, oc, 1, start, count);
                         }
                     }
                 }
@@ -988,7 +1021,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>Output channels [oc, oc + channels) (channels = 4 or 1) over the packed chunk, then requantization.</summary>
-        private void ComputeTiles(ReadOnlySpan<sbyte> weights, Span<sbyte> output, int n, int oc, int channels, int start, int count)
+        private void ComputeTiles(ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums, int n, int oc, int channels, int start, int count)
         {
             Conv2DGeometry g = geometry;
             int outPlane = g.OutHeight * g.OutWidth;
@@ -1022,7 +1055,21 @@ namespace QuantBuild.Runtime
             for (int c = 0; c < channels; c++)
             {
                 int channel = oc + c;
-                requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice((n * g.OutChannels + channel) * outPlane + start, count));
+                int at = (n * g.OutChannels + channel) * outPlane + start;
+                if (rawSums.IsEmpty)
+                {
+                    requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice(at, count));
+                    continue;
+                }
+
+                // Σ (x + 128)·w + b − (z_x + 128)·Σ w = Σ (x − z_x)·w + b, wrapping as the accumulator does.
+                Span<int> sums = rawSums.Slice(at, count);
+                ReadOnlySpan<int> raw = rows.Slice(c * chunkPositions, count);
+                int addend = shiftedBias[channel];
+                for (int i = 0; i < sums.Length; i++)
+                {
+                    sums[i] = unchecked(raw[i] + addend);
+                }
             }
         }
 

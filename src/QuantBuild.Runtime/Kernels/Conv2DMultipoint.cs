@@ -15,7 +15,9 @@ namespace QuantBuild.Runtime
     /// <para><see cref="Conv2DMultipointReference"/> is the definition (int64 accumulators, no fan-in bound) and runs
     /// any layer whose bound does not fit.
     /// When <see cref="MultipointRows.FitsInt32"/> shows that no accumulator, scaled row or channel sum can leave
-    /// int32 for these weights, the layer runs on int16 values x − z_x instead: a blocked GEMM over all rows
+    /// int32 for these weights, an ungrouped layer runs every row as one filter of a <see cref="Conv2DInt8"/> (its
+    /// int8 GEMM, raw accumulators from <see cref="Conv2DInt8.EvalAccumulators"/>); other layers run on int16 values
+    /// x − z_x instead: a blocked GEMM over all rows
     /// (<see cref="Int16ConvGemm"/>), or tap by tap for one input channel per group (<see cref="Int16Taps"/>),
     /// then the vector output stage <see cref="MultipointRows.FinishRow"/>. Same bits: integer sums are exact in
     /// any order inside int32, and MBQM of an int64 accumulator that fits int32 is the int32 MBQM.</para>
@@ -39,6 +41,15 @@ namespace QuantBuild.Runtime
         private readonly int[] planes;
         private readonly int[] sums;
         private bool fitsInt32;
+
+        /// <summary>
+        /// Ungrouped GEMM layers: every row (first and extra) as one filter of an int8 convolution, whose raw
+        /// accumulators [batch][row][position] feed <see cref="MultipointRows.FinishRow"/> once per channel. Built
+        /// when the codes change; used while <see cref="useRowConvolution"/> (the int16 paths run otherwise).
+        /// </summary>
+        private Conv2DInt8 rowConvolution;
+        private bool useRowConvolution;
+        private readonly int[] rowAccumulators;
 
         /// <param name="bits">storage width of the codes, 4 (packed) or 8</param>
         /// <param name="extraChannels">for each extra row (rows OutChannels.. of the weights), its output channel, ascending</param>
@@ -80,6 +91,8 @@ namespace QuantBuild.Runtime
                 }
 
                 planes = new int[mostRows * outPlane];
+                // An ungrouped single-channel stem with four or more rows is a GEMM for Conv2DInt8.
+                rowAccumulators = geometry.Groups == 1 && rows.Rows >= 4 ? new int[geometry.Batch * rows.Rows * outPlane] : new int[0];
                 firstAccumulators = new int[0];
                 extraAccumulators = new int[0];
             }
@@ -87,6 +100,7 @@ namespace QuantBuild.Runtime
             {
                 gemm = new Int16ConvGemm(geometry, rows.Rows);
                 planes = new int[0];
+                rowAccumulators = geometry.Groups == 1 ? new int[geometry.Batch * rows.Rows * outPlane] : new int[0];
                 firstAccumulators = new int[4 * Int16ConvGemm.TilePositions];
                 // A block of up to four channels never has more extra rows than the layer.
                 extraAccumulators = new int[Math.Max(1, extraRows) * Int16ConvGemm.TilePositions];
@@ -116,7 +130,24 @@ namespace QuantBuild.Runtime
             if (codes.Update(weights))
             {
                 fitsInt32 = rows.FitsInt32(codes.Codes, g.FanIn, maxAbsInput, bias);
-                if (fitsInt32 && gemm != null)
+                useRowConvolution = false;
+                if (fitsInt32 && rowAccumulators.Length > 0)
+                {
+                    // Scales and output parameters are placeholders: only the raw accumulators are read.
+                    var allRows = new Conv2DGeometry(g.Batch, g.InChannels, g.InHeight, g.InWidth, rows.Rows, g.KernelHeight, g.KernelWidth,
+                        g.StrideHeight, g.StrideWidth, g.PadTop, g.PadLeft, g.PadBottom, g.PadRight, g.DilationHeight, g.DilationWidth);
+                    var ones = new float[rows.Rows];
+                    for (int r = 0; r < ones.Length; r++)
+                    {
+                        ones[r] = 1f;
+                    }
+
+                    var convolution = new Conv2DInt8(allRows, new QuantParams(1f, inputZeroPoint), ones, new QuantParams(1f, 0), codes.Codes, new int[rows.Rows]);
+                    rowConvolution = convolution;
+                    useRowConvolution = convolution.HasInt32Accumulators;
+                }
+
+                if (fitsInt32 && gemm != null && !useRowConvolution)
                 {
                     for (int r = 0; r < rows.Rows; r++)
                     {
@@ -131,6 +162,12 @@ namespace QuantBuild.Runtime
                 return;
             }
 
+            if (useRowConvolution)
+            {
+                EvalRowConvolution(rowConvolution, input, output);
+                return;
+            }
+
             Deviations(input);
 
             if (gemm == null)
@@ -141,6 +178,12 @@ namespace QuantBuild.Runtime
             {
                 EvalGemm(output);
             }
+        }
+
+        /// <summary>True when the last <see cref="Eval"/> ran all rows through the int8 GEMM (<see cref="Conv2DInt8.EvalAccumulators"/>).</summary>
+        internal bool UsesInt8RowConvolution
+        {
+            get { return useRowConvolution; }
         }
 
         /// <summary>True when the last <see cref="Eval"/> ran the int32 paths (its weights passed <see cref="MultipointRows.FitsInt32"/>).</summary>
@@ -183,6 +226,24 @@ namespace QuantBuild.Runtime
             for (; i < input.Length; i++)
             {
                 values[i] = (short)(input[i] - inputZeroPoint);
+            }
+        }
+
+        /// <summary>All rows through the int8 GEMM at once, then each channel's rows combined over whole output planes.</summary>
+        private void EvalRowConvolution(Conv2DInt8 convolution, ReadOnlySpan<sbyte> input, Span<sbyte> output)
+        {
+            Conv2DGeometry g = geometry;
+            int outPlane = g.OutHeight * g.OutWidth;
+            convolution.EvalAccumulators(input, codes.Codes, rowAccumulators);
+            for (int n = 0; n < g.Batch; n++)
+            {
+                int batchBase = n * rows.Rows * outPlane;
+                for (int channel = 0; channel < g.OutChannels; channel++)
+                {
+                    rows.FinishRow(channel, new ReadOnlySpan<int>(rowAccumulators, batchBase + channel * outPlane, outPlane), bias[channel],
+                        new ReadOnlySpan<int>(rowAccumulators, batchBase + rows.ExtraBegin(channel) * outPlane, (rows.ExtraEnd(channel) - rows.ExtraBegin(channel)) * outPlane),
+                        outPlane, sums, output.Slice((n * g.OutChannels + channel) * outPlane, outPlane));
+                }
             }
         }
 
