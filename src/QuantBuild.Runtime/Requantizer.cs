@@ -108,7 +108,7 @@ namespace QuantBuild.Runtime
         }
 
 #if NET8_0_OR_GREATER
-        /// <summary>The vector body of <see cref="ApplyRow"/>: whole groups of 16 (x64) or 8 (Arm64, SSE4.1); returns how many it wrote.</summary>
+        /// <summary>The vector body of <see cref="ApplyRow"/>: whole groups of 16 values (AVX2, or four 128-bit vectors on SSE4.1 and Arm64); returns how many it wrote.</summary>
         private int ApplyRowVector(ReadOnlySpan<int> accumulators, int addend, in SingleRoundingVector.Constants constants, Span<sbyte> output)
         {
             ref int source = ref MemoryMarshal.GetReference(accumulators);

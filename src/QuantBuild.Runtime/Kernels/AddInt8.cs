@@ -131,8 +131,7 @@ namespace QuantBuild.Runtime
                 for (int i = start; i < n; i++)
                 {
                     int sum = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB));
-                    int y = ((sum + Half) >> LeftShift) + ZeroOut;
-                    Unsafe.Add(ref po, i) = (sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y));
+                    Unsafe.Add(ref po, i) = Clamp(((sum + Half) >> LeftShift) + ZeroOut);
                 }
 
                 return output.Length;

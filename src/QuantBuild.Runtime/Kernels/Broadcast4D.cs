@@ -135,33 +135,11 @@ namespace QuantBuild.Runtime
             where TOperator : struct, IBinaryInt8Operator
         {
             int i = op.InvokeRow(a, b, output);
-            if (a.Length == 1 && b.Length == 1)
+            int stepA = a.Length == 1 ? 0 : 1;
+            int stepB = b.Length == 1 ? 0 : 1;
+            for (; i < output.Length; i++)
             {
-                for (; i < output.Length; i++)
-                {
-                    output[i] = op.Invoke(a[0], b[0]);
-                }
-            }
-            else if (a.Length == 1)
-            {
-                for (; i < output.Length; i++)
-                {
-                    output[i] = op.Invoke(a[0], b[i]);
-                }
-            }
-            else if (b.Length == 1)
-            {
-                for (; i < output.Length; i++)
-                {
-                    output[i] = op.Invoke(a[i], b[0]);
-                }
-            }
-            else
-            {
-                for (; i < output.Length; i++)
-                {
-                    output[i] = op.Invoke(a[i], b[i]);
-                }
+                output[i] = op.Invoke(a[i * stepA], b[i * stepB]);
             }
         }
     }

@@ -67,7 +67,7 @@ namespace QuantBuild.Runtime
         private readonly int[] tapPhaseColumns = new int[0];
         private readonly byte[] phasePlane = new byte[0];
 
-        /// <summary>Per tap, the tap of the same kernel row whose padded column is one phase index further (−1: none, or it leads a pair).</summary>
+        /// <summary>Per tap, the tap of the same kernel row whose padded column is one phase index further (−1: none, −2: it follows a pair's first tap).</summary>
         private readonly int[] tapPartners = new int[0];
 
         /// <summary>AVX2 depthwise: (d[j], d[j + 1]) as int16 pairs per phase row, d = code − z_x, for vpmaddwd over two taps at once.</summary>
@@ -150,6 +150,11 @@ namespace QuantBuild.Runtime
                 tapStarts = new int[fanIn];
                 accumulators = new int[blockWidth];
                 tapPartners = new int[fanIn];
+                for (int t = 0; t < fanIn; t++)
+                {
+                    tapPartners[t] = -1; // unpaired until PairTaps says otherwise
+                }
+
 #if NET8_0_OR_GREATER
                 if (Avx2.IsSupported)
                 {
@@ -177,18 +182,11 @@ namespace QuantBuild.Runtime
 
             // b'_j = b_j − (z_x + 128)·Σ_k w[j,k]; wraps modulo 2^32 like the accumulator itself.
             long[] folded = ConvWeightStats.FoldedBias(weights, geometry.OutChannels, fanIn, bias, input.ZeroPoint + 128);
-            int fullGroups = fanIn / 4;
             for (int c = 0; c < folded.Length; c++)
             {
                 shiftedBias[c] = unchecked((int)folded[c]);
                 // The last, partial group of four weights, zero-extended, so the inner loop never reads past a filter.
-                int tail = 0;
-                for (int k = fullGroups * 4; k < fanIn; k++)
-                {
-                    tail |= (weights[c * fanIn + k] & 0xFF) << (8 * (k - fullGroups * 4));
-                }
-
-                tailWeights[c] = tail;
+                tailWeights[c] = PackTail(weights.Slice(c * fanIn, fanIn));
 
                 // 128·Σ_k w[c,k] (|·| ≤ 2^14·fanIn): what the Arm tiles' signed codes b − 128 leave out of Σ b·w.
                 long sum = 0;
@@ -249,15 +247,15 @@ namespace QuantBuild.Runtime
             }
         }
 
-        /// <summary>The vector width of the one-input-channel (depthwise) rows with column stride 1 on this machine.</summary>
+        /// <summary>The vector code of the one-input-channel (depthwise) rows on this machine: AVX2 tap pairs, AdvSimd, Vector128 or scalar.</summary>
         public static string DepthwisePath
         {
             get
             {
 #if NET8_0_OR_GREATER
-                if (Vector256.IsHardwareAccelerated)
+                if (Avx2.IsSupported)
                 {
-                    return "Vector256";
+                    return "Avx2";
                 }
 
                 if (AdvSimd.Arm64.IsSupported)
@@ -305,19 +303,43 @@ namespace QuantBuild.Runtime
         /// </summary>
         private static bool PairSumsFitInt16(ReadOnlySpan<sbyte> filter)
         {
-            for (int k = 0; k < filter.Length; k += 2)
+            for (int k = 0; k + 1 < filter.Length; k += 2)
             {
-                int w0 = filter[k];
-                int w1 = k + 1 < filter.Length ? filter[k + 1] : 0;
-                int positive = Math.Max(w0, 0) + Math.Max(w1, 0);
-                int negative = Math.Min(w0, 0) + Math.Min(w1, 0);
-                if (positive > 128 || negative < -128)
+                if (FittedSecond(filter[k], filter[k + 1]) != filter[k + 1])
                 {
                     return false;
                 }
             }
 
+            // A last weight alone (its partner zero-extended) always fits: |w| ≤ 128.
             return true;
+        }
+
+        /// <summary>
+        /// The second weight of the pair (w0, w1) cut to what keeps the pair's same-sign sum within ±128 (128 − w0 or
+        /// −128 − w0), or w1 itself when the pair already fits (mixed signs never reach past 127).
+        /// </summary>
+        private static int FittedSecond(int w0, int w1)
+        {
+            if (w0 > 0 && w1 > 0 && w0 + w1 > 128)
+            {
+                return 128 - w0;
+            }
+
+            return w0 < 0 && w1 < 0 && w0 + w1 < -128 ? -128 - w0 : w1;
+        }
+
+        /// <summary>The last, partial group of four weights of a filter, zero-extended into one int (byte j = weight 4·⌊n/4⌋ + j).</summary>
+        private static int PackTail(ReadOnlySpan<sbyte> filter)
+        {
+            int fullGroups = filter.Length / 4;
+            int tail = 0;
+            for (int k = fullGroups * 4; k < filter.Length; k++)
+            {
+                tail |= (filter[k] & 0xFF) << (8 * (k - fullGroups * 4));
+            }
+
+            return tail;
         }
 
         /// <summary>
@@ -346,7 +368,7 @@ namespace QuantBuild.Runtime
                     }
 
                     int w1 = weights[c * fanIn + k + 1];
-                    int fitted = w0 > 0 && w1 > 0 && w0 + w1 > 128 ? 128 - w0 : w0 < 0 && w1 < 0 && w0 + w1 < -128 ? -128 - w0 : w1;
+                    int fitted = FittedSecond(w0, w1);
                     fittedWeights[c * fanIn + k + 1] = (byte)fitted;
                     if (fitted != w1)
                     {
@@ -355,14 +377,7 @@ namespace QuantBuild.Runtime
                     }
                 }
 
-                int fullGroups = fanIn / 4;
-                int tail = 0;
-                for (int k = fullGroups * 4; k < fanIn; k++)
-                {
-                    tail |= fittedWeights[c * fanIn + k] << (8 * (k - fullGroups * 4));
-                }
-
-                fittedTails[c] = tail;
+                fittedTails[c] = PackTail(MemoryMarshal.Cast<byte, sbyte>(fittedWeights.AsSpan(c * fanIn, fanIn)));
             }
 
             residualStart[channels] = indices.Count;
@@ -410,47 +425,36 @@ namespace QuantBuild.Runtime
                     int outBase = (n * g.OutChannels + oc) * outPlane;
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
-                        if (pairPlane.Length > 0)
-                        {
-                            int pairs = 0;
-                            for (int t = 0; t < taps; t++)
-                            {
-                                int partner = tapPartners[t];
-                                if (partner == -2)
-                                {
-                                    continue; // summed with the tap it follows
-                                }
-
-                                int iy = oy * g.StrideHeight + tapRows[t];
-                                int second = partner >= 0 ? filter[partner] : 0;
-                                if ((filter[t] == 0 && second == 0) || iy < 0 || iy >= g.InHeight)
-                                {
-                                    continue; // zero weights and padded rows add 0
-                                }
-
-                                tapWeights[pairs] = (filter[t] & 0xFFFF) | (second << 16);
-                                tapStarts[pairs++] = iy * phases * phaseWidth + tapPhaseColumns[t];
-                            }
-
-                            SumTapPairs(pairs, acc);
-                            requantizer.ApplyRow(acc.Slice(0, g.OutWidth), bias[oc], oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
-                            continue;
-                        }
-
                         int live = 0;
                         for (int t = 0; t < taps; t++)
                         {
+                            int partner = tapPartners[t];
+                            if (partner == -2)
+                            {
+                                continue; // summed with the tap it follows
+                            }
+
                             int iy = oy * g.StrideHeight + tapRows[t];
-                            if (filter[t] == 0 || iy < 0 || iy >= g.InHeight)
+                            int second = partner >= 0 ? filter[partner] : 0;
+                            if ((filter[t] == 0 && second == 0) || iy < 0 || iy >= g.InHeight)
                             {
                                 continue; // zero weights and padded rows add 0
                             }
 
-                            tapWeights[live] = filter[t];
+                            // A pair's two weights as the int16 halves vpmaddwd reads; a single tap's weight as it is.
+                            tapWeights[live] = pairPlane.Length > 0 ? (filter[t] & 0xFFFF) | (second << 16) : filter[t];
                             tapStarts[live++] = iy * phases * phaseWidth + tapPhaseColumns[t];
                         }
 
-                        SumTaps(live, acc);
+                        if (pairPlane.Length > 0)
+                        {
+                            SumTapPairs(live, acc);
+                        }
+                        else
+                        {
+                            SumTaps(live, acc);
+                        }
+
                         requantizer.ApplyRow(acc.Slice(0, g.OutWidth), bias[oc], oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
                     }
                 }
@@ -466,11 +470,6 @@ namespace QuantBuild.Runtime
         {
             Conv2DGeometry g = geometry;
             int s = g.StrideWidth;
-            for (int t = 0; t < tapPartners.Length; t++)
-            {
-                tapPartners[t] = -1;
-            }
-
             // Tap kx + step lies s padded columns after tap kx when s is a whole number of dilation steps.
             int step = s % g.DilationWidth == 0 ? s / g.DilationWidth : 0;
             for (int t = 0; t < tapPartners.Length; t++)
@@ -616,7 +615,10 @@ namespace QuantBuild.Runtime
             }
         }
 
-        /// <summary>acc[i] = Σ_t tapWeights[t]·(phasePlane[tapStarts[t] + i] − (z_x + 128)) over the first <paramref name="live"/> taps, whole 16-column blocks.</summary>
+        /// <summary>
+        /// acc[i] = Σ_t tapWeights[t]·(phasePlane[tapStarts[t] + i] − (z_x + 128)) over the first <paramref name="live"/>
+        /// taps, whole 16-column blocks: the depthwise sums where AVX2's tap pairs (<see cref="SumTapPairs"/>) do not run.
+        /// </summary>
         private void SumTaps(int live, Span<int> acc)
         {
             int shiftedZero = inputZeroPoint + 128;
@@ -627,28 +629,6 @@ namespace QuantBuild.Runtime
             int i = 0;
 #if NET8_0_OR_GREATER
             ref int target = ref MemoryMarshal.GetReference(acc);
-            if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<short> zero = Vector256.Create((short)shiftedZero);
-                for (; i < laneStride; i += 16)
-                {
-                    Vector256<int> low = Vector256<int>.Zero, high = Vector256<int>.Zero;
-                    for (int t = 0; t < live; t++)
-                    {
-                        Vector256<short> x = Vector256.WidenLower(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)).ToVector256Unsafe()).AsInt16();
-                        // |x − z| ≤ 255 and |w| ≤ 128: the int16 product (≤ 32640) is exact.
-                        Vector256<short> product = (x - zero) * Vector256.Create((short)Unsafe.Add(ref weight0, t));
-                        low += Vector256.WidenLower(product);
-                        high += Vector256.WidenUpper(product);
-                    }
-
-                    low.StoreUnsafe(ref target, (nuint)i);
-                    high.StoreUnsafe(ref target, (nuint)(i + 8));
-                }
-
-                return;
-            }
-
             if (AdvSimd.Arm64.IsSupported)
             {
                 // SMLAL/SMLAL2 multiply the int16 differences by w and accumulate into int32 in one step.
