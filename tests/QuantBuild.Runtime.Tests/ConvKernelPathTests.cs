@@ -55,6 +55,9 @@ public sealed class ConvKernelPathTests
         yield return (new Conv2DGeometry(2, 6, 17, 23, 12, 3, 3, strideHeight: 2, strideWidth: 3, groups: 6, padTop: 1, padLeft: 2, padBottom: 0, padRight: 1), "depthwise multiplier 2, stride 3");
         yield return (new Conv2DGeometry(1, 5, 20, 40, 5, 3, 3, dilationHeight: 2, dilationWidth: 3, groups: 5, padTop: 2, padLeft: 3, padBottom: 2, padRight: 3), "depthwise dilated");
         yield return (new Conv2DGeometry(1, 3, 5, 5, 3, 5, 5, groups: 3, padTop: 4, padLeft: 4, padBottom: 4, padRight: 4), "depthwise, pads wider than the row");
+        yield return (new Conv2DGeometry(1, 96, 8, 8, 96, 3, 3, groups: 96, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "depthwise 8x8: narrow rows requantized as one run");
+        yield return (new Conv2DGeometry(1, 28, 64, 64, 28, 3, 3, strideHeight: 2, strideWidth: 2, groups: 28, padBottom: 1, padRight: 1), "depthwise stride 2, pads only after (TF SAME)");
+        yield return (new Conv2DGeometry(1, 2, 40, 70, 2, 3, 3, strideWidth: 2, groups: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "depthwise stride 2, odd left pad: the column phases swap");
         yield return (new Conv2DGeometry(2, 12, 9, 30, 10, 3, 5, strideWidth: 2, dilationHeight: 2, groups: 2, padTop: 3, padLeft: 0, padBottom: 1, padRight: 4), "grouped, dilated, asymmetric pads, batch 2");
         yield return (new Conv2DGeometry(1, 7, 1, 1, 5, 1, 1), "one position");
         yield return (new Conv2DGeometry(1, 2, 3, 3, 4, 3, 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "mostly padding");

@@ -62,18 +62,9 @@ namespace QuantBuild.Runtime
         private int[] residualStart = new int[0];
         private int[] residualIndex = new int[0];
         private int[] residualValue = new int[0];
-        private readonly int[] tapWeights = new int[0];
-        private readonly int[] tapStarts = new int[0];
-        private readonly int[] tapPhaseColumns = new int[0];
-        private readonly byte[] phasePlane = new byte[0];
-
-        /// <summary>Per tap, the tap of the same kernel row whose padded column is one phase index further (−1: none, −2: it follows a pair's first tap).</summary>
-        private readonly int[] tapPartners = new int[0];
-
-        /// <summary>AVX2 depthwise: (d[j], d[j + 1]) as int16 pairs per phase row, d = code − z_x, for vpmaddwd over two taps at once.</summary>
-        private readonly int[] pairPlane = new int[0];
-        private readonly byte[] paddedRow = new byte[0];
-        private readonly int phaseWidth;
+        /// <summary>One input channel per group: the depthwise plane kernel. Null on the GEMM and int64 paths; C# 7.3,
+        /// which the netstandard2.0 build of these files uses, cannot annotate that, hence the pragma on the constructor.</summary>
+        private readonly Conv2DDepthwise depthwise;
         private readonly int[] tapRows;
         private readonly int[] tapColumns;
         private readonly int[] tapPlanes;
@@ -82,6 +73,7 @@ namespace QuantBuild.Runtime
         /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
         private readonly int[] chunkRows = new int[0];
 
+#pragma warning disable CS8618 // depthwise: see its declaration
         public Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -131,37 +123,8 @@ namespace QuantBuild.Runtime
 
             if (singleInputChannel)
             {
-                // Whole 16-column blocks: each phase row holds the block width plus the widest tap's column offset,
-                // so every load stays inside; the sums past the output row are ignored.
-                int blockWidth = RoundUp(geometry.OutWidth, TilePositions);
-                int phases = geometry.StrideWidth;
-                tapPhaseColumns = new int[fanIn];
-                phaseWidth = blockWidth + (geometry.KernelWidth - 1) * geometry.DilationWidth / phases + 1;
-                phasePlane = new byte[geometry.InHeight * phases * phaseWidth];
-                paddedRow = new byte[phases * phaseWidth];
-                for (int t = 0; t < fanIn; t++)
-                {
-                    // Padded column of tap t at output column ox: ox·s + c, c = kx·dilation (tapColumns holds c − padLeft).
-                    int c = tapColumns[t] + geometry.PadLeft;
-                    tapPhaseColumns[t] = (c % phases) * phaseWidth + c / phases;
-                }
-
-                tapWeights = new int[fanIn];
-                tapStarts = new int[fanIn];
-                accumulators = new int[blockWidth];
-                tapPartners = new int[fanIn];
-                for (int t = 0; t < fanIn; t++)
-                {
-                    tapPartners[t] = -1; // unpaired until PairTaps says otherwise
-                }
-
-#if NET8_0_OR_GREATER
-                if (Avx2.IsSupported)
-                {
-                    PairTaps();
-                    pairPlane = new int[phasePlane.Length];
-                }
-#endif
+                depthwise = new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer);
+                accumulators = new int[0];
                 return;
             }
 
@@ -207,6 +170,7 @@ namespace QuantBuild.Runtime
             accumulators = new int[4 * TilePositions];
             chunkRows = new int[4 * chunkPositions];
         }
+#pragma warning restore CS8618
 
         public Conv2DGeometry Geometry
         {
@@ -247,29 +211,10 @@ namespace QuantBuild.Runtime
             }
         }
 
-        /// <summary>The vector code of the one-input-channel (depthwise) rows on this machine: AVX2 tap pairs, AdvSimd, Vector128 or scalar.</summary>
+        /// <summary>The vector code of the one-input-channel (depthwise) planes on this machine (<see cref="Conv2DDepthwise.Path"/>).</summary>
         public static string DepthwisePath
         {
-            get
-            {
-#if NET8_0_OR_GREATER
-                if (Avx2.IsSupported)
-                {
-                    return "Avx2";
-                }
-
-                if (AdvSimd.Arm64.IsSupported)
-                {
-                    return "AdvSimd";
-                }
-
-                if (Vector128.IsHardwareAccelerated)
-                {
-                    return "Vector128";
-                }
-#endif
-                return "Scalar";
-            }
+            get { return Conv2DDepthwise.Path; }
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
@@ -288,7 +233,7 @@ namespace QuantBuild.Runtime
 
             if (singleInputChannel)
             {
-                EvalSingleInputChannel(input, weights, output);
+                depthwise.Eval(input, weights, output);
             }
             else
             {
@@ -392,179 +337,6 @@ namespace QuantBuild.Runtime
 
         // ---------------------------------------------------------------- one input channel per group
 
-        /// <summary>
-        /// Per input plane, the rows are copied once as codes + 128 with the left and right padding filled in
-        /// (z_x + 128, i.e. real 0) and split into column-stride phases, so every tap of every output row reads a
-        /// contiguous run: padded column ox·s + c lives in phase c mod s at index ox + c / s. Per output row, blocks
-        /// of 16 columns then sum w·(code − (z_x + 128)) over the taps whose input row exists, in registers, and
-        /// the row is requantized at once.
-        /// </summary>
-        private void EvalSingleInputChannel(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
-        {
-            Conv2DGeometry g = geometry;
-            int inPlane = g.InHeight * g.InWidth;
-            int outPlane = g.OutHeight * g.OutWidth;
-            int taps = g.KernelHeight * g.KernelWidth;
-            int ocPerGroup = g.OutChannelsPerGroup;
-            int phases = g.StrideWidth;
-            Span<int> acc = accumulators;
-            for (int n = 0; n < g.Batch; n++)
-            {
-                for (int oc = 0; oc < g.OutChannels; oc++)
-                {
-                    if (oc % ocPerGroup == 0)
-                    {
-                        FillPhasePlane(input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane));
-                        if (pairPlane.Length > 0)
-                        {
-                            FillPairPlane();
-                        }
-                    }
-
-                    ReadOnlySpan<sbyte> filter = weights.Slice(oc * taps, taps);
-                    int outBase = (n * g.OutChannels + oc) * outPlane;
-                    for (int oy = 0; oy < g.OutHeight; oy++)
-                    {
-                        int live = 0;
-                        for (int t = 0; t < taps; t++)
-                        {
-                            int partner = tapPartners[t];
-                            if (partner == -2)
-                            {
-                                continue; // summed with the tap it follows
-                            }
-
-                            int iy = oy * g.StrideHeight + tapRows[t];
-                            int second = partner >= 0 ? filter[partner] : 0;
-                            if ((filter[t] == 0 && second == 0) || iy < 0 || iy >= g.InHeight)
-                            {
-                                continue; // zero weights and padded rows add 0
-                            }
-
-                            // A pair's two weights as the int16 halves vpmaddwd reads; a single tap's weight as it is.
-                            tapWeights[live] = pairPlane.Length > 0 ? (filter[t] & 0xFFFF) | (second << 16) : filter[t];
-                            tapStarts[live++] = iy * phases * phaseWidth + tapPhaseColumns[t];
-                        }
-
-                        if (pairPlane.Length > 0)
-                        {
-                            SumTapPairs(live, acc);
-                        }
-                        else
-                        {
-                            SumTaps(live, acc);
-                        }
-
-                        requantizer.ApplyRow(acc.Slice(0, g.OutWidth), bias[oc], oc, output.Slice(outBase + oy * g.OutWidth, g.OutWidth));
-                    }
-                }
-            }
-        }
-
-        /// <summary>
-        /// Pairs each tap with the tap of the same kernel row whose padded column is s further (same phase, next
-        /// index), so one vpmaddwd over <see cref="pairPlane"/> sums both: tapPartners[leader] = partner,
-        /// tapPartners[partner] = −2, −1 for taps left single (their pair weight is 0).
-        /// </summary>
-        private void PairTaps()
-        {
-            Conv2DGeometry g = geometry;
-            int s = g.StrideWidth;
-            // Tap kx + step lies s padded columns after tap kx when s is a whole number of dilation steps.
-            int step = s % g.DilationWidth == 0 ? s / g.DilationWidth : 0;
-            for (int t = 0; t < tapPartners.Length; t++)
-            {
-                int kx = t % g.KernelWidth;
-                if (tapPartners[t] != -1 || step == 0 || kx + step >= g.KernelWidth || tapPartners[t + step] != -1)
-                {
-                    continue;
-                }
-
-                tapPartners[t] = t + step;
-                tapPartners[t + step] = -2;
-            }
-        }
-
-        /// <summary>pairPlane[r·W + j] = (d[j], d[j + 1]) as two int16, d = phase-plane byte − (z_x + 128); d past the row's end is 0.</summary>
-        private void FillPairPlane()
-        {
-#if NET8_0_OR_GREATER
-            int width = phaseWidth;
-            int zero = inputZeroPoint + 128;
-            Vector128<short> zeros = Vector128.Create((short)zero);
-            for (int row = 0; row < phasePlane.Length / width; row++)
-            {
-                ref byte source = ref phasePlane[row * width];
-                ref int target = ref pairPlane[row * width];
-                int j = 0;
-                for (; j <= width - 9; j += 8)
-                {
-                    Vector128<short> a = Vector128.WidenLower(Vector64.LoadUnsafe(ref source, (nuint)j).ToVector128Unsafe()).AsInt16() - zeros;
-                    Vector128<short> b = Vector128.WidenLower(Vector64.LoadUnsafe(ref source, (nuint)(j + 1)).ToVector128Unsafe()).AsInt16() - zeros;
-                    Sse2.UnpackLow(a, b).AsInt32().StoreUnsafe(ref target, (nuint)j);
-                    Sse2.UnpackHigh(a, b).AsInt32().StoreUnsafe(ref target, (nuint)(j + 4));
-                }
-
-                for (; j < width; j++)
-                {
-                    int next = j + 1 < width ? Unsafe.Add(ref source, j + 1) - zero : 0;
-                    Unsafe.Add(ref target, j) = ((Unsafe.Add(ref source, j) - zero) & 0xFFFF) | (next << 16);
-                }
-            }
-#endif
-        }
-
-        /// <summary>acc[i] = Σ over live pairs of w0·d[start + i] + w1·d[start + i + 1] (one vpmaddwd per 8 columns; |sum| ≤ 65280, exact).</summary>
-        private void SumTapPairs(int live, Span<int> acc)
-        {
-#if NET8_0_OR_GREATER
-            ref int plane0 = ref pairPlane[0];
-            ref int weight0 = ref tapWeights[0];
-            ref int start0 = ref tapStarts[0];
-            ref int target = ref MemoryMarshal.GetReference(acc);
-            for (int i = 0; i < acc.Length; i += 16)
-            {
-                Vector256<int> low = Vector256<int>.Zero, high = Vector256<int>.Zero;
-                for (int t = 0; t < live; t++)
-                {
-                    ref int at = ref Unsafe.Add(ref plane0, Unsafe.Add(ref start0, t) + i);
-                    Vector256<short> w = Vector256.Create(Unsafe.Add(ref weight0, t)).AsInt16();
-                    low += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at).AsInt16(), w);
-                    high += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 8).AsInt16(), w);
-                }
-
-                low.StoreUnsafe(ref target, (nuint)i);
-                high.StoreUnsafe(ref target, (nuint)(i + 8));
-            }
-#endif
-        }
-
-        /// <summary>
-        /// <see cref="phasePlane"/>[(iy·s + φ)·phaseWidth + j] = code + 128 of padded column j·s + φ of row iy (input
-        /// column j·s + φ − padLeft), the padding code outside the row.
-        /// </summary>
-        private void FillPhasePlane(ReadOnlySpan<sbyte> plane)
-        {
-            Conv2DGeometry g = geometry;
-            int phases = g.StrideWidth;
-            byte padCode = (byte)(inputZeroPoint + 128);
-            Span<byte> padded = phases == 1 ? Span<byte>.Empty : paddedRow;
-            for (int iy = 0; iy < g.InHeight; iy++)
-            {
-                Span<byte> target = phases == 1 ? phasePlane.AsSpan(iy * phaseWidth, phaseWidth) : padded;
-                ReadOnlySpan<sbyte> row = plane.Slice(iy * g.InWidth, g.InWidth);
-                int left = Math.Min(g.PadLeft, target.Length);
-                int copied = Math.Max(0, Math.Min(g.InWidth, target.Length - left));
-                target.Slice(0, left).Fill(padCode);
-                FlipSign(row.Slice(0, copied), target.Slice(left, copied));
-                target.Slice(left + copied).Fill(padCode);
-                if (phases > 1)
-                {
-                    SplitPhases(padded, phasePlane.AsSpan(iy * phases * phaseWidth, phases * phaseWidth), phases, phaseWidth);
-                }
-            }
-        }
-
         /// <summary>target[i] = source[i] + 128 as a byte (the sign bit flipped).</summary>
         private static void FlipSign(ReadOnlySpan<sbyte> source, Span<byte> target)
         {
@@ -583,114 +355,6 @@ namespace QuantBuild.Runtime
             for (; i < source.Length; i++)
             {
                 Unsafe.Add(ref to, i) = (byte)(Unsafe.Add(ref from, i) ^ 0x80);
-            }
-        }
-
-        /// <summary>phase φ of <paramref name="target"/> (width <paramref name="width"/>) = padded[j·phases + φ]; two phases by vector byte narrowing.</summary>
-        private static void SplitPhases(Span<byte> padded, Span<byte> target, int phases, int width)
-        {
-            ref byte from = ref MemoryMarshal.GetReference(padded);
-            ref byte even = ref MemoryMarshal.GetReference(target);
-            int j = 0;
-#if NET8_0_OR_GREATER
-            if (phases == 2 && Vector128.IsHardwareAccelerated)
-            {
-                ref byte odd = ref Unsafe.Add(ref even, width);
-                Vector128<ushort> low = Vector128.Create((ushort)0xFF);
-                for (; j <= width - 16; j += 16)
-                {
-                    Vector128<ushort> a = Vector128.LoadUnsafe(ref from, (nuint)(2 * j)).AsUInt16();
-                    Vector128<ushort> b = Vector128.LoadUnsafe(ref from, (nuint)(2 * j + 16)).AsUInt16();
-                    Vector128.Narrow(a & low, b & low).StoreUnsafe(ref even, (nuint)j);
-                    Vector128.Narrow(Vector128.ShiftRightLogical(a, 8), Vector128.ShiftRightLogical(b, 8)).StoreUnsafe(ref odd, (nuint)j);
-                }
-            }
-#endif
-            for (; j < width; j++)
-            {
-                for (int phase = 0; phase < phases; phase++)
-                {
-                    Unsafe.Add(ref even, phase * width + j) = Unsafe.Add(ref from, j * phases + phase);
-                }
-            }
-        }
-
-        /// <summary>
-        /// acc[i] = Σ_t tapWeights[t]·(phasePlane[tapStarts[t] + i] − (z_x + 128)) over the first <paramref name="live"/>
-        /// taps, whole 16-column blocks: the depthwise sums where AVX2's tap pairs (<see cref="SumTapPairs"/>) do not run.
-        /// </summary>
-        private void SumTaps(int live, Span<int> acc)
-        {
-            int shiftedZero = inputZeroPoint + 128;
-            int laneStride = acc.Length;
-            ref byte plane0 = ref phasePlane[0];
-            ref int weight0 = ref tapWeights[0];
-            ref int start0 = ref tapStarts[0];
-            int i = 0;
-#if NET8_0_OR_GREATER
-            ref int target = ref MemoryMarshal.GetReference(acc);
-            if (AdvSimd.Arm64.IsSupported)
-            {
-                // SMLAL/SMLAL2 multiply the int16 differences by w and accumulate into int32 in one step.
-                Vector128<short> zero = Vector128.Create((short)shiftedZero);
-                for (; i < laneStride; i += 16)
-                {
-                    Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
-                    for (int t = 0; t < live; t++)
-                    {
-                        (Vector128<ushort> xLow, Vector128<ushort> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)));
-                        Vector128<short> dLow = xLow.AsInt16() - zero;
-                        Vector128<short> dHigh = xHigh.AsInt16() - zero;
-                        Vector128<short> w = Vector128.Create((short)tapWeights[t]);
-                        a0 = AdvSimd.MultiplyWideningLowerAndAdd(a0, dLow.GetLower(), w.GetLower());
-                        a1 = AdvSimd.MultiplyWideningUpperAndAdd(a1, dLow, w);
-                        a2 = AdvSimd.MultiplyWideningLowerAndAdd(a2, dHigh.GetLower(), w.GetLower());
-                        a3 = AdvSimd.MultiplyWideningUpperAndAdd(a3, dHigh, w);
-                    }
-
-                    a0.StoreUnsafe(ref target, (nuint)i);
-                    a1.StoreUnsafe(ref target, (nuint)(i + 4));
-                    a2.StoreUnsafe(ref target, (nuint)(i + 8));
-                    a3.StoreUnsafe(ref target, (nuint)(i + 12));
-                }
-
-                return;
-            }
-
-            if (Vector128.IsHardwareAccelerated)
-            {
-                // The same arithmetic in 128-bit vectors (x64 without AVX2, other SIMD targets).
-                Vector128<short> zero = Vector128.Create((short)shiftedZero);
-                for (; i < laneStride; i += 16)
-                {
-                    Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero, a2 = Vector128<int>.Zero, a3 = Vector128<int>.Zero;
-                    for (int t = 0; t < live; t++)
-                    {
-                        (Vector128<ushort> xLow, Vector128<ushort> xHigh) = Vector128.Widen(Vector128.LoadUnsafe(ref plane0, (nuint)(Unsafe.Add(ref start0, t) + i)));
-                        Vector128<short> w = Vector128.Create((short)tapWeights[t]);
-                        (Vector128<int> p0, Vector128<int> p1) = Vector128.Widen((xLow.AsInt16() - zero) * w);
-                        (Vector128<int> p2, Vector128<int> p3) = Vector128.Widen((xHigh.AsInt16() - zero) * w);
-                        a0 += p0; a1 += p1; a2 += p2; a3 += p3;
-                    }
-
-                    a0.StoreUnsafe(ref target, (nuint)i);
-                    a1.StoreUnsafe(ref target, (nuint)(i + 4));
-                    a2.StoreUnsafe(ref target, (nuint)(i + 8));
-                    a3.StoreUnsafe(ref target, (nuint)(i + 12));
-                }
-
-                return;
-            }
-#endif
-            for (; i < laneStride; i++)
-            {
-                int sum = 0;
-                for (int t = 0; t < live; t++)
-                {
-                    sum += tapWeights[t] * (Unsafe.Add(ref plane0, tapStarts[t] + i) - shiftedZero);
-                }
-
-                acc[i] = sum;
             }
         }
 
