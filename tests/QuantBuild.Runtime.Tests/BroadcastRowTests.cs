@@ -110,4 +110,39 @@ public sealed class BroadcastRowTests
             }
         }
     }
+
+    /// <summary>
+    /// Add with a fused Relu/Clip gives, for every pair of codes, what Add's codes then ClipInt8 give; over scale ratios
+    /// whose sums span a few codes, about 2^12 codes (the folded row tables' limit) and far more (the int64 definition).
+    /// </summary>
+    [TestMethod]
+    public void AddThenClip_EqualsAddFollowedByClip_OverAllCodePairs()
+    {
+        var a = new sbyte[256 * 256];
+        var b = new sbyte[256 * 256];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (sbyte)(i / 256 - 128);
+            b[i] = (sbyte)(i % 256 - 128);
+        }
+
+        foreach (var (qa, qb, qy, qRelu, low, high, rowTables) in new[]
+        {
+            (new QuantParams(0.0371f, -9), new QuantParams(0.0123f, 17), new QuantParams(0.05f, 3), new QuantParams(0.021f, -128), 0f, float.PositiveInfinity, true),
+            (new QuantParams(0.31f, 100), new QuantParams(0.29f, -100), new QuantParams(0.0041f, 0), new QuantParams(0.002f, -128), 0f, 0.25f, false),
+            (new QuantParams(0.52f, 0), new QuantParams(0.47f, 5), new QuantParams(0.07f, -20), new QuantParams(0.03f, -128), 0f, 6f, true),
+            (new QuantParams(50f, 4), new QuantParams(0.01f, -3), new QuantParams(0.01f, 0), new QuantParams(0.5f, 7), -1f, 60f, false),
+        })
+        {
+            var sums = new sbyte[a.Length];
+            var expected = new sbyte[a.Length];
+            var fused = new sbyte[a.Length];
+            new AddInt8([a.Length], qa, [b.Length], qb, qy).Eval(a, b, sums);
+            new ClipInt8(qy, qRelu, low, high).Eval(sums, expected);
+            var add = new AddInt8([a.Length], qa, [b.Length], qb, qy, -128, 127, new ClipInt8(qy, qRelu, low, high));
+            Assert.AreEqual(rowTables, add.HasRowTables, $"scales {qa.Scale}, {qb.Scale} -> {qy.Scale}: row tables");
+            add.Eval(a, b, fused);
+            CollectionAssert.AreEqual(expected, fused, $"scales {qa.Scale}, {qb.Scale} -> {qy.Scale} -> {qRelu.Scale}");
+        }
+    }
 }

@@ -493,10 +493,16 @@ public static class IntegerLowering
             var pa = Operand(a, ta, false);
             var pb = Operand(b, tb, negateB || invertB);
             if (pa.IsConstant && pb.IsConstant) return "both operands are constant";
-            var output = Activation(node.Outputs[0]);
+            // An Add feeding only a Relu/Clip: the sum is rounded to its own parameters as the QDQ file says, and the
+            // activation maps those codes in the same pass, so the sum is never stored.
+            var sumQuant = Quant(node.Outputs[0]);
+            var (outName, lo, hi, fused) = kind == BinaryKind.Add && sumQuant is not null ? FuseActivation(node.Outputs[0]) : (node.Outputs[0], 0f, 0f, null);
+            var output = Activation(outName);
             if (output.Length != Math.Max(pa.Length, pb.Length) && output.Length != pa.Length * pb.Length / Math.Min(pa.Length, pb.Length))
                 return "broadcast shape mismatch";
-            _steps.Add(new BinaryStep(node.Name, node.OpType, kind, pa, pb, output) { FusedNodes = [node.Name] });
+            _steps.Add(fused is null
+                ? new BinaryStep(node.Name, node.OpType, kind, pa, pb, output) { FusedNodes = [node.Name] }
+                : new BinaryStep(node.Name, node.OpType + "+" + fused.OpType, kind, pa, pb, output) { FusedNodes = [node.Name, fused.Name], Then = new FusedClip(sumQuant!.Value, lo, hi) });
             return null;
         }
 

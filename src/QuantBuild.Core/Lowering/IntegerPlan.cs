@@ -75,6 +75,12 @@ public abstract class PlanStep
     /// <summary>Graph nodes this step replaces (several when a pattern was fused).</summary>
     public IReadOnlyList<string> FusedNodes { get; init; } = [];
 
+    /// <summary>
+    /// Whether the step still rounds the values between its fused nodes to their own int8 parameters (Add+Relu
+    /// does; Conv+Relu and hard-swish chains do not), so the QDQ file must keep their quantization.
+    /// </summary>
+    public virtual bool RoundsFusedIntermediates => false;
+
     /// <summary>True when the step computes in float (dequantize → float op → quantize).</summary>
     public virtual bool IsFloat => false;
 
@@ -231,7 +237,18 @@ public sealed class BinaryStep(string node, string opType, BinaryKind kind, Plan
     public BinaryKind Kind { get; } = kind;
     public int ClampMin { get; } = clampMin;
     public int ClampMax { get; } = clampMax;
+
+    /// <summary>
+    /// An Add whose only consumer is a Relu/Clip: the sum keeps its own int8 parameters (<see cref="FusedClip.Sum"/>,
+    /// as in the QDQ file) and the activation maps its codes in the same pass; the step's output is the activation's.
+    /// </summary>
+    public FusedClip? Then { get; init; }
+
+    public override bool RoundsFusedIntermediates => Then is not null;
 }
+
+/// <summary>A Relu/Clip applied to an int8 intermediate that is never stored: the intermediate's parameters and the clip's bounds.</summary>
+public sealed record FusedClip(QuantParams Sum, float Min, float Max);
 
 public sealed class ConcatStep(string node, IReadOnlyList<PlanTensor> inputs, PlanTensor output, int axis)
     : PlanStep(node, "Concat", inputs, [output])

@@ -153,7 +153,8 @@ public static class QuantizationPipeline
     /// runtime, so they must not be quantized in the QDQ file either: ONNX Runtime would otherwise round
     /// them (a Conv output before Relu has twice the step of the Relu output) and compute a coarser model
     /// than the one the app runs. Without their Q/DQ pair ONNX Runtime still folds Relu/Clip into the
-    /// following QuantizeLinear and runs the Conv as one int8 kernel.
+    /// following QuantizeLinear and runs the Conv as one int8 kernel. Steps that do round their intermediates
+    /// (<see cref="Lowering.PlanStep.RoundsFusedIntermediates"/>: an Add and its Relu) keep them.
     /// </summary>
     private static void DropFusedIntermediates(QuantizedModel model, IReadOnlyDictionary<string, int[]> sampleShapes)
     {
@@ -161,7 +162,7 @@ public static class QuantizationPipeline
         var nodes = model.Graph.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
         foreach (var step in plan.Steps)
         {
-            if (step.FusedNodes.Count < 2) continue;
+            if (step.FusedNodes.Count < 2 || step.RoundsFusedIntermediates) continue;
             var stepOutputs = step.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var name in step.FusedNodes)
                 if (nodes.TryGetValue(name, out var node))

@@ -18,12 +18,33 @@ namespace QuantBuild.Runtime
         private Operator op;
 
         public AddInt8(int[] shapeA, QuantParams a, int[] shapeB, QuantParams b, QuantParams output, int clampMin = sbyte.MinValue, int clampMax = sbyte.MaxValue)
+            : this(shapeA, a, shapeB, b, output, clampMin, clampMax, Same)
+        {
+        }
+
+        /// <summary>
+        /// Add, then Relu/Clip on its int8 result in the same pass: <paramref name="output"/> is the sum's own
+        /// parameters (its codes are never stored) and <paramref name="then"/> maps each sum code exactly as the
+        /// separate Clip step would.
+        /// </summary>
+        public AddInt8(int[] shapeA, QuantParams a, int[] shapeB, QuantParams b, QuantParams output, int clampMin, int clampMax, ClipInt8 then)
+            : this(shapeA, a, shapeB, b, output, clampMin, clampMax, then.Apply)
+        {
+        }
+
+        private AddInt8(int[] shapeA, QuantParams a, int[] shapeB, QuantParams b, QuantParams output, int clampMin, int clampMax, Func<int, sbyte> after)
         {
             shape = new Broadcast4D(shapeA, shapeB);
             op = new Operator();
             op.ZeroOut = output.ZeroPoint;
             op.ClampMin = clampMin;
             op.ClampMax = clampMax;
+            op.After = new sbyte[256];
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                op.After[(byte)code] = after(code);
+            }
+
             // Each operand's term (code − z)·s/s_y depends on its code alone: tabulate it once, in fixed point
             // with LeftShift fraction bits, rounded in double at prepare time. The sum is then rounded once,
             // so y is the exactly rounded (a + b)/s_y — what ONNX Runtime's float QLinearAdd computes — except
@@ -31,34 +52,101 @@ namespace QuantBuild.Runtime
             // often, and the misses compound through residual blocks).
             op.ScaledA = Tabulate(a, output);
             op.ScaledB = Tabulate(b, output);
-            // When every sum of two terms plus the rounding half fits int32 (scale ratios below about 2^10), rows
-            // run on int32 copies of the tables: the same sums, so the same bits, at half the table bytes.
-            long largest = MaxAbs(op.ScaledA) + MaxAbs(op.ScaledB) + (1L << (LeftShift - 1));
-            bool fits = largest <= int.MaxValue;
-            op.NarrowA = fits ? Narrow(op.ScaledA) : new int[0];
-            op.NarrowB = fits ? Narrow(op.ScaledB) : new int[0];
+            op.Folded = FoldedTables.TryCreate(op.ScaledA, op.ScaledB, op.ZeroOut, clampMin, clampMax, op.After);
         }
 
-        private static long MaxAbs(long[] table)
+        private static sbyte Same(int code)
         {
-            long max = 0;
-            foreach (long v in table)
-            {
-                max = Math.Max(max, Math.Abs(v));
-            }
-
-            return max;
+            return (sbyte)code;
         }
 
-        private static int[] Narrow(long[] table)
+        /// <summary>
+        /// The row form's tables: y = codes[Middle + ((A[a] + B[b]) >> LeftShift)], where B carries the rounding half
+        /// and the zero point minus the middle of the reachable y as whole multiples of 2^LeftShift (adding k·2^n
+        /// before an arithmetic shift by n adds exactly k after it), and codes[i] is the clamped code y_min + i
+        /// already passed through the fused activation. Centring keeps the sums inside int32 for spans up to 2^12
+        /// codes (scale ratios up to about 8); wider spans, or terms beyond int32, get <see cref="None"/>.
+        /// </summary>
+        private sealed class FoldedTables
         {
-            var narrow = new int[table.Length];
-            for (int i = 0; i < table.Length; i++)
+            private const int MaxSpan = 1 << 12;
+
+            /// <summary>No folded form: every element takes <see cref="Operator.Invoke"/>.</summary>
+            public static readonly FoldedTables None = new FoldedTables(new int[0], new int[0], new sbyte[0], 0);
+
+            public readonly int[] A;
+            public readonly int[] B;
+            public readonly sbyte[] Codes;
+
+            /// <summary>Index into <see cref="Codes"/> of the shifted sum 0.</summary>
+            public readonly int Middle;
+
+            private FoldedTables(int[] a, int[] b, sbyte[] codes, int middle)
             {
-                narrow[i] = (int)table[i];
+                A = a;
+                B = b;
+                Codes = codes;
+                Middle = middle;
             }
 
-            return narrow;
+            public static FoldedTables TryCreate(long[] scaledA, long[] scaledB, int zeroOut, int clampMin, int clampMax, sbyte[] after)
+            {
+                const long Half = 1L << (LeftShift - 1);
+                long minA = Min(scaledA), maxA = Max(scaledA), minB = Min(scaledB), maxB = Max(scaledB);
+                long lowest = ((minA + minB + Half) >> LeftShift) + zeroOut;
+                long highest = ((maxA + maxB + Half) >> LeftShift) + zeroOut;
+                if (highest - lowest >= MaxSpan)
+                {
+                    return None;
+                }
+
+                long middle = lowest + (highest - lowest) / 2;
+                long offset = Half + ((zeroOut - middle) << LeftShift);
+                if (minA + minB + offset < int.MinValue || maxA + maxB + offset > int.MaxValue
+                    || minA < int.MinValue || maxA > int.MaxValue || minB + offset < int.MinValue || maxB + offset > int.MaxValue)
+                {
+                    return None;
+                }
+
+                var a = new int[256];
+                var b = new int[256];
+                for (int i = 0; i < 256; i++)
+                {
+                    a[i] = (int)scaledA[i];
+                    b[i] = (int)(scaledB[i] + offset);
+                }
+
+                var codes = new sbyte[highest - lowest + 1];
+                for (int i = 0; i < codes.Length; i++)
+                {
+                    long y = lowest + i;
+                    codes[i] = after[(byte)(sbyte)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y))];
+                }
+
+                return new FoldedTables(a, b, codes, (int)(middle - lowest));
+            }
+
+            private static long Min(long[] table)
+            {
+                long min = long.MaxValue;
+                foreach (long v in table)
+                {
+                    min = Math.Min(min, v);
+                }
+
+                return min;
+            }
+
+            private static long Max(long[] table)
+            {
+                long max = long.MinValue;
+                foreach (long v in table)
+                {
+                    max = Math.Max(max, v);
+                }
+
+                return max;
+            }
         }
 
         private static long[] Tabulate(QuantParams operand, QuantParams output)
@@ -71,6 +159,12 @@ namespace QuantBuild.Runtime
             }
 
             return table;
+        }
+
+        /// <summary>Whether rows run on the folded tables (tests check both forms are reached).</summary>
+        internal bool HasRowTables
+        {
+            get { return op.Folded.Codes.Length > 0; }
         }
 
         public int OutputLength
@@ -91,62 +185,59 @@ namespace QuantBuild.Runtime
             public long[] ScaledA;
             public long[] ScaledB;
 
-            public int[] NarrowA;
-            public int[] NarrowB;
+            /// <summary>The fused activation's code for each clamped sum code (the identity without one).</summary>
+            public sbyte[] After;
 
-            /// <summary>Invoke's arithmetic on int32 tables without bounds checks (x64 has no byte-indexed 32-bit gather worth its cost here).</summary>
+            /// <summary><see cref="FoldedTables.None"/> when the sums or their span are too wide.</summary>
+            public FoldedTables Folded;
+
+            /// <summary>Invoke's arithmetic on the folded tables, without bounds checks: every index is in range by construction.</summary>
             public int InvokeRow(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
             {
-                if (NarrowA.Length == 0)
+                if (Folded.Codes.Length == 0)
                 {
                     return 0;
                 }
 
-                ref int tableA = ref NarrowA[0];
-                ref int tableB = ref NarrowB[0];
+                ref int tableA = ref Folded.A[0];
+                ref int tableB = ref Folded.B[0];
+                ref sbyte codes = ref Folded.Codes[Folded.Middle];
                 ref sbyte pa = ref MemoryMarshal.GetReference(a);
                 ref sbyte pb = ref MemoryMarshal.GetReference(b);
                 ref sbyte po = ref MemoryMarshal.GetReference(output);
-                int stepA = a.Length == 1 ? 0 : 1;
-                int stepB = b.Length == 1 ? 0 : 1;
-                const int Half = 1 << (LeftShift - 1);
                 int n = output.Length;
                 int start = 0;
-                if (stepA == 1 && stepB == 1)
+                if (a.Length != 1 && b.Length != 1)
                 {
-                    // Both operands along the row: four independent sums per iteration.
+                    // Both operands along the row: four independent lookups per iteration.
                     for (; start <= n - 4; start += 4)
                     {
-                        int s0 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start));
-                        int s1 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 1)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 1));
-                        int s2 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 2)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 2));
-                        int s3 = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 3)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 3));
-                        Unsafe.Add(ref po, start) = Clamp(((s0 + Half) >> LeftShift) + ZeroOut);
-                        Unsafe.Add(ref po, start + 1) = Clamp(((s1 + Half) >> LeftShift) + ZeroOut);
-                        Unsafe.Add(ref po, start + 2) = Clamp(((s2 + Half) >> LeftShift) + ZeroOut);
-                        Unsafe.Add(ref po, start + 3) = Clamp(((s3 + Half) >> LeftShift) + ZeroOut);
+                        int i0 = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start))) >> LeftShift;
+                        int i1 = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 1)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 1))) >> LeftShift;
+                        int i2 = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 2)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 2))) >> LeftShift;
+                        int i3 = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, start + 3)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, start + 3))) >> LeftShift;
+                        Unsafe.Add(ref po, start) = Unsafe.Add(ref codes, i0);
+                        Unsafe.Add(ref po, start + 1) = Unsafe.Add(ref codes, i1);
+                        Unsafe.Add(ref po, start + 2) = Unsafe.Add(ref codes, i2);
+                        Unsafe.Add(ref po, start + 3) = Unsafe.Add(ref codes, i3);
                     }
                 }
 
+                int stepA = a.Length == 1 ? 0 : 1;
+                int stepB = b.Length == 1 ? 0 : 1;
                 for (int i = start; i < n; i++)
                 {
-                    int sum = Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB));
-                    Unsafe.Add(ref po, i) = Clamp(((sum + Half) >> LeftShift) + ZeroOut);
+                    int index = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB))) >> LeftShift;
+                    Unsafe.Add(ref po, i) = Unsafe.Add(ref codes, index);
                 }
 
-                return output.Length;
-            }
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            private sbyte Clamp(int y)
-            {
-                return (sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y));
+                return n;
             }
 
             public sbyte Invoke(int a, int b)
             {
                 long y = ((ScaledA[(byte)a] + ScaledB[(byte)b] + (1L << (LeftShift - 1))) >> LeftShift) + ZeroOut;
-                return (sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y));
+                return After[(byte)(sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y))];
             }
         }
     }

@@ -122,9 +122,11 @@ internal static class KernelBinding
                 case BinaryStep b:
                     {
                         var (a, bb) = (b.Inputs[0], b.Inputs[1]);
-                        PlanValue[] common = [L(a.Shape), L(a.Quant), L(bb.Shape), L(bb.Quant), L(output.Quant)];
+                        PlanValue[] common = [L(a.Shape), L(a.Quant), L(bb.Shape), L(bb.Quant), L(b.Then?.Sum ?? output.Quant)];
                         var kernel = b.Kind switch
                         {
+                            BinaryKind.Add when b.Then is { } then => New<AddInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax),
+                                Construct(typeof(ClipInt8), [L(then.Sum), L(output.Quant), L(then.Min), L(then.Max)])]),
                             BinaryKind.Add => New<AddInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax)]),
                             BinaryKind.Mul => New<MulInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax)]),
                             _ => New<MaxInt8>(step, common),
