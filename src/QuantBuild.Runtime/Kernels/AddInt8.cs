@@ -65,7 +65,8 @@ namespace QuantBuild.Runtime
         /// and the zero point minus the middle of the reachable y as whole multiples of 2^LeftShift (adding k·2^n
         /// before an arithmetic shift by n adds exactly k after it), and codes[i] is the clamped code y_min + i
         /// already passed through the fused activation. Centring keeps the sums inside int32 for spans up to 2^12
-        /// codes (scale ratios up to about 8); wider spans, or terms beyond int32, get <see cref="None"/>.
+        /// codes (scale ratios up to about 8); wider spans, or terms beyond int32, get <see cref="None"/>
+        /// (docs/algorithms/requantization.md, "Add with a fused Relu").
         /// </summary>
         private sealed class FoldedTables
         {
