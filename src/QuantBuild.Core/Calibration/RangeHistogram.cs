@@ -29,6 +29,17 @@ public sealed class RangeHistogram
     public double Edge(int i) => Lower + i * BinWidth;
     public double Center(int i) => Lower + (i + 0.5) * BinWidth;
 
+    /// <summary>
+    /// Edge i as the nearest float32 at or above it: every value counted below the edge is then ≤ the returned
+    /// threshold, so a range ending there keeps them all (a plain cast may round the edge below such a value).
+    /// </summary>
+    public float EdgeRoundedUp(int i)
+    {
+        double edge = Edge(i);
+        float f = (float)edge;
+        return f < edge ? MathF.BitIncrement(f) : f;
+    }
+
     public void Add(ReadOnlySpan<float> values)
     {
         if (values.IsEmpty) return;
