@@ -1,7 +1,7 @@
 namespace QuantBuild.Calibration;
 
 /// <summary>
-/// KL-divergence (entropy) calibration over a histogram of |x| (docs/calibration.md, "entropy"). For each
+/// KL-divergence (entropy) calibration over a histogram of |x| (docs/algorithms/calibration.md, "entropy"). For each
 /// candidate threshold t (a bin edge), P is the histogram below t with every clipped count folded into its
 /// last bin, Q is P's in-range part merged into as many groups as the int8 grid has steps on [0, t] and
 /// spread back evenly over P's occupied bins; the t with the smallest KL(P‖Q) wins.

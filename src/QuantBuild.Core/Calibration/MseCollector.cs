@@ -2,7 +2,7 @@ namespace QuantBuild.Calibration;
 
 /// <summary>
 /// Picks the clipping threshold that minimises the expected squared quantization error of the
-/// observed distribution (docs/calibration.md, "mse"), counting both rounding error inside the range and
+/// observed distribution (docs/algorithms/calibration.md, "mse"), counting both rounding error inside the range and
 /// clipping error outside it. Each bin stands for its count of values at the bin's mean. A candidate t
 /// gives the range the collector would return, [max(−t, min), min(t, max)] widened to contain 0, and is
 /// scored on the 2^bits − 1 steps of that range, so a one-sided tensor (either sign) is scored on the grid
@@ -12,8 +12,9 @@ namespace QuantBuild.Calibration;
 /// </summary>
 public sealed class MseCollector(int bits = 8, int bins = 2048) : IRangeCollector
 {
-    // Bin means, not centres: a near-constant tensor fills one bin whose centre lies off the data, and
-    // a threshold at that bin's lower edge then scored as well as the full range while clipping every value.
+    // Bin means, not centres: a near-constant tensor fills one bin whose centre lies half a bin below the
+    // data, and the threshold at that bin's lower edge (which clips every value) then lost to the full
+    // range only by the histogram's 1e-6 headroom.
     private readonly RangeHistogram _histogram = new(bins, magnitude: false, sums: true);
 
     public void Observe(ReadOnlySpan<float> values) => _histogram.Add(values);

@@ -1,7 +1,7 @@
 namespace QuantBuild.Calibration;
 
 /// <summary>
-/// Clips at the p-th percentile of |x| (docs/calibration.md, "percentile"): the threshold is the
+/// Clips at the p-th percentile of |x| (docs/algorithms/calibration.md, "percentile"): the threshold is the
 /// <em>upper</em> edge of the first bin whose cumulative share reaches p/100, so at least p% of the values
 /// lie below it and at most (100 − p)% are clipped. The range is then clamped to the observed minimum and
 /// maximum, so p = 100 gives exactly the min-max range, and a one-sided tensor keeps its observed lower end.

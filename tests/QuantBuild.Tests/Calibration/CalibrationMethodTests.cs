@@ -4,7 +4,7 @@ using QuantBuild.Runtime;
 namespace QuantBuild.Tests.Calibration;
 
 /// <summary>
-/// Every calibration method on every kind of tensor the issue-13 review asked for (docs/calibration.md), checked
+/// Every calibration method on every kind of tensor the issue-13 review asked for (docs/algorithms/calibration.md), checked
 /// two ways: properties every range must have (finite, zero representable, one-sided ends kept, a bounded share
 /// of values clipped, degenerate tensors quantizable), and agreement with a reference written here from the
 /// documented definitions: exact for min-max, within one histogram bin for percentile, at the minimum of a
@@ -18,7 +18,7 @@ public sealed class CalibrationMethodTests
     private const double Percentile = 99.999;
     /// <summary>
     /// MSE has no clipping bound by construction; at 8 bits clipping a share this large always costs more squared
-    /// error than the coarser steps of the wider range on these tensors (docs/calibration.md, "mse").
+    /// error than the coarser steps of the wider range on these tensors (docs/algorithms/calibration.md, "mse").
     /// </summary>
     private const double MseClippedBound = 0.01;
 
@@ -68,7 +68,7 @@ public sealed class CalibrationMethodTests
     /// <summary>All values within a millionth of the largest magnitude of each other (a tiny uniform around 0 is not).</summary>
     private static bool IsNearConstant(float[] v) => v.Max() - v.Min() <= 1e-6 * v.Max(x => Math.Abs(x));
 
-    /// <summary>The largest share of values a method may leave outside its range (docs/calibration.md).</summary>
+    /// <summary>The largest share of values a method may leave outside its range (docs/algorithms/calibration.md).</summary>
     private static double ClippedBound(CalibrationMethod method) => method switch
     {
         CalibrationMethod.MinMax => 0,

@@ -17,7 +17,7 @@ namespace QuantBuild.Tests.Models;
 /// parameters in which 0 is exact, have width once widened to 0 (unless the tensor is all zeros), keep a one-sided
 /// tensor's observed end, and leave at most 1% of the observed values above it and at most 1% below it: it covers
 /// the 1st to 99th percentile. 1% is the documented bound of the clipping methods (entropy's cap, percentile's
-/// 100 − p = 0.001%); MSE has no fixed bound, and 1% is what it must stay within at 8 bits (docs/calibration.md).
+/// 100 − p = 0.001%); MSE has no fixed bound, and 1% is what it must stay within at 8 bits (docs/algorithms/calibration.md).
 /// The share is rounded up to whole values: MSE may clip the one extreme value of a 16- or 96-value tensor (an
 /// SE block's pooled vector over two samples) by about a step because that rounds the rest better, and one value
 /// of 96 is already more than 1%.
