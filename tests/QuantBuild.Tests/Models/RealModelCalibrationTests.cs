@@ -44,11 +44,7 @@ public sealed class RealModelCalibrationTests
     }
 
     [TestMethod]
-    [DataRow("ppocr-cls")]
-    [DataRow("oww-melspectrogram")]
-    [DataRow("oww-embedding")]
-    [DataRow("oww-alexa")]
-    [DataRow("blazeface-front-128")]
+    [DynamicData(nameof(TestAssets.RealModelIds), typeof(TestAssets))]
     public void EveryMethodGivesASaneRangeOnEveryTensor(string modelId)
     {
         var model = TestAssets.RealModel(modelId);
