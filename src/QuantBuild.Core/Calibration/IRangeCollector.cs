@@ -22,7 +22,7 @@ public static class RangeCollectors
         CalibrationMethod.MinMax => new MinMaxCollector(),
         CalibrationMethod.Percentile => new PercentileCollector(percentile),
         CalibrationMethod.Mse => new MseCollector(bits),
-        CalibrationMethod.Entropy => new EntropyCollector(),
+        CalibrationMethod.Entropy => new EntropyCollector(bits: bits),
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
 }

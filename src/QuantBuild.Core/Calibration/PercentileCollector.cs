@@ -1,10 +1,15 @@
 namespace QuantBuild.Calibration;
 
 /// <summary>
-/// Clips at the p-th percentile of |x| (symmetric), as ONNX Runtime's percentile calibrator does:
-/// the threshold is the lower edge of the first bin whose cumulative share reaches p/100, so
-/// p = 100 gives the highest occupied bin's lower edge, within one bin of max|x|.
+/// Clips at the p-th percentile of |x| (docs/algorithms/calibration.md, "percentile"): the threshold is the
+/// <em>upper</em> edge of the first bin whose cumulative share reaches p/100, so at least p% of the values
+/// lie below it and at most (100 − p)% are clipped. The range is then clamped to the observed minimum and
+/// maximum, so p = 100 gives exactly the min-max range, and a one-sided tensor keeps its observed lower end.
 /// </summary>
+/// <remarks>
+/// ONNX Runtime takes the bin's lower edge instead. That clips the whole bin holding the percentile, which
+/// for a near-constant tensor (every value in the top bin) is every value: the range ended below the data.
+/// </remarks>
 public sealed class PercentileCollector(double percentile = 99.999, int bins = 2048) : IRangeCollector
 {
     private readonly RangeHistogram _histogram = new(bins, magnitude: true);
@@ -22,7 +27,7 @@ public sealed class PercentileCollector(double percentile = 99.999, int bins = 2
             cumulative += h.Counts[i];
             if (cumulative >= target * (1 - 1e-12)) { k = i; break; }
         }
-        float t = (float)h.Edge(k);
+        float t = h.EdgeRoundedUp(k + 1);
         return new(Math.Max(-t, h.Min), Math.Min(t, h.Max));
     }
 }

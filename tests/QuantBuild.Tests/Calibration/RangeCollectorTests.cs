@@ -43,17 +43,14 @@ public sealed class RangeCollectorTests
     }
 
     [TestMethod]
-    public void PercentileAt100IsTheLowerEdgeOfTheTopOccupiedBin()
+    public void PercentileAt100IsTheObservedRange()
     {
+        // The threshold is the upper edge of the bin holding the percentile, clamped to the data: at p = 100
+        // nothing is clipped, exactly as min-max.
         var c = new PercentileCollector(100);
         var data = Gaussian(50_000, 1);
         c.Observe(data);
-        float maxAbs = data.Max(Math.Abs);
-        var r = c.ComputeRange();
-        // The range is clamped to the observed [min, max]; the threshold is the wider side.
-        float t = Math.Max(-r.Min, r.Max);
-        Assert.IsTrue(t < maxAbs, "threshold is a lower bin edge, not max|x| itself");
-        Assert.IsTrue(t > maxAbs - maxAbs / 2048 * 2.0001, "within one bin of max|x|");
+        Assert.AreEqual(new ActivationRange(data.Min(), data.Max()), c.ComputeRange());
     }
 
     [TestMethod]
@@ -95,13 +92,14 @@ public sealed class RangeCollectorTests
         foreach (var seed in new[] { 3, 4, 5 })
         {
             var data = Gaussian(20_000, seed, outlier: seed * 5f);
-            var h = new RangeHistogram(2048);
+            var h = new RangeHistogram(2048, sums: true);
             h.Add(data);
             var c = new MseCollector();
             c.Observe(data);
             var r = c.ComputeRange();
-            double chosen = MseCollector.Error(h, r.Max, false, 255);
-            double full = MseCollector.Error(h, Math.Max(Math.Abs(h.Min), h.Max), false, 255);
+            // The range is ±t clamped to the data, so the threshold is its wider side.
+            double chosen = MseCollector.Error(h, Math.Max(-r.Min, r.Max), 255);
+            double full = MseCollector.Error(h, Math.Max(Math.Abs(h.Min), h.Max), 255);
             Assert.IsTrue(chosen <= full, $"seed {seed}: {chosen} > {full}");
         }
     }
@@ -139,13 +137,56 @@ public sealed class RangeCollectorTests
     }
 
     [TestMethod]
-    public void EntropyWithAsManyQuantizedBinsAsBinsHasOnlyTheFullRangeCandidate()
+    public void EntropyKeepsTheTailOfALayerNormVarianceWithPaddingRows()
     {
+        // Issue 13 as reported: a LayerNorm variance whose padding rows give exactly epsilon, a spike at the
+        // typical variance and a sparse tail to 2.45, streamed 16 values (one sample's rows) at a time. Before
+        // the fix entropy ended the range just above the spike (e.g. [1e-5, 0.2502] for spike 0.25, seed 3):
+        // a threshold there leaves one occupied bin in P and in Q, whatever it folds away, and KL ≈ 0 won.
+        foreach (var (spike, tail) in new[] { (0.25, 0.05), (0.31, 0.028) })
+            foreach (var seed in new[] { 1, 2, 3 })
+            {
+                var data = LayerNormVariance(20_000, seed, spike, tail);
+                var c = RangeCollectors.Create(CalibrationMethod.Entropy);
+                for (int i = 0; i < data.Length; i += 16) c.Observe(data.AsSpan(i, 16));
+                var r = c.ComputeRange();
+                var sorted = data.Order().ToArray();
+                float p99 = sorted[(int)(sorted.Length * 0.99)];
+                string what = $"spike {spike}, tail {tail}, seed {seed}: range [{r.Min}, {r.Max}]";
+                Assert.IsTrue(r.Max >= p99, $"{what} clips more than 1% of values (99th percentile {p99})");
+                Assert.AreEqual(sorted[0], r.Min, $"{what}: a non-negative tensor keeps its observed minimum");
+            }
+    }
+
+    /// <summary>
+    /// LayerNorm variances of a padded batch: 3% padding rows at exactly epsilon (1e-5), a sparse tail of
+    /// <paramref name="tail"/> from the spike up to 2.45, and the rest within 2e-4 above <paramref name="spike"/>.
+    /// </summary>
+    internal static float[] LayerNormVariance(int n, int seed, double spike, double tail)
+    {
+        var random = new Random(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double u = random.NextDouble();
+            v[i] = u < 0.03 ? 1e-5f
+                : u < 0.03 + tail ? (float)(spike + 2.15 * Math.Pow(random.NextDouble(), 3))
+                : (float)(spike + 2e-4 * random.NextDouble());
+        }
+        v[n / 3] = 2.45f;
+        return v;
+    }
+
+    [TestMethod]
+    public void EntropyWithNoMoreBinsThanLevelsHasOnlyTheFullRangeCandidate()
+    {
+        // 128 bins of |x| and 128 levels per side (signed data, 8 bits): one candidate, the whole histogram.
         var data = Gaussian(5_000, 7, outlier: 30f);
-        var c = new EntropyCollector(bins: 128, quantizedBins: 128);
+        var c = new EntropyCollector(bins: 128);
         c.Observe(data);
         var r = c.ComputeRange();
-        Assert.AreEqual(data.Max(), r.Max, 1e-6f);
+        Assert.AreEqual(data.Max(), r.Max);
+        Assert.AreEqual(data.Min(), r.Min);
     }
 
     [TestMethod]

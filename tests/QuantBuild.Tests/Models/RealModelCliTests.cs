@@ -16,11 +16,7 @@ namespace QuantBuild.Tests.Models;
 public sealed class RealModelCliTests
 {
     [TestMethod]
-    [DataRow("ppocr-cls")]
-    [DataRow("oww-melspectrogram")]
-    [DataRow("oww-embedding")]
-    [DataRow("oww-alexa")]
-    [DataRow("blazeface-front-128")]
+    [DynamicData(nameof(TestAssets.RealModelIds), typeof(TestAssets))]
     public void QuantbuildRunMatchesOnnxRuntime(string modelId)
     {
         var oracle = TestAssets.RequireOracle();

@@ -22,11 +22,7 @@ public sealed class OrtAgreementTests
     private const double Tolerance = 1e-4;
 
     [TestMethod]
-    [DataRow("ppocr-cls")]
-    [DataRow("oww-melspectrogram")]
-    [DataRow("oww-embedding")]
-    [DataRow("oww-alexa")]
-    [DataRow("blazeface-front-128")]
+    [DynamicData(nameof(TestAssets.RealModelIds), typeof(TestAssets))]
     public void RealModelMatchesOnnxRuntime(string modelId)
     {
         var oracle = TestAssets.RequireOracle();
