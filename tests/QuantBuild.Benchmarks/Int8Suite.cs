@@ -80,12 +80,12 @@ static class Int8Suite
         iters = 1;
         double total = ticks.Sum();
         var text = new StringBuilder($"\nprofile of {id} W{bits}A8 (ours, per step, minimum over {runs} runs; sum {total / Stopwatch.Frequency * 1000:0.000} ms):\n");
-        foreach (var (s, t) in ticks.Select((t, s) => (s, t)).OrderByDescending(x => x.t).Take(20))
+        foreach (var (s, t) in ticks.Select((t, s) => (s, t)).OrderByDescending(x => x.t).Take(Environment.GetEnvironmentVariable("QB_PROFILE_ALL") is null ? 20 : int.MaxValue))
         {
             var step = plan.Steps[s];
             string shape(PlanTensor p) => "[" + string.Join(",", p.Shape) + "]";
             string detail = step is ConvStep c
-                ? $"k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight}x{c.Geometry.StrideWidth} g{c.Geometry.Groups} W{c.Weights.Bits}"
+                ? $"k{c.Geometry.KernelHeight}x{c.Geometry.KernelWidth} s{c.Geometry.StrideHeight}x{c.Geometry.StrideWidth} g{c.Geometry.Groups} W{c.Weights.Bits} ({(double)c.Geometry.OutputLength * c.Geometry.FanIn / (t / (double)Stopwatch.Frequency) / 1e9:0.0} GMAC/s)"
                 : "";
             text.AppendLine($"  {t / total * 100,5:0.0}%  {t / (double)Stopwatch.Frequency * 1000 / iters,8:0.000} ms  {step.OpType} {detail} {string.Join(" ", step.Inputs.Select(shape))} -> {string.Join(" ", step.Outputs.Select(shape))}");
         }

@@ -240,6 +240,29 @@ public sealed class ConvAndFullyConnectedTests
         }
     }
 
+    /// <summary>Extreme codes (every product 2^14) over a long row, units in fours and a remainder, a feature tail past the last 16.</summary>
+    [TestMethod]
+    public void FullyConnected_ExtremeCodes_MatchReference()
+    {
+        const int k = 1539, units = 7;
+        var x = new QuantParams(0.02f, 5);
+        var sw = Enumerable.Repeat(0.004f, units).ToArray();
+        var y = new QuantParams(40f, 0);
+        foreach (sbyte code in new sbyte[] { -128, 127 })
+        {
+            var w = Enumerable.Repeat(code, units * k).ToArray();
+            w[3] = (sbyte)-code;
+            var input = Enumerable.Repeat((sbyte)-128, k).ToArray();
+            var bias = new int[units];
+            var expected = new sbyte[units];
+            var actual = new sbyte[units];
+            new FullyConnectedInt8Reference(1, k, units, x, sw, y, w, bias).Eval(input, w, expected);
+            new FullyConnectedInt8(1, k, units, x, sw, y, w, bias).Eval(input, w, actual);
+            TestData.AssertSameCodes(expected, actual, $"weights {code}");
+            Assert.IsTrue(expected.Any(v => v != expected[0]) || expected[0] != 0, "the outputs must not all be zero");
+        }
+    }
+
     [TestMethod]
     public void FullyConnected_Int64Fallback()
     {
