@@ -57,6 +57,8 @@ public static class QuantizeJob
         // In the canonical form the MSBuild task turns into build warnings.
         foreach (var warning in compiled.Warnings)
             (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
+        foreach (var warning in compiled.QualityWarnings)
+            (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.OutputBelowQualityFloor}: {warning}");
 
         if (request.EmptyFilesForDisabledOutputs)
             foreach (var predicted in PredictOutputs(request, settings.Outputs))

@@ -18,12 +18,16 @@ public sealed record OutputFile(string FileName, byte[] Content);
 /// </summary>
 public sealed class CompiledModel
 {
-    internal CompiledModel(string modelPath, PipelineResult pipeline, KernelPlan? plan)
+    internal CompiledModel(string modelPath, PipelineResult pipeline, KernelPlan? plan, OutputQualityResult? quality)
     {
         ModelPath = modelPath;
         Pipeline = pipeline;
         Plan = plan;
+        Quality = quality;
     }
+
+    /// <summary>The integer plan measured against the float model on calibration samples; null when C# is off or quality.samples is 0.</summary>
+    public OutputQualityResult? Quality { get; }
 
     public string ModelPath { get; }
     public PipelineResult Pipeline { get; }
@@ -37,6 +41,9 @@ public sealed class CompiledModel
 
     /// <summary>Warnings of the lowering (QB4105), in the order found.</summary>
     public IReadOnlyList<string> Warnings => Plan?.Plan.Warnings ?? [];
+
+    /// <summary>Model outputs below quality.outputSqnrFloorDb (QB4106), in output order.</summary>
+    public IReadOnlyList<string> QualityWarnings => Quality?.Warnings().ToList() ?? [];
 
     /// <summary>Files the outputs depend on: the model, the sidecar and every calibration file read (sorted, absolute).</summary>
     public IReadOnlyList<string> Dependencies
@@ -72,7 +79,7 @@ public sealed class CompiledModel
             // stays byte-identical whatever name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq)));
+            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality)));
         }
         return outputs;
     }
@@ -124,6 +131,13 @@ public static class ModelCompiler
             plan = KernelPlan.Build(IntegerLowering.Lower(pipeline.Model, pipeline.SampleShapes));
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("lower", clock.Elapsed)] };
         }
-        return new CompiledModel(modelPath, pipeline, plan);
+        OutputQualityResult? quality = null;
+        if (plan is not null && settings.Quality.Samples > 0)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions);
+            pipeline = pipeline with { Timings = [.. pipeline.Timings, ("measure", clock.Elapsed)] };
+        }
+        return new CompiledModel(modelPath, pipeline, plan, quality);
     }
 }

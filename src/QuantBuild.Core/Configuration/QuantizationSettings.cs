@@ -111,6 +111,15 @@ public sealed record LayerOverride
     }
 }
 
+/// <summary>quality: how the build measures the integer plan against the float model, and when it warns.</summary>
+public sealed record QualitySettings
+{
+    /// <summary>Calibration samples both models run on (0 turns the measurement off).</summary>
+    public int Samples { get; init; } = 4;
+    /// <summary>A model output whose SQNR against the float model is below this gets warning QB4106.</summary>
+    public double OutputSqnrFloorDb { get; init; } = 20;
+}
+
 public sealed record OutputSettings
 {
     public bool Onnx { get; init; } = true;
@@ -155,6 +164,8 @@ public sealed record QuantizationSettings
     /// <summary>budget.sensitivitySamples: calibration samples the per-layer sensitivity runs (0 = the default, 32).</summary>
     public int SensitivitySamples { get; init; }
     public OutputSettings Outputs { get; init; } = new();
+    /// <summary>quality: the build's own measurement of the integer plan against the float model (docs/output-quality.md).</summary>
+    public QualitySettings Quality { get; init; } = new();
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
 

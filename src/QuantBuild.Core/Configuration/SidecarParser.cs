@@ -19,7 +19,7 @@ public static class SidecarParser
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string[]> KnownKeys = new Dictionary<string, string[]>
     {
-        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq"],
+        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq", "quality"],
         ["weights"] = WeightKeys,
         ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
@@ -29,6 +29,7 @@ public static class SidecarParser
         ["layers/*/weights/multipoint"] = MultipointKeys,
         ["budget"] = ["weightBytes", "averageBits", "bits", "sensitivitySamples"],
         ["outputs"] = ["onnx", "csharp", "report", "qdqIntegerType"],
+        ["quality"] = ["samples", "outputSqnrFloorDb"],
         ["eptq"] = ["iterations", "samples", "batchSize", "seed", "hessian", "hessianFloor", "hessianSamples", "hessianProbes",
             "learningRate", "parameterLearningRate", "regularization", "learnScales", "learnBiases"],
     };
@@ -80,6 +81,7 @@ public static class SidecarParser
                 case "calibration": settings = settings with { Calibration = ReadCalibration(reader, value, baseDirectory) }; break;
                 case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
                 case "eptq": settings = settings with { Eptq = ReadEptq(reader, value) }; break;
+                case "quality": settings = settings with { Quality = ReadQuality(reader, value) }; break;
                 case "budget": settings = ReadBudget(reader, value, settings); break;
                 case "outputs":
                 {
@@ -255,6 +257,22 @@ public static class SidecarParser
             };
         }
         return a;
+    }
+
+    private static QualitySettings ReadQuality(Reader reader, PositionedJson value)
+    {
+        reader.ExpectObject(value, "quality");
+        reader.CheckKeys(value, "quality", "quality");
+        var q = new QualitySettings();
+        foreach (var (k, _, _, v) in value.Members)
+        {
+            q = k switch
+            {
+                "samples" => q with { Samples = (int)reader.Integer(v, "quality.samples", 0, 10_000) },
+                _ => q with { OutputSqnrFloorDb = reader.Number(v, "quality.outputSqnrFloorDb", -100, 200) },
+            };
+        }
+        return q;
     }
 
     private static EptqSettings ReadEptq(Reader reader, PositionedJson value)

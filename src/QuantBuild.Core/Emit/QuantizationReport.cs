@@ -18,8 +18,9 @@ public static class QuantizationReport
 
     /// <param name="calls">the compiled plan of the generated C#, when it is emitted: its steps, kernels and data are summarized under generatedCode</param>
     /// <param name="qdq">the QDQ model as the .quant.onnx holds it, when the caller emitted it already (its stored constants are counted; otherwise it is emitted here)</param>
+    /// <param name="quality">the build's measurement of the integer plan against the float model (docs/output-quality.md), when it ran</param>
     public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null,
-        Onnx.Proto.ModelProto? qdq = null)
+        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -140,6 +141,7 @@ public static class QuantizationReport
             json.WriteEndArray();
 
             if (model.LevelActivations.Count > 0) WriteLevelActivations(json, model);
+            if (quality is not null) WriteQuality(json, quality);
 
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
@@ -252,6 +254,37 @@ public static class QuantizationReport
 
     /// <summary>Floats (scales, ranges) in their shortest round-trip form.</summary>
     /// <summary>Each level-coded activation: its grid, base and offset (log grids), levels as deployed, and the searched S.</summary>
+    /// <summary>quality: per model output and per stored int8 activation (plan order), SQNR of the integer plan against the float model.</summary>
+    private static void WriteQuality(Utf8JsonWriter json, Compilation.OutputQualityResult quality)
+    {
+        json.WriteStartObject("quality");
+        json.WriteNumber("samples", quality.Samples);
+        WriteFloat(json, "outputSqnrFloorDb", quality.FloorDb);
+        void Values(string name, IReadOnlyList<Compilation.ValueQuality> values, bool quantized)
+        {
+            json.WriteStartArray(name);
+            foreach (var v in values)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", v.Name);
+                WriteFloat(json, "sqnrDb", v.SqnrDb);
+                WriteFloat(json, "observedMin", v.ObservedMin);
+                WriteFloat(json, "observedMax", v.ObservedMax);
+                if (quantized)
+                {
+                    WriteFloat(json, "rangeMin", v.RangeMin);
+                    WriteFloat(json, "rangeMax", v.RangeMax);
+                    WriteFloat(json, "clippedFraction", v.ClippedFraction);
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        Values("outputs", quality.Outputs, quantized: false);
+        Values("activations", quality.Activations, quantized: true);
+        json.WriteEndObject();
+    }
+
     private static void WriteLevelActivations(Utf8JsonWriter json, QuantizedModel model)
     {
         json.WriteStartArray("levelActivations");

@@ -26,6 +26,21 @@ public sealed record PipelineResult(QuantizedModel Model, QuantizationSettings S
 /// </summary>
 public static class QuantizationPipeline
 {
+    /// <summary>
+    /// The float model as the pipeline prepares it before quantizing (imported, constants folded, dead nodes
+    /// removed, shapes inferred), with the calibration plan: the reference the build measures its outputs against.
+    /// Prepared afresh so that passes which change the graph's floats (EPTQ, bias correction) do not leak into it.
+    /// </summary>
+    public static ModelGraph PrepareReference(string modelPath, QuantizationSettings settings, out CalibrationPlan calibration)
+    {
+        var graph = OnnxImporter.Load(modelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        graph.RemoveDeadNodes();
+        calibration = CalibrationPlan.Resolve(graph, settings);
+        InferShapes(graph, calibration);
+        return graph;
+    }
+
     public static PipelineResult Run(string modelPath, QuantizationSettings settings, EngineOptions? engineOptions = null, IProgress<string>? progress = null)
     {
         var timings = new List<(string, TimeSpan)>();

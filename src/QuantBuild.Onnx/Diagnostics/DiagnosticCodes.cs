@@ -56,6 +56,8 @@ public static class DiagnosticCodes
     public const string InvalidCalibrationValue = "QB4104";
     /// <summary>The model quantized, but something in it deserves a look (a saturated bias, codebook tables outweighing their indices...); a warning.</summary>
     public const string QuantizationWarning = "QB4105";
+    /// <summary>A model output of the integer plan is below quality.outputSqnrFloorDb against the float model on calibration samples; a warning.</summary>
+    public const string OutputBelowQualityFloor = "QB4106";
 
     // Build integration (reported by the MSBuild tasks and targets themselves; this file is compiled
     // into QuantBuild.Tasks too, which must not depend on any other QuantBuild assembly)

@@ -114,6 +114,8 @@ public sealed class SidecarParserTests
     [DataRow("""{ "budget": { "weightBytes": 0 } }""", 1, 30, "at least 1")]
     [DataRow("""{ "weights": {}, "weights": {} }""", 1, 18, "twice")]
     [DataRow("""[1, 2]""", 1, 1, "must be an object")]
+    [DataRow("""{ "quality": { "samples": -1 } }""", 1, 27, "quality.samples")]
+    [DataRow("""{ "quality": { "outputSqnrFloorDb": "high" } }""", 1, 37, "quality.outputSqnrFloorDb")]
     public void BadValuesAreReportedWhereTheyAre(string json, int line, int column, string fragment)
     {
         var e = ParseError(json);
@@ -214,6 +216,7 @@ public sealed class SidecarParserTests
             ["budget"] = Keys(props.GetProperty("budget")),
             ["outputs"] = Keys(props.GetProperty("outputs")),
             ["eptq"] = Keys(props.GetProperty("eptq")),
+            ["quality"] = Keys(props.GetProperty("quality")),
         };
         CollectionAssert.AreEquivalent(SidecarParser.KnownKeys.Keys.ToArray(), fromSchema.Keys.ToArray());
         foreach (var (path, keys) in fromSchema)
@@ -239,5 +242,12 @@ public sealed class SidecarParserTests
         Assert.AreEqual(DiagnosticCodes.InvalidConfiguration, e.Code);
         Assert.AreEqual(3, e.Line);
         StringAssert.Contains(e.Message, "uint8");
+    }
+
+    [TestMethod]
+    public void QualityDefaultsToFourSamplesAndTwentyDecibels()
+    {
+        Assert.AreEqual(new QualitySettings { Samples = 4, OutputSqnrFloorDb = 20 }, Parse("{}").Quality);
+        Assert.AreEqual(new QualitySettings { Samples = 0, OutputSqnrFloorDb = 12.5 }, Parse("""{ "quality": { "samples": 0, "outputSqnrFloorDb": 12.5 } }""").Quality);
     }
 }

@@ -1,0 +1,131 @@
+using QuantBuild.Calibration;
+using QuantBuild.Configuration;
+using QuantBuild.Engine;
+using QuantBuild.Graph;
+using QuantBuild.Lowering;
+using QuantBuild.Quantization;
+using QuantBuild.Tensors;
+
+namespace QuantBuild.Compilation;
+
+/// <summary>How closely one value of the integer plan follows the float model over the measured samples.</summary>
+/// <param name="SqnrDb">10·log10(Σ ref² / Σ (ref − ours)²); +∞ when they agree exactly</param>
+/// <param name="ObservedMin">smallest float value seen (the float model's)</param>
+/// <param name="ClippedFraction">share of the float values outside the int8 grid's range [(−128 − z)·s, (127 − z)·s] (0 for float values)</param>
+public sealed record ValueQuality(string Name, double SqnrDb, float ObservedMin, float ObservedMax, float RangeMin, float RangeMax, double ClippedFraction);
+
+/// <summary>
+/// The integer plan measured against the float model on calibration samples, at build time: every model output,
+/// and every int8 activation the plan stores (in plan order), so a user sees which output lost precision and
+/// where along the network the loss starts (docs/output-quality.md).
+/// </summary>
+public sealed record OutputQualityResult(int Samples, double FloorDb, IReadOnlyList<ValueQuality> Outputs, IReadOnlyList<ValueQuality> Activations)
+{
+    /// <summary>Outputs below the floor, with the activations that lose the most on the way (for the warning).</summary>
+    public IEnumerable<string> Warnings()
+    {
+        foreach (var o in Outputs.Where(o => o.SqnrDb < FloorDb))
+        {
+            var worst = Activations.Where(a => a.SqnrDb < FloorDb).OrderBy(a => a.SqnrDb).Take(3)
+                .Select(a => $"'{a.Name}' {Db(a.SqnrDb)} (calibrated range [{a.RangeMin:G4}, {a.RangeMax:G4}], observed [{a.ObservedMin:G4}, {a.ObservedMax:G4}], {a.ClippedFraction:P1} clipped)")
+                .ToList();
+            yield return $"model output '{o.Name}' of the integer plan has an SQNR of {Db(o.SqnrDb)} against the float model on {Samples} calibration sample{(Samples == 1 ? "" : "s")} " +
+                $"(quality.outputSqnrFloorDb = {FloorDb:0.#} dB; observed [{o.ObservedMin:G4}, {o.ObservedMax:G4}])" +
+                (worst.Count > 0 ? $"; the largest losses are at {string.Join(", ", worst)}" : "") +
+                "; keep the nodes around them in float (\"layers\": {\"NODE\": {\"skip\": true}}), try activations.method percentile or mse, or raise the weight bits";
+        }
+    }
+
+    private static string Db(double db) => double.IsPositiveInfinity(db) ? "+inf dB" : $"{db:0.0} dB";
+}
+
+public static class OutputQuality
+{
+    /// <summary>
+    /// Runs the float model (the quantized model's graph, or the original file prepared afresh when EPTQ or bias
+    /// correction changed the graph's floats, so they do not leak into the reference) and the integer plan on the first <see cref="QualitySettings.Samples"/>
+    /// calibration samples. Sums are accumulated per value in sample order, so the result is deterministic.
+    /// </summary>
+    public static OutputQualityResult? Measure(string modelPath, PipelineResult pipeline, KernelPlan plan, EngineOptions? engineOptions)
+    {
+        var settings = pipeline.Settings;
+        if (settings.Quality.Samples <= 0) return null;
+        // The quantized model's graph still holds the float model unless EPTQ or bias correction rewrote its biases.
+        var model = pipeline.Model;
+        bool floatsChanged = model.BiasCorrections.Count > 0 || Quantization.Eptq.EptqOptimizer.Applies(model);
+        var calibration = CalibrationPlan.Resolve(model.Graph, settings);
+        var reference = floatsChanged ? QuantizationPipeline.PrepareReference(modelPath, settings, out calibration) : model.Graph;
+        var engine = new InferenceEngine(reference, engineOptions);
+        var runner = new IntegerModelRunner(plan);
+        var int8 = plan.Plan.Tensors.Where(t => t.Type == PlanElementType.Int8 && !t.IsConstant && t.ViewOf is null)
+            .GroupBy(t => t.Name, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        var referenceValues = reference.Producers().Keys.ToHashSet(StringComparer.Ordinal);
+        var observed = int8.Where(t => referenceValues.Contains(t.Name)).ToList();
+        var stats = observed.ToDictionary(t => t.Name, _ => new Sums(), StringComparer.Ordinal);
+        var outputStats = plan.Plan.Outputs.ToDictionary(t => t.Name, _ => new Sums(), StringComparer.Ordinal);
+        var byName = observed.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        int samples = 0;
+        foreach (var sample in CalibrationRunner.EnumerateSamples(reference, calibration, settings.Quality.Samples, settings.SourcePath))
+        {
+            var codes = new Dictionary<string, sbyte[]>(StringComparer.Ordinal);
+            var ours = runner.Run(sample.Feeds, codes);
+            var floats = engine.Run(sample.Feeds, observed.Select(t => t.Name), (name, value) =>
+            {
+                if (!byName.TryGetValue(name, out var t) || !codes.TryGetValue(name, out var c)) return;
+                stats[name].Add(value.Floats, c, t.Quant.Scale, t.Quant.ZeroPoint);
+            });
+            foreach (var t in plan.Plan.Outputs)
+                if (floats.TryGetValue(t.Name, out var f) && ours.TryGetValue(t.Name, out var q))
+                    outputStats[t.Name].Add(f.ToFloatArray(), q.ToFloatArray());
+            samples++;
+        }
+        var outputs = plan.Plan.Outputs.Select(t => outputStats[t.Name].Result(t.Name, t.Type == PlanElementType.Int8 ? t.Quant : null)).ToList();
+        var activations = observed.Select(t => stats[t.Name].Result(t.Name, t.Quant)).ToList();
+        return new OutputQualityResult(samples, settings.Quality.OutputSqnrFloorDb, outputs, activations);
+    }
+
+    /// <summary>Running sums of one value: signal and error energy (in double), extremes, clipped count.</summary>
+    private sealed class Sums
+    {
+        private double _signal, _error;
+        private long _count, _clipped;
+        private float _min = float.PositiveInfinity, _max = float.NegativeInfinity;
+
+        public void Add(float[] reference, sbyte[] codes, float scale, int zeroPoint)
+        {
+            float low = (sbyte.MinValue - zeroPoint) * scale, high = (sbyte.MaxValue - zeroPoint) * scale;
+            for (int i = 0; i < reference.Length && i < codes.Length; i++)
+            {
+                double r = reference[i], e = r - (codes[i] - zeroPoint) * (double)scale;
+                _signal += r * r;
+                _error += e * e;
+                if (reference[i] < low || reference[i] > high) _clipped++;
+                _min = Math.Min(_min, reference[i]);
+                _max = Math.Max(_max, reference[i]);
+            }
+            _count += Math.Min(reference.Length, codes.Length);
+        }
+
+        public void Add(float[] reference, float[] ours)
+        {
+            for (int i = 0; i < reference.Length && i < ours.Length; i++)
+            {
+                double r = reference[i], e = r - ours[i];
+                _signal += r * r;
+                _error += e * e;
+                _min = Math.Min(_min, reference[i]);
+                _max = Math.Max(_max, reference[i]);
+            }
+            _count += Math.Min(reference.Length, ours.Length);
+        }
+
+        public ValueQuality Result(string name, QuantBuild.Runtime.QuantParams? quant)
+        {
+            double sqnr = _error == 0 ? double.PositiveInfinity : _signal == 0 ? double.NegativeInfinity : 10 * Math.Log10(_signal / _error);
+            float low = quant is { } q ? (sbyte.MinValue - q.ZeroPoint) * q.Scale : float.NegativeInfinity;
+            float high = quant is { } p ? (sbyte.MaxValue - p.ZeroPoint) * p.Scale : float.PositiveInfinity;
+            if (_count == 0) { _min = 0; _max = 0; }
+            return new ValueQuality(name, sqnr, _min, _max, low, high, _count == 0 ? 0 : (double)_clipped / _count);
+        }
+    }
+}
