@@ -229,11 +229,14 @@ public static class QdqOnnxEmitter
     /// A float constant that is one value repeated — a ConstantOfShape block of padding zeros, folded into an
     /// initializer when the model was prepared — goes back into the file as ConstantOfShape(shape) with that
     /// value: a few bytes instead of the whole fp32 tensor, which made BlazeFace's quantized file larger than
-    /// its fp32 one. Bit patterns are compared, so −0 and NaN payloads stay what they were.
+    /// its fp32 one. Bit patterns are compared, so −0 and NaN payloads stay what they were. Scales and zero points of
+    /// QuantizeLinear/DequantizeLinear stay initializers even when uniform (a LogQuant layer whose channels share one
+    /// exponent): QDQ consumers, ONNX Runtime's fusions and our own importer read them as constants.
     /// </summary>
     private static void WriteUniformConstantsAsConstantOfShape(ModelGraph g, NameSet names)
     {
         var graphInputs = g.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        graphInputs.UnionWith(g.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear").SelectMany(n => n.Inputs.Skip(1)));
         var fills = new List<Node>();
         foreach (var (name, t) in g.Initializers.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
         {

@@ -107,6 +107,12 @@ public static class QuantizationReport
                     json.WriteNumber("codebooks", w.Codebooks?.Length ?? 0);
                     json.WriteNumber("codebookEntries", 1 << w.Bits);
                 }
+                else if (w.DecodedFromBits is int indexBits)
+                {
+                    // The method's levels, stored as int8 codes: smaller than its indices and tables here.
+                    json.WriteString("encoding", "decoded-codebook");
+                    json.WriteNumber("codebookIndexBits", indexBits);
+                }
                 WriteFloat(json, "scaleMin", w.Scales.Min());
                 WriteFloat(json, "scaleMax", w.Scales.Max());
                 WriteFloat(json, "sqnrDb", LinearQuantizer.Sqnr(original, dequantized));

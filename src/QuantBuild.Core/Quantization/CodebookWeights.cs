@@ -18,7 +18,16 @@ public sealed record CodebookGroup(double[] Table, int[] Codes, float PreferredS
 /// </summary>
 public static class CodebookWeights
 {
+    /// <summary>The layer's codebook form, or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).</summary>
     public static WeightQuantization Build(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
+    {
+        var codebook = BuildTables(r, method, bits, quantizeGroup);
+        var (_, outer, inner, axisLength) = ChannelLayout.Of(r.Shape, r.Axis, r.PerChannel);
+        return DecodedIfSmaller(codebook, r.PerChannel, outer, inner, axisLength);
+    }
+
+    /// <summary>The codebook form: per-group int8 level tables with their scales, and each weight's index.</summary>
+    internal static WeightQuantization BuildTables(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
     {
         if (bits < 2 || bits > 8) throw new ArgumentException($"{method} weights need 2 to 8 bits, got {bits}");
         foreach (var v in r.Values)
@@ -63,6 +72,40 @@ public static class CodebookWeights
             CodebookLevels = levels,
             Method = method,
             Quantizer = WeightMethods.FromLabel(method),
+        };
+    }
+
+    /// <summary>
+    /// A layer whose tables outweigh what its indices save (few weights per table: depthwise channels, or 8-bit
+    /// indices, which are as large as the int8 levels themselves) is stored as its decoded int8 levels with the
+    /// same per-table scales: the same real values (level · scale), so the same QDQ meaning and the same integer
+    /// kernel (a codebook layer decodes its indices once and runs the int8 kernel on exactly these levels), in fewer
+    /// bytes (docs/algorithms/weq.md, "Storage"). The layer keeps its method; its encoding becomes linear 8-bit.
+    /// </summary>
+    private static WeightQuantization DecodedIfSmaller(WeightQuantization codebook, bool perChannel, int outer, int inner, int axisLength)
+    {
+        var tables = codebook.CodebookLevels!;
+        long decodedBytes = codebook.Codes.Length + 4L * codebook.Scales.Length;
+        if (decodedBytes >= QuantizationPipeline.QuantizedWeightBytes(codebook)) return codebook;
+        var decoded = new sbyte[codebook.Codes.Length];
+        for (int p = 0; p < decoded.Length; p++)
+        {
+            // Element p's channel along the axis: p = (o·axisLength + c)·inner + i.
+            int table = perChannel ? p / inner % axisLength : 0;
+            decoded[p] = tables[table][(byte)codebook.Codes[p]];
+        }
+        return new WeightQuantization
+        {
+            NodeName = codebook.NodeName,
+            WeightName = codebook.WeightName,
+            Shape = codebook.Shape,
+            Axis = codebook.Axis,
+            Bits = 8,
+            Codes = decoded,
+            Scales = codebook.Scales,
+            Method = codebook.Method,
+            Quantizer = codebook.Quantizer,
+            DecodedFromBits = codebook.Bits,
         };
     }
 

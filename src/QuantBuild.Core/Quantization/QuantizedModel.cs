@@ -48,6 +48,11 @@ public sealed class WeightQuantization
     public sbyte[][]? CodebookLevels { get; init; }
     /// <summary>The quantizer that produced it: what code that depends on the method branches on.</summary>
     public WeightMethod Quantizer { get; init; } = WeightMethod.Linear;
+    /// <summary>
+    /// Set when a codebook method's layer is stored as its decoded int8 levels because that is smaller than its
+    /// indices and tables: the index width the method used (the levels are still that method's levels).
+    /// </summary>
+    public int? DecodedFromBits { get; init; }
     /// <summary>Label of the method for the report and the QDQ metadata ("linear", "linear-mse", "log", "weq", ...); never branched on.</summary>
     public string Method { get; init; } = "linear";
     /// <summary>

@@ -57,13 +57,23 @@ public sealed class CodebookCliTests
         using (var report = JsonDocument.Parse(File.ReadAllText(temp.File("out", "mnist.report.json"))))
         {
             StringAssert.Contains(report.RootElement.GetProperty("represents").GetString(), "Codebook weights");
+            int codebooks = 0;
             foreach (var layer in report.RootElement.GetProperty("layers").EnumerateArray())
             {
                 Assert.AreEqual("weq", layer.GetProperty("method").GetString());
+                if (layer.GetProperty("encoding").GetString() == "decoded-codebook")
+                {
+                    // A layer whose 8-level tables outweigh what its 3-bit indices save is stored as the int8 levels.
+                    Assert.AreEqual(3, layer.GetProperty("codebookIndexBits").GetInt32());
+                    Assert.AreEqual(8, layer.GetProperty("bits").GetInt32());
+                    continue;
+                }
+                codebooks++;
                 Assert.AreEqual("codebook", layer.GetProperty("encoding").GetString());
                 Assert.AreEqual(8, layer.GetProperty("codebookEntries").GetInt32());
                 Assert.AreEqual(layer.GetProperty("shape")[layer.GetProperty("axis").GetInt32()].GetInt32(), layer.GetProperty("codebooks").GetInt32());
             }
+            Assert.IsGreaterThan(0, codebooks);
         }
 
         // Integer runtime on the held-out digits (the CLI reads the QDQ file back).
@@ -73,16 +83,21 @@ public sealed class CodebookCliTests
         var ours = ProductNpy.Read(temp.File("res", "logits.npy"));
         double accuracy = QuantizeTestData.Accuracy(ours, labels);
 
-        // The imported file holds the same codebooks the quantizer made, and plans codebook kernels.
+        // The imported file holds the same codebooks the quantizer made (and the decoded layers as WEQ's int8 levels),
+        // and plans codebook kernels for the codebook layers.
         var imported = QdqOnnxImporter.Load(temp.File("out", "mnist.quant.onnx"));
-        Assert.IsTrue(imported.Weights.Values.All(w => w.Encoding == WeightEncoding.Codebook && w.Method == "weq" && w.Bits == 3));
+        Assert.IsTrue(imported.Weights.Values.All(w => w.Method == "weq"
+            && (w.Encoding == WeightEncoding.Codebook ? w.Bits == 3 : w.Bits == 8)));
         var plan = IntegerLowering.Lower(imported);
-        Assert.IsTrue(plan.Steps.OfType<ConvStep>().All(c => c.Weights.Codebook is { IndexBits: 3 }));
-        Assert.IsTrue(plan.Steps.OfType<FullyConnectedStep>().All(f => f.Weights.Codebook is { IndexBits: 3 }));
-        // WeightBytes of the generated class = packed 3-bit indices + int8 tables + scales, as the quantizer counted them.
-        long planBytes = plan.Steps.Sum(s => s switch { ConvStep c => c.Weights.Codebook!.StoredBytes, FullyConnectedStep f => f.Weights.Codebook!.StoredBytes, _ => 0 });
-        Assert.AreEqual(imported.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes), planBytes);
-        StringAssert.Contains(generated, $"public const int WeightBytes = {planBytes};");
+        var stepWeights = plan.Steps.Select(PlanWeights.Of).OfType<PlanWeights>().ToList();
+        Assert.AreEqual(imported.Weights.Values.Count(w => w.Encoding == WeightEncoding.Codebook), stepWeights.Count(w => w.Codebook is { IndexBits: 3 }));
+        // WeightBytes of the generated class = packed 3-bit indices + int8 tables + table scales, or the int8 levels of a
+        // decoded layer (whose per-channel scales count as channel parameters, as for linear weights); the quantizer
+        // counts the same bytes plus those scales.
+        long planBytes = stepWeights.Sum(w => w.Codebook is { } cb ? cb.StoredBytes : w.Codes.Length);
+        long decodedScales = stepWeights.Where(w => w.Codebook is null).Sum(w => 4L * w.Scales.Length);
+        Assert.AreEqual(imported.Weights.Values.Sum(QuantizationPipeline.QuantizedWeightBytes), planBytes + decodedScales);
+        StringAssert.Contains(generated, $"public const int WeightBytes = {planBytes};", $"plan bytes {planBytes}");
 
         // ONNX Runtime on the QDQ file: Gather of the dequantized int8 tables feeds float Conv/Gemm.
         var ort = oracle.QdqMeaning().Run(temp.File("out", "mnist.quant.onnx"), new Dictionary<string, string> { ["input"] = heldOut }, ["logits"])["logits"];

@@ -170,7 +170,9 @@ public sealed class CodebookQuantizerTests
         var values = Gaussian(6 * 3 * 3 * 3, 5, 0.2);
         foreach (int bits in new[] { 2, 3, 4, 5, 8 })
         {
-            var wq = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(Request(method, values, [6, 3, 3, 3], bits));
+            // The codebook form itself (at 4 bits and more, 27 weights a channel store smaller decoded: see below).
+            Func<float[], CodebookGroup> group = method == "log" ? v => LogQuantizer.QuantizeGroup(v, bits) : v => WeqQuantizer.QuantizeGroup(v, bits);
+            var wq = CodebookWeights.BuildTables(Request(method, values, [6, 3, 3, 3], bits), method, bits, group);
             Assert.AreEqual(WeightEncoding.Codebook, wq.Encoding);
             Assert.AreEqual(6, wq.Codebooks!.Length);
             Assert.AreEqual(6, wq.Scales.Length);
@@ -192,7 +194,7 @@ public sealed class CodebookQuantizerTests
             // WEQ gains about as much per bit as a uniform grid; LogQuant saturates (its levels only add small octaves).
             Assert.IsTrue(sqnr > (method == "log" ? (bits == 2 ? 0.5 : 8) : 5.5 * bits - 6), $"{method} {bits} bits: SQNR {sqnr:F1} dB");
             // Deterministic: the same request gives the same codes and tables.
-            var again = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(Request(method, values, [6, 3, 3, 3], bits));
+            var again = CodebookWeights.BuildTables(Request(method, values, [6, 3, 3, 3], bits), method, bits, group);
             CollectionAssert.AreEqual(wq.Codes, again.Codes);
             CollectionAssert.AreEqual(wq.Scales, again.Scales);
         }
@@ -218,5 +220,42 @@ public sealed class CodebookQuantizerTests
         var values = Gaussian(4 * 50, 1);
         var wq = WeightQuantizers.For(WeightMethods.FromLabel("weq")).Quantize(Request("weq", values, [4, 50], 3));
         Assert.AreEqual((200 * 3 + 7) / 8 + 4 * 4 + 4 * 8, QuantizationPipeline.QuantizedWeightBytes(wq));
+    }
+
+    /// <summary>
+    /// Storage (docs/algorithms/weq.md, "Storage"): a layer whose tables outweigh what its indices save — 8-bit indices,
+    /// or 4-bit tables of 16 levels for 9 weights (a depthwise 3x3 channel) — is stored as the decoded int8 levels with
+    /// the same scales: the same real values, fewer bytes, linear 8-bit encoding. Wide channels at 4 bits keep the codebook.
+    /// </summary>
+    [TestMethod]
+    [DataRow("weq", 8, 9, true)]
+    [DataRow("log", 8, 200, true)]
+    [DataRow("weq", 4, 9, true)]
+    [DataRow("log", 4, 9, true)]
+    [DataRow("weq", 4, 200, false)]
+    [DataRow("log", 4, 200, false)]
+    public void TablesThatOutweighTheirIndices_AreStoredAsDecodedLevels(string method, int bits, int fanIn, bool decoded)
+    {
+        const int channels = 6;
+        var values = Gaussian(channels * fanIn, 11, 0.2);
+        var shape = new[] { channels, 1, fanIn, 1 };
+        var q = WeightQuantizers.For(WeightMethods.FromLabel(method)).Quantize(Request(method, values, shape, bits));
+        Assert.AreEqual(decoded ? WeightEncoding.Linear : WeightEncoding.Codebook, q.Encoding);
+        Assert.AreEqual(method, q.Method, "the layer keeps its method");
+        if (!decoded)
+        {
+            Assert.IsNull(q.DecodedFromBits);
+            return;
+        }
+
+        Assert.AreEqual(8, q.Bits);
+        Assert.AreEqual(bits, q.DecodedFromBits);
+        Assert.AreEqual(channels, q.Scales.Length);
+        // The same real values as the codebook form, in fewer bytes.
+        Func<float[], CodebookGroup> group = method == "log" ? v => LogQuantizer.QuantizeGroup(v, bits) : v => WeqQuantizer.QuantizeGroup(v, bits);
+        var codebook = CodebookWeights.BuildTables(Request(method, values, shape, bits), method, bits, group);
+        Assert.AreEqual(WeightEncoding.Codebook, codebook.Encoding);
+        CollectionAssert.AreEqual(codebook.Dequantize(), q.Dequantize());
+        Assert.IsLessThan(QuantizationPipeline.QuantizedWeightBytes(codebook), QuantizationPipeline.QuantizedWeightBytes(q));
     }
 }

@@ -86,27 +86,55 @@ public sealed class QuantizeRealModelTests
     }
 
     [TestMethod]
-    public void CodebookTablesLargerThanTheirIndicesGiveABuildWarning()
+    public void CodebookLayersWhoseTablesOutweighTheirIndices_AreStoredDecoded_AsSmallAsLinear()
     {
-        // WEQ at 8 bits keeps 256 levels per output channel: on the classifier's depthwise 3x3 layers (9
-        // weights a channel) the tables outweigh the indices; at 3 bits they do not.
+        // WEQ at 8 bits keeps 256 levels per output channel: 8-bit indices are as large as the int8 levels, so every
+        // layer is stored as its decoded levels - as many bytes as linear W8, and no warning about tables. At 3 bits the
+        // wide layers keep their codebooks (the depthwise 3x3 channels, 9 weights each, are stored decoded).
         var model = TestAssets.RealModel("ppocr-cls");
         using var temp = new TempFolder();
         Directory.CreateDirectory(temp.File("calib"));
         File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
-        string Quantize(int bits)
+        (string Log, string Code) Quantize(string method, int bits)
         {
-            var sidecar = temp.File($"w{bits}.quant.json");
-            File.WriteAllText(sidecar, $$"""{ "weights": { "method": "weq", "bits": {{bits}} }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false } }""");
+            var sidecar = temp.File($"{method}{bits}.quant.json");
+            File.WriteAllText(sidecar, $$"""{ "weights": { "method": "{{method}}", "bits": {{bits}} }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false }, "quality": { "samples": 0 } }""");
             var log = new StringWriter();
-            QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{bits}"), "cls"), 2, log);
-            return log.ToString();
+            QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{method}{bits}"), "cls"), 2, log);
+            return (log.ToString(), File.ReadAllText(temp.File($"out{method}{bits}", "cls.g.cs")));
         }
+        static long WeightBytes(string code) => long.Parse(System.Text.RegularExpressions.Regex.Match(code, @"weights (\d+) bytes").Groups[1].Value);
 
-        var eightBits = Quantize(8);
-        StringAssert.Contains(eightBits, $"{model.ModelPath}: warning QB4105: codebook level tables take");
-        var threeBits = Quantize(3);
-        Assert.IsFalse(threeBits.Contains("QB4105", StringComparison.Ordinal), threeBits);
+        var (eightBitLog, eightBits) = Quantize("weq", 8);
+        Assert.DoesNotContain("QB4105", eightBitLog);
+        Assert.DoesNotContain("Conv2DCodebook(", eightBits);
+        Assert.AreEqual(WeightBytes(Quantize("linear", 8).Code), WeightBytes(eightBits));
+        var (threeBitLog, threeBits) = Quantize("weq", 3);
+        Assert.DoesNotContain("QB4105", threeBitLog);
+        StringAssert.Contains(threeBits, "new Conv2DCodebook(");
+    }
+
+    /// <summary>
+    /// LogQuant gives every channel of some PaddleOCR layers the same exponent, so their scale tensor is one value
+    /// repeated. It must stay an initializer: the file's uniform-constant compaction once turned it into a
+    /// ConstantOfShape, and `run --int` could not read the file back (QB4103).
+    /// </summary>
+    [TestMethod]
+    public void UniformWeightScales_StayInitializers_AndTheFileReadsBack()
+    {
+        var model = TestAssets.RealModel("ppocr-cls");
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.File("calib"));
+        File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
+        var sidecar = temp.File("log.quant.json");
+        File.WriteAllText(sidecar, """{ "weights": { "method": "log", "bits": 4 }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "csharp": false, "report": false } }""");
+        QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File("out"), "cls"), 2, new StringWriter());
+        var file = temp.File("out", "cls.quant.onnx");
+        var graph = OnnxImporter.Load(file);
+        var dequantized = graph.Nodes.Where(n => n.OpType == "DequantizeLinear").SelectMany(n => n.Inputs.Skip(1)).ToHashSet();
+        Assert.IsFalse(graph.Nodes.Any(n => n.OpType == "ConstantOfShape" && dequantized.Contains(n.Outputs[0])), "a DequantizeLinear scale is computed, not stored");
+        var imported = QdqOnnxImporter.Load(file);
+        Assert.IsTrue(imported.Weights.Values.Any(w => w.Scales.Length > 1 && w.Scales.Distinct().Count() == 1), "the model must have a layer whose channel scales are all equal");
     }
 
     [TestMethod]
