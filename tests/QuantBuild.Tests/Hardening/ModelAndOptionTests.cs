@@ -139,8 +139,9 @@ public sealed class ModelAndOptionTests
     public void QuantizationWarningsGoToStandardError()
     {
         using var temp = new TempFolder();
-        // A depthwise 3x3 layer: 9 weights a channel, so 256-level codebooks per channel (WEQ at 8 bits)
-        // outweigh the indices they decode, which the plan warns about.
+        // A depthwise 3x3 layer: 9 weights a channel. At 2 bits the 4-level tables (4 bytes a channel) outweigh the
+        // indices they decode (3 bytes), which the plan warns about; the layer still stores smaller than decoded
+        // int8 levels (9 bytes), so it keeps its codebooks.
         var rng = new Random(7);
         var graph = OpTester.SingleNodeGraph("Conv", [Tensor.Create(DataType.Float, [1, 32, 8, 8]), OpTester.Random(rng, 1f, 32, 1, 3, 3)],
             configure: n => n.Attributes["group"] = new AttributeProto { Name = "group", Type = AttributeProto.Types.AttributeType.Int, I = 32 },
@@ -148,7 +149,7 @@ public sealed class ModelAndOptionTests
         var model = BadInput.Save(temp, graph, "depthwise.onnx");
         Directory.CreateDirectory(temp.File("calib"));
         NpyFile.Write(temp.File("calib", "x0.npy"), OpTester.Random(rng, 1f, 1, 32, 8, 8));
-        File.WriteAllText(temp.File("depthwise.quant.json"), """{ "weights": { "method": "weq", "bits": 8 }, "calibration": { "inputs": { "in0": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false } }""");
+        File.WriteAllText(temp.File("depthwise.quant.json"), """{ "weights": { "method": "weq", "bits": 2 }, "calibration": { "inputs": { "in0": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false } }""");
         var r = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, r.Exit, r.Err);
         StringAssert.Contains(r.Err, $"{model}: warning QB4105: codebook level tables take");
