@@ -15,8 +15,9 @@ namespace QuantBuild.Runtime
     /// <para>Each input plane is written once as int16 differences d = x − z_x into a zero-initialised padded
     /// plane split into stride phases (row phase × column phase), each phase flattened row after row with
     /// <see cref="phaseColumns"/> columns. Output (oy, ox) then sits at flat index q = oy·phaseColumns + ox, and
-    /// tap (ky, kx) reads every output at q plus one fixed offset: the whole channel is one run of 16-wide blocks
-    /// over the flat index, with no per-row tap lists, no bounds tests and no padding code (padding is d = 0,
+    /// tap (ky, kx) reads every output at q plus one fixed offset: each band of rows that read the same kernel rows
+    /// (the interior, and each edge row) is one run of 16-wide blocks over the flat index, with no per-row tap lists,
+    /// no bounds tests and no padding code (padding is d = 0,
     /// written once at allocation and never touched). Columns past the output width are computed and dropped.
     /// The plane holds the same cells for every channel, so only the input cells are rewritten per channel.</para>
     /// <para>Taps are summed two at a time with vpmaddwd/pmaddwd: the two taps' planes are interleaved in
@@ -42,7 +43,17 @@ namespace QuantBuild.Runtime
         private readonly int[] accumulators;
         private readonly sbyte[] requantized;
 
-        /// <summary>This channel's taps with a non-zero weight: their offsets and weights, in kernel order.</summary>
+        /// <summary>
+        /// Output rows in bands [bandStarts[b], bandEnds[b]) whose rows read the same kernel rows: a kernel row that only
+        /// meets padding for every row of a band adds 0 there and is skipped (on a 2-row plane a 5x5 kernel reads 3 of its
+        /// 5 rows). Interior rows form one band; the few rows at the top and bottom edges get their own.
+        /// bandTapLive[b][t]: tap t reads input for the rows of band b.
+        /// </summary>
+        private readonly int[] bandStarts;
+        private readonly int[] bandEnds;
+        private readonly bool[][] bandTapLive;
+
+        /// <summary>This band's taps with a non-zero weight: their offsets (from the band's first flat index) and weights, in kernel order.</summary>
         private readonly int[] liveOffsets;
         private readonly int[] liveWeights;
 
@@ -78,16 +89,89 @@ namespace QuantBuild.Runtime
                 maxOffset = Math.Max(maxOffset, tapOffsets[t]);
             }
 
-            int blocks = RoundUp(flatLength, Block);
-            // Whole blocks read up to maxOffset + blocks − 1: the slack past the planes stays 0 like the padding.
-            plane = new short[Math.Max(sh * sw * planeSize, maxOffset + blocks)];
-            accumulators = new int[blocks];
+            // Each band runs whole blocks from its first flat index: at most Block − 1 sums past the output, read at
+            // most maxOffset + flatLength + Block − 2; the slack past the planes stays 0 like the padding.
+            plane = new short[Math.Max(sh * sw * planeSize, maxOffset + flatLength + Block)];
+            accumulators = new int[flatLength + Block];
+            Bands(out bandStarts, out bandEnds, out bandTapLive);
             requantized = phaseColumns == g.OutWidth ? new sbyte[0] : new sbyte[flatLength];
             liveOffsets = new int[taps];
             liveWeights = new int[taps];
             pairFirst = new int[(taps + 1) / 2];
             pairSecond = new int[(taps + 1) / 2];
             pairWeights = new int[(taps + 1) / 2];
+        }
+
+        /// <summary>
+        /// Splits the output rows into runs whose rows have the same live kernel rows (kernel row ky is live for output row
+        /// oy when input row oy·sh + ky·dh − padTop exists); a tap is live in a band when its row is and its column meets
+        /// the input for some output column.
+        /// </summary>
+        private void Bands(out int[] starts, out int[] ends, out bool[][] tapLive)
+        {
+            Conv2DGeometry g = geometry;
+            var columnLive = new bool[g.KernelWidth];
+            for (int kx = 0; kx < g.KernelWidth; kx++)
+            {
+                for (int ox = 0; ox < g.OutWidth && !columnLive[kx]; ox++)
+                {
+                    int ix = ox * g.StrideWidth + kx * g.DilationWidth - g.PadLeft;
+                    columnLive[kx] = ix >= 0 && ix < g.InWidth;
+                }
+            }
+
+            var startList = new System.Collections.Generic.List<int>();
+            var endList = new System.Collections.Generic.List<int>();
+            var liveList = new System.Collections.Generic.List<bool[]>();
+            bool[] previous = new bool[0];
+            for (int oy = 0; oy < g.OutHeight; oy++)
+            {
+                var rows = new bool[g.KernelHeight];
+                for (int ky = 0; ky < g.KernelHeight; ky++)
+                {
+                    int iy = oy * g.StrideHeight + ky * g.DilationHeight - g.PadTop;
+                    rows[ky] = iy >= 0 && iy < g.InHeight;
+                }
+
+                if (oy > 0 && SameRows(rows, previous))
+                {
+                    endList[endList.Count - 1] = oy + 1;
+                    continue;
+                }
+
+                var live = new bool[g.KernelHeight * g.KernelWidth];
+                for (int t = 0; t < live.Length; t++)
+                {
+                    live[t] = rows[t / g.KernelWidth] && columnLive[t % g.KernelWidth];
+                }
+
+                startList.Add(oy);
+                endList.Add(oy + 1);
+                liveList.Add(live);
+                previous = rows;
+            }
+
+            starts = startList.ToArray();
+            ends = endList.ToArray();
+            tapLive = liveList.ToArray();
+        }
+
+        private static bool SameRows(bool[] a, bool[] b)
+        {
+            if (a.Length != b.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < a.Length; i++)
+            {
+                if (a[i] != b[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         /// <summary>The vector code on this machine: AVX2 or SSE2 tap pairs, AdvSimd (SMLAL), or scalar.</summary>
@@ -132,18 +216,25 @@ namespace QuantBuild.Runtime
                         FillPlane(input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane));
                     }
 
-                    int live = 0;
                     ReadOnlySpan<sbyte> filter = weights.Slice(oc * taps, taps);
-                    for (int t = 0; t < taps; t++)
+                    for (int b = 0; b < bandStarts.Length; b++)
                     {
-                        if (filter[t] != 0)
+                        int origin = bandStarts[b] * phaseColumns;
+                        int live = 0;
+                        bool[] tapLive = bandTapLive[b];
+                        for (int t = 0; t < taps; t++)
                         {
-                            liveOffsets[live] = tapOffsets[t];
-                            liveWeights[live++] = filter[t];
+                            if (filter[t] != 0 && tapLive[t])
+                            {
+                                liveOffsets[live] = tapOffsets[t] + origin;
+                                liveWeights[live++] = filter[t];
+                            }
                         }
+
+                        int length = (bandEnds[b] - bandStarts[b]) * phaseColumns;
+                        SumTaps(live, acc.Slice(origin, RoundUp(length, Block)));
                     }
 
-                    SumTaps(live, acc);
                     Requantize(acc, oc, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
                 }
             }
