@@ -86,6 +86,11 @@ public sealed class CodeTableTests
             new Pool2DGeometry(2, 2, 7, 41, 3, 3, 2, 2, 1, 1, 1, 1),
             new Pool2DGeometry(1, 4, 6, 33, 3, 2, 1, 1, 1, 0, 1, 1, 1, 2),
             new Pool2DGeometry(1, 2, 5, 40, 3, 3, 1, 3, 1, 1, 1, 1, 2, 2),
+            // 2x2 stride 2 tiling whole rows (openWakeWord's [72, 28, 8]): rows pair up, then columns, per plane;
+            // with an odd height the last row is not read, and with wide rows the vector paths run.
+            new Pool2DGeometry(2, 3, 28, 8, 2, 2, 2, 2),
+            new Pool2DGeometry(1, 2, 7, 6, 2, 2, 2, 2),
+            new Pool2DGeometry(1, 2, 9, 96, 2, 2, 2, 2, 0, 0, 1, 0),
             // Pads wider than the kernel: windows that lie entirely in padding.
             new Pool2DGeometry(1, 2, 4, 5, 2, 2, 1, 1, 3, 3, 3, 3),
         };

@@ -22,6 +22,9 @@ namespace QuantBuild.Runtime
         private readonly bool pairsFromZero;
         private readonly bool pairsOnly;
 
+        /// <summary>2×2 windows at stride 2 tiling whole rows (no padding): rows pair up, then columns pair up, per plane.</summary>
+        private readonly bool twoByTwo;
+
         public MaxPoolInt8(Pool2DGeometry geometry, QuantParams input, QuantParams output)
         {
             if (geometry == null)
@@ -43,6 +46,12 @@ namespace QuantBuild.Runtime
             pairsFromZero = geometry.KernelWidth == 2 && geometry.StrideWidth == 2 && geometry.DilationWidth == 1 && geometry.PadLeft == 0;
             pairsOnly = pairsFromZero && geometry.KernelHeight == 1 && geometry.StrideHeight == 1 && geometry.PadTop == 0 && geometry.PadBottom == 0
                 && geometry.InWidth == 2 * geometry.OutWidth && geometry.InHeight == geometry.OutHeight;
+            twoByTwo = pairsFromZero && geometry.KernelHeight == 2 && geometry.StrideHeight == 2 && geometry.DilationHeight == 1
+                && geometry.PadTop == 0 && geometry.InWidth == 2 * geometry.OutWidth && geometry.InHeight >= 2 * geometry.OutHeight;
+            if (twoByTwo)
+            {
+                columnMaxima = new sbyte[geometry.OutHeight * geometry.InWidth];
+            }
         }
 
         public Pool2DGeometry Geometry
@@ -76,6 +85,12 @@ namespace QuantBuild.Runtime
                     table.Map(output, output);
                 }
 
+                return;
+            }
+
+            if (twoByTwo)
+            {
+                EvalTwoByTwo(input, output);
                 return;
             }
 
@@ -151,6 +166,43 @@ namespace QuantBuild.Runtime
                             }
                         }
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Per plane, the max of each pair of rows goes into one row of <see cref="columnMaxima"/>; those rows, laid end to
+        /// end, pair up by columns exactly as the outputs do (the width is even), so one pass of <see cref="MaxOfPairs"/>
+        /// over the whole plane gives its outputs, and one table pass rescales them. No call or span per output row, which
+        /// on 8-wide rows cost more than the maxima.
+        /// </summary>
+        private void EvalTwoByTwo(ReadOnlySpan<sbyte> input, Span<sbyte> output)
+        {
+            Pool2DGeometry g = geometry;
+            int width = g.InWidth;
+            int inPlane = g.InHeight * width;
+            int outPlane = g.OutHeight * g.OutWidth;
+            Span<sbyte> rows = columnMaxima;
+            for (int plane = 0; plane < g.Batch * g.Channels; plane++)
+            {
+                ReadOnlySpan<sbyte> source = input.Slice(plane * inPlane, inPlane);
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    Span<sbyte> target = rows.Slice(oy * width, width);
+                    source.Slice(2 * oy * width, width).CopyTo(target);
+                    MaxInto(target, source.Slice((2 * oy + 1) * width, width));
+                }
+
+                Span<sbyte> outRows = output.Slice(plane * outPlane, outPlane);
+                int done = MaxOfPairs(rows, outRows);
+                for (; done < outPlane; done++)
+                {
+                    outRows[done] = (sbyte)Math.Max(rows[2 * done], rows[2 * done + 1]);
+                }
+
+                if (!identity)
+                {
+                    table.Map(outRows, outRows);
                 }
             }
         }
