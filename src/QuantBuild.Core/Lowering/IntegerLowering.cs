@@ -88,10 +88,67 @@ public static class IntegerLowering
             var outputs = _graph.Outputs.Select(o => _tensors.TryGetValue(o.Name, out var t) ? t
                 : throw new QuantBuildException(DiagnosticCodes.InternalError, $"model output '{o.Name}' was not lowered", _graph.SourcePath)).ToList();
             WarnWhenCodebookTablesOutweighIndices();
+            FuseCodeMaps(outputs);
             var plan = new IntegerPlan(_model, _steps, _tensorList, inputs, outputs, _warnings);
             ArenaPlanner.Assign(plan);
             return plan;
         }
+
+        /// <summary>
+        /// A convolution with plain int8/int4 weights whose output is read by exactly one elementwise step that is a
+        /// function of one code (Relu/Clip, LeakyRelu, Requantize, the float-function tables, Max against a
+        /// one-element constant) takes that step into its output stage, up to three in a row: the convolution's rows
+        /// are mapped by the composed code maps right after they are written. Each map still rounds to its own
+        /// output parameters, so the values in between keep their QDQ quantization (KeptIntermediates) and the bits
+        /// are the separate steps' (docs/algorithms/requantization.md, "Fused code maps").
+        /// </summary>
+        private void FuseCodeMaps(IReadOnlyList<PlanTensor> outputs)
+        {
+            var modelOutputs = outputs.ToHashSet(ReferenceEqualityComparer.Instance);
+            var viewed = _tensorList.Where(t => t.ViewOf is not null).Select(t => t.ViewOf!).ToHashSet(ReferenceEqualityComparer.Instance);
+            var readers = new Dictionary<PlanTensor, List<PlanStep>>(ReferenceEqualityComparer.Instance);
+            foreach (var step in _steps)
+                foreach (var input in step.Inputs)
+                {
+                    if (!readers.TryGetValue(input, out var list)) readers[input] = list = [];
+                    list.Add(step);
+                }
+            var removed = new HashSet<PlanStep>(ReferenceEqualityComparer.Instance);
+            for (int i = 0; i < _steps.Count; i++)
+            {
+                if (_steps[i] is not ConvStep conv || conv.InputLevels is not null || conv.Weights.Codebook is not null || conv.Weights.IsMultipoint) continue;
+                var maps = new List<PlanStep>();
+                var kept = new List<string>();
+                var output = conv.Outputs[0];
+                var fused = conv.FusedNodes.ToList();
+                while (maps.Count < 3 && !modelOutputs.Contains(output) && !viewed.Contains(output)
+                       && readers.TryGetValue(output, out var list) && list.Count == 1 && IsCodeMap(list[0], output))
+                {
+                    var map = list[0];
+                    maps.Add(map);
+                    kept.Add(output.Name);
+                    fused.AddRange(map.FusedNodes);
+                    removed.Add(map);
+                    _tensorList.Remove(output);
+                    output = map.Outputs[0];
+                }
+                if (maps.Count == 0) continue;
+                _steps[i] = new ConvStep(conv.NodeName, string.Join("+", [conv.OpType, .. maps.Select(m => m.OpType)]), conv.Inputs[0], output,
+                    conv.Geometry, conv.Weights, conv.ClampMin, conv.ClampMax)
+                { FusedNodes = fused, KeptIntermediates = kept, Then = maps, ConvOutput = conv.Outputs[0] };
+            }
+            _steps.RemoveAll(removed.Contains);
+        }
+
+        /// <summary>Whether <paramref name="step"/> maps each code of <paramref name="input"/> to one output code by a fixed function.</summary>
+        private static bool IsCodeMap(PlanStep step, PlanTensor input) => step switch
+        {
+            UnaryStep u => u.Inputs[0] == input && u.Kind is UnaryKind.Clip or UnaryKind.LeakyRelu or UnaryKind.Requantize
+                or UnaryKind.HardSigmoid or UnaryKind.HardSwish or UnaryKind.Sigmoid or UnaryKind.Tanh,
+            BinaryStep { Kind: BinaryKind.Max } b => b.Inputs[0] == input && b.Inputs[1] is { IsConstant: true, Length: 1 }
+                && b.Inputs[0].Length == b.Outputs[0].Length,
+            _ => false,
+        };
 
         /// <summary>
         /// Per-channel codebooks store 2^bits int8 levels per output channel: at high widths on layers with a
@@ -502,7 +559,10 @@ public static class IntegerLowering
                 return "broadcast shape mismatch";
             _steps.Add(fused is null
                 ? new BinaryStep(node.Name, node.OpType, kind, pa, pb, output) { FusedNodes = [node.Name] }
-                : new BinaryStep(node.Name, node.OpType + "+" + fused.OpType, kind, pa, pb, output) { FusedNodes = [node.Name, fused.Name], Then = new FusedClip(sumQuant!.Value, lo, hi) });
+                : new BinaryStep(node.Name, node.OpType + "+" + fused.OpType, kind, pa, pb, output)
+                {
+                    FusedNodes = [node.Name, fused.Name], Then = new FusedClip(sumQuant!.Value, lo, hi), KeptIntermediates = [node.Outputs[0]],
+                });
             return null;
         }
 

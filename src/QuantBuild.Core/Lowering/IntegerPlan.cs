@@ -76,10 +76,12 @@ public abstract class PlanStep
     public IReadOnlyList<string> FusedNodes { get; init; } = [];
 
     /// <summary>
-    /// Whether the step still rounds the values between its fused nodes to their own int8 parameters (Add+Relu
-    /// does; Conv+Relu and hard-swish chains do not), so the QDQ file must keep their quantization.
+    /// Values between this step's fused nodes that the step still rounds to their own int8 parameters (an Add's sum
+    /// before its Relu, a convolution's output before the code maps it feeds), so the QDQ file keeps their
+    /// quantization; other values inside a fused step (a Conv output before its fused Relu, hard-swish intermediates)
+    /// are never rounded.
     /// </summary>
-    public virtual bool RoundsFusedIntermediates => false;
+    public IReadOnlyList<string> KeptIntermediates { get; init; } = [];
 
     /// <summary>True when the step computes in float (dequantize → float op → quantize).</summary>
     public virtual bool IsFloat => false;
@@ -164,6 +166,13 @@ public sealed class PlanCodebook
 public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)
     : PlanStep(node, opType, [input], [output])
 {
+    /// <summary>
+    /// Elementwise code maps (unary steps, or Max against a one-element constant) applied to the convolution's int8
+    /// output in its output stage, in order; the step's output is the last map's. Empty: none.
+    /// </summary>
+    public IReadOnlyList<PlanStep> Then { get; init; } = [];
+    /// <summary>The convolution's own output, before <see cref="Then"/> (the step's output when there is none).</summary>
+    public PlanTensor ConvOutput { get; init; } = output;
     /// <summary>When set, the input holds level indices of this grid (<see cref="LevelEncodeStep"/>) and the step runs on Conv2DLogInput.</summary>
     public LogActivationQuantization? InputLevels { get; init; }
     public Conv2DGeometry Geometry { get; } = geometry;
@@ -243,8 +252,6 @@ public sealed class BinaryStep(string node, string opType, BinaryKind kind, Plan
     /// as in the QDQ file) and the activation maps its codes in the same pass; the step's output is the activation's.
     /// </summary>
     public FusedClip? Then { get; init; }
-
-    public override bool RoundsFusedIntermediates => Then is not null;
 }
 
 /// <summary>A Relu/Clip applied to an int8 intermediate that is never stored: the intermediate's parameters and the clip's bounds.</summary>

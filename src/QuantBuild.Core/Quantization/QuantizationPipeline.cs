@@ -168,8 +168,9 @@ public static class QuantizationPipeline
     /// runtime, so they must not be quantized in the QDQ file either: ONNX Runtime would otherwise round
     /// them (a Conv output before Relu has twice the step of the Relu output) and compute a coarser model
     /// than the one the app runs. Without their Q/DQ pair ONNX Runtime still folds Relu/Clip into the
-    /// following QuantizeLinear and runs the Conv as one int8 kernel. Steps that do round their intermediates
-    /// (<see cref="Lowering.PlanStep.RoundsFusedIntermediates"/>: an Add and its Relu) keep them.
+    /// following QuantizeLinear and runs the Conv as one int8 kernel. Values a fused step does round
+    /// (<see cref="Lowering.PlanStep.KeptIntermediates"/>: an Add's sum before its Relu, a Conv output before its
+    /// code maps) keep their quantization.
     /// </summary>
     private static void DropFusedIntermediates(QuantizedModel model, IReadOnlyDictionary<string, int[]> sampleShapes)
     {
@@ -177,8 +178,8 @@ public static class QuantizationPipeline
         var nodes = model.Graph.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
         foreach (var step in plan.Steps)
         {
-            if (step.FusedNodes.Count < 2 || step.RoundsFusedIntermediates) continue;
-            var stepOutputs = step.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            if (step.FusedNodes.Count < 2) continue;
+            var stepOutputs = step.Outputs.Select(o => o.Name).Concat(step.KeptIntermediates).ToHashSet(StringComparer.Ordinal);
             foreach (var name in step.FusedNodes)
                 if (nodes.TryGetValue(name, out var node))
                     foreach (var value in node.Outputs)

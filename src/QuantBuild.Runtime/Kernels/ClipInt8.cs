@@ -6,7 +6,7 @@ namespace QuantBuild.Runtime
     /// Relu / Relu6 / Clip on int8 codes: rescale to the output code space (a copy when the parameters
     /// match, the usual case) and clamp to the codes of [min, max]. Relu is Clip(0, +∞).
     /// </summary>
-    public sealed class ClipInt8
+    public sealed class ClipInt8 : IInt8CodeMap
     {
         private readonly Int8Rescale rescale;
         private readonly int clampMin;

@@ -55,6 +55,9 @@ namespace QuantBuild.Runtime
 
         /// <summary>This band's taps with a non-zero weight: their offsets (from the band's first flat index) and weights, in kernel order.</summary>
         private readonly int[] liveOffsets;
+
+        /// <summary>Code maps applied to each output plane after requantization (set by <see cref="Conv2DInt8"/>).</summary>
+        internal Int8CodeMap Then = Int8CodeMap.Identity;
         private readonly int[] liveWeights;
 
         /// <summary>The live taps two by two for the x64 pair sums: both offsets and the two weights as int16 halves.</summary>
@@ -236,6 +239,7 @@ namespace QuantBuild.Runtime
                     }
 
                     Requantize(acc, oc, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
+                    Then.MapInPlace(output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
                 }
             }
         }

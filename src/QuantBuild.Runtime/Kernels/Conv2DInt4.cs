@@ -13,6 +13,23 @@ namespace QuantBuild.Runtime
         private readonly Conv2DInt8 inner;
         private readonly sbyte[] unpacked;
 
+        /// <summary>With code maps after the output stage, as <see cref="Conv2DInt8"/>'s overload.</summary>
+        public Conv2DInt4(
+            Conv2DGeometry geometry,
+            QuantParams input,
+            float[] weightScales,
+            QuantParams output,
+            ReadOnlySpan<byte> packedWeights,
+            ReadOnlySpan<int> bias,
+            int clampMin,
+            int clampMax,
+            Int8CodeMap then)
+        {
+            unpacked = new sbyte[CheckedGeometry(geometry).WeightLength];
+            BitPacking.UnpackInt4(packedWeights, 0, unpacked);
+            inner = new Conv2DInt8(geometry, input, weightScales, output, unpacked, bias, clampMin, clampMax, then);
+        }
+
         public Conv2DInt4(
             Conv2DGeometry geometry,
             QuantParams input,

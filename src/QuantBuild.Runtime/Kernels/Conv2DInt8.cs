@@ -65,6 +65,9 @@ namespace QuantBuild.Runtime
         /// <summary>One input channel per group: the depthwise plane kernel. Null on the GEMM and int64 paths; C# 7.3,
         /// which the netstandard2.0 build of these files uses, cannot annotate that, hence the pragma on the constructor.</summary>
         private readonly Conv2DDepthwise depthwise;
+
+        /// <summary>Code maps applied to every output row after requantization (<see cref="Int8CodeMap.Identity"/>: none).</summary>
+        private readonly Int8CodeMap then = Int8CodeMap.Identity;
         private readonly int[] tapRows;
         private readonly int[] tapColumns;
         private readonly int[] tapPlanes;
@@ -72,6 +75,35 @@ namespace QuantBuild.Runtime
 
         /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
         private readonly int[] chunkRows = new int[0];
+
+        /// <summary>
+        /// A convolution whose int8 output then goes through elementwise code maps (LeakyRelu, a clamp, a table):
+        /// <paramref name="output"/> is the convolution's own output parameters, and each output row is mapped by
+        /// <paramref name="then"/> right after it is written (the separate steps' bits, one pass fewer).
+        /// </summary>
+        public Conv2DInt8(
+            Conv2DGeometry geometry,
+            QuantParams input,
+            float[] weightScales,
+            QuantParams output,
+            ReadOnlySpan<sbyte> weights,
+            ReadOnlySpan<int> bias,
+            int clampMin,
+            int clampMax,
+            Int8CodeMap then)
+            : this(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, RoundingMode.SingleRounding)
+        {
+            if (then == null)
+            {
+                throw new ArgumentNullException(nameof(then));
+            }
+
+            this.then = then;
+            if (singleInputChannel && !useWideAccumulator)
+            {
+                depthwise.Then = then;
+            }
+        }
 
 #pragma warning disable CS8618 // depthwise: see its declaration
         public Conv2DInt8(
@@ -222,6 +254,7 @@ namespace QuantBuild.Runtime
             if (useWideAccumulator)
             {
                 reference.Eval(input, weights, output);
+                then.MapInPlace(output.Slice(0, geometry.OutputLength));
                 return;
             }
 
@@ -703,6 +736,7 @@ namespace QuantBuild.Runtime
                 if (rawSums.IsEmpty)
                 {
                     requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice(at, count));
+                    then.MapInPlace(output.Slice(at, count));
                     continue;
                 }
 

@@ -8,7 +8,7 @@ namespace QuantBuild.Runtime
     /// non-negative). <c>y = clamp(z_y + round(d·M), −128, 127)</c>, one rounding
     /// (<see cref="FixedPoint.MultiplySmallByQuantizedMultiplier"/>: plain MBQM double-rounds small d).
     /// </summary>
-    public sealed class LeakyReluInt8
+    public sealed class LeakyReluInt8 : IInt8CodeMap
     {
         private readonly int inputZeroPoint;
         private readonly int outputZeroPoint;

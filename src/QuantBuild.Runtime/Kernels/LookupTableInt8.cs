@@ -8,7 +8,7 @@ namespace QuantBuild.Runtime
     /// the float function evaluated at the dequantized input (the best an int8 output can do).
     /// Sigmoid, Tanh, HardSigmoid, HardSwish (and anything else elementwise) use it.
     /// </summary>
-    public sealed class LookupTableInt8
+    public sealed class LookupTableInt8 : IInt8CodeMap
     {
         private readonly Int8CodeTable table;
 
@@ -27,6 +27,12 @@ namespace QuantBuild.Runtime
         public sbyte this[int code]
         {
             get { return table[code]; }
+        }
+
+        /// <summary>The table entry for one code (the definition: the function evaluated in float at prepare time).</summary>
+        public sbyte Apply(int code)
+        {
+            return table[code];
         }
 
         /// <summary>ONNX HardSigmoid: max(0, min(1, α·x + β)), in float32.</summary>

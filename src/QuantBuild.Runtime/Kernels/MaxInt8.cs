@@ -39,6 +39,12 @@ namespace QuantBuild.Runtime
             get { return shape.OutputLength; }
         }
 
+        /// <summary>The definition for one pair of codes.</summary>
+        public sbyte Invoke(int a, int b)
+        {
+            return op.Invoke(a, b);
+        }
+
         public void Eval(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
         {
             if (b.Length == 1 && shape.LengthA == shape.OutputLength && a.Length == shape.LengthA && output.Length == shape.OutputLength)
@@ -73,6 +79,27 @@ namespace QuantBuild.Runtime
                 int y = Math.Max(A[(byte)a], B[(byte)b]);
                 return (sbyte)QuantParams.Clamp(y, sbyte.MinValue, sbyte.MaxValue);
             }
+        }
+    }
+
+    /// <summary>
+    /// Max of an int8 tensor and one constant code (tf2onnx's ReLU-like clamps): <see cref="MaxInt8"/>'s definition with
+    /// the second operand fixed, as a code map.
+    /// </summary>
+    public sealed class MaxConstantInt8 : IInt8CodeMap
+    {
+        private readonly MaxInt8 max;
+        private readonly int constant;
+
+        public MaxConstantInt8(QuantParams input, QuantParams constantParams, int constantCode, QuantParams output)
+        {
+            max = new MaxInt8(new[] { 1 }, input, new[] { 1 }, constantParams, output);
+            constant = constantCode;
+        }
+
+        public sbyte Apply(int code)
+        {
+            return max.Invoke(code, constant);
         }
     }
 }

@@ -48,7 +48,7 @@ namespace QuantBuild.Runtime
     }
 
     /// <summary>The requantize step as a kernel: int8 (s_in, z_in) → int8 (s_out, z_out).</summary>
-    public sealed class RequantizeInt8
+    public sealed class RequantizeInt8 : IInt8CodeMap
     {
         private readonly Int8Rescale rescale;
 
@@ -58,6 +58,12 @@ namespace QuantBuild.Runtime
         {
             rescale = new Int8Rescale(input, output);
             table = new Int8CodeTable(rescale.Apply);
+        }
+
+        /// <summary>The definition for one code: rescale to the output's parameters, clamped.</summary>
+        public sbyte Apply(int code)
+        {
+            return rescale.Apply(code);
         }
 
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)

@@ -166,7 +166,9 @@ internal static class KernelBinding
         {
             var input = step.Inputs[0];
             var output = step.Outputs[0];
-            PlanValue x = Codes(input), y = ArenaValue.Codes(output), qi = L(input.Quant), qo = L(output.Quant), lo = L(clampMin), hi = L(clampMax);
+            // A convolution with fused code maps writes the last map's output but requantizes to its own parameters.
+            var convOutput = step is ConvStep { Then.Count: > 0 } fusedConv ? fusedConv.ConvOutput : output;
+            PlanValue x = Codes(input), y = ArenaValue.Codes(output), qi = L(input.Quant), qo = L(convOutput.Quant), lo = L(clampMin), hi = L(clampMax);
             var w = WeightData(step, weights, storedAsBytes: inputLevels is not null);
             if (inputLevels is { } lv)
                 Eval(New(kernels.LogInput, step, [.. shape, InputLevels(lv), L(lv.TableScale), w.Scales, qo, LevelInputWeights(w, weights, channels, fanIn), w.Bias, lo, hi]), x, y);
@@ -174,25 +176,41 @@ internal static class KernelBinding
                 Eval(New(kernels.Codebook, step, [.. shape, qi, w.Scales, qo, w.Stored, L(cb.IndexBits), w.Levels!, w.Bias, lo, hi]), x, w.Stored, w.Levels!, y);
             else if (weights.IsMultipoint)
                 Eval(New(kernels.Multipoint, step, [.. shape, qi, w.Scales, qo, L(weights.Bits), w.Bias, w.ExtraChannels!, w.ExtraScales!, lo, hi]), x, w.Stored, y);
+            else if (step is ConvStep { Then.Count: > 0 } conv)
+                Eval(New(weights.Bits == 8 ? kernels.Int8 : kernels.Int4, step, [.. shape, qi, w.Scales, qo, w.Stored, w.Bias, lo, hi, CodeMaps(conv.Then)]), x, w.Stored, y);
             else
                 Eval(New(weights.Bits == 8 ? kernels.Int8 : kernels.Int4, step, [.. shape, qi, w.Scales, qo, w.Stored, w.Bias, lo, hi]), x, w.Stored, y);
         }
 
-        private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output)
+        /// <summary>The composed code maps of a convolution's fused elementwise steps (docs/algorithms/requantization.md, "Fused code maps").</summary>
+        private static NewValue CodeMaps(IReadOnlyList<PlanStep> maps) =>
+            Construct(typeof(Int8CodeMap), maps.Select(m => m switch
+            {
+                UnaryStep u => UnaryValue(u, u.Inputs[0], u.Outputs[0]),
+                BinaryStep b => (PlanValue)Construct(typeof(MaxConstantInt8),
+                    [L(b.Inputs[0].Quant), L(b.Inputs[1].Quant), L((int)b.Inputs[1].ConstantCodes![0]), L(b.Outputs[0].Quant)]),
+                _ => throw new QuantBuildException(DiagnosticCodes.InternalError, $"{m.OpType} '{m.NodeName}' is not a code map"),
+            }).ToArray());
+
+        private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output) =>
+            Kernel("step" + Suffix, UnaryValue(u, input, output), $"{u.OpType} '{u.NodeName}'");
+
+        /// <summary>How a unary step's kernel is made: a constructor, or a LookupTableInt8 factory.</summary>
+        private static PlanValue UnaryValue(UnaryStep u, PlanTensor input, PlanTensor output)
         {
             PlanValue qi = L(input.Quant), qo = L(output.Quant);
-            PlanKernel Table(string factory, params PlanValue[] args) =>
-                Kernel("step" + Suffix, Call(typeof(LookupTableInt8), factory, [qi, qo, .. args]), $"{u.OpType} '{u.NodeName}'");
+            PlanValue Table(string factory, params PlanValue[] args) => Call(typeof(LookupTableInt8), factory, [qi, qo, .. args]);
+            PlanValue Make<TKernel>(params PlanValue[] args) => Construct(typeof(TKernel), args);
             return u.Kind switch
             {
-                UnaryKind.Requantize => New<RequantizeInt8>(u, qi, qo),
-                UnaryKind.Clip => New<ClipInt8>(u, qi, qo, L(u.Min), L(u.Max)),
-                UnaryKind.LeakyRelu => New<LeakyReluInt8>(u, qi, qo, L(u.Min)),
-                UnaryKind.MaxPool => New<MaxPoolInt8>(u, L(u.Pool!), qi, qo),
-                UnaryKind.AveragePool => New<AveragePoolInt8>(u, L(u.Pool!), qi, qo, L(u.CountIncludePad)),
-                UnaryKind.GlobalAveragePool => New<GlobalAveragePoolInt8>(u, L(input.Shape[0]), L(input.Shape[1]), L(input.Shape[2]), L(input.Shape[3]), qi, qo),
-                UnaryKind.Transpose => New<TransposeInt8>(u, L(input.Shape), L(u.Permutation!), qi, qo),
-                UnaryKind.Softmax => New<SoftmaxInt8>(u, L(input.Length / input.Shape[^1]), L(input.Shape[^1]), qi, qo),
+                UnaryKind.Requantize => Make<RequantizeInt8>(qi, qo),
+                UnaryKind.Clip => Make<ClipInt8>(qi, qo, L(u.Min), L(u.Max)),
+                UnaryKind.LeakyRelu => Make<LeakyReluInt8>(qi, qo, L(u.Min)),
+                UnaryKind.MaxPool => Make<MaxPoolInt8>(L(u.Pool!), qi, qo),
+                UnaryKind.AveragePool => Make<AveragePoolInt8>(L(u.Pool!), qi, qo, L(u.CountIncludePad)),
+                UnaryKind.GlobalAveragePool => Make<GlobalAveragePoolInt8>(L(input.Shape[0]), L(input.Shape[1]), L(input.Shape[2]), L(input.Shape[3]), qi, qo),
+                UnaryKind.Transpose => Make<TransposeInt8>(L(input.Shape), L(u.Permutation!), qi, qo),
+                UnaryKind.Softmax => Make<SoftmaxInt8>(L(input.Length / input.Shape[^1]), L(input.Shape[^1]), qi, qo),
                 UnaryKind.HardSigmoid => Table(nameof(LookupTableInt8.HardSigmoid), L(u.Min), L(u.Max)),
                 UnaryKind.HardSwish => Table(nameof(LookupTableInt8.HardSwish)),
                 UnaryKind.Sigmoid => Table(nameof(LookupTableInt8.Sigmoid)),
