@@ -213,6 +213,35 @@ public sealed class ElementwiseAndPoolTests
         }
     }
 
+    /// <summary>
+    /// The exact definition (int64 sum of deviations, then the division or the single-rounding rescale) on planes long
+    /// enough for the vector sum, with every code at its extreme and a tail past the last 32 bytes.
+    /// </summary>
+    [TestMethod]
+    public void GlobalAveragePool_EqualsItsDefinition_OnLongPlanesAndExtremeCodes()
+    {
+        var r = new Random(15);
+        const int channels = 6, height = 9, width = 37;
+        int plane = height * width;
+        sbyte[] input = TestData.RandomCodes(r, channels * plane);
+        Array.Fill(input, sbyte.MinValue, 0, plane);
+        Array.Fill(input, sbyte.MaxValue, plane, plane);
+        foreach (QuantParams output in new[] { A, new QuantParams(0.004f, -9), new QuantParams(0.5f, 100) })
+        {
+            var y = new sbyte[channels];
+            new GlobalAveragePoolInt8(1, channels, height, width, A, output).Eval(input, y);
+            FixedPoint.QuantizeMultiplier((double)A.Scale / ((double)output.Scale * plane), out int multiplier, out int shift);
+            for (int c = 0; c < channels; c++)
+            {
+                long sum = input.Skip(c * plane).Take(plane).Sum(v => (long)(v - A.ZeroPoint));
+                long expected = A.Scale == output.Scale
+                    ? output.ZeroPoint + (sum >= 0 ? (sum + plane / 2) / plane : (sum - plane / 2) / plane)
+                    : output.ZeroPoint + FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(sum, multiplier, shift);
+                Assert.AreEqual((sbyte)Math.Clamp(expected, -128, 127), y[c], $"channel {c}, output scale {output.Scale}");
+            }
+        }
+    }
+
     [TestMethod]
     public void Concat_RequantizesEachInput()
     {

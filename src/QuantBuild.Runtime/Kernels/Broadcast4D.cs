@@ -40,6 +40,38 @@ namespace QuantBuild.Runtime
             LengthA = runningA;
             LengthB = runningB;
             OutputLength = outShape[0] * outShape[1] * outShape[2] * outShape[3];
+            Coalesce();
+        }
+
+        /// <summary>
+        /// Merges an axis into the next inner one wherever both inputs step through the pair as through one axis
+        /// (each input either contiguous across both or broadcast along both): the same element mapping with longer
+        /// rows, so the row kernels run over [1, 200, 2, 96] × [1, 200, 1, 1] as 200 rows of 192, not 400 of 96.
+        /// </summary>
+        private void Coalesce()
+        {
+            for (int d = 3; d > 0; d--)
+            {
+                int outer = d - 1;
+                while (outer >= 0 && outShape[outer] == 1)
+                {
+                    outer--;
+                }
+
+                if (outer < 0)
+                {
+                    return;
+                }
+
+                if (strideA[outer] == strideA[d] * outShape[d] && strideB[outer] == strideB[d] * outShape[d])
+                {
+                    outShape[d] *= outShape[outer];
+                    outShape[outer] = 1;
+                    strideA[outer] = 0;
+                    strideB[outer] = 0;
+                    d++; // the merged axis may merge again with the next outer one
+                }
+            }
         }
 
         public int LengthA { get; }
