@@ -63,8 +63,8 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>
-        /// Σ codes, exactly: on x64 vpsadbw sums eight (code + 128) bytes per 64-bit lane, and 128 per byte is taken off
-        /// at the end; elsewhere a plain loop.
+        /// Σ codes, exactly: on x64 vpsadbw sums eight (code + 128) bytes per 64-bit lane, elsewhere 128-bit vectors widen
+        /// (code + 128) to 32-bit lanes; 128 per code is taken off at the end. The tail is a plain loop.
         /// </summary>
         private static long Sum(ReadOnlySpan<sbyte> values)
         {
@@ -82,6 +82,29 @@ namespace QuantBuild.Runtime
                 }
 
                 sum = Vector256.Sum(lanes) - 128L * i;
+            }
+            else if (Vector128.IsHardwareAccelerated && values.Length >= 16)
+            {
+                // Arm64 and x64 without AVX2: codes + 128 widened to 16 and then 32 bits; a 32-bit lane takes at most
+                // 510 a block, so blocks of up to 2^22 codes cannot overflow it.
+                ref byte start = ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(values));
+                Vector128<byte> flip = Vector128.Create((byte)0x80);
+                int blocks = values.Length / 16 * 16;
+                while (i < blocks)
+                {
+                    Vector128<uint> lanes = Vector128<uint>.Zero;
+                    int end = Math.Min(blocks, i + (1 << 22));
+                    for (; i < end; i += 16)
+                    {
+                        (Vector128<ushort> low, Vector128<ushort> high) = Vector128.Widen(Vector128.LoadUnsafe(ref start, (nuint)i) ^ flip);
+                        (Vector128<uint> a, Vector128<uint> b) = Vector128.Widen(low + high);
+                        lanes += a + b;
+                    }
+
+                    sum += (long)Vector128.Sum(lanes.AsUInt64() & Vector128.Create(0xFFFFFFFFUL)) + (long)Vector128.Sum(Vector128.ShiftRightLogical(lanes.AsUInt64(), 32));
+                }
+
+                sum -= 128L * i;
             }
 #endif
             for (; i < values.Length; i++)
