@@ -11,17 +11,21 @@ public sealed record CodebookGroup(double[] Table, int[] Codes, float PreferredS
 /// <summary>
 /// Shared plumbing of the non-uniform weight quantizers (LogQuant, WEQ): gathers each output channel
 /// (or the whole tensor), lets the method build a real-valued table and codes, then stores the table
-/// as int8 levels × one float scale per table. The int8 step is what makes the layer deployable on the
+/// as int8 levels × one float scale per table (or one table shared by all channels, each with its own
+/// scale, when the channels' int8 tables are equal). The int8 step is what makes the layer deployable on the
 /// ordinary int8 × int8 → int32 kernels: the runtime decodes a code to its int8 level and the
 /// requantizer applies s_x·scale exactly as for linear weights. <see cref="WeightQuantization.Codebooks"/>
 /// therefore holds level·scale (the values really executed), not the method's ideal reals.
 /// </summary>
 public static class CodebookWeights
 {
-    /// <summary>The layer's codebook form, or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).</summary>
+    /// <summary>
+    /// The layer's smallest form: its per-channel tables, one shared table when they are all equal
+    /// (<see cref="SharedIfIdentical"/>), or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).
+    /// </summary>
     public static WeightQuantization Build(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
     {
-        var codebook = BuildTables(r, method, bits, quantizeGroup);
+        var codebook = SharedIfIdentical(BuildTables(r, method, bits, quantizeGroup));
         var (_, outer, inner, axisLength) = ChannelLayout.Of(r.Shape, r.Axis, r.PerChannel);
         return DecodedIfSmaller(codebook, r.PerChannel, outer, inner, axisLength);
     }
@@ -76,6 +80,33 @@ public static class CodebookWeights
     }
 
     /// <summary>
+    /// Per-channel int8 tables that are all equal (LogQuant's always are: only its scale 2^(FSR−7) differs per channel)
+    /// become one shared table with the channels' scales kept: every weight is still <c>level · scale_c</c>, so
+    /// <see cref="WeightQuantization.Codebooks"/> and <see cref="WeightQuantization.Dequantize"/> are unchanged, and the
+    /// layer stores one table of 2^b levels instead of one per channel (docs/algorithms/weq.md, "Storage").
+    /// </summary>
+    internal static WeightQuantization SharedIfIdentical(WeightQuantization codebook)
+    {
+        var tables = codebook.CodebookLevels!;
+        if (tables.Length < 2 || tables.Any(t => !t.AsSpan().SequenceEqual(tables[0]))) return codebook;
+        return new WeightQuantization
+        {
+            NodeName = codebook.NodeName,
+            WeightName = codebook.WeightName,
+            Shape = codebook.Shape,
+            Axis = codebook.Axis,
+            Bits = codebook.Bits,
+            Encoding = WeightEncoding.Codebook,
+            Codes = codebook.Codes,
+            Scales = codebook.Scales,
+            Codebooks = codebook.Codebooks,
+            CodebookLevels = [tables[0]],
+            Method = codebook.Method,
+            Quantizer = codebook.Quantizer,
+        };
+    }
+
+    /// <summary>
     /// A layer whose tables outweigh what its indices save (few weights per table: depthwise channels, or 8-bit
     /// indices, which are as large as the int8 levels themselves) is stored as its decoded int8 levels with the
     /// same per-table scales: the same real values (level · scale), so the same QDQ meaning and the same integer
@@ -91,7 +122,7 @@ public static class CodebookWeights
         for (int p = 0; p < decoded.Length; p++)
         {
             // Element p's channel along the axis: p = (o·axisLength + c)·inner + i.
-            int table = perChannel ? p / inner % axisLength : 0;
+            int table = perChannel && tables.Length > 1 ? p / inner % axisLength : 0;
             decoded[p] = tables[table][(byte)codebook.Codes[p]];
         }
         return new WeightQuantization
