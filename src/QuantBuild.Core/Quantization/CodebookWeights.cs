@@ -21,17 +21,25 @@ public static class CodebookWeights
 {
     /// <summary>
     /// The layer's smallest form: its per-channel tables, one shared table when they are all equal
-    /// (<see cref="SharedIfIdentical"/>), or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).
+    /// (<see cref="BuildTables"/>), or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).
     /// </summary>
     public static WeightQuantization Build(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
     {
-        var codebook = SharedIfIdentical(BuildTables(r, method, bits, quantizeGroup));
+        var codebook = BuildTables(r, method, bits, quantizeGroup, shareEqualTables: true);
         var (_, outer, inner, axisLength) = ChannelLayout.Of(r.Shape, r.Axis, r.PerChannel);
         return DecodedIfSmaller(codebook, r.PerChannel, outer, inner, axisLength);
     }
 
-    /// <summary>The codebook form: per-group int8 level tables with their scales, and each weight's index.</summary>
-    internal static WeightQuantization BuildTables(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
+    /// <summary>
+    /// The codebook form: per-group int8 level tables with their scales, and each weight's index. With
+    /// <paramref name="shareEqualTables"/>, per-channel tables that are all equal (LogQuant's always are: 0, ±1, … ±64
+    /// at 2^(FSR−7), only the scale differs per channel) are kept once, with the channels' scales: every weight is
+    /// still <c>level · scale_c</c>, so <see cref="WeightQuantization.Codebooks"/> and
+    /// <see cref="WeightQuantization.Dequantize"/> are the same, and the layer stores one table of 2^b levels
+    /// instead of one per channel (docs/algorithms/weq.md, "One shared table").
+    /// </summary>
+    internal static WeightQuantization BuildTables(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup,
+        bool shareEqualTables = false)
     {
         if (bits < 2 || bits > 8) throw new ArgumentException($"{method} weights need 2 to 8 bits, got {bits}");
         foreach (var v in r.Values)
@@ -73,36 +81,9 @@ public static class CodebookWeights
             Codes = codes,
             Scales = scales,
             Codebooks = reals,
-            CodebookLevels = levels,
+            CodebookLevels = shareEqualTables && levels.All(t => t.AsSpan().SequenceEqual(levels[0])) ? [levels[0]] : levels,
             Method = method,
             Quantizer = WeightMethods.FromLabel(method),
-        };
-    }
-
-    /// <summary>
-    /// Per-channel int8 tables that are all equal (LogQuant's always are: only its scale 2^(FSR−7) differs per channel)
-    /// become one shared table with the channels' scales kept: every weight is still <c>level · scale_c</c>, so
-    /// <see cref="WeightQuantization.Codebooks"/> and <see cref="WeightQuantization.Dequantize"/> are unchanged, and the
-    /// layer stores one table of 2^b levels instead of one per channel (docs/algorithms/weq.md, "Storage").
-    /// </summary>
-    internal static WeightQuantization SharedIfIdentical(WeightQuantization codebook)
-    {
-        var tables = codebook.CodebookLevels!;
-        if (tables.Length < 2 || tables.Any(t => !t.AsSpan().SequenceEqual(tables[0]))) return codebook;
-        return new WeightQuantization
-        {
-            NodeName = codebook.NodeName,
-            WeightName = codebook.WeightName,
-            Shape = codebook.Shape,
-            Axis = codebook.Axis,
-            Bits = codebook.Bits,
-            Encoding = WeightEncoding.Codebook,
-            Codes = codebook.Codes,
-            Scales = codebook.Scales,
-            Codebooks = codebook.Codebooks,
-            CodebookLevels = [tables[0]],
-            Method = codebook.Method,
-            Quantizer = codebook.Quantizer,
         };
     }
 

@@ -95,15 +95,10 @@ public sealed class QuantizeRealModelTests
         // wide layers keep their codebooks (the depthwise 3x3 channels, 9 weights each, are stored decoded).
         var model = TestAssets.RealModel("ppocr-cls");
         using var temp = new TempFolder();
-        Directory.CreateDirectory(temp.File("calib"));
-        File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
         (string Log, string Code) Quantize(string method, int bits)
         {
-            var sidecar = temp.File($"{method}{bits}.quant.json");
-            File.WriteAllText(sidecar, $$"""{ "weights": { "method": "{{method}}", "bits": {{bits}} }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "onnx": false, "report": false }, "quality": { "samples": 0 } }""");
-            var log = new StringWriter();
-            QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{method}{bits}"), "cls"), 2, log);
-            return (log.ToString(), File.ReadAllText(temp.File($"out{method}{bits}", "cls.g.cs")));
+            var log = QuantizePaddleOcr(model, temp, $"{method}{bits}", $$"""{ "method": "{{method}}", "bits": {{bits}} }""", """{ "onnx": false, "report": false }""");
+            return (log, File.ReadAllText(temp.File($"out{method}{bits}", "cls.g.cs")));
         }
         static long WeightBytes(string code) => long.Parse(System.Text.RegularExpressions.Regex.Match(code, @"weights (\d+) bytes").Groups[1].Value);
 
@@ -126,13 +121,9 @@ public sealed class QuantizeRealModelTests
     {
         var model = TestAssets.RealModel("ppocr-cls");
         using var temp = new TempFolder();
-        Directory.CreateDirectory(temp.File("calib"));
-        File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
         JsonDocument Report(string method)
         {
-            var sidecar = temp.File($"{method}.quant.json");
-            File.WriteAllText(sidecar, $$"""{ "weights": { "method": "{{method}}", "bits": 4 }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "onnx": {{(method == "log" ? "true" : "false")}}, "csharp": false }, "quality": { "samples": 0 } }""");
-            QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{method}"), "cls"), 2, new StringWriter());
+            QuantizePaddleOcr(model, temp, method, $$"""{ "method": "{{method}}", "bits": 4 }""", $$"""{ "onnx": {{(method == "log" ? "true" : "false")}}, "csharp": false }""");
             return JsonDocument.Parse(File.ReadAllText(temp.File($"out{method}", "cls.report.json")));
         }
         using var log = Report("log");
@@ -178,12 +169,8 @@ public sealed class QuantizeRealModelTests
     {
         var model = TestAssets.RealModel("ppocr-cls");
         using var temp = new TempFolder();
-        Directory.CreateDirectory(temp.File("calib"));
-        File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
-        var sidecar = temp.File("log.quant.json");
-        File.WriteAllText(sidecar, """{ "weights": { "method": "log", "bits": 4 }, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": { "csharp": false, "report": false } }""");
-        QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File("out"), "cls"), 2, new StringWriter());
-        var file = temp.File("out", "cls.quant.onnx");
+        QuantizePaddleOcr(model, temp, "log", """{ "method": "log", "bits": 4 }""", """{ "csharp": false, "report": false }""");
+        var file = temp.File("outlog", "cls.quant.onnx");
         var graph = OnnxImporter.Load(file);
         var dequantized = graph.Nodes.Where(n => n.OpType == "DequantizeLinear").SelectMany(n => n.Inputs.Skip(1)).ToHashSet();
         Assert.IsFalse(graph.Nodes.Any(n => n.OpType == "ConstantOfShape" && dequantized.Contains(n.Outputs[0])), "a DequantizeLinear scale is computed, not stored");
@@ -209,4 +196,22 @@ public sealed class QuantizeRealModelTests
     }
 
     private static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
+
+    /// <summary>
+    /// The PaddleOCR classifier quantized by the CLI's job, calibrated on its first case, into <c>out{name}</c>, without
+    /// the quality measurement: the sidecar's weights and outputs objects as given. Returns what the job logged.
+    /// </summary>
+    private static string QuantizePaddleOcr(QuantBuild.Oracle.RealModel model, TempFolder temp, string name, string weightsJson, string outputsJson)
+    {
+        if (!Directory.Exists(temp.File("calib")))
+        {
+            Directory.CreateDirectory(temp.File("calib"));
+            File.Copy(model.Cases[0].InputFiles["x"], temp.File("calib", "x0.npy"));
+        }
+        var sidecar = temp.File($"{name}.quant.json");
+        File.WriteAllText(sidecar, $$"""{ "weights": {{weightsJson}}, "calibration": { "inputs": { "x": "calib/*.npy" } }, "outputs": {{outputsJson}}, "quality": { "samples": 0 } }""");
+        var log = new StringWriter();
+        QuantizeJob.Run(new QuantizeRequest(model.ModelPath, sidecar, temp.File($"out{name}"), "cls"), 2, log);
+        return log.ToString();
+    }
 }
