@@ -168,7 +168,7 @@ public static class QdqOnnxImporter
                     Codes = cb.Indices,
                     Scales = cb.Scales,
                     CodebookLevels = cb.Tables,
-                    Codebooks = cb.Tables.Select((t, j) => t.Select(l => l * cb.Scales[j]).ToArray()).ToArray(),
+                    Codebooks = cb.Scales.Select((s, j) => cb.Tables[cb.Tables.Length == 1 ? 0 : j].Select(l => l * s).ToArray()).ToArray(),
                     Method = cbMethod,
                     Quantizer = WeightMethods.FromLabel(cbMethod),
                 };

@@ -37,7 +37,8 @@ public static class QuantizationReport
                 "Nodes listed under floatNodes compute in float on dequantized inputs." +
                 (model.Weights.Values.Any(w => w.Encoding == WeightEncoding.Codebook)
                     ? " Codebook weights (layers with encoding \"codebook\": LogQuant/WEQ) are a uint8 index tensor Gathered from a DequantizeLinear'd int8 level table " +
-                      "(one per layer or per output channel, flattened with channel offsets); ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
+                      "(one per layer or per output channel, flattened with channel offsets), or, where all channels share one table (\"codebooks\": 1 with per-channel \"codebookScales\"), " +
+                      "the int8 levels Gathered from that table and DequantizeLinear'd with the channels' scales; ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
                     : "") +
                 (model.LevelActivations.Count > 0
                     ? " Level-coded activations (listed under levelActivations: ReLU outputs re-coded on a log, weighted-log or uniform grid) keep their linear QuantizeLinear; " +
@@ -104,8 +105,10 @@ public static class QuantizationReport
                 if (w.Encoding == WeightEncoding.Codebook)
                 {
                     json.WriteString("encoding", "codebook");
-                    json.WriteNumber("codebooks", w.Codebooks?.Length ?? 0);
+                    // int8 level tables as stored: one per channel, one per layer, or one shared by channels that keep their own scales.
+                    json.WriteNumber("codebooks", w.CodebookLevels?.Length ?? w.Codebooks?.Length ?? 0);
                     json.WriteNumber("codebookEntries", 1 << w.Bits);
+                    json.WriteNumber("codebookScales", w.Scales.Length);
                 }
                 else if (w.DecodedFromBits is int indexBits)
                 {

@@ -424,8 +424,10 @@ public static class IntegerLowering
         {
             var tables = wq.CodebookLevels!;
             int tableSize = 1 << wq.Bits;
-            if ((tables.Length != 1 && tables.Length != channels) || tables.Any(t => t.Length != tableSize) || wq.Scales.Length != tables.Length)
-                throw node.Error(DiagnosticCodes.InvalidModel, $"codebook weights need one table of {tableSize} int8 levels (and one scale) per layer or per output channel");
+            // One table and one scale per layer or per output channel, or one table shared by channels with their own scales.
+            bool scalesFit = wq.Scales.Length == tables.Length || (tables.Length == 1 && wq.Scales.Length == channels);
+            if ((tables.Length != 1 && tables.Length != channels) || tables.Any(t => t.Length != tableSize) || !scalesFit)
+                throw node.Error(DiagnosticCodes.InvalidModel, $"codebook weights need one table of {tableSize} int8 levels per layer or per output channel, and one scale per table or per output channel");
             int fanIn = indices.Length / channels;
             var decoded = new sbyte[indices.Length];
             var raw = new byte[indices.Length];
@@ -435,7 +437,7 @@ public static class IntegerLowering
                 if (raw[i] >= tableSize) throw node.Error(DiagnosticCodes.InvalidModel, $"codebook index {raw[i]} does not fit {wq.Bits} bits");
                 decoded[i] = tables[tables.Length == 1 ? 0 : i / fanIn][raw[i]];
             }
-            return (decoded, new PlanCodebook { IndexBits = wq.Bits, Indices = raw, Levels = tables.SelectMany(t => t).ToArray() });
+            return (decoded, new PlanCodebook { IndexBits = wq.Bits, Indices = raw, Levels = tables.SelectMany(t => t).ToArray(), Channels = channels });
         }
 
         /// <summary>

@@ -150,6 +150,8 @@ public sealed class PlanCodebook
     /// <summary>Tables of 2^IndexBits int8 levels, concatenated (table j follows channel j when there are several).</summary>
     public required sbyte[] Levels { get; init; }
     public int Tables => Levels.Length >> IndexBits;
+    /// <summary>Output channels: the kernel reads one float32 weight scale per channel, whatever the number of tables.</summary>
+    public required int Channels { get; init; }
 
     /// <summary>The indices packed LSB-first at <see cref="IndexBits"/> bits (<see cref="BitPacking.Pack"/>).</summary>
     public byte[] PackedIndices()
@@ -159,8 +161,11 @@ public sealed class PlanCodebook
         return packed;
     }
 
-    /// <summary>Bytes deployed: packed indices + int8 level tables + one float32 scale per table (the bias is not counted, as for linear weights).</summary>
-    public int StoredBytes => BitPacking.PackedLength(Indices.Length, IndexBits) + Levels.Length + 4 * Tables;
+    /// <summary>
+    /// Bytes deployed: packed indices + int8 level tables + the float32 weight scales, one per output channel as the
+    /// generated class stores them (KernelBinding), also for a shared table (the bias is not counted, as for linear weights).
+    /// </summary>
+    public int StoredBytes => BitPacking.PackedLength(Indices.Length, IndexBits) + Levels.Length + 4 * Channels;
 }
 
 public sealed class ConvStep(string node, string opType, PlanTensor input, PlanTensor output, Conv2DGeometry geometry, PlanWeights weights, int clampMin, int clampMax)

@@ -11,23 +11,35 @@ public sealed record CodebookGroup(double[] Table, int[] Codes, float PreferredS
 /// <summary>
 /// Shared plumbing of the non-uniform weight quantizers (LogQuant, WEQ): gathers each output channel
 /// (or the whole tensor), lets the method build a real-valued table and codes, then stores the table
-/// as int8 levels × one float scale per table. The int8 step is what makes the layer deployable on the
+/// as int8 levels × one float scale per table (or one table shared by all channels, each with its own
+/// scale, when the channels' int8 tables are equal). The int8 step is what makes the layer deployable on the
 /// ordinary int8 × int8 → int32 kernels: the runtime decodes a code to its int8 level and the
 /// requantizer applies s_x·scale exactly as for linear weights. <see cref="WeightQuantization.Codebooks"/>
 /// therefore holds level·scale (the values really executed), not the method's ideal reals.
 /// </summary>
 public static class CodebookWeights
 {
-    /// <summary>The layer's codebook form, or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).</summary>
+    /// <summary>
+    /// The layer's smallest form: its per-channel tables, one shared table when they are all equal
+    /// (<see cref="BuildTables"/>), or its decoded levels where those take fewer bytes (<see cref="DecodedIfSmaller"/>).
+    /// </summary>
     public static WeightQuantization Build(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
     {
-        var codebook = BuildTables(r, method, bits, quantizeGroup);
+        var codebook = BuildTables(r, method, bits, quantizeGroup, shareEqualTables: true);
         var (_, outer, inner, axisLength) = ChannelLayout.Of(r.Shape, r.Axis, r.PerChannel);
         return DecodedIfSmaller(codebook, r.PerChannel, outer, inner, axisLength);
     }
 
-    /// <summary>The codebook form: per-group int8 level tables with their scales, and each weight's index.</summary>
-    internal static WeightQuantization BuildTables(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup)
+    /// <summary>
+    /// The codebook form: per-group int8 level tables with their scales, and each weight's index. With
+    /// <paramref name="shareEqualTables"/>, per-channel tables that are all equal (LogQuant's always are: 0, ±1, … ±64
+    /// at 2^(FSR−7), only the scale differs per channel) are kept once, with the channels' scales: every weight is
+    /// still <c>level · scale_c</c>, so <see cref="WeightQuantization.Codebooks"/> and
+    /// <see cref="WeightQuantization.Dequantize"/> are the same, and the layer stores one table of 2^b levels
+    /// instead of one per channel (docs/algorithms/weq.md, "One shared table").
+    /// </summary>
+    internal static WeightQuantization BuildTables(WeightQuantizationRequest r, string method, int bits, Func<float[], CodebookGroup> quantizeGroup,
+        bool shareEqualTables = false)
     {
         if (bits < 2 || bits > 8) throw new ArgumentException($"{method} weights need 2 to 8 bits, got {bits}");
         foreach (var v in r.Values)
@@ -69,7 +81,7 @@ public static class CodebookWeights
             Codes = codes,
             Scales = scales,
             Codebooks = reals,
-            CodebookLevels = levels,
+            CodebookLevels = shareEqualTables && levels.All(t => t.AsSpan().SequenceEqual(levels[0])) ? [levels[0]] : levels,
             Method = method,
             Quantizer = WeightMethods.FromLabel(method),
         };
@@ -91,7 +103,7 @@ public static class CodebookWeights
         for (int p = 0; p < decoded.Length; p++)
         {
             // Element p's channel along the axis: p = (o·axisLength + c)·inner + i.
-            int table = perChannel ? p / inner % axisLength : 0;
+            int table = perChannel && tables.Length > 1 ? p / inner % axisLength : 0;
             decoded[p] = tables[table][(byte)codebook.Codes[p]];
         }
         return new WeightQuantization

@@ -302,7 +302,7 @@ public static class QuantizationPipeline
 
     /// <summary>
     /// Bytes the codes take packed at their bit width, plus one float32 scale per channel, the int8 level
-    /// tables of codebook weights and the rows and scales of extra multipoint points.
+    /// tables of codebook weights (one per channel, or one shared) and the rows and scales of extra multipoint points.
     /// </summary>
     public static long QuantizedWeightBytes(WeightQuantization w) =>
         ((long)(w.Codes.Length + (long)w.ExtraPoints.Count * w.ChannelLength) * w.Bits + 7) / 8 + 4L * (w.Scales.Length + w.ExtraPoints.Count)

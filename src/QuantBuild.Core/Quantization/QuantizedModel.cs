@@ -39,11 +39,15 @@ public sealed class WeightQuantization
     public required sbyte[] Codes { get; init; }
     /// <summary>Per-channel scales (length 1 for per-tensor) for <see cref="WeightEncoding.Linear"/>.</summary>
     public float[] Scales { get; init; } = Array.Empty<float>();
-    /// <summary>Per-channel (or single) tables of real values indexed by code, for <see cref="WeightEncoding.Codebook"/>.</summary>
+    /// <summary>
+    /// Per-channel (or single) tables of real values indexed by code, for <see cref="WeightEncoding.Codebook"/>: one per
+    /// scale, also when the channels share one int8 level table (then they differ by their scale only).
+    /// </summary>
     public float[][]? Codebooks { get; init; }
     /// <summary>
-    /// For <see cref="WeightEncoding.Codebook"/> weights that deploy on int8 kernels: the int8 level of
-    /// every table entry, with <c>Codebooks[t][k] == CodebookLevels[t][k] · Scales[t]</c> (one scale per table).
+    /// For <see cref="WeightEncoding.Codebook"/> weights that deploy on int8 kernels: the int8 level of every table
+    /// entry, one table per scale or one shared by all of them, with
+    /// <c>Codebooks[t][k] == CodebookLevels[CodebookLevels.Length == 1 ? 0 : t][k] · Scales[t]</c>.
     /// </summary>
     public sbyte[][]? CodebookLevels { get; init; }
     /// <summary>The quantizer that produced it: what code that depends on the method branches on.</summary>

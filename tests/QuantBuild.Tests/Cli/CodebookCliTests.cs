@@ -37,15 +37,22 @@ public sealed class CodebookCliTests
         return model;
     }
 
+    /// <summary>
+    /// WEQ 3-bit keeps one table per output channel; LogQuant 4-bit stores one table shared by all channels of a layer
+    /// with the channels' own scales (its per-channel int8 tables are identical), as a Gather of int8 levels then a
+    /// per-channel DequantizeLinear in the QDQ file.
+    /// </summary>
     [TestMethod]
-    public void WeqThreeBitQuantizeRunIntAndOnnxRuntimeAgree()
+    [DataRow("weq", 3)]
+    [DataRow("log", 4)]
+    public void CodebookQuantizeRunIntAndOnnxRuntimeAgree(string method, int bits)
     {
         var oracle = TestAssets.RequireOracle();
         using var temp = new TempFolder();
         var model = temp.File("mnist.onnx");
         File.Copy(QuantizeTestData.MnistModel, model);
         QuantizeTestData.WriteMnistCalibration(temp.Path, 100);
-        File.WriteAllText(temp.File("mnist.quant.json"), """{ "weights": { "method": "weq", "bits": 3 }, "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        File.WriteAllText(temp.File("mnist.quant.json"), $$"""{ "weights": { "method": "{{method}}", "bits": {{bits}} }, "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
 
         var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
@@ -53,25 +60,29 @@ public sealed class CodebookCliTests
         StringAssert.Contains(generated, "new Conv2DCodebook(");
         StringAssert.Contains(generated, "new FullyConnectedCodebook(");
 
-        // The report says what the file is: WEQ 3-bit codebooks of 8 entries per output channel.
+        // The report says what the file is: WEQ 3-bit codebooks of 8 entries per output channel, or one LogQuant table of
+        // 16 entries per layer with a scale per output channel.
         using (var report = JsonDocument.Parse(File.ReadAllText(temp.File("out", "mnist.report.json"))))
         {
             StringAssert.Contains(report.RootElement.GetProperty("represents").GetString(), "Codebook weights");
             int codebooks = 0;
             foreach (var layer in report.RootElement.GetProperty("layers").EnumerateArray())
             {
-                Assert.AreEqual("weq", layer.GetProperty("method").GetString());
+                Assert.AreEqual(method, layer.GetProperty("method").GetString());
                 if (layer.GetProperty("encoding").GetString() == "decoded-codebook")
                 {
                     // A layer whose 8-level tables outweigh what its 3-bit indices save is stored as the int8 levels.
-                    Assert.AreEqual(3, layer.GetProperty("codebookIndexBits").GetInt32());
+                    Assert.AreEqual(bits, layer.GetProperty("codebookIndexBits").GetInt32());
                     Assert.AreEqual(8, layer.GetProperty("bits").GetInt32());
                     continue;
                 }
                 codebooks++;
                 Assert.AreEqual("codebook", layer.GetProperty("encoding").GetString());
-                Assert.AreEqual(8, layer.GetProperty("codebookEntries").GetInt32());
-                Assert.AreEqual(layer.GetProperty("shape")[layer.GetProperty("axis").GetInt32()].GetInt32(), layer.GetProperty("codebooks").GetInt32());
+                Assert.AreEqual(1 << bits, layer.GetProperty("codebookEntries").GetInt32());
+                int channels = layer.GetProperty("shape")[layer.GetProperty("axis").GetInt32()].GetInt32();
+                Assert.AreEqual(method == "log" ? 1 : channels, layer.GetProperty("codebooks").GetInt32());
+                Assert.AreEqual(channels, layer.GetProperty("codebookScales").GetInt32());
+                Assert.AreEqual("per-channel", layer.GetProperty("granularity").GetString());
             }
             Assert.IsGreaterThan(0, codebooks);
         }
@@ -86,12 +97,22 @@ public sealed class CodebookCliTests
         // The imported file holds the same codebooks the quantizer made (and the decoded layers as WEQ's int8 levels),
         // and plans codebook kernels for the codebook layers.
         var imported = QdqOnnxImporter.Load(temp.File("out", "mnist.quant.onnx"));
-        Assert.IsTrue(imported.Weights.Values.All(w => w.Method == "weq"
-            && (w.Encoding == WeightEncoding.Codebook ? w.Bits == 3 : w.Bits == 8)));
+        Assert.IsTrue(imported.Weights.Values.All(w => w.Method == method
+            && (w.Encoding == WeightEncoding.Codebook ? w.Bits == bits : w.Bits == 8)));
+        Assert.IsTrue(imported.Weights.Values.Where(w => w.Encoding == WeightEncoding.Codebook)
+            .All(w => w.CodebookLevels!.Length == (method == "log" ? 1 : w.Channels) && w.Scales.Length == w.Channels));
+        if (method == "log")
+        {
+            // The shared tables are Gathered as int8 and dequantized per channel (no per-channel table offsets).
+            var file = QuantBuild.Graph.OnnxImporter.Load(temp.File("out", "mnist.quant.onnx"));
+            Assert.IsFalse(file.Nodes.Any(n => n.OpType == "Add" && n.Name.Contains("_codebook_", StringComparison.Ordinal)));
+            Assert.AreEqual(imported.Weights.Values.Count(w => w.Encoding == WeightEncoding.Codebook),
+                file.Nodes.Count(n => n.OpType == "DequantizeLinear" && n.Inputs[0].EndsWith("_codebook_gathered", StringComparison.Ordinal)));
+        }
         var plan = IntegerLowering.Lower(imported);
         var stepWeights = plan.Steps.Select(PlanWeights.Of).OfType<PlanWeights>().ToList();
-        Assert.AreEqual(imported.Weights.Values.Count(w => w.Encoding == WeightEncoding.Codebook), stepWeights.Count(w => w.Codebook is { IndexBits: 3 }));
-        // WeightBytes of the generated class = packed 3-bit indices + int8 tables + table scales, or the int8 levels of a
+        Assert.AreEqual(imported.Weights.Values.Count(w => w.Encoding == WeightEncoding.Codebook), stepWeights.Count(w => w.Codebook?.IndexBits == bits));
+        // WeightBytes of the generated class = packed indices + int8 tables + per-channel scales, or the int8 levels of a
         // decoded layer (whose per-channel scales count as channel parameters, as for linear weights); the quantizer
         // counts the same bytes plus those scales.
         long planBytes = stepWeights.Sum(w => w.Codebook is { } cb ? cb.StoredBytes : w.Codes.Length);
@@ -110,11 +131,45 @@ public sealed class CodebookCliTests
             for (int k = 0; k < 10; k++) maxDiff = Math.Max(maxDiff, Math.Abs(ours.Floats[b * 10 + k] - ort.Floats[b * 10 + k]));
         }
         double outputScale = imported.Activations["logits"].Scale;
-        TestContext.WriteLine($"MNIST WEQ W3A8: integer runtime {accuracy:P2}, ORT on the QDQ file {ortAccuracy:P2}, top-1 agreement {agree}/{labels.Length}, " +
+        TestContext.WriteLine($"MNIST {method} W{bits}A8: integer runtime {accuracy:P2}, ORT on the QDQ file {ortAccuracy:P2}, top-1 agreement {agree}/{labels.Length}, " +
             $"max |logit diff| {maxDiff:F4} ({maxDiff / outputScale:F1} output steps)");
-        Assert.IsGreaterThanOrEqualTo(0.97, accuracy, $"WEQ W3A8 integer accuracy {accuracy:P2} (fp32 98.90%)");
-        Assert.IsGreaterThanOrEqualTo(0.97, ortAccuracy, $"WEQ W3A8 in ORT {ortAccuracy:P2}");
+        Assert.IsGreaterThanOrEqualTo(0.97, accuracy, $"{method} W{bits}A8 integer accuracy {accuracy:P2} (fp32 98.90%)");
+        Assert.IsGreaterThanOrEqualTo(0.97, ortAccuracy, $"{method} W{bits}A8 in ORT {ortAccuracy:P2}");
         Assert.IsGreaterThanOrEqualTo(labels.Length * 0.99, agree, "integer runtime and ORT must pick the same digit almost always");
+    }
+
+    /// <summary>The QDQ file read back (what `run --int` executes) holds exactly the quantizer's codebook weights, shared tables included.</summary>
+    [TestMethod]
+    [DataRow("log", 4)]
+    [DataRow("log", 3)]
+    [DataRow("weq", 3)]
+    public void CodebookQdqRoundTripGivesTheSameWeights(string method, int bits)
+    {
+        var model = QuantizeMnistCodebook(IntegerRunnerTests.LoadMnist(), method, bits);
+        var codebooks = model.Weights.Values.Where(w => w.Encoding == WeightEncoding.Codebook).ToList();
+        Assert.IsNotEmpty(codebooks);
+        Assert.IsTrue(codebooks.All(w => w.Scales.Length == w.Channels && w.CodebookLevels!.Length == (method == "log" ? 1 : w.Channels)));
+        var bytes = QdqOnnxEmitter.EmitBytes(model);
+        CollectionAssert.AreEqual(bytes, QdqOnnxEmitter.EmitBytes(model), "the same model gives the same file");
+        var imported = QdqOnnxImporter.Import(QdqOnnxEmitter.Emit(model));
+        Assert.HasCount(model.Weights.Count, imported.Weights);
+        foreach (var (name, w) in model.Weights)
+        {
+            var back = imported.Weights[name];
+            Assert.AreEqual(w.Encoding, back.Encoding, name);
+            Assert.AreEqual(w.Bits, back.Bits, name);
+            Assert.AreEqual(w.Axis, back.Axis, name);
+            Assert.AreEqual(w.Method, back.Method, name);
+            CollectionAssert.AreEqual(w.Shape, back.Shape, name);
+            CollectionAssert.AreEqual(w.Codes, back.Codes, name);
+            CollectionAssert.AreEqual(w.Scales, back.Scales, name);
+            CollectionAssert.AreEqual(w.Dequantize(), back.Dequantize(), name);
+            if (w.Encoding != WeightEncoding.Codebook) continue;
+            Assert.HasCount(w.CodebookLevels!.Length, back.CodebookLevels!, name);
+            for (int t = 0; t < w.CodebookLevels.Length; t++) CollectionAssert.AreEqual(w.CodebookLevels[t], back.CodebookLevels![t], name);
+            Assert.HasCount(w.Codebooks!.Length, back.Codebooks!, name);
+            for (int t = 0; t < w.Codebooks.Length; t++) CollectionAssert.AreEqual(w.Codebooks[t], back.Codebooks![t], name);
+        }
     }
 
     [TestMethod]

@@ -225,13 +225,16 @@ public sealed class CodebookQuantizerTests
     /// <summary>
     /// Storage (docs/algorithms/weq.md, "Storage"): a layer whose tables outweigh what its indices save — 8-bit indices,
     /// or 4-bit tables of 16 levels for 9 weights (a depthwise 3x3 channel) — is stored as the decoded int8 levels with
-    /// the same scales: the same real values, fewer bytes, linear 8-bit encoding. Wide channels at 4 bits keep the codebook.
+    /// the same scales: the same real values, fewer bytes, linear 8-bit encoding. Wide channels at 4 bits keep the codebook,
+    /// and so do LogQuant's 9-weight channels: their one shared table costs 16 bytes for the whole layer; at 2 weights a
+    /// channel even that loses to the decoded levels.
     /// </summary>
     [TestMethod]
     [DataRow("weq", 8, 9, true)]
     [DataRow("log", 8, 200, true)]
     [DataRow("weq", 4, 9, true)]
-    [DataRow("log", 4, 9, true)]
+    [DataRow("log", 4, 2, true)]
+    [DataRow("log", 4, 9, false)]
     [DataRow("weq", 4, 200, false)]
     [DataRow("log", 4, 200, false)]
     public void TablesThatOutweighTheirIndices_AreStoredAsDecodedLevels(string method, int bits, int fanIn, bool decoded)
@@ -257,5 +260,66 @@ public sealed class CodebookQuantizerTests
         Assert.AreEqual(WeightEncoding.Codebook, codebook.Encoding);
         CollectionAssert.AreEqual(codebook.Dequantize(), q.Dequantize());
         Assert.IsLessThan(QuantizationPipeline.QuantizedWeightBytes(codebook), QuantizationPipeline.QuantizedWeightBytes(q));
+    }
+
+    /// <summary>
+    /// LogQuant's int8 tables are the same in every channel (0, ±1, ±2, … ±64 at the scale 2^(FSR−7)); only the scale
+    /// differs. The layer stores one shared table with the per-channel scales: the same indices, scales and real values
+    /// as the per-channel tables, and 2^b table bytes instead of channels · 2^b.
+    /// </summary>
+    [TestMethod]
+    [DataRow(2)]
+    [DataRow(3)]
+    [DataRow(4)]
+    [DataRow(5)]
+    public void LogQuantPerChannelLayers_ShareOneTable_WithTheChannelsScales(int bits)
+    {
+        const int channels = 12, fanIn = 64;
+        // Channels an octave or more apart, so their exponents (and scales) differ.
+        var values = Gaussian(channels * fanIn, 21, 0.05);
+        for (int i = 0; i < values.Length; i++) values[i] *= 1 << (i / fanIn % 5);
+        var shape = new[] { channels, fanIn, 1, 1 };
+        var q = WeightQuantizers.For(WeightMethods.FromLabel("log")).Quantize(Request("log", values, shape, bits));
+        Assert.AreEqual(WeightEncoding.Codebook, q.Encoding);
+        Assert.AreEqual(bits, q.Bits);
+        Assert.HasCount(1, q.CodebookLevels!);
+        Assert.HasCount(channels, q.Scales);
+        Assert.IsGreaterThanOrEqualTo(5, q.Scales.Distinct().Count(), "the channels keep their own scales");
+        Assert.HasCount(channels, q.Codebooks!);
+
+        var perChannel = CodebookWeights.BuildTables(Request("log", values, shape, bits), "log", bits, v => LogQuantizer.QuantizeGroup(v, bits));
+        Assert.HasCount(channels, perChannel.CodebookLevels!);
+        foreach (var table in perChannel.CodebookLevels!) CollectionAssert.AreEqual(table, q.CodebookLevels![0]);
+        CollectionAssert.AreEqual(perChannel.Codes, q.Codes);
+        CollectionAssert.AreEqual(perChannel.Scales, q.Scales);
+        for (int c = 0; c < channels; c++) CollectionAssert.AreEqual(perChannel.Codebooks![c], q.Codebooks![c]);
+        // Dequantize is table[0][index] · scale[c], exactly the per-channel form's table[c][index] · scale[c].
+        CollectionAssert.AreEqual(perChannel.Dequantize(), q.Dequantize());
+        var deq = q.Dequantize();
+        for (int i = 0; i < values.Length; i++)
+            Assert.AreEqual(q.CodebookLevels![0][q.Codes[i] & 0xFF] * q.Scales[i / fanIn], deq[i]);
+
+        // Packed indices + one table + one float scale per channel.
+        Assert.AreEqual((channels * fanIn * bits + 7) / 8 + (1 << bits) + 4 * channels, QuantizationPipeline.QuantizedWeightBytes(q));
+        Assert.AreEqual(QuantizationPipeline.QuantizedWeightBytes(perChannel) - (channels - 1) * (1 << bits), QuantizationPipeline.QuantizedWeightBytes(q));
+    }
+
+    [TestMethod]
+    public void WeqSharesATableOnlyWhenTheChannelsTablesAreEqual()
+    {
+        const int channels = 6, fanIn = 80;
+        var shape = new[] { channels, fanIn, 1, 1 };
+        // Independent channels cluster differently: one table each.
+        var q = WeightQuantizers.For(WeightMethods.FromLabel("weq")).Quantize(Request("weq", Gaussian(channels * fanIn, 4, 0.2), shape, 3));
+        Assert.AreEqual(WeightEncoding.Codebook, q.Encoding);
+        Assert.HasCount(channels, q.CodebookLevels!);
+        // Channels that are one channel times powers of two cluster alike, and max|entry|/127 scales their tables alike.
+        var one = Gaussian(fanIn, 5, 0.2);
+        var copies = Enumerable.Range(0, channels).SelectMany(c => one.Select(v => v * (1 << c))).ToArray();
+        var shared = WeightQuantizers.For(WeightMethods.FromLabel("weq")).Quantize(Request("weq", copies, shape, 3));
+        Assert.HasCount(1, shared.CodebookLevels!);
+        Assert.HasCount(channels, shared.Scales);
+        var perChannel = CodebookWeights.BuildTables(Request("weq", copies, shape, 3), "weq", 3, v => WeqQuantizer.QuantizeGroup(v, 3));
+        CollectionAssert.AreEqual(perChannel.Dequantize(), shared.Dequantize());
     }
 }

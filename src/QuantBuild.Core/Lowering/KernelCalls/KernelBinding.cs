@@ -238,7 +238,7 @@ internal static class KernelBinding
             else
                 stored = Data("Weights", w.StoredBytes(), PlanDataRole.Weights,
                     $"{what}: {(w.Bits == 4 ? "int4 codes packed two per byte (low nibble first)" : "int8 codes")}{(w.IsMultipoint ? $", then {w.ExtraChannels!.Length} multipoint extra rows" : "")}");
-            // A codebook's scales are part of its stored form (one float per level table: docs/algorithms/weq.md), so they count as weights.
+            // A codebook's scales are part of its stored form (one float per output channel: docs/algorithms/weq.md), so they count as weights.
             var scales = Data("Scales", w.Scales, w.Codebook is null ? PlanDataRole.ChannelParameters : PlanDataRole.Weights, $"{what}: per-channel weight scales");
             var bias = Data("Bias", w.Bias, PlanDataRole.ChannelParameters, $"{what}: int32 bias at s_in·s_w");
             DataValue? extraChannels = null, extraScales = null;
