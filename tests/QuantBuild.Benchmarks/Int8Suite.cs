@@ -23,7 +23,8 @@ static class Int8Suite
     private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128"];
 
     sealed record Row(string Model, int Bits, double? OursMs, double? OrtQdqMs, double? OrtFp32Ms, long Fp32WeightBytes, long QuantWeightBytes,
-        long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null, string QdqType = "uint8");
+        long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null, string QdqType = "uint8",
+        long ArenaBytes = 0, long HeapBytes = 0);
 
     public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
     {
@@ -50,12 +51,12 @@ static class Int8Suite
 
         var table = new StringBuilder();
         // Minimums beside the medians: on a shared, loaded machine the fastest run is the steadier comparison.
-        table.AppendLine("| model | weights | QDQ codes | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps |");
-        table.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("| model | weights | QDQ codes | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps | arena bytes | heap bytes at construction |");
+        table.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine(r.Error is not null
-                ? $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | error: {r.Error} | | | | | | | | | | | |"
-                : $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} |");
+                ? $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | error: {r.Error} | | | | | | | | | | | | | |"
+                : $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} | {r.ArenaBytes:N0} | {r.HeapBytes:N0} |");
         Console.WriteLine($"int8 inference on {CpuDescription.Current}, ONNX Runtime {OrtOracle.Version}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
         Console.Write(table);
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
@@ -118,7 +119,12 @@ static class Int8Suite
 
         var compiled = ModelCompiler.Compile(model.ModelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 1 });
         var result = compiled.Pipeline;
-        var runner = new IntegerModelRunner(compiled.RequirePlan());
+        var kernelPlan = compiled.RequirePlan();
+        // What building the kernels allocates (arena, prepared tables, packed or decoded weight copies, scratch):
+        // the memory a model instance holds besides its weight data.
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var runner = new IntegerModelRunner(kernelPlan);
+        long heapBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         var plan = runner.Plan;
         var feeds = input.LoadInputs();
         // At least the asked warm-up runs and two seconds: tiered JIT promotes hot kernels only after a delay, so a
@@ -145,7 +151,8 @@ static class Int8Suite
             var qdqBytes = QdqOnnxEmitter.EmitBytes(result.Model, type);
             File.WriteAllBytes(qdq, qdqBytes);
             var ortQdq = oracle.Bench(qdq, input.InputFiles, options.Warmup, options.Iters);
-            rows.Add(new Row(model.Id, bits, times[times.Length / 2], ortQdq.MedianMs, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null, times[0], ortQdq.MinMs, name));
+            rows.Add(new Row(model.Id, bits, times[times.Length / 2], ortQdq.MedianMs, fp32, fp32Bytes, quantBytes, qdqBytes.Length, plan.FloatNodeNames.Count, null, times[0], ortQdq.MinMs, name,
+                plan.ArenaBytes, heapBytes));
         }
         return rows;
     }
