@@ -5,8 +5,9 @@ namespace QuantBuild.Lowering;
 /// <summary>
 /// Static activation arena: every stored tensor lives from the step that writes it to the last step
 /// that reads it (model inputs from before the first step, model outputs to after the last). Tensors
-/// are placed largest first, each in the smallest gap left by already placed tensors whose lifetimes
-/// overlap its own (best fit), ties broken by creation order, so the layout is deterministic.
+/// are placed one by one, each in the smallest gap left by already placed tensors whose lifetimes
+/// overlap its own (best fit), under a fixed set of placement orders; the smallest layout is kept (the
+/// first on ties), so the layout is deterministic.
 /// </summary>
 public static class ArenaPlanner
 {
