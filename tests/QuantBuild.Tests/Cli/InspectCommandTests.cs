@@ -19,9 +19,8 @@ public sealed class InspectCommandTests
     {
         var line = output.Split('\n').Select(l => l.TrimEnd('\r')).SingleOrDefault(l => l.StartsWith($"  {op} ", StringComparison.Ordinal))
             ?? throw new AssertFailedException($"no row for {op} in:\n{output}");
-        var parts = line.Trim().Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
-        var rest = line.Trim()[parts[0].Length..].TrimStart();
-        var fields = rest.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+        // After the operator: two right-aligned counts, then the support text (which has spaces of its own).
+        var fields = line.Trim()[op.Length..].TrimStart().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
         return (int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), fields[1], fields[2].Trim());
     }
 
