@@ -655,6 +655,56 @@ public sealed partial class PackagedBuildTests
         }
     }
 
+    /// <summary>
+    /// README, "The quantbuild command as a .NET tool": the build package is not a tool package, QuantBuild.Tool
+    /// is; installed into a tool folder, `quantbuild --help` lists every verb and `inspect` reads a real model.
+    /// </summary>
+    [TestMethod]
+    public void ToolPackageInstallsAsADotnetToolThatDescribesAModel()
+    {
+        var repo = FindRepositoryRoot();
+        var feed = Path.Combine(s_root, "tool-feed");
+        Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Cli/QuantBuild.Cli.csproj"), "-c", "Release", "-o", feed, "--nologo").AssertSucceeded("tool pack");
+        var version = File.ReadAllText(Path.Combine(feed, "QuantBuild.Tool.version")).Trim();
+        Assert.IsTrue(File.Exists(Path.Combine(feed, $"QuantBuild.Tool.{version}.nupkg")), version);
+
+        // `dotnet tool install --add-source` is refused under package source mapping, which the consumers'
+        // NuGet.config in s_root (and a user's machine config) may use: install from a folder outside
+        // s_root whose config has only the local feeds and no mapping.
+        var installRoot = Path.Combine(Path.GetTempPath(), "qb-tool-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(installRoot);
+        try
+        {
+            File.WriteAllText(Path.Combine(installRoot, "NuGet.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources><clear /><add key="tool-feed" value="{feed}" /></packageSources>
+                  <packageSourceMapping><clear /></packageSourceMapping>
+                </configuration>
+                """);
+            var tools = Path.Combine(installRoot, "tools");
+            // The build package, under the name one would guess, is refused as a tool.
+            var buildPackage = Run(installRoot, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", Path.GetDirectoryName(s_package)!, "quantbuild", "--version", s_version);
+            Assert.AreNotEqual(0, buildPackage.ExitCode, buildPackage.Output);
+            StringAssert.Contains(buildPackage.Output, "not a .NET tool");
+
+            Run(installRoot, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", feed, "QuantBuild.Tool", "--version", version).AssertSucceeded("tool install");
+            var quantbuild = Path.Combine(tools, OperatingSystem.IsWindows() ? "quantbuild.exe" : "quantbuild");
+            var help = Run(installRoot, quantbuild, "--help");
+            help.AssertSucceeded("quantbuild --help");
+            foreach (var verb in new[] { "inspect <MODEL.onnx>", "quantize <MODEL.onnx>", "run <MODEL.onnx>", "build " })
+                StringAssert.Contains(help.Output, verb);
+            var inspect = Run(installRoot, quantbuild, "inspect", Path.Combine(repo, "samples", "MnistDigits", "Models", "mnist.onnx"));
+            inspect.AssertSucceeded("quantbuild inspect");
+            StringAssert.Contains(inspect.Output, "input: float[N,1,28,28]");
+            StringAssert.Contains(inspect.Output, "logits: float[N,10]");
+        }
+        finally
+        {
+            try { Directory.Delete(installRoot, recursive: true); } catch (IOException) { }
+        }
+    }
+
     [TestMethod]
     public void DesignTimeBuildSucceedsWithAMissingModelWhileARealBuildReportsIt()
     {
