@@ -105,6 +105,8 @@ public static class InspectCommand
         if (note is not null) output.WriteLine(note);
 
         string List(string kind) => string.Join(", ", ops.Where(o => support[o] == kind));
+        if (inFile.ContainsKey("QuantizeLinear") || inFile.ContainsKey("DequantizeLinear"))
+            output.WriteLine("quantized (QDQ) model: `quantbuild run MODEL --int` runs it in the integer runtime; quantize and the build take the float model");
         if (unsupported.Count > 0)
             output.WriteLine($"not supported: {List(Unsupported)} — QuantBuild's engine cannot run these, so run and quantize fail with QB2001");
         else

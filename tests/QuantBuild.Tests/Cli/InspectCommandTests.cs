@@ -88,6 +88,26 @@ public sealed class InspectCommandTests
         StringAssert.Contains(r.Out, "not supported: com.example.Mystery");
     }
 
+    /// <summary>A file `quantize` wrote: its Q/DQ pairs are not float-engine operators, and inspect says which verb takes it.</summary>
+    [TestMethod]
+    public void AQuantizedModelIsRecognisedAsQdq()
+    {
+        using var temp = new TempFolder();
+        var model = temp.File("mnist.onnx");
+        File.Copy(QuantizeTestData.MnistModel, model);
+        QuantizeTestData.WriteMnistCalibration(temp.Path, 8);
+        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "outputs": { "csharp": false } }""");
+        var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
+        Assert.AreEqual(0, quantize.Exit, quantize.Err);
+
+        var r = CliHarness.Cli("inspect", temp.File("out", "mnist.quant.onnx"));
+        Assert.AreEqual(ExitCodes.Success, r.Exit, r.Err);
+        StringAssert.Contains(r.Out, "  input: float[N,1,28,28]");
+        Assert.IsTrue(Row(r.Out, "QuantizeLinear").File > 0, r.Out);
+        Assert.AreEqual((2, "-", InspectCommand.Integer), Row(r.Out, "Conv"));
+        StringAssert.Contains(r.Out, "quantized (QDQ) model: `quantbuild run MODEL --int`");
+    }
+
     [TestMethod]
     public void BadPathsAndFilesAreCleanQbErrors()
     {
