@@ -93,10 +93,7 @@ public sealed class InspectCommandTests
     public void AQuantizedModelIsRecognisedAsQdq()
     {
         using var temp = new TempFolder();
-        var model = temp.File("mnist.onnx");
-        File.Copy(QuantizeTestData.MnistModel, model);
-        QuantizeTestData.WriteMnistCalibration(temp.Path, 8);
-        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "outputs": { "csharp": false } }""");
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 8, """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "outputs": { "csharp": false } }""");
         var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);
 
