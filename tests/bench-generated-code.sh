@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${1:-ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128}"
 bits_list="${2:-8,4}"
-[ -f "$root/artifacts/packages/QuantBuild.0.1.0.nupkg" ] || { echo "error: run bash build/pack.sh first" >&2; exit 1; }
+version="$(bash "$root/build/package-version.sh")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export NUGET_PACKAGES="$work/packages"
@@ -48,7 +48,7 @@ PY
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><RootNamespace>Bench</RootNamespace><Nullable>disable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
   <ItemGroup>
-    <PackageReference Include="QuantBuild" Version="0.1.0" />
+    <PackageReference Include="QuantBuild" Version="$version" />
     <PackageReference Include="Microsoft.ML.OnnxRuntime" Version="1.32.0" />
     <QuantizedModel Include="Models/Model.onnx" />
   </ItemGroup>

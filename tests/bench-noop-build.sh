@@ -8,10 +8,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-7}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+version="$(bash "$root/build/package-version.sh")"
 export NUGET_PACKAGES="$root/.assets/nuget-samples"
 export MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
-rm -rf "$NUGET_PACKAGES/quantbuild"
-cp "$root/samples/Directory.Build.props" "$root/samples/Directory.Build.targets" "$work/"
+printf '<Project />\n' > "$work/Directory.Build.props"; printf '<Project />\n' > "$work/Directory.Build.targets"
 sed "s#../artifacts/packages#$root/artifacts/packages#" "$root/samples/NuGet.config" > "$work/NuGet.config"
 for variant in with without; do
   mkdir -p "$work/$variant/Models"
@@ -22,7 +22,7 @@ for variant in with without; do
   cat > "$work/$variant/App.csproj" <<PROJ
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageReference Include="QuantBuild" Version="0.1.0" />$item</ItemGroup>
+  <ItemGroup><PackageReference Include="QuantBuild" Version="$version" />$item</ItemGroup>
 </Project>
 PROJ
   echo 'System.Console.WriteLine("hello");' > "$work/$variant/Program.cs"

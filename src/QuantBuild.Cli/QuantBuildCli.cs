@@ -50,12 +50,18 @@ public static class QuantBuildCli
         }
     }
 
-    /// <summary>The root command with every verb (run, quantize, build).</summary>
+    /// <summary>The root command with every verb (inspect, quantize, run, build).</summary>
     public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
-        var root = new RootCommand("QuantBuild: quantize ONNX models to int8/int4 (a QDQ .onnx for ONNX Runtime and C# with an integer-only runtime), run models in the float engine or the integer runtime, and serve the MSBuild task.");
-        root.Subcommands.Add(RunCommand.Create(output, error ?? Console.Error));
+        var root = new RootCommand(
+            "QuantBuild: quantize ONNX models to int8/int4 at build time. " +
+            "'inspect' describes a model (input/output names and shapes, operators, what has no integer kernel); " +
+            "'quantize' calibrates and writes a QDQ .onnx for ONNX Runtime, C# with an integer-only runtime and a JSON report; " +
+            "'run' runs a model in the float engine, or a .quant.onnx in the integer runtime (--int); " +
+            "'build' is the MSBuild task's entry point (a manifest of models).");
+        root.Subcommands.Add(InspectCommand.Create(output));
         root.Subcommands.Add(QuantizeCommand.Create(output, error ?? Console.Error));
+        root.Subcommands.Add(RunCommand.Create(output, error ?? Console.Error));
         root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
         return root;
     }

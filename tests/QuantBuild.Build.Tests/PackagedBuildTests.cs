@@ -19,6 +19,7 @@ public sealed partial class PackagedBuildTests
     private static string s_fakeTool = "";
     private static string s_version = "";
     private static string s_package = "";
+    private static string s_packOutput = "";
 
     [ClassInitialize]
     public static void PackAndBuildFakeTool(TestContext _)
@@ -29,9 +30,13 @@ public sealed partial class PackagedBuildTests
         var feed = Path.Combine(s_root, "feed");
 
         // Release: the configuration CI builds, so packing finds the CLI already compiled.
-        Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Package/QuantBuild.Package.csproj"), "-c", "Release", "-o", feed, "--nologo").AssertSucceeded("pack");
+        var pack = Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Package/QuantBuild.Package.csproj"), "-c", "Release", "-o", feed, "--nologo");
+        pack.AssertSucceeded("pack");
+        s_packOutput = pack.Output;
         s_package = Directory.GetFiles(feed, "QuantBuild.*.nupkg").Single();
         s_version = Path.GetFileNameWithoutExtension(s_package)["QuantBuild.".Length..];
+        // What the samples and scripts read instead of a pinned version.
+        Assert.AreEqual(s_version, File.ReadAllText(Path.Combine(feed, "QuantBuild.version")).Trim());
 
         var fakeArtifacts = Path.Combine(s_root, "fake-tool");
         Run(repo, "dotnet", "build", Path.Combine(repo, "tests/QuantBuild.Build.Tests/Assets/FakeQuantBuild/FakeQuantBuild.csproj"),
@@ -586,6 +591,118 @@ public sealed partial class PackagedBuildTests
         StringAssert.Contains(text, "<developmentDependency>true</developmentDependency>");
         StringAssert.Contains(text, "<readme>README.md</readme>");
         Assert.IsFalse(text.Contains("<dependency ", StringComparison.Ordinal), text);
+    }
+
+    /// <summary>The package explains itself: license, icon, readme, URLs and release notes, and packing warns about none of them.</summary>
+    [TestMethod]
+    public void PackageCarriesLicenseIconReadmeAndReleaseNotesAndPacksWithoutWarnings()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(s_package);
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+        foreach (var expected in new[] { "README.md", "LICENSE", "icon.png" })
+            CollectionAssert.Contains(entries, expected);
+        using (var icon = zip.GetEntry("icon.png")!.Open())
+        {
+            var header = new byte[24];
+            icon.ReadExactly(header);
+            CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, header[..8], "PNG signature");
+            Assert.AreEqual(128, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(16)), "icon width");
+            Assert.AreEqual(128, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(20)), "icon height");
+        }
+        using (var license = new StreamReader(zip.GetEntry("LICENSE")!.Open()))
+            StringAssert.Contains(license.ReadToEnd(), "QuantBuild contributors");
+
+        using var nuspec = new StreamReader(zip.GetEntry("QuantBuild.nuspec")!.Open());
+        var text = nuspec.ReadToEnd();
+        foreach (var expected in new[] { "<license type=\"expression\">MIT</license>", "<icon>icon.png</icon>", "<readme>README.md</readme>",
+                     "<projectUrl>https://", "<repository type=\"git\" url=\"https://", "<releaseNotes>", "## 0.1.x" })
+            StringAssert.Contains(text, expected);
+
+        var warnings = s_packOutput.Split('\n').Where(l => l.Contains("warning", StringComparison.OrdinalIgnoreCase) || l.Contains("missing a readme", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.AreEqual(0, warnings.Count, "pack printed:\n" + string.Join("\n", warnings));
+    }
+
+    /// <summary>
+    /// docs/msbuild.md, "Package version": a pack from a development tree is the release version plus
+    /// -dev-&lt;12 hex&gt;, the start of the SHA-256 of the inputs list, and that list holds every file of the
+    /// package with the SHA-256 of exactly the bytes the package holds. So a package whose contents differ
+    /// has another version, and a NuGet cache cannot serve an older pack under the new one's version.
+    /// </summary>
+    [TestMethod]
+    public void PackageVersionIsAHashOverEveryPackagedFile()
+    {
+        var repo = FindRepositoryRoot();
+        var release = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(repo, "Directory.Build.props")),
+            "<QuantBuildVersion>([^<]+)</QuantBuildVersion>").Groups[1].Value;
+        var match = System.Text.RegularExpressions.Regex.Match(s_version, "^" + System.Text.RegularExpressions.Regex.Escape(release) + "-dev-([0-9a-f]{12})$");
+        Assert.IsTrue(match.Success, $"version {s_version} is not {release}-dev-<12 hex>");
+
+        var inputsFile = Path.Combine(repo, "src/QuantBuild.Package/obj/Release/QuantBuild.package-inputs.txt");
+        var inputs = File.ReadAllBytes(inputsFile);
+        Assert.AreEqual(match.Groups[1].Value, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(inputs))[..12]);
+
+        var lines = Encoding.UTF8.GetString(inputs).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r'))
+            .Select(l => l.TrimStart('/')).ToHashSet(StringComparer.Ordinal);
+        using var zip = System.IO.Compression.ZipFile.OpenRead(s_package);
+        var contents = zip.Entries.Where(e => !e.FullName.EndsWith(".nuspec", StringComparison.Ordinal) && !e.FullName.StartsWith("_rels/", StringComparison.Ordinal)
+            && !e.FullName.StartsWith("package/", StringComparison.Ordinal) && e.FullName != "[Content_Types].xml").ToList();
+        Assert.IsTrue(contents.Count > 10, string.Join(", ", contents.Select(e => e.FullName)));
+        foreach (var entry in contents)
+        {
+            using var stream = entry.Open();
+            var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
+            Assert.IsTrue(lines.Contains($"{entry.FullName} {hash}"), $"{entry.FullName} ({hash}) is not in {inputsFile}");
+        }
+    }
+
+    /// <summary>
+    /// README, "The quantbuild command as a .NET tool": the build package is not a tool package, QuantBuild.Tool
+    /// is; installed into a tool folder, `quantbuild --help` lists every verb and `inspect` reads a real model.
+    /// </summary>
+    [TestMethod]
+    public void ToolPackageInstallsAsADotnetToolThatDescribesAModel()
+    {
+        var repo = FindRepositoryRoot();
+        var feed = Path.Combine(s_root, "tool-feed");
+        Run(repo, "dotnet", "pack", Path.Combine(repo, "src/QuantBuild.Cli/QuantBuild.Cli.csproj"), "-c", "Release", "-o", feed, "--nologo").AssertSucceeded("tool pack");
+        var version = File.ReadAllText(Path.Combine(feed, "QuantBuild.Tool.version")).Trim();
+        Assert.IsTrue(File.Exists(Path.Combine(feed, $"QuantBuild.Tool.{version}.nupkg")), version);
+
+        // `dotnet tool install --add-source` is refused under package source mapping, which the consumers'
+        // NuGet.config in s_root (and a user's machine config) may use: install from a folder outside
+        // s_root whose config has only the local feeds and no mapping.
+        var installRoot = Path.Combine(Path.GetTempPath(), "qb-tool-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(installRoot);
+        try
+        {
+            File.WriteAllText(Path.Combine(installRoot, "NuGet.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources><clear /><add key="tool-feed" value="{feed}" /></packageSources>
+                  <packageSourceMapping><clear /></packageSourceMapping>
+                </configuration>
+                """);
+            var tools = Path.Combine(installRoot, "tools");
+            // The build package, under the name one would guess, is refused as a tool.
+            var buildPackage = Run(installRoot, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", Path.GetDirectoryName(s_package)!, "quantbuild", "--version", s_version);
+            Assert.AreNotEqual(0, buildPackage.ExitCode, buildPackage.Output);
+            StringAssert.Contains(buildPackage.Output, "not a .NET tool");
+
+            Run(installRoot, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", feed, "QuantBuild.Tool", "--version", version).AssertSucceeded("tool install");
+            var quantbuild = Path.Combine(tools, OperatingSystem.IsWindows() ? "quantbuild.exe" : "quantbuild");
+            var help = Run(installRoot, quantbuild, "--help");
+            help.AssertSucceeded("quantbuild --help");
+            foreach (var verb in new[] { "inspect <MODEL.onnx>", "quantize <MODEL.onnx>", "run <MODEL.onnx>", "build " })
+                StringAssert.Contains(help.Output, verb);
+            var inspect = Run(installRoot, quantbuild, "inspect", Path.Combine(repo, "samples", "MnistDigits", "Models", "mnist.onnx"));
+            inspect.AssertSucceeded("quantbuild inspect");
+            StringAssert.Contains(inspect.Output, "input: float[N,1,28,28]");
+            StringAssert.Contains(inspect.Output, "logits: float[N,10]");
+        }
+        finally
+        {
+            try { Directory.Delete(installRoot, recursive: true); } catch (IOException) { }
+        }
     }
 
     [TestMethod]

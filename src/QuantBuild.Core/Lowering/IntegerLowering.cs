@@ -24,6 +24,22 @@ public static class IntegerLowering
     /// </param>
     public static IntegerPlan Lower(QuantizedModel model, IReadOnlyDictionary<string, int[]>? inputShapes = null) => new Lowerer(model, inputShapes).Run();
 
+    /// <summary>
+    /// Op types with an integer kernel (or an integer view) in QuantBuild.Runtime. A node of any other
+    /// type always runs as a float step; a node of one of these still may, for its attributes, ranks or
+    /// unquantized inputs (the report says why). <c>TryLower</c> refuses every other type through this set, so
+    /// a new case in its switch needs its op type here.
+    /// </summary>
+    public static readonly IReadOnlySet<string> IntegerOpTypes = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "Conv", "Gemm", "MatMul", "Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh",
+        "MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+        "Dropout", "Transpose", "Softmax", "Concat", "Add", "Sub", "Mul", "Div", "Max",
+    };
+
+    /// <summary>Whether a node of this op type can have an integer kernel (see <see cref="IntegerOpTypes"/>).</summary>
+    public static bool HasIntegerKernel(string domain, string opType) => domain is "" or "ai.onnx" && IntegerOpTypes.Contains(opType);
+
     private sealed class Lowerer
     {
         private readonly QuantizedModel _model;
@@ -245,6 +261,7 @@ public static class IntegerLowering
             // fused step writes the activation's output (the pipeline drops the inner value's quantization).
             bool fusesActivation = node.OpType is "Conv" or "Gemm" or "MatMul" && node.Outputs.Count == 1 && FusibleActivation(node.Outputs[0]) is not null;
             if (!fusesActivation && node.Outputs.Where(o => o.Length > 0).Any(o => !IsInt8(o) && IsFloatValue(o))) return "an output is not quantized";
+            if (!HasIntegerKernel(node.Domain, node.OpType)) return $"no integer kernel for {node.OpType}";
             switch (node.OpType)
             {
                 case "Conv": return LowerConv(node);

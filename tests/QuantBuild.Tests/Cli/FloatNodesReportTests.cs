@@ -13,10 +13,7 @@ public sealed class FloatNodesReportTests
     public void ReportListsTheFloatStepsOfTheGeneratedCode()
     {
         using var temp = new TempFolder();
-        var model = temp.File("mnist.onnx");
-        File.Copy(QuantizeTestData.MnistModel, model);
-        QuantizeTestData.WriteMnistCalibration(temp.Path, 8);
-        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "layers": { "conv1": { "skip": true } } }""");
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 8, """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "layers": { "conv1": { "skip": true } } }""");
         QuantizeJob.Run(new QuantizeRequest(model, temp.File("mnist.quant.json"), temp.File("out"), "mnist"), 1, TextWriter.Null);
         using var report = JsonDocument.Parse(File.ReadAllText(temp.File("out", "mnist.report.json")));
         var generated = report.RootElement.GetProperty("generatedCode");

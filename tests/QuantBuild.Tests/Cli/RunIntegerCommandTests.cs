@@ -21,10 +21,7 @@ public sealed class RunIntegerCommandTests
     public void QuantizeThenRunIntMatchesTheIntegerRunnerAndKeepsAccuracy()
     {
         using var temp = new TempFolder();
-        var model = temp.File("mnist.onnx");
-        File.Copy(QuantizeTestData.MnistModel, model);
-        QuantizeTestData.WriteMnistCalibration(temp.Path, 100);
-        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 100, """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
 
         var quantize = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(0, quantize.Exit, quantize.Err);

@@ -122,10 +122,7 @@ public sealed class EptqTests
     public void CliQuantizesMnistWithEptqDeterministicallyAcrossThreadCountsAndLowersTheDistillationLoss()
     {
         using var temp = new TempFolder();
-        var model = temp.File("mnist.onnx");
-        File.Copy(QuantizeTestData.MnistModel, model);
-        QuantizeTestData.WriteMnistCalibration(temp.Path, 16);
-        File.WriteAllText(temp.File("mnist.quant.json"), """
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 16, """
             { "weights": { "method": "eptq", "bits": 4 },
               "calibration": { "inputs": { "input": "calib/*.npy" } },
               "eptq": { "iterations": 40, "samples": 16, "batchSize": 8, "hessianSamples": 4, "hessianProbes": 12 } }

@@ -282,10 +282,7 @@ public sealed class MultipointTests
     public void MnistMultipointThroughTheCliRunsInIntegersAgreesWithOnnxRuntimeAndReportsTheOverhead()
     {
         using var temp = new TempFolder();
-        var model = temp.File("mnist.onnx");
-        File.Copy(QuantizeTestData.MnistModel, model);
-        QuantizeTestData.WriteMnistCalibration(temp.Path, 32);
-        File.WriteAllText(temp.File("mnist.quant.json"), """
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 32, """
             { "weights": { "method": "multipoint", "bits": 3, "multipoint": { "extraPoints": 0.5, "maxPoints": 3, "samples": 8 } },
               "calibration": { "inputs": { "input": "calib/*.npy" } } }
             """);

@@ -30,6 +30,19 @@ internal static class QuantizeTestData
         }
     }
 
+    /// <summary>
+    /// A quantize workspace in <paramref name="dir"/>: the real MNIST model as mnist.onnx, <paramref name="samples"/>
+    /// calibration digits in calib/ and <paramref name="sidecarJson"/> as mnist.quant.json. Returns the model's path.
+    /// </summary>
+    public static string MnistWorkspace(string dir, int samples, string sidecarJson)
+    {
+        var model = Path.Combine(dir, "mnist.onnx");
+        File.Copy(MnistModel, model);
+        WriteMnistCalibration(dir, samples);
+        File.WriteAllText(Path.Combine(dir, "mnist.quant.json"), sidecarJson);
+        return model;
+    }
+
     /// <summary>The 2,000 held-out digits as one [2000,1,28,28] file, and their labels.</summary>
     public static (string File, byte[] Labels) WriteHeldOut(string dir)
     {
