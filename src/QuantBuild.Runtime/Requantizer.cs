@@ -87,6 +87,7 @@ namespace QuantBuild.Runtime
         /// addend wraps modulo 2^32 as in the scalar form). Vectorized for single rounding; bit-identical to
         /// <see cref="Apply(int, int)"/>, which stays the definition.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         public void ApplyRow(ReadOnlySpan<int> accumulators, int addend, int channel, Span<sbyte> output)
         {
             if (output.Length < accumulators.Length)
@@ -109,6 +110,7 @@ namespace QuantBuild.Runtime
 
 #if NET8_0_OR_GREATER
         /// <summary>The vector body of <see cref="ApplyRow"/>: whole groups of 16 values (AVX2, or four 128-bit vectors on SSE4.1 and Arm64); returns how many it wrote.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private int ApplyRowVector(ReadOnlySpan<int> accumulators, int addend, in SingleRoundingVector.Constants constants, Span<sbyte> output)
         {
             ref int source = ref MemoryMarshal.GetReference(accumulators);

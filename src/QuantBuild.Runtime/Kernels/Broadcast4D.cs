@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace QuantBuild.Runtime
 {
@@ -129,6 +130,7 @@ namespace QuantBuild.Runtime
     /// <summary>Walks a prepared broadcast and applies an operator; no allocation.</summary>
     public static class BroadcastDriver
     {
+        [MethodImpl(KernelJit.Optimize)]
         public static void Run<TOperator>(Broadcast4D shape, ref TOperator op, ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
             where TOperator : struct, IBinaryInt8Operator
         {

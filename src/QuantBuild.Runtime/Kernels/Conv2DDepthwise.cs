@@ -202,6 +202,7 @@ namespace QuantBuild.Runtime
             }
         }
 
+        [MethodImpl(KernelJit.Optimize)]
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
         {
             Conv2DGeometry g = geometry;
@@ -248,6 +249,7 @@ namespace QuantBuild.Runtime
         /// Output row oy is acc[oy·phaseColumns ..][..OutWidth]: the flat run is requantized in one call (the few columns
         /// past each row cost less than a call per row) and the rows are copied out.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void Requantize(Span<int> acc, int oc, Span<sbyte> output)
         {
             Conv2DGeometry g = geometry;
@@ -270,6 +272,7 @@ namespace QuantBuild.Runtime
         /// Writes d = x − z_x of every input cell an output reads into its phase cell: padded (r, c) = (iy + padTop,
         /// ix + padLeft) goes to phase (r mod sh, c mod sw) at (r / sh, c / sw). Padding cells are never written.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void FillPlane(ReadOnlySpan<sbyte> input)
         {
             Conv2DGeometry g = geometry;
@@ -370,6 +373,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>acc[q] = Σ over the live taps of w·d[offset + q], whole 16-wide blocks over the flat index.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void SumTaps(int live, Span<int> acc)
         {
             int blocks = acc.Length;
@@ -411,6 +415,7 @@ namespace QuantBuild.Runtime
         /// 8–11 (low) and 4–7 and 12–15 (high) — the unpack works within 128-bit halves — so the sums are put back in
         /// order once per block. Two blocks per pass share each pair's weight broadcast.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void SumTapPairsAvx2(int live, Span<int> acc)
         {
             int pairs = PairTaps(live);
@@ -460,6 +465,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>The same pairs in 128-bit vectors (x64 without AVX2): unpack low/high are positions 0–3 and 4–7.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void SumTapPairsSse2(int live, Span<int> acc)
         {
             int pairs = PairTaps(live);
@@ -489,6 +495,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>Arm64: SMLAL/SMLAL2 multiply each tap's int16 differences by w and accumulate into int32.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void SumTapsAdvSimd(int live, Span<int> acc)
         {
             ref short d = ref plane[0];

@@ -249,6 +249,7 @@ namespace QuantBuild.Runtime
             get { return Conv2DDepthwise.Path; }
         }
 
+        [MethodImpl(KernelJit.Optimize)]
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
         {
             if (useWideAccumulator)
@@ -426,6 +427,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>Requantized codes into <paramref name="output"/>, or raw accumulators into <paramref name="rawSums"/> when that is not empty.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums)
         {
             Conv2DGeometry g = geometry;
@@ -463,6 +465,7 @@ namespace QuantBuild.Runtime
         /// taps and output row, each tap's codes are first gathered into a contiguous lane (a vector copy when the
         /// column stride is 1 or 2), then the four lanes are interleaved into the packed layout.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void Pack(ReadOnlySpan<sbyte> groupInput, int start, int count)
         {
             Conv2DGeometry g = geometry;
@@ -503,6 +506,7 @@ namespace QuantBuild.Runtime
         /// across rows. The run is copied at once; rows outside the input and the few columns per row that the
         /// column offset pushes past a row's edge are then set to the padding code.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void GatherContiguousLane(ReadOnlySpan<sbyte> groupInput, int k, int start, Span<byte> lane)
         {
             Conv2DGeometry g = geometry;
@@ -554,6 +558,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>lane[i] = code + 128 of tap k at output (oy, ox + i), the padding code outside the input; 0 past the fan-in.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void GatherLane(ReadOnlySpan<sbyte> groupInput, int k, int oy, int ox, Span<byte> lane)
         {
             Conv2DGeometry g = geometry;
@@ -649,6 +654,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>packed[4i + j] = lanes[j·laneStride + i] for i &lt; run: four taps' lanes into the [position][k % 4] layout.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private static void Interleave(byte[] lanes, int laneStride, int run, Span<byte> packed)
         {
             ref byte l0 = ref lanes[0];
@@ -698,6 +704,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>Output channels [oc, oc + channels) (channels = 4 or 1) over the packed chunk, then requantization.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void ComputeTiles(ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums, int n, int oc, int channels, int start, int count)
         {
             Conv2DGeometry g = geometry;
@@ -1040,6 +1047,7 @@ namespace QuantBuild.Runtime
         /// The AVX2 sums of filters [oc, oc + channels) over the whole chunk into <see cref="chunkRows"/>: the dot
         /// product (VNNI, or pair sums over the weights as given or pair-fitted plus residuals) is chosen once.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void ChunkAvx2(ReadOnlySpan<sbyte> weights, int oc, int channels, int count)
         {
             int fanIn = geometry.FanIn;
@@ -1071,6 +1079,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>The AVX2 4 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void Tile4Avx2<TDot>(int count, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, bool withResiduals)
             where TDot : struct, IByteDot
         {
@@ -1139,6 +1148,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>The AVX2 1 × 16 tile with the u8·s8 dot product <typeparamref name="TDot"/>.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void Tile1Avx2<TDot>(int count, ref byte w, int[] tails, int oc, bool withResiduals)
             where TDot : struct, IByteDot
         {

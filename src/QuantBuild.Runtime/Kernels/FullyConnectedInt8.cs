@@ -75,6 +75,7 @@ namespace QuantBuild.Runtime
             get { return reference.UsesInt64Accumulator; }
         }
 
+        [MethodImpl(KernelJit.Optimize)]
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
         {
             if (reference.UsesInt64Accumulator)
@@ -116,6 +117,7 @@ namespace QuantBuild.Runtime
 
 #if NET8_0_OR_GREATER
         /// <summary>One input row: widen it once, then units four at a time over whole 16-feature blocks, the tail in scalar.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void EvalRowAvx2(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> weights, Span<sbyte> output, ChannelRequantizer requantizer)
         {
             int n = x.Length;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 #if NET8_0_OR_GREATER
 using System.Runtime.Intrinsics;
@@ -66,6 +67,7 @@ namespace QuantBuild.Runtime
         /// Σ codes, exactly: on x64 vpsadbw sums eight (code + 128) bytes per 64-bit lane, elsewhere 128-bit vectors widen
         /// (code + 128) to 32-bit lanes; 128 per code is taken off at the end. The tail is a plain loop.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private static long Sum(ReadOnlySpan<sbyte> values)
         {
             long sum = 0;

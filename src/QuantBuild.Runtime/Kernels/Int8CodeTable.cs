@@ -112,6 +112,7 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>output[i] = table[input[i]] for i &lt; input.Length.</summary>
+        [MethodImpl(KernelJit.Optimize)]
         public void Map(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             if (output.Length < input.Length)

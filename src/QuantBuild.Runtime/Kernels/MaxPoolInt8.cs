@@ -63,6 +63,7 @@ namespace QuantBuild.Runtime
         /// Separable: the window's rows are reduced into one row with vector byte max, then each output takes the
         /// max of its columns; the rescale is a code table over the output row.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         public void Eval(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             Pool2DGeometry g = geometry;
@@ -176,6 +177,7 @@ namespace QuantBuild.Runtime
         /// over the whole plane gives its outputs, and one table pass rescales them. No call or span per output row, which
         /// on 8-wide rows cost more than the maxima.
         /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
         private void EvalTwoByTwo(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             Pool2DGeometry g = geometry;
