@@ -25,8 +25,7 @@ namespace QuantBuild.Runtime
             int clampMax,
             Int8CodeMap then)
         {
-            unpacked = new sbyte[CheckedGeometry(geometry).WeightLength];
-            BitPacking.UnpackInt4(packedWeights, 0, unpacked);
+            unpacked = Unpack(geometry, packedWeights);
             inner = new Conv2DInt8(geometry, input, weightScales, output, unpacked, bias, clampMin, clampMax, then);
         }
 
@@ -41,19 +40,21 @@ namespace QuantBuild.Runtime
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.SingleRounding)
         {
-            unpacked = new sbyte[CheckedGeometry(geometry).WeightLength];
-            BitPacking.UnpackInt4(packedWeights, 0, unpacked);
+            unpacked = Unpack(geometry, packedWeights);
             inner = new Conv2DInt8(geometry, input, weightScales, output, unpacked, bias, clampMin, clampMax, rounding);
         }
 
-        private static Conv2DGeometry CheckedGeometry(Conv2DGeometry geometry)
+        /// <summary>The int4 codes as int8, in a buffer sized at prepare time.</summary>
+        private static sbyte[] Unpack(Conv2DGeometry geometry, ReadOnlySpan<byte> packedWeights)
         {
             if (geometry == null)
             {
                 throw new ArgumentNullException(nameof(geometry));
             }
 
-            return geometry;
+            var codes = new sbyte[geometry.WeightLength];
+            BitPacking.UnpackInt4(packedWeights, 0, codes);
+            return codes;
         }
 
         public bool UsesInt64Accumulator
