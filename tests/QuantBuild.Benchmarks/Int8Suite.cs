@@ -51,7 +51,7 @@ static class Int8Suite
 
         var table = new StringBuilder();
         // Minimums beside the medians: on a shared, loaded machine the fastest run is the steadier comparison.
-        table.AppendLine("| model | weights | QDQ codes | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps | arena bytes | heap bytes at construction |");
+        table.AppendLine("| model | weights | QDQ codes | ours int ms | ORT QDQ ms | ORT fp32 ms | ours/ORT-QDQ | ours/ORT-fp32 | ours min ms | ORT QDQ min ms | min ratio | weight bytes fp32 | weight bytes quantized | QDQ file bytes | float steps | arena bytes | heap bytes building kernels |");
         table.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             table.AppendLine(r.Error is not null
@@ -59,6 +59,7 @@ static class Int8Suite
                 : $"| {r.Model} | W{r.Bits}A8 | {r.QdqType} | {r.OursMs:0.000} | {r.OrtQdqMs:0.000} | {r.OrtFp32Ms:0.000} | {r.OursMs / r.OrtQdqMs:0.00}x | {r.OursMs / r.OrtFp32Ms:0.00}x | {r.OursMinMs:0.000} | {r.OrtQdqMinMs:0.000} | {r.OursMinMs / r.OrtQdqMinMs:0.00}x | {r.Fp32WeightBytes:N0} | {r.QuantWeightBytes:N0} | {r.QdqFileBytes:N0} | {r.FloatSteps} | {r.ArenaBytes:N0} | {r.HeapBytes:N0} |");
         Console.WriteLine($"int8 inference on {CpuDescription.Current}, ONNX Runtime {OrtOracle.Version}, 1 thread each, warmup {options.Warmup}, {options.Iters} iterations, median; calibration = the model's own input cases (in-sample):\n");
         Console.Write(table);
+        Console.WriteLine($"\nconvolution scratch shared per thread after every model above ran: {QuantBuild.Runtime.Conv2DInt8.SharedScratchBytes:N0} bytes (held once per thread, not per model or layer)");
         var outPath = options.OutPath ?? Path.Combine(root, "artifacts", "bench-int8.json");
         File.WriteAllText(outPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"\nwrote {outPath}");

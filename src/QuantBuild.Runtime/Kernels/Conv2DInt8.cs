@@ -49,8 +49,11 @@ namespace QuantBuild.Runtime
         private readonly bool useWideAccumulator;
         private readonly bool singleInputChannel;
         private readonly int chunkPositions;
-        private readonly byte[] packed = new byte[0];
-        private readonly byte[] lanes = new byte[0];
+        /// <summary>Packed chunk and gathered lanes: <see cref="SharedScratch"/> buffers, taken at the start of each GEMM Eval.</summary>
+        private byte[] packed = new byte[0];
+        private byte[] lanes = new byte[0];
+        private readonly int packedLength;
+        private readonly int lanesLength;
         private readonly bool rowsAreContiguous;
         private readonly bool[] pairsFit = new bool[0];
 #if NET8_0_OR_GREATER
@@ -74,7 +77,8 @@ namespace QuantBuild.Runtime
         private readonly int[] accumulators;
 
         /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
-        private readonly int[] chunkRows = new int[0];
+        private int[] chunkRows = new int[0];
+        private readonly int chunkRowsLength;
 
         /// <summary>
         /// A convolution whose int8 output then goes through elementwise code maps (LeakyRelu, a clamp, a table):
@@ -196,17 +200,23 @@ namespace QuantBuild.Runtime
             int groupsOfFour = (fanIn + 3) / 4;
             int positions = Math.Max(TilePositions, ChunkBytes / (groupsOfFour * 4) / TilePositions * TilePositions);
             chunkPositions = Math.Min(RoundUp(outPlane, TilePositions), positions);
-            packed = new byte[groupsOfFour * 4 * chunkPositions];
-            lanes = new byte[4 * chunkPositions];
+            packedLength = groupsOfFour * 4 * chunkPositions;
+            lanesLength = 4 * chunkPositions;
             rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
             accumulators = new int[4 * TilePositions];
-            chunkRows = new int[4 * chunkPositions];
+            chunkRowsLength = 4 * chunkPositions;
         }
 #pragma warning restore CS8618
 
         public Conv2DGeometry Geometry
         {
             get { return geometry; }
+        }
+
+        /// <summary>Bytes of per-Eval scratch the convolutions share on the calling thread (<see cref="SharedScratch"/>), for memory reports.</summary>
+        public static long SharedScratchBytes
+        {
+            get { return SharedScratch.HeldBytes; }
         }
 
         public bool UsesInt64Accumulator
@@ -430,6 +440,9 @@ namespace QuantBuild.Runtime
         [MethodImpl(KernelJit.Optimize)]
         private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums)
         {
+            packed = SharedScratch.Bytes(0, packedLength);
+            lanes = SharedScratch.Bytes(1, lanesLength);
+            chunkRows = SharedScratch.Ints(chunkRowsLength);
             Conv2DGeometry g = geometry;
             int inPlane = g.InHeight * g.InWidth;
             int outPlane = g.OutHeight * g.OutWidth;
