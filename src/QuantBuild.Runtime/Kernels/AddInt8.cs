@@ -121,7 +121,7 @@ namespace QuantBuild.Runtime
                 for (int i = 0; i < codes.Length; i++)
                 {
                     long y = lowest + i;
-                    codes[i] = after[(byte)(sbyte)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y))];
+                    codes[i] = Output(y, clampMin, clampMax, after);
                 }
 
                 return new FoldedTables(a, b, codes, (int)(middle - lowest));
@@ -148,6 +148,12 @@ namespace QuantBuild.Runtime
 
                 return max;
             }
+        }
+
+        /// <summary>The code written for the rounded sum code <paramref name="y"/>: clamped, then through the fused activation.</summary>
+        private static sbyte Output(long y, int clampMin, int clampMax, sbyte[] after)
+        {
+            return after[(byte)(sbyte)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y))];
         }
 
         private static long[] Tabulate(QuantParams operand, QuantParams output)
@@ -254,7 +260,7 @@ namespace QuantBuild.Runtime
             public sbyte Invoke(int a, int b)
             {
                 long y = ((ScaledA[(byte)a] + ScaledB[(byte)b] + (1L << (LeftShift - 1))) >> LeftShift) + ZeroOut;
-                return After[(byte)(sbyte)(y < ClampMin ? ClampMin : (y > ClampMax ? ClampMax : y))];
+                return Output(y, ClampMin, ClampMax, After);
             }
         }
     }

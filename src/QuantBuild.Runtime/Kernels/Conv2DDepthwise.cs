@@ -43,6 +43,9 @@ namespace QuantBuild.Runtime
         private readonly int[] accumulators;
         private readonly sbyte[] requantized;
 
+        /// <summary>Code maps applied to each output plane after requantization (<see cref="Int8CodeMap.Identity"/>: none).</summary>
+        private readonly Int8CodeMap then;
+
         /// <summary>
         /// Output rows in bands [bandStarts[b], bandEnds[b]) whose rows read the same kernel rows: a kernel row that only
         /// meets padding for every row of a band adds 0 there and is skipped (on a 2-row plane a 5x5 kernel reads 3 of its
@@ -55,9 +58,6 @@ namespace QuantBuild.Runtime
 
         /// <summary>This band's taps with a non-zero weight: their offsets (from the band's first flat index) and weights, in kernel order.</summary>
         private readonly int[] liveOffsets;
-
-        /// <summary>Code maps applied to each output plane after requantization (set by <see cref="Conv2DInt8"/>).</summary>
-        internal Int8CodeMap Then = Int8CodeMap.Identity;
         private readonly int[] liveWeights;
 
         /// <summary>The live taps two by two for the x64 pair sums: both offsets and the two weights as int16 halves.</summary>
@@ -65,9 +65,10 @@ namespace QuantBuild.Runtime
         private readonly int[] pairSecond;
         private readonly int[] pairWeights;
 
-        public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint, int[] bias, ChannelRequantizer requantizer)
+        public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint, int[] bias, ChannelRequantizer requantizer, Int8CodeMap then)
         {
             this.geometry = geometry;
+            this.then = then;
             this.inputZeroPoint = inputZeroPoint;
             this.bias = bias;
             this.requantizer = requantizer;
@@ -240,7 +241,7 @@ namespace QuantBuild.Runtime
                     }
 
                     Requantize(acc, oc, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
-                    Then.MapInPlace(output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
+                    then.MapInPlace(output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
                 }
             }
         }

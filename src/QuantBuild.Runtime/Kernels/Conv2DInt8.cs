@@ -70,7 +70,7 @@ namespace QuantBuild.Runtime
         private readonly Conv2DDepthwise depthwise;
 
         /// <summary>Code maps applied to every output row after requantization (<see cref="Int8CodeMap.Identity"/>: none).</summary>
-        private readonly Int8CodeMap then = Int8CodeMap.Identity;
+        private readonly Int8CodeMap then;
         private readonly int[] tapRows;
         private readonly int[] tapColumns;
         private readonly int[] tapPlanes;
@@ -95,21 +95,10 @@ namespace QuantBuild.Runtime
             int clampMin,
             int clampMax,
             Int8CodeMap then)
-            : this(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, RoundingMode.SingleRounding)
+            : this(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, RoundingMode.SingleRounding, then)
         {
-            if (then == null)
-            {
-                throw new ArgumentNullException(nameof(then));
-            }
-
-            this.then = then;
-            if (singleInputChannel && !useWideAccumulator)
-            {
-                depthwise.Then = then;
-            }
         }
 
-#pragma warning disable CS8618 // depthwise: see its declaration
         public Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -120,7 +109,29 @@ namespace QuantBuild.Runtime
             int clampMin = sbyte.MinValue,
             int clampMax = sbyte.MaxValue,
             RoundingMode rounding = RoundingMode.SingleRounding)
+            : this(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, rounding, Int8CodeMap.Identity)
         {
+        }
+
+#pragma warning disable CS8618 // depthwise: see its declaration
+        private Conv2DInt8(
+            Conv2DGeometry geometry,
+            QuantParams input,
+            float[] weightScales,
+            QuantParams output,
+            ReadOnlySpan<sbyte> weights,
+            ReadOnlySpan<int> bias,
+            int clampMin,
+            int clampMax,
+            RoundingMode rounding,
+            Int8CodeMap then)
+        {
+            if (then == null)
+            {
+                throw new ArgumentNullException(nameof(then));
+            }
+
+            this.then = then;
             var reference = new Conv2DInt8Reference(geometry, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             this.geometry = geometry;
             requantizer = reference.Requantizer;
@@ -159,7 +170,7 @@ namespace QuantBuild.Runtime
 
             if (singleInputChannel)
             {
-                depthwise = new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer);
+                depthwise = new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer, then);
                 accumulators = new int[0];
                 return;
             }

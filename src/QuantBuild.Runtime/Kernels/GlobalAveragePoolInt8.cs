@@ -87,8 +87,8 @@ namespace QuantBuild.Runtime
             }
             else if (Vector128.IsHardwareAccelerated && values.Length >= 16)
             {
-                // Arm64 and x64 without AVX2: codes + 128 widened to 16 and then 32 bits; a 32-bit lane takes at most
-                // 510 a block, so blocks of up to 2^22 codes cannot overflow it.
+                // Arm64 and x64 without AVX2: codes + 128 widened to 16 and then 32 bits. A 32-bit lane gains at most
+                // 4·255 per 16 codes, so over a block of 2^22 codes it stays below 2^28 and the four lanes' sum below 2^30.
                 ref byte start = ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(values));
                 Vector128<byte> flip = Vector128.Create((byte)0x80);
                 int blocks = values.Length / 16 * 16;
@@ -103,7 +103,7 @@ namespace QuantBuild.Runtime
                         lanes += a + b;
                     }
 
-                    sum += (long)Vector128.Sum(lanes.AsUInt64() & Vector128.Create(0xFFFFFFFFUL)) + (long)Vector128.Sum(Vector128.ShiftRightLogical(lanes.AsUInt64(), 32));
+                    sum += Vector128.Sum(lanes);
                 }
 
                 sum -= 128L * i;

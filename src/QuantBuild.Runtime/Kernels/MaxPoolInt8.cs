@@ -42,16 +42,13 @@ namespace QuantBuild.Runtime
             }
 
             table = new Int8CodeTable(rescale.Apply);
-            columnMaxima = new sbyte[geometry.InWidth];
             pairsFromZero = geometry.KernelWidth == 2 && geometry.StrideWidth == 2 && geometry.DilationWidth == 1 && geometry.PadLeft == 0;
             pairsOnly = pairsFromZero && geometry.KernelHeight == 1 && geometry.StrideHeight == 1 && geometry.PadTop == 0 && geometry.PadBottom == 0
                 && geometry.InWidth == 2 * geometry.OutWidth && geometry.InHeight == geometry.OutHeight;
             twoByTwo = pairsFromZero && geometry.KernelHeight == 2 && geometry.StrideHeight == 2 && geometry.DilationHeight == 1
                 && geometry.PadTop == 0 && geometry.InWidth == 2 * geometry.OutWidth && geometry.InHeight >= 2 * geometry.OutHeight;
-            if (twoByTwo)
-            {
-                columnMaxima = new sbyte[geometry.OutHeight * geometry.InWidth];
-            }
+            // One input row of window maxima, or for 2×2 windows the row maxima of a whole plane.
+            columnMaxima = new sbyte[(twoByTwo ? geometry.OutHeight : 1) * geometry.InWidth];
         }
 
         public Pool2DGeometry Geometry
