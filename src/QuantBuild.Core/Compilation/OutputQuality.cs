@@ -53,8 +53,10 @@ public static class OutputQuality
         // The quantized model's graph still holds the float model unless EPTQ or bias correction rewrote its biases.
         var model = pipeline.Model;
         bool floatsChanged = model.BiasCorrections.Count > 0 || Quantization.Eptq.EptqOptimizer.Applies(model);
-        var calibration = CalibrationPlan.Resolve(model.Graph, settings);
-        var reference = floatsChanged ? QuantizationPipeline.PrepareReference(modelPath, settings, out calibration) : model.Graph;
+        ModelGraph reference;
+        CalibrationPlan calibration;
+        if (floatsChanged) reference = QuantizationPipeline.PrepareReference(modelPath, settings, out calibration);
+        else (reference, calibration) = (model.Graph, CalibrationPlan.Resolve(model.Graph, settings));
         var engine = new InferenceEngine(reference, engineOptions);
         var runner = new IntegerModelRunner(plan);
         var int8 = plan.Plan.Tensors.Where(t => t.Type == PlanElementType.Int8 && !t.IsConstant && t.ViewOf is null)

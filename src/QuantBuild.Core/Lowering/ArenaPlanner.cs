@@ -57,7 +57,7 @@ public static class ArenaPlanner
         })).ToArray();
         // The arena is one array: it must fit the memory ceiling (and 32-bit offsets) before it is laid out further.
         long limit = Math.Min(TensorLimits.Current.MaxTotalBytes, Array.MaxLength);
-        Dictionary<PlanTensor, int>? best = null;
+        Dictionary<PlanTensor, long>? best = null;
         long bestEnd = long.MaxValue;
         foreach (var order in orders)
         {
@@ -66,15 +66,14 @@ public static class ArenaPlanner
         }
         if (bestEnd > limit)
         {
-            // Placed as the first order does, for the message: the tensor that crosses the limit.
-            var (offsets, _) = Place(orders[0].Select(x => x.Tensor).ToList(), first, last);
-            var t = offsets.Where(kv => (long)kv.Value + AlignUp(kv.Key.ByteLength) > limit).OrderBy(kv => kv.Value).Select(kv => kv.Key).First();
+            // The smallest layout still crosses the limit: name the first tensor it places past it.
+            var (t, offset) = best!.Where(kv => kv.Value + AlignUp(kv.Key.ByteLength) > limit).OrderBy(kv => kv.Value).First();
             var writer = plan.Steps.FirstOrDefault(s => s.Outputs.Contains(t));
             throw new QuantBuildException(DiagnosticCodes.TensorTooLarge,
-                $"the integer plan's arena reaches {TensorLimits.Bytes((long)offsets[t] + AlignUp(t.ByteLength))} with '{t.Name}' [{string.Join(",", t.Shape)}], more than the limit of " +
+                $"the integer plan's arena reaches {TensorLimits.Bytes(offset + AlignUp(t.ByteLength))} with '{t.Name}' [{string.Join(",", t.Shape)}], more than the limit of " +
                 $"{TensorLimits.Bytes(limit)} in all (--max-memory-bytes)", plan.Model.Graph.SourcePath, node: writer?.NodeName);
         }
-        foreach (var (t, offset) in best!) t.Offset = offset;
+        foreach (var (t, offset) in best!) t.Offset = (int)offset;
         int arenaEnd = (int)bestEnd;
         foreach (var t in plan.Tensors)
             if (!t.IsConstant && t.ViewOf is not null) t.Offset = t.Root.Offset;
@@ -90,9 +89,9 @@ public static class ArenaPlanner
     }
 
     /// <summary>Best fit in the given order: each tensor goes into the smallest gap between the tensors already placed whose lifetimes overlap its own.</summary>
-    private static (Dictionary<PlanTensor, int> Offsets, long End) Place(List<PlanTensor> order, Dictionary<PlanTensor, int> first, Dictionary<PlanTensor, int> last)
+    private static (Dictionary<PlanTensor, long> Offsets, long End) Place(List<PlanTensor> order, Dictionary<PlanTensor, int> first, Dictionary<PlanTensor, int> last)
     {
-        var offsets = new Dictionary<PlanTensor, int>(ReferenceEqualityComparer.Instance);
+        var offsets = new Dictionary<PlanTensor, long>(ReferenceEqualityComparer.Instance);
         var placed = new List<(long Start, long End, int First, int Last)>();
         long arenaEnd = 0;
         foreach (var t in order)
@@ -108,7 +107,7 @@ public static class ArenaPlanner
                 cursor = Math.Max(cursor, p.End);
             }
             if (bestOffset < 0) bestOffset = cursor;
-            offsets[t] = (int)Math.Min(bestOffset, int.MaxValue);
+            offsets[t] = bestOffset;
             placed.Add((bestOffset, bestOffset + size, f, l));
             arenaEnd = Math.Max(arenaEnd, bestOffset + size);
         }

@@ -33,11 +33,19 @@ public static class QuantizationPipeline
     /// </summary>
     public static ModelGraph PrepareReference(string modelPath, QuantizationSettings settings, out CalibrationPlan calibration)
     {
-        var graph = OnnxImporter.Load(modelPath);
-        GraphPreparation.Prepare(graph, inferShapes: false);
-        graph.RemoveDeadNodes();
+        var graph = LoadPrepared(modelPath);
         calibration = CalibrationPlan.Resolve(graph, settings);
         InferShapes(graph, calibration);
+        return graph;
+    }
+
+    /// <summary>The model imported with its constants folded and the dead nodes folding leaves behind removed.</summary>
+    private static ModelGraph LoadPrepared(string modelPath)
+    {
+        var graph = OnnxImporter.Load(modelPath);
+        GraphPreparation.Prepare(graph, inferShapes: false);
+        // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
+        graph.RemoveDeadNodes();
         return graph;
     }
 
@@ -45,11 +53,8 @@ public static class QuantizationPipeline
     {
         var timings = new List<(string, TimeSpan)>();
         var clock = Stopwatch.StartNew();
-        var graph = OnnxImporter.Load(modelPath);
+        var graph = LoadPrepared(modelPath);
         var originalOpset = graph.OpsetVersion;
-        GraphPreparation.Prepare(graph, inferShapes: false);
-        // Folding leaves the originals of folded constants (BatchNormalization parameters, pre-fold weights) behind.
-        graph.RemoveDeadNodes();
         var plan = PlanNodes(graph, settings);
         CheckWeightsFinite(graph, plan, modelPath);
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
