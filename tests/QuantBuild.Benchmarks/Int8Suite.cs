@@ -69,15 +69,7 @@ static class Int8Suite
     /// <summary>Times every step over extra runs and lists the most expensive ones (with their shapes).</summary>
     private static string ProfileSteps(string id, int bits, IntegerPlan plan, IntegerModelRunner runner, IReadOnlyDictionary<string, QuantBuild.Tensors.Tensor> feeds, int iters)
     {
-        // Per-step minimum over the runs: on a shared machine a preempted run inflates single steps.
-        var ticks = Enumerable.Repeat(long.MaxValue, plan.Steps.Count).ToArray();
-        for (int i = 0; i < iters; i++)
-        {
-            runner.StepTicks = new long[plan.Steps.Count];
-            runner.Run(feeds);
-            for (int s = 0; s < ticks.Length; s++) ticks[s] = Math.Min(ticks[s], runner.StepTicks[s]);
-        }
-        runner.StepTicks = null;
+        var ticks = RunnerTiming.MinimumStepTicks(runner, feeds, iters);
         int runs = iters;
         iters = 1;
         double total = ticks.Sum();
@@ -128,10 +120,7 @@ static class Int8Suite
         long heapBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         var plan = runner.Plan;
         var feeds = input.LoadInputs();
-        // At least the asked warm-up runs and two seconds: tiered JIT promotes hot kernels only after a delay, so a
-        // small model's warm-up count alone can leave its timed runs on tier-0 code.
-        var warming = Stopwatch.StartNew();
-        for (int i = 0; i < options.Warmup || warming.ElapsedMilliseconds < 2000; i++) runner.Run(feeds);
+        RunnerTiming.WarmUp(runner, feeds, options.Warmup);
         var times = new double[options.Iters];
         for (int i = 0; i < times.Length; i++)
         {

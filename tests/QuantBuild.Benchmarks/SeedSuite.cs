@@ -78,13 +78,8 @@ static class SeedSuite
                 }
             }
 
-            // At least the asked warm-up runs and two seconds per runner: tiered JIT promotes hot methods only after a
-            // delay, and a small model's warm-up count alone left MNIST's timed runs on tier-0 code (0.151 ms, not 0.046).
-            foreach (var (_, runner) in built)
-            {
-                var warming = Stopwatch.StartNew();
-                for (int i = 0; i < options.Warmup || warming.ElapsedMilliseconds < 2000; i++) runner.Run(source.Feeds);
-            }
+            // A warm-up count alone left MNIST's timed runs on tier-0 code (0.151 ms, not 0.046).
+            foreach (var (_, runner) in built) RunnerTiming.WarmUp(runner, source.Feeds, options.Warmup);
             var times = built.Select(_ => new List<double>()).ToList();
             for (int r = 0; r < rounds; r++)
                 for (int b = 0; b < built.Count; b++)
@@ -182,15 +177,7 @@ static class SeedSuite
     private static (double WeightedMs, IReadOnlyDictionary<string, (double Ms, string Detail)> Layers, string Top) Profile(IntegerModelRunner runner, IReadOnlyDictionary<string, Tensor> feeds, int iters)
     {
         var plan = runner.Plan;
-        var ticks = Enumerable.Repeat(long.MaxValue, plan.Steps.Count).ToArray();
-        for (int i = 0; i < iters; i++)
-        {
-            runner.StepTicks = new long[plan.Steps.Count];
-            runner.Run(feeds);
-            for (int s = 0; s < ticks.Length; s++) ticks[s] = Math.Min(ticks[s], runner.StepTicks[s]);
-        }
-
-        runner.StepTicks = null;
+        var ticks = RunnerTiming.MinimumStepTicks(runner, feeds, iters);
         static double Ms(long t) => t * 1000.0 / Stopwatch.Frequency;
         bool Weighted(PlanStep s) => s is ConvStep or FullyConnectedStep or LevelEncodeStep;
         double weighted = Ms(ticks.Where((_, s) => Weighted(plan.Steps[s])).Sum());
