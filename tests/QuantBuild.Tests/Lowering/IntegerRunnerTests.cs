@@ -201,6 +201,35 @@ public sealed class IntegerRunnerTests
         Assert.IsTrue(plan.Steps.Any(s => s.OpType.Contains("(pattern)")), "hard-swish/hard-sigmoid patterns should be recognised");
     }
 
+    /// <summary>
+    /// Fused code maps (docs/algorithms/requantization.md): openWakeWord's Conv → LeakyRelu → Max(·, c) blocks lower to one
+    /// step each, and BlazeFace's Add → Relu to one Add step; the values in between stay kept intermediates (so the QDQ
+    /// file keeps their quantization) and are no longer stored in the arena.
+    /// </summary>
+    [TestMethod]
+    public void ConvolutionsAndAddsTakeTheirElementwiseFollowersIntoOneStep()
+    {
+        var (_, oww, _) = LowerRealModel("oww-embedding");
+        var fusedConvs = oww.Steps.OfType<ConvStep>().Where(c => c.Then.Count > 0).ToList();
+        Assert.IsGreaterThanOrEqualTo(15, fusedConvs.Count, "openWakeWord's conv blocks should carry their LeakyRelu and Max");
+        foreach (var c in fusedConvs)
+        {
+            CollectionAssert.AreEqual(new[] { "LeakyRelu", "Max" }, c.Then.Select(m => m.OpType).ToArray(), c.NodeName);
+            CollectionAssert.AreEqual(new[] { c.ConvOutput.Name, c.Then[0].Outputs[0].Name }, c.KeptIntermediates.ToArray(), c.NodeName);
+            Assert.AreSame(c.Then[^1].Outputs[0], c.Outputs[0], c.NodeName);
+        }
+        Assert.IsFalse(oww.Steps.Any(s => s.OpType == "LeakyRelu"), "no LeakyRelu step is left on its own");
+        var stored = oww.Tensors.ToHashSet(ReferenceEqualityComparer.Instance);
+        Assert.IsFalse(fusedConvs.Any(c => stored.Contains(c.ConvOutput)), "fused intermediates are not arena tensors");
+        AssertArenaIsSound(oww);
+
+        var (_, blazeFace, _) = LowerRealModel("blazeface-front-128");
+        var fusedAdds = blazeFace.Steps.OfType<BinaryStep>().Where(b => b.Then is not null).ToList();
+        Assert.IsGreaterThanOrEqualTo(10, fusedAdds.Count, "BlazeFace's residual Adds should carry their Relu");
+        Assert.IsTrue(fusedAdds.All(b => b.OpType == "Add+Relu" && b.KeptIntermediates.Count == 1));
+        AssertArenaIsSound(blazeFace);
+    }
+
     [TestMethod]
     public void PaddleOcrEveryIntegerLayerMatchesFloatFakeQuantWithinTwoCodes()
     {
