@@ -145,4 +145,75 @@ public sealed class BroadcastRowTests
             CollectionAssert.AreEqual(expected, fused, $"scales {qa.Scale}, {qb.Scale} -> {qy.Scale} -> {qRelu.Scale}");
         }
     }
+
+    /// <summary>
+    /// The vector rows' straight-line form (AddInt8.LineForm) gives every pair of codes exactly what the definition
+    /// gives, over random scale ratios, with no activation and with a fused Relu (at the sum's scale or its own), on full rows and with either operand
+    /// broadcast; blocks with a lane near a bucket edge take the tables, and all pairs include such lanes.
+    /// </summary>
+    [TestMethod]
+    public void Add_LineFormRows_EqualTheDefinition_OverAllCodePairs()
+    {
+        var a = new sbyte[256 * 256];
+        var b = new sbyte[256 * 256];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (sbyte)(i / 256 - 128);
+            b[i] = (sbyte)(i % 256 - 128);
+        }
+
+        var r = new Random(4242);
+        int lineForms = 0;
+        string missing = "";
+        for (int trial = 0; trial < 24; trial++)
+        {
+            var qy = new QuantParams((float)(0.01 + r.NextDouble() * 0.1), r.Next(-128, 128));
+            var qa = new QuantParams((float)(qy.Scale * (0.05 + r.NextDouble() * 3)), r.Next(-128, 128));
+            var qb = new QuantParams((float)(qy.Scale * (0.05 + r.NextDouble() * 3)), r.Next(-128, 128));
+            // No activation; Relu at the sum's scale (a clamp); Relu at its own, finer scale (a rescale staircase).
+            ClipInt8? relu = (trial % 3) switch
+            {
+                0 => null,
+                1 => ClipInt8.Relu(qy, qy),
+                _ => ClipInt8.Relu(qy, new QuantParams((float)(qy.Scale * (0.3 + r.NextDouble() * 0.7)), -128)),
+            };
+            var add = relu is null ? new AddInt8([a.Length], qa, [b.Length], qb, qy) : new AddInt8([a.Length], qa, [b.Length], qb, qy, -128, 127, relu);
+            lineForms += add.HasLineForm ? 1 : 0;
+            missing += add.HasLineForm ? "" : $" {trial} ({qa.Scale / qy.Scale:F3}, {qb.Scale / qy.Scale:F3}, relu {relu?.ClampMin})";
+            var output = new sbyte[a.Length];
+            add.Eval(a, b, output);
+            for (int o = 0; o < output.Length; o++)
+            {
+                sbyte sum = AddDefinition(a[o], b[o], qa, qb, qy, -128, 127);
+                sbyte expected = relu is null ? sum : relu.Apply(sum);
+                if (expected != output[o])
+                {
+                    Assert.Fail($"trial {trial}: a={a[o]} b={b[o]}: {output[o]}, definition {expected}");
+                }
+            }
+
+            // One operand broadcast along the row (a per-channel bias-like Add).
+            var row = new sbyte[1000];
+            var rowOut = new sbyte[1000];
+            for (int i = 0; i < row.Length; i++)
+            {
+                row[i] = (sbyte)r.Next(-128, 128);
+            }
+
+            sbyte single = (sbyte)r.Next(-128, 128);
+            new AddInt8([1, 1, 1, row.Length], qa, [1, 1, 1, 1], qb, qy).Eval(row, [single], rowOut);
+            for (int i = 0; i < row.Length; i++)
+            {
+                Assert.AreEqual(AddDefinition(row[i], single, qa, qb, qy, -128, 127), rowOut[i], $"trial {trial}: broadcast b at {i}");
+            }
+
+            new AddInt8([1, 1, 1, 1], qa, [1, 1, 1, row.Length], qb, qy).Eval([single], row, rowOut);
+            for (int i = 0; i < row.Length; i++)
+            {
+                Assert.AreEqual(AddDefinition(single, row[i], qa, qb, qy, -128, 127), rowOut[i], $"trial {trial}: broadcast a at {i}");
+            }
+        }
+
+        Assert.AreEqual(24, lineForms, "trials without a line form:" + missing);
+    }
 }

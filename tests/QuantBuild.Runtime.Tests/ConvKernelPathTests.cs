@@ -76,6 +76,60 @@ public sealed class ConvKernelPathTests
         }
     }
 
+    /// <summary>
+    /// Depthwise layers on small planes (the channels-in-lanes form on AVX2, the plane form elsewhere): channel counts
+    /// that fill and do not fill the last vector, strides, dilations, asymmetric pads, batch 2, extreme zero points and
+    /// weights, and random shapes.
+    /// </summary>
+    [TestMethod]
+    public void DepthwiseSmallPlanes_BitIdenticalToReference()
+    {
+        var r = new Random(2718);
+        var shapes = new (Conv2DGeometry G, string Name)[]
+        {
+            (new Conv2DGeometry(1, 96, 8, 8, 96, 3, 3, groups: 96, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "BlazeFace 8x8, 96 channels"),
+            (new Conv2DGeometry(1, 88, 16, 16, 88, 3, 3, strideHeight: 2, strideWidth: 2, groups: 88, padBottom: 1, padRight: 1), "stride 2, pads only after"),
+            (new Conv2DGeometry(2, 12, 7, 9, 12, 3, 5, strideWidth: 3, dilationHeight: 2, groups: 12, padTop: 2, padLeft: 0, padBottom: 1, padRight: 4), "12 channels (half a vector over), dilated, batch 2"),
+            (new Conv2DGeometry(1, 8, 1, 1, 8, 3, 3, groups: 8, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "one position, all but one tap on padding"),
+            (new Conv2DGeometry(1, 33, 32, 32, 33, 5, 5, groups: 33, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "5x5 on the largest plane the lanes take"),
+            (new Conv2DGeometry(1, 40, 3, 96, 40, 5, 5, strideHeight: 2, groups: 40, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), "PaddleOCR's 5x5 stride 2x1"),
+        };
+        foreach (var (g, name) in shapes)
+        {
+            foreach (int zeroPoint in new[] { -128, 5, 127 })
+            {
+                // The lanes form keeps its cell grid in the thread's shared scratch: padding must not depend on what was there.
+                DirtySharedScratch(r);
+                var kernel = AssertMatchesReference(r, g, zeroPoint, $"{name}, z_x {zeroPoint}");
+                Assert.AreEqual(Conv2DInt8.GemmPath == "Avx2" || Conv2DInt8.GemmPath == "AvxVnni", kernel.UsesDepthwiseLanes, name);
+            }
+
+            AssertMatchesReference(r, g, -128, $"{name}, weights -128", -128, -128);
+            AssertMatchesReference(r, g, 127, $"{name}, weights 127", 127, 127);
+        }
+
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int channels = r.Next(8, 50);
+            int kh = r.Next(1, 6), kw = r.Next(1, 6), dh = r.Next(1, 3), dw = r.Next(1, 3);
+            var g = new Conv2DGeometry(r.Next(1, 3), channels, r.Next(dh * (kh - 1) + 1, 20), r.Next(dw * (kw - 1) + 1, 20), channels, kh, kw,
+                r.Next(1, 4), r.Next(1, 4), r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dh, dw, channels);
+            DirtySharedScratch(r);
+            AssertMatchesReference(r, g, r.Next(-128, 128), $"trial {trial}: {g.Batch}x{channels}x{g.InHeight}x{g.InWidth} k{kh}x{kw} s{g.StrideHeight}x{g.StrideWidth} d{dh}x{dw}");
+        }
+    }
+
+    private static void DirtySharedScratch(Random r)
+    {
+        r.NextBytes(SharedScratch.Bytes(0, 1 << 20));
+        r.NextBytes(SharedScratch.Bytes(1, 1 << 16));
+        int[] ints = SharedScratch.Ints(1 << 16);
+        for (int i = 0; i < ints.Length; i++)
+        {
+            ints[i] = r.Next();
+        }
+    }
+
     [TestMethod]
     public void ExtremeWeights_BitIdenticalToReference()
     {

@@ -1,6 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -82,12 +85,16 @@ namespace QuantBuild.Runtime
             /// <summary>Index into <see cref="Codes"/> of the shifted sum 0.</summary>
             public readonly int Middle;
 
+            /// <summary>The vector rows' straight-line form of the tables (<see cref="LineForm.None"/> when it does not apply).</summary>
+            public readonly LineForm Line;
+
             private FoldedTables(int[] a, int[] b, sbyte[] codes, int middle)
             {
                 A = a;
                 B = b;
                 Codes = codes;
                 Middle = middle;
+                Line = codes.Length == 0 ? LineForm.None : LineForm.TryCreate(a, b, codes, middle);
             }
 
             public static FoldedTables TryCreate(long[] scaledA, long[] scaledB, int zeroOut, int clampMin, int clampMax, sbyte[] after)
@@ -150,6 +157,187 @@ namespace QuantBuild.Runtime
             }
         }
 
+        /// <summary>
+        /// Straight lines for vector rows. In: T_a[c] = c·SlopeA + r_a(c) and T_b'[c] = c·SlopeB + r_b(c), with the
+        /// residuals' sum within <see cref="Intercept"/> ± <see cref="Tolerance"/> (measured over all 256 codes when the step
+        /// is built). A lane computes L = a·SlopeA + b·SlopeB + Intercept; the exact table sum T lies in [L − Tolerance,
+        /// L + Tolerance], so when both ends shift right by <see cref="LeftShift"/> to the same bucket, T does too. Lanes near
+        /// a bucket edge (a few in ten thousand) make their block take the tables. Out: the code table, as a function of
+        /// the bucket k, equals clamp((clamp(k + BucketShift, StretchLow, StretchHigh)·OutMultiplier + OutOffset) >> OutShift,
+        /// Low, High) at every reachable bucket — checked exhaustively when the step is built. That holds for a plain clamp and for
+        /// Relu/Clip with their own output scale (a fixed-point rescale is a staircase of constant step). No partial sum leaves int32
+        /// (docs/algorithms/requantization.md, "Add in vector rows").
+        /// </summary>
+        private sealed class LineForm
+        {
+            /// <summary>No line form: rows take the folded tables.</summary>
+            public static readonly LineForm None = new LineForm();
+
+            /// <summary>Whether vector rows may use this form.</summary>
+            public bool Applies;
+
+            public int SlopeA;
+            public int SlopeB;
+            public int Intercept;
+            public int Tolerance;
+            /// <summary>Added to a bucket before the clamp to [StretchLow, StretchHigh]: centres the stretch where codes change.</summary>
+            public int BucketShift;
+            public int StretchLow;
+            public int StretchHigh;
+            public int OutMultiplier;
+            public int OutOffset;
+            public int OutShift;
+
+            /// <summary>The table's first and last codes: the line's value is clamped to them.</summary>
+            public int Low;
+            public int High;
+
+            /// <summary>Widest stretch of changing codes the out line covers (int8 sums change over 256 buckets at most).</summary>
+            private const int MaxStretch = 512;
+            private const int MaxOutShift = 22;
+
+            public static LineForm TryCreate(int[] a, int[] b, sbyte[] codes, int middle)
+            {
+                long slopeA, interceptA, toleranceA, slopeB, interceptB, toleranceB;
+                Fit(a, out slopeA, out interceptA, out toleranceA);
+                Fit(b, out slopeB, out interceptB, out toleranceB);
+                long intercept = interceptA + interceptB;
+                long tolerance = toleranceA + toleranceB;
+
+                // Every partial result a lane forms (a·SlopeA, + b·SlopeB, + Intercept, ± Tolerance) stays in int32.
+                long extreme = 128 * Math.Abs(slopeA) + 128 * Math.Abs(slopeB) + Math.Abs(intercept) + tolerance;
+                if (extreme > int.MaxValue)
+                {
+                    return None;
+                }
+
+                var form = new LineForm
+                {
+                    SlopeA = (int)slopeA,
+                    SlopeB = (int)slopeB,
+                    Intercept = (int)intercept,
+                    Tolerance = (int)tolerance,
+                };
+                return form.FitOut(codes, middle) ? form : None;
+            }
+
+            /// <summary>The slope through the table's end codes, and the residuals' mid-range and half-range.</summary>
+            private static void Fit(int[] table, out long slope, out long intercept, out long tolerance)
+            {
+                long first = table[128];
+                long last = table[127];
+                slope = (long)Math.Round((last - first) / 255.0);
+                long min = long.MaxValue, max = long.MinValue;
+                for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+                {
+                    long residual = table[(byte)code] - code * slope;
+                    min = Math.Min(min, residual);
+                    max = Math.Max(max, residual);
+                }
+
+                intercept = min + (max - min) / 2;
+                tolerance = Math.Max(max - intercept, intercept - min);
+            }
+
+            /// <summary>
+            /// Finds the out map. The code table only changes over the buckets whose sums land in int8 (at most 256 of
+            /// them); the bucket is clamped into that stretch [jLow, jHigh] and centred on it, and a line
+            /// (k·m + q) >> s is fitted through the table there: m in the middle of the slopes every pair of buckets allows,
+            /// times 2^s, and q from the intersection of what every bucket allows, verified exactly. False when no line fits
+            /// (a table that is not monotone, or a rescale tie the line cannot reproduce).
+            /// </summary>
+            private bool FitOut(sbyte[] codes, int middle)
+            {
+                int jLow = 0, jHigh = codes.Length - 1;
+                while (jLow < jHigh && codes[jLow + 1] == codes[0])
+                {
+                    jLow++;
+                }
+
+                while (jHigh > jLow && codes[jHigh - 1] == codes[codes.Length - 1])
+                {
+                    jHigh--;
+                }
+
+                if (jHigh - jLow > MaxStretch)
+                {
+                    return false;
+                }
+
+                int center = jLow + (jHigh - jLow) / 2;
+                BucketShift = middle - center;
+                StretchLow = jLow - center;
+                StretchHigh = jHigh - center;
+                // A line through the staircase exists exactly when its slope clears every pair's window:
+                // (codes[j] − codes[i] − 1)/(j − i) < slope < (codes[j] − codes[i] + 1)/(j − i).
+                // The stretch's two ends hold clamped codes (the line may pass beyond them there), so only the buckets
+                // between them bound the slope.
+                double lowerSlope = 0.0, upperSlope = double.MaxValue;
+                for (int i = jLow + 1; i < jHigh; i++)
+                {
+                    for (int j = i + 1; j < jHigh; j++)
+                    {
+                        lowerSlope = Math.Max(lowerSlope, (codes[j] - codes[i] - 1.0) / (j - i));
+                        upperSlope = Math.Min(upperSlope, (codes[j] - codes[i] + 1.0) / (j - i));
+                    }
+                }
+
+                if (upperSlope == double.MaxValue)
+                {
+                    upperSlope = 1.0;
+                }
+
+                for (int shift = MaxOutShift; shift >= 0; shift--)
+                {
+                    double scale = 1L << shift;
+                    long middleMultiplier = (long)Math.Round((lowerSlope + upperSlope) / 2 * scale);
+                    for (long multiplier = middleMultiplier - 2; multiplier <= middleMultiplier + 2; multiplier++)
+                    {
+                        long offset;
+                        if (multiplier >= 0 && multiplier * (MaxStretch / 2 + 1) <= int.MaxValue / 2
+                            && TryOffset(codes, jLow, jHigh, center, multiplier, shift, out offset))
+                        {
+                            Low = codes[0];
+                            High = codes[codes.Length - 1];
+                            OutMultiplier = (int)multiplier;
+                            OutOffset = (int)offset;
+                            OutShift = shift;
+                            Applies = true;
+                            return true;
+                        }
+                    }
+                }
+
+                return false;
+            }
+
+            /// <summary>
+            /// The least q with ((j − center)·m + q) >> s = codes[j] for every j strictly inside [jLow, jHigh], and at or
+            /// beyond the clamped code at each end, if one exists.
+            /// </summary>
+            private bool TryOffset(sbyte[] codes, int jLow, int jHigh, int center, long multiplier, int shift, out long offset)
+            {
+                long lowest = long.MinValue, highest = long.MaxValue;
+                for (int j = jLow; j <= jHigh; j++)
+                {
+                    long product = (long)(j - center) * multiplier;
+                    int code = codes[j];
+                    if (!(j == jLow && code == codes[0]))
+                    {
+                        lowest = Math.Max(lowest, ((long)code << shift) - product);
+                    }
+
+                    if (!(j == jHigh && code == codes[codes.Length - 1]))
+                    {
+                        highest = Math.Min(highest, (((long)code + 1) << shift) - 1 - product);
+                    }
+                }
+
+                offset = lowest != long.MinValue ? lowest : (highest != long.MaxValue ? highest : 0);
+                return lowest <= highest && Math.Abs(offset) <= int.MaxValue / 2;
+            }
+        }
+
         /// <summary>The code written for the rounded sum code <paramref name="y"/>: clamped, then through the fused activation.</summary>
         private static sbyte Output(long y, int clampMin, int clampMax, sbyte[] after)
         {
@@ -166,6 +354,12 @@ namespace QuantBuild.Runtime
             }
 
             return table;
+        }
+
+        /// <summary>Whether vector rows may run on the tables' straight-line form (tests check it is reached).</summary>
+        internal bool HasLineForm
+        {
+            get { return op.Folded.Line.Applies; }
         }
 
         /// <summary>Whether rows run on the folded tables (tests check both forms are reached).</summary>
@@ -214,6 +408,12 @@ namespace QuantBuild.Runtime
                 ref sbyte po = ref MemoryMarshal.GetReference(output);
                 int n = output.Length;
                 int start = 0;
+#if NET8_0_OR_GREATER
+                if (Folded.Line.Applies && Vector128.IsHardwareAccelerated)
+                {
+                    start = Vector256.IsHardwareAccelerated ? LineRows256(a, b, output) : LineRows128(a, b, output);
+                }
+#endif
                 if (a.Length != 1 && b.Length != 1 && BitConverter.IsLittleEndian)
                 {
                     // Both operands along the row, eight at a time: one 8-byte load per operand and one 8-byte store
@@ -238,15 +438,141 @@ namespace QuantBuild.Runtime
                     }
                 }
 
-                int stepA = a.Length == 1 ? 0 : 1;
-                int stepB = b.Length == 1 ? 0 : 1;
-                for (int i = start; i < n; i++)
+                TableBlock(ref pa, a.Length == 1 ? 0 : 1, ref pb, b.Length == 1 ? 0 : 1, ref po, start, n - start);
+                return n;
+            }
+
+#if NET8_0_OR_GREATER
+            /// <summary>32 lanes at a time on <see cref="LineForm"/>; returns how many elements it wrote.</summary>
+            private int LineRows256(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            {
+                LineForm line = Folded.Line;
+                var slopeA = Vector256.Create(line.SlopeA);
+                var slopeB = Vector256.Create(line.SlopeB);
+                var intercept = Vector256.Create(line.Intercept);
+                var tolerance = Vector256.Create(line.Tolerance);
+                var outLow = Vector256.Create(line.Low);
+                var outHigh = Vector256.Create(line.High);
+                var outMultiplier = Vector256.Create(line.OutMultiplier);
+                var outOffset = Vector256.Create(line.OutOffset);
+                int outShift = line.OutShift;
+                var bucketShift = Vector256.Create(line.BucketShift);
+                var low = Vector256.Create(line.StretchLow);
+                var high = Vector256.Create(line.StretchHigh);
+                ref sbyte pa = ref MemoryMarshal.GetReference(a);
+                ref sbyte pb = ref MemoryMarshal.GetReference(b);
+                ref sbyte po = ref MemoryMarshal.GetReference(output);
+                int n = output.Length;
+                int i = 0;
+                for (; i <= n - 32; i += 32)
+                {
+                    Vector256<sbyte> va = a.Length == 1 ? Vector256.Create(pa) : Vector256.LoadUnsafe(ref pa, (nuint)i);
+                    Vector256<sbyte> vb = b.Length == 1 ? Vector256.Create(pb) : Vector256.LoadUnsafe(ref pb, (nuint)i);
+                    Vector256<short> a0 = Vector256.WidenLower(va), a1 = Vector256.WidenUpper(va);
+                    Vector256<short> b0 = Vector256.WidenLower(vb), b1 = Vector256.WidenUpper(vb);
+                    Vector256<int> edges = Vector256<int>.Zero;
+                    Vector256<int> y0 = Line256(Vector256.WidenLower(a0), Vector256.WidenLower(b0), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector256<int> y1 = Line256(Vector256.WidenUpper(a0), Vector256.WidenUpper(b0), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector256<int> y2 = Line256(Vector256.WidenLower(a1), Vector256.WidenLower(b1), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector256<int> y3 = Line256(Vector256.WidenUpper(a1), Vector256.WidenUpper(b1), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    if (edges == Vector256<int>.Zero)
+                    {
+                        Vector256.Narrow(Vector256.Narrow(y0, y1), Vector256.Narrow(y2, y3)).StoreUnsafe(ref po, (nuint)i);
+                    }
+                    else
+                    {
+                        TableBlock(ref pa, a.Length == 1 ? 0 : 1, ref pb, b.Length == 1 ? 0 : 1, ref po, i, 32);
+                    }
+                }
+
+                return i;
+            }
+
+            /// <summary>16 lanes at a time on <see cref="LineForm"/> (Arm64 AdvSimd, x64 without AVX2).</summary>
+            private int LineRows128(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
+            {
+                LineForm line = Folded.Line;
+                var slopeA = Vector128.Create(line.SlopeA);
+                var slopeB = Vector128.Create(line.SlopeB);
+                var intercept = Vector128.Create(line.Intercept);
+                var tolerance = Vector128.Create(line.Tolerance);
+                var outLow = Vector128.Create(line.Low);
+                var outHigh = Vector128.Create(line.High);
+                var outMultiplier = Vector128.Create(line.OutMultiplier);
+                var outOffset = Vector128.Create(line.OutOffset);
+                int outShift = line.OutShift;
+                var bucketShift = Vector128.Create(line.BucketShift);
+                var low = Vector128.Create(line.StretchLow);
+                var high = Vector128.Create(line.StretchHigh);
+                ref sbyte pa = ref MemoryMarshal.GetReference(a);
+                ref sbyte pb = ref MemoryMarshal.GetReference(b);
+                ref sbyte po = ref MemoryMarshal.GetReference(output);
+                int n = output.Length;
+                int i = 0;
+                for (; i <= n - 16; i += 16)
+                {
+                    Vector128<sbyte> va = a.Length == 1 ? Vector128.Create(pa) : Vector128.LoadUnsafe(ref pa, (nuint)i);
+                    Vector128<sbyte> vb = b.Length == 1 ? Vector128.Create(pb) : Vector128.LoadUnsafe(ref pb, (nuint)i);
+                    Vector128<short> a0 = Vector128.WidenLower(va), a1 = Vector128.WidenUpper(va);
+                    Vector128<short> b0 = Vector128.WidenLower(vb), b1 = Vector128.WidenUpper(vb);
+                    Vector128<int> edges = Vector128<int>.Zero;
+                    Vector128<int> y0 = Line128(Vector128.WidenLower(a0), Vector128.WidenLower(b0), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector128<int> y1 = Line128(Vector128.WidenUpper(a0), Vector128.WidenUpper(b0), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector128<int> y2 = Line128(Vector128.WidenLower(a1), Vector128.WidenLower(b1), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    Vector128<int> y3 = Line128(Vector128.WidenUpper(a1), Vector128.WidenUpper(b1), slopeA, slopeB, intercept, tolerance, bucketShift, low, high, outMultiplier, outOffset, outShift, outLow, outHigh, ref edges);
+                    if (edges == Vector128<int>.Zero)
+                    {
+                        Vector128.Narrow(Vector128.Narrow(y0, y1), Vector128.Narrow(y2, y3)).StoreUnsafe(ref po, (nuint)i);
+                    }
+                    else
+                    {
+                        TableBlock(ref pa, a.Length == 1 ? 0 : 1, ref pb, b.Length == 1 ? 0 : 1, ref po, i, 16);
+                    }
+                }
+
+                return i;
+            }
+
+            /// <summary>
+            /// One lane group: the line's sum L, its bucket (L − tolerance) >> LeftShift, and in <paramref name="edges"/>
+            /// a non-zero bit where L + tolerance falls in another bucket. The code is the out line at the bucket.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            private static Vector256<int> Line256(Vector256<int> a, Vector256<int> b, Vector256<int> slopeA, Vector256<int> slopeB, Vector256<int> intercept,
+                Vector256<int> tolerance, Vector256<int> bucketShift, Vector256<int> low, Vector256<int> high, Vector256<int> outMultiplier, Vector256<int> outOffset, int outShift,
+                Vector256<int> outLow, Vector256<int> outHigh, ref Vector256<int> edges)
+            {
+                Vector256<int> sum = a * slopeA + b * slopeB + intercept;
+                Vector256<int> bucket = Vector256.ShiftRightArithmetic(sum - tolerance, LeftShift);
+                edges |= bucket ^ Vector256.ShiftRightArithmetic(sum + tolerance, LeftShift);
+                Vector256<int> stretch = Vector256.Min(Vector256.Max(bucket + bucketShift, low), high);
+                return Vector256.Min(Vector256.Max(Vector256.ShiftRightArithmetic(stretch * outMultiplier + outOffset, outShift), outLow), outHigh);
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            private static Vector128<int> Line128(Vector128<int> a, Vector128<int> b, Vector128<int> slopeA, Vector128<int> slopeB, Vector128<int> intercept,
+                Vector128<int> tolerance, Vector128<int> bucketShift, Vector128<int> low, Vector128<int> high, Vector128<int> outMultiplier, Vector128<int> outOffset, int outShift,
+                Vector128<int> outLow, Vector128<int> outHigh, ref Vector128<int> edges)
+            {
+                Vector128<int> sum = a * slopeA + b * slopeB + intercept;
+                Vector128<int> bucket = Vector128.ShiftRightArithmetic(sum - tolerance, LeftShift);
+                edges |= bucket ^ Vector128.ShiftRightArithmetic(sum + tolerance, LeftShift);
+                Vector128<int> stretch = Vector128.Min(Vector128.Max(bucket + bucketShift, low), high);
+                return Vector128.Min(Vector128.Max(Vector128.ShiftRightArithmetic(stretch * outMultiplier + outOffset, outShift), outLow), outHigh);
+            }
+#endif
+
+            /// <summary>Elements [start, start + count) on the folded tables (a vector block with a lane near a bucket edge).</summary>
+            private void TableBlock(ref sbyte pa, int stepA, ref sbyte pb, int stepB, ref sbyte po, int start, int count)
+            {
+                ref int tableA = ref Folded.A[0];
+                ref int tableB = ref Folded.B[0];
+                ref sbyte codes = ref Folded.Codes[Folded.Middle];
+                for (int i = start; i < start + count; i++)
                 {
                     int index = (Unsafe.Add(ref tableA, (byte)Unsafe.Add(ref pa, i * stepA)) + Unsafe.Add(ref tableB, (byte)Unsafe.Add(ref pb, i * stepB))) >> LeftShift;
                     Unsafe.Add(ref po, i) = Unsafe.Add(ref codes, index);
                 }
-
-                return n;
             }
 
             /// <summary>The code of the element in bits [shift, shift + 8) of the two words, placed at the same bits.</summary>

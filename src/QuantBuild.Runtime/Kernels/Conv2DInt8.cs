@@ -69,6 +69,9 @@ namespace QuantBuild.Runtime
         /// which the netstandard2.0 build of these files uses, cannot annotate that, hence the pragma on the constructor.</summary>
         private readonly Conv2DDepthwise depthwise;
 
+        /// <summary>Depthwise with channels in vector lanes (small planes on AVX2), or null: then <see cref="depthwise"/> runs.</summary>
+        private readonly Conv2DDepthwiseLanes depthwiseLanes;
+
         /// <summary>Code maps applied to every output row after requantization (<see cref="Int8CodeMap.Identity"/>: none).</summary>
         private readonly Int8CodeMap then;
         private readonly int[] tapRows;
@@ -113,7 +116,7 @@ namespace QuantBuild.Runtime
         {
         }
 
-#pragma warning disable CS8618 // depthwise: see its declaration
+#pragma warning disable CS8618 // depthwise, depthwiseLanes: see their declarations
         private Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -170,7 +173,10 @@ namespace QuantBuild.Runtime
 
             if (singleInputChannel)
             {
-                depthwise = new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer, then);
+                depthwiseLanes = Conv2DDepthwiseLanes.TryCreate(geometry, inputZeroPoint, this.bias, requantizer, then);
+#pragma warning disable CS8601 // null when the lanes form runs
+                depthwise = depthwiseLanes == null ? new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer, then) : null;
+#pragma warning restore CS8601
                 accumulators = new int[0];
                 return;
             }
@@ -235,6 +241,12 @@ namespace QuantBuild.Runtime
             get { return useWideAccumulator; }
         }
 
+        /// <summary>Whether the depthwise channels-in-lanes form runs (tests check which shapes reach it).</summary>
+        internal bool UsesDepthwiseLanes
+        {
+            get { return depthwiseLanes != null; }
+        }
+
         /// <summary>How many filters qualify for the AVX2 pair-sum dot product (tests check that shapes reach it).</summary>
         internal int PairSumFilters
         {
@@ -286,7 +298,11 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
-            if (singleInputChannel)
+            if (depthwiseLanes != null)
+            {
+                depthwiseLanes.Eval(input, weights, output);
+            }
+            else if (singleInputChannel)
             {
                 depthwise.Eval(input, weights, output);
             }
