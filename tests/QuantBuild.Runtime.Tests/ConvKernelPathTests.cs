@@ -119,6 +119,24 @@ public sealed class ConvKernelPathTests
         }
     }
 
+    /// <summary>1x1 convolutions on a 1x1 plane (squeeze-and-excitation) run the fully-connected kernel and equal the reference.</summary>
+    [TestMethod]
+    public void MatrixVectorConvolutions_BitIdenticalToReference()
+    {
+        var r = new Random(1618);
+        foreach (var (batch, inChannels, outChannels) in new[] { (1, 50, 200), (1, 22, 88), (2, 12, 48), (1, 3, 5), (1, 200, 50) })
+        {
+            var g = new Conv2DGeometry(batch, inChannels, 1, 1, outChannels, 1, 1);
+            foreach (int zeroPoint in new[] { -128, 0, 127 })
+            {
+                var kernel = AssertMatchesReference(r, g, zeroPoint, $"{batch}x{inChannels} -> {outChannels}, z_x {zeroPoint}");
+                Assert.IsTrue(kernel.UsesMatrixVector, $"{inChannels} -> {outChannels}");
+            }
+        }
+
+        Assert.IsFalse(new Conv2DInt8(new Conv2DGeometry(1, 8, 2, 1, 4, 1, 1), new QuantParams(0.1f, 0), [0.01f], new QuantParams(0.1f, 0), new sbyte[32], new int[4]).UsesMatrixVector);
+    }
+
     private static void DirtySharedScratch(Random r)
     {
         r.NextBytes(SharedScratch.Bytes(0, 1 << 20));

@@ -69,6 +69,12 @@ namespace QuantBuild.Runtime
         /// which the netstandard2.0 build of these files uses, cannot annotate that, hence the pragma on the constructor.</summary>
         private readonly Conv2DDepthwise depthwise;
 
+        /// <summary>
+        /// A 1x1 convolution over a 1x1 plane (squeeze-and-excitation blocks) is a matrix-vector product: the
+        /// fully-connected kernel runs it, with no packing of 16-position chunks for one position. Null otherwise.
+        /// </summary>
+        private readonly FullyConnectedInt8 pointwiseVector;
+
         /// <summary>Depthwise with channels in vector lanes (small planes on AVX2), or null: then <see cref="depthwise"/> runs.</summary>
         private readonly Conv2DDepthwiseLanes depthwiseLanes;
 
@@ -116,7 +122,7 @@ namespace QuantBuild.Runtime
         {
         }
 
-#pragma warning disable CS8618 // depthwise, depthwiseLanes: see their declarations
+#pragma warning disable CS8618 // depthwise, depthwiseLanes, pointwiseVector: see their declarations
         private Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -169,6 +175,12 @@ namespace QuantBuild.Runtime
             {
                 accumulators = new int[0];
                 return;
+            }
+
+            // The GEMM set-up below still runs: EvalAccumulators (multipoint rows) uses it.
+            if (IsMatrixVector(geometry))
+            {
+                pointwiseVector = new FullyConnectedInt8(geometry.Batch, geometry.InChannels, geometry.OutChannels, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             }
 
             if (singleInputChannel)
@@ -241,6 +253,19 @@ namespace QuantBuild.Runtime
             get { return useWideAccumulator; }
         }
 
+        /// <summary>One position in and out, a 1x1 kernel and one group: y[n, j] = Σ_c w[j, c]·x[n, c], a fully-connected layer.</summary>
+        private static bool IsMatrixVector(Conv2DGeometry g)
+        {
+            return g.Groups == 1 && g.KernelHeight == 1 && g.KernelWidth == 1 && g.InHeight == 1 && g.InWidth == 1
+                && g.OutHeight == 1 && g.OutWidth == 1 && g.PadTop == 0 && g.PadLeft == 0;
+        }
+
+        /// <summary>Whether the fully-connected kernel runs this layer (tests check which shapes reach it).</summary>
+        internal bool UsesMatrixVector
+        {
+            get { return pointwiseVector != null; }
+        }
+
         /// <summary>Whether the depthwise channels-in-lanes form runs (tests check which shapes reach it).</summary>
         internal bool UsesDepthwiseLanes
         {
@@ -298,7 +323,12 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
-            if (depthwiseLanes != null)
+            if (pointwiseVector != null)
+            {
+                pointwiseVector.Eval(input, weights, output);
+                then.MapInPlace(output.Slice(0, g.OutputLength));
+            }
+            else if (depthwiseLanes != null)
             {
                 depthwiseLanes.Eval(input, weights, output);
             }
