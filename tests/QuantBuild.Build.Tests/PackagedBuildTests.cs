@@ -107,7 +107,7 @@ public sealed partial class PackagedBuildTests
 
         // The probe's case with the real tool: a metadata change regenerates the class (the tool's own
         // up-to-date check once kept it internal), and the build after that does nothing.
-        var code = Path.Combine(directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
+        var code = Path.Combine(directory, "obj/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
         StringAssert.Contains(File.ReadAllText(code), "internal sealed class Mnist");
         WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" Access="public" />""");
         var changed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
@@ -163,7 +163,7 @@ public sealed partial class PackagedBuildTests
     /// The most common library shape, netstandard2.0 + net10.0 without a LangVersion of its own: the
     /// netstandard2.0 build compiles C# 7.3, where an active #nullable directive is error CS8370. The model
     /// is quantized ONCE for the project (the outer build runs the tool before the inner builds start; both
-    /// inner builds compile the same files from obj/Debug/quantbuild/), and the runtime's directive is active
+    /// inner builds compile the same files from obj/quantbuild/), and the runtime's directive is active
     /// only where the targets define QUANTBUILD_NULLABLE_DIRECTIVE (C# 8 and later).
     /// </summary>
     [TestMethod]
@@ -185,7 +185,7 @@ public sealed partial class PackagedBuildTests
             Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug", framework, "Lib.dll")), framework);
             Assert.IsFalse(System.IO.Directory.Exists(Path.Combine(directory, "obj/Debug", framework, "quantbuild")), framework + ": no per-framework output folder");
         }
-        var folder = Path.Combine(directory, "obj/Debug/quantbuild");
+        var folder = Path.Combine(directory, "obj/quantbuild");
         var code = File.ReadAllText(Path.Combine(folder, QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs"));
         Assert.IsFalse(code.Contains("#nullable", StringComparison.Ordinal), "the model class compiles under C# 7.3");
         StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "QuantBuild.Runtime.g.cs")), "#if QUANTBUILD_NULLABLE_DIRECTIVE\n#nullable enable\n#endif\n");
@@ -285,7 +285,7 @@ public sealed partial class PackagedBuildTests
             System.Console.WriteLine($"weq finite={System.Array.TrueForAll(logits, float.IsFinite)}");
             """;
         File.WriteAllText(Path.Combine(directory, "Program.cs"), callBoth);
-        var runtime = Path.Combine(directory, "obj/Debug/quantbuild/QuantBuild.Runtime.g.cs");
+        var runtime = Path.Combine(directory, "obj/quantbuild/QuantBuild.Runtime.g.cs");
 
         Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n").AssertSucceeded("first build, two models");
         var both = File.ReadAllText(runtime);
@@ -801,7 +801,7 @@ public sealed partial class PackagedBuildTests
 
         private string ProjectFile => Path.Combine(Directory, "Consumer.csproj");
 
-        private string ToolLog => Path.Combine(Directory, "obj/Debug/quantbuild/fake-tool.log");
+        private string ToolLog => Path.Combine(Directory, "obj/quantbuild/fake-tool.log");
 
         private string ToolFolder => Path.Combine(Directory, "tool");
 
@@ -880,7 +880,7 @@ public sealed partial class PackagedBuildTests
 
         /// <summary>The folder of a model's outputs (see PredictQuantizedOutputs).</summary>
         public string OutputFolder(string model) =>
-            Path.Combine(Directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
+            Path.Combine(Directory, "obj/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
 
         public string GeneratedCode(string model) =>
             File.ReadAllText(Path.Combine(OutputFolder(model), Path.GetFileNameWithoutExtension(model) + ".g.cs"));
@@ -919,7 +919,7 @@ public sealed partial class PackagedBuildTests
 
         public string[] GeneratedFiles()
         {
-            var folder = Path.Combine(Directory, "obj/Debug/quantbuild");
+            var folder = Path.Combine(Directory, "obj/quantbuild");
             return System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray() : [];
         }
 
