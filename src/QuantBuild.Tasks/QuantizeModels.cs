@@ -11,17 +11,22 @@ namespace QuantBuild.Tasks
 {
     /// <summary>
     /// Runs one quantbuild tool process for all stale models of a project:
-    /// <c>dotnet quantbuild.dll build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS]</c>.
+    /// <c>dotnet quantbuild.dll build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS] [--cache-dir DIR]</c>.
     /// The manifest (see <see cref="ModelManifest"/>) lists the models; the tool regenerates every one of
     /// them (MSBuild already decided they are stale) and writes, per model, <c>Name.quant.onnx</c>,
     /// <c>Name.g.cs</c>, <c>Name.report.json</c>, the dependency file and, last, <c>Name.generation</c> into
     /// the model's output directory, plus the shared runtime source at the --runtime-out path. QB
-    /// diagnostics the tool prints become MSBuild errors and warnings with code, file, line and column.
+    /// diagnostics the tool prints become MSBuild errors and warnings with code, file, line and column; its per-model
+    /// <see cref="ToolProgress"/> lines become "QuantBuild: quantizing MODEL" or "QuantBuild: restoring MODEL from the
+    /// result cache" (docs/msbuild.md, "Result cache").
     /// Cancellation is ToolTask's: the process is asked to stop, then killed.
     /// </summary>
     public sealed class QuantizeModels : ToolTask
     {
         private bool _cancelled;
+
+        /// <summary>Model path as the manifest gives it → the name the build log uses (project-relative).</summary>
+        private Dictionary<string, string>? _displayNames;
 
         /// <summary>Stale models, as predicted by <see cref="PredictQuantizedOutputs"/> (its metadata is the manifest).</summary>
         [Required]
@@ -50,6 +55,12 @@ namespace QuantBuild.Tasks
 
         /// <summary>The runtime must be re-emitted (the set of models changed) even when no model is stale.</summary>
         public bool RuntimeStale { get; set; }
+
+        /// <summary>Use the result cache ($(QuantBuildCache): anything but "false").</summary>
+        public bool UseResultCache { get; set; } = true;
+
+        /// <summary>The result cache folder ($(QuantBuildCacheDir)); empty: <see cref="ResultCacheLocation.Default"/>.</summary>
+        public string CacheDirectory { get; set; } = "";
 
         /// <summary>The dotnet host to run the tool with ($(DOTNET_HOST_PATH) under the .NET SDK); PATH is searched when empty.</summary>
         public string DotNetHostPath { get; set; } = "";
@@ -99,8 +110,10 @@ namespace QuantBuild.Tasks
                     return false;
                 }
 
+                // Which models the quantizer runs for is said per model by the tool (only it knows the cache key).
+                _displayNames = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (var model in Models)
-                    Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", model.GetMetadata("ProjectRelativePath") is { Length: > 0 } relative ? relative : model.ItemSpec);
+                    _displayNames[ModelItems.ToManifestEntry(model).ModelPath] = model.GetMetadata("ProjectRelativePath") is { Length: > 0 } relative ? relative : model.ItemSpec;
                 if (Models.Length == 0)
                     Log.LogMessage(MessageImportance.Normal, "QuantBuild: the set of models changed; rewriting the runtime only.");
 
@@ -153,14 +166,15 @@ namespace QuantBuild.Tasks
         }
 
         protected override string GenerateCommandLineCommands() =>
-            BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace, CSharpLanguage.Any, RuntimeUsersFile);
+            BuildCommandLine(ToolAssembly, ManifestFile, RuntimeOutputFile, RuntimeNamespace, CSharpLanguage.Any, RuntimeUsersFile,
+                UseResultCache ? ResultCacheLocation.Resolve(CacheDirectory, Environment.GetEnvironmentVariable) : "");
 
         /// <summary>
         /// The arguments after the dotnet host, quoted so the logged command can be pasted into a shell. The
         /// targets pass <see cref="CSharpLanguage.Any"/>: one set of files serves every target framework.
         /// </summary>
         internal static string BuildCommandLine(string toolAssembly, string manifestFile, string runtimeOutputFile, string runtimeNamespace,
-            string csharpVersion = CSharpLanguage.Any, string runtimeUsersFile = "")
+            string csharpVersion = CSharpLanguage.Any, string runtimeUsersFile = "", string cacheDirectory = "")
         {
             var builder = new CommandLineBuilder();
             builder.AppendFileNameIfNotNull(toolAssembly);
@@ -172,6 +186,8 @@ namespace QuantBuild.Tasks
             if (!string.IsNullOrEmpty(runtimeNamespace))
                 builder.AppendSwitchIfNotNull("--namespace-for-runtime ", runtimeNamespace);
             builder.AppendSwitchIfNotNull("--csharp-version ", csharpVersion);
+            if (!string.IsNullOrEmpty(cacheDirectory))
+                builder.AppendSwitchIfNotNull("--cache-dir ", cacheDirectory);
             return builder.ToString();
         }
 
@@ -184,6 +200,15 @@ namespace QuantBuild.Tasks
         /// </summary>
         internal void LogToolOutputLine(string singleLine, MessageImportance messageImportance)
         {
+            if (ToolProgress.TryParse(singleLine, out var action, out var modelPath, out var detail))
+            {
+                var name = _displayNames != null && _displayNames.TryGetValue(modelPath, out var display) ? display : modelPath;
+                if (action == ModelAction.Quantizing)
+                    Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", name);
+                else
+                    Log.LogMessage(MessageImportance.High, "QuantBuild: restoring {0} from the result cache ({1}); not quantized", name, detail);
+                return;
+            }
             var diagnostic = ToolDiagnostic.TryParse(singleLine);
             if (diagnostic == null)
             {

@@ -43,8 +43,16 @@ public sealed partial class PackagedBuildTests
             "--artifacts-path", fakeArtifacts, "--nologo").AssertSucceeded("fake tool build");
         s_fakeTool = Directory.GetFiles(fakeArtifacts, "fakequantbuild.dll", SearchOption.AllDirectories).Single(p => p.Contains("bin", StringComparison.Ordinal));
 
-        // Keep the repository's Directory.Build.* and any machine NuGet sources out of the consumers.
-        File.WriteAllText(Path.Combine(s_root, "Directory.Build.props"), "<Project />\n");
+        // Keep the repository's Directory.Build.* and any machine NuGet sources out of the consumers, and the
+        // user's result cache: each test folder gets a cache of its own beside it (a test that quantizes expects
+        // the quantizer to run, whatever ran before on this machine).
+        File.WriteAllText(Path.Combine(s_root, "Directory.Build.props"), """
+            <Project>
+              <PropertyGroup>
+                <QuantBuildCacheDir Condition="'$(QuantBuildCacheDir)' == ''">$(MSBuildThisFileDirectory)caches/$([System.IO.Path]::GetFileName($(MSBuildProjectDirectory)))/</QuantBuildCacheDir>
+              </PropertyGroup>
+            </Project>
+            """);
         File.WriteAllText(Path.Combine(s_root, "Directory.Build.targets"), "<Project />\n");
         File.WriteAllText(Path.Combine(s_root, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
@@ -107,7 +115,7 @@ public sealed partial class PackagedBuildTests
 
         // The probe's case with the real tool: a metadata change regenerates the class (the tool's own
         // up-to-date check once kept it internal), and the build after that does nothing.
-        var code = Path.Combine(directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
+        var code = Path.Combine(directory, "obj/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs");
         StringAssert.Contains(File.ReadAllText(code), "internal sealed class Mnist");
         WriteAppProject(directory, """    <QuantizedModel Include="Models/mnist.onnx" Access="public" />""");
         var changed = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
@@ -163,7 +171,7 @@ public sealed partial class PackagedBuildTests
     /// The most common library shape, netstandard2.0 + net10.0 without a LangVersion of its own: the
     /// netstandard2.0 build compiles C# 7.3, where an active #nullable directive is error CS8370. The model
     /// is quantized ONCE for the project (the outer build runs the tool before the inner builds start; both
-    /// inner builds compile the same files from obj/Debug/quantbuild/), and the runtime's directive is active
+    /// inner builds compile the same files from obj/quantbuild/), and the runtime's directive is active
     /// only where the targets define QUANTBUILD_NULLABLE_DIRECTIVE (C# 8 and later).
     /// </summary>
     [TestMethod]
@@ -185,7 +193,7 @@ public sealed partial class PackagedBuildTests
             Assert.IsTrue(File.Exists(Path.Combine(directory, "bin/Debug", framework, "Lib.dll")), framework);
             Assert.IsFalse(System.IO.Directory.Exists(Path.Combine(directory, "obj/Debug", framework, "quantbuild")), framework + ": no per-framework output folder");
         }
-        var folder = Path.Combine(directory, "obj/Debug/quantbuild");
+        var folder = Path.Combine(directory, "obj/quantbuild");
         var code = File.ReadAllText(Path.Combine(folder, QuantBuild.BuildContract.ModelNaming.StableFolderName("Models/mnist.onnx"), "mnist.g.cs"));
         Assert.IsFalse(code.Contains("#nullable", StringComparison.Ordinal), "the model class compiles under C# 7.3");
         StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "QuantBuild.Runtime.g.cs")), "#if QUANTBUILD_NULLABLE_DIRECTIVE\n#nullable enable\n#endif\n");
@@ -285,7 +293,7 @@ public sealed partial class PackagedBuildTests
             System.Console.WriteLine($"weq finite={System.Array.TrueForAll(logits, float.IsFinite)}");
             """;
         File.WriteAllText(Path.Combine(directory, "Program.cs"), callBoth);
-        var runtime = Path.Combine(directory, "obj/Debug/quantbuild/QuantBuild.Runtime.g.cs");
+        var runtime = Path.Combine(directory, "obj/quantbuild/QuantBuild.Runtime.g.cs");
 
         Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n").AssertSucceeded("first build, two models");
         var both = File.ReadAllText(runtime);
@@ -299,11 +307,12 @@ public sealed partial class PackagedBuildTests
         StringAssert.Contains(app.Output, "weq finite=True");
 
         // Only the linear model is stale; the codebook model's kernels stay because its class still uses them.
+        // (The sidecar is touched, not changed: the linear model's outputs come back from the result cache.)
         File.SetLastWriteTimeUtc(Path.Combine(directory, "Models", "mnist.quant.json"), DateTime.UtcNow);
         var one = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n", "--no-restore");
         one.AssertSucceeded("build regenerating the linear model only");
-        StringAssert.Contains(one.Output, "QuantBuild: quantizing Models/mnist.onnx");
-        Assert.IsFalse(one.Output.Contains("QuantBuild: quantizing Models/weq/mnist.onnx", StringComparison.Ordinal), one.Output);
+        StringAssert.Contains(one.Output, "QuantBuild: restoring Models/mnist.onnx from the result cache");
+        Assert.IsFalse(System.Text.RegularExpressions.Regex.IsMatch(one.Output, @"QuantBuild: (quantizing|restoring) Models/weq/mnist\.onnx"), one.Output);
         Assert.AreEqual(both, File.ReadAllText(runtime), "the runtime still serves the up-to-date codebook model");
 
         // The codebook model leaves the project: nothing is quantized, the runtime loses its kernels.
@@ -801,7 +810,7 @@ public sealed partial class PackagedBuildTests
 
         private string ProjectFile => Path.Combine(Directory, "Consumer.csproj");
 
-        private string ToolLog => Path.Combine(Directory, "obj/Debug/quantbuild/fake-tool.log");
+        private string ToolLog => Path.Combine(Directory, "obj/quantbuild/fake-tool.log");
 
         private string ToolFolder => Path.Combine(Directory, "tool");
 
@@ -880,7 +889,7 @@ public sealed partial class PackagedBuildTests
 
         /// <summary>The folder of a model's outputs (see PredictQuantizedOutputs).</summary>
         public string OutputFolder(string model) =>
-            Path.Combine(Directory, "obj/Debug/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
+            Path.Combine(Directory, "obj/quantbuild", QuantBuild.BuildContract.ModelNaming.StableFolderName(model));
 
         public string GeneratedCode(string model) =>
             File.ReadAllText(Path.Combine(OutputFolder(model), Path.GetFileNameWithoutExtension(model) + ".g.cs"));
@@ -919,7 +928,7 @@ public sealed partial class PackagedBuildTests
 
         public string[] GeneratedFiles()
         {
-            var folder = Path.Combine(Directory, "obj/Debug/quantbuild");
+            var folder = Path.Combine(Directory, "obj/quantbuild");
             return System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray() : [];
         }
 

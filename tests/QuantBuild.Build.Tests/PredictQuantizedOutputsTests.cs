@@ -46,8 +46,8 @@ public sealed class PredictQuantizedOutputsTests
             BuildEngine = engine,
             Models = models,
             ProjectDirectory = _project,
-            IntermediateDirectory = "obj/Debug/quantbuild/",
-            RuntimeFile = Path.Combine(_project, "obj/Debug/quantbuild/QuantBuild.Runtime.g.cs"),
+            IntermediateDirectory = "obj/quantbuild/",
+            RuntimeFile = Path.Combine(_project, "obj/quantbuild/QuantBuild.Runtime.g.cs"),
             MissingModelIsError = missingIsError,
         };
         return (task, engine, task.Execute());
@@ -63,7 +63,7 @@ public sealed class PredictQuantizedOutputsTests
 
         Assert.IsTrue(result, string.Join("\n", engine.Errors.Select(e => e.Message)));
         var predicted = task.PredictedModels.Single();
-        var outputDir = Path.Combine(_project, "obj/Debug/quantbuild", ModelNaming.StableFolderName("Models/kws_small.onnx")) + Path.DirectorySeparatorChar;
+        var outputDir = Path.Combine(_project, "obj/quantbuild", ModelNaming.StableFolderName("Models/kws_small.onnx")) + Path.DirectorySeparatorChar;
         Assert.AreEqual(model, predicted.ItemSpec);
         Assert.AreEqual(model, predicted.GetMetadata("Source"));
         Assert.AreEqual("kws_small", predicted.GetMetadata("Name"));

@@ -57,6 +57,57 @@ public sealed class QuantizeModelsTests
         Assert.AreEqual("/t/quantbuild.dll build --manifest /obj/models.manifest --runtime-out /obj/QuantBuild.Runtime.g.cs --runtime-users /obj/QuantBuild.Runtime.users --namespace-for-runtime App.QuantBuild --csharp-version any", line);
     }
 
+    /// <summary>The result cache folder goes to the tool when the cache is on (docs/msbuild.md, "Result cache").</summary>
+    [TestMethod]
+    public void TheCacheFolderIsPassedToTheTool()
+    {
+        var line = QuantizeModels.BuildCommandLine("/t/quantbuild.dll", "/obj/models.manifest", "/obj/QuantBuild.Runtime.g.cs", "", cacheDirectory: "/home/u/.cache/quantbuild");
+        Assert.AreEqual("/t/quantbuild.dll build --manifest /obj/models.manifest --runtime-out /obj/QuantBuild.Runtime.g.cs --csharp-version any --cache-dir /home/u/.cache/quantbuild", line);
+    }
+
+    /// <summary>The tool's per-model line is the only source of "quantizing" and "restoring" in the build log.</summary>
+    [TestMethod]
+    public void TheToolsProgressLinesSayPerModelWhetherTheQuantizerRuns()
+    {
+        var engine = new RecordingBuildEngine();
+        var task = new QuantizeModels { BuildEngine = engine };
+
+        task.LogToolOutputLine(ToolProgress.Format(ModelAction.Quantizing, "/p/Models/kws.onnx"), MessageImportance.Normal);
+        task.LogToolOutputLine(ToolProgress.Format(ModelAction.Restoring, "/p/Models/b.onnx", "/c/v1/ab/abc"), MessageImportance.Normal);
+        task.LogToolOutputLine("quantbuild-model\tnonsense\t/p/x.onnx\t", MessageImportance.Normal);
+
+        CollectionAssert.AreEqual(new[]
+        {
+            "QuantBuild: quantizing /p/Models/kws.onnx",
+            "QuantBuild: restoring /p/Models/b.onnx from the result cache (/c/v1/ab/abc); not quantized",
+            "quantbuild-model\tnonsense\t/p/x.onnx\t",
+        }, engine.Messages.Select(m => m.Message).ToArray());
+        CollectionAssert.AreEqual(new[] { MessageImportance.High, MessageImportance.High, MessageImportance.Normal }, engine.Messages.Select(m => m.Importance).ToArray());
+    }
+
+    /// <summary>A set QuantBuildCacheDir wins over the environment and loses its trailing separator (which would escape a closing quote on Windows).</summary>
+    [TestMethod]
+    public void ASetCacheFolderIsUsedWithoutItsTrailingSeparator()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "qb cache");
+        Assert.AreEqual(folder, ResultCacheLocation.Resolve(folder + Path.DirectorySeparatorChar, _ => "/elsewhere"));
+    }
+
+    [TestMethod]
+    [DataRow(true, "/local", "/xdg", "/home/u", "/local/QuantBuild/cache")]
+    [DataRow(true, "", "/xdg", "/home/u", "")]
+    [DataRow(false, "", "/xdg", "/home/u", "/xdg/quantbuild")]
+    [DataRow(false, "", "", "/home/u", "/home/u/.cache/quantbuild")]
+    [DataRow(false, "", "relative/xdg", "/home/u", "/home/u/.cache/quantbuild")]
+    [DataRow(false, "", "", "", "")]
+    public void TheDefaultCacheFolderIsTheUsersCacheFolder(bool windows, string localAppData, string xdg, string home, string expected)
+    {
+        var environment = new Dictionary<string, string> { ["LOCALAPPDATA"] = localAppData, ["XDG_CACHE_HOME"] = xdg, ["HOME"] = home };
+        var folder = ResultCacheLocation.Default(name => environment[name], windows);
+        // Path.Combine joins with this OS's separator.
+        Assert.AreEqual(expected.Replace('/', Path.DirectorySeparatorChar), folder.Replace('/', Path.DirectorySeparatorChar));
+    }
+
     [TestMethod]
     public void ToolOutputBecomesErrorsWarningsAndMessages()
     {

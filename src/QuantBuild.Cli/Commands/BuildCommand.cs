@@ -5,7 +5,7 @@ using QuantBuild.Diagnostics;
 namespace QuantBuild.Cli.Commands;
 
 /// <summary>
-/// <c>quantbuild build --manifest FILE [--threads N] [--runtime-out PATH] [--runtime-users FILE] [--namespace-for-runtime NS] [--csharp-version V]</c>: the
+/// <c>quantbuild build --manifest FILE [--threads N] [--runtime-out PATH] [--runtime-users FILE] [--namespace-for-runtime NS] [--csharp-version V] [--cache-dir DIR]</c>: the
 /// batch verb the MSBuild task runs. The manifest (<see cref="ModelManifest"/>) has one model per line,
 /// tab-separated: <c>model path, sidecar path (may be empty), output dir, name, class name, namespace,
 /// access (internal|public), dependency file</c>; relative paths are relative to the manifest's folder,
@@ -17,7 +17,9 @@ namespace QuantBuild.Cli.Commands;
 /// (<see cref="ModelGeneration"/>). Errors go to stderr as <c>file(line,col): error QB####: message</c>;
 /// a failed model's outputs, dependency file and marker are deleted; the exit code is non-zero if any
 /// model failed. The runtime source is written after the models: with <c>--runtime-users</c> it holds only
-/// the runtime files the listed generated classes need (<see cref="Emit.RuntimeSourceGraph"/>).
+/// the runtime files the listed generated classes need (<see cref="Emit.RuntimeSourceGraph"/>). With
+/// <c>--cache-dir</c>, a model already in the result cache is restored instead of quantized
+/// (<see cref="Caching.ResultCache"/>); each model's <see cref="ToolProgress"/> line says which.
 /// </summary>
 public static class BuildCommand
 {
@@ -28,6 +30,7 @@ public static class BuildCommand
         var runtimeOut = new Option<string?>("--runtime-out") { Description = "Where to write the runtime source every generated class compiles against.", HelpName = "PATH" };
         var runtimeNamespace = new Option<string?>("--namespace-for-runtime") { Description = "Namespace of the runtime source (internal types). Default: QuantBuild.Generated.Runtime.", HelpName = "NS" };
         var runtimeUsers = new Option<string?>("--runtime-users") { Description = "File listing (one path per line) every generated C# file of the project, up-to-date ones included: the runtime holds only the runtime files they need. Default: the whole runtime.", HelpName = "FILE" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Result cache folder: a model whose inputs, settings and tool were seen before is restored from it (verified by SHA-256) instead of quantized; a new one is stored. Default: no cache.", HelpName = "DIR" };
         var csharpVersion = new Option<string?>("--csharp-version") { Description = "C# version of the consuming project (7.3, 8.0, ..., latest); below 8 the files carry no #nullable directive. 'any': files for every version (the runtime's directive under #if " + CSharpLanguage.NullableDirectiveSymbol + "). Default: latest.", HelpName = "VERSION" };
         var command = new Command("build", "Quantize every model of a manifest (the MSBuild task's entry point; MSBuild decides which models are stale).");
         command.Options.Add(manifest);
@@ -36,8 +39,9 @@ public static class BuildCommand
         command.Options.Add(runtimeUsers);
         command.Options.Add(runtimeNamespace);
         command.Options.Add(csharpVersion);
+        command.Options.Add(cacheDir);
         command.SetAction(parse => Execute(parse.GetRequiredValue(manifest), parse.GetValue(threads) ?? Environment.ProcessorCount, output, error,
-            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace), parse.GetValue(csharpVersion), parse.GetValue(runtimeUsers)));
+            parse.GetValue(runtimeOut), parse.GetValue(runtimeNamespace), parse.GetValue(csharpVersion), parse.GetValue(runtimeUsers), parse.GetValue(cacheDir)));
         return command;
     }
 
@@ -57,7 +61,7 @@ public static class BuildCommand
     }
 
     public static int Execute(string manifestPath, int threads, TextWriter output, TextWriter error,
-        string? runtimeOut = null, string? runtimeNamespace = null, string? csharpVersion = null, string? runtimeUsers = null)
+        string? runtimeOut = null, string? runtimeNamespace = null, string? csharpVersion = null, string? runtimeUsers = null, string? cacheDir = null)
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
         bool anyVersion = CSharpLanguage.IsAny(csharpVersion);
@@ -65,7 +69,8 @@ public static class BuildCommand
         var requests = ReadManifest(manifestPath, runtimeNamespace, nullable);
         if (runtimeUsers is not null && !File.Exists(runtimeUsers))
             throw new QuantBuildException(DiagnosticCodes.FileNotFound, $"runtime users file '{runtimeUsers}' not found", runtimeUsers);
-        output.WriteLine($"quantbuild build: quantizing {requests.Count} model{(requests.Count == 1 ? "" : "s")}");
+        var cache = string.IsNullOrEmpty(cacheDir) ? null : new Caching.ResultCache(cacheDir);
+        output.WriteLine($"quantbuild build: {requests.Count} model{(requests.Count == 1 ? "" : "s")}{(cache is null ? "" : $", result cache {cache.Root}")}");
         var failures = new string?[requests.Count];
         var logs = new StringWriter[requests.Count];
         // Models run side by side; each model's engine gets a share of the threads. Outputs do not
@@ -77,7 +82,8 @@ public static class BuildCommand
             logs[i] = new StringWriter();
             try
             {
-                QuantizeJob.Run(request, perModel, logs[i]);
+                // The progress line goes out at once (the task reports it per model); the rest of the log after all models.
+                QuantizeJob.RunCached(request, perModel, logs[i], cache, line => { lock (output) output.WriteLine(line); });
             }
             catch (Exception e)
             {

@@ -43,41 +43,31 @@ public static class QuantizeJob
     public static string? GenerationMarker(QuantizeRequest request) =>
         request.DependencyFile is null ? null : Path.Combine(request.OutputDirectory, ModelOutputs.Generation(request.Name));
 
-    public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, CompiledModel Compiled)
+    /// <param name="Outputs">the model outputs as published (file name and bytes)</param>
+    /// <param name="Warnings">the QB4105/QB4106 warnings printed, as code and message</param>
+    public sealed record JobResult(IReadOnlyList<string> Written, IReadOnlyList<string> Dependencies, CompiledModel Compiled,
+        IReadOnlyList<OutputFile> Outputs, IReadOnlyList<(string Code, string Message)> Warnings)
     {
         public PipelineResult Pipeline => Compiled.Pipeline;
     }
 
     /// <param name="warnings">where QB4105 warnings go (stderr for the standalone verb); null: <paramref name="log"/></param>
-    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null)
+    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null) =>
+        Quantize(request, LoadSettings(request.SidecarPath, request.ModelPath), threads, log, warnings);
+
+    private static JobResult Quantize(QuantizeRequest request, QuantizationSettings settings, int threads, TextWriter log, TextWriter? warnings = null)
     {
-        var settings = LoadSettings(request.SidecarPath, request.ModelPath);
         var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request.Name));
         var outputs = compiled.Outputs(request.Name, CSharpOptions(request)).ToList();
-        // In the canonical form the MSBuild task turns into build warnings.
-        foreach (var warning in compiled.Warnings)
-            (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.QuantizationWarning}: {warning}");
-        foreach (var warning in compiled.QualityWarnings)
-            (warnings ?? log).WriteLine($"{request.ModelPath}: warning {DiagnosticCodes.OutputBelowQualityFloor}: {warning}");
+        var diagnostics = compiled.Warnings.Select(w => (DiagnosticCodes.QuantizationWarning, w))
+            .Concat(compiled.QualityWarnings.Select(w => (DiagnosticCodes.OutputBelowQualityFloor, w))).ToList();
+        WriteWarnings(request, diagnostics, warnings ?? log);
 
         if (request.EmptyFilesForDisabledOutputs)
             foreach (var predicted in PredictOutputs(request, settings.Outputs))
                 if (outputs.All(o => o.FileName != predicted)) outputs.Add(new(predicted, Array.Empty<byte>()));
         var dependencies = compiled.Dependencies;
-
-        // The dependency file belongs to the generation: it tells MSBuild what this set was made from.
-        var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
-        if (request.DependencyFile is not null)
-            files.Add(new GeneratedFile(request.DependencyFile, Utf8.GetBytes(string.Join('\n', dependencies) + "\n")));
-        List<string> written;
-        try
-        {
-            written = ModelGeneration.Publish(request.OutputDirectory, GenerationMarker(request), files);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantBuildException(DiagnosticCodes.WriteFailed, $"could not write the outputs of '{request.Name}' to '{request.OutputDirectory}': {e.Message}", request.OutputDirectory, inner: e);
-        }
+        var written = Publish(request, outputs, dependencies);
         foreach (var (stage, elapsed) in compiled.Pipeline.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
         // What a CI agent building models side by side must leave free (VmHWM on Linux). It is the whole
@@ -85,7 +75,71 @@ public static class QuantizeJob
         // to run with the GC, so it is logged like the timings and kept out of the byte-identical report.
         using (var self = System.Diagnostics.Process.GetCurrentProcess())
             log.WriteLine($"{request.Name}: peak memory {self.PeakWorkingSet64 / (1024 * 1024)} MiB (process working set)");
-        return new JobResult(written, dependencies, compiled);
+        return new JobResult(written, dependencies, compiled, outputs, diagnostics);
+    }
+
+    /// <summary>
+    /// The build verb's job. With a result cache, a key already stored is verified and its outputs published
+    /// without quantizing (the warnings its quantization printed are printed again, and the dependency file lists
+    /// the same files); a miss is quantized, then stored. <paramref name="announce"/> gets the
+    /// <see cref="ToolProgress"/> line saying which, before the work starts.
+    /// </summary>
+    public static IReadOnlyList<string> RunCached(QuantizeRequest request, int threads, TextWriter log, Caching.ResultCache? cache, Action<string> announce)
+    {
+        var settings = LoadSettings(request.SidecarPath, request.ModelPath);
+        if (cache is null)
+        {
+            announce(ToolProgress.Format(ModelAction.Quantizing, request.ModelPath));
+            return Quantize(request, settings, threads, log).Written;
+        }
+        var key = Caching.ResultCacheKey.Compute(request, settings);
+        var entry = key.Digest[..16];
+        var cached = cache.TryRead(key, out var damage);
+        if (damage is not null)
+            log.WriteLine($"{request.Name}: result cache entry {entry} is damaged ({damage}); it is not used and is rebuilt");
+        if (cached is not null)
+        {
+            announce(ToolProgress.Format(ModelAction.Restoring, request.ModelPath, cache.EntryFolder(key.Digest)));
+            WriteWarnings(request, cached.Warnings, log);
+            var dependencies = cached.Dependencies.Select(i => key.InputFiles[i]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            var written = Publish(request, cached.Files.Select(f => new OutputFile(request.Name + "." + f.Role, f.Content)).ToList(), dependencies);
+            log.WriteLine($"{request.Name}: restored from the result cache (entry {entry}), not quantized");
+            return written;
+        }
+
+        announce(ToolProgress.Format(ModelAction.Quantizing, request.ModelPath));
+        var result = Quantize(request, settings, threads, log);
+        var inputs = key.InputFiles.ToList();
+        var indices = result.Dependencies.Select(d => inputs.IndexOf(d)).ToList();
+        var roles = result.Outputs.Select(o => o.FileName[(request.Name.Length + 1)..]).ToList();
+        string? problem = indices.Contains(-1) ? "the quantization read a file the key does not cover"
+            : !roles.Order(StringComparer.Ordinal).SequenceEqual(Caching.ResultCache.OutputRoles.Order(StringComparer.Ordinal)) ? "not every output was written"
+            : cache.Store(key, new Caching.CachedResult(roles.Zip(result.Outputs, (r, o) => (r, o.Content)).ToList(), result.Warnings, indices));
+        log.WriteLine(problem is null ? $"{request.Name}: stored in the result cache (entry {entry})" : $"{request.Name}: not stored in the result cache: {problem}");
+        return result.Written;
+    }
+
+    /// <summary>QB4105/QB4106 in the canonical form the MSBuild task turns into build warnings.</summary>
+    private static void WriteWarnings(QuantizeRequest request, IEnumerable<(string Code, string Message)> warnings, TextWriter writer)
+    {
+        foreach (var (code, message) in warnings)
+            writer.WriteLine($"{request.ModelPath}: warning {code}: {message}");
+    }
+
+    /// <summary>Publishes the outputs and the dependency file (it tells MSBuild what this set was made from) as one generation.</summary>
+    private static List<string> Publish(QuantizeRequest request, IReadOnlyList<OutputFile> outputs, IReadOnlyList<string> dependencies)
+    {
+        var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
+        if (request.DependencyFile is not null)
+            files.Add(new GeneratedFile(request.DependencyFile, Utf8.GetBytes(string.Join('\n', dependencies) + "\n")));
+        try
+        {
+            return ModelGeneration.Publish(request.OutputDirectory, GenerationMarker(request), files);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantBuildException(DiagnosticCodes.WriteFailed, $"could not write the outputs of '{request.Name}' to '{request.OutputDirectory}': {e.Message}", request.OutputDirectory, inner: e);
+        }
     }
 
     private static readonly System.Text.UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);

@@ -40,8 +40,11 @@ public static class ModelGeneration
     /// </summary>
     internal static Action<string>? AfterFileMoved { get; set; }
 
-    /// <summary>The temporary folder name for this process (the process id lets other runs tell live folders from leftovers).</summary>
-    internal static string TemporaryName() => TemporaryPrefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
+    /// <summary>
+    /// The temporary folder name for this process (the process id lets other runs tell live folders from leftovers);
+    /// the result cache stages its entries under such names too, and clears them with <see cref="RemoveStaleTemporaries"/>.
+    /// </summary>
+    public static string TemporaryName() => TemporaryPrefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
 
     /// <summary>
     /// Writes <paramref name="files"/> as one generation (see the class summary) and returns their full
@@ -160,7 +163,8 @@ public static class ModelGeneration
         }
     }
 
-    private static void WriteFlushed(string path, byte[] content)
+    /// <summary>Writes a new file and flushes it to disk before it is renamed anywhere.</summary>
+    public static void WriteFlushed(string path, byte[] content)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
         stream.Write(content);
@@ -172,7 +176,7 @@ public static class ModelGeneration
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static void TryDeleteFolder(string path)
+    public static void TryDeleteFolder(string path)
     {
         try { Directory.Delete(path, recursive: true); } catch (DirectoryNotFoundException) { } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }

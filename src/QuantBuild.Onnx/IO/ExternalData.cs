@@ -64,6 +64,19 @@ public static class ExternalData
         }
     }
 
+    /// <summary>
+    /// The data files the external tensors of <paramref name="model"/> read, resolved against the model's folder
+    /// with the same checks as <see cref="Read"/>; distinct, sorted ordinally (what the result cache keys on).
+    /// </summary>
+    public static IReadOnlyList<string> DataFiles(ModelProto model, string baseDirectory, string? sourceFile)
+    {
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var tensor in MovableTensors(model.Graph))
+            if (IsExternal(tensor))
+                files.Add(ResolveLocation(ParseKeys(tensor, sourceFile).Location, baseDirectory, tensor.Name, sourceFile));
+        return files.ToList();
+    }
+
     /// <summary>The first symbolic link among the file and the folders between it and the model's folder, if any (a link could point anywhere).</summary>
     private static string? LinkOnTheWay(string file, string baseDirectory)
     {

@@ -110,7 +110,9 @@ public sealed class QuantizeCliTests
         File.WriteAllLines(manifest, ["mnist.onnx\tgood.json\tobj/qb\tGood\tclass\tApp.namespace\tpublic\tobj/qb/Good.deps"]);
         var again = Cli("build", "--manifest", manifest);
         Assert.AreEqual(0, again.Exit, again.Err);
-        StringAssert.Contains(again.Out, "quantbuild build: quantizing 1 model");
+        StringAssert.Contains(again.Out, "quantbuild build: 1 model" + Environment.NewLine);
+        // Without --cache-dir every model is quantized, and the task is told so per model.
+        StringAssert.Contains(again.Out, QuantBuild.BuildContract.ToolProgress.Format(QuantBuild.BuildContract.ModelAction.Quantizing, model) + Environment.NewLine);
         var code = File.ReadAllText(temp.File("obj", "qb", "Good.g.cs"));
         StringAssert.Contains(code, "namespace App.@namespace");
         StringAssert.Contains(code, "public sealed class @class");

@@ -1,4 +1,4 @@
-// Fake 'quantbuild build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS]'.
+// Fake 'quantbuild build --manifest FILE --runtime-out PATH [--namespace-for-runtime NS] [--cache-dir DIR]'.
 // Reads the manifest with the tool's own parser, writes every predicted output per model (a trivial C#
 // class naming the tool version and a hash of the sidecar, a copy of the model as .quant.onnx, a report,
 // the dependency file) as one generation through the tool's own publisher, and the runtime source.
@@ -51,6 +51,8 @@ foreach (var entry in entries)
 {
     var className = entry.ClassName.Length != 0 ? entry.ClassName : ModelNaming.ToClassName(entry.Name);
     log.Append($"model {entry.Name} {className} {entry.Namespace} {entry.Access}\n");
+    // The contract's per-model line; the fake keeps no result cache (--cache-dir is ignored), so it always quantizes.
+    Console.WriteLine(ToolProgress.Format(ModelAction.Quantizing, entry.ModelPath));
     if (!File.Exists(entry.ModelPath))
     {
         Console.Error.WriteLine($"error {DiagnosticCodes.FileNotFound}: model '{entry.ModelPath}' does not exist");
