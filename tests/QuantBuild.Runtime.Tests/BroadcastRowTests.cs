@@ -58,13 +58,7 @@ public sealed class BroadcastRowTests
     [TestMethod]
     public void Mul_EqualsItsDefinition_OverAllCodePairs()
     {
-        var a = new sbyte[256 * 256];
-        var b = new sbyte[256 * 256];
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] = (sbyte)(i / 256 - 128);
-            b[i] = (sbyte)(i % 256 - 128);
-        }
+        var (a, b) = AllCodePairs();
 
         var qa = new QuantParams(0.0813f, 40);
         var qb = new QuantParams(0.0291f, -77);
@@ -75,6 +69,20 @@ public sealed class BroadcastRowTests
         {
             Assert.AreEqual(MulDefinition(a[i], b[i], qa, qb, qy, -128, 127), output[i], $"a {a[i]} b {b[i]}");
         }
+    }
+
+    /// <summary>Every (a, b) pair of int8 codes once: a[i] = i / 256 − 128, b[i] = i % 256 − 128.</summary>
+    private static (sbyte[] A, sbyte[] B) AllCodePairs()
+    {
+        var a = new sbyte[256 * 256];
+        var b = new sbyte[256 * 256];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (sbyte)(i / 256 - 128);
+            b[i] = (sbyte)(i % 256 - 128);
+        }
+
+        return (a, b);
     }
 
     /// <summary>Add's definition: per-operand terms rounded to 2^-20 in double, one rounding of their sum.</summary>
@@ -118,13 +126,7 @@ public sealed class BroadcastRowTests
     [TestMethod]
     public void AddThenClip_EqualsAddFollowedByClip_OverAllCodePairs()
     {
-        var a = new sbyte[256 * 256];
-        var b = new sbyte[256 * 256];
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] = (sbyte)(i / 256 - 128);
-            b[i] = (sbyte)(i % 256 - 128);
-        }
+        var (a, b) = AllCodePairs();
 
         foreach (var (qa, qb, qy, qRelu, low, high, rowTables) in new[]
         {
@@ -154,13 +156,7 @@ public sealed class BroadcastRowTests
     [TestMethod]
     public void Add_LineFormRows_EqualTheDefinition_OverAllCodePairs()
     {
-        var a = new sbyte[256 * 256];
-        var b = new sbyte[256 * 256];
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] = (sbyte)(i / 256 - 128);
-            b[i] = (sbyte)(i % 256 - 128);
-        }
+        var (a, b) = AllCodePairs();
 
         var r = new Random(4242);
         int lineForms = 0;
