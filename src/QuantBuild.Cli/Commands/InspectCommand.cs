@@ -62,7 +62,7 @@ public static class InspectCommand
 
         // As the file has them: Constant nodes too (the importer turns them into constants).
         var inFile = Count(source.Graph.Node.Select(n => OpName(n.Domain == "ai.onnx" ? "" : n.Domain, n.OpType)));
-        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).Select(n => OpName(n.Domain, n.OpType)).ToHashSet(StringComparer.Ordinal);
+        var unsupported = InferenceEngine.UnsupportedNodes(graph).Select(n => OpName(n.Domain, n.OpType)).ToHashSet(StringComparer.Ordinal);
 
         // What a build runs: the graph after constant and BatchNormalization folding. Folding runs the
         // engine, so a model with an unsupported operator is described as it is in the file.

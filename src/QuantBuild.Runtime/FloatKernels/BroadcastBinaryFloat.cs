@@ -14,6 +14,17 @@ namespace QuantBuild.Runtime
         Min = 6,
         /// <summary>PRelu: a where a ≥ 0, else b·a.</summary>
         PRelu = 7,
+        // Comparisons and logic: bool values travel through the generated runtime as 0 and 1 (docs/control-flow.md).
+        /// <summary>1 where a = b, else 0 (IEEE: NaN equals nothing).</summary>
+        Equal = 8,
+        Greater = 9,
+        GreaterOrEqual = 10,
+        Less = 11,
+        LessOrEqual = 12,
+        /// <summary>1 where both a and b are non-zero (true), else 0.</summary>
+        And = 13,
+        Or = 14,
+        Xor = 15,
     }
 
     /// <summary>
@@ -104,7 +115,16 @@ namespace QuantBuild.Runtime
                 case BinaryFunction.Pow: return Pow(x, z);
                 case BinaryFunction.Max: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Max(x, z);
                 case BinaryFunction.Min: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Min(x, z);
-                default: return x >= 0f ? x : z * x;
+                case BinaryFunction.PRelu: return x >= 0f ? x : z * x;
+                case BinaryFunction.Equal: return x == z ? 1f : 0f;
+                case BinaryFunction.Greater: return x > z ? 1f : 0f;
+                case BinaryFunction.GreaterOrEqual: return x >= z ? 1f : 0f;
+                case BinaryFunction.Less: return x < z ? 1f : 0f;
+                case BinaryFunction.LessOrEqual: return x <= z ? 1f : 0f;
+                case BinaryFunction.And: return x != 0f && z != 0f ? 1f : 0f;
+                case BinaryFunction.Or: return x != 0f || z != 0f ? 1f : 0f;
+                case BinaryFunction.Xor: return (x != 0f) != (z != 0f) ? 1f : 0f;
+                default: throw new InvalidOperationException("Unknown function.");
             }
         }
 
