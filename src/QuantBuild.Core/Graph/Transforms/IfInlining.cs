@@ -39,8 +39,9 @@ public static class IfInlining
             CheckOutputs(graph, node, thenBranch, elseBranch);
             var added = new List<Node>();
             var inliner = new BranchInliner(graph, node, used, baseDirectory, added);
-            if (graph.Initializers.TryGetValue(node.Inputs[0], out var condition))
+            if ((graph.Initializers.TryGetValue(node.Inputs[0], out var condition) ? condition : ShapeCondition(graph, node)) is { } fixedCondition)
             {
+                condition = fixedCondition;
                 bool taken = ConditionValue(graph, node, condition);
                 inliner.Inline(taken ? thenBranch : elseBranch, taken ? "then" : "else", node.Outputs);
                 folded++;
@@ -63,6 +64,8 @@ public static class IfInlining
             graph.Nodes.Remove(node);
         }
         graph.SortTopologically();
+        // A folded If leaves the nodes that computed its condition (and the untaken branch's captures) unread.
+        graph.RemoveDeadNodes();
         return new IfInliningSummary(folded, selected);
     }
 
@@ -119,6 +122,34 @@ public static class IfInlining
                 throw Fail($"its condition depends on the input data and its branches return different shapes for output {k} " +
                            $"({ShapeText(ia.Shape)} and {ShapeText(ib.Shape)}), which a static-shaped plan cannot hold");
         }
+    }
+
+    /// <summary>
+    /// The condition's value when it depends only on input shapes (Shape → Gather → Equal, as exporters write
+    /// shape-dependent code) and every input shape is static: the nodes computing it run once on placeholder
+    /// inputs. Null when it depends on input values or on a symbolic dimension (the If then becomes a select,
+    /// which is correct for any value).
+    /// </summary>
+    private static Tensor? ShapeCondition(ModelGraph graph, Node node)
+    {
+        var condition = node.Inputs[0];
+        if (graph.Inputs.Any(i => !i.IsFullyKnown) || Lowering.FloatKernelBinding.DataDependentValues(graph).Contains(condition)) return null;
+        var producers = graph.Producers();
+        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<string>([condition]);
+        while (pending.Count > 0)
+        {
+            if (!producers.TryGetValue(pending.Pop(), out var producer) || !needed.Add(producer)) continue;
+            if (IsIf(producer)) return null; // decided once that If is inlined
+            foreach (var input in producer.ReadNames) pending.Push(input);
+        }
+        var sub = new ModelGraph { OpsetVersion = graph.OpsetVersion, IrVersion = graph.IrVersion, SourcePath = graph.SourcePath };
+        foreach (var (name, value) in graph.Initializers) sub.Initializers[name] = value;
+        sub.Inputs.AddRange(graph.Inputs);
+        sub.Nodes.AddRange(graph.Nodes.Where(needed.Contains));
+        sub.Outputs.Add(new ValueInfo(condition, DataType.Undefined, null));
+        var engine = new Engine.InferenceEngine(sub, new Engine.EngineOptions { MaxDegreeOfParallelism = 1 });
+        return engine.Run(ShapeInference.SyntheticInputs(sub, null, 1))[condition];
     }
 
     private static string ShapeText(long?[] shape) => "[" + string.Join(",", shape.Select(d => d?.ToString() ?? "?")) + "]";
