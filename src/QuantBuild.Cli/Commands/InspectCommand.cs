@@ -25,6 +25,7 @@ public static class InspectCommand
     public const string NoCSharpKernel = "no C# kernel (QB2001 unless outputs.csharp is false)";
     public const string ShapesOnly = "shape computation only";
     public const string Folded = "folded at build time";
+    public const string Inlined = "If: inlined at build time (docs/control-flow.md)";
     public const string Unsupported = "unsupported (QB2001)";
 
     public static Command Create(TextWriter output)
@@ -88,7 +89,9 @@ public static class InspectCommand
         }
         foreach (var op in inFile.Keys)
             if (!support.ContainsKey(op))
-                support[op] = unsupported.Contains(op) ? Unsupported : built is null ? (op == "Constant" ? Folded : Support(op)) : Folded;
+                support[op] = unsupported.Contains(op) ? Unsupported
+                    : op == "If" ? Inlined
+                    : built is null ? (op == "Constant" ? Folded : Support(op)) : Folded;
 
         int fileNodes = inFile.Values.Sum();
         output.WriteLine(built is null

@@ -32,6 +32,12 @@ public sealed class ModelGraph
     /// <summary>The imported model message, kept so an export can carry producer, metadata and functions forward.</summary>
     public ModelProto? SourceModel { get; set; }
 
+    /// <summary>
+    /// Where nodes that stand for an If whose condition depends on the data, by node name → the If's name
+    /// (<see cref="Transforms.IfInlining"/>): shape inference checks that their two branches agree in shape.
+    /// </summary>
+    public Dictionary<string, string> IfSelects { get; } = new(StringComparer.Ordinal);
+
     public bool IsConstant(string name) => Initializers.ContainsKey(name);
 
     /// <summary>Map from value name to the node producing it.</summary>

@@ -225,6 +225,34 @@ public sealed class ControlFlowTests
     }
 
     [TestMethod]
+    public void UndeclaredBranchShapesThatDifferAreFoundByShapeInference()
+    {
+        using var folder = new TempFolder();
+        // The else branch returns ReduceSum(x) (keepdims: shape [1,1]) and declares no shape: only inference can tell.
+        var path = WriteDataIfModel(folder, new ValueInfoProto { Name = "e_out" });
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        var elseBranch = model.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "else_branch").G;
+        elseBranch.Node[0] = NodeP("ReduceSum", ["x"], ["e_out"], "e_sum_node");
+        File.WriteAllBytes(path, model.ToByteArray());
+        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(OnnxImporter.Load(path)));
+        Assert.AreEqual(DiagnosticCodes.UnsupportedOperator, ex.Code);
+        Assert.AreEqual("the_if", ex.NodeName);
+        StringAssert.Contains(ex.Message, "[1,4] and [1,1]");
+    }
+
+    [TestMethod]
+    public void AConstantConditionOfSeveralElementsIsRefused()
+    {
+        using var folder = new TempFolder();
+        var cond = NodeP("Constant", [], ["cond"]);
+        cond.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(new Tensor(DataType.Bool, [2], new[] { true, false }), "cond") });
+        var graph = OnnxImporter.Load(WriteIfModel(folder, "two.onnx", [cond]));
+        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(graph));
+        Assert.AreEqual(DiagnosticCodes.InvalidInputValue, ex.Code);
+        Assert.AreEqual("the_if", ex.NodeName);
+    }
+
+    [TestMethod]
     public void AnIfThatReachesTheEngineUnpreparedIsAClearError()
     {
         using var folder = new TempFolder();

@@ -56,8 +56,12 @@ public static class IfInlining
                 var scalar = inliner.Fresh(node.Name + "/condition");
                 added.Add(new Node(inliner.Fresh(node.Name + "/condition_scalar"), "Reshape", [node.Inputs[0], emptyShape], [scalar]));
                 for (int k = 0; k < node.Outputs.Count; k++)
-                    if (node.Outputs[k].Length > 0)
-                        added.Add(new Node(inliner.Fresh($"{node.Name}/select_{k}"), "Where", [scalar, thenValues[k], elseValues[k]], [node.Outputs[k]]));
+                {
+                    if (node.Outputs[k].Length == 0) continue;
+                    var select = new Node(inliner.Fresh($"{node.Name}/select_{k}"), "Where", [scalar, thenValues[k], elseValues[k]], [node.Outputs[k]]);
+                    graph.IfSelects[select.Name] = node.Name;
+                    added.Add(select);
+                }
                 selected++;
             }
             graph.Nodes.InsertRange(graph.Nodes.IndexOf(node), added);
@@ -77,14 +81,14 @@ public static class IfInlining
     {
         foreach (var node in graph.Nodes)
         {
-            if (node.OpType != "Where" || !node.Name.Contains("/select_", StringComparison.Ordinal) || node.Inputs.Count != 3) continue;
+            if (!graph.IfSelects.TryGetValue(node.Name, out var ifName)) continue;
             if (!graph.ValueInfos.TryGetValue(node.Inputs[1], out var a) || !graph.ValueInfos.TryGetValue(node.Inputs[2], out var b)) continue;
             if (a.Shape is null || b.Shape is null) continue;
             bool differ = a.Shape.Length != b.Shape.Length || a.Shape.Zip(b.Shape).Any(d => d.First is long x && d.Second is long y && x != y);
             if (differ)
                 throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
-                    $"If node '{node.Name[..node.Name.LastIndexOf("/select_", StringComparison.Ordinal)]}': its condition depends on the input data and its branches return different shapes " +
-                    $"({ShapeText(a.Shape)} and {ShapeText(b.Shape)}), which a static-shaped plan cannot hold", graph.SourcePath, node: node.Name);
+                    $"If node '{ifName}': its condition depends on the input data and its branches return different shapes " +
+                    $"({ShapeText(a.Shape)} and {ShapeText(b.Shape)}), which a static-shaped plan cannot hold", graph.SourcePath, node: ifName);
         }
     }
 
