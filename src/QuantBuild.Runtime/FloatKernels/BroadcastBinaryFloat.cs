@@ -34,7 +34,6 @@ namespace QuantBuild.Runtime
     /// </summary>
     public sealed class BroadcastBinaryFloat : FloatKernel
     {
-        private const int MaxRank = 8;
         private readonly BinaryFunction function;
         private readonly int[] outShape;
         private readonly int[] aStrides;
@@ -43,10 +42,7 @@ namespace QuantBuild.Runtime
 
         public BroadcastBinaryFloat(BinaryFunction function, int[] aShape, int[] bShape, int[] outShape)
         {
-            if (outShape.Length > MaxRank)
-            {
-                throw new ArgumentException("Broadcasting is limited to rank 8.", "outShape");
-            }
+            CheckBroadcastRank(outShape);
 
             this.function = function;
             this.outShape = (int[])outShape.Clone();
@@ -77,7 +73,7 @@ namespace QuantBuild.Runtime
                 return;
             }
 
-            Span<int> index = stackalloc int[MaxRank];
+            Span<int> index = stackalloc int[MaxBroadcastRank];
             int ai = 0, bi = 0;
             for (int o = 0; o < length; o += inner)
             {

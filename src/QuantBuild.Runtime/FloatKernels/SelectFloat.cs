@@ -9,7 +9,6 @@ namespace QuantBuild.Runtime
     /// </summary>
     public sealed class SelectFloat : FloatKernel
     {
-        private const int MaxRank = 8;
         private readonly int[] outShape;
         private readonly int[] condStrides;
         private readonly int[] xStrides;
@@ -18,10 +17,7 @@ namespace QuantBuild.Runtime
 
         public SelectFloat(int[] condShape, int[] xShape, int[] zShape, int[] outShape)
         {
-            if (outShape.Length > MaxRank)
-            {
-                throw new ArgumentException("Broadcasting is limited to rank 8.", "outShape");
-            }
+            CheckBroadcastRank(outShape);
 
             this.outShape = (int[])outShape.Clone();
             condStrides = BroadcastStrides(condShape, outShape);
@@ -38,7 +34,7 @@ namespace QuantBuild.Runtime
             }
 
             int rank = outShape.Length;
-            Span<int> index = stackalloc int[MaxRank];
+            Span<int> index = stackalloc int[MaxBroadcastRank];
             int ci = 0, xi = 0, zi = 0;
             for (int o = 0; o < length; o++)
             {

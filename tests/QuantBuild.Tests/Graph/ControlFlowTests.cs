@@ -112,12 +112,11 @@ public sealed class ControlFlowTests
         return n;
     }
 
-    private static Tensor BranchConstant(out NodeProto node, string output, float value)
+    private static NodeProto ConstantNode(string output, Tensor value)
     {
-        var t = Tensor.FromFloats([value], 1);
-        node = NodeP("Constant", [], [output]);
-        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(t, output) });
-        return t;
+        var node = NodeP("Constant", [], [output]);
+        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(value, output) });
+        return node;
     }
 
     /// <summary>x [1,4] → condition → If(then: x·w + 1 (w and x captured from the outer graph, 1 a branch Constant); else: −x) → y.</summary>
@@ -130,7 +129,7 @@ public sealed class ControlFlowTests
         g.Output.Add(FloatValue("y", 1, 4));
         g.Initializer.Add(TensorProtoConverter.FromTensor(Tensor.FromFloats([0.5f, -2f, 3f, 1.25f], 4), "w"));
         g.Node.AddRange(conditionNodes);
-        BranchConstant(out var one, "one", 1f);
+        var one = ConstantNode("one", Tensor.FromFloats([1f], 1));
         var thenBranch = BranchGraph("then", FloatValue("t_out", 1, 4), one, NodeP("Mul", ["x", "w"], ["t_mul"], "t_mul_node"), NodeP("Add", ["t_mul", "one"], ["t_out"], "t_add_node"));
         var elseBranch = BranchGraph("else", elseOutput ?? FloatValue("e_out", 1, 4), NodeP("Neg", ["x"], [elseOutput?.Name ?? "e_out"], "e_neg_node"));
         g.Node.Add(IfNode("cond", "y", thenBranch, elseBranch));
@@ -151,10 +150,8 @@ public sealed class ControlFlowTests
     {
         using var folder = new TempFolder();
         // cond = (x.shape[1] == 4): a constant once shapes are known, as exporters write shape-dependent code.
-        var index = NodeP("Constant", [], ["one_index"]);
-        index.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(new Tensor(DataType.Int64, [], new[] { 1L }), "one_index") });
-        var four = NodeP("Constant", [], ["four"]);
-        four.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(new Tensor(DataType.Int64, [], new[] { 4L }), "four") });
+        var index = ConstantNode("one_index", new Tensor(DataType.Int64, [], new[] { 1L }));
+        var four = ConstantNode("four", new Tensor(DataType.Int64, [], new[] { 4L }));
         var path = WriteIfModel(folder, "shape-if.onnx",
             [NodeP("Shape", ["x"], ["shape"]), index, four, NodeP("Gather", ["shape", "one_index"], ["width"]), NodeP("Equal", ["width", "four"], ["cond"])]);
 
@@ -177,8 +174,7 @@ public sealed class ControlFlowTests
     /// <summary>cond = ReduceSum(x) ≥ 0: openWakeWord's verifier gate in miniature.</summary>
     private static string WriteDataIfModel(TempFolder folder, ValueInfoProto? elseOutput = null)
     {
-        var zero = NodeP("Constant", [], ["zero"]);
-        zero.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(Tensor.FromFloats([0f], 1), "zero") });
+        var zero = ConstantNode("zero", Tensor.FromFloats([0f], 1));
         var sum = NodeP("ReduceSum", ["x"], ["sum"]);
         sum.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
         return WriteIfModel(folder, "data-if.onnx", [sum, zero, NodeP("GreaterOrEqual", ["sum", "zero"], ["cond"])], elseOutput);
@@ -212,16 +208,28 @@ public sealed class ControlFlowTests
         }
     }
 
+    /// <summary>Preparing the file fails with <paramref name="code"/> naming the If node, and the message says <paramref name="why"/>.</summary>
+    private static void AssertRefused(string path, string code, string why)
+    {
+        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(OnnxImporter.Load(path)));
+        Assert.AreEqual(code, ex.Code, ex.Message);
+        Assert.AreEqual("the_if", ex.NodeName);
+        StringAssert.Contains(ex.Message, why);
+    }
+
+    /// <summary>Rewrites the first node of the If's else branch in the file.</summary>
+    private static void ReplaceElseNode(string path, Action<NodeProto> edit)
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        edit(model.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "else_branch").G.Node[0]);
+        File.WriteAllBytes(path, model.ToByteArray());
+    }
+
     [TestMethod]
     public void IfOnDataWithBranchesOfDifferentShapesIsRefusedNamingTheNode()
     {
         using var folder = new TempFolder();
-        var path = WriteDataIfModel(folder, FloatValue("e_out", 4));
-        var graph = OnnxImporter.Load(path);
-        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(graph));
-        Assert.AreEqual(DiagnosticCodes.UnsupportedOperator, ex.Code);
-        Assert.AreEqual("the_if", ex.NodeName);
-        StringAssert.Contains(ex.Message, "different shapes");
+        AssertRefused(WriteDataIfModel(folder, FloatValue("e_out", 4)), DiagnosticCodes.UnsupportedOperator, "different shapes ([1,4] and [4])");
     }
 
     [TestMethod]
@@ -230,26 +238,16 @@ public sealed class ControlFlowTests
         using var folder = new TempFolder();
         // The else branch returns ReduceSum(x) (keepdims: shape [1,1]) and declares no shape: only inference can tell.
         var path = WriteDataIfModel(folder, new ValueInfoProto { Name = "e_out" });
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        var elseBranch = model.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "else_branch").G;
-        elseBranch.Node[0] = NodeP("ReduceSum", ["x"], ["e_out"], "e_sum_node");
-        File.WriteAllBytes(path, model.ToByteArray());
-        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(OnnxImporter.Load(path)));
-        Assert.AreEqual(DiagnosticCodes.UnsupportedOperator, ex.Code);
-        Assert.AreEqual("the_if", ex.NodeName);
-        StringAssert.Contains(ex.Message, "[1,4] and [1,1]");
+        ReplaceElseNode(path, n => n.OpType = "ReduceSum");
+        AssertRefused(path, DiagnosticCodes.UnsupportedOperator, "[1,4] and [1,1]");
     }
 
     [TestMethod]
     public void AConstantConditionOfSeveralElementsIsRefused()
     {
         using var folder = new TempFolder();
-        var cond = NodeP("Constant", [], ["cond"]);
-        cond.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.FromTensor(new Tensor(DataType.Bool, [2], new[] { true, false }), "cond") });
-        var graph = OnnxImporter.Load(WriteIfModel(folder, "two.onnx", [cond]));
-        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(graph));
-        Assert.AreEqual(DiagnosticCodes.InvalidInputValue, ex.Code);
-        Assert.AreEqual("the_if", ex.NodeName);
+        var cond = ConstantNode("cond", new Tensor(DataType.Bool, [2], new[] { true, false }));
+        AssertRefused(WriteIfModel(folder, "two.onnx", [cond]), DiagnosticCodes.InvalidInputValue, "has 2 elements");
     }
 
     [TestMethod]
@@ -267,9 +265,7 @@ public sealed class ControlFlowTests
     {
         using var folder = new TempFolder();
         var path = WriteDataIfModel(folder);
-        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        model.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "else_branch").G.Node[0].OpType = "NoSuchOp";
-        File.WriteAllBytes(path, model.ToByteArray());
+        ReplaceElseNode(path, n => n.OpType = "NoSuchOp");
         var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(OnnxImporter.Load(path)));
         Assert.AreEqual(DiagnosticCodes.UnsupportedOperator, ex.Code);
         StringAssert.Contains(ex.Message, "NoSuchOp");
