@@ -229,7 +229,7 @@ public sealed class ControlFlowTests
     public void IfOnDataWithBranchesOfDifferentShapesIsRefusedNamingTheNode()
     {
         using var folder = new TempFolder();
-        AssertRefused(WriteDataIfModel(folder, FloatValue("e_out", 4)), DiagnosticCodes.UnsupportedOperator, "different shapes ([1,4] and [4])");
+        AssertRefused(WriteDataIfModel(folder, FloatValue("e_out", 4)), DiagnosticCodes.UnsupportedOperator, "different shapes for output 0 ([1,4] and [4])");
     }
 
     [TestMethod]
