@@ -245,6 +245,23 @@ public sealed class ControlFlowTests
     }
 
     [TestMethod]
+    public void MalformedBranchNodesAreRefusedWithACode()
+    {
+        using var folder = new TempFolder();
+        var path = WriteDataIfModel(folder);
+        ReplaceElseNode(path, n => { n.OpType = "Add"; });  // Add with one input
+        var ex = Assert.ThrowsExactly<QuantBuildException>(() => GraphPreparation.Prepare(OnnxImporter.Load(path)));
+        Assert.AreEqual(DiagnosticCodes.MissingInput, ex.Code, ex.Message);
+
+        path = WriteDataIfModel(folder);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        var thenBranch = model.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "then_branch").G;
+        thenBranch.Node.Add(NodeP("Neg", ["x"], ["t_mul"], "second_definition"));
+        File.WriteAllBytes(path, model.ToByteArray());
+        AssertRefused(path, DiagnosticCodes.DuplicateDefinition, "defines 't_mul' more than once");
+    }
+
+    [TestMethod]
     public void AConstantConditionOfSeveralElementsIsRefused()
     {
         using var folder = new TempFolder();

@@ -18,6 +18,8 @@ public static class GraphPreparation
         for (var inlined = IfInlining.Apply(graph); inlined.Total > 0; inlined = IfInlining.Apply(graph))
         {
             ifs += inlined.Total;
+            // Branch nodes are now graph nodes: check their arity before folding runs their kernels.
+            Engine.InferenceEngine.ValidateOperators(graph);
             constants += ConstantFolding.Apply(graph);
         }
         int bn = BatchNormFolding.Apply(graph);

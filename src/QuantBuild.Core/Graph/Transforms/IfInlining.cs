@@ -200,6 +200,11 @@ public static class IfInlining
         public string[] Inline(GraphProto branch, string label, IReadOnlyList<string>? targets)
         {
             var defined = SubgraphScope.DefinedNames(branch);
+            // One definition per name, as the importer requires of the outer graph (renaming would merge two).
+            var definitions = branch.Initializer.Select(i => i.Name).Concat(branch.Node.SelectMany(n => n.Output).Where(o => o.Length > 0));
+            if (definitions.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new QuantBuildException(DiagnosticCodes.DuplicateDefinition,
+                    $"If node '{ifNode.Name}': its {label} branch defines '{twice.Key}' more than once", graph.SourcePath, node: ifNode.Name);
             var rename = new Dictionary<string, string>(StringComparer.Ordinal);
             var producedByNode = new HashSet<string>(branch.Node.Where(n => n.OpType != "Constant").SelectMany(n => n.Output), StringComparer.Ordinal);
             var copies = new List<(string From, string To)>();
