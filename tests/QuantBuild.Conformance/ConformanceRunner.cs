@@ -38,8 +38,11 @@ public sealed class ConformanceOptions
 /// </summary>
 public static class ConformanceRunner
 {
-    /// <summary>The importer turns Constant nodes into initializers, so they need no kernel.</summary>
-    private static readonly string[] ImporterHandledOps = ["Constant"];
+    /// <summary>
+    /// The importer turns Constant nodes into initializers, and graph preparation replaces If by its branches
+    /// (docs/control-flow.md), so they need no kernel.
+    /// </summary>
+    private static readonly string[] ImporterHandledOps = ["Constant", "If"];
 
     /// <summary>Operators a test may use and still count: the engine's kernels plus those the importer folds away.</summary>
     public static IReadOnlyCollection<string> SupportedOps() =>
@@ -128,6 +131,8 @@ public static class ConformanceRunner
                 return Result(TestOutcome.RandomReference, why);
 
             var graph = OnnxImporter.Import(model, test.Directory, modelPath);
+            // Only a graph with an If goes through preparation (as every command's does): the others keep testing the kernels unfolded.
+            if (graph.Nodes.Any(QuantBuild.Graph.Transforms.IfInlining.IsIf)) QuantBuild.Graph.Transforms.GraphPreparation.Prepare(graph, inferShapes: false);
             var engine = new InferenceEngine(graph, new EngineOptions { MaxDegreeOfParallelism = options.EngineThreads });
 
             var dataSets = NumberedEntries(Directory.GetDirectories(test.Directory), "test_data_set_");

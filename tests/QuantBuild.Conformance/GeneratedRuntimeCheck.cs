@@ -91,6 +91,8 @@ public static class GeneratedRuntimeCheck
         }
         var shapes = feeds.ToDictionary(f => f.Key, f => f.Value.Shape, StringComparer.Ordinal);
 
+        // Ifs are removed at preparation, as the pipeline does (their conditions may just have become constants).
+        if (graph.Nodes.Any(IfInlining.IsIf)) GraphPreparation.Prepare(graph, inferShapes: false);
         // What the pipeline checks before calibrating (QB2001): a refused model never reaches the runtime.
         ShapeInference.Apply(graph);
         var refused = FloatKernelBinding.UnsupportedNodes(graph);

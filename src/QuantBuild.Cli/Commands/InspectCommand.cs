@@ -5,6 +5,7 @@ using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
 using QuantBuild.Lowering;
+using QuantBuild.Onnx.Proto;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Cli.Commands;
@@ -25,6 +26,7 @@ public static class InspectCommand
     public const string NoCSharpKernel = "no C# kernel (QB2001 unless outputs.csharp is false)";
     public const string ShapesOnly = "shape computation only";
     public const string Folded = "folded at build time";
+    public const string Inlined = "If: inlined at build time (docs/control-flow.md)";
     public const string Unsupported = "unsupported (QB2001)";
 
     public static Command Create(TextWriter output)
@@ -60,9 +62,9 @@ public static class InspectCommand
         output.WriteLine($"outputs ({graph.Outputs.Count}):");
         foreach (var o in graph.Outputs) output.WriteLine($"  {Describe(o)}");
 
-        // As the file has them: Constant nodes too (the importer turns them into constants).
-        var inFile = Count(source.Graph.Node.Select(n => OpName(n.Domain == "ai.onnx" ? "" : n.Domain, n.OpType)));
-        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).Select(n => OpName(n.Domain, n.OpType)).ToHashSet(StringComparer.Ordinal);
+        // As the file has them: Constant nodes too (the importer turns them into constants), and the nodes of If branches.
+        var inFile = Count(NodesWithBranches(source.Graph).Select(n => OpName(n.Domain == "ai.onnx" ? "" : n.Domain, n.OpType)));
+        var unsupported = InferenceEngine.UnsupportedNodes(graph).Select(n => OpName(n.Domain, n.OpType)).ToHashSet(StringComparer.Ordinal);
 
         // What a build runs: the graph after constant and BatchNormalization folding. Folding runs the
         // engine, so a model with an unsupported operator is described as it is in the file.
@@ -88,7 +90,9 @@ public static class InspectCommand
         }
         foreach (var op in inFile.Keys)
             if (!support.ContainsKey(op))
-                support[op] = unsupported.Contains(op) ? Unsupported : built is null ? (op == "Constant" ? Folded : Support(op)) : Folded;
+                support[op] = unsupported.Contains(op) ? Unsupported
+                    : op == "If" ? Inlined
+                    : built is null ? (op == "Constant" ? Folded : Support(op)) : Folded;
 
         int fileNodes = inFile.Values.Sum();
         output.WriteLine(built is null
@@ -156,6 +160,19 @@ public static class InspectCommand
     private static string Describe(ValueInfo v) => $"{v.Name}: {(v.Type == DataType.Undefined ? "?" : DataTypes.Name(v.Type))}{v.ShapeString}";
 
     private static string OpName(string domain, string opType) => domain.Length == 0 ? opType : $"{domain}.{opType}";
+
+    /// <summary>The graph's nodes and, depth first, those of its subgraphs (If branches): every node a build may run.</summary>
+    private static IEnumerable<NodeProto> NodesWithBranches(GraphProto graph)
+    {
+        foreach (var n in graph.Node)
+        {
+            yield return n;
+            foreach (var a in n.Attribute)
+                foreach (var g in a.G is not null ? [a.G] : a.Graphs.ToArray())
+                    foreach (var inner in NodesWithBranches(g))
+                        yield return inner;
+        }
+    }
 
     private static Dictionary<string, int> Count(IEnumerable<string> ops)
     {

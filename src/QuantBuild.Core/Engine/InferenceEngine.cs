@@ -132,7 +132,7 @@ public sealed class InferenceEngine
     /// </summary>
     public static void ValidateOperators(ModelGraph graph)
     {
-        var unsupported = graph.Nodes.Where(n => !OpRegistry.IsSupported(n)).ToList();
+        var unsupported = UnsupportedNodes(graph);
         if (unsupported.Count == 0)
         {
             OperatorArity.Validate(graph);
@@ -144,6 +144,39 @@ public sealed class InferenceEngine
             $"operator '{first.OpType}' (node '{first.Name}') is not supported by QuantBuild's engine" +
             (unsupported.Count > 1 ? $"; {unsupported.Count} nodes use unsupported operators: {all}" : ""),
             graph.SourcePath, node: first.Name);
+    }
+
+    /// <summary>The nodes the engine cannot run, including those inside If branches (an If itself is supported: see <see cref="CollectUnsupported"/>).</summary>
+    public static List<Node> UnsupportedNodes(ModelGraph graph)
+    {
+        var unsupported = new List<Node>();
+        CollectUnsupported(graph, graph.Nodes, unsupported);
+        return unsupported;
+    }
+
+    /// <summary>
+    /// Adds the nodes the engine cannot run, looking inside If branches: an If itself is accepted, as graph
+    /// preparation replaces it by its branches (<see cref="QuantBuild.Graph.Transforms.IfInlining"/>).
+    /// </summary>
+    private static void CollectUnsupported(ModelGraph graph, IEnumerable<Node> nodes, List<Node> unsupported)
+    {
+        foreach (var node in nodes)
+        {
+            if (!QuantBuild.Graph.Transforms.IfInlining.IsIf(node))
+            {
+                if (!OpRegistry.IsSupported(node)) unsupported.Add(node);
+                continue;
+            }
+            foreach (var branch in node.Attributes.Values.Where(a => a.G is not null).Select(a => a.G))
+                CollectUnsupported(graph, branch.Node
+                    .Where(np => !(np.OpType == "Constant" && np.Domain is "" or "ai.onnx"))
+                    .Select(np =>
+                    {
+                        var inner = new Node(np.Name.Length > 0 ? np.Name : np.OpType, np.OpType, np.Input, np.Output, np.Domain == "ai.onnx" ? "" : np.Domain);
+                        foreach (var a in np.Attribute) inner.Attributes[a.Name] = a;
+                        return inner;
+                    }), unsupported);
+        }
     }
 
     public ModelGraph Graph { get; }

@@ -35,6 +35,10 @@ public static class OpRegistry
 
     public static OpKernel Create(Node node, KernelContext context)
     {
+        if (QuantBuild.Graph.Transforms.IfInlining.IsIf(node))
+            throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
+                $"If node '{node.Name}' reached the engine: graph preparation (GraphPreparation.Prepare) replaces every If by its branches first",
+                node: node.Name);
         if (!IsSupported(node))
             throw new QuantBuildException(DiagnosticCodes.UnsupportedOperator,
                 $"operator '{(node.Domain.Length > 0 ? node.Domain + "." : "")}{node.OpType}' (node '{node.Name}') is not supported by QuantBuild's engine",

@@ -14,6 +14,8 @@ public static class OperatorArity
     {
         // Two operands.
         ["Add"] = _ => 2, ["Sub"] = _ => 2, ["Mul"] = _ => 2, ["Div"] = _ => 2, ["Pow"] = _ => 2, ["Equal"] = _ => 2,
+        ["Greater"] = _ => 2, ["GreaterOrEqual"] = _ => 2, ["Less"] = _ => 2, ["LessOrEqual"] = _ => 2,
+        ["And"] = _ => 2, ["Or"] = _ => 2, ["Xor"] = _ => 2,
         ["MatMul"] = _ => 2, ["PRelu"] = _ => 2, ["Gather"] = _ => 2, ["Expand"] = _ => 2, ["Tile"] = _ => 2,
         ["CastLike"] = _ => 2, ["Conv"] = _ => 2, ["ConvTranspose"] = _ => 2, ["LayerNormalization"] = _ => 2,
         // C became optional in opset 11.

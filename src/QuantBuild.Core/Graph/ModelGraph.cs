@@ -32,6 +32,12 @@ public sealed class ModelGraph
     /// <summary>The imported model message, kept so an export can carry producer, metadata and functions forward.</summary>
     public ModelProto? SourceModel { get; set; }
 
+    /// <summary>
+    /// Where nodes that stand for an If whose condition depends on the data, by node name → the If's name
+    /// (<see cref="Transforms.IfInlining"/>): shape inference checks that their two branches agree in shape.
+    /// </summary>
+    public Dictionary<string, string> IfSelects { get; } = new(StringComparer.Ordinal);
+
     public bool IsConstant(string name) => Initializers.ContainsKey(name);
 
     /// <summary>Map from value name to the node producing it.</summary>
@@ -77,7 +83,7 @@ public sealed class ModelGraph
             for (int i = 0; i < pending.Count; i++)
             {
                 var n = pending[i];
-                if (n.Inputs.All(x => x.Length == 0 || available.Contains(x)))
+                if (n.ReadNames.All(x => x.Length == 0 || available.Contains(x)))
                 {
                     sorted.Add(n);
                     foreach (var o in n.Outputs) if (o.Length > 0) available.Add(o);
@@ -88,7 +94,7 @@ public sealed class ModelGraph
             if (sorted.Count == before)
             {
                 var stuck = pending[0];
-                var missing = stuck.Inputs.First(x => x.Length > 0 && !available.Contains(x));
+                var missing = stuck.ReadNames.First(x => x.Length > 0 && !available.Contains(x));
                 throw new QuantBuildException(DiagnosticCodes.GraphNotTopological,
                     $"{stuck.OpType} node '{stuck.Name}' reads '{missing}', which no input, initializer or node provides (or the graph has a cycle)",
                     SourcePath, node: stuck.Name);
@@ -106,7 +112,7 @@ public sealed class ModelGraph
         {
             var n = Nodes[i];
             if (n.Outputs.Any(live.Contains))
-                foreach (var input in n.Inputs) live.Add(input);
+                foreach (var input in n.ReadNames) live.Add(input);
             else
                 Nodes.RemoveAt(i);
         }

@@ -35,6 +35,20 @@ public sealed class Node
 
     public bool HasInput(int index) => index < Inputs.Count && Inputs[index].Length > 0;
 
+    /// <summary>
+    /// Outer-scope values a subgraph attribute (If's branches) reads without listing them as inputs: the node
+    /// depends on them as on its inputs, so ordering and dead-value removal count them too (docs/control-flow.md).
+    /// </summary>
+    public IReadOnlyCollection<string> CapturedNames =>
+        _captured ??= Attributes.Values.Any(a => a.G is not null || a.Graphs.Count > 0)
+            ? Transforms.SubgraphScope.FreeNames(Attributes.Values.SelectMany(a => a.G is not null ? [a.G] : a.Graphs.ToArray()))
+            : Array.Empty<string>();
+
+    private IReadOnlyCollection<string>? _captured;
+
+    /// <summary>Every value the node reads: its inputs and the outer-scope values its subgraphs capture.</summary>
+    public IEnumerable<string> ReadNames => CapturedNames.Count == 0 ? Inputs : Inputs.Concat(CapturedNames);
+
     public bool HasAttribute(string name) => Attributes.ContainsKey(name);
 
     public long GetInt(string name, long defaultValue) =>

@@ -86,7 +86,7 @@ public static class OnnxImporter
     }
 
     /// <summary>The value of a Constant node, whichever of its value attributes is set.</summary>
-    private static Tensor ConstantValue(NodeProto np, string name, string? baseDirectory, string? file)
+    internal static Tensor ConstantValue(NodeProto np, string name, string? baseDirectory, string? file)
     {
         foreach (var a in np.Attribute)
         {

@@ -81,10 +81,12 @@ public static class FloatKernelBinding
         {
             foreach (var op in ops) rules.Add(op, rule);
         }
-        Add((Binder b, out string r) => b.Copy(out r), "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike");
-        Add((Binder b, out string r) => b.Unary(out r), "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Reciprocal", "Floor", "Ceil");
+        Add((Binder b, out string r) => b.Copy(out r), "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
+        Add((Binder b, out string r) => b.Cast(out r), "Cast", "CastLike");
+        Add((Binder b, out string r) => b.Unary(out r), "Not", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Reciprocal", "Floor", "Ceil");
         Add((Binder b, out string r) => b.Clip(out r), "Clip");
-        Add((Binder b, out string r) => b.Binary(out r), "Add", "Sub", "Mul", "Div", "Pow", "PRelu");
+        Add((Binder b, out string r) => b.Binary(out r), "Add", "Sub", "Mul", "Div", "Pow", "PRelu",
+            "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor");
         Add((Binder b, out string r) => b.Variadic(out r), "Max", "Min", "Sum", "Mean");
         Add((Binder b, out string r) => b.Conv(transposed: false, out r), "Conv");
         Add((Binder b, out string r) => b.Conv(transposed: true, out r), "ConvTranspose");
@@ -98,7 +100,8 @@ public static class FloatKernelBinding
         Add((Binder b, out string r) => b.BatchNorm(out r), "BatchNormalization");
         Add((Binder b, out string r) => b.Resize(out r), "Resize", "Upsample");
         // Output = a fixed rearrangement of the float inputs, probed through the engine (GatherFloat).
-        Add((Binder b, out string r) => b.BindMovement(out r), "Transpose", "Slice", "Gather", "Pad", "Concat", "Split", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Where");
+        Add((Binder b, out string r) => b.BindMovement(out r), "Transpose", "Slice", "Gather", "Pad", "Concat", "Split", "Expand", "Tile", "DepthToSpace", "SpaceToDepth");
+        Add((Binder b, out string r) => b.Where(out r), "Where");
         return rules;
     }
 
@@ -110,31 +113,39 @@ public static class FloatKernelBinding
 
     /// <summary>
     /// Nodes of a prepared graph the generated code cannot run: every node on the model inputs' data path
-    /// whose op no float kernel covers, and every node that computes a non-float value from that data
-    /// (Equal on activations, a Cast of activations to int64). The generated runtime evaluates non-float
-    /// values once, at build time, so such a value would be frozen at what the build saw: refusing it is
-    /// the only correct answer. Values that depend only on input shapes (Shape and what follows from it)
-    /// are build-time constants and fine. Cheap (no calibration, no engine run), so the pipeline calls it
-    /// before calibrating.
+    /// whose op no float kernel covers, and every node that computes a value from that data that is neither
+    /// float nor bool (a Cast of activations to int64, an ArgMax). Bool values computed from the data
+    /// (comparisons, And/Or/Not, a Where's condition) travel through the generated runtime as 0 and 1 floats
+    /// (docs/control-flow.md); other types are evaluated once, at build time, so such a value would be frozen
+    /// at what the build saw: refusing it is the only correct answer. Values that depend only on input shapes
+    /// (Shape and what follows from it) are build-time constants and fine. Cheap (no calibration, no engine
+    /// run), so the pipeline calls it before calibrating.
     /// </summary>
     public static List<Node> UnsupportedNodes(ModelGraph graph)
     {
         var result = new List<Node>();
-        // Values that depend on the model inputs' values, not only their shapes. Nodes are in topological order.
-        var dataDependent = new HashSet<string>(graph.Inputs.Select(i => i.Name), StringComparer.Ordinal);
+        var dataDependent = DataDependentValues(graph);
         foreach (var node in graph.Nodes)
         {
-            bool dependent = node.OpType != "Shape" && node.Inputs.Any(i => i.Length > 0 && dataDependent.Contains(i));
-            if (!dependent) continue; // build-time constants: shape arithmetic, a Cast of a shape to float
-            foreach (var o in node.Outputs.Where(o => o.Length > 0)) dataDependent.Add(o);
+            if (!node.Outputs.Any(o => o.Length > 0 && dataDependent.Contains(o))) continue; // build-time constants: shape arithmetic, a Cast of a shape to float
             DataType? TypeOf(string o) => o.Length > 0 && graph.ValueInfos.TryGetValue(o, out var vi) && vi.Type != DataType.Undefined ? vi.Type : null;
-            if (node.Outputs.Any(o => TypeOf(o) == DataType.Float))
+            if (node.Outputs.Any(o => TypeOf(o) is DataType.Float or DataType.Bool))
             {
                 if (node.Domain.Length > 0 || !IsSupportedOp(node.OpType)) result.Add(node);
             }
             else if (node.Outputs.Any(o => TypeOf(o) is not null)) result.Add(node); // a non-float value computed from the data
         }
         return result;
+    }
+
+    /// <summary>Values that depend on the model inputs' values, not only on their shapes (the generated code computes these on every run).</summary>
+    public static HashSet<string> DataDependentValues(ModelGraph graph)
+    {
+        var dataDependent = new HashSet<string>(graph.Inputs.Select(i => i.Name), StringComparer.Ordinal);
+        foreach (var node in graph.Nodes) // topological order
+            if (node.OpType != "Shape" && node.Inputs.Any(i => i.Length > 0 && dataDependent.Contains(i)))
+                foreach (var o in node.Outputs.Where(o => o.Length > 0)) dataDependent.Add(o);
+        return dataDependent;
     }
 
     /// <summary>The kernel calls computing <paramref name="step"/> in order, or null with <paramref name="reason"/>.</summary>
@@ -222,6 +233,27 @@ public static class FloatKernelBinding
             return [CopyCall(Output()!, Operand(0))];
         }
 
+        /// <summary>
+        /// Cast among float types is a copy; a cast to bool maps every non-zero value to 1, which is how bool
+        /// values travel through the generated runtime (casts to integer types of data are refused earlier).
+        /// </summary>
+        public List<FloatKernelCall>? Cast(out string reason)
+        {
+            reason = "";
+            var to = _node.OpType == "Cast" ? (DataType)_node.GetInt("to") : Constant(1)?.Type ?? DataType.Float;
+            return to == DataType.Bool ? Unary(ElementwiseFunction.NonZero) : Copy(out reason);
+        }
+
+        /// <summary>Where on a condition computed from the data selects element by element; on a constant one it is a fixed gather.</summary>
+        public List<FloatKernelCall>? Where(out string reason)
+        {
+            reason = "";
+            if (Activation(0) is null) return BindMovement(out reason);
+            var y = Output()!;
+            if (y.Shape.Length > 8) { reason = "broadcasting beyond rank 8"; return null; }
+            return [Call<SelectFloat>([ShapeOf(0)!, ShapeOf(1)!, ShapeOf(2)!, y.Shape], y, Operand(0), Operand(1), Operand(2))];
+        }
+
         public List<FloatKernelCall>? Unary(out string reason)
         {
             reason = "";
@@ -242,6 +274,7 @@ public static class FloatKernelBinding
                 "Reciprocal" => Unary(ElementwiseFunction.Reciprocal),
                 "Floor" => Unary(ElementwiseFunction.Floor),
                 "Ceil" => Unary(ElementwiseFunction.Ceil),
+                "Not" => Unary(ElementwiseFunction.Not),
                 _ => Refuse(out reason, $"{_node.OpType} is not an elementwise function"),
             };
         }
@@ -254,6 +287,14 @@ public static class FloatKernelBinding
             "Div" => Binary(BinaryFunction.Div, out reason),
             "Pow" => Binary(BinaryFunction.Pow, out reason),
             "PRelu" => Binary(BinaryFunction.PRelu, out reason),
+            "Equal" => Binary(BinaryFunction.Equal, out reason),
+            "Greater" => Binary(BinaryFunction.Greater, out reason),
+            "GreaterOrEqual" => Binary(BinaryFunction.GreaterOrEqual, out reason),
+            "Less" => Binary(BinaryFunction.Less, out reason),
+            "LessOrEqual" => Binary(BinaryFunction.LessOrEqual, out reason),
+            "And" => Binary(BinaryFunction.And, out reason),
+            "Or" => Binary(BinaryFunction.Or, out reason),
+            "Xor" => Binary(BinaryFunction.Xor, out reason),
             _ => Refuse(out reason, $"{_node.OpType} is not a binary function"),
         };
 

@@ -63,6 +63,8 @@ public static class IntegerLowering
         private readonly HashSet<Node> _done = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<string> _graphOutputs;
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+        // Values computed from the input data on every run; bool ones among them are float 0/1 plan tensors.
+        private readonly HashSet<string> _dataDependent;
 
         public Lowerer(QuantizedModel model, IReadOnlyDictionary<string, int[]>? inputShapes)
         {
@@ -70,6 +72,7 @@ public static class IntegerLowering
             _graph = model.Graph;
             _consumers = _graph.Consumers();
             _graphOutputs = _graph.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            _dataDependent = FloatKernelBinding.DataDependentValues(_graph);
             // Shapes (and shape-derived int64 values) of every value: one float run on zero inputs. The
             // prepared graph is static-shaped, so this is exactly what every later run sees.
             var engine = new InferenceEngine(_graph, new EngineOptions { MaxDegreeOfParallelism = 1 });
@@ -189,11 +192,15 @@ public static class IntegerLowering
         public Tensor? Constant(string name)
         {
             if (_graph.Initializers.TryGetValue(name, out var init)) return init;
-            if (_probe.TryGetValue(name, out var t) && t.Type != DataType.Float) return t.Value;
+            if (_probe.TryGetValue(name, out var t) && t.Type != DataType.Float && !IsDataBool(name)) return t.Value;
             return null;
         }
 
-        private bool IsFloatValue(string name) => _probe.TryGetValue(name, out var t) && t.Type == DataType.Float && !_graph.Initializers.ContainsKey(name);
+        /// <summary>A value computed at run time: a float activation, or a bool computed from the data (carried as 0/1 floats; docs/control-flow.md).</summary>
+        private bool IsFloatValue(string name) => _probe.TryGetValue(name, out var t) && !_graph.Initializers.ContainsKey(name)
+            && (t.Type == DataType.Float || IsDataBool(name));
+
+        private bool IsDataBool(string name) => _probe.TryGetValue(name, out var t) && t.Type == DataType.Bool && _dataDependent.Contains(name);
 
         private PlanTensor Register(PlanTensor t)
         {

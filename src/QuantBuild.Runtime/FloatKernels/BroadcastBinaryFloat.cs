@@ -14,6 +14,17 @@ namespace QuantBuild.Runtime
         Min = 6,
         /// <summary>PRelu: a where a ≥ 0, else b·a.</summary>
         PRelu = 7,
+        // Comparisons and logic: bool values travel through the generated runtime as 0 and 1 (docs/control-flow.md).
+        /// <summary>1 where a = b, else 0 (IEEE: NaN equals nothing).</summary>
+        Equal = 8,
+        Greater = 9,
+        GreaterOrEqual = 10,
+        Less = 11,
+        LessOrEqual = 12,
+        /// <summary>1 where both a and b are non-zero (true), else 0.</summary>
+        And = 13,
+        Or = 14,
+        Xor = 15,
     }
 
     /// <summary>
@@ -23,7 +34,6 @@ namespace QuantBuild.Runtime
     /// </summary>
     public sealed class BroadcastBinaryFloat : FloatKernel
     {
-        private const int MaxRank = 8;
         private readonly BinaryFunction function;
         private readonly int[] outShape;
         private readonly int[] aStrides;
@@ -32,10 +42,7 @@ namespace QuantBuild.Runtime
 
         public BroadcastBinaryFloat(BinaryFunction function, int[] aShape, int[] bShape, int[] outShape)
         {
-            if (outShape.Length > MaxRank)
-            {
-                throw new ArgumentException("Broadcasting is limited to rank 8.", "outShape");
-            }
+            CheckBroadcastRank(outShape);
 
             this.function = function;
             this.outShape = (int[])outShape.Clone();
@@ -66,7 +73,7 @@ namespace QuantBuild.Runtime
                 return;
             }
 
-            Span<int> index = stackalloc int[MaxRank];
+            Span<int> index = stackalloc int[MaxBroadcastRank];
             int ai = 0, bi = 0;
             for (int o = 0; o < length; o += inner)
             {
@@ -104,7 +111,16 @@ namespace QuantBuild.Runtime
                 case BinaryFunction.Pow: return Pow(x, z);
                 case BinaryFunction.Max: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Max(x, z);
                 case BinaryFunction.Min: return float.IsNaN(x) || float.IsNaN(z) ? float.NaN : Math.Min(x, z);
-                default: return x >= 0f ? x : z * x;
+                case BinaryFunction.PRelu: return x >= 0f ? x : z * x;
+                case BinaryFunction.Equal: return x == z ? 1f : 0f;
+                case BinaryFunction.Greater: return x > z ? 1f : 0f;
+                case BinaryFunction.GreaterOrEqual: return x >= z ? 1f : 0f;
+                case BinaryFunction.Less: return x < z ? 1f : 0f;
+                case BinaryFunction.LessOrEqual: return x <= z ? 1f : 0f;
+                case BinaryFunction.And: return x != 0f && z != 0f ? 1f : 0f;
+                case BinaryFunction.Or: return x != 0f || z != 0f ? 1f : 0f;
+                case BinaryFunction.Xor: return (x != 0f) != (z != 0f) ? 1f : 0f;
+                default: throw new InvalidOperationException("Unknown function.");
             }
         }
 

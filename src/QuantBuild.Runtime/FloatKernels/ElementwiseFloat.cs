@@ -22,6 +22,10 @@ namespace QuantBuild.Runtime
         Reciprocal = 14,
         Floor = 15,
         Ceil = 16,
+        /// <summary>Logical Not of a bool carried as 0/1: 1 where x is 0, else 0.</summary>
+        Not = 17,
+        /// <summary>Cast to bool: 1 where x is non-zero (NaN included, as a cast does), else 0.</summary>
+        NonZero = 18,
     }
 
     /// <summary>
@@ -104,6 +108,12 @@ namespace QuantBuild.Runtime
                     break;
                 case ElementwiseFunction.Ceil:
                     for (int i = 0; i < n; i++) y[i] = (float)Math.Ceiling(a[i]);
+                    break;
+                case ElementwiseFunction.Not:
+                    for (int i = 0; i < n; i++) y[i] = a[i] == 0f ? 1f : 0f;
+                    break;
+                case ElementwiseFunction.NonZero:
+                    for (int i = 0; i < n; i++) y[i] = a[i] != 0f ? 1f : 0f;
                     break;
                 default:
                     throw new InvalidOperationException("Unknown function.");

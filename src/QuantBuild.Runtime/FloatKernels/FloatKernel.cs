@@ -31,6 +31,18 @@ namespace QuantBuild.Runtime
             return strides;
         }
 
+        /// <summary>Largest output rank the broadcasting kernels (<see cref="BroadcastBinaryFloat"/>, <see cref="SelectFloat"/>) walk.</summary>
+        public const int MaxBroadcastRank = 8;
+
+        /// <summary>Refuses an output rank beyond <see cref="MaxBroadcastRank"/> (their odometer lives on the stack).</summary>
+        protected static void CheckBroadcastRank(int[] outShape)
+        {
+            if (outShape.Length > MaxBroadcastRank)
+            {
+                throw new ArgumentException("Broadcasting is limited to rank 8.", "outShape");
+            }
+        }
+
         /// <summary>Number of elements of a shape.</summary>
         public static int Length(int[] shape)
         {

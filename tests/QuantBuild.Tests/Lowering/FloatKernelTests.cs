@@ -420,7 +420,6 @@ public sealed class FloatKernelTests
         var notFloatData = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["Shape"] = "int64 output: shape arithmetic is evaluated at build time",
-            ["Equal"] = "bool output: evaluated at build time",
             ["ConstantOfShape"] = "its input is a shape, so its output is a build-time constant",
             ["Range"] = "the output length depends on the input values: only build-time (constant) bounds fit a static plan",
             [QuantBuild.Engine.Ops.FakeQuantizeKernel.OpType] = "QuantBuild's calibration-time quantization simulator, not a model op",
@@ -434,8 +433,9 @@ public sealed class FloatKernelTests
 
     /// <summary>
     /// A peak mask as CenterNet decodes it, Equal(MaxPool(x), x) → Cast → Mul: the bool mask depends on the
-    /// input data, and the generated runtime would evaluate it once at build time. It must be refused, while
-    /// values that follow only from shapes (Shape → Reshape) stay build-time constants.
+    /// input data and runs in the generated runtime as 0/1 floats (docs/control-flow.md). Routed through int64,
+    /// the mask would be a non-float, non-bool value the generated runtime evaluates once at build time: that
+    /// Cast must be refused, while values that follow only from shapes (Shape → Reshape) stay build-time constants.
     /// </summary>
     [TestMethod]
     public void NonFloatValuesComputedFromTheDataAreRefusedBeforeCalibration()
@@ -445,13 +445,19 @@ public sealed class FloatKernelTests
         var pool = new Node("pool", "MaxPool", ["x"], ["m"]);
         pool.SetInts("kernel_shape", [3, 3]);
         pool.SetInts("pads", [1, 1, 1, 1]);
-        var cast = new Node("cast", "Cast", ["eq"], ["maskf"]);
+        var toInt = new Node("to_int", "Cast", ["eq"], ["mask_int"]);
+        toInt.SetInt("to", (long)DataType.Int64);
+        var cast = new Node("cast", "Cast", ["mask_int"], ["maskf"]);
         cast.SetInt("to", 1);
-        g.Nodes.AddRange([pool, new Node("equal", "Equal", ["m", "x"], ["eq"]), cast, new Node("mul", "Mul", ["x", "maskf"], ["peaks"]),
+        g.Nodes.AddRange([pool, new Node("equal", "Equal", ["m", "x"], ["eq"]), toInt, cast, new Node("mul", "Mul", ["x", "maskf"], ["peaks"]),
             new Node("shape", "Shape", ["peaks"], ["s"]), new Node("reshape", "Reshape", ["peaks", "s"], ["y"])]);
         g.Outputs.Add(new ValueInfo("y", DataType.Float, null));
         QuantBuild.Graph.Transforms.ShapeInference.Apply(g);
-        Assert.AreEqual("equal", FloatKernelBinding.UnsupportedNodes(g).Single().Name);
+        Assert.AreEqual("to_int", FloatKernelBinding.UnsupportedNodes(g).Single().Name);
+        g.Nodes.RemoveAll(n => n.Name == "to_int");
+        g.Nodes.Single(n => n.Name == "cast").Inputs[0] = "eq";
+        QuantBuild.Graph.Transforms.ShapeInference.Apply(g);
+        Assert.IsEmpty(FloatKernelBinding.UnsupportedNodes(g), "the bool mask itself runs in the generated runtime");
     }
 
     [TestMethod]

@@ -110,6 +110,10 @@ internal static class ShapeOpHelpers
         return result;
     }
 
+    /// <summary>A tensor materialized at a broadcast shape (itself when the shape already matches): elementwise ops on non-float types and Where.</summary>
+    public static Tensor BroadcastTo(Tensor t, int[] shape, ParallelOptions parallel) =>
+        Tensor.SameShape(t.Shape, shape) ? t : SeparableGather(t, BroadcastOffsets(t.Shape, shape), shape, parallel);
+
     /// <summary>Offset tables reading a tensor of <paramref name="inShape"/> broadcast to <paramref name="outShape"/> (right-aligned).</summary>
     public static int[][] BroadcastOffsets(int[] inShape, int[] outShape)
     {

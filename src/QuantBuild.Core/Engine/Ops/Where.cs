@@ -10,8 +10,7 @@ public sealed class WhereKernel : OpKernel
 {
     public WhereKernel(Node node, KernelContext context) : base(node, context) { }
 
-    private Tensor Broadcast(Tensor t, int[] shape) =>
-        Tensor.SameShape(t.Shape, shape) ? t : ShapeOpHelpers.SeparableGather(t, ShapeOpHelpers.BroadcastOffsets(t.Shape, shape), shape, Context.Parallel);
+    private Tensor Broadcast(Tensor t, int[] shape) => ShapeOpHelpers.BroadcastTo(t, shape, Context.Parallel);
 
     public override Tensor[] Forward(Tensor?[] inputs)
     {

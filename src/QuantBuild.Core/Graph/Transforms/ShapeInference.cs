@@ -56,6 +56,7 @@ public static class ShapeInference
             }
             graph.ValueInfos[name] = info;
         }
+        IfInlining.CheckSelectShapes(graph);
     }
 
     /// <summary>
