@@ -1,3 +1,4 @@
+using QuantBuild.Calibration.Sources;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
@@ -14,14 +15,22 @@ namespace QuantBuild.Calibration;
 /// </summary>
 public sealed class CalibrationPlan
 {
-    private CalibrationPlan(IReadOnlyDictionary<string, IReadOnlyList<string>> files, int groups)
+    private CalibrationPlan(IReadOnlyDictionary<string, IReadOnlyList<string>> files, IReadOnlyDictionary<string, CalibrationInput> inputs, int groups, string? sidecar)
     {
+        Sidecar = sidecar;
         FilesByInput = files;
+        Inputs = inputs;
         GroupCount = groups;
     }
 
-    /// <summary>Absolute .npy paths by model input, in pairing order (after any maxSamples subset).</summary>
+    /// <summary>Absolute file paths by model input, in pairing order (after any maxSamples subset).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> FilesByInput { get; }
+
+    /// <summary>The sidecar the plan came from (named in diagnostics); null without one.</summary>
+    public string? Sidecar { get; }
+
+    /// <summary>The sidecar entry of each model input: its pattern and how its files become samples.</summary>
+    public IReadOnlyDictionary<string, CalibrationInput> Inputs { get; }
 
     /// <summary>Files per input (each file holds one sample or a batch of them).</summary>
     public int GroupCount { get; }
@@ -31,7 +40,9 @@ public sealed class CalibrationPlan
     /// <summary>
     /// Expands the sidecar patterns for every float model input. Errors: QB3103 when the sidecar gives no
     /// calibration data, QB3104 for an input the model lacks, a model input without data, or inputs with
-    /// different file counts; QB3102 for a pattern matching nothing.
+    /// different file counts; QB3102 for a pattern matching nothing. Inputs with an image or audio recipe are
+    /// checked against the model's declared shape, then every file they use is decoded once, so that a corrupt
+    /// or mismatched file is reported here, before any long work (docs/calibration-data.md, "Errors").
     /// </summary>
     public static CalibrationPlan Resolve(ModelGraph graph, QuantizationSettings settings)
     {
@@ -53,6 +64,7 @@ public sealed class CalibrationPlan
                 throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
                     $"calibration.inputs names '{input.Name}', but the model's inputs are {string.Join(", ", graph.Inputs.Select(i => $"'{i.Name}'"))}",
                     sidecar, input.Line, input.Column);
+            CalibrationSources.CheckRecipeShape(input, graph.Inputs.First(i => i.Name == input.Name), sidecar);
             byInput[input.Name] = FileGlob.ExpandRequired(input, c.BaseDirectory, sidecar);
         }
         var missing = graph.Inputs.Where(i => !byInput.ContainsKey(i.Name)).Select(i => $"'{i.Name}' {i.ShapeString}").ToList();
@@ -73,8 +85,19 @@ public sealed class CalibrationPlan
                 byInput[key] = chosen.Select(k => byInput[key][k]).ToList();
             groups = chosen.Length;
         }
-        return new CalibrationPlan(byInput, groups);
+        var inputs = c.Inputs.ToDictionary(i => i.Name, StringComparer.Ordinal);
+        foreach (var (name, files) in byInput)
+        {
+            if (inputs[name].Recipe is null) continue;
+            var declared = graph.Inputs.First(i => i.Name == name);
+            foreach (var file in files) CalibrationSources.ReadSamples(inputs[name], file, declared, sidecar);
+        }
+        return new CalibrationPlan(byInput, inputs, groups, sidecar);
     }
+
+    /// <summary>The first calibration file of a model input as one tensor (a WAV file: its first window); null when the input has no files.</summary>
+    public Tensor? ReadFirstFile(ValueInfo input) =>
+        FilesByInput.TryGetValue(input.Name, out var files) && files.Count > 0 ? CalibrationSources.ReadTensor(Inputs[input.Name], files[0], input, Sidecar) : null;
 
     internal static int[] SeededSubset(int count, int take, int seed)
     {
@@ -166,7 +189,7 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 files.Add(file);
                 filesRead?.Add(file);
                 var declared = graph.Inputs.First(i => i.Name == input);
-                batches[input] = SplitIntoSamples(NpyFile.Read(file), declared, file, sidecar);
+                batches[input] = CalibrationSources.ReadSamples(plan.Inputs[input], file, declared, sidecar);
             }
             var rowCounts = batches.Select(kv => kv.Value.Count).Distinct().ToList();
             if (rowCounts.Count > 1)
