@@ -75,6 +75,21 @@ public sealed class CalibrationRecipeTests
     }
 
     [TestMethod]
+    public void TensorProtoFilesCalibrateLikeNpyFiles()
+    {
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.File("t"));
+        QuantBuild.Onnx.IO.TensorProtoFile.Write(temp.File("t", "a.pb"), Tensor.FromFloats([1, -2, 3, 4], 1, 4), "x");
+        QuantBuild.Onnx.IO.NpyFile.Write(temp.File("t", "b.npy"), Tensor.FromFloats([5, 6, 7, -8], 1, 4));
+        var graph = Graph(1, 4);
+        var plan = CalibrationPlan.Resolve(graph, Sidecar(temp, """{ "tensors": "t/*" }"""));
+        var samples = CalibrationRunner.EnumerateSamples(graph, plan).Select(s => s.Feeds["x"].Floats).ToList();
+        Assert.AreEqual(2, samples.Count);
+        CollectionAssert.AreEqual(new[] { 1f, -2, 3, 4 }, samples[0]);
+        CollectionAssert.AreEqual(new[] { 5f, 6, 7, -8 }, samples[1]);
+    }
+
+    [TestMethod]
     public void ImagesAreReadInOrdinalOrderAsOneSampleEach()
     {
         using var temp = new TempFolder();
