@@ -54,7 +54,8 @@ public sealed class CalibrationPlan
             throw new QuantBuildException(DiagnosticCodes.CalibrationDataMissing,
                 "no calibration data: quantizing activations needs representative inputs. " +
                 $"Add to the sidecar{(sidecar is null ? $" ({SidecarHint(graph)})" : "")}: " +
-                $"\"calibration\": {{ \"inputs\": {{ {example} }} }} with one .npy per input per sample (or batches of samples)",
+                $"\"calibration\": {{ \"inputs\": {{ {example} }} }} with one .npy per input per sample (or batches of samples), " +
+                "or images or WAV files with a preprocessing recipe (docs/calibration-data.md)",
                 sidecar ?? graph.SourcePath);
         }
         var byInput = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -86,14 +87,36 @@ public sealed class CalibrationPlan
             groups = chosen.Length;
         }
         var inputs = c.Inputs.ToDictionary(i => i.Name, StringComparer.Ordinal);
+        var plan = new CalibrationPlan(byInput, inputs, groups, sidecar);
         foreach (var (name, files) in byInput)
         {
             if (inputs[name].Recipe is null) continue;
             var declared = graph.Inputs.First(i => i.Name == name);
-            foreach (var file in files) CalibrationSources.ReadSamples(inputs[name], file, declared, sidecar);
+            foreach (var file in files) plan.KeepDecoded(name, file, CalibrationSources.ReadSamples(inputs[name], file, declared, sidecar));
         }
-        return new CalibrationPlan(byInput, inputs, groups, sidecar);
+        return plan;
     }
+
+    /// <summary>
+    /// Bytes of decoded image/audio samples the plan keeps from the check in <see cref="Resolve"/>, so that a
+    /// typical set (256 BlazeFace inputs are 50 MB) is decoded once; files beyond it are decoded again when read.
+    /// </summary>
+    public const long MaxKeptDecodedBytes = 256L << 20;
+
+    private readonly Dictionary<(string Input, string File), List<Tensor>> _decoded = new();
+    private long _decodedBytes;
+
+    private void KeepDecoded(string input, string file, List<Tensor> samples)
+    {
+        long bytes = samples.Sum(t => (long)t.Length * sizeof(float));
+        if (_decodedBytes + bytes > MaxKeptDecodedBytes) return;
+        _decoded[(input, file)] = samples;
+        _decodedBytes += bytes;
+    }
+
+    /// <summary>The samples of one file of one input, in order, shaped as the model declares the input.</summary>
+    public List<Tensor> ReadSamples(ValueInfo declared, string file) =>
+        _decoded.TryGetValue((declared.Name, file), out var kept) ? kept : CalibrationSources.ReadSamples(Inputs[declared.Name], file, declared, Sidecar);
 
     /// <summary>The first calibration file of a model input as one tensor (a WAV file: its first window); null when the input has no files.</summary>
     public Tensor? ReadFirstFile(ValueInfo input) =>
@@ -189,7 +212,7 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 files.Add(file);
                 filesRead?.Add(file);
                 var declared = graph.Inputs.First(i => i.Name == input);
-                batches[input] = CalibrationSources.ReadSamples(plan.Inputs[input], file, declared, sidecar);
+                batches[input] = plan.ReadSamples(declared, file);
             }
             var rowCounts = batches.Select(kv => kv.Value.Count).Distinct().ToList();
             if (rowCounts.Count > 1)
