@@ -5,9 +5,10 @@ namespace QuantBuild.TestData;
 
 /// <summary>
 /// Writes 8-bit grey or RGB PNG files (no filtering, zlib-compressed rows): the MNIST sample's calibration
-/// images and the tests' image fixtures. Deterministic: the same pixels give the same bytes.
+/// images, the tests' image fixtures and the image fuzz seeds (internal: each project compiles its own copy).
+/// Deterministic: the same pixels give the same bytes.
 /// </summary>
-public static class PngWriter
+internal static class PngWriter
 {
     /// <param name="pixels">rows top to bottom, <paramref name="channels"/> bytes per pixel (1 = grey, 3 = RGB)</param>
     public static byte[] Encode(int width, int height, int channels, ReadOnlySpan<byte> pixels)

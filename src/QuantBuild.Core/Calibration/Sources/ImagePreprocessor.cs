@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
 using QuantBuild.Onnx.IO;
@@ -21,12 +22,17 @@ public static class ImagePreprocessor
     /// <summary>A compressed image is smaller than its pixels; the limit refuses a wrong file before it is read.</summary>
     public const long MaxFileBytes = 256L << 20;
 
-    public static DecodedImage Decode(string path, ChannelOrder order)
+    public static DecodedImage Decode(string path, ChannelOrder order) => Decode(InputFile.ReadAllBytes(path, "image", MaxFileBytes), path, order);
+
+    /// <param name="bytes">the whole file</param>
+    /// <param name="path">file named in diagnostics</param>
+    public static DecodedImage Decode(byte[] bytes, string path, ChannelOrder order)
     {
-        var bytes = InputFile.ReadAllBytes(path, "image", MaxFileBytes);
         QuantBuildException Invalid(string what) => new(DiagnosticCodes.InvalidImage, $"'{path}' is not a usable image: {what}", path);
         if (Format(bytes) is null)
             throw Invalid("not a PNG, JPEG or BMP file (checked by its first bytes)");
+        var structureError = Format(bytes) switch { "JPEG" => JpegSegmentError(bytes), "PNG" => PngChunkError(bytes), _ => BmpSizeError(bytes) };
+        if (structureError is not null) throw Invalid(structureError);
         ImageInfo? info;
         try
         {
@@ -61,6 +67,80 @@ public static class ImagePreprocessor
         : b.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]) ? "JPEG"
         : b.StartsWith("BM"u8) ? "BMP"
         : null;
+
+    /// <summary>
+    /// Walks the JPEG's marker segments and reports one whose length runs past the end of the file. stb_image
+    /// skips such a segment past the end and then never sees the end of the data (a 7-byte file hangs it), so
+    /// this is checked first. Between segments and in entropy-coded data, bytes are skipped as stb_image does;
+    /// a file cut inside its entropy-coded data is left to the decoder (it decodes what is there).
+    /// </summary>
+    private static string? JpegSegmentError(ReadOnlySpan<byte> b)
+    {
+        int position = 2;
+        while (position + 1 < b.Length)
+        {
+            if (b[position] != 0xFF) { position++; continue; }
+            byte marker = b[position + 1];
+            // Fill bytes, stuffed zeros, restart markers, TEM and SOI stand alone; EOI ends the image.
+            if (marker == 0xFF) { position++; continue; }
+            if (marker is 0x00 or 0x01 or 0xD8 or (>= 0xD0 and <= 0xD7)) { position += 2; continue; }
+            if (marker == 0xD9) return null;
+            if (position + 4 > b.Length) return $"the JPEG marker FF{marker:X2} at byte {position} has no length (the file is cut short)";
+            int length = (b[position + 2] << 8) | b[position + 3];
+            if (length < 2 || position + 2 + length > b.Length)
+                return $"the JPEG segment FF{marker:X2} at byte {position} claims {length} bytes, only {b.Length - position - 2} remain (the file is cut short or corrupt)";
+            position += 2 + length;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Walks the PNG's chunks and reports one whose length runs past the end of the file: stb_image allocates a
+    /// chunk's declared length before reading it (a 128-byte file asked for 1 GiB).
+    /// </summary>
+    private static string? PngChunkError(ReadOnlySpan<byte> b)
+    {
+        long position = 8;
+        while (position + 8 <= b.Length)
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(b[(int)position..]);
+            if (position + 12 + length > b.Length)
+                return $"the PNG chunk '{System.Text.Encoding.ASCII.GetString(b.Slice((int)position + 4, 4))}' at byte {position} claims {length} bytes, only {Math.Max(0, b.Length - position - 12)} remain (the file is cut short or corrupt)";
+            if (b.Slice((int)position + 4, 4).SequenceEqual("IEND"u8)) return null;
+            position += 12 + length;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// An uncompressed BMP must hold the rows its header declares: stb_image would otherwise decode a 78-byte
+    /// file declaring 3 × 16,777,216 pixels for seconds, reading zeros past the end. (stb_image refuses RLE BMPs.)
+    /// </summary>
+    private static string? BmpSizeError(ReadOnlySpan<byte> b)
+    {
+        if (b.Length < 26) return "the BMP header is cut short";
+        long offset = BinaryPrimitives.ReadUInt32LittleEndian(b[10..]);
+        long headerSize = BinaryPrimitives.ReadUInt32LittleEndian(b[14..]);
+        long width, height;
+        int bits;
+        if (headerSize == 12)
+        {
+            (width, height, bits) = (BinaryPrimitives.ReadUInt16LittleEndian(b[18..]), BinaryPrimitives.ReadUInt16LittleEndian(b[20..]), BinaryPrimitives.ReadUInt16LittleEndian(b[24..]));
+        }
+        else
+        {
+            if (b.Length < 34) return "the BMP header is cut short";
+            width = BinaryPrimitives.ReadInt32LittleEndian(b[18..]);
+            height = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(b[22..]));
+            bits = BinaryPrimitives.ReadUInt16LittleEndian(b[28..]);
+            uint compression = BinaryPrimitives.ReadUInt32LittleEndian(b[30..]);
+            if (compression is not (0 or 3 or 6)) return null;
+        }
+        // Widths and heights up to 2^31 and 16-bit depths: the row size fits 64 bits, the product is compared by division.
+        long rowBytes = (Math.Max(0, width) * bits + 31) / 32 * 4;
+        bool fits = offset <= b.Length && (height == 0 || rowBytes <= (b.Length - offset) / height);
+        return fits ? null : $"the BMP header declares {width}×{height} pixels at {bits} bits from byte {offset}, more than the file's {b.Length} bytes hold";
+    }
 
     /// <summary>Height and width the recipe produces from an image of the given size.</summary>
     public static (int Height, int Width) OutputSize(ImageRecipe recipe, int width, int height) =>

@@ -102,13 +102,31 @@ public sealed class ImagePreprocessorTests
         var png = PngWriter.Encode(8, 8, 1, new byte[64]);
         var noise = PngWriter.Encode(64, 64, 3, Enumerable.Range(0, 64 * 64 * 3).Select(i => (byte)(i * 7919 % 251)).ToArray());
         File.WriteAllBytes(temp.File("truncated.png"), noise[..(noise.Length / 2)]);
+        // The same length, its compressed pixels overwritten: the zlib stream does not decode.
+        var garbled = (byte[])noise.Clone();
+        garbled.AsSpan(60, 40).Fill(0xFF);
+        File.WriteAllBytes(temp.File("garbled.png"), garbled);
+        // The fuzzer's findings (tests/fuzz-regressions/image): an APP0 segment past the end hung stb_image;
+        // a BMP declaring 3 × 2^24 pixels in 78 bytes decoded zeros for seconds.
+        File.WriteAllBytes(temp.File("cut.jpg"), [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A]);
+        var bmp = new byte[78];
+        "BM"u8.CopyTo(bmp);
+        foreach (var (at, value) in new[] { (2, 78), (10, 54), (14, 40), (18, 3), (22, 1 << 24) }) System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(at), value);
+        bmp[26] = 1;
+        bmp[28] = 24;
+        File.WriteAllBytes(temp.File("tall.bmp"), bmp);
         File.WriteAllBytes(temp.File("anim.gif"), "GIF89a\u0001\0\u0001\0\0\0\0"u8.ToArray());
         // IHDR claims 20000 × 20000 pixels (stb does not check chunk CRCs): refused from the header alone.
         var huge = (byte[])png.Clone();
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(huge.AsSpan(16), 20_000);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(huge.AsSpan(20), 20_000);
         File.WriteAllBytes(temp.File("huge.png"), huge);
-        foreach (var (name, expected) in new[] { ("truncated.png", "does not decode"), ("anim.gif", "not a PNG, JPEG or BMP"), ("huge.png", "checked before decoding") })
+        foreach (var (name, expected) in new[]
+        {
+            ("truncated.png", "the PNG chunk 'IDAT' at byte 33 claims"), ("garbled.png", "the PNG data does not decode"), ("anim.gif", "not a PNG, JPEG or BMP"),
+            ("huge.png", "checked before decoding"), ("cut.jpg", "the JPEG segment FFE0 at byte 2 claims 16 bytes, only 3 remain"),
+            ("tall.bmp", "declares 3×16777216 pixels at 24 bits"),
+        })
         {
             var e = Assert.ThrowsExactly<QuantBuildException>(() => ImagePreprocessor.Decode(temp.File(name), ChannelOrder.Rgb), name);
             Assert.AreEqual(DiagnosticCodes.InvalidImage, e.Code, name);
