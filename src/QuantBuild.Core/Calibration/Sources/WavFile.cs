@@ -57,6 +57,7 @@ public static class WavFile
         if (data.Length % blockAlign != 0)
             throw Invalid($"the data chunk holds {data.Length} bytes, not a whole number of {blockAlign}-byte frames");
         int frames = data.Length / blockAlign, bytesPerSample = bits / 8;
+        if (frames == 0) throw Invalid("the data chunk holds no samples");
         var mono = new float[frames];
         for (int f = 0; f < frames; f++)
         {

@@ -47,6 +47,7 @@ public sealed class WavFileTests
     [DataRow("no data", "no 'data' chunk")]
     [DataRow("partial frame", "not a whole number of 4-byte frames")]
     [DataRow("nan", "NaN or infinite")]
+    [DataRow("empty", "holds no samples")]
     public void MalformedFilesAreQB1012NamingTheFileAndTheProblem(string kind, string expected)
     {
         var good = WavBytes.Pcm16(16000, 1, 1, 2);
@@ -58,6 +59,7 @@ public sealed class WavFileTests
             "12-bit" => WavBytes.Build(1, 1, 16000, 12, WavBytes.Int16(1, 2)),
             "no data" => good[..(good.Length - 12)],
             "partial frame" => WavBytes.Build(1, 2, 16000, 16, WavBytes.Int16(1, 2, 3)),
+            "empty" => WavBytes.Build(1, 1, 16000, 16, []),
             _ => WavBytes.Build(3, 1, 16000, 32, BitConverter.GetBytes(float.NaN)),
         };
         var e = Assert.ThrowsExactly<QuantBuildException>(() => WavFile.Parse(file, "/data/clip.wav"));
