@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using QuantBuild.Calibration.Sources;
 using QuantBuild.Configuration;
+using QuantBuild.TestData;
 
 namespace QuantBuild.Fuzz;
 
@@ -18,48 +19,25 @@ public sealed class WavTarget : FuzzTarget
         Wav(1, 2, 8000, 8, 10),
         Wav(1, 1, 44100, 24, 9),
         Wav(1, 2, 22050, 32, 8),
-        Wav(3, 1, 48000, 32, 8),
+        WavBytes.Build(3, 1, 48000, 32, Enumerable.Range(0, 8).SelectMany(i => BitConverter.GetBytes((i % 7 - 3) / 4f)).ToArray()),
         Wav(0xFFFE, 2, 16000, 16, 8),
     ];
 
-    /// <summary>A RIFF/WAVE file with a 'fmt ' chunk (40 bytes when extensible, sub-format PCM) and <paramref name="frames"/> frames of ramp data.</summary>
-    private static byte[] Wav(int format, int channels, int rate, int bits, int frames)
-    {
-        int fmtSize = format == 0xFFFE ? 40 : 16, dataSize = frames * channels * bits / 8;
-        var b = new byte[12 + 8 + fmtSize + 8 + dataSize];
-        "RIFF"u8.CopyTo(b); BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), b.Length - 8); "WAVE"u8.CopyTo(b.AsSpan(8));
-        "fmt "u8.CopyTo(b.AsSpan(12)); BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(16), fmtSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(20), (ushort)format);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(22), (ushort)channels);
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(24), rate);
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(28), rate * channels * bits / 8);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(32), (ushort)(channels * bits / 8));
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(34), (ushort)bits);
-        if (format == 0xFFFE)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(36), 22);
-            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(38), (ushort)bits);
-            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(44), 1);
-        }
-        int data = 20 + fmtSize;
-        "data"u8.CopyTo(b.AsSpan(data)); BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(data + 4), dataSize);
-        for (int i = 0; i < dataSize; i++) b[data + 8 + i] = (byte)(i * 29);
-        if (format == 3)
-            for (int i = 0; i < frames * channels; i++) BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(data + 8 + 4 * i), (i % 7 - 3) / 4f);
-        return b;
-    }
+    /// <summary>A seed of <paramref name="frames"/> frames of ramp bytes (after a skipped 'LIST' chunk, as WavBytes writes).</summary>
+    private static byte[] Wav(int format, int channels, int rate, int bits, int frames) =>
+        WavBytes.Build(format, channels, rate, bits, Enumerable.Range(0, frames * channels * bits / 8).Select(i => (byte)(i * 29)).ToArray());
 
-    /// <summary>Field offsets in a seed (16-byte 'fmt '): RIFF size, fmt size, format, channels, rate, block align, bits, data size.</summary>
-    private static readonly int[] Fields = [4, 16, 20, 22, 24, 32, 34, 40];
+    /// <summary>Field offsets in a 16-byte-'fmt ' seed: RIFF size, LIST size, fmt size, format, channels, rate, block align, bits, data size.</summary>
+    private static readonly int[] Fields = [4, 16, 28, 32, 34, 36, 44, 46, 52];
     private static readonly uint[] Values = [0, 1, 2, 3, 7, 8, 12, 16, 24, 32, 64, 65, 0xFFFE, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1_000_001];
 
     public override byte[] Mutate(byte[] input, IReadOnlyList<byte[]> corpus, FuzzRandom random)
     {
-        if (random.Chance(3) || input.Length < 44) return ByteMutations.Mutate(input, corpus, random);
+        if (random.Chance(3) || input.Length < 56) return ByteMutations.Mutate(input, corpus, random);
         var result = (byte[])input.Clone();
         int at = random.Pick(Fields);
         uint value = random.Pick(Values);
-        if (at is 20 or 22 or 32 or 34) BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(at), (ushort)value);
+        if (at is 32 or 34 or 44 or 46) BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(at), (ushort)value);
         else BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(at), value);
         return result;
     }

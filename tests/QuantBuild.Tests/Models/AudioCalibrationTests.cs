@@ -1,6 +1,6 @@
 using System.Text.Json;
 using QuantBuild.Onnx.IO;
-using QuantBuild.Tests.Calibration.Sources;
+using QuantBuild.TestData;
 using QuantBuild.Tests.Infrastructure;
 
 namespace QuantBuild.Tests.Models;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using QuantBuild.Calibration.Sources;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
+using QuantBuild.TestData;
 
 namespace QuantBuild.Tests.Calibration.Sources;
 

@@ -1,8 +1,11 @@
 using System.Buffers.Binary;
 
-namespace QuantBuild.Tests.Calibration.Sources;
+namespace QuantBuild.TestData;
 
-/// <summary>Builds WAV files byte by byte for the tests: the header fields are the test's to choose, lies included.</summary>
+/// <summary>
+/// Builds WAV files byte by byte for the tests and the wav fuzz seeds: the header fields are the caller's to choose, lies
+/// included (internal: each project compiles its own copy).
+/// </summary>
 internal static class WavBytes
 {
     /// <param name="format">1 PCM, 3 IEEE float, 0xFFFE extensible (sub-format <paramref name="subFormat"/>)</param>
