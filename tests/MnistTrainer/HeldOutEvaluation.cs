@@ -54,18 +54,24 @@ public static class HeldOutEvaluation
     /// Writes <paramref name="count"/> training digits (evenly spaced over the training split, never a
     /// held-out one) as &lt;dir&gt;/d###.npy [1,1,28,28]: the calibration set of the sample's sidecar.
     /// </summary>
+    /// <summary>
+    /// The MNIST sample's calibration set: <paramref name="count"/> training digits at an even stride, written as
+    /// 8-bit grey PNGs (pixel = round(255 · value)), which the sample's sidecar reads through its images recipe.
+    /// </summary>
     public static int ExportCalibration(string directory, int count)
     {
         var dataset = MnistDataset.Load();
         var training = dataset.TrainingIndices;
         Directory.CreateDirectory(directory);
         int stride = training.Length / count;
+        var bytes = new byte[MnistDataset.PixelCount];
         for (int k = 0; k < count; k++)
         {
-            var pixels = dataset.Image(training[k * stride]).ToArray();
-            NpyFile.Write(Path.Combine(directory, $"d{k:D3}.npy"), Tensor.FromFloats(pixels, 1, 1, MnistDataset.Side, MnistDataset.Side));
+            var pixels = dataset.Image(training[k * stride]);
+            for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)Math.Clamp(Math.Round(pixels[i] * 255.0, MidpointRounding.AwayFromZero), 0, 255);
+            PngWriter.Write(Path.Combine(directory, $"d{k:D3}.png"), MnistDataset.Side, MnistDataset.Side, 1, bytes);
         }
-        Console.WriteLine($"wrote {count} calibration digits to {directory}");
+        Console.WriteLine($"wrote {count} calibration digits (PNG) to {directory}");
         return 0;
     }
 

@@ -589,7 +589,9 @@ public sealed partial class PackagedBuildTests
 
         foreach (var expected in new[] { "README.md", "build/QuantBuild.props", "build/QuantBuild.targets", "tasks/netstandard2.0/QuantBuild.Tasks.dll",
                      "tools/net10.0/quantbuild.dll", "tools/net10.0/quantbuild.runtimeconfig.json", "tools/net10.0/quantbuild.deps.json",
-                     "tools/net10.0/QuantBuild.Core.dll", "tools/net10.0/Google.Protobuf.dll" })
+                     "tools/net10.0/QuantBuild.Core.dll", "tools/net10.0/Google.Protobuf.dll",
+                     // Calibration images are decoded by the tool (docs/calibration-data.md).
+                     "tools/net10.0/StbImageSharp.dll" })
             CollectionAssert.Contains(entries, expected);
         Assert.IsFalse(entries.Any(e => e.StartsWith("lib/", StringComparison.Ordinal)), "no lib/: " + string.Join(", ", entries));
         // The in-process task must not bring the tool's dependencies into MSBuild.

@@ -20,13 +20,15 @@ public abstract class FuzzTarget : IDisposable
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
-    public static IReadOnlyList<string> Names { get; } = ["onnx", "sidecar", "npy"];
+    public static IReadOnlyList<string> Names { get; } = ["onnx", "sidecar", "npy", "wav", "image"];
 
     public static FuzzTarget Create(string name, string repoRoot) => name switch
     {
         "onnx" => new OnnxTarget(repoRoot),
         "sidecar" => new SidecarTarget(repoRoot),
         "npy" => new NpyTarget(),
+        "wav" => new WavTarget(),
+        "image" => new ImageTarget(),
         _ => throw new ArgumentException($"unknown fuzz target '{name}' (targets: {string.Join(", ", Names)})", nameof(name)),
     };
 

@@ -31,6 +31,13 @@ public sealed partial class SidecarTarget(string repoRoot) : FuzzTarget
             }
             """),
         Encoding.UTF8.GetBytes("""{ "budget": { "weightBytes": 4096 }, "weights": { "method": "weq" } }"""),
+        Encoding.UTF8.GetBytes("""
+            { "calibration": { "inputs": {
+                "image": { "images": "p/*.png", "resize": [128, 96], "fit": "letterbox", "pad": 114, "channelOrder": "bgr", "layout": "NHWC",
+                           "scale": 0.5, "mean": [1, 2, 3], "std": [0.5] },
+                "clip": { "audio": "w/*.wav", "sampleRate": 16000, "window": 400, "hop": 160, "scale": 32768, "fileSampleRate": 16000, "fileChannels": 1 },
+                "state": { "tensors": "s/*.npy" } } } }
+            """),
         Encoding.UTF8.GetBytes("{}"),
     ];
 
@@ -41,7 +48,8 @@ public sealed partial class SidecarTarget(string repoRoot) : FuzzTarget
     {
         var words = SidecarParser.KnownKeys.Values.SelectMany(k => k)
             .Concat(SidecarParser.WeightMethods).Concat(SidecarParser.WeightRanges).Concat(SidecarParser.ActivationMethods)
-            .Concat(SidecarParser.ActivationLevels).Concat(["label-free", "uniform", "", "*", "calib/**/*.npy", "../x.npy", "/abs/*.npy"])
+            .Concat(SidecarParser.ActivationLevels).Concat(SidecarParser.ImageFits).Concat(SidecarParser.ChannelOrders).Concat(SidecarParser.ImageLayouts)
+            .Concat(["label-free", "uniform", "", "*", "calib/**/*.npy", "../x.npy", "/abs/*.npy"])
             .Distinct().Select(w => $"\"{w}\"");
         string[] others =
         [

@@ -1,3 +1,4 @@
+using QuantBuild.Calibration.Sources;
 using QuantBuild.Configuration;
 using QuantBuild.Diagnostics;
 using QuantBuild.Engine;
@@ -14,14 +15,22 @@ namespace QuantBuild.Calibration;
 /// </summary>
 public sealed class CalibrationPlan
 {
-    private CalibrationPlan(IReadOnlyDictionary<string, IReadOnlyList<string>> files, int groups)
+    private CalibrationPlan(IReadOnlyDictionary<string, IReadOnlyList<string>> files, IReadOnlyDictionary<string, CalibrationInput> inputs, int groups, string? sidecar)
     {
+        Sidecar = sidecar;
         FilesByInput = files;
+        Inputs = inputs;
         GroupCount = groups;
     }
 
-    /// <summary>Absolute .npy paths by model input, in pairing order (after any maxSamples subset).</summary>
+    /// <summary>Absolute file paths by model input, in pairing order (after any maxSamples subset).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> FilesByInput { get; }
+
+    /// <summary>The sidecar the plan came from (named in diagnostics); null without one.</summary>
+    public string? Sidecar { get; }
+
+    /// <summary>The sidecar entry of each model input: its pattern and how its files become samples.</summary>
+    public IReadOnlyDictionary<string, CalibrationInput> Inputs { get; }
 
     /// <summary>Files per input (each file holds one sample or a batch of them).</summary>
     public int GroupCount { get; }
@@ -31,7 +40,9 @@ public sealed class CalibrationPlan
     /// <summary>
     /// Expands the sidecar patterns for every float model input. Errors: QB3103 when the sidecar gives no
     /// calibration data, QB3104 for an input the model lacks, a model input without data, or inputs with
-    /// different file counts; QB3102 for a pattern matching nothing.
+    /// different file counts; QB3102 for a pattern matching nothing. Inputs with an image or audio recipe are
+    /// checked against the model's declared shape, then every file they use is decoded once, so that a corrupt
+    /// or mismatched file is reported here, before any long work (docs/calibration-data.md, "Errors").
     /// </summary>
     public static CalibrationPlan Resolve(ModelGraph graph, QuantizationSettings settings)
     {
@@ -43,7 +54,8 @@ public sealed class CalibrationPlan
             throw new QuantBuildException(DiagnosticCodes.CalibrationDataMissing,
                 "no calibration data: quantizing activations needs representative inputs. " +
                 $"Add to the sidecar{(sidecar is null ? $" ({SidecarHint(graph)})" : "")}: " +
-                $"\"calibration\": {{ \"inputs\": {{ {example} }} }} with one .npy per input per sample (or batches of samples)",
+                $"\"calibration\": {{ \"inputs\": {{ {example} }} }} with one .npy per input per sample (or batches of samples), " +
+                "or images or WAV files with a preprocessing recipe (docs/calibration-data.md)",
                 sidecar ?? graph.SourcePath);
         }
         var byInput = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -53,6 +65,7 @@ public sealed class CalibrationPlan
                 throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
                     $"calibration.inputs names '{input.Name}', but the model's inputs are {string.Join(", ", graph.Inputs.Select(i => $"'{i.Name}'"))}",
                     sidecar, input.Line, input.Column);
+            CalibrationSources.CheckRecipeShape(input, graph.Inputs.First(i => i.Name == input.Name), sidecar);
             byInput[input.Name] = FileGlob.ExpandRequired(input, c.BaseDirectory, sidecar);
         }
         var missing = graph.Inputs.Where(i => !byInput.ContainsKey(i.Name)).Select(i => $"'{i.Name}' {i.ShapeString}").ToList();
@@ -73,8 +86,41 @@ public sealed class CalibrationPlan
                 byInput[key] = chosen.Select(k => byInput[key][k]).ToList();
             groups = chosen.Length;
         }
-        return new CalibrationPlan(byInput, groups);
+        var inputs = c.Inputs.ToDictionary(i => i.Name, StringComparer.Ordinal);
+        var plan = new CalibrationPlan(byInput, inputs, groups, sidecar);
+        foreach (var (name, files) in byInput)
+        {
+            if (inputs[name].Recipe is null) continue;
+            var declared = graph.Inputs.First(i => i.Name == name);
+            foreach (var file in files) plan.KeepDecoded(name, file, CalibrationSources.ReadSamples(inputs[name], file, declared, sidecar));
+        }
+        return plan;
     }
+
+    /// <summary>
+    /// Bytes of decoded image/audio samples the plan keeps from the check in <see cref="Resolve"/>, so that a
+    /// typical set (256 BlazeFace inputs are 50 MB) is decoded once; files beyond it are decoded again when read.
+    /// </summary>
+    public const long MaxKeptDecodedBytes = 256L << 20;
+
+    private readonly Dictionary<(string Input, string File), List<Tensor>> _decoded = new();
+    private long _decodedBytes;
+
+    private void KeepDecoded(string input, string file, List<Tensor> samples)
+    {
+        long bytes = samples.Sum(t => (long)t.Length * sizeof(float));
+        if (_decodedBytes + bytes > MaxKeptDecodedBytes) return;
+        _decoded[(input, file)] = samples;
+        _decodedBytes += bytes;
+    }
+
+    /// <summary>The samples of one file of one input, in order, shaped as the model declares the input.</summary>
+    public List<Tensor> ReadSamples(ValueInfo declared, string file) =>
+        _decoded.TryGetValue((declared.Name, file), out var kept) ? kept : CalibrationSources.ReadSamples(Inputs[declared.Name], file, declared, Sidecar);
+
+    /// <summary>The first calibration file of a model input as one tensor (a WAV file: its first window); null when the input has no files.</summary>
+    public Tensor? ReadFirstFile(ValueInfo input) =>
+        FilesByInput.TryGetValue(input.Name, out var files) && files.Count > 0 ? CalibrationSources.ReadTensor(Inputs[input.Name], files[0], input, Sidecar) : null;
 
     internal static int[] SeededSubset(int count, int take, int seed)
     {
@@ -166,7 +212,7 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 files.Add(file);
                 filesRead?.Add(file);
                 var declared = graph.Inputs.First(i => i.Name == input);
-                batches[input] = SplitIntoSamples(NpyFile.Read(file), declared, file, sidecar);
+                batches[input] = plan.ReadSamples(declared, file);
             }
             var rowCounts = batches.Select(kv => kv.Value.Count).Distinct().ToList();
             if (rowCounts.Count > 1)

@@ -71,8 +71,12 @@ public sealed record CalibrationSettings
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 }
 
-/// <summary>One entry of <c>calibration.inputs</c>, with the position of its pattern for diagnostics.</summary>
-public sealed record CalibrationInput(string Name, string Pattern, int Line = 0, int Column = 0);
+/// <summary>
+/// One entry of <c>calibration.inputs</c>, with the position of its pattern for diagnostics. <paramref name="Recipe"/>
+/// says how a matched file becomes samples: null for tensor files (.npy/.pb) used as they are, otherwise an
+/// <see cref="ImageRecipe"/> or <see cref="AudioRecipe"/> (docs/calibration-data.md).
+/// </summary>
+public sealed record CalibrationInput(string Name, string Pattern, int Line = 0, int Column = 0, CalibrationRecipe? Recipe = null);
 
 /// <summary>Overrides for the nodes matching one key of the sidecar's <c>layers</c> object.</summary>
 public sealed record LayerOverride

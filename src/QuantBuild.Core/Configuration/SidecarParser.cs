@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using QuantBuild.Calibration;
+using QuantBuild.Calibration.Sources;
 using QuantBuild.Diagnostics;
 
 namespace QuantBuild.Configuration;
@@ -23,6 +24,7 @@ public static class SidecarParser
         ["weights"] = WeightKeys,
         ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
+        ["calibration/inputs/*"] = [.. CalibrationSourceKeys, "scale", .. ImageRecipeKeys, .. AudioRecipeKeys],
         ["layers/*"] = ["weights", "skip"],
         ["layers/*/weights"] = WeightKeys,
         ["weights/multipoint"] = MultipointKeys,
@@ -36,6 +38,15 @@ public static class SidecarParser
 
     private static string[] WeightKeys => ["method", "bits", "perChannel", "symmetric", "range", "multipoint", "biasCorrection"];
     private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
+    /// <summary>An object entry of calibration.inputs names its files with exactly one of these.</summary>
+    private static string[] CalibrationSourceKeys => ["tensors", "images", "audio"];
+    private static string[] ImageRecipeKeys => ["resize", "fit", "pad", "channelOrder", "layout", "mean", "std"];
+    private static string[] AudioRecipeKeys => ["sampleRate", "window", "hop", "fileSampleRate", "fileChannels"];
+    public static readonly string[] ImageFits = ["stretch", "crop", "letterbox"];
+    public static readonly string[] ChannelOrders = ["rgb", "bgr", "gray"];
+    public static readonly string[] ImageLayouts = ["NCHW", "NHWC"];
+    /// <summary>Largest resize side and audio window accepted: far beyond any model input, small enough for 32-bit index arithmetic.</summary>
+    public const int MaxImageSide = 16384, MaxAudioWindow = 1 << 24;
 
     /// <summary>Weight quantizers a sidecar may name (the registry says which are implemented).</summary>
     public static IReadOnlyList<string> WeightMethods => Quantization.WeightMethods.Names;
@@ -316,12 +327,9 @@ public static class SidecarParser
                 {
                     reader.ExpectObject(v, "calibration.inputs");
                     var inputs = new List<CalibrationInput>();
-                    foreach (var (name, _, _, pattern) in v.Members)
-                    {
-                        var text = reader.ExpectString(pattern, $"calibration.inputs.{name}");
-                        if (text.Length == 0) throw reader.Error(DiagnosticCodes.InvalidConfiguration, pattern, $"calibration.inputs.{name} is empty; give a path or a glob such as \"calib/*.npy\"");
-                        inputs.Add(new(name, text, pattern.Line, pattern.Column));
-                    }
+                    reader.CheckUniqueKeys(v, "calibration.inputs");
+                    foreach (var (name, _, _, entry) in v.Members)
+                        inputs.Add(entry.Kind == JsonValueKind.Object ? ReadCalibrationSource(reader, name, entry) : new(name, ReadPattern(reader, entry, $"calibration.inputs.{name}"), entry.Line, entry.Column));
                     c = c with { Inputs = inputs };
                     break;
                 }
@@ -330,6 +338,112 @@ public static class SidecarParser
             }
         }
         return c;
+    }
+
+    private static string ReadPattern(Reader reader, PositionedJson value, string where)
+    {
+        var text = reader.ExpectString(value, where);
+        if (text.Length == 0) throw reader.Error(DiagnosticCodes.InvalidConfiguration, value, $"{where} is empty; give a path or a glob such as \"calib/*.npy\"");
+        return text;
+    }
+
+    /// <summary>
+    /// An object entry of calibration.inputs: one source key (tensors, images or audio) with its files, and the
+    /// recipe keys of that kind of source (docs/calibration-data.md). A key of another kind is QB3101 at its line.
+    /// </summary>
+    private static CalibrationInput ReadCalibrationSource(Reader reader, string name, PositionedJson entry)
+    {
+        var where = $"calibration.inputs.{name}";
+        reader.CheckKeys(entry, "calibration/inputs/*", where);
+        var sources = entry.Members.Where(m => CalibrationSourceKeys.Contains(m.Key)).ToList();
+        if (sources.Count != 1)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, sources.Count == 0 ? entry.Line : sources[1].Line, sources.Count == 0 ? entry.Column : sources[1].Column,
+                $"{where} must name its files with exactly one of \"tensors\", \"images\" or \"audio\"");
+        var (kind, _, _, patternValue) = sources[0];
+        var pattern = ReadPattern(reader, patternValue, $"{where}.{kind}");
+        string[] allowed = kind switch { "images" => [.. ImageRecipeKeys, "scale"], "audio" => [.. AudioRecipeKeys, "scale"], _ => [] };
+        foreach (var (k, line, column, _) in entry.Members)
+            if (k != kind && !allowed.Contains(k))
+                throw reader.Error(DiagnosticCodes.InvalidConfiguration, line, column,
+                    $"{where}.{k} does not apply to \"{kind}\"" + (allowed.Length == 0 ? " (tensor files are used as they are)" : $"; allowed with it: {string.Join(", ", allowed)}"));
+        CalibrationRecipe? recipe = kind switch
+        {
+            "images" => ReadImageRecipe(reader, entry, where),
+            "audio" => ReadAudioRecipe(reader, entry, where),
+            _ => null,
+        };
+        return new CalibrationInput(name, pattern, patternValue.Line, patternValue.Column, recipe);
+    }
+
+    private static ImageRecipe ReadImageRecipe(Reader reader, PositionedJson entry, string where)
+    {
+        var r = new ImageRecipe();
+        PositionedJson? fitAt = null, padAt = null;
+        foreach (var (k, _, _, v) in entry.Members)
+        {
+            var at = $"{where}.{k}";
+            switch (k)
+            {
+                case "resize":
+                {
+                    var side = reader.Numbers(v, at, 2, 2, 1, MaxImageSide, integers: true);
+                    r = r with { Resize = [(int)side[0], (int)side[1]] };
+                    break;
+                }
+                case "fit":
+                    fitAt = v;
+                    r = r with { Fit = reader.Enum(v, at, ImageFits) switch { "crop" => ImageFit.Crop, "letterbox" => ImageFit.Letterbox, _ => ImageFit.Stretch } };
+                    break;
+                case "pad": padAt = v; r = r with { Pad = reader.Number(v, at, 0, 255) }; break;
+                case "channelOrder":
+                    r = r with { ChannelOrder = reader.Enum(v, at, ChannelOrders) switch { "bgr" => ChannelOrder.Bgr, "gray" => ChannelOrder.Gray, _ => ChannelOrder.Rgb } };
+                    break;
+                case "layout": r = r with { Layout = reader.Enum(v, at, ImageLayouts) == "NHWC" ? ImageLayout.Nhwc : ImageLayout.Nchw }; break;
+                case "scale": r = r with { Scale = reader.Number(v, at, -1e6, 1e6) }; break;
+                case "mean": r = r with { Mean = reader.Numbers(v, at, 1, 3, -1e6, 1e6) }; break;
+                case "std": r = r with { Std = reader.Numbers(v, at, 1, 3, -1e6, 1e6) }; break;
+            }
+        }
+        if (fitAt is not null && r.Resize is null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, fitAt, $"{where}.fit needs resize: [height, width]");
+        if (padAt is not null && r.Fit != ImageFit.Letterbox)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, padAt, $"{where}.pad only applies to fit \"letterbox\"");
+        foreach (var (key, values) in new[] { ("mean", r.Mean), ("std", r.Std) })
+        {
+            var at = entry.Members.FirstOrDefault(m => m.Key == key).Value ?? entry;
+            if (values.Length != 1 && values.Length != r.Channels)
+                throw reader.Error(DiagnosticCodes.InvalidConfiguration, at,
+                    $"{where}.{key} has {values.Length} values; channelOrder \"{ChannelOrders[(int)r.ChannelOrder]}\" has {r.Channels} channel{(r.Channels == 1 ? "" : "s")} (give {r.Channels} or 1 for all)");
+            if (key == "std" && values.Any(x => x == 0))
+                throw reader.Error(DiagnosticCodes.InvalidConfiguration, at, $"{where}.std must not be 0 (values are divided by it)");
+        }
+        return r;
+    }
+
+    private static AudioRecipe ReadAudioRecipe(Reader reader, PositionedJson entry, string where)
+    {
+        int? rate = null, window = null;
+        var r = new AudioRecipe { SampleRate = 0, Window = 0 };
+        PositionedJson? hopAt = null;
+        foreach (var (k, _, _, v) in entry.Members)
+        {
+            var at = $"{where}.{k}";
+            switch (k)
+            {
+                case "sampleRate": rate = (int)reader.Integer(v, at, 1, WavFile.MaxSampleRate); break;
+                case "window": window = (int)reader.Integer(v, at, 1, MaxAudioWindow); break;
+                case "hop": hopAt = v; r = r with { Hop = (int)reader.Integer(v, at, 1, MaxAudioWindow) }; break;
+                case "fileSampleRate": r = r with { FileSampleRate = (int)reader.Integer(v, at, 1, WavFile.MaxSampleRate) }; break;
+                case "fileChannels": r = r with { FileChannels = (int)reader.Integer(v, at, 1, WavFile.MaxChannels) }; break;
+                case "scale": r = r with { Scale = reader.Number(v, at, -1e9, 1e9) }; break;
+            }
+        }
+        if (rate is null || window is null)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, entry,
+                $"{where} needs {(rate is null ? "sampleRate (the rate the model expects, in Hz)" : "window (samples per model input)")}");
+        if (r.FileSampleRate is int fileRate && fileRate != rate)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, entry, $"{where}: fileSampleRate {fileRate} differs from sampleRate {rate}; drop fileSampleRate to resample");
+        return r with { SampleRate = rate.Value, Window = window.Value };
     }
 
     private static List<LayerOverride> ReadLayers(Reader reader, PositionedJson value)
@@ -392,6 +506,23 @@ public static class SidecarParser
             return x;
         }
 
+        /// <summary>An array of <paramref name="minCount"/>..<paramref name="maxCount"/> numbers in [min, max].</summary>
+        public double[] Numbers(PositionedJson v, string where, int minCount, int maxCount, double min, double max, bool integers = false)
+        {
+            if (v.Kind != JsonValueKind.Array || v.Items.Count < minCount || v.Items.Count > maxCount)
+                throw Error(DiagnosticCodes.InvalidConfiguration, v,
+                    $"{where} must be an array of {(minCount == maxCount ? $"{minCount}" : $"{minCount} to {maxCount}")} {(integers ? "integers" : "numbers")}, found {(v.Kind == JsonValueKind.Array ? $"{v.Items.Count} values" : v.KindName)}");
+            return v.Items.Select(item => integers ? Integer(item, $"{where}[]", (long)min, (long)max) : Number(item, $"{where}[]", min, max)).ToArray();
+        }
+
+        /// <summary>A member name twice (a map whose keys are free, such as model input names).</summary>
+        public void CheckUniqueKeys(PositionedJson obj, string where)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (key, line, column, _) in obj.Members)
+                if (!seen.Add(key)) throw Error(DiagnosticCodes.InvalidConfiguration, line, column, $"key \"{key}\" appears twice in {where}");
+        }
+
         public string Enum(PositionedJson v, string where, string[] allowed)
         {
             var text = ExpectString(v, where);
@@ -402,7 +533,6 @@ public static class SidecarParser
         public void CheckKeys(PositionedJson obj, string keyPath, string where)
         {
             var known = KnownKeys[keyPath];
-            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (key, line, column, _) in obj.Members)
             {
                 if (!known.Contains(key, StringComparer.Ordinal))
@@ -412,9 +542,8 @@ public static class SidecarParser
                         $"unknown key \"{key}\" in {where}" + (near is null ? "" : $" (did you mean \"{near}\"?)") +
                         $"; allowed: {string.Join(", ", known)}");
                 }
-                if (!seen.Add(key))
-                    throw Error(DiagnosticCodes.InvalidConfiguration, line, column, $"key \"{key}\" appears twice in {where}");
             }
+            CheckUniqueKeys(obj, where);
         }
     }
 }

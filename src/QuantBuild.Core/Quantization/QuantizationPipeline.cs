@@ -234,8 +234,8 @@ public static class QuantizationPipeline
         var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
         foreach (var input in graph.Inputs)
         {
-            if (!calibration.FilesByInput.TryGetValue(input.Name, out var files) || files.Count == 0) continue;
-            if (SampleShape(input, Onnx.IO.NpyFile.Read(files[0]).Shape) is { } shape) shapes[input.Name] = shape;
+            if (calibration.ReadFirstFile(input) is not { } first) continue;
+            if (SampleShape(input, first.Shape) is { } shape) shapes[input.Name] = shape;
         }
         return shapes;
     }
@@ -273,8 +273,7 @@ public static class QuantizationPipeline
             var bindings = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var input in graph.Inputs)
             {
-                if (input.Shape is null || !calibration.FilesByInput.TryGetValue(input.Name, out var files)) continue;
-                var sample = Onnx.IO.NpyFile.Read(files[0]);
+                if (input.Shape is null || calibration.ReadFirstFile(input) is not { } sample) continue;
                 int offset = sample.Rank - input.Shape.Length;
                 for (int d = 1; d < input.Shape.Length; d++)
                     if (input.Shape[d] is null && input.DimParams?[d] is string p && d + offset >= 0 && d + offset < sample.Rank)

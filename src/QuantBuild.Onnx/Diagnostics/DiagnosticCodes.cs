@@ -20,6 +20,10 @@ public static class DiagnosticCodes
     public const string NotARegularFile = "QB1009";
     /// <summary>An input file is larger than the limit for its kind, checked before it is read.</summary>
     public const string FileTooLarge = "QB1010";
+    /// <summary>A calibration image is not a PNG, JPEG or BMP that decodes, or has more pixels than accepted (checked from its header, before decoding).</summary>
+    public const string InvalidImage = "QB1011";
+    /// <summary>A calibration WAV file is malformed (chunks, sizes) or not PCM 8/16/24/32-bit integer or 32-bit float.</summary>
+    public const string InvalidWav = "QB1012";
 
     // Graph and engine
     public const string UnsupportedOperator = "QB2001";
@@ -48,6 +52,8 @@ public static class DiagnosticCodes
     public const string CalibrationDataMismatch = "QB3104";
     public const string UnsupportedSetting = "QB3105";
     public const string InvalidManifest = "QB3106";
+    /// <summary>A calibration image or WAV file contradicts its sidecar recipe: a sample rate or channel count other than the one declared, an image size the model cannot take without resize.</summary>
+    public const string CalibrationFileMismatch = "QB3107";
 
     // Quantization pipeline and QDQ files
     public const string WeightBudgetExceeded = "QB4101";

@@ -209,6 +209,8 @@ public sealed class SidecarParserTests
             ["weights"] = Keys(props.GetProperty("weights")),
             ["activations"] = Keys(props.GetProperty("activations")),
             ["calibration"] = Keys(props.GetProperty("calibration")),
+            ["calibration/inputs/*"] = Keys(props.GetProperty("calibration").GetProperty("properties").GetProperty("inputs")
+                .GetProperty("additionalProperties").GetProperty("oneOf").EnumerateArray().Single(e => e.TryGetProperty("$ref", out _))),
             ["layers/*"] = Keys(layerEntry),
             ["layers/*/weights"] = Keys(layerEntry.GetProperty("properties").GetProperty("weights")),
             ["weights/multipoint"] = Keys(Resolve(props.GetProperty("weights")).GetProperty("properties").GetProperty("multipoint")),
@@ -228,6 +230,10 @@ public sealed class SidecarParserTests
         CollectionAssert.AreEqual(SidecarParser.WeightRanges, weights.GetProperty("range").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
         CollectionAssert.AreEqual(SidecarParser.ActivationMethods,
             props.GetProperty("activations").GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+        var source = root.GetProperty("$defs").GetProperty("calibrationSource").GetProperty("properties");
+        CollectionAssert.AreEqual(SidecarParser.ImageFits, source.GetProperty("fit").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+        CollectionAssert.AreEqual(SidecarParser.ChannelOrders, source.GetProperty("channelOrder").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
+        CollectionAssert.AreEqual(SidecarParser.ImageLayouts, source.GetProperty("layout").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
         CollectionAssert.AreEqual(SidecarParser.QdqIntegerTypes,
             props.GetProperty("outputs").GetProperty("properties").GetProperty("qdqIntegerType").GetProperty("enum").EnumerateArray().Select(x => x.GetString()).ToArray());
     }

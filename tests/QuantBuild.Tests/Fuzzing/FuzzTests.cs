@@ -39,6 +39,8 @@ public sealed class FuzzTests
     [DataRow("onnx", 4000)]
     [DataRow("sidecar", 4000)]
     [DataRow("npy", 4000)]
+    [DataRow("wav", 4000)]
+    [DataRow("image", 4000)]
     public void ShortRunFindsNoCrash(string name, int iterations)
     {
         using var target = FuzzTarget.Create(name, TestAssets.RepoRoot);
