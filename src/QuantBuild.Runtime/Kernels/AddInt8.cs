@@ -164,7 +164,7 @@ namespace QuantBuild.Runtime
         /// L + Tolerance], so when both ends shift right by <see cref="LeftShift"/> to the same bucket, T does too. Lanes near
         /// a bucket edge (a few in ten thousand) make their block take the tables. Out: the code table, as a function of
         /// the bucket k, equals clamp((clamp(k + BucketShift, StretchLow, StretchHigh)·OutMultiplier + OutOffset) >> OutShift,
-        /// Low, High) at every reachable bucket — checked exhaustively when the step is built. That holds for a plain clamp and for
+        /// Low, High) at every reachable bucket — checked at each one when the step is built. That holds for a plain clamp and for
         /// Relu/Clip with their own output scale (a fixed-point rescale is a staircase of constant step). No partial sum leaves int32
         /// (docs/algorithms/requantization.md, "Add in vector rows").
         /// </summary>
@@ -302,8 +302,8 @@ namespace QuantBuild.Runtime
                             OutMultiplier = (int)multiplier;
                             OutOffset = (int)offset;
                             OutShift = shift;
-                            Applies = true;
-                            return true;
+                            Applies = MatchesEveryBucket(codes, middle);
+                            return Applies;
                         }
                     }
                 }
@@ -315,7 +315,7 @@ namespace QuantBuild.Runtime
             /// The least q with ((j − center)·m + q) >> s = codes[j] for every j strictly inside [jLow, jHigh], and at or
             /// beyond the clamped code at each end, if one exists.
             /// </summary>
-            private bool TryOffset(sbyte[] codes, int jLow, int jHigh, int center, long multiplier, int shift, out long offset)
+            private static bool TryOffset(sbyte[] codes, int jLow, int jHigh, int center, long multiplier, int shift, out long offset)
             {
                 long lowest = long.MinValue, highest = long.MaxValue;
                 for (int j = jLow; j <= jHigh; j++)
@@ -335,6 +335,25 @@ namespace QuantBuild.Runtime
 
                 offset = lowest != long.MinValue ? lowest : (highest != long.MaxValue ? highest : 0);
                 return lowest <= highest && Math.Abs(offset) <= int.MaxValue / 2;
+            }
+
+            /// <summary>
+            /// The out map exactly as the vector lanes compute it, at every reachable bucket, against the code table: the
+            /// fit above only constrains the stretch, so this is what makes the form exact for any table.
+            /// </summary>
+            private bool MatchesEveryBucket(sbyte[] codes, int middle)
+            {
+                for (int i = 0; i < codes.Length; i++)
+                {
+                    int stretch = Math.Min(Math.Max(i - middle + BucketShift, StretchLow), StretchHigh);
+                    int value = Math.Min(Math.Max((stretch * OutMultiplier + OutOffset) >> OutShift, Low), High);
+                    if (value != codes[i])
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
             }
         }
 
