@@ -108,6 +108,11 @@ public sealed class ConvKernelPathTests
             AssertMatchesReference(r, g, 127, $"{name}, weights 127", 127, 127);
         }
 
+        // Pads and strides of thousands on a 1x1 input: 3x3 outputs, but the lanes' cell grid would be 6001² cells per
+        // channel (counted in 64 bits), so the plane kernel takes the layer.
+        var sparse = new Conv2DGeometry(1, 8, 1, 1, 8, 1, 1, strideHeight: 3000, strideWidth: 3000, padTop: 3000, padLeft: 3000, padBottom: 3000, padRight: 3000, groups: 8);
+        Assert.IsFalse(AssertMatchesReference(r, sparse, 7, "stride 3000, pads 3000").UsesDepthwiseLanes);
+
         for (int trial = 0; trial < 60; trial++)
         {
             int channels = r.Next(8, 50);

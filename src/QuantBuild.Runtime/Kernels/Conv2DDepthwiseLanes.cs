@@ -31,7 +31,6 @@ namespace QuantBuild.Runtime
 
         private readonly Conv2DGeometry geometry;
         private readonly int inputZeroPoint;
-        private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
         private readonly Int8CodeMap then;
         private readonly int paddedChannels;
@@ -48,7 +47,6 @@ namespace QuantBuild.Runtime
         private readonly int tapWeightsLength;
         private readonly int rowCodesLength;
 
-
         /// <summary>Cell offset of each tap from an output's first cell.</summary>
         private readonly int[] tapOffsets;
 
@@ -58,7 +56,6 @@ namespace QuantBuild.Runtime
         /// </summary>
         private readonly int[] rowFirstTap;
         private readonly int[] rowEndTap;
-
 
         /// <summary>Per lane (channel): bias, and the single-rounding constants split into even and odd lanes.</summary>
         private readonly int[] laneBias;
@@ -76,13 +73,14 @@ namespace QuantBuild.Runtime
             Conv2DGeometry g = geometry;
             this.geometry = geometry;
             this.inputZeroPoint = inputZeroPoint;
-            this.bias = bias;
             this.requantizer = requantizer;
             this.then = then;
-            paddedChannels = (g.OutChannels + Lanes - 1) / Lanes * Lanes;
-            cellRows = (g.OutHeight - 1) * g.StrideHeight + (g.KernelHeight - 1) * g.DilationHeight + 1;
-            cellColumns = (g.OutWidth - 1) * g.StrideWidth + (g.KernelWidth - 1) * g.DilationWidth + 1;
-            cellsLength = cellRows * cellColumns * paddedChannels;
+            paddedChannels = PaddedChannels(g);
+            long rows, columns;
+            CellGrid(g, out rows, out columns);
+            cellRows = (int)rows;
+            cellColumns = (int)columns;
+            cellsLength = (int)CellCount(g);
             int taps = g.KernelHeight * g.KernelWidth;
             tapWeightsLength = taps * paddedChannels;
             tapOffsets = new int[taps];
@@ -162,6 +160,13 @@ namespace QuantBuild.Runtime
                 return null;
             }
 
+            // The cell grid covers the padded input the outputs read; with large strides or dilations it can outgrow any
+            // sensible scratch (computed in 64 bits), and the plane kernel takes the layer.
+            if (CellCount(g) > MaxCells)
+            {
+                return null;
+            }
+
             for (int c = 0; c < g.OutChannels; c++)
             {
                 if (!SingleRoundingVector.Constants.Supported(requantizer.GetShift(c)))
@@ -173,6 +178,29 @@ namespace QuantBuild.Runtime
             return new Conv2DDepthwiseLanes(geometry, inputZeroPoint, bias, requantizer, then);
         }
 #pragma warning restore CS8603
+
+        /// <summary>Most int16 cells the grid may hold (8 MiB of scratch).</summary>
+        private const long MaxCells = 4L << 20;
+
+        private static int PaddedChannels(Conv2DGeometry g)
+        {
+            return (g.OutChannels + Lanes - 1) / Lanes * Lanes;
+        }
+
+        /// <summary>The padded rows and columns some output reads, in 64 bits.</summary>
+        private static void CellGrid(Conv2DGeometry g, out long rows, out long columns)
+        {
+            rows = (long)(g.OutHeight - 1) * g.StrideHeight + (long)(g.KernelHeight - 1) * g.DilationHeight + 1;
+            columns = (long)(g.OutWidth - 1) * g.StrideWidth + (long)(g.KernelWidth - 1) * g.DilationWidth + 1;
+        }
+
+        /// <summary>Cells of the grid: its rows times columns times the padded channel count.</summary>
+        private static long CellCount(Conv2DGeometry g)
+        {
+            long rows, columns;
+            CellGrid(g, out rows, out columns);
+            return rows * columns * PaddedChannels(g);
+        }
 
         [MethodImpl(KernelJit.Optimize)]
         public void Eval(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
