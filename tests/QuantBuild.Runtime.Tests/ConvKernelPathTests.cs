@@ -185,6 +185,44 @@ public sealed class ConvKernelPathTests
         }
     }
 
+    [TestMethod]
+    public void PhasedPacking_BitIdenticalToReference()
+    {
+        var r = new Random(2718);
+        var shapes = new (Conv2DGeometry G, string Name)[]
+        {
+            (new Conv2DGeometry(1, 3, 128, 128, 24, 5, 5, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, padBottom: 2, padRight: 2), "BlazeFace stem 5x5 stride 2"),
+            (new Conv2DGeometry(1, 64, 20, 66, 9, 3, 3, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "fan-in 576: chunks start mid-row"),
+            (new Conv2DGeometry(2, 12, 9, 61, 10, 3, 5, strideWidth: 3, dilationHeight: 2, groups: 2, padTop: 3, padLeft: 0, padBottom: 1, padRight: 4), "stride 3, dilated, grouped, batch 2"),
+            (new Conv2DGeometry(1, 5, 7, 40, 6, 3, 3, strideHeight: 2, strideWidth: 2, padTop: 5, padLeft: 41, padBottom: 5, padRight: 41), "stride 2, pads wider than the row"),
+            (new Conv2DGeometry(1, 7, 12, 30, 5, 2, 4, dilationWidth: 3, padLeft: 4, padRight: 1), "stride 1, dilated columns, cut rows"),
+            (new Conv2DGeometry(1, 3, 16, 33, 4, 3, 3, strideHeight: 3, strideWidth: 2, padLeft: 1), "odd width, one-sided pad"),
+        };
+        foreach (var (g, name) in shapes)
+        {
+            foreach (int zeroPoint in new[] { -128, 0, 127 })
+            {
+                DirtySharedScratch(r);
+                Assert.IsTrue(AssertMatchesReference(r, g, zeroPoint, $"{name}, z_x {zeroPoint}").UsesPhasedPacking, name);
+            }
+        }
+
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int groups = r.Next(4) == 0 ? 2 : 1;
+            int kh = r.Next(1, 6), kw = r.Next(1, 6);
+            int dh = r.Next(1, 3), dw = r.Next(1, 3);
+            int sh = r.Next(1, 4), sw = r.Next(1, 4);
+            var g = new Conv2DGeometry(
+                1, r.Next(1, 20) * groups, r.Next(dh * (kh - 1) + 1, 20), r.Next(16 * sw + dw * (kw - 1), 100), r.Next(1, 9) * groups, kh, kw,
+                sh, sw, r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dh, dw, groups);
+            var kernel = AssertMatchesReference(r, g, r.Next(-128, 128), $"trial {trial}: {g.InChannels}x{g.InHeight}x{g.InWidth} -> {g.OutChannels} k{kh}x{kw} s{sh}x{sw} d{dh}x{dw} g{groups}");
+            bool contiguous = sh == 1 && sw == 1 && g.OutWidth == g.InWidth;
+            bool gemm = !kernel.UsesInt64Accumulator && !(g.InChannelsPerGroup == 1 && g.OutChannelsPerGroup < 4);
+            Assert.AreEqual(gemm && !contiguous && g.OutWidth >= 16, kernel.UsesPhasedPacking, $"trial {trial}");
+        }
+    }
+
     /// <summary>Given weights and input: the optimized kernel equals the reference.</summary>
     private static Conv2DInt8 AssertMatchesReference(Conv2DGeometry g, sbyte[] w, sbyte[] input, int inputZeroPoint, string context)
     {

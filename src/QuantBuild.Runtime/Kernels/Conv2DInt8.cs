@@ -55,6 +55,8 @@ namespace QuantBuild.Runtime
         private readonly int packedLength;
         private readonly int lanesLength;
         private readonly bool rowsAreContiguous;
+        /// <summary>Packing from padded column phases (strided or edge-cut rows), or null: then per-tap lanes are gathered.</summary>
+        private readonly Conv2DPhasedInput phasedInput;
         private readonly bool[] pairsFit = new bool[0];
 #if NET8_0_OR_GREATER
         /// <summary>AVX2 without VNNI: tiles use <see cref="PairSumDot"/> over pair-fitted weights plus residuals.</summary>
@@ -122,7 +124,7 @@ namespace QuantBuild.Runtime
         {
         }
 
-#pragma warning disable CS8618 // depthwise, depthwiseLanes, pointwiseVector: see their declarations
+#pragma warning disable CS8618 // depthwise, depthwiseLanes, pointwiseVector, phasedInput: see their declarations
         private Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -230,8 +232,12 @@ namespace QuantBuild.Runtime
             int positions = Math.Max(TilePositions, ChunkBytes / (groupsOfFour * 4) / TilePositions * TilePositions);
             chunkPositions = Math.Min(RoundUp(outPlane, TilePositions), positions);
             packedLength = groupsOfFour * 4 * chunkPositions;
-            lanesLength = 4 * chunkPositions;
             rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
+#pragma warning disable CS8601 // null when the rows are contiguous or the phases would not pay
+            phasedInput = rowsAreContiguous ? null : Conv2DPhasedInput.TryCreate(geometry, inputZeroPoint);
+#pragma warning restore CS8601
+            // Slot 1 holds the gathered lanes, or the phases when they replace them.
+            lanesLength = phasedInput == null ? 4 * chunkPositions : phasedInput.Length;
             accumulators = new int[4 * TilePositions];
             chunkRowsLength = 4 * chunkPositions;
         }
@@ -264,6 +270,12 @@ namespace QuantBuild.Runtime
         internal bool UsesMatrixVector
         {
             get { return pointwiseVector != null; }
+        }
+
+        /// <summary>Whether the GEMM packs from padded column phases (tests check which shapes reach it).</summary>
+        public bool UsesPhasedPacking
+        {
+            get { return phasedInput != null; }
         }
 
         /// <summary>Whether the depthwise channels-in-lanes form runs (tests check which shapes reach it).</summary>
@@ -509,10 +521,23 @@ namespace QuantBuild.Runtime
                 for (int group = 0; group < g.Groups; group++)
                 {
                     ReadOnlySpan<sbyte> groupInput = input.Slice((n * g.InChannels + group * g.InChannelsPerGroup) * inPlane, g.InChannelsPerGroup * inPlane);
+                    if (phasedInput != null)
+                    {
+                        phasedInput.Fill(groupInput, lanes);
+                    }
+
                     for (int start = 0; start < outPlane; start += chunkPositions)
                     {
                         int count = Math.Min(chunkPositions, outPlane - start);
-                        Pack(groupInput, start, count);
+                        if (phasedInput != null)
+                        {
+                            phasedInput.Pack(lanes, start, count, packed, chunkPositions * 4);
+                        }
+                        else
+                        {
+                            Pack(groupInput, start, count);
+                        }
+
                         int firstChannel = group * ocPerGroup;
                         int oc = firstChannel;
                         for (; oc <= firstChannel + ocPerGroup - 4; oc += 4)
@@ -566,7 +591,14 @@ namespace QuantBuild.Runtime
                 }
 
                 // One interleave over the whole chunk: narrow output rows still fill whole vectors.
-                Interleave(lanes, chunkPositions, count, packed.AsSpan(q * rowStride, 4 * count));
+                ref byte lane0 = ref lanes[0];
+                FourLaneInterleave.Run(
+                    ref lane0,
+                    ref Unsafe.Add(ref lane0, chunkPositions),
+                    ref Unsafe.Add(ref lane0, 2 * chunkPositions),
+                    ref Unsafe.Add(ref lane0, 3 * chunkPositions),
+                    count,
+                    ref packed[q * rowStride]);
             }
         }
 
@@ -720,56 +752,6 @@ namespace QuantBuild.Runtime
             for (; i < last; i++)
             {
                 Unsafe.Add(ref target, i) = (byte)(Unsafe.Add(ref source, i * stride + offset) + 128);
-            }
-        }
-
-        /// <summary>packed[4i + j] = lanes[j·laneStride + i] for i &lt; run: four taps' lanes into the [position][k % 4] layout.</summary>
-        [MethodImpl(KernelJit.Optimize)]
-        private static void Interleave(byte[] lanes, int laneStride, int run, Span<byte> packed)
-        {
-            ref byte l0 = ref lanes[0];
-            ref byte l1 = ref Unsafe.Add(ref l0, laneStride);
-            ref byte l2 = ref Unsafe.Add(ref l1, laneStride);
-            ref byte l3 = ref Unsafe.Add(ref l2, laneStride);
-            ref byte target = ref MemoryMarshal.GetReference(packed);
-            int i = 0;
-#if NET8_0_OR_GREATER
-            if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
-            {
-                for (; i <= run - 16; i += 16)
-                {
-                    Vector128<byte> a = Vector128.LoadUnsafe(ref l0, (nuint)i);
-                    Vector128<byte> b = Vector128.LoadUnsafe(ref l1, (nuint)i);
-                    Vector128<byte> c = Vector128.LoadUnsafe(ref l2, (nuint)i);
-                    Vector128<byte> d = Vector128.LoadUnsafe(ref l3, (nuint)i);
-                    Vector128<ushort> abLow, abHigh, cdLow, cdHigh;
-                    if (Sse2.IsSupported)
-                    {
-                        abLow = Sse2.UnpackLow(a, b).AsUInt16(); abHigh = Sse2.UnpackHigh(a, b).AsUInt16();
-                        cdLow = Sse2.UnpackLow(c, d).AsUInt16(); cdHigh = Sse2.UnpackHigh(c, d).AsUInt16();
-                        Sse2.UnpackLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
-                        Sse2.UnpackHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
-                        Sse2.UnpackLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
-                        Sse2.UnpackHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
-                    }
-                    else
-                    {
-                        abLow = AdvSimd.Arm64.ZipLow(a, b).AsUInt16(); abHigh = AdvSimd.Arm64.ZipHigh(a, b).AsUInt16();
-                        cdLow = AdvSimd.Arm64.ZipLow(c, d).AsUInt16(); cdHigh = AdvSimd.Arm64.ZipHigh(c, d).AsUInt16();
-                        AdvSimd.Arm64.ZipLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
-                        AdvSimd.Arm64.ZipHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
-                        AdvSimd.Arm64.ZipLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
-                        AdvSimd.Arm64.ZipHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
-                    }
-                }
-            }
-#endif
-            for (; i < run; i++)
-            {
-                Unsafe.Add(ref target, 4 * i) = Unsafe.Add(ref l0, i);
-                Unsafe.Add(ref target, 4 * i + 1) = Unsafe.Add(ref l1, i);
-                Unsafe.Add(ref target, 4 * i + 2) = Unsafe.Add(ref l2, i);
-                Unsafe.Add(ref target, 4 * i + 3) = Unsafe.Add(ref l3, i);
             }
         }
 
