@@ -65,6 +65,17 @@ namespace QuantBuild.Runtime
         private readonly int[] pairSecond;
         private readonly int[] pairWeights;
 
+        /// <summary>
+        /// Accumulators only (<see cref="FillInput"/> and <see cref="AccumulateFilter"/>): no bias, requantizer or
+        /// output stage, for kernels that finish the sums themselves.
+        /// </summary>
+#pragma warning disable CS8625 // no requantizer: Eval is not called on this form; C# 7.3 source has no nullable annotations
+        public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint)
+            : this(geometry, inputZeroPoint, new int[geometry.OutChannels], null, Int8CodeMap.Identity)
+        {
+        }
+#pragma warning restore CS8625
+
         public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint, int[] bias, ChannelRequantizer requantizer, Int8CodeMap then)
         {
             this.geometry = geometry;
@@ -221,28 +232,62 @@ namespace QuantBuild.Runtime
                         FillPlane(input.Slice((n * g.InChannels + oc / ocPerGroup) * inPlane, inPlane));
                     }
 
-                    ReadOnlySpan<sbyte> filter = weights.Slice(oc * taps, taps);
-                    for (int b = 0; b < bandStarts.Length; b++)
-                    {
-                        int origin = bandStarts[b] * phaseColumns;
-                        int live = 0;
-                        bool[] tapLive = bandTapLive[b];
-                        for (int t = 0; t < taps; t++)
-                        {
-                            if (filter[t] != 0 && tapLive[t])
-                            {
-                                liveOffsets[live] = tapOffsets[t] + origin;
-                                liveWeights[live++] = filter[t];
-                            }
-                        }
-
-                        int length = (bandEnds[b] - bandStarts[b]) * phaseColumns;
-                        SumTaps(live, acc.Slice(origin, RoundUp(length, Block)));
-                    }
-
+                    SumFilter(weights.Slice(oc * taps, taps));
                     Requantize(acc, oc, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
                     then.MapInPlace(output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
                 }
+            }
+        }
+
+        /// <summary>
+        /// Raw accumulators Σ w·(x − z_x) of one filter over the plane <see cref="FillInput"/> wrote last, as whole
+        /// output rows [oy·OutWidth + ox] into <paramref name="target"/> (OutHeight·OutWidth values): for kernels that
+        /// combine several filters of one input channel before their own output stage (multipoint rows).
+        /// </summary>
+        public void AccumulateFilter(ReadOnlySpan<sbyte> filter, Span<int> target)
+        {
+            Conv2DGeometry g = geometry;
+            SumFilter(filter);
+            ReadOnlySpan<int> acc = accumulators;
+            if (phaseColumns == g.OutWidth)
+            {
+                acc.Slice(0, g.OutHeight * g.OutWidth).CopyTo(target);
+                return;
+            }
+
+            for (int oy = 0; oy < g.OutHeight; oy++)
+            {
+                acc.Slice(oy * phaseColumns, g.OutWidth).CopyTo(target.Slice(oy * g.OutWidth, g.OutWidth));
+            }
+        }
+
+        /// <summary>Writes one input plane (InHeight·InWidth codes) into the phases the next <see cref="AccumulateFilter"/> calls read.</summary>
+        public void FillInput(ReadOnlySpan<sbyte> inputPlane)
+        {
+            FillPlane(inputPlane);
+        }
+
+        /// <summary>acc (flat, phaseColumns per output row) = Σ over the filter's live taps of w·d, band by band.</summary>
+        private void SumFilter(ReadOnlySpan<sbyte> filter)
+        {
+            int taps = filter.Length;
+            Span<int> acc = accumulators;
+            for (int b = 0; b < bandStarts.Length; b++)
+            {
+                int origin = bandStarts[b] * phaseColumns;
+                int live = 0;
+                bool[] tapLive = bandTapLive[b];
+                for (int t = 0; t < taps; t++)
+                {
+                    if (filter[t] != 0 && tapLive[t])
+                    {
+                        liveOffsets[live] = tapOffsets[t] + origin;
+                        liveWeights[live++] = filter[t];
+                    }
+                }
+
+                int length = (bandEnds[b] - bandStarts[b]) * phaseColumns;
+                SumTaps(live, acc.Slice(origin, RoundUp(length, Block)));
             }
         }
 

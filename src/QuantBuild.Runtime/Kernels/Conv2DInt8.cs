@@ -234,7 +234,7 @@ namespace QuantBuild.Runtime
             packedLength = groupsOfFour * 4 * chunkPositions;
             rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
 #pragma warning disable CS8601 // null when the rows are contiguous or the phases would not pay
-            phasedInput = rowsAreContiguous ? null : Conv2DPhasedInput.TryCreate(geometry, inputZeroPoint);
+            phasedInput = rowsAreContiguous ? null : Conv2DPhasedInput.TryCreateCodes(geometry, inputZeroPoint);
 #pragma warning restore CS8601
             // Slot 1 holds the gathered lanes, or the phases when they replace them.
             lanesLength = phasedInput == null ? 4 * chunkPositions : phasedInput.Length;
@@ -523,7 +523,7 @@ namespace QuantBuild.Runtime
                     ReadOnlySpan<sbyte> groupInput = input.Slice((n * g.InChannels + group * g.InChannelsPerGroup) * inPlane, g.InChannelsPerGroup * inPlane);
                     if (phasedInput != null)
                     {
-                        phasedInput.Fill(groupInput, lanes);
+                        phasedInput.FillCodes(groupInput, lanes);
                     }
 
                     for (int start = 0; start < outPlane; start += chunkPositions)
@@ -531,7 +531,7 @@ namespace QuantBuild.Runtime
                         int count = Math.Min(chunkPositions, outPlane - start);
                         if (phasedInput != null)
                         {
-                            phasedInput.Pack(lanes, start, count, packed, chunkPositions * 4);
+                            phasedInput.PackCodes(lanes, start, count, packed, chunkPositions * 4);
                         }
                         else
                         {

@@ -18,8 +18,8 @@ namespace QuantBuild.Runtime
     /// int32 for these weights, an ungrouped layer runs every row as one filter of a <see cref="Conv2DInt8"/> (its
     /// int8 GEMM, raw accumulators from <see cref="Conv2DInt8.EvalAccumulators"/>); other layers run on int16 values
     /// x − z_x instead: a blocked GEMM over all rows
-    /// (<see cref="Int16ConvGemm"/>), or tap by tap for one input channel per group (<see cref="Int16Taps"/>),
-    /// then the vector output stage <see cref="MultipointRows.FinishRow"/>. Same bits: integer sums are exact in
+    /// (<see cref="Int16ConvGemm"/>), or, for one input channel per group, every row of a channel over the
+    /// depthwise planes of <see cref="Conv2DDepthwise"/> (its raw accumulators), then the vector output stage <see cref="MultipointRows.FinishRow"/>. Same bits: integer sums are exact in
     /// any order inside int32, and MBQM of an int64 accumulator that fits int32 is the int32 MBQM.</para>
     /// Scratch buffers are sized here; <see cref="Eval"/> allocates nothing.
     /// </summary>
@@ -32,9 +32,10 @@ namespace QuantBuild.Runtime
         private readonly Conv2DMultipointReference reference;
         private readonly MultipointCodes codes;
         private readonly int maxAbsInput;
-        // Null for one input channel per group (those layers run tap by tap); C# 7.3, which the netstandard2.0 build
-        // uses, cannot annotate that, hence the pragma on the constructor.
+        // Null for one input channel per group (those layers run on depthwisePlanes, which is null otherwise); C# 7.3,
+        // which the netstandard2.0 build uses, cannot annotate that, hence the pragma on the constructor.
         private readonly Int16ConvGemm gemm;
+        private readonly Conv2DDepthwise depthwisePlanes;
         private readonly short[] values;
         private readonly int[] firstAccumulators;
         private readonly int[] extraAccumulators;
@@ -54,7 +55,7 @@ namespace QuantBuild.Runtime
         /// <param name="bits">storage width of the codes, 4 (packed) or 8</param>
         /// <param name="extraChannels">for each extra row (rows OutChannels.. of the weights), its output channel, ascending</param>
         /// <param name="extraScales">the real scale a of each extra row</param>
-#pragma warning disable CS8618 // gemm: see its declaration
+#pragma warning disable CS8618 // gemm, depthwisePlanes: see their declarations
         public Conv2DMultipoint(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -77,7 +78,6 @@ namespace QuantBuild.Runtime
             rows = reference.Rows;
             codes = new MultipointCodes(rows, geometry.FanIn);
             maxAbsInput = Math.Max(sbyte.MaxValue - inputZeroPoint, inputZeroPoint - sbyte.MinValue);
-            values = new short[geometry.InputLength];
             int outPlane = geometry.OutHeight * geometry.OutWidth;
             int extraRows = rows.Rows - rows.Channels;
             sums = new int[Math.Max(Int16ConvGemm.TilePositions, outPlane)];
@@ -91,6 +91,8 @@ namespace QuantBuild.Runtime
                 }
 
                 planes = new int[mostRows * outPlane];
+                depthwisePlanes = new Conv2DDepthwise(geometry, inputZeroPoint);
+                values = new short[0];
                 // An ungrouped single-channel stem with four or more rows is a GEMM for Conv2DInt8.
                 rowAccumulators = geometry.Groups == 1 && rows.Rows >= 4 ? new int[geometry.Batch * rows.Rows * outPlane] : new int[0];
                 firstAccumulators = new int[0];
@@ -99,6 +101,7 @@ namespace QuantBuild.Runtime
             else
             {
                 gemm = new Int16ConvGemm(geometry, rows.Rows);
+                values = new short[geometry.InputLength];
                 planes = new int[0];
                 rowAccumulators = geometry.Groups == 1 ? new int[geometry.Batch * rows.Rows * outPlane] : new int[0];
                 firstAccumulators = new int[4 * Int16ConvGemm.TilePositions];
@@ -168,16 +171,14 @@ namespace QuantBuild.Runtime
                 return;
             }
 
-            Deviations(input);
-
             if (gemm == null)
             {
-                EvalTaps(output);
+                EvalPlanes(input, output);
+                return;
             }
-            else
-            {
-                EvalGemm(output);
-            }
+
+            Deviations(input);
+            EvalGemm(output);
         }
 
         /// <summary>True when the last <see cref="Eval"/> ran all rows through the int8 GEMM (<see cref="Conv2DInt8.EvalAccumulators"/>).</summary>
@@ -303,58 +304,32 @@ namespace QuantBuild.Runtime
             }
         }
 
-        /// <summary>One input channel per group: each row of a channel accumulates its output plane tap by tap, then the channel's sum.</summary>
-        private void EvalTaps(Span<sbyte> output)
+        /// <summary>One input channel per group: every row of a channel over its input's depthwise planes, then the channel's sum.</summary>
+        private void EvalPlanes(ReadOnlySpan<sbyte> input, Span<sbyte> output)
         {
             Conv2DGeometry g = geometry;
             int inPlane = g.InHeight * g.InWidth;
             int outPlane = g.OutHeight * g.OutWidth;
+            int taps = g.KernelHeight * g.KernelWidth;
             for (int n = 0; n < g.Batch; n++)
             {
                 for (int oc = 0; oc < g.OutChannels; oc++)
                 {
-                    ReadOnlySpan<short> plane = new ReadOnlySpan<short>(values, (n * g.InChannels + oc / g.OutChannelsPerGroup) * inPlane, inPlane);
+                    if (oc % g.OutChannelsPerGroup == 0)
+                    {
+                        depthwisePlanes.FillInput(input.Slice((n * g.InChannels + oc / g.OutChannelsPerGroup) * inPlane, inPlane));
+                    }
+
                     int extraBegin = rows.ExtraBegin(oc);
                     int extraEnd = rows.ExtraEnd(oc);
-                    AccumulatePlane(plane, oc, new Span<int>(planes, 0, outPlane));
+                    depthwisePlanes.AccumulateFilter(new ReadOnlySpan<sbyte>(codes.Codes, oc * taps, taps), new Span<int>(planes, 0, outPlane));
                     for (int r = extraBegin; r < extraEnd; r++)
                     {
-                        AccumulatePlane(plane, r, new Span<int>(planes, (1 + r - extraBegin) * outPlane, outPlane));
+                        depthwisePlanes.AccumulateFilter(new ReadOnlySpan<sbyte>(codes.Codes, r * taps, taps), new Span<int>(planes, (1 + r - extraBegin) * outPlane, outPlane));
                     }
 
                     rows.FinishRow(oc, new ReadOnlySpan<int>(planes, 0, outPlane), bias[oc], new ReadOnlySpan<int>(planes, outPlane, planes.Length - outPlane), outPlane,
                         sums, output.Slice((n * g.OutChannels + oc) * outPlane, outPlane));
-                }
-            }
-        }
-
-        /// <summary>acc = Σ over the taps of row <paramref name="row"/> of w·(x − z_x), one output plane.</summary>
-        private void AccumulatePlane(ReadOnlySpan<short> plane, int row, Span<int> acc)
-        {
-            Conv2DGeometry g = geometry;
-            int taps = g.KernelHeight * g.KernelWidth;
-            ReadOnlySpan<sbyte> filter = new ReadOnlySpan<sbyte>(codes.Codes, row * taps, taps);
-            acc.Clear();
-            for (int oy = 0; oy < g.OutHeight; oy++)
-            {
-                Span<int> accRow = acc.Slice(oy * g.OutWidth, g.OutWidth);
-                for (int ky = 0; ky < g.KernelHeight; ky++)
-                {
-                    int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                    if (iy < 0 || iy >= g.InHeight)
-                    {
-                        continue; // padded rows hold z_x: they add 0
-                    }
-
-                    ReadOnlySpan<short> inputRow = plane.Slice(iy * g.InWidth, g.InWidth);
-                    for (int kx = 0; kx < g.KernelWidth; kx++)
-                    {
-                        int w = filter[ky * g.KernelWidth + kx];
-                        if (w != 0)
-                        {
-                            Int16Taps.Add(inputRow, accRow, w, kx * g.DilationWidth - g.PadLeft, g.StrideWidth);
-                        }
-                    }
                 }
             }
         }

@@ -10,14 +10,16 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantBuild.Runtime
 {
     /// <summary>
-    /// The input of one convolution group, copied once per Eval into padded, sign-flipped column phases, so that the
-    /// GEMM packing of every tap and output row is an interleave of four contiguous runs with no edge tests and no
-    /// strided gathers (docs/algorithms/requantization.md, "Packing from column phases").
+    /// The input of one convolution group, copied once per Eval into padded column phases, so that the GEMM packing
+    /// of every tap and output row is an interleave of contiguous runs with no edge tests and no strided gathers
+    /// (docs/algorithms/requantization.md, "Packing from column phases"). Two element forms share the layout: int8
+    /// codes stored as code + 128 for <see cref="Conv2DInt8"/> (four taps interleaved), and int16 values for
+    /// <see cref="Int16ConvGemm"/> (two taps interleaved).
     /// <para>
-    /// Phase px of input channel c holds, at row r and column j, the code + 128 of the padded input at row r and
-    /// column j·s + px (s the column stride); outside the input it holds the padding code z_x + 128. Tap (c, ky, kx)
-    /// of output (oy, ox) reads padded row oy·s_h + ky·d_h and padded column ox·s + kx·d_w, which is phase
-    /// (kx·d_w) mod s, column ox + ⌊kx·d_w / s⌋: consecutive outputs of a row read consecutive bytes.
+    /// Phase px of input channel c holds, at row r and column j, the padded input at row r and column j·s + px
+    /// (s the column stride); outside the input it holds the padding element (z_x + 128, or the value 0). Tap
+    /// (c, ky, kx) of output (oy, ox) reads padded row oy·s_h + ky·d_h and padded column ox·s + kx·d_w, which is
+    /// phase (kx·d_w) mod s, column ox + ⌊kx·d_w / s⌋: consecutive outputs of a row read consecutive elements.
     /// Taps past the fan-in read a row of zeros, which meets the zero-extended tail weights.
     /// </para>
     /// </summary>
@@ -31,21 +33,23 @@ namespace QuantBuild.Runtime
         private readonly int phaseRows;
         private readonly int phaseWidth;
         private readonly int zeroRow;
+        private readonly int tapsPerGroup;
         /// <summary>Where tap k's run for output (0, 0) starts in the buffer; taps past the fan-in point at the zero row.</summary>
         private readonly int[] tapStart;
         /// <summary>How far tap k's run moves per output row: s_h·phaseWidth, or 0 for the zero row.</summary>
         private readonly int[] tapRowStep;
 
-        private Conv2DPhasedInput(Conv2DGeometry g, int inputZeroPoint, int phaseRows, int phaseWidth, int length)
+        private Conv2DPhasedInput(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int phaseRows, int phaseWidth, int length)
         {
             geometry = g;
+            this.tapsPerGroup = tapsPerGroup;
             padCode = (byte)(inputZeroPoint + 128);
             this.phaseRows = phaseRows;
             this.phaseWidth = phaseWidth;
             zeroRow = length - g.OutWidth;
             Length = length;
             int kernelArea = g.KernelHeight * g.KernelWidth;
-            int paddedTaps = (g.FanIn + 3) / 4 * 4;
+            int paddedTaps = (g.FanIn + tapsPerGroup - 1) / tapsPerGroup * tapsPerGroup;
             tapStart = new int[paddedTaps];
             tapRowStep = new int[paddedTaps];
             int phasePlane = phaseRows * phaseWidth;
@@ -67,17 +71,29 @@ namespace QuantBuild.Runtime
             }
         }
 
-        /// <summary>Bytes of scratch the phases and the zero row take.</summary>
+        /// <summary>Elements of scratch the phases and the zero row take.</summary>
         public int Length { get; }
 
+        /// <summary>The int8-code form for <see cref="Conv2DInt8"/>'s [k / 4][position][k % 4] chunks, or null (see <see cref="TryCreate(Conv2DGeometry, int, int, int)"/>).</summary>
+        public static Conv2DPhasedInput TryCreateCodes(Conv2DGeometry g, int inputZeroPoint)
+        {
+            return TryCreate(g, inputZeroPoint, 4, 1);
+        }
+
+        /// <summary>The int16-value form for <see cref="Int16ConvGemm"/>'s [k / 2][position][k % 2] chunks, or null.</summary>
+        public static Conv2DPhasedInput TryCreateValues(Conv2DGeometry g)
+        {
+            return TryCreate(g, -128, 2, 2);
+        }
+
         /// <summary>
-        /// The phased form of a GEMM layer's input, or null where it does not pay: rows narrower than one 16-byte
+        /// The phased form of a GEMM layer's input, or null where it does not pay: rows narrower than one vector
         /// interleave, or a buffer over <see cref="MaxBytes"/>. Sizes are counted in 64 bits before anything is allocated.
         /// </summary>
 #pragma warning disable CS8603 // null means "keep the per-tap gathers"; C# 7.3 source has no nullable annotations
-        public static Conv2DPhasedInput TryCreate(Conv2DGeometry g, int inputZeroPoint)
+        private static Conv2DPhasedInput TryCreate(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int elementBytes)
         {
-            if (g.OutWidth < 16)
+            if (g.OutWidth < 16 / elementBytes)
             {
                 return null;
             }
@@ -86,39 +102,33 @@ namespace QuantBuild.Runtime
             long rows = (long)(g.OutHeight - 1) * g.StrideHeight + (long)(g.KernelHeight - 1) * g.DilationHeight + 1;
             long width = g.OutWidth + (long)(g.KernelWidth - 1) * g.DilationWidth / g.StrideWidth;
             long length = (long)g.InChannelsPerGroup * g.StrideWidth * rows * width + g.OutWidth;
-            if (length > MaxBytes)
+            if (length * elementBytes > MaxBytes)
             {
                 return null;
             }
 
-            return new Conv2DPhasedInput(g, inputZeroPoint, (int)rows, (int)width, (int)length);
+            return new Conv2DPhasedInput(g, inputZeroPoint, tapsPerGroup, (int)rows, (int)width, (int)length);
         }
 #pragma warning restore CS8603
 
-        /// <summary>Writes the phases of one group's input (InChannelsPerGroup planes) and the zero row into <paramref name="buffer"/>.</summary>
+        /// <summary>Writes the code + 128 phases of one group's input (InChannelsPerGroup planes) and the zero row into <paramref name="buffer"/>.</summary>
         [MethodImpl(KernelJit.Optimize)]
-        public void Fill(ReadOnlySpan<sbyte> groupInput, byte[] buffer)
+        public void FillCodes(ReadOnlySpan<sbyte> groupInput, byte[] buffer)
         {
             Conv2DGeometry g = geometry;
-            int stride = g.StrideWidth;
             int inPlane = g.InHeight * g.InWidth;
-            int phasePlane = phaseRows * phaseWidth;
             for (int c = 0; c < g.InChannelsPerGroup; c++)
             {
                 ReadOnlySpan<sbyte> plane = groupInput.Slice(c * inPlane, inPlane);
-                for (int phase = 0; phase < stride; phase++)
+                for (int phase = 0; phase < g.StrideWidth; phase++)
                 {
-                    Span<byte> target = buffer.AsSpan((c * stride + phase) * phasePlane, phasePlane);
-                    // Phase column j holds input column j·s + phase − padLeft; [first, last) of them lie inside the row.
-                    int offset = phase - g.PadLeft;
-                    int first = offset >= 0 ? 0 : Math.Min(phaseWidth, (-offset + stride - 1) / stride);
-                    int last = offset >= g.InWidth ? 0 : Math.Min(phaseWidth, (g.InWidth - 1 - offset) / stride + 1);
-                    last = Math.Max(first, last);
+                    Span<byte> target = PhasePlane(buffer.AsSpan(), c, phase);
                     for (int r = 0; r < phaseRows; r++)
                     {
                         Span<byte> row = target.Slice(r * phaseWidth, phaseWidth);
                         int iy = r - g.PadTop;
-                        if (iy < 0 || iy >= g.InHeight)
+                        int first, last;
+                        if (iy < 0 || iy >= g.InHeight || !InsideColumns(phase, out first, out last))
                         {
                             row.Fill(padCode);
                             continue;
@@ -126,7 +136,7 @@ namespace QuantBuild.Runtime
 
                         row.Slice(0, first).Fill(padCode);
                         row.Slice(last).Fill(padCode);
-                        CopyColumns(plane.Slice(iy * g.InWidth, g.InWidth), first * stride + offset, stride, row.Slice(first, last - first));
+                        CopyColumns(plane.Slice(iy * g.InWidth, g.InWidth), first * g.StrideWidth + phase - g.PadLeft, g.StrideWidth, row.Slice(first, last - first));
                     }
                 }
             }
@@ -134,12 +144,74 @@ namespace QuantBuild.Runtime
             buffer.AsSpan(zeroRow, g.OutWidth).Clear();
         }
 
+        /// <summary>Writes the int16 value phases (0 in the padding) of one group's input and the zero row into <paramref name="buffer"/>.</summary>
+        [MethodImpl(KernelJit.Optimize)]
+        public void FillValues(ReadOnlySpan<short> groupValues, Span<short> buffer)
+        {
+            Conv2DGeometry g = geometry;
+            int inPlane = g.InHeight * g.InWidth;
+            int stride = g.StrideWidth;
+            for (int c = 0; c < g.InChannelsPerGroup; c++)
+            {
+                ReadOnlySpan<short> plane = groupValues.Slice(c * inPlane, inPlane);
+                for (int phase = 0; phase < stride; phase++)
+                {
+                    Span<short> target = PhasePlane(buffer, c, phase);
+                    for (int r = 0; r < phaseRows; r++)
+                    {
+                        Span<short> row = target.Slice(r * phaseWidth, phaseWidth);
+                        int iy = r - g.PadTop;
+                        int first, last;
+                        if (iy < 0 || iy >= g.InHeight || !InsideColumns(phase, out first, out last))
+                        {
+                            row.Clear();
+                            continue;
+                        }
+
+                        row.Slice(0, first).Clear();
+                        row.Slice(last).Clear();
+                        ReadOnlySpan<short> source = plane.Slice(iy * g.InWidth, g.InWidth);
+                        int from = first * stride + phase - g.PadLeft;
+                        if (stride == 1)
+                        {
+                            source.Slice(from, last - first).CopyTo(row.Slice(first));
+                            continue;
+                        }
+
+                        for (int j = first; j < last; j++, from += stride)
+                        {
+                            row[j] = source[from];
+                        }
+                    }
+                }
+            }
+
+            buffer.Slice(zeroRow, g.OutWidth).Clear();
+        }
+
+        private Span<T> PhasePlane<T>(Span<T> buffer, int channel, int phase)
+        {
+            int phasePlane = phaseRows * phaseWidth;
+            return buffer.Slice((channel * geometry.StrideWidth + phase) * phasePlane, phasePlane);
+        }
+
+        /// <summary>Phase columns [first, last) whose input column j·s + phase − padLeft lies inside the row; false when none does.</summary>
+        private bool InsideColumns(int phase, out int first, out int last)
+        {
+            Conv2DGeometry g = geometry;
+            int stride = g.StrideWidth;
+            int offset = phase - g.PadLeft;
+            first = offset >= 0 ? 0 : Math.Min(phaseWidth, (-offset + stride - 1) / stride);
+            last = offset >= g.InWidth ? 0 : Math.Min(phaseWidth, (g.InWidth - 1 - offset) / stride + 1);
+            return last > first;
+        }
+
         /// <summary>
         /// Positions [start, start + count) of the packed layout [k / 4][position][k % 4], groups of four taps
-        /// <paramref name="rowStride"/> bytes apart, from the phases <see cref="Fill"/> wrote.
+        /// <paramref name="rowStride"/> bytes apart, from the phases <see cref="FillCodes"/> wrote.
         /// </summary>
         [MethodImpl(KernelJit.Optimize)]
-        public void Pack(byte[] buffer, int start, int count, Span<byte> packed, int rowStride)
+        public void PackCodes(byte[] buffer, int start, int count, Span<byte> packed, int rowStride)
         {
             int outWidth = geometry.OutWidth;
             int end = start + count;
@@ -163,6 +235,79 @@ namespace QuantBuild.Runtime
                         ref Unsafe.Add(ref groupTarget, 4 * (p - start)));
                     p += run;
                 }
+            }
+        }
+
+        /// <summary>
+        /// Positions [start, start + count) of the packed layout [k / 2][position][k % 2], pairs of taps
+        /// <paramref name="rowStride"/> values apart, from the phases <see cref="FillValues"/> wrote.
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        public void PackValues(ReadOnlySpan<short> buffer, int start, int count, Span<short> packed, int rowStride)
+        {
+            int outWidth = geometry.OutWidth;
+            int end = start + count;
+            ref short phases = ref MemoryMarshal.GetReference(buffer);
+            ref short target = ref MemoryMarshal.GetReference(packed);
+            for (int k = 0; k < tapStart.Length; k += 2)
+            {
+                ref short pairTarget = ref Unsafe.Add(ref target, k / 2 * rowStride);
+                int p = start;
+                while (p < end)
+                {
+                    int oy = p / outWidth;
+                    int ox = p - oy * outWidth;
+                    int run = Math.Min(outWidth - ox, end - p);
+                    TwoLaneInterleave(
+                        ref Unsafe.Add(ref phases, tapStart[k] + oy * tapRowStep[k] + ox),
+                        ref Unsafe.Add(ref phases, tapStart[k + 1] + oy * tapRowStep[k + 1] + ox),
+                        run,
+                        ref Unsafe.Add(ref pairTarget, 2 * (p - start)));
+                    p += run;
+                }
+            }
+        }
+
+        /// <summary>target[2i + j] = lane_j[i] for i &lt; run.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TwoLaneInterleave(ref short l0, ref short l1, int run, ref short target)
+        {
+            int i = 0;
+#if NET8_0_OR_GREATER
+            if (run >= 8 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+            {
+                for (; ; i += 8)
+                {
+                    if (i > run - 8)
+                    {
+                        if (i == run)
+                        {
+                            break;
+                        }
+
+                        // The remainder as one last vector ending at the run's end, rewriting a few entries with the same values.
+                        i = run - 8;
+                    }
+
+                    Vector128<short> a = Vector128.LoadUnsafe(ref l0, (nuint)i);
+                    Vector128<short> b = Vector128.LoadUnsafe(ref l1, (nuint)i);
+                    if (Sse2.IsSupported)
+                    {
+                        Sse2.UnpackLow(a, b).StoreUnsafe(ref target, (nuint)(2 * i));
+                        Sse2.UnpackHigh(a, b).StoreUnsafe(ref target, (nuint)(2 * i + 8));
+                    }
+                    else
+                    {
+                        AdvSimd.Arm64.ZipLow(a, b).StoreUnsafe(ref target, (nuint)(2 * i));
+                        AdvSimd.Arm64.ZipHigh(a, b).StoreUnsafe(ref target, (nuint)(2 * i + 8));
+                    }
+                }
+            }
+#endif
+            for (; i < run; i++)
+            {
+                Unsafe.Add(ref target, 2 * i) = Unsafe.Add(ref l0, i);
+                Unsafe.Add(ref target, 2 * i + 1) = Unsafe.Add(ref l1, i);
             }
         }
 

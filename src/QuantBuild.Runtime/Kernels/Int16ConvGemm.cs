@@ -35,6 +35,8 @@ namespace QuantBuild.Runtime
         private readonly int pairs;
         private readonly int[] weightPairs;
         private readonly short[] packed;
+        /// <summary>Packing from padded column phases (in <see cref="SharedScratch"/> slot 1), or null: then taps are gathered one by one.</summary>
+        private readonly Conv2DPhasedInput phasedInput;
 
         /// <param name="rows">filter rows (OutChannels or more: multipoint extra rows follow), each FanIn taps</param>
         public Int16ConvGemm(Conv2DGeometry geometry, int rows)
@@ -46,6 +48,9 @@ namespace QuantBuild.Runtime
             int positions = Math.Max(TilePositions, ChunkBytes / (pairs * 4) / TilePositions * TilePositions);
             ChunkPositions = Math.Min((outPlane + TilePositions - 1) / TilePositions * TilePositions, positions);
             packed = new short[pairs * 2 * ChunkPositions];
+#pragma warning disable CS8601 // null where the phases do not pay; C# 7.3 source has no nullable annotations
+            phasedInput = Conv2DPhasedInput.TryCreateValues(geometry);
+#pragma warning restore CS8601
         }
 
         /// <summary>Output positions per packed chunk, a multiple of <see cref="TilePositions"/>.</summary>
@@ -68,10 +73,24 @@ namespace QuantBuild.Runtime
         /// <summary>
         /// Writes positions [start, start + count) of one group's receptive fields into the packed chunk, layout
         /// [k / 2][position][k % 2]; taps in the padding get 0. <paramref name="groupValues"/> holds the group's
-        /// InChannelsPerGroup input planes as int16 values.
+        /// InChannelsPerGroup input planes as int16 values. A group's chunks must be packed in order, starting at
+        /// position 0 (the phased form writes the group's phases there).
         /// </summary>
         public void Pack(ReadOnlySpan<short> groupValues, int start, int count)
         {
+            if (phasedInput != null)
+            {
+                // A group's chunks are packed in order from position 0: its phases are written once, at the first.
+                Span<short> phases = MemoryMarshal.Cast<byte, short>(SharedScratch.Bytes(1, 2 * phasedInput.Length).AsSpan());
+                if (start == 0)
+                {
+                    phasedInput.FillValues(groupValues, phases);
+                }
+
+                phasedInput.PackValues(phases, start, count, packed, ChunkPositions * 2);
+                return;
+            }
+
             Conv2DGeometry g = geometry;
             Span<short> b = packed;
             int inPlane = g.InHeight * g.InWidth;
