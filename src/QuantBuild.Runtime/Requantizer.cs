@@ -123,6 +123,20 @@ namespace QuantBuild.Runtime
                 var zero = Vector256.Create(OutputZeroPoint);
                 var low = Vector256.Create(ClampMin);
                 var high = Vector256.Create(ClampMax);
+                if (constants.IsIdentity)
+                {
+                    // M0 = 2^t: (x·2^t + 2^(t−1)) >> t is x itself, so only the zero point and the clamp remain.
+                    for (; i <= n - 16; i += 16)
+                    {
+                        var a = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref source, (nuint)i) + add + zero, low), high);
+                        var b = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add + zero, low), high);
+                        var pairs = Vector256.Narrow(a, b);
+                        Vector128.Narrow(pairs.GetLower(), pairs.GetUpper()).StoreUnsafe(ref target, (nuint)i);
+                    }
+
+                    return i;
+                }
+
                 for (; i <= n - 16; i += 16)
                 {
                     var a = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, constants) + zero;

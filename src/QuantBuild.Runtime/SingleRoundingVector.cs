@@ -37,6 +37,12 @@ namespace QuantBuild.Runtime
                 Removed = 1L << (62 - TotalShift);
             }
 
+            /// <summary>M0 = 2^t (a real multiplier of exactly 1): then (x·M0 + 2^(t−1)) >> t = x for every int32 x.</summary>
+            public bool IsIdentity
+            {
+                get { return TotalShift >= 1 && TotalShift <= 30 && Multiplier == 1 << TotalShift; }
+            }
+
             /// <summary>The vector forms need 1 ≤ t ≤ 62, which every multiplier QuantizeMultiplier makes satisfies.</summary>
             public static bool Supported(int shift)
             {

@@ -28,9 +28,11 @@ public sealed class RequantizeRowTests
         int checkedValues = 0;
         // Real multipliers from 2^-33 to just under 2^30 (the largest QuantizeMultiplier accepts): shifts −31…30,
         // and 0 for the multipliers that round to zero.
-        for (int exponent = -33; exponent <= 29; exponent++)
+        // Exact powers of two too: a real multiplier of 1 is M0 = 2^30 with shift 1, the identity ApplyRow skips.
+        var reals = Enumerable.Range(-33, 63).Select(e => (Name: $"2^{e}·m", Value: Math.Pow(2, e) * (1 + r.NextDouble() * 0.999)))
+            .Concat(Enumerable.Range(-3, 7).Select(e => (Name: $"2^{e}", Value: Math.Pow(2, e))));
+        foreach (var (exponent, real) in reals)
         {
-            double real = Math.Pow(2, exponent) * (1 + r.NextDouble() * 0.999);
             var output = new QuantParams(1f, r.Next(-128, 128));
             int low = r.Next(-128, 0), high = r.Next(0, 128);
             var requantizer = new ChannelRequantizer((float)real, [1f], 1, output, low, high);
@@ -52,13 +54,16 @@ public sealed class RequantizeRowTests
                 requantizer.ApplyRow(acc, addend, 0, row);
                 for (int i = 0; i < length; i++)
                 {
-                    Assert.AreEqual(requantizer.Apply(unchecked(acc[i] + addend), 0), row[i], $"2^{exponent} acc {acc[i]} + {addend}");
+                    Assert.AreEqual(requantizer.Apply(unchecked(acc[i] + addend), 0), row[i], $"{exponent} acc {acc[i]} + {addend}");
                     checkedValues++;
                 }
             }
         }
 
         Assert.IsGreaterThan(10000, checkedValues);
+        var identity = new ChannelRequantizer(1f, [1f], 1, new QuantParams(1f, 5), -128, 127);
+        Assert.AreEqual(1 << 30, identity.GetMultiplier(0));
+        Assert.AreEqual(1, identity.GetShift(0));
     }
 
     [TestMethod]
