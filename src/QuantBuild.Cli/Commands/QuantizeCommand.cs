@@ -56,6 +56,9 @@ public static class QuantizeCommand
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
         CommonOptions.RequireFolder(outDir);
+        // Absolute from here on: the outputs are published relative to this folder, and a relative --out would
+        // otherwise be applied twice (out/out/NAME.g.cs).
+        outDir = Path.GetFullPath(outDir);
         // The same rule as a manifest's name field: the outputs stay inside --out on every OS.
         if (name is not null && !BuildContract.ModelNaming.IsPlainFileName(name))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--name '{name}' must be a plain file name");

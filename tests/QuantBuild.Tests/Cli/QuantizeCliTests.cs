@@ -44,6 +44,34 @@ public sealed class QuantizeCliTests
     }
 
     [TestMethod]
+    public void ARelativeOutFolderReceivesTheOutputsItself()
+    {
+        using var temp = new TempFolder();
+        var model = MnistCopy(temp);
+        File.WriteAllText(temp.File("mnist.quant.json"), """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        // A folder name relative to the working directory, as a user types it (a unique one under it, removed after).
+        string relative = "qb-relative-out-" + Guid.NewGuid().ToString("N");
+        string full = Path.GetFullPath(relative);
+        try
+        {
+            var r = Cli("quantize", model, "--out", relative, "--threads", "1");
+            Assert.AreEqual(0, r.Exit, r.Err);
+            foreach (var file in new[] { "mnist.quant.onnx", "mnist.g.cs", "mnist.report.json", "QuantBuild.Runtime.g.cs" })
+            {
+                Assert.IsTrue(File.Exists(Path.Combine(full, file)), file);
+                StringAssert.Contains(r.Out, $"wrote {Path.Combine(full, file)}");
+            }
+
+            // Before the fix the outputs went to OUT/OUT/ (the relative folder applied twice): nothing nests under OUT.
+            Assert.AreEqual(0, Directory.GetDirectories(full).Length, string.Join(", ", Directory.GetDirectories(full)));
+        }
+        finally
+        {
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void WithoutCalibrationDataQuantizeFailsWithQB3103AndWritesNothing()
     {
         using var temp = new TempFolder();
