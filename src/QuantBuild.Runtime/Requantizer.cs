@@ -174,6 +174,24 @@ namespace QuantBuild.Runtime
 
 #endif
 
+        /// <summary>
+        /// output[i] = Apply((long)accumulators[i] + addend, channel): a channel whose int32 sums are exact but whose bias
+        /// (a saturated one, say) takes the total past int32. Scalar: such channels are rare and the 64-bit form is the
+        /// definition itself.
+        /// </summary>
+        public void ApplyRowWide(ReadOnlySpan<int> accumulators, long addend, int channel, Span<sbyte> output)
+        {
+            if (output.Length < accumulators.Length)
+            {
+                throw new ArgumentException("Output is shorter than the accumulator row.", nameof(output));
+            }
+
+            for (int i = 0; i < accumulators.Length; i++)
+            {
+                output[i] = Apply(accumulators[i] + addend, channel);
+            }
+        }
+
         /// <summary>The int64-accumulator variant for layers whose bound exceeds int32.</summary>
         public sbyte Apply(long accumulator, int channel)
         {

@@ -28,7 +28,8 @@ static class Int8Suite
 
     public static int Run(IReadOnlyList<RealModel> models, OrtOracle oracle, BenchOptions options, string root)
     {
-        var selected = options.ModelIds is null ? models.Where(m => DefaultModels.Contains(m.Id)).ToList() : models.ToList();
+        // An ad-hoc --model is measured as given; otherwise the default list, or the ids named.
+        var selected = options.ModelIds is null && options.ModelPath is null ? models.Where(m => DefaultModels.Contains(m.Id)).ToList() : models.ToList();
         var rows = new List<Row>();
         var work = Path.Combine(root, "artifacts", "bench-int8");
         Directory.CreateDirectory(work);

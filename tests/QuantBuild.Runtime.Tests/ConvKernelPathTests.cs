@@ -218,9 +218,57 @@ public sealed class ConvKernelPathTests
                 sh, sw, r.Next(0, kh), r.Next(0, kw), r.Next(0, kh), r.Next(0, kw), dh, dw, groups);
             var kernel = AssertMatchesReference(r, g, r.Next(-128, 128), $"trial {trial}: {g.InChannels}x{g.InHeight}x{g.InWidth} -> {g.OutChannels} k{kh}x{kw} s{sh}x{sw} d{dh}x{dw} g{groups}");
             bool contiguous = sh == 1 && sw == 1 && g.OutWidth == g.InWidth;
-            bool gemm = !kernel.UsesInt64Accumulator && !(g.InChannelsPerGroup == 1 && g.OutChannelsPerGroup < 4);
+            bool gemm = !kernel.UsesReferencePath && !(g.InChannelsPerGroup == 1 && g.OutChannelsPerGroup < 4);
             Assert.AreEqual(gemm && !contiguous && g.OutWidth >= 16, kernel.UsesPhasedPacking, $"trial {trial}");
         }
+    }
+
+    [TestMethod]
+    public void SaturatedBias_RunsTheFastPaths_AndMatchesTheInt64Reference()
+    {
+        // A bias saturated to int32 (s_x·s_w tiny, seen in PP-OCRv4's recognizer) takes Σ (x − z_x)·w + b past int32
+        // although the sums without it fit: only those channels' output stage needs 64 bits. A 32-bit add would wrap
+        // to the other sign and clamp to the other end.
+        var r = new Random(31);
+        var shapes = new (Conv2DGeometry G, string Name)[]
+        {
+            (new Conv2DGeometry(1, 16, 8, 20, 9, 1, 1), "pointwise GEMM, filter tail"),
+            (new Conv2DGeometry(1, 4, 20, 40, 6, 3, 3, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), "strided GEMM from phases"),
+            (new Conv2DGeometry(1, 12, 40, 40, 12, 5, 5, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2, groups: 12), "depthwise 5x5, plane kernel"),
+            (new Conv2DGeometry(1, 16, 8, 8, 16, 3, 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 16), "depthwise small plane (the lanes form otherwise)"),
+            (new Conv2DGeometry(2, 8, 1, 1, 4, 1, 1), "one position (the fully-connected kernel otherwise)"),
+        };
+        int[] huge = [int.MaxValue, int.MinValue, int.MaxValue - 7, int.MinValue + 3];
+        foreach (var (g, name) in shapes)
+        {
+            foreach (int zeroPoint in new[] { -128, 0, 127 })
+            {
+                var x = new QuantParams(0.02f, zeroPoint);
+                float[] sw = TestData.RandomScales(r, g.OutChannels, 0.002f, 0.02f);
+                sbyte[] w = TestData.RandomCodes(r, g.WeightLength);
+                sbyte[] input = TestData.RandomCodes(r, g.InputLength);
+                // Every other channel saturated; the others ordinary, so one layer mixes both output stages.
+                int[] bias = Enumerable.Range(0, g.OutChannels).Select(c => c % 2 == 0 ? huge[c / 2 % huge.Length] : r.Next(-5000, 5000)).ToArray();
+                var y = new QuantParams((float)(x.Scale * 0.01 * Math.Sqrt(g.FanIn) * 40), 2);
+                var reference = new Conv2DInt8Reference(g, x, sw, y, w, bias);
+                var optimized = new Conv2DInt8(g, x, sw, y, w, bias);
+                Assert.IsTrue(reference.UsesInt64Accumulator, name);
+                Assert.IsFalse(optimized.UsesReferencePath, name);
+                var expected = new sbyte[g.OutputLength];
+                var actual = new sbyte[g.OutputLength];
+                reference.Eval(input, w, expected);
+                optimized.Eval(input, w, actual);
+                TestData.AssertSameCodes(expected, actual, $"{name}, z_x {zeroPoint}");
+                if (expected.Length >= 64)
+                {
+                    Assert.IsGreaterThan(20, expected.Distinct().Count(), $"{name}: the ordinary channels must spread");
+                }
+            }
+        }
+
+        // Sums that themselves may leave int32 (fan-in 70 000) still run the reference.
+        var enormous = new Conv2DGeometry(1, 70_000, 1, 1, 2, 1, 1);
+        Assert.IsTrue(new Conv2DInt8(enormous, new QuantParams(0.02f, -128), [0.01f, 0.01f], new QuantParams(1f, 0), Enumerable.Repeat((sbyte)-128, enormous.WeightLength).ToArray(), new int[2]).UsesReferencePath);
     }
 
     /// <summary>Given weights and input: the optimized kernel equals the reference.</summary>

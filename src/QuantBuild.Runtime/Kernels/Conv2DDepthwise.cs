@@ -34,6 +34,8 @@ namespace QuantBuild.Runtime
         private readonly int inputZeroPoint;
         private readonly int[] bias;
         private readonly ChannelRequantizer requantizer;
+        /// <summary>Channels whose tap sums fit int32 but whose sum plus bias may not: requantized in 64 bits. Null: none.</summary>
+        private readonly bool[] wideChannels;
         private readonly int phaseColumns;
         private readonly int phaseRows;
         private readonly int planeSize;
@@ -71,14 +73,16 @@ namespace QuantBuild.Runtime
         /// </summary>
 #pragma warning disable CS8625 // no requantizer: Eval is not called on this form; C# 7.3 source has no nullable annotations
         public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint)
-            : this(geometry, inputZeroPoint, new int[geometry.OutChannels], null, Int8CodeMap.Identity)
+            : this(geometry, inputZeroPoint, new int[geometry.OutChannels], null, Int8CodeMap.Identity, null)
         {
         }
 #pragma warning restore CS8625
 
-        public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint, int[] bias, ChannelRequantizer requantizer, Int8CodeMap then)
+        /// <param name="wideChannels">channels whose sum plus bias may leave int32 (requantized from 64 bits), or null for none</param>
+        public Conv2DDepthwise(Conv2DGeometry geometry, int inputZeroPoint, int[] bias, ChannelRequantizer requantizer, Int8CodeMap then, bool[] wideChannels)
         {
             this.geometry = geometry;
+            this.wideChannels = wideChannels;
             this.then = then;
             this.inputZeroPoint = inputZeroPoint;
             this.bias = bias;
@@ -300,17 +304,30 @@ namespace QuantBuild.Runtime
         {
             Conv2DGeometry g = geometry;
             int width = g.OutWidth;
+            bool wide = wideChannels != null && wideChannels[oc];
             if (phaseColumns == width)
             {
-                requantizer.ApplyRow(acc.Slice(0, flatLength), bias[oc], oc, output);
+                ApplyRow(acc.Slice(0, flatLength), oc, wide, output);
                 return;
             }
 
             Span<sbyte> rows = requantized;
-            requantizer.ApplyRow(acc.Slice(0, flatLength), bias[oc], oc, rows);
+            ApplyRow(acc.Slice(0, flatLength), oc, wide, rows);
             for (int oy = 0; oy < g.OutHeight; oy++)
             {
                 rows.Slice(oy * phaseColumns, width).CopyTo(output.Slice(oy * width, width));
+            }
+        }
+
+        private void ApplyRow(ReadOnlySpan<int> acc, int oc, bool wide, Span<sbyte> output)
+        {
+            if (wide)
+            {
+                requantizer.ApplyRowWide(acc, bias[oc], oc, output);
+            }
+            else
+            {
+                requantizer.ApplyRow(acc, bias[oc], oc, output);
             }
         }
 

@@ -46,7 +46,17 @@ namespace QuantBuild.Runtime
         private readonly int[] signedCorrection;
         private readonly ChannelRequantizer requantizer;
         private readonly Conv2DInt8Reference reference;
+        /// <summary>The tap sums themselves may leave int32 (an enormous fan-in): the reference's int64 path runs the layer.</summary>
         private readonly bool useWideAccumulator;
+
+        /// <summary>
+        /// Channels whose tap sums fit int32 but whose sum plus bias may not (a bias saturated to int32 when s_x·s_w is
+        /// tiny): their sums come from the fast paths and are requantized from 64 bits. Null when there are none.
+        /// </summary>
+        private readonly bool[] wideChannels;
+
+        /// <summary>For <see cref="wideChannels"/>: the folded bias b − (z_x + 128)·Σ w exactly, added to the GEMM's raw sums.</summary>
+        private readonly long[] wideFoldedBias;
         private readonly bool singleInputChannel;
         private readonly int chunkPositions;
         /// <summary>Packed chunk and gathered lanes: <see cref="SharedScratch"/> buffers, taken at the start of each GEMM Eval.</summary>
@@ -150,8 +160,16 @@ namespace QuantBuild.Runtime
 
             inputZeroPoint = input.ZeroPoint;
             this.reference = reference;
-            useWideAccumulator = reference.UsesInt64Accumulator;
             this.bias = bias.IsEmpty ? new int[geometry.OutChannels] : bias.ToArray();
+            // The reference needs int64 when Σ (x − z_x)·w + b may leave int32. Mostly that is the bias alone (a saturated
+            // one): then the sums without it still fit, in the reference's form and in the GEMM's raw Σ (x + 128)·w, and
+            // only those channels' output stage needs 64 bits.
+            useWideAccumulator = reference.UsesInt64Accumulator
+                && !(ConvWeightStats.AccumulatorFitsInt32(weights, geometry.OutChannels, geometry.FanIn, ReadOnlySpan<int>.Empty, input.ZeroPoint)
+                     && (long)geometry.FanIn * 255 * 128 <= int.MaxValue);
+#pragma warning disable CS8601 // null when no channel needs it
+            wideChannels = reference.UsesInt64Accumulator && !useWideAccumulator ? WideChannels(weights, geometry, this.bias, input.ZeroPoint) : null;
+#pragma warning restore CS8601
             // Depthwise-style row sums for one input channel per group, unless a group has four or more filters
             // (single-channel stems): then the GEMM tiles share each packed tap across four filters.
             singleInputChannel = geometry.InChannelsPerGroup == 1 && geometry.OutChannelsPerGroup < 4;
@@ -180,16 +198,19 @@ namespace QuantBuild.Runtime
             }
 
             // The GEMM set-up below still runs: EvalAccumulators (multipoint rows) uses it.
-            if (IsMatrixVector(geometry))
+            if (IsMatrixVector(geometry) && wideChannels == null)
             {
                 pointwiseVector = new FullyConnectedInt8(geometry.Batch, geometry.InChannels, geometry.OutChannels, input, weightScales, output, weights, bias, clampMin, clampMax, rounding);
             }
 
             if (singleInputChannel)
             {
-                depthwiseLanes = Conv2DDepthwiseLanes.TryCreate(geometry, inputZeroPoint, this.bias, requantizer, then);
+                // The lanes form requantizes in int32 lanes: layers with wide channels take the plane kernel.
 #pragma warning disable CS8601 // null when the lanes form runs
-                depthwise = depthwiseLanes == null ? new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer, then) : null;
+                depthwiseLanes = wideChannels == null ? Conv2DDepthwiseLanes.TryCreate(geometry, inputZeroPoint, this.bias, requantizer, then) : null;
+#pragma warning disable CS8604 // wideChannels: null means none (C# 7.3 source has no nullable annotations)
+                depthwise = depthwiseLanes == null ? new Conv2DDepthwise(geometry, inputZeroPoint, this.bias, requantizer, then, wideChannels) : null;
+#pragma warning restore CS8604
 #pragma warning restore CS8601
                 accumulators = new int[0];
                 return;
@@ -212,6 +233,9 @@ namespace QuantBuild.Runtime
 
             // b'_j = b_j − (z_x + 128)·Σ_k w[j,k]; wraps modulo 2^32 like the accumulator itself.
             long[] folded = ConvWeightStats.FoldedBias(weights, geometry.OutChannels, fanIn, bias, input.ZeroPoint + 128);
+#pragma warning disable CS8601 // null when no channel needs it
+            wideFoldedBias = wideChannels == null ? null : folded;
+#pragma warning restore CS8601
             for (int c = 0; c < folded.Length; c++)
             {
                 shiftedBias[c] = unchecked((int)folded[c]);
@@ -255,6 +279,24 @@ namespace QuantBuild.Runtime
         }
 
         public bool UsesInt64Accumulator
+        {
+            get { return useWideAccumulator; }
+        }
+
+        /// <summary>Channels whose bound with their bias leaves int32 (the others keep the int32 output stage).</summary>
+        private static bool[] WideChannels(ReadOnlySpan<sbyte> weights, Conv2DGeometry g, int[] bias, int inputZeroPoint)
+        {
+            var wide = new bool[g.OutChannels];
+            for (int c = 0; c < wide.Length; c++)
+            {
+                wide[c] = !ConvWeightStats.AccumulatorFitsInt32(weights.Slice(c * g.FanIn, g.FanIn), 1, g.FanIn, new ReadOnlySpan<int>(bias, c, 1), inputZeroPoint);
+            }
+
+            return wide;
+        }
+
+        /// <summary>Whether the whole layer runs the reference's int64 path (tap sums that may leave int32; tests check which layers reach it).</summary>
+        public bool UsesReferencePath
         {
             get { return useWideAccumulator; }
         }
@@ -497,7 +539,7 @@ namespace QuantBuild.Runtime
         /// <summary>True when <see cref="EvalAccumulators"/> is available: the layer runs the blocked GEMM and its bound fits int32.</summary>
         public bool HasInt32Accumulators
         {
-            get { return !useWideAccumulator && !singleInputChannel; }
+            get { return !useWideAccumulator && wideChannels == null && !singleInputChannel; }
         }
 
         private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
@@ -794,7 +836,15 @@ namespace QuantBuild.Runtime
                 int at = (n * g.OutChannels + channel) * outPlane + start;
                 if (rawSums.IsEmpty)
                 {
-                    requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice(at, count));
+                    if (wideChannels != null && wideChannels[channel])
+                    {
+                        requantizer.ApplyRowWide(rows.Slice(c * chunkPositions, count), wideFoldedBias[channel], channel, output.Slice(at, count));
+                    }
+                    else
+                    {
+                        requantizer.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, output.Slice(at, count));
+                    }
+
                     then.MapInPlace(output.Slice(at, count));
                     continue;
                 }
