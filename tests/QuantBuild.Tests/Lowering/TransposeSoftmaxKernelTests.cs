@@ -81,4 +81,34 @@ public sealed class TransposeSoftmaxKernelTests
         kernel.Eval(input, output);
         Assert.AreEqual(0, GC.GetAllocatedBytesForCurrentThread() - before, "Eval must not allocate");
     }
+
+    [TestMethod]
+    public void SoftmaxIsTheFloat32FormulaBitForBit()
+    {
+        // The kernel's own definition, written out: exp of each code difference times s_x in float, summed in order
+        // in float32, times 1/sum, quantized. Its exp table must give exactly these codes, every difference included.
+        var rng = new Random(11);
+        foreach (var (scale, zero) in new[] { (0.07f, -4), (0.17959508f, 70), (0.9f, 0), (0.001f, 127) })
+        {
+            const int rows = 4, n = 700;
+            var input = new sbyte[rows * n];
+            for (int i = 0; i < input.Length; i++) input[i] = (sbyte)rng.Next(-128, 128);
+            input[0] = sbyte.MinValue; input[1] = sbyte.MaxValue; // a row with the full difference of 255
+            var qin = new QuantParams(scale, zero);
+            var qout = new QuantParams(0.003906954f, -128);
+            var output = new sbyte[input.Length];
+            new SoftmaxInt8(rows, n, qin, qout).Eval(input, output);
+            for (int r = 0; r < rows; r++)
+            {
+                var row = input.AsSpan(r * n, n).ToArray();
+                int max = row.Max(v => (int)v);
+                var e = row.Select(v => (float)Math.Exp((v - max) * qin.Scale)).ToArray();
+                float sum = 0f;
+                foreach (float v in e) sum += v;
+                float inverse = 1f / sum;
+                for (int i = 0; i < n; i++)
+                    Assert.AreEqual(qout.QuantizeInt8(e[i] * inverse), output[r * n + i], $"scale {scale}, row {r}, column {i}");
+            }
+        }
+    }
 }
