@@ -53,6 +53,13 @@ public sealed class OrtOracle
     public static string SafeFileName(string valueName) =>
         string.Concat(valueName.Select(c => c < ' ' || "<>:\"/\\|?*".Contains(c) ? '_' : c));
 
+    /// <summary>The model's output names in ONNX Runtime's order (the graph's).</summary>
+    public IReadOnlyList<string> OutputNames(string modelPath)
+    {
+        using var session = Open(modelPath);
+        return session.OutputNames.ToList();
+    }
+
     /// <summary>Runs the model on inputs read from .npy files and returns the requested outputs by name.</summary>
     public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames) =>
         Run(modelPath, ReadInputs(inputFiles), outputNames);
