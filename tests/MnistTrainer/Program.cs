@@ -24,6 +24,7 @@ public static class Program
     {
         if (args.Length == 2 && args[0] == "--evaluate") return HeldOutEvaluation.Run(args[1]);
         if (args.Length == 3 && args[0] == "--export-calibration") return HeldOutEvaluation.ExportCalibration(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+        if (args.Length == 3 && args[0] == "--export-heldout") return HeldOutEvaluation.ExportCalibration(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), heldOut: true);
         Options options;
         try
         {
@@ -32,7 +33,7 @@ public static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine("usage: MnistTrainer --evaluate <model.onnx> | --export-calibration <dir> <count> | --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check]");
+            Console.Error.WriteLine("usage: MnistTrainer --evaluate <model.onnx> | --export-calibration <dir> <count> | --export-heldout <dir> <count> | --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check]");
             return 2;
         }
 

@@ -57,7 +57,7 @@ public static class QuantizeJob
 
     private static JobResult Quantize(QuantizeRequest request, QuantizationSettings settings, int threads, TextWriter log, TextWriter? warnings = null)
     {
-        var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request.Name));
+        var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request));
         var outputs = compiled.Outputs(request.Name, CSharpOptions(request)).ToList();
         var diagnostics = compiled.Warnings.Select(w => (DiagnosticCodes.QuantizationWarning, w))
             .Concat(compiled.QualityWarnings.Select(w => (DiagnosticCodes.OutputBelowQualityFloor, w))).ToList();
@@ -167,11 +167,16 @@ public static class QuantizeJob
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private sealed class Progress(TextWriter log, string name) : IProgress<string>
+    /// <summary>
+    /// Progress lines as "NAME: text"; in a manifest build (MSBuild) the verify figures go out as <see cref="ToolProgress"/>
+    /// reporting lines, which the task shows at normal verbosity.
+    /// </summary>
+    private sealed class Progress(TextWriter log, QuantizeRequest request) : IProgress<string>
     {
         public void Report(string value)
         {
-            lock (log) log.WriteLine($"{name}: {value}");
+            bool figure = request.DependencyFile is not null && value.StartsWith("verify: ", StringComparison.Ordinal) && !value.Contains(" files)", StringComparison.Ordinal);
+            lock (log) log.WriteLine(figure ? ToolProgress.Format(ModelAction.Reporting, request.ModelPath, value) : $"{request.Name}: {value}");
         }
     }
 }
