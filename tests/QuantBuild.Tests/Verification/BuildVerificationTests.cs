@@ -46,7 +46,7 @@ public sealed class BuildVerificationTests
         Assert.AreEqual("held/*.png", v.Samples.Inputs[0].Pattern);
         Assert.AreEqual(ChannelOrder.Gray, ((ImageRecipe)v.Samples.Inputs[0].Recipe!).ChannelOrder);
         Assert.AreEqual((0.97, 25.0, 0.5), (v.MinTop1Agreement, v.MinSqnrDb, v.MaxAbsError));
-        Assert.AreEqual((1, 3), (v.Line, v.Column), "the verify object's key");
+        Assert.AreEqual((1, 13), (v.Line, v.Column), "the verify object");
         // Unlike calibration (256), every held-out file is used unless the sidecar bounds it.
         Assert.AreEqual(0, SidecarParser.Parse("""{ "verify": { "inputs": { "x": "a.npy" } } }""", Sidecar, "/base").Verify!.Samples.MaxSamples);
         Assert.IsNull(SidecarParser.Parse("{}", Sidecar, "/base").Verify);
@@ -174,7 +174,7 @@ public sealed class BuildVerificationTests
         var (model, _) = MnistFolder(temp, ",\n \"minSqnrDb\": 90", heldOutCount: 4);
         var (exit, stdout, err) = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(ExitCodes.Failed, exit);
-        StringAssert.Contains(err, $"{temp.File("mnist.quant.json")}(6,15): error QB4107: verification on 4 held-out samples missed 2 thresholds: ");
+        StringAssert.Contains(err, $"{temp.File("mnist.quant.json")}(5,15): error QB4107: verification on 4 held-out samples missed 2 thresholds: ");
         StringAssert.Contains(err, "integer-plan output 'logits' has an SQNR of ");
         StringAssert.Contains(err, "below verify.minSqnrDb 90.0 dB");
         StringAssert.Contains(stdout, "mnist: verify: integer-plan output 'logits'", "the figures are in the log too");
@@ -190,7 +190,7 @@ public sealed class BuildVerificationTests
         File.Delete(heldOut[0]);
         var (exit, stdout, err) = CliHarness.Cli("quantize", model, "--out", temp.File("out"));
         Assert.AreEqual(ExitCodes.Failed, exit);
-        StringAssert.Contains(err, $"{temp.File("mnist.quant.json")}(5,40): error QB3102: verify input 'input': the pattern \"held/*.png\" matches no file");
+        StringAssert.Contains(err, $"{temp.File("mnist.quant.json")}(4,38): error QB3102: verify input 'input': the pattern \"held/*.png\" matches no file");
         Assert.DoesNotContain("calibration:", stdout, "reported before calibration started");
         Assert.IsFalse(Directory.Exists(temp.File("out")), "nothing written");
     }
