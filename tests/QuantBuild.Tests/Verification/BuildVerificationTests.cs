@@ -194,4 +194,48 @@ public sealed class BuildVerificationTests
         Assert.DoesNotContain("calibration:", stdout, "reported before calibration started");
         Assert.IsFalse(Directory.Exists(temp.File("out")), "nothing written");
     }
+
+    /// <summary>
+    /// The tool as shipped (a copy of quantbuild.dll with its dependencies), run as its own process with this platform's
+    /// ONNX Runtime library replaced by a file that is not a library: a sidecar with verify fails with QB4108 naming the
+    /// expected file and folder, before calibration, and writes nothing; without verify the same tool never touches ORT.
+    /// </summary>
+    [TestMethod]
+    public void AnOnnxRuntimeLibraryThatCannotLoadIsQB4108BeforeAnyWork()
+    {
+        using var temp = new TempFolder();
+        var tool = temp.File("tool");
+        Directory.CreateDirectory(tool);
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory).Where(f => f.EndsWith(".dll", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal)))
+            File.Copy(file, Path.Combine(tool, Path.GetFileName(file)));
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        var native = Path.Combine(tool, "runtimes", rid, "native");
+        Directory.CreateDirectory(native);
+        var library = QuantBuild.Verification.OnnxRuntimeLibrary.ExpectedFile;
+        Assert.IsTrue(File.Exists(Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native", library)), $"the build ships {library} for {rid}");
+        File.WriteAllText(Path.Combine(native, library), "not a shared library");
+
+        var (model, _) = MnistFolder(temp, "", heldOutCount: 2);
+        var broken = RunTool(tool, "quantize", model, "--out", temp.File("out"));
+        Assert.AreEqual(ExitCodes.Failed, broken.Exit, broken.Err);
+        StringAssert.Contains(broken.Err, $"{temp.File("mnist.quant.json")}(3,13): error QB4108: verify runs the models in ONNX Runtime, whose native library cannot be loaded on {rid}: expected {library} from Microsoft.ML.OnnxRuntime under {native}");
+        Assert.DoesNotContain("calibration:", broken.Out, "reported before calibration started");
+        Assert.IsFalse(Directory.Exists(temp.File("out")), "nothing written");
+
+        File.WriteAllText(temp.File("mnist.quant.json"), $$"""{ "calibration": { "inputs": { "input": { "images": "calib/*.png", {{GrayDigits}} } } } }""");
+        var plain = RunTool(tool, "quantize", model, "--out", temp.File("out"));
+        Assert.AreEqual(0, plain.Exit, plain.Err);
+    }
+
+    private static (int Exit, string Out, string Err) RunTool(string toolFolder, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(toolFolder, "quantbuild.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr);
+    }
 }
