@@ -26,12 +26,7 @@ static class OrtRunCommand
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "--input":
-                    var v = Value();
-                    int eq = v.IndexOf('=');
-                    if (eq <= 0) throw new ArgumentException($"--input expects NAME=FILE.npy, got '{v}'");
-                    inputs[v[..eq]] = Path.GetFullPath(v[(eq + 1)..]);
-                    break;
+                case "--input": AddInput(inputs, Value()); break;
                 case "--out": outDir = Path.GetFullPath(Value()); break;
                 case "--chunk":
                     chunk = int.TryParse(Value(), out var k) && k >= 1 ? k : throw new ArgumentException($"--chunk expects a positive integer, got '{args[i]}'");
@@ -56,5 +51,13 @@ static class OrtRunCommand
         Directory.CreateDirectory(outDir);
         foreach (var name in outputs) NpyFile.Write(Path.Combine(outDir, OrtOracle.SafeFileName(name) + ".npy"), results[name]);
         return 0;
+    }
+
+    /// <summary>One <c>--input NAME=FILE.npy</c> value (this command's and the benchmarks' ad-hoc model option).</summary>
+    public static void AddInput(Dictionary<string, string> inputs, string value)
+    {
+        int eq = value.IndexOf('=');
+        if (eq <= 0) throw new ArgumentException($"--input expects NAME=FILE.npy, got '{value}'");
+        inputs[value[..eq]] = Path.GetFullPath(value[(eq + 1)..]);
     }
 }

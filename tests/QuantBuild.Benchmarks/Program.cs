@@ -104,12 +104,7 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
             {
                 case "--models": ids = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case "--model": model = Path.GetFullPath(Value()); break;
-                case "--input":
-                    var v = Value();
-                    int eq = v.IndexOf('=');
-                    if (eq <= 0) throw new ArgumentException($"--input expects NAME=FILE.npy, got '{v}'");
-                    inputs[v[..eq]] = Path.GetFullPath(v[(eq + 1)..]);
-                    break;
+                case "--input": OrtRunCommand.AddInput(inputs, Value()); break;
                 case "--warmup": warmup = Count(0); break;
                 case "--iters": iters = Count(1); break;
                 case "--out": outPath = Path.GetFullPath(Value()); break;
