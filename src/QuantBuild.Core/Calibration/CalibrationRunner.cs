@@ -232,6 +232,7 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 yield return new Sample(batches.ToDictionary(kv => kv.Key, kv => kv.Value[row], StringComparer.Ordinal), files);
                 samples++;
             }
+            Compilation.StageProgress.Advance(progress, plan.Section, group + 1, plan.GroupCount);
             int every = Math.Max(1, plan.GroupCount / 10);
             if ((group + 1) % every == 0 || group + 1 == plan.GroupCount)
                 progress?.Report($"{plan.Section}: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
