@@ -178,7 +178,7 @@ public static class QuantizeJob
 
         public void Report(string value)
         {
-            bool figure = request.DependencyFile is not null && value.StartsWith("verify: ", StringComparison.Ordinal) && !value.Contains(" files)", StringComparison.Ordinal);
+            bool figure = request.DependencyFile is not null && Verification.VerifyResult.IsLogLine(value);
             lock (log) log.WriteLine(figure ? ToolProgress.Format(ModelAction.Reporting, request.ModelPath, value) : $"{request.Name}: {value}");
         }
     }

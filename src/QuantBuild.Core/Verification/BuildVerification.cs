@@ -30,7 +30,13 @@ public sealed record VerifyResult(int Samples, string OnnxRuntimeVersion, Verify
 {
     /// <summary>One line per artifact and output, for the build log.</summary>
     public IEnumerable<string> LogLines() =>
-        Artifacts.SelectMany(a => a.Outputs.Select(o => $"verify: {a.Artifact} output '{o.Output}' vs fp32 ONNX Runtime on {Samples} sample{(Samples == 1 ? "" : "s")}: {Describe(o)}"));
+        Artifacts.SelectMany(a => a.Outputs.Select(o => $"{LogPrefix(a.Artifact)}output '{o.Output}' vs fp32 ONNX Runtime on {Samples} sample{(Samples == 1 ? "" : "s")}: {Describe(o)}"));
+
+    /// <summary>Whether a progress line is one of <see cref="LogLines"/> (MSBuild shows those at normal verbosity).</summary>
+    public static bool IsLogLine(string line) =>
+        line.StartsWith(LogPrefix(BuildVerification.QdqArtifact), StringComparison.Ordinal) || line.StartsWith(LogPrefix(BuildVerification.IntegerArtifact), StringComparison.Ordinal);
+
+    private static string LogPrefix(string artifact) => $"verify: {artifact} ";
 
     internal static string Describe(OutputAgreement o) =>
         (o.Top1Agreement is double t ? $"top-1 {Format(100 * t, "0.0")}% ({o.Top1Agree}/{o.Top1Rows}), " : "") +

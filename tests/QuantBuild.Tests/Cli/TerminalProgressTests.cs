@@ -41,6 +41,9 @@ public sealed class TerminalProgressTests
 
         Assert.IsTrue(File.Exists(temp.File("out", "mnist.g.cs")));
         Assert.IsNotNull(result.Compiled.Verify);
+        // The figure lines (which MSBuild shows at normal verbosity) are told apart from verify's per-file progress.
+        Assert.AreEqual(2, result.Compiled.Verify.LogLines().Count(QuantBuild.Verification.VerifyResult.IsLogLine));
+        Assert.IsFalse(QuantBuild.Verification.VerifyResult.IsLogLine("verify: 6 samples (6/6 files)"));
         var screen = console.Output;
         StringAssert.Matches(screen, new System.Text.RegularExpressions.Regex(@"calibration ━+ 100%"));
         StringAssert.Matches(screen, new System.Text.RegularExpressions.Regex(@"verify ━+ 100%"));
