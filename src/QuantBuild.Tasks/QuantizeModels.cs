@@ -205,6 +205,8 @@ namespace QuantBuild.Tasks
                 var name = _displayNames != null && _displayNames.TryGetValue(modelPath, out var display) ? display : modelPath;
                 if (action == ModelAction.Quantizing)
                     Log.LogMessage(MessageImportance.High, "QuantBuild: quantizing {0}", name);
+                else if (action == ModelAction.Reporting)
+                    Log.LogMessage(MessageImportance.High, "QuantBuild: {0}: {1}", name, detail);
                 else
                     Log.LogMessage(MessageImportance.High, "QuantBuild: restoring {0} from the result cache ({1}); not quantized", name, detail);
                 return;

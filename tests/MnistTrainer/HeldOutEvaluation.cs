@@ -58,10 +58,11 @@ public static class HeldOutEvaluation
     /// The MNIST sample's calibration set: <paramref name="count"/> training digits at an even stride, written as
     /// 8-bit grey PNGs (pixel = round(255 · value)), which the sample's sidecar reads through its images recipe.
     /// </summary>
-    public static int ExportCalibration(string directory, int count)
+    /// <param name="heldOut">export held-out digits (never trained on nor used for calibration: the sample's verify set) instead of training digits</param>
+    public static int ExportCalibration(string directory, int count, bool heldOut = false)
     {
         var dataset = MnistDataset.Load();
-        var training = dataset.TrainingIndices;
+        var training = heldOut ? dataset.HeldOutIndices : dataset.TrainingIndices;
         Directory.CreateDirectory(directory);
         int stride = training.Length / count;
         var bytes = new byte[MnistDataset.PixelCount];
@@ -71,7 +72,7 @@ public static class HeldOutEvaluation
             for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)Math.Clamp(Math.Round(pixels[i] * 255.0, MidpointRounding.AwayFromZero), 0, 255);
             PngWriter.Write(Path.Combine(directory, $"d{k:D3}.png"), MnistDataset.Side, MnistDataset.Side, 1, bytes);
         }
-        Console.WriteLine($"wrote {count} calibration digits (PNG) to {directory}");
+        Console.WriteLine($"wrote {count} {(heldOut ? "held-out" : "calibration")} digits (PNG) to {directory}");
         return 0;
     }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Onnx.IO;
@@ -19,12 +18,13 @@ public static class Program
 {
     private sealed record Options(
         string Output, string? DataDirectory, int Epochs, int BatchSize, double LearningRate,
-        int Seed, int Threads, int MaxShift, string? OrtCheckPath);
+        int Seed, int Threads, int MaxShift, bool OrtCheck);
 
     public static int Main(string[] args)
     {
         if (args.Length == 2 && args[0] == "--evaluate") return HeldOutEvaluation.Run(args[1]);
         if (args.Length == 3 && args[0] == "--export-calibration") return HeldOutEvaluation.ExportCalibration(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+        if (args.Length == 3 && args[0] == "--export-heldout") return HeldOutEvaluation.ExportCalibration(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), heldOut: true);
         Options options;
         try
         {
@@ -33,7 +33,7 @@ public static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine("usage: MnistTrainer --evaluate <model.onnx> | --export-calibration <dir> <count> | --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check <file.json>]");
+            Console.Error.WriteLine("usage: MnistTrainer --evaluate <model.onnx> | --export-calibration <dir> <count> | --export-heldout <dir> <count> | --out <model.onnx> [--data <digits dir>] [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--shift PX] [--ort-check]");
             return 2;
         }
 
@@ -115,8 +115,7 @@ public static class Program
             Console.Error.WriteLine("error: the exported model does not reproduce the trained model's accuracy");
             return 1;
         }
-        if (options.OrtCheckPath is not null) WriteOrtCheck(options.OrtCheckPath, reloadedEngine, dataset);
-        return 0;
+        return options.OrtCheck ? OrtCheck(outputPath, reloadedEngine, dataset) : 0;
     }
 
     /// <summary>Fraction of the held-out digits classified correctly.</summary>
@@ -137,25 +136,29 @@ public static class Program
         return (double)correct / heldOut.Length;
     }
 
-    /// <summary>Writes a few held-out digits and QuantBuild's logits for them, for tests/MnistTrainer/ort-check.js.</summary>
-    private static void WriteOrtCheck(string path, InferenceEngine engine, MnistDataset dataset)
+    /// <summary>
+    /// Compares QuantBuild's logits with ONNX Runtime's (in process, tests/QuantBuild.Oracle) on the exported file for one
+    /// held-out digit of every class. Fails (exit 1) when they differ by more than 1e-4 or pick a different class.
+    /// </summary>
+    private static int OrtCheck(string modelPath, InferenceEngine engine, MnistDataset dataset)
     {
-        // One digit of every class: the first held-out digit of each label.
         var indices = Enumerable.Range(0, 10).Select(d => dataset.HeldOutIndices.First(i => dataset.Labels[i] == d)).ToArray();
-        var pixels = dataset.Batch(indices);
-        var logits = engine.Run(new Dictionary<string, Tensor>
+        var input = Tensor.FromFloats(dataset.Batch(indices), indices.Length, 1, MnistDataset.Side, MnistDataset.Side);
+        var feeds = new Dictionary<string, Tensor> { [MnistModel.InputName] = input };
+        var ours = engine.Run(feeds)[MnistModel.OutputName].Floats;
+        var ort = new QuantBuild.Oracle.OrtOracle().Run(modelPath, feeds, [MnistModel.OutputName])[MnistModel.OutputName].Floats;
+        if (ort.Length != ours.Length)
         {
-            [MnistModel.InputName] = Tensor.FromFloats(pixels, indices.Length, 1, MnistDataset.Side, MnistDataset.Side),
-        })[MnistModel.OutputName];
-        var doc = new Dictionary<string, object>
-        {
-            ["indices"] = indices,
-            ["shape"] = new[] { indices.Length, 1, MnistDataset.Side, MnistDataset.Side },
-            ["input"] = pixels,
-            ["logits"] = logits.Floats,
-        };
-        File.WriteAllText(path, JsonSerializer.Serialize(doc));
-        Console.WriteLine($"wrote ONNX Runtime check data for {indices.Length} digits to {path}");
+            Console.Error.WriteLine($"error: ONNX Runtime gave {ort.Length} logits, QuantBuild {ours.Length}");
+            return 1;
+        }
+        double maxDiff = 0;
+        for (int i = 0; i < ours.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(ort[i] - ours[i]));
+        int sameClass = Enumerable.Range(0, indices.Length)
+            .Count(n => SoftmaxCrossEntropy.ArgMax(ort.AsSpan(n * 10, 10)) == SoftmaxCrossEntropy.ArgMax(ours.AsSpan(n * 10, 10)));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ONNX Runtime {QuantBuild.Oracle.OrtOracle.Version}: digits {indices.Length}, max |logit diff| {maxDiff:E3}, same class {sameClass}/{indices.Length}"));
+        return maxDiff <= 1e-4 && sameClass == indices.Length ? 0 : 1;
     }
 
     /// <summary>Translates a digit by (dx, dy) pixels, filling with background (0).</summary>
@@ -183,7 +186,8 @@ public static class Program
 
     private static Options Parse(string[] args)
     {
-        string? output = null, data = null, ortCheck = null;
+        string? output = null, data = null;
+        bool ortCheck = false;
         int epochs = 20, batch = 64, seed = 20261121, threads = 2, shift = 2;
         double lr = 2e-3;
         for (int i = 0; i < args.Length; i++)
@@ -200,7 +204,7 @@ public static class Program
                 case "--seed": seed = IntValue(); break;
                 case "--threads": threads = IntValue(); break;
                 case "--shift": shift = IntValue(); break;
-                case "--ort-check": ortCheck = Value(); break;
+                case "--ort-check": ortCheck = true; break;
                 case "--lr":
                     lr = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var l) && l > 0 ? l
                         : throw new ArgumentException("--lr needs a positive number");

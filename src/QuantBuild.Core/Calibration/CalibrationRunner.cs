@@ -32,6 +32,9 @@ public sealed class CalibrationPlan
     /// <summary>The sidecar entry of each model input: its pattern and how its files become samples.</summary>
     public IReadOnlyDictionary<string, CalibrationInput> Inputs { get; }
 
+    /// <summary>The sidecar object the samples come from ("calibration" or "verify"), named in progress lines.</summary>
+    public string Section { get; private init; } = "calibration";
+
     /// <summary>Files per input (each file holds one sample or a batch of them).</summary>
     public int GroupCount { get; }
 
@@ -44,10 +47,15 @@ public sealed class CalibrationPlan
     /// checked against the model's declared shape, then every file they use is decoded once, so that a corrupt
     /// or mismatched file is reported here, before any long work (docs/calibration-data.md, "Errors").
     /// </summary>
-    public static CalibrationPlan Resolve(ModelGraph graph, QuantizationSettings settings)
+    public static CalibrationPlan Resolve(ModelGraph graph, QuantizationSettings settings) => Resolve(graph, settings.Calibration, settings.SourcePath);
+
+    /// <summary>
+    /// The same for any set of samples the sidecar declares with calibration's syntax (<see cref="CalibrationSettings.Section"/>
+    /// names it in diagnostics): the verify set is resolved, checked and read by this one code.
+    /// </summary>
+    public static CalibrationPlan Resolve(ModelGraph graph, CalibrationSettings c, string? sidecar)
     {
-        var c = settings.Calibration;
-        var sidecar = settings.SourcePath;
+        var section = c.Section;
         if (c.Inputs.Count == 0)
         {
             var example = string.Join(", ", graph.Inputs.Select(i => $"\"{i.Name}\": \"calib/{OutputStem(i.Name)}_*.npy\""));
@@ -63,19 +71,19 @@ public sealed class CalibrationPlan
         {
             if (graph.Inputs.All(i => i.Name != input.Name))
                 throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
-                    $"calibration.inputs names '{input.Name}', but the model's inputs are {string.Join(", ", graph.Inputs.Select(i => $"'{i.Name}'"))}",
+                    $"{section}.inputs names '{input.Name}', but the model's inputs are {string.Join(", ", graph.Inputs.Select(i => $"'{i.Name}'"))}",
                     sidecar, input.Line, input.Column);
             CalibrationSources.CheckRecipeShape(input, graph.Inputs.First(i => i.Name == input.Name), sidecar);
-            byInput[input.Name] = FileGlob.ExpandRequired(input, c.BaseDirectory, sidecar);
+            byInput[input.Name] = FileGlob.ExpandRequired(input, c.BaseDirectory, sidecar, section);
         }
         var missing = graph.Inputs.Where(i => !byInput.ContainsKey(i.Name)).Select(i => $"'{i.Name}' {i.ShapeString}").ToList();
         if (missing.Count > 0)
             throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
-                $"calibration.inputs gives no data for model input{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}", sidecar);
+                $"{section}.inputs gives no data for model input{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}", sidecar);
         var counts = byInput.Select(kv => (kv.Key, kv.Value.Count)).Distinct().ToList();
         if (counts.Select(x => x.Count).Distinct().Count() > 1)
             throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
-                $"calibration inputs are paired by sorted file order, but their file counts differ: {string.Join(", ", counts.Select(x => $"'{x.Key}' {x.Count}"))}", sidecar);
+                $"{section} inputs are paired by sorted file order, but their file counts differ: {string.Join(", ", counts.Select(x => $"'{x.Key}' {x.Count}"))}", sidecar);
 
         int groups = counts[0].Count;
         if (c.MaxSamples > 0 && groups > c.MaxSamples)
@@ -87,7 +95,7 @@ public sealed class CalibrationPlan
             groups = chosen.Length;
         }
         var inputs = c.Inputs.ToDictionary(i => i.Name, StringComparer.Ordinal);
-        var plan = new CalibrationPlan(byInput, inputs, groups, sidecar);
+        var plan = new CalibrationPlan(byInput, inputs, groups, sidecar) { Section = section };
         foreach (var (name, files) in byInput)
         {
             if (inputs[name].Recipe is null) continue;
@@ -224,9 +232,10 @@ public sealed class CalibrationRunner(ModelGraph graph, EngineOptions? engineOpt
                 yield return new Sample(batches.ToDictionary(kv => kv.Key, kv => kv.Value[row], StringComparer.Ordinal), files);
                 samples++;
             }
+            Compilation.StageProgress.Advance(progress, plan.Section, group + 1, plan.GroupCount);
             int every = Math.Max(1, plan.GroupCount / 10);
             if ((group + 1) % every == 0 || group + 1 == plan.GroupCount)
-                progress?.Report($"calibration: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
+                progress?.Report($"{plan.Section}: {samples} sample{(samples == 1 ? "" : "s")} ({group + 1}/{plan.GroupCount} files)");
         }
     }
 

@@ -18,13 +18,22 @@ public sealed record OutputFile(string FileName, byte[] Content);
 /// </summary>
 public sealed class CompiledModel
 {
-    internal CompiledModel(string modelPath, PipelineResult pipeline, KernelPlan? plan, OutputQualityResult? quality)
+    internal CompiledModel(string modelPath, PipelineResult pipeline, KernelPlan? plan, OutputQualityResult? quality, Onnx.Proto.ModelProto? qdq = null,
+        Verification.VerifyResult? verify = null)
     {
         ModelPath = modelPath;
         Pipeline = pipeline;
         Plan = plan;
         Quality = quality;
+        _qdq = qdq;
+        Verify = verify;
     }
+
+    /// <summary>The QDQ model, when it was emitted before <see cref="Outputs"/> (verification runs it).</summary>
+    private readonly Onnx.Proto.ModelProto? _qdq;
+
+    /// <summary>What build-time verification measured (the sidecar's verify); null without it.</summary>
+    public Verification.VerifyResult? Verify { get; }
 
     /// <summary>The integer plan measured against the float model on calibration samples; null when C# is off or quality.samples is 0.</summary>
     public OutputQualityResult? Quality { get; }
@@ -53,6 +62,7 @@ public sealed class CompiledModel
             var dependencies = new List<string> { Path.GetFullPath(ModelPath) };
             if (Settings.SourcePath is not null) dependencies.Add(Settings.SourcePath);
             dependencies.AddRange(Pipeline.CalibrationFilesRead);
+            if (Pipeline.VerifyPlan is { } verify) dependencies.AddRange(verify.AllFiles);
             return dependencies.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         }
     }
@@ -68,7 +78,7 @@ public sealed class CompiledModel
     {
         var outputs = new List<OutputFile>();
         // Emitted once: the file's bytes, and the report's count of what it stores.
-        var qdq = Settings.Outputs.Onnx ? QdqOnnxEmitter.Emit(Model, Settings.Outputs.QdqIntegerType) : null;
+        var qdq = Settings.Outputs.Onnx ? _qdq ?? QdqOnnxEmitter.Emit(Model, Settings.Outputs.QdqIntegerType) : null;
         if (qdq is not null) outputs.Add(new(ModelOutputs.QuantizedOnnx(name), qdq.ToByteArray()));
         if (Plan is not null) outputs.Add(new(ModelOutputs.CSharp(name), Utf8.GetBytes(CSharp(csharp))));
         if (Settings.Outputs.Report)
@@ -79,7 +89,7 @@ public sealed class CompiledModel
             // stays byte-identical whatever name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality)));
+            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality, Verify)));
         }
         return outputs;
     }
@@ -138,6 +148,16 @@ public static class ModelCompiler
             quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions);
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("measure", clock.Elapsed)] };
         }
-        return new CompiledModel(modelPath, pipeline, plan, quality);
+        if (settings.Verify is null) return new CompiledModel(modelPath, pipeline, plan, quality);
+
+        // Verification runs the files the build is about to write (the QDQ bytes, the generated code's plan), and a
+        // missed threshold throws here, before any output exists (docs/verify.md).
+        var verifyClock = System.Diagnostics.Stopwatch.StartNew();
+        var qdq = settings.Outputs.Onnx ? QdqOnnxEmitter.Emit(pipeline.Model, settings.Outputs.QdqIntegerType) : null;
+        var verify = Verification.BuildVerification.Run(modelPath, pipeline, qdq?.ToByteArray(), plan, progress);
+        pipeline = pipeline with { Timings = [.. pipeline.Timings, ("verify", verifyClock.Elapsed)] };
+        foreach (var line in verify.LogLines()) progress?.Report(line);
+        Verification.BuildVerification.ThrowIfFailed(verify, settings.SourcePath);
+        return new CompiledModel(modelPath, pipeline, plan, quality, qdq, verify);
     }
 }

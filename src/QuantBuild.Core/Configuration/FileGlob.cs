@@ -75,12 +75,12 @@ public static class FileGlob
     }
 
     /// <summary>Expands and fails with QB3102 (naming the pattern and where it was looked for) when nothing matches.</summary>
-    public static List<string> ExpandRequired(CalibrationInput input, string baseDirectory, string? sidecar)
+    public static List<string> ExpandRequired(CalibrationInput input, string baseDirectory, string? sidecar, string section = "calibration")
     {
         var files = Expand(input.Pattern, baseDirectory);
         if (files.Count == 0)
             throw new QuantBuildException(DiagnosticCodes.CalibrationFilesNotFound,
-                $"calibration input '{input.Name}': the pattern \"{input.Pattern}\" matches no file (looked in '{baseDirectory}')", sidecar, input.Line, input.Column);
+                $"{section} input '{input.Name}': the pattern \"{input.Pattern}\" matches no file (looked in '{baseDirectory}')", sidecar, input.Line, input.Column);
         return files;
     }
 }

@@ -69,6 +69,28 @@ public sealed record CalibrationSettings
     public int Seed { get; init; }
     /// <summary>Folder the patterns are relative to (the sidecar's folder; the current folder without a sidecar).</summary>
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
+    /// <summary>The sidecar object these samples come from ("calibration" or "verify"), as diagnostics name it.</summary>
+    public string Section { get; init; } = "calibration";
+}
+
+/// <summary>
+/// The sidecar's <c>verify</c> object (docs/verify.md): held-out samples, read like calibration samples, on which the
+/// build runs the float model and the quantized outputs in ONNX Runtime and the integer plan, and the thresholds
+/// whose miss fails the build. A null threshold is not checked (its figure is still reported).
+/// </summary>
+public sealed record VerifySettings
+{
+    public required CalibrationSettings Samples { get; init; }
+    /// <summary>Least share (0..1) of rows whose arg-max over the last axis matches the float model's, per output with a class axis.</summary>
+    public double? MinTop1Agreement { get; init; }
+    /// <summary>Least SQNR (dB) against the float model, per output.</summary>
+    public double? MinSqnrDb { get; init; }
+    /// <summary>Largest absolute difference from the float model allowed anywhere in an output.</summary>
+    public double? MaxAbsError { get; init; }
+    /// <summary>Position of the verify object and of each threshold key in the sidecar, for diagnostics.</summary>
+    public int Line { get; init; }
+    public int Column { get; init; }
+    public IReadOnlyDictionary<string, (int Line, int Column)> KeyPositions { get; init; } = new Dictionary<string, (int, int)>();
 }
 
 /// <summary>
@@ -170,6 +192,8 @@ public sealed record QuantizationSettings
     public OutputSettings Outputs { get; init; } = new();
     /// <summary>quality: the build's own measurement of the integer plan against the float model (docs/output-quality.md).</summary>
     public QualitySettings Quality { get; init; } = new();
+    /// <summary>verify: held-out samples and agreement thresholds checked at build time; null = no verification.</summary>
+    public VerifySettings? Verify { get; init; }
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
 

@@ -20,11 +20,13 @@ public static class SidecarParser
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string[]> KnownKeys = new Dictionary<string, string[]>
     {
-        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq", "quality"],
+        [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq", "quality", "verify"],
         ["weights"] = WeightKeys,
         ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
-        ["calibration/inputs/*"] = [.. CalibrationSourceKeys, "scale", .. ImageRecipeKeys, .. AudioRecipeKeys],
+        ["calibration/inputs/*"] = SampleSourceKeys,
+        ["verify"] = ["inputs", "maxSamples", "seed", .. VerifyThresholdKeys],
+        ["verify/inputs/*"] = SampleSourceKeys,
         ["layers/*"] = ["weights", "skip"],
         ["layers/*/weights"] = WeightKeys,
         ["weights/multipoint"] = MultipointKeys,
@@ -40,6 +42,8 @@ public static class SidecarParser
     private static string[] MultipointKeys => ["extraPoints", "maxPoints", "samples"];
     /// <summary>An object entry of calibration.inputs names its files with exactly one of these.</summary>
     private static string[] CalibrationSourceKeys => ["tensors", "images", "audio"];
+    private static string[] SampleSourceKeys => [.. CalibrationSourceKeys, "scale", .. ImageRecipeKeys, .. AudioRecipeKeys];
+    private static string[] VerifyThresholdKeys => ["minTop1Agreement", "minSqnrDb", "maxAbsError"];
     private static string[] ImageRecipeKeys => ["resize", "fit", "pad", "channelOrder", "layout", "mean", "std"];
     private static string[] AudioRecipeKeys => ["sampleRate", "window", "hop", "fileSampleRate", "fileChannels"];
     public static readonly string[] ImageFits = ["stretch", "crop", "letterbox"];
@@ -93,6 +97,7 @@ public static class SidecarParser
                 case "layers": settings = settings with { Layers = ReadLayers(reader, value) }; break;
                 case "eptq": settings = settings with { Eptq = ReadEptq(reader, value) }; break;
                 case "quality": settings = settings with { Quality = ReadQuality(reader, value) }; break;
+                case "verify": settings = settings with { Verify = ReadVerify(reader, value, baseDirectory) }; break;
                 case "budget": settings = ReadBudget(reader, value, settings); break;
                 case "outputs":
                 {
@@ -314,30 +319,63 @@ public static class SidecarParser
         return e;
     }
 
-    private static CalibrationSettings ReadCalibration(Reader reader, PositionedJson value, string baseDirectory)
+    private static CalibrationSettings ReadCalibration(Reader reader, PositionedJson value, string baseDirectory) =>
+        ReadSampleSet(reader, value, baseDirectory, "calibration", new CalibrationSettings { BaseDirectory = baseDirectory });
+
+    /// <summary>
+    /// A set of samples (calibration, verify): <c>inputs</c> with the same source and recipe syntax in both, and
+    /// <c>maxSamples</c>/<c>seed</c>. Keys of the section that are not about samples are left to the caller.
+    /// </summary>
+    private static CalibrationSettings ReadSampleSet(Reader reader, PositionedJson value, string baseDirectory, string section, CalibrationSettings defaults)
     {
-        reader.ExpectObject(value, "calibration");
-        reader.CheckKeys(value, "calibration", "calibration");
-        var c = new CalibrationSettings { BaseDirectory = baseDirectory };
+        reader.ExpectObject(value, section);
+        reader.CheckKeys(value, section, section);
+        var c = defaults with { BaseDirectory = baseDirectory, Section = section };
         foreach (var (k, _, _, v) in value.Members)
         {
             switch (k)
             {
                 case "inputs":
                 {
-                    reader.ExpectObject(v, "calibration.inputs");
+                    reader.ExpectObject(v, $"{section}.inputs");
                     var inputs = new List<CalibrationInput>();
-                    reader.CheckUniqueKeys(v, "calibration.inputs");
+                    reader.CheckUniqueKeys(v, $"{section}.inputs");
                     foreach (var (name, _, _, entry) in v.Members)
-                        inputs.Add(entry.Kind == JsonValueKind.Object ? ReadCalibrationSource(reader, name, entry) : new(name, ReadPattern(reader, entry, $"calibration.inputs.{name}"), entry.Line, entry.Column));
+                        inputs.Add(entry.Kind == JsonValueKind.Object ? ReadCalibrationSource(reader, name, entry, section) : new(name, ReadPattern(reader, entry, $"{section}.inputs.{name}"), entry.Line, entry.Column));
                     c = c with { Inputs = inputs };
                     break;
                 }
-                case "maxSamples": c = c with { MaxSamples = (int)reader.Integer(v, "calibration.maxSamples", 0, int.MaxValue) }; break;
-                case "seed": c = c with { Seed = (int)reader.Integer(v, "calibration.seed", int.MinValue, int.MaxValue) }; break;
+                case "maxSamples": c = c with { MaxSamples = (int)reader.Integer(v, $"{section}.maxSamples", 0, int.MaxValue) }; break;
+                case "seed": c = c with { Seed = (int)reader.Integer(v, $"{section}.seed", int.MinValue, int.MaxValue) }; break;
             }
         }
         return c;
+    }
+
+    /// <summary>
+    /// verify: held-out samples (as calibration's, every matched file by default) and the thresholds. No samples is
+    /// QB3108 at the object: a verify block that checks nothing would pass every build.
+    /// </summary>
+    private static VerifySettings ReadVerify(Reader reader, PositionedJson value, string baseDirectory)
+    {
+        var samples = ReadSampleSet(reader, value, baseDirectory, "verify", new CalibrationSettings { MaxSamples = 0 });
+        if (samples.Inputs.Count == 0)
+            throw reader.Error(DiagnosticCodes.VerifySetEmpty, value,
+                "verify names no held-out samples: add \"inputs\" with a file pattern (or images/audio with a recipe) per model input, as in calibration.inputs");
+        var v = new VerifySettings { Samples = samples, Line = value.Line, Column = value.Column };
+        var positions = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
+        foreach (var (k, line, column, x) in value.Members)
+        {
+            if (!VerifyThresholdKeys.Contains(k)) continue;
+            positions[k] = (x.Line, x.Column);
+            v = k switch
+            {
+                "minTop1Agreement" => v with { MinTop1Agreement = reader.Number(x, "verify.minTop1Agreement", 0, 1) },
+                "minSqnrDb" => v with { MinSqnrDb = reader.Number(x, "verify.minSqnrDb", -1000, 1000) },
+                _ => v with { MaxAbsError = reader.Number(x, "verify.maxAbsError", 0, double.MaxValue) },
+            };
+        }
+        return v with { KeyPositions = positions };
     }
 
     private static string ReadPattern(Reader reader, PositionedJson value, string where)
@@ -351,10 +389,10 @@ public static class SidecarParser
     /// An object entry of calibration.inputs: one source key (tensors, images or audio) with its files, and the
     /// recipe keys of that kind of source (docs/calibration-data.md). A key of another kind is QB3101 at its line.
     /// </summary>
-    private static CalibrationInput ReadCalibrationSource(Reader reader, string name, PositionedJson entry)
+    private static CalibrationInput ReadCalibrationSource(Reader reader, string name, PositionedJson entry, string section)
     {
-        var where = $"calibration.inputs.{name}";
-        reader.CheckKeys(entry, "calibration/inputs/*", where);
+        var where = $"{section}.inputs.{name}";
+        reader.CheckKeys(entry, $"{section}/inputs/*", where);
         var sources = entry.Members.Where(m => CalibrationSourceKeys.Contains(m.Key)).ToList();
         if (sources.Count != 1)
             throw reader.Error(DiagnosticCodes.InvalidConfiguration, sources.Count == 0 ? entry.Line : sources[1].Line, sources.Count == 0 ? entry.Column : sources[1].Column,

@@ -19,8 +19,9 @@ public static class QuantizationReport
     /// <param name="calls">the compiled plan of the generated C#, when it is emitted: its steps, kernels and data are summarized under generatedCode</param>
     /// <param name="qdq">the QDQ model as the .quant.onnx holds it, when the caller emitted it already (its stored constants are counted; otherwise it is emitted here)</param>
     /// <param name="quality">the build's measurement of the integer plan against the float model (docs/output-quality.md), when it ran</param>
+    /// <param name="verify">build-time verification on held-out samples (docs/verify.md), when the sidecar asks for it: the last section</param>
     public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null,
-        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null)
+        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null, Verification.VerifyResult? verify = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -210,6 +211,7 @@ public static class QuantizationReport
             WriteStoredConstants(json, result, calls, qdq);
             json.WriteEndObject();
             QuantizationReportSections.Write(json, model);
+            if (verify is not null) VerifyReportSection.Write(json, verify);
             json.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');

@@ -17,7 +17,11 @@ namespace QuantBuild.Quantization;
 /// integer plan</param>
 public sealed record PipelineResult(QuantizedModel Model, QuantizationSettings Settings, IReadOnlyList<string> CalibrationFilesRead,
     IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyList<(string Stage, TimeSpan Elapsed)> Timings,
-    IReadOnlyDictionary<string, int[]> SampleShapes);
+    IReadOnlyDictionary<string, int[]> SampleShapes)
+{
+    /// <summary>The sidecar's verify samples, resolved and checked with the calibration files (null without verify).</summary>
+    public CalibrationPlan? VerifyPlan { get; init; }
+}
 
 /// <summary>
 /// import → prepare (fold, infer shapes) → opset upgrade (≥ 13, for QDQ) → calibrate → quantize.
@@ -58,6 +62,7 @@ public static class QuantizationPipeline
         var plan = PlanNodes(graph, settings);
         CheckWeightsFinite(graph, plan, modelPath);
         var calibrationPlan = CalibrationPlan.Resolve(graph, settings);
+        var verifyPlan = ResolveVerify(graph, settings, calibrationPlan);
         InferShapes(graph, calibrationPlan);
         // 4-bit weights are stored as INT4 (two per byte), which DequantizeLinear accepts from opset 21.
         // The opset is settled before mixed precision chooses widths, so that everything the generated
@@ -164,7 +169,32 @@ public static class QuantizationPipeline
         model.Notes["calibration.samples"] = calibration.SampleCount.ToString(CultureInfo.InvariantCulture);
         model.Notes["source.opset"] = originalOpset.ToString(CultureInfo.InvariantCulture);
         model.Notes["opset"] = graph.OpsetVersion.ToString(CultureInfo.InvariantCulture);
-        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, sampleShapes);
+        return new PipelineResult(model, settings, calibration.FilesRead, ranges, timings, sampleShapes) { VerifyPlan = verifyPlan };
+    }
+
+    /// <summary>
+    /// The verify samples (docs/verify.md), resolved and decoded by the calibration code before any long work, with the
+    /// checks that need no quantized model: each input's first verify sample has the shape the statically shaped
+    /// integer plan is built for (the calibration samples'), and ONNX Runtime's native library loads (QB4108).
+    /// </summary>
+    private static CalibrationPlan? ResolveVerify(ModelGraph graph, QuantizationSettings settings, CalibrationPlan calibration)
+    {
+        if (settings.Verify is not { } verify) return null;
+        var plan = CalibrationPlan.Resolve(graph, verify.Samples, settings.SourcePath);
+        var planShapes = SampleShapes(graph, calibration);
+        foreach (var (name, shape) in SampleShapes(graph, plan))
+        {
+            if (planShapes.TryGetValue(name, out var expected) && !expected.SequenceEqual(shape))
+            {
+                var input = verify.Samples.Inputs.First(i => i.Name == name);
+                throw new QuantBuildException(DiagnosticCodes.CalibrationDataMismatch,
+                    $"verify input '{name}' gives samples of [{string.Join(",", shape)}] ({plan.FilesByInput[name][0]}), but the generated code is built for " +
+                    $"the calibration samples' [{string.Join(",", expected)}]; give verify samples the calibration samples' shape",
+                    settings.SourcePath, input.Line, input.Column);
+            }
+        }
+        Verification.OnnxRuntimeLibrary.Require(settings.SourcePath, verify.Line, verify.Column);
+        return plan;
     }
 
     /// <summary>

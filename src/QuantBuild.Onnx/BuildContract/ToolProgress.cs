@@ -10,6 +10,9 @@ namespace QuantBuild.BuildContract
 
         /// <summary>The outputs come from the result cache; the quantizer does not run.</summary>
         Restoring,
+
+        /// <summary>A figure the build log shows at normal verbosity (the detail), such as a verify agreement line.</summary>
+        Reporting,
     }
 
     /// <summary>
@@ -25,7 +28,7 @@ namespace QuantBuild.BuildContract
         private const string Prefix = "quantbuild-model\t";
 
         public static string Format(ModelAction action, string modelPath, string detail = "") =>
-            Prefix + (action == ModelAction.Quantizing ? "quantizing" : "restoring") + "\t" + modelPath + "\t" + detail;
+            Prefix + (action == ModelAction.Quantizing ? "quantizing" : action == ModelAction.Restoring ? "restoring" : "reporting") + "\t" + modelPath + "\t" + detail.Replace('\t', ' ');
 
         /// <summary>The action, model path and detail of a progress line; false for any other line.</summary>
         public static bool TryParse(string line, out ModelAction action, out string modelPath, out string detail)
@@ -42,6 +45,8 @@ namespace QuantBuild.BuildContract
                 action = ModelAction.Quantizing;
             else if (fields[0] == "restoring")
                 action = ModelAction.Restoring;
+            else if (fields[0] == "reporting")
+                action = ModelAction.Reporting;
             else
                 return false;
             modelPath = fields[1];

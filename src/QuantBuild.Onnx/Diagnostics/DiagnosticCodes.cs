@@ -54,6 +54,8 @@ public static class DiagnosticCodes
     public const string InvalidManifest = "QB3106";
     /// <summary>A calibration image or WAV file contradicts its sidecar recipe: a sample rate or channel count other than the one declared, an image size the model cannot take without resize.</summary>
     public const string CalibrationFileMismatch = "QB3107";
+    /// <summary>The sidecar's verify object names no held-out samples (a verify set that checks nothing).</summary>
+    public const string VerifySetEmpty = "QB3108";
 
     // Quantization pipeline and QDQ files
     public const string WeightBudgetExceeded = "QB4101";
@@ -64,6 +66,10 @@ public static class DiagnosticCodes
     public const string QuantizationWarning = "QB4105";
     /// <summary>A model output of the integer plan is below quality.outputSqnrFloorDb against the float model on calibration samples; a warning.</summary>
     public const string OutputBelowQualityFloor = "QB4106";
+    /// <summary>Build-time verification (sidecar verify) measured an output below a threshold the sidecar sets; nothing is written.</summary>
+    public const string VerificationFailed = "QB4107";
+    /// <summary>Build-time verification needs ONNX Runtime's native library, which cannot be loaded on this platform; checked before any long work.</summary>
+    public const string OnnxRuntimeUnavailable = "QB4108";
 
     // Build integration (reported by the MSBuild tasks and targets themselves; this file is compiled
     // into QuantBuild.Tasks too, which must not depend on any other QuantBuild assembly)

@@ -219,6 +219,9 @@ public sealed class SidecarParserTests
             ["outputs"] = Keys(props.GetProperty("outputs")),
             ["eptq"] = Keys(props.GetProperty("eptq")),
             ["quality"] = Keys(props.GetProperty("quality")),
+            ["verify"] = Keys(props.GetProperty("verify")),
+            ["verify/inputs/*"] = Keys(props.GetProperty("verify").GetProperty("properties").GetProperty("inputs")
+                .GetProperty("additionalProperties").GetProperty("oneOf").EnumerateArray().Single(e => e.TryGetProperty("$ref", out _))),
         };
         CollectionAssert.AreEquivalent(SidecarParser.KnownKeys.Keys.ToArray(), fromSchema.Keys.ToArray());
         foreach (var (path, keys) in fromSchema)

@@ -43,7 +43,6 @@ public static class TestAssets
         return dir;
     }
 
-    /// <summary>The ONNX Runtime oracle, after checking onnxruntime-node is in place.</summary>
     /// <summary>ONNX Runtime in process (the Microsoft.ML.OnnxRuntime package) at its default optimization level.</summary>
     public static OrtOracle RequireOracle() => new();
 

@@ -106,6 +106,7 @@ public static class EptqOptimizer
             foreach (var layer in layers)
                 layer.Step(grads[layer.WeightName].Floats, layer.BiasName is null ? null : grads[layer.BiasName].Floats,
                     beta, options.Regularization, options.LearnScales, options.LearnBiases);
+            Compilation.StageProgress.Advance(progress, "eptq", step + 1, total);
             if ((step + 1) % reportEvery == 0 || step + 1 == total)
             {
                 double reg = layers.Sum(l => l.Regularizer(beta));
