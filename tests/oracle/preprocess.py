@@ -24,10 +24,11 @@ def ort_run_command():
 MEL_WINDOW, MEL_STEP = 76, 8
 
 
-def paddle_cls_input(image):
+def paddle_cls_input(image, max_width=192):
     # PaddleOCR's classifier preprocessing: keep aspect, height 48, width <= 192, pad right with 0
-    # (after normalization, i.e. mid grey), pixels (p/255 - 0.5)/0.5, CHW.
-    height, max_width = 48, 192
+    # (after normalization, i.e. mid grey), pixels (p/255 - 0.5)/0.5, CHW. The PP-OCRv4 recognizer takes
+    # the same normalization at width 320.
+    height = 48
     width = min(max_width, int(np.ceil(height * image.width / image.height)))
     pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
     chw = ((pixels / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
