@@ -42,12 +42,37 @@ internal static class QuantizationReportSections
                     json.WriteStartObject("errorByBits");
                     foreach (var (b, error, _) in layer.Errors) Number(json, b.ToString(System.Globalization.CultureInfo.InvariantCulture), error);
                     json.WriteEndObject();
+                    // With the errors, the frontier of every budget (docs/html-report.md, "Mixed precision").
+                    json.WriteStartObject("bytesByBits");
+                    foreach (var (b, _, bytes) in layer.Errors) json.WriteNumber(b.ToString(System.Globalization.CultureInfo.InvariantCulture), bytes);
+                    json.WriteEndObject();
                 }
                 json.WriteEndObject();
                 if (model.Weights.TryGetValue(layer.Node, out var w)) { weights += w.Codes.Length; bits += (double)w.Codes.Length * layer.Bits; }
             }
             json.WriteEndArray();
             Number(json, "averageBits", weights == 0 ? 0 : bits / weights);
+            json.WriteEndObject();
+        }
+        if (model.Eptq is { Layers: > 0 } eptq)
+        {
+            json.WriteStartObject("eptq");
+            json.WriteNumber("layers", eptq.Layers);
+            json.WriteNumber("iterations", eptq.Iterations);
+            Number(json, "initialLoss", eptq.InitialLoss);
+            Number(json, "finalLoss", eptq.FinalLoss);
+            Number(json, "flippedFraction", eptq.FlippedFraction);
+            json.WriteString("curveMeasure", "mini-batch distillation loss (soft rounding), mean over consecutive steps; step = last step of the bucket");
+            json.WriteStartArray("lossCurve");
+            foreach (var (step, loss) in eptq.LossCurve ?? [])
+            {
+                json.WriteStartArray();
+                json.WriteNumberValue(step);
+                if (double.IsFinite(loss)) json.WriteNumberValue(double.Parse(loss.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+                else json.WriteNullValue();
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
             json.WriteEndObject();
         }
         if (model.BiasCorrections.Count > 0)

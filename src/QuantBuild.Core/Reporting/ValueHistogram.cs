@@ -1,0 +1,50 @@
+namespace QuantBuild.Reporting;
+
+/// <summary>
+/// A fixed-frame histogram the report stores (docs/html-report.md, "Histograms"): <see cref="Bins"/> equal bins
+/// over [<see cref="Low"/>, <see cref="High"/>), with the values below and above the frame counted apart, so its
+/// size is bounded whatever the tensor, and the counts are integers in a fixed order (deterministic).
+/// </summary>
+public sealed class ValueHistogram
+{
+    public ValueHistogram(double low, double high, int bins)
+    {
+        if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) { low = -1; high = 1; }
+        Low = low;
+        High = high;
+        Counts = new long[bins];
+    }
+
+    public double Low { get; }
+    public double High { get; }
+    public long[] Counts { get; }
+    public int Bins => Counts.Length;
+    public long Below { get; private set; }
+    public long Above { get; private set; }
+
+    public void Add(double value)
+    {
+        if (double.IsNaN(value)) return;
+        double position = (value - Low) / (High - Low) * Counts.Length;
+        if (position < 0) Below++;
+        else if (position >= Counts.Length) Above++;
+        else Counts[(int)position]++;
+    }
+
+    public void Write(System.Text.Json.Utf8JsonWriter json, string name)
+    {
+        json.WriteStartObject(name);
+        json.WriteNumber("low", Round(Low));
+        json.WriteNumber("high", Round(High));
+        json.WriteNumber("below", Below);
+        json.WriteNumber("above", Above);
+        json.WriteStartArray("counts");
+        foreach (var c in Counts) json.WriteNumberValue(c);
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>Frame ends to 6 significant digits: enough to draw, short in the file.</summary>
+    private static double Round(double value) =>
+        double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+}
