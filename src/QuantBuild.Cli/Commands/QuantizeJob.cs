@@ -129,7 +129,10 @@ public static class QuantizeJob
     /// <summary>Publishes the outputs and the dependency file (it tells MSBuild what this set was made from) as one generation.</summary>
     private static List<string> Publish(QuantizeRequest request, IReadOnlyList<OutputFile> outputs, IReadOnlyList<string> dependencies)
     {
-        var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
+        // Absolute: the publisher resolves relative file paths against the output folder, so a relative --out
+        // ("out/") would otherwise land in out/out/.
+        var directory = Path.GetFullPath(request.OutputDirectory);
+        var files = outputs.Select(o => new GeneratedFile(Path.Combine(directory, o.FileName), o.Content)).ToList();
         if (request.DependencyFile is not null)
             files.Add(new GeneratedFile(request.DependencyFile, Utf8.GetBytes(string.Join('\n', dependencies) + "\n")));
         try
