@@ -35,7 +35,7 @@ public static class QuantizeCommand
         var maxTensor = CommonOptions.MaxTensorBytes();
         var maxMemory = CommonOptions.MaxMemoryBytes();
 
-        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C# and a JSON report.");
+        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C#, a JSON report and its HTML page.");
         command.Arguments.Add(model);
         command.Options.Add(config);
         command.Options.Add(outDir);

@@ -117,7 +117,7 @@ public sealed class QuantizeCliTests
         StringAssert.Contains(code, "namespace App.@namespace");
         StringAssert.Contains(code, "public sealed class @class");
         StringAssert.Contains(code, "public @class()");
-        CollectionAssert.AreEquivalent(new[] { "Good.deps", "Good.g.cs", "Good.generation", "Good.quant.onnx", "Good.report.json" },
+        CollectionAssert.AreEquivalent(new[] { "Good.deps", "Good.g.cs", "Good.generation", "Good.quant.onnx", "Good.report.json", "Good.report.html" },
             Directory.GetFileSystemEntries(temp.File("obj", "qb")).Select(Path.GetFileName).ToArray(), "the leftovers are gone");
     }
 
