@@ -68,7 +68,7 @@ internal static class QuantizationReportSections
             {
                 json.WriteStartArray();
                 json.WriteNumberValue(step);
-                if (double.IsFinite(loss)) json.WriteNumberValue(double.Parse(loss.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+                if (double.IsFinite(loss)) json.WriteNumberValue(SixDigits(loss));
                 else json.WriteNullValue();
                 json.WriteEndArray();
             }
@@ -93,7 +93,11 @@ internal static class QuantizationReportSections
     /// <summary>Derived figures to 6 significant digits (errors span orders of magnitude).</summary>
     private static void Number(Utf8JsonWriter json, string name, double value)
     {
-        if (double.IsFinite(value)) json.WriteNumber(name, double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+        if (double.IsFinite(value)) json.WriteNumber(name, SixDigits(value));
         else json.WriteString(name, "nan");
     }
+
+    /// <summary>A finite figure rounded to 6 significant digits, invariant culture (the report's precision for derived figures).</summary>
+    internal static double SixDigits(double value) =>
+        double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -34,8 +34,9 @@ public sealed class ValueHistogram
     public void Write(System.Text.Json.Utf8JsonWriter json, string name)
     {
         json.WriteStartObject(name);
-        json.WriteNumber("low", Round(Low));
-        json.WriteNumber("high", Round(High));
+        // Frame ends to 6 significant digits: enough to draw, short in the file.
+        json.WriteNumber("low", Emit.QuantizationReportSections.SixDigits(Low));
+        json.WriteNumber("high", Emit.QuantizationReportSections.SixDigits(High));
         json.WriteNumber("below", Below);
         json.WriteNumber("above", Above);
         json.WriteStartArray("counts");
@@ -43,8 +44,4 @@ public sealed class ValueHistogram
         json.WriteEndArray();
         json.WriteEndObject();
     }
-
-    /// <summary>Frame ends to 6 significant digits: enough to draw, short in the file.</summary>
-    private static double Round(double value) =>
-        double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 }
