@@ -131,7 +131,7 @@ public static class HtmlReport
         var layers = Items(Get(report, "layers")).ToList();
         html.Append("<section id=\"layers\"><h2>Layers (").Append(layers.Count).Append(")</h2>\n");
         if (layers.Count == 0) { html.Append("<p>No quantized layers.</p></section>\n"); return; }
-        var measured = Items(Get(Get(report, "quality"), "activations")).ToDictionary(a => Text(Get(a, "name")), a => a, StringComparer.Ordinal);
+        var measured = Measured(report);
         html.Append("<table><tr><th>node</th><th>op</th><th>bits</th><th>method</th><th>weight SQNR</th><th>output SQNR (measured at)</th><th>fp32 bytes</th><th>quantized bytes</th></tr>");
         foreach (var layer in layers)
         {
@@ -181,7 +181,7 @@ public static class HtmlReport
         var activations = Items(Get(report, "activations")).ToList();
         html.Append("<section id=\"activations\"><h2>Activations (").Append(activations.Count).Append(")</h2>\n");
         if (activations.Count == 0) { html.Append("<p>No quantized activations.</p></section>\n"); return; }
-        var measured = Items(Get(Get(report, "quality"), "activations")).ToDictionary(a => Text(Get(a, "name")), a => a, StringComparer.Ordinal);
+        var measured = Measured(report);
         html.Append("<table><tr><th>tensor</th><th>calibrated range</th><th>scale</th><th>zero point</th><th>bits</th><th>observed (quality samples)</th><th>clipped</th><th>SQNR</th></tr>");
         foreach (var a in activations)
         {
@@ -193,7 +193,7 @@ public static class HtmlReport
                 .Append("</td><td>").Append(SvgCharts.Num(Num(Get(a, "scale")))).Append("</td><td>").Append(Html.Escape(Text(Get(a, "zeroPoint"))))
                 .Append("</td><td>").Append(Html.Escape(Text(Get(a, "bits")))).Append("</td><td>")
                 .Append(has ? $"[{SvgCharts.Num(Num(Get(m, "observedMin")))}, {SvgCharts.Num(Num(Get(m, "observedMax")))}]" : "—").Append("</td><td>")
-                .Append(has ? (Num(Get(m, "clippedFraction")) * 100).ToString("0.###", CultureInfo.InvariantCulture) + " %" : "—").Append("</td><td>")
+                .Append(has ? Percent(Get(m, "clippedFraction")) : "—").Append("</td><td>")
                 .Append(has ? Db(Get(m, "sqnrDb")) : "—").Append("</td></tr>");
         }
         html.Append("</table>\n");
@@ -209,7 +209,7 @@ public static class HtmlReport
                 var m = measured[name];
                 double low = Num(Get(m, "rangeMin")), high = Num(Get(m, "rangeMax"));
                 html.Append("<figure class=\"card\"><figcaption><span class=\"name\">").Append(Html.Escape(name)).Append("</span> ")
-                    .Append(Html.Escape($"range [{SvgCharts.Num(low)}, {SvgCharts.Num(high)}], SQNR {Db(Get(m, "sqnrDb"))}, {(Num(Get(m, "clippedFraction")) * 100).ToString("0.###", CultureInfo.InvariantCulture)} % clipped")).Append("</figcaption>")
+                    .Append(Html.Escape($"range [{SvgCharts.Num(low)}, {SvgCharts.Num(high)}], SQNR {Db(Get(m, "sqnrDb"))}, {Percent(Get(m, "clippedFraction"))} clipped")).Append("</figcaption>")
                     .Append(HistogramOf(Get(m, "histogram")!.Value, $"values of {name} with the chosen range", [new Marker(low, "edge"), new Marker(high, "edge")],
                         [(low, high, "range")], logCounts: true, "value"))
                     .Append("</figure>");
@@ -259,13 +259,21 @@ public static class HtmlReport
         Row(html, "layers optimized", Text(Get(eptq, "layers")));
         Row(html, "steps", Text(Get(eptq, "iterations")));
         Row(html, "distillation loss", $"{SvgCharts.Num(Num(Get(eptq, "initialLoss")))} with nearest rounding → {SvgCharts.Num(Num(Get(eptq, "finalLoss")))} after EPTQ");
-        Row(html, "weights rounded the other way", (Num(Get(eptq, "flippedFraction")) * 100).ToString("0.##", CultureInfo.InvariantCulture) + " %");
+        Row(html, "weights rounded the other way", Percent(Get(eptq, "flippedFraction")));
         html.Append("</table>\n");
         var curve = Items(Get(eptq, "lossCurve")).Select(p => p.ValueKind == JsonValueKind.Array && p.GetArrayLength() == 2 ? (Num(p[0]), Num(p[1])) : (double.NaN, double.NaN)).ToList();
         html.Append("<p>").Append(Html.Escape(Text(Get(eptq, "curveMeasure")))).Append("; the lines mark the whole-set loss before and after.</p>\n<figure>")
             .Append(SvgCharts.Line("EPTQ loss curve", curve, "step", "loss", logY: true,
                 [(Num(Get(eptq, "initialLoss")), "before", "nearest rounding"), (Num(Get(eptq, "finalLoss")), "after", "after EPTQ")], width: 640))
             .Append("</figure></section>\n");
+    }
+
+    /// <summary>quality.activations by name; a name listed twice keeps its first entry (the file may come from anywhere).</summary>
+    private static Dictionary<string, JsonElement> Measured(JsonElement report)
+    {
+        var measured = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var a in Items(Get(Get(report, "quality"), "activations"))) measured.TryAdd(Text(Get(a, "name")), a);
+        return measured;
     }
 
     private static string HistogramOf(JsonElement histogram, string title, IReadOnlyList<Marker> markers, IReadOnlyList<(double, double, string)> bands, bool logCounts, string xLabel) =>
@@ -358,6 +366,13 @@ public static class HtmlReport
     {
         double db = Num(element);
         return double.IsNaN(db) ? "—" : double.IsPositiveInfinity(db) ? "+inf dB (exact)" : db.ToString("0.0", CultureInfo.InvariantCulture) + " dB";
+    }
+
+    /// <summary>A fraction as a percentage to 3 decimals; "—" when the report has none.</summary>
+    private static string Percent(JsonElement? fraction)
+    {
+        double value = Num(fraction);
+        return double.IsFinite(value) ? (value * 100).ToString("0.###", CultureInfo.InvariantCulture) + " %" : "—";
     }
 
     private static string Bytes(long bytes) =>

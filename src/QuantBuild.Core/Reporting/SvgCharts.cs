@@ -27,6 +27,13 @@ public static class SvgCharts
     {
         const double plotWidth = DefaultWidth - Left - Right;
         var svg = Begin("histogram", title, DefaultWidth);
+        if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high))
+        {
+            // A frame no chart can be drawn in (a hand-edited report): say so rather than write NaN coordinates.
+            svg.Append(Note("no usable histogram frame", plotWidth));
+            Axes(svg, xLabel, "count", plotWidth);
+            return End(svg);
+        }
         double Height(long c) => logCounts ? Math.Log(1 + c) : c;
         double max = Math.Max(Math.Max(Height(below), Height(above)), counts.Count == 0 ? 0 : counts.Max(Height));
         if (max <= 0) max = 1;
@@ -48,7 +55,7 @@ public static class SvgCharts
         if (above > 0) { double h = Height(above) / max * PlotHeight; svg.Append($"<rect class=\"outside\" x=\"{F(Left + plotWidth + 1)}\" y=\"{F(Top + PlotHeight - h)}\" width=\"4\" height=\"{F(h)}\"><title>{above} above the frame</title></rect>"); }
         foreach (var m in markers)
         {
-            if (m.X < low || m.X > high) continue;
+            if (!(m.X >= low && m.X <= high)) continue;
             double x = X(m.X);
             svg.Append($"<line class=\"{m.Css}\" x1=\"{F(x)}\" y1=\"{F(Top)}\" x2=\"{F(x)}\" y2=\"{F(Top + PlotHeight)}\"/>");
         }
@@ -156,5 +163,5 @@ public static class SvgCharts
     private static string F(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
 
     /// <summary>A figure as people read it: 4 significant digits, invariant culture.</summary>
-    public static string Num(double value) => double.IsPositiveInfinity(value) ? "+inf" : double.IsNegativeInfinity(value) ? "-inf" : value.ToString("G4", CultureInfo.InvariantCulture);
+    public static string Num(double value) => double.IsNaN(value) ? "—" : double.IsPositiveInfinity(value) ? "+inf" : double.IsNegativeInfinity(value) ? "-inf" : value.ToString("G4", CultureInfo.InvariantCulture);
 }

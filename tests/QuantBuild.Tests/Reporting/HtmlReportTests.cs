@@ -141,6 +141,25 @@ public sealed class HtmlReportTests
         StringAssert.Contains(html, "<h2>&lt;/td&gt;&lt;script&gt;");
     }
 
+    /// <summary>A report edited by hand or written by another tool: wrong types, missing fields, names twice. The page still renders, with no NaN in it.</summary>
+    [TestMethod]
+    public void MalformedFieldsRenderWithoutNaNOrException()
+    {
+        const string json = """
+            { "formatVersion": 1, "model": 5, "settings": "x", "sizes": [], "layers": [
+                { "node": "a", "bits": "eight", "distribution": { "histogram": { "counts": ["x", 2] }, "levels": ["y", 1] } },
+                { "node": "b", "distribution": { "histogram": { "low": 1, "high": 1, "counts": [1] }, "levelMin": "z" } } ],
+              "activations": [ { "name": "t" }, { "name": "t" } ],
+              "quality": { "activations": [ { "name": "t", "histogram": { "low": 0, "high": 1, "counts": [1] } }, { "name": "t" } ] },
+              "mixedPrecision": { "layers": [ { "node": "a", "errorByBits": { "4": "nan", "x": 1 }, "bytesByBits": { "4": 10 } } ] },
+              "eptq": { "lossCurve": [ [1], [2, "nan"], "s", [3, 0.5] ] } }
+            """;
+        using var document = JsonDocument.Parse(json);
+        var html = Encoding.UTF8.GetString(HtmlReport.Render(document.RootElement));
+        Assert.DoesNotContain("NaN", html);
+        StringAssert.Contains(html, "no usable histogram frame");
+    }
+
     /// <summary>The drawn frontier is the lower convex hull of every allocation: none lies below it, and each of its points is reachable.</summary>
     [TestMethod]
     public void FrontierIsTheLowerConvexHullOfAllAllocations()
