@@ -150,4 +150,25 @@ public sealed class QuantizeCliTests
         Assert.AreEqual(ExitCodes.Failed, r.Exit);
         StringAssert.StartsWith(r.Err, $"{temp.File("m.txt")}(2,1): error QB3106:");
     }
+
+    /// <summary>A relative --out, as a user types it, is where the outputs land (it once became out/out/).</summary>
+    [TestMethod]
+    public void RelativeOutFolderGetsTheOutputs()
+    {
+        using var temp = new TempFolder();
+        var model = QuantizeTestData.MnistWorkspace(temp.Path, 4, """{ "calibration": { "inputs": { "input": "calib/*.npy" } } }""");
+        // Relative to the working directory (the test's bin folder), which tests running in parallel share: a folder of its own.
+        var relative = Path.Combine("relative-out-" + Guid.NewGuid().ToString("N")[..8], "out");
+        try
+        {
+            var run = Cli("quantize", model, "--out", relative);
+            Assert.AreEqual(0, run.Exit, run.Err);
+            CollectionAssert.AreEquivalent(new[] { "mnist.quant.onnx", "mnist.g.cs", "mnist.report.json", "mnist.report.html", "QuantBuild.Runtime.g.cs" },
+                Directory.GetFileSystemEntries(relative).Select(Path.GetFileName).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(relative)!, recursive: true);
+        }
+    }
 }
