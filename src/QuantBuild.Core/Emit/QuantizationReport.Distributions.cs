@@ -51,9 +51,8 @@ internal static class ReportDistributions
         json.WriteNumber("levelCount", levels.Count > 256 ? -1 : levels.Count);
         if (levels.Count <= MaxListedLevels)
         {
-            json.WriteStartArray("levels");
-            foreach (var l in levels) json.WriteNumberValue(l);
-            json.WriteEndArray();
+            // Shortest round-trip text of each level (4 decimals at most), as the writer would spell it.
+            ValueHistogram.WriteCompact(json, "levels", levels.Select(l => (l == 0 ? 0.0 : l).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
         }
         else if (levels.Count > 0)
         {

@@ -63,16 +63,8 @@ internal static class QuantizationReportSections
             Number(json, "finalLoss", eptq.FinalLoss);
             Number(json, "flippedFraction", eptq.FlippedFraction);
             json.WriteString("curveMeasure", "mini-batch distillation loss (soft rounding), mean over consecutive steps; step = last step of the bucket");
-            json.WriteStartArray("lossCurve");
-            foreach (var (step, loss) in eptq.LossCurve ?? [])
-            {
-                json.WriteStartArray();
-                json.WriteNumberValue(step);
-                if (double.IsFinite(loss)) json.WriteNumberValue(SixDigits(loss));
-                else json.WriteNullValue();
-                json.WriteEndArray();
-            }
-            json.WriteEndArray();
+            Reporting.ValueHistogram.WriteCompact(json, "lossCurve", (eptq.LossCurve ?? []).Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"[{p.Step},{(double.IsFinite(p.Loss) ? SixDigits(p.Loss).ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "null")}]")));
             json.WriteEndObject();
         }
         if (model.BiasCorrections.Count > 0)

@@ -39,9 +39,17 @@ public sealed class ValueHistogram
         json.WriteNumber("high", Emit.QuantizationReportSections.SixDigits(High));
         json.WriteNumber("below", Below);
         json.WriteNumber("above", Above);
-        json.WriteStartArray("counts");
-        foreach (var c in Counts) json.WriteNumberValue(c);
-        json.WriteEndArray();
+        WriteCompact(json, "counts", Counts.Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A number array on one line (the indented report would give every count a line of its own, tripling the
+    /// file): <paramref name="values"/> are already invariant-culture JSON numbers.
+    /// </summary>
+    public static void WriteCompact(System.Text.Json.Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WritePropertyName(name);
+        json.WriteRawValue("[" + string.Join(",", values) + "]", skipInputValidation: true);
     }
 }
