@@ -47,8 +47,9 @@ photo_debs=(
   "opencv-doc|4.6.0+dfsg-12|4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a|./usr/share/doc/opencv-doc/examples/data/messi5.jpg=1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9"
 )
 # qemu-user-static and the arm64 C libraries run the runtime tests as linux-arm64 (tests/run-tests.sh).
+# chromium is the browser tests/QuantBuild.Report.Tests opens the HTML reports in (Playwright downloads none).
 debs=(libonnx-testdata espeak-ng sox fonts-dejavu-core python3-numpy python3-pil
-      qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+      qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross chromium)
 
 # ---- Debian packages (dpkg -s is fast, so always checked) -------------------------------------
 missing=()
@@ -70,6 +71,7 @@ if ((${#missing[@]})); then
 else
   say "Debian packages present: ${debs[*]}"
 fi
+[[ -x /usr/bin/chromium ]] || die "the chromium package is installed but /usr/bin/chromium is missing (the HTML report test needs it)"
 [[ -f /usr/share/libonnx-testdata/data/node/test_abs/model.onnx ]] \
   || die "libonnx-testdata is installed but /usr/share/libonnx-testdata/data/node is missing"
 

@@ -50,7 +50,7 @@ public static class QuantBuildCli
         }
     }
 
-    /// <summary>The root command with every verb (inspect, quantize, run, build).</summary>
+    /// <summary>The root command with every verb (inspect, quantize, run, build, report).</summary>
     public static RootCommand CreateRootCommand(TextWriter output, TextWriter? error = null)
     {
         var root = new RootCommand(
@@ -58,11 +58,13 @@ public static class QuantBuildCli
             "'inspect' describes a model (input/output names and shapes, operators, what has no integer kernel); " +
             "'quantize' calibrates and writes a QDQ .onnx for ONNX Runtime, C# with an integer-only runtime and a JSON report; " +
             "'run' runs a model in the float engine, or a .quant.onnx in the integer runtime (--int); " +
+            "'report' writes the HTML page of a report.json; " +
             "'build' is the MSBuild task's entry point (a manifest of models).");
         root.Subcommands.Add(InspectCommand.Create(output));
         root.Subcommands.Add(QuantizeCommand.Create(output, error ?? Console.Error));
         root.Subcommands.Add(RunCommand.Create(output, error ?? Console.Error));
         root.Subcommands.Add(BuildCommand.Create(output, error ?? Console.Error));
+        root.Subcommands.Add(ReportCommand.Create(output));
         return root;
     }
 

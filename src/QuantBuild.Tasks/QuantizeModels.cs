@@ -211,6 +211,12 @@ namespace QuantBuild.Tasks
                     Log.LogMessage(MessageImportance.High, "QuantBuild: restoring {0} from the result cache ({1}); not quantized", name, detail);
                 return;
             }
+            if (ReportPageLine.Matches(singleLine))
+            {
+                // Where the model's HTML report is: worth one line at the default verbosity.
+                Log.LogMessage(MessageImportance.High, "{0}", singleLine);
+                return;
+            }
             var diagnostic = ToolDiagnostic.TryParse(singleLine);
             if (diagnostic == null)
             {

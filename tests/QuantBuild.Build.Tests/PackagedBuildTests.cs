@@ -104,6 +104,11 @@ public sealed partial class PackagedBuildTests
         var first = Run(directory, "dotnet", "build", "-nr:false", "--nologo", "-v:n");
         first.AssertSucceeded("first build with the packaged tool");
         StringAssert.Contains(first.Output, "QuantBuild: quantizing Models/mnist.onnx");
+        // One line with the HTML report's address (docs/html-report.md), and the page beside the report.
+        var pageLine = first.Output.Split('\n').Single(l => l.Contains("QuantBuild: report file://", StringComparison.Ordinal));
+        var page = new Uri(pageLine[(pageLine.IndexOf("file://", StringComparison.Ordinal))..].Trim()).LocalPath;
+        StringAssert.EndsWith(page, "mnist.report.html");
+        Assert.IsTrue(File.Exists(page) && File.Exists(Path.ChangeExtension(page, ".json")), page);
         var app = Run(directory, "dotnet", Path.Combine(directory, "bin/Debug/net10.0/App.dll"));
         app.AssertSucceeded("running the app");
         StringAssert.Contains(app.Output, "weights=105744 fp32=422976 finite=True");

@@ -35,7 +35,7 @@ public static class QuantizeCommand
         var maxTensor = CommonOptions.MaxTensorBytes();
         var maxMemory = CommonOptions.MaxMemoryBytes();
 
-        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C# and a JSON report.");
+        var command = new Command("quantize", "Calibrate and quantize a model; write a QDQ ONNX file, generated C#, a JSON report and its HTML page.");
         command.Arguments.Add(model);
         command.Options.Add(config);
         command.Options.Add(outDir);
@@ -56,9 +56,6 @@ public static class QuantizeCommand
     {
         if (threads < 1) throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--threads must be at least 1, got {threads}");
         CommonOptions.RequireFolder(outDir);
-        // Absolute from here on: the outputs are published relative to this folder, and a relative --out would
-        // otherwise be applied twice (out/out/NAME.g.cs).
-        outDir = Path.GetFullPath(outDir);
         // The same rule as a manifest's name field: the outputs stay inside --out on every OS.
         if (name is not null && !BuildContract.ModelNaming.IsPlainFileName(name))
             throw new QuantBuildException(DiagnosticCodes.InvalidArguments, $"--name '{name}' must be a plain file name");

@@ -71,6 +71,7 @@ public static class QuantizeJob
         var written = Publish(request, outputs, dependencies);
         foreach (var (stage, elapsed) in compiled.Pipeline.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
+        WriteReportPage(request, outputs, log);
         // What a CI agent building models side by side must leave free (VmHWM on Linux). It is the whole
         // process's peak so far (with `build`, models quantized in parallel share it), and it varies from run
         // to run with the GC, so it is logged like the timings and kept out of the byte-identical report.
@@ -103,7 +104,9 @@ public static class QuantizeJob
             announce(ToolProgress.Format(ModelAction.Restoring, request.ModelPath, cache.EntryFolder(key.Digest)));
             WriteWarnings(request, cached.Warnings, log);
             var dependencies = cached.Dependencies.Select(i => key.InputFiles[i]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-            var written = Publish(request, cached.Files.Select(f => new OutputFile(request.Name + "." + f.Role, f.Content)).ToList(), dependencies);
+            var restored = cached.Files.Select(f => new OutputFile(request.Name + "." + f.Role, f.Content)).ToList();
+            var written = Publish(request, restored, dependencies);
+            WriteReportPage(request, restored, log);
             log.WriteLine($"{request.Name}: restored from the result cache (entry {entry}), not quantized");
             return written;
         }
@@ -120,6 +123,19 @@ public static class QuantizeJob
         return result.Written;
     }
 
+    /// <summary>
+    /// The report's HTML page beside the published report.json (docs/html-report.md), and the one line that says where
+    /// it is. A function of the report's bytes, so a restored model gets the page its quantization wrote. Written after
+    /// the generation is published: the page is a view of the report, not part of the set the build depends on.
+    /// </summary>
+    private static void WriteReportPage(QuantizeRequest request, IReadOnlyList<OutputFile> outputs, TextWriter log)
+    {
+        var report = outputs.FirstOrDefault(o => o.FileName == ModelOutputs.Report(request.Name));
+        if (report is null || report.Content.Length == 0) return;
+        var page = Reporting.ReportPage.Write(Path.Combine(request.OutputDirectory, report.FileName), report.Content);
+        log.WriteLine(ReportPageLine.Format(Reporting.ReportPage.Uri(page)));
+    }
+
     /// <summary>QB4105/QB4106 in the canonical form the MSBuild task turns into build warnings.</summary>
     private static void WriteWarnings(QuantizeRequest request, IEnumerable<(string Code, string Message)> warnings, TextWriter writer)
     {
@@ -130,7 +146,10 @@ public static class QuantizeJob
     /// <summary>Publishes the outputs and the dependency file (it tells MSBuild what this set was made from) as one generation.</summary>
     private static List<string> Publish(QuantizeRequest request, IReadOnlyList<OutputFile> outputs, IReadOnlyList<string> dependencies)
     {
-        var files = outputs.Select(o => new GeneratedFile(Path.Combine(request.OutputDirectory, o.FileName), o.Content)).ToList();
+        // Absolute: the publisher resolves relative file paths against the output folder, so a relative --out
+        // ("out/") would otherwise land in out/out/.
+        var directory = Path.GetFullPath(request.OutputDirectory);
+        var files = outputs.Select(o => new GeneratedFile(Path.Combine(directory, o.FileName), o.Content)).ToList();
         if (request.DependencyFile is not null)
             files.Add(new GeneratedFile(request.DependencyFile, Utf8.GetBytes(string.Join('\n', dependencies) + "\n")));
         try

@@ -12,7 +12,9 @@ namespace QuantBuild.Compilation;
 /// <param name="SqnrDb">10·log10(Σ ref² / Σ (ref − ours)²); +∞ when they agree exactly</param>
 /// <param name="ObservedMin">smallest float value seen (the float model's)</param>
 /// <param name="ClippedFraction">share of the float values outside the int8 grid's range [(−128 − z)·s, (127 − z)·s] (0 for float values)</param>
-public sealed record ValueQuality(string Name, double SqnrDb, float ObservedMin, float ObservedMax, float RangeMin, float RangeMax, double ClippedFraction);
+/// <param name="Histogram">the float values over a frame a quarter wider than the int8 grid on each side (activations only; docs/html-report.md)</param>
+public sealed record ValueQuality(string Name, double SqnrDb, float ObservedMin, float ObservedMax, float RangeMin, float RangeMax, double ClippedFraction,
+    Reporting.ValueHistogram? Histogram = null);
 
 /// <summary>
 /// The integer plan measured against the float model on calibration samples, at build time: every model output,
@@ -93,9 +95,14 @@ public static class OutputQuality
         private long _count, _clipped;
         private float _min = float.PositiveInfinity, _max = float.NegativeInfinity;
 
+        /// <summary>Code units −160..160 in 80 bins of 4 codes: the grid [−128, 128) is bins 8..71, with room to show what it clips.</summary>
+        private Reporting.ValueHistogram? _histogram;
+
         public void Add(float[] reference, sbyte[] codes, float scale, int zeroPoint)
         {
             float low = (sbyte.MinValue - zeroPoint) * scale, high = (sbyte.MaxValue - zeroPoint) * scale;
+            _histogram ??= new Reporting.ValueHistogram((-160.0 - zeroPoint) * scale, (160.0 - zeroPoint) * scale, 80);
+            for (int i = 0; i < reference.Length && i < codes.Length; i++) _histogram.Add(reference[i]);
             for (int i = 0; i < reference.Length && i < codes.Length; i++)
             {
                 double r = reference[i], e = r - (codes[i] - zeroPoint) * (double)scale;
@@ -127,7 +134,7 @@ public static class OutputQuality
             float low = quant is { } q ? (sbyte.MinValue - q.ZeroPoint) * q.Scale : float.NegativeInfinity;
             float high = quant is { } p ? (sbyte.MaxValue - p.ZeroPoint) * p.Scale : float.PositiveInfinity;
             if (_count == 0) { _min = 0; _max = 0; }
-            return new ValueQuality(name, sqnr, _min, _max, low, high, _count == 0 ? 0 : (double)_clipped / _count);
+            return new ValueQuality(name, sqnr, _min, _max, low, high, _count == 0 ? 0 : (double)_clipped / _count, _histogram);
         }
     }
 }

@@ -42,12 +42,29 @@ internal static class QuantizationReportSections
                     json.WriteStartObject("errorByBits");
                     foreach (var (b, error, _) in layer.Errors) Number(json, b.ToString(System.Globalization.CultureInfo.InvariantCulture), error);
                     json.WriteEndObject();
+                    // With the errors, the frontier of every budget (docs/html-report.md, "Mixed precision").
+                    json.WriteStartObject("bytesByBits");
+                    foreach (var (b, _, bytes) in layer.Errors) json.WriteNumber(b.ToString(System.Globalization.CultureInfo.InvariantCulture), bytes);
+                    json.WriteEndObject();
                 }
                 json.WriteEndObject();
                 if (model.Weights.TryGetValue(layer.Node, out var w)) { weights += w.Codes.Length; bits += (double)w.Codes.Length * layer.Bits; }
             }
             json.WriteEndArray();
             Number(json, "averageBits", weights == 0 ? 0 : bits / weights);
+            json.WriteEndObject();
+        }
+        if (model.Eptq is { Layers: > 0 } eptq)
+        {
+            json.WriteStartObject("eptq");
+            json.WriteNumber("layers", eptq.Layers);
+            json.WriteNumber("iterations", eptq.Iterations);
+            Number(json, "initialLoss", eptq.InitialLoss);
+            Number(json, "finalLoss", eptq.FinalLoss);
+            Number(json, "flippedFraction", eptq.FlippedFraction);
+            json.WriteString("curveMeasure", "mini-batch distillation loss (soft rounding), mean over consecutive steps; step = last step of the bucket");
+            Reporting.ValueHistogram.WriteCompact(json, "lossCurve", (eptq.LossCurve ?? []).Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"[{p.Step},{(double.IsFinite(p.Loss) ? SixDigits(p.Loss).ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "null")}]")));
             json.WriteEndObject();
         }
         if (model.BiasCorrections.Count > 0)
@@ -68,7 +85,11 @@ internal static class QuantizationReportSections
     /// <summary>Derived figures to 6 significant digits (errors span orders of magnitude).</summary>
     private static void Number(Utf8JsonWriter json, string name, double value)
     {
-        if (double.IsFinite(value)) json.WriteNumber(name, double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture));
+        if (double.IsFinite(value)) json.WriteNumber(name, SixDigits(value));
         else json.WriteString(name, "nan");
     }
+
+    /// <summary>A finite figure rounded to 6 significant digits, invariant culture (the report's precision for derived figures).</summary>
+    internal static double SixDigits(double value) =>
+        double.Parse(value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -83,6 +83,8 @@ public static class QuantizationReport
             json.WriteEndObject();
 
             long floatBytes = 0, quantBytes = 0;
+            var measured = quality?.Activations.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+            var consumers = graph.Consumers();
             json.WriteStartArray("layers");
             foreach (var node in graph.Nodes)
             {
@@ -128,6 +130,8 @@ public static class QuantizationReport
                     json.WriteNumber("maxPointsPerChannel", 1 + (w.ExtraPoints.Count == 0 ? 0 : w.ExtraPoints.GroupBy(p => p.Channel).Max(g => g.Count())));
                 }
                 if (model.Activations.TryGetValue(node.Inputs[0], out var input)) json.WriteString("input", input.Name);
+                if (measured is not null && MeasuredOutput(node, measured, consumers) is { } output) json.WriteString("measuredOutput", output);
+                ReportDistributions.WriteWeights(json, w, original, dequantized);
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -263,6 +267,24 @@ public static class QuantizationReport
         json.WriteEndObject();
     }
 
+    /// <summary>
+    /// The stored activation whose measured SQNR (quality.activations) stands for a layer's output: the layer's own output,
+    /// or, when the plan fuses it with what follows (a Conv into its Relu or Clip), the first value of that single-reader
+    /// chain the plan stores. Null when none within four nodes is measured.
+    /// </summary>
+    private static string? MeasuredOutput(Graph.Node node, HashSet<string> measured, Dictionary<string, List<Graph.Node>> consumers)
+    {
+        var current = node;
+        for (int hop = 0; hop < 4 && current.Outputs.Count > 0; hop++)
+        {
+            var value = current.Outputs[0];
+            if (measured.Contains(value)) return value;
+            if (!consumers.TryGetValue(value, out var readers) || readers.Count != 1) return null;
+            current = readers[0];
+        }
+        return null;
+    }
+
     /// <summary>Floats (scales, ranges) in their shortest round-trip form.</summary>
     /// <summary>Each level-coded activation: its grid, base and offset (log grids), levels as deployed, and the searched S.</summary>
     /// <summary>quality: per model output and per stored int8 activation (plan order), SQNR of the integer plan against the float model.</summary>
@@ -286,6 +308,7 @@ public static class QuantizationReport
                     WriteFloat(json, "rangeMin", v.RangeMin);
                     WriteFloat(json, "rangeMax", v.RangeMax);
                     WriteFloat(json, "clippedFraction", v.ClippedFraction);
+                    v.Histogram?.Write(json, "histogram");
                 }
                 json.WriteEndObject();
             }

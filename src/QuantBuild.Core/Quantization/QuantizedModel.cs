@@ -138,6 +138,9 @@ public sealed class QuantizedModel
     /// <summary>Mixed precision's chosen widths (null when the budget lists no candidate widths).</summary>
     public MixedPrecision.BitAllocationResult? BitAllocation { get; init; }
 
+    /// <summary>What the EPTQ pass did (losses, its loss curve), when it ran.</summary>
+    public Eptq.EptqResult? Eptq { get; set; }
+
     /// <summary>Layers whose bias was corrected for the mean weight-quantization error.</summary>
     public List<BiasCorrection.Correction> BiasCorrections { get; } = new();
 }

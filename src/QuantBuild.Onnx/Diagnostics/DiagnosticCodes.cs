@@ -24,6 +24,8 @@ public static class DiagnosticCodes
     public const string InvalidImage = "QB1011";
     /// <summary>A calibration WAV file is malformed (chunks, sizes) or not PCM 8/16/24/32-bit integer or 32-bit float.</summary>
     public const string InvalidWav = "QB1012";
+    /// <summary>A file given as a report.json (quantbuild report) is not valid JSON or not a QuantBuild report (an object with formatVersion and layers).</summary>
+    public const string InvalidReport = "QB1013";
 
     // Graph and engine
     public const string UnsupportedOperator = "QB2001";

@@ -12,8 +12,10 @@ namespace QuantBuild.Quantization.Eptq;
 /// <param name="LayerWeights">their weights in the loss (mean 1)</param>
 /// <param name="InitialLoss">distillation loss over all optimization samples with nearest rounding</param>
 /// <param name="FinalLoss">the same with the final hard-rounded weights, learned scales and biases</param>
+/// <param name="LossCurve">the mini-batch distillation loss along the optimization, as (last step of a bucket, mean over the bucket):
+/// at most <see cref="EptqOptimizer.CurvePoints"/> buckets of consecutive steps, for the report's chart</param>
 public sealed record EptqResult(IReadOnlyList<string> Interest, IReadOnlyList<double> LayerWeights, int Layers, int Iterations,
-    double InitialLoss, double FinalLoss, double FlippedFraction, TimeSpan Elapsed);
+    double InitialLoss, double FinalLoss, double FlippedFraction, TimeSpan Elapsed, IReadOnlyList<(int Step, double Loss)>? LossCurve = null);
 
 /// <summary>
 /// EPTQ (docs/algorithms/eptq.md): after every layer whose method is "eptq" has nearest-rounded linear codes,
@@ -31,6 +33,9 @@ public static class EptqOptimizer
 
     /// <summary>Teacher outputs are kept between steps while they fit in this many floats (256 MB).</summary>
     private const long TeacherCacheFloats = 64L << 20;
+
+    /// <summary>Points of the loss curve kept for the report (steps are averaged in buckets beyond that).</summary>
+    public const int CurvePoints = 100;
 
     public static bool Applies(QuantizedModel model) => model.Weights.Values.Any(w => w.Quantizer == Quantizer);
 
@@ -96,6 +101,7 @@ public static class EptqOptimizer
         int reportEvery = Math.Max(1, total / 10);
         var order = new Random(options.Seed);
         int[] batchOrder = [];
+        var stepLosses = new double[total];
         for (int step = 0; step < total; step++)
         {
             int position = step % loss.BatchCount;
@@ -103,6 +109,7 @@ public static class EptqOptimizer
             double beta = SoftRounding.Beta(step, total);
             Load(hard: false);
             var (distill, grads) = loss.Gradient(batchOrder[position], wrt);
+            stepLosses[step] = distill;
             foreach (var layer in layers)
                 layer.Step(grads[layer.WeightName].Floats, layer.BiasName is null ? null : grads[layer.BiasName].Floats,
                     beta, options.Regularization, options.LearnScales, options.LearnBiases);
@@ -126,7 +133,9 @@ public static class EptqOptimizer
             flipped += (long)Math.Round(layer.FlippedFraction() * layer.Count);
             count += layer.Count;
         }
-        var result = new EptqResult(interest, weights, layers.Count, total, initialLoss, finalLoss, count == 0 ? 0 : (double)flipped / count, clock.Elapsed);
+        var result = new EptqResult(interest, weights, layers.Count, total, initialLoss, finalLoss, count == 0 ? 0 : (double)flipped / count, clock.Elapsed,
+            Curve(stepLosses));
+        model.Eptq = result;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"eptq: done in {clock.Elapsed.TotalSeconds:F1}s; distillation loss {initialLoss:G4} (nearest) -> {finalLoss:G4}; {100 * result.FlippedFraction:F1}% of weights rounded the other way"));
         model.Notes["eptq.hessian"] = options.Hessian == EptqHessian.Uniform ? "uniform" : "label-free";
@@ -135,6 +144,21 @@ public static class EptqOptimizer
         model.Notes["eptq.seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
         model.Notes["eptq.loss"] = string.Create(CultureInfo.InvariantCulture, $"{initialLoss:G6} -> {finalLoss:G6}");
         return result;
+    }
+
+    /// <summary>Step losses averaged over at most <see cref="CurvePoints"/> equal buckets of consecutive steps (in step order: deterministic).</summary>
+    private static List<(int Step, double Loss)> Curve(double[] losses)
+    {
+        var curve = new List<(int, double)>();
+        int buckets = Math.Min(CurvePoints, losses.Length);
+        for (int b = 0; b < buckets; b++)
+        {
+            int from = (int)((long)b * losses.Length / buckets), to = (int)((long)(b + 1) * losses.Length / buckets);
+            double sum = 0;
+            for (int i = from; i < to; i++) sum += losses[i];
+            curve.Add((to, sum / Math.Max(1, to - from)));
+        }
+        return curve;
     }
 
     /// <summary>Weights of the compared outputs (docs/algorithms/eptq.md, "Normalization"), rescaled to mean 1 so both weightings meet the regularizer on equal terms.</summary>
