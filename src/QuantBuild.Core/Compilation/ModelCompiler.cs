@@ -26,6 +26,9 @@ public sealed class CompiledModel
         Quality = quality;
     }
 
+    /// <summary>What automatic precision choice did (docs/wide-activations.md); null when it did not run (every output clears the floor, or it is off).</summary>
+    public PrecisionChoices? Precision { get; init; }
+
     /// <summary>The integer plan measured against the float model on calibration samples; null when C# is off or quality.samples is 0.</summary>
     public OutputQualityResult? Quality { get; }
 
@@ -79,7 +82,7 @@ public sealed class CompiledModel
             // stays byte-identical whatever name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality)));
+            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality, Precision)));
         }
         return outputs;
     }
@@ -132,12 +135,27 @@ public static class ModelCompiler
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("lower", clock.Elapsed)] };
         }
         OutputQualityResult? quality = null;
+        PrecisionChoices? precision = null;
         if (plan is not null && settings.Quality.Samples > 0)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions);
+            quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions)!;
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("measure", clock.Elapsed)] };
+            // An output below the floor: widen the activations that measurably help to 16 bits (docs/wide-activations.md).
+            clock.Restart();
+            precision = PrecisionPromotion.Run(modelPath, pipeline, quality, engineOptions, progress);
+            if (precision is not null)
+            {
+                if (precision.Promoted.Count > 0)
+                {
+                    plan = KernelPlan.Build(IntegerLowering.Lower(pipeline.Model, pipeline.SampleShapes));
+                    quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions)!;
+                    precision = PrecisionPromotion.WithFinalSqnr(precision, quality);
+                }
+                quality = quality with { PromotionSummary = precision.Summary };
+                pipeline = pipeline with { Timings = [.. pipeline.Timings, ("precision", clock.Elapsed)] };
+            }
         }
-        return new CompiledModel(modelPath, pipeline, plan, quality);
+        return new CompiledModel(modelPath, pipeline, plan, quality) { Precision = precision };
     }
 }

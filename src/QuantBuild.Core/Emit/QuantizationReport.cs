@@ -20,7 +20,7 @@ public static class QuantizationReport
     /// <param name="qdq">the QDQ model as the .quant.onnx holds it, when the caller emitted it already (its stored constants are counted; otherwise it is emitted here)</param>
     /// <param name="quality">the build's measurement of the integer plan against the float model (docs/output-quality.md), when it ran</param>
     public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null,
-        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null)
+        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null, Compilation.PrecisionChoices? precision = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -151,6 +151,7 @@ public static class QuantizationReport
 
             if (model.LevelActivations.Count > 0) WriteLevelActivations(json, model);
             if (quality is not null) WriteQuality(json, quality);
+            if (precision is not null) WritePrecisionChoices(json, precision);
 
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
@@ -291,6 +292,64 @@ public static class QuantizationReport
         }
         Values("outputs", quality.Outputs, quantized: false);
         Values("activations", quality.Activations, quantized: true);
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// precisionChoices: what automatic 16-bit promotion did (docs/wide-activations.md) — the outputs before and after, every promoted
+    /// activation with its SQNR before/after and its byte and time cost, every measured trial, and why it stopped.
+    /// </summary>
+    private static void WritePrecisionChoices(Utf8JsonWriter json, Compilation.PrecisionChoices p)
+    {
+        json.WriteStartObject("precisionChoices");
+        WriteFloat(json, "outputSqnrFloorDb", p.FloorDb);
+        json.WriteNumber("maxTensors", p.MaxTensors);
+        json.WriteString("stopped", p.Stopped);
+        json.WriteString("objective", "sum over model outputs of min(output SQNR, outputSqnrFloorDb), dB, on the quality samples");
+        void Outputs(string name, IReadOnlyDictionary<string, double> values)
+        {
+            json.WriteStartObject(name);
+            foreach (var (output, db) in values) WriteFloat(json, output, db);
+            json.WriteEndObject();
+        }
+        Outputs("outputsBeforeDb", p.OutputsBeforeDb);
+        Outputs("outputsAfterDb", p.OutputsAfterDb);
+        json.WriteStartArray("promoted");
+        foreach (var a in p.Promoted)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", a.Name);
+            json.WriteNumber("trial", a.Trial);
+            json.WriteNumber("bits", Configuration.SidecarParser.WideActivationBits);
+            json.WriteNumber("elements", a.Elements);
+            WriteFloat(json, "sensitivity", a.Sensitivity);
+            WriteFloat(json, "sqnrBeforeDb", a.SqnrBeforeDb);
+            WriteFloat(json, "sqnrAfterDb", a.SqnrAfterDb);
+            WriteFloat(json, "objectiveBeforeDb", a.ObjectiveBeforeDb);
+            WriteFloat(json, "objectiveAfterDb", a.ObjectiveAfterDb);
+            json.WriteNumber("arenaBytesAdded", a.ArenaBytesAdded);
+            json.WriteNumber("dataBytesAdded", a.DataBytesAdded);
+            json.WriteNumber("macsMovedToFloat", a.MacsMovedToFloat);
+            json.WriteStartArray("stepsMovedToFloat");
+            foreach (var n in a.StepsMovedToFloat) json.WriteStringValue(n);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("trials");
+        foreach (var t in p.Trials)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("trial", t.Round);
+            json.WriteStartArray("names");
+            foreach (var n in t.Names) json.WriteStringValue(n);
+            json.WriteEndArray();
+            WriteFloat(json, "sensitivity", t.Sensitivity);
+            WriteFloat(json, "objectiveDb", t.ObjectiveDb);
+            Outputs("outputsDb", t.OutputSqnrDb);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
     }
 

@@ -53,7 +53,9 @@ public sealed class FloatFallbackEmitTests
         var mel = TestAssets.RealModel("oww-melspectrogram");
         var melSamples = mel.Cases.Select(c => c.LoadInputs()).ToList();
         Add("MelFloat", mel.ModelPath, melSamples, melSamples, _ => ["*"]);
-        Add("MelPartial", mel.ModelPath, melSamples, melSamples, g => g.Nodes.Where(n => n.OpType is not ("Conv" or "MatMul")).Select(n => n.Name).ToList());
+        // Automatic 16-bit promotion would widen the activations around the few integer Conv/MatMul steps (their output misses the
+        // quality floor) and leave no integer step to mix with the float ones; this case is about the mix.
+        Add("MelPartial", mel.ModelPath, melSamples, melSamples, g => g.Nodes.Where(n => n.OpType is not ("Conv" or "MatMul")).Select(n => n.Name).ToList(), autoPrecision: false);
 
         var ocr = TestAssets.RealModel("ppocr-cls");
         var ocrSamples = ocr.Cases.Select(c => c.LoadInputs()).ToList();
@@ -95,7 +97,8 @@ public sealed class FloatFallbackEmitTests
     public static void Cleanup() => _folder?.Dispose();
 
     /// <summary>Quantizes through <see cref="QuantizationPipeline"/> with a sidecar skipping the named nodes (globs allowed).</summary>
-    private static void Add(string name, string modelPath, List<Dictionary<string, Tensor>> calibration, List<Dictionary<string, Tensor>> samples, Func<ModelGraph, List<string>> skip)
+    private static void Add(string name, string modelPath, List<Dictionary<string, Tensor>> calibration, List<Dictionary<string, Tensor>> samples, Func<ModelGraph, List<string>> skip,
+        bool autoPrecision = true)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_folder!.Path, "cal-" + name)).FullName;
         var inputName = calibration[0].Keys.Single();
@@ -105,7 +108,7 @@ public sealed class FloatFallbackEmitTests
         graph.RemoveDeadNodes();
         var layers = string.Join(", ", skip(graph).Select(n => $"\"{n}\": {{ \"skip\": true }}"));
         var sidecar = Path.Combine(dir, "model.quant.json");
-        File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} } }""");
+        File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} }, "activations": { "autoPrecision": {{(autoPrecision ? "true" : "false")}} } }""");
         var plan = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 2 }).RequirePlan().Plan;
         var floatGraph = OnnxImporter.Load(modelPath);
         GraphPreparation.Prepare(floatGraph, inferShapes: false);
