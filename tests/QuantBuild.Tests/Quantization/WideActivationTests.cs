@@ -126,6 +126,9 @@ public sealed class WideActivationTests
         var sidecar = temp.File("bf.quant.json");
         File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "input:0": {{JsonSerializer.Serialize(Path.Combine(casesDir, "*", "input_0.npy"))}} } } }""");
         var settings = SidecarParser.Load(sidecar);
+        Assert.IsTrue(settings.Activations.AutoPrecision, "on by default");
+        // A budget of two keeps the test short (three trials: a keep, a miss, a keep); docs/wide-activations.md has the default run.
+        settings = settings with { Activations = settings.Activations with { AutoPrecisionMaxTensors = 2 } };
         var options = new EngineOptions { MaxDegreeOfParallelism = 2 };
 
         var on = ModelCompiler.Compile(blazeFace.ModelPath, settings, options);
@@ -139,6 +142,9 @@ public sealed class WideActivationTests
         Assert.IsGreaterThan(offScores + 1, onScores, "the face-score SQNR of the shipped plan rises");
         Assert.AreEqual(precision.OutputsAfterDb["Identity_1:0"], onScores, 1e-9, "the final measurement is the plan the search kept");
         Assert.IsLessThanOrEqualTo(settings.Activations.AutoPrecisionMaxTensors, precision.Promoted.Count);
+        // Every kept trial raised the objective by at least the minimum gain, and the trials it kept are the ones listed.
+        foreach (var p in precision.Promoted) Assert.IsGreaterThanOrEqualTo(p.ObjectiveBeforeDb + PrecisionPromotion.MinimumGainDb, p.ObjectiveAfterDb, p.Name);
+        CollectionAssert.IsSubsetOf(precision.Promoted.Select(p => p.Name).ToArray(), precision.Trials.SelectMany(t => t.Names).ToArray());
         foreach (var p in precision.Promoted)
         {
             Assert.AreEqual(16, on.Model.Activations[p.Name].Bits, p.Name);
