@@ -91,13 +91,15 @@ public static class PrecisionPromotion
         var ranked = candidates.Select((c, i) => (Name: c, Order: i, Sensitivity: sensitivity[c]))
             .OrderByDescending(c => c.Sensitivity).ThenBy(c => c.Order).ToList();
 
-        Measured Measure(IReadOnlyCollection<string> promoted)
+        Measured? Measure(IReadOnlyCollection<string> promoted)
         {
             var saved = promoted.ToDictionary(n => n, n => model.Activations[n], StringComparer.Ordinal);
             try
             {
                 foreach (var n in promoted) model.Activations[n] = Widen(pipeline, n);
                 var plan = KernelPlan.Build(IntegerLowering.Lower(model, pipeline.SampleShapes));
+                // A node the generated code could not run (no float kernel) makes the trial unusable, never the build.
+                if (plan.Unbound.Count > 0) return null;
                 var runner = new IntegerModelRunner(plan);
                 var sums = outputNames.ToDictionary(n => n, _ => (Signal: 0.0, Noise: 0.0), StringComparer.Ordinal);
                 foreach (var (feeds, expected) in samples)
@@ -121,7 +123,8 @@ public static class PrecisionPromotion
         }
 
         var chosen = new List<string>();
-        var current = Measure(chosen);
+        var current = Measure(chosen) ?? throw new Diagnostics.QuantBuildException(Diagnostics.DiagnosticCodes.InternalError,
+            "the plan the build measured cannot be rebuilt for automatic precision choice", modelPath);
         var before = current;
         var trials = new List<PromotionTrial>();
         var promoted = new List<PromotedActivation>();
@@ -153,6 +156,7 @@ public static class PrecisionPromotion
             var names = group.Select(g => g.Name).ToList();
             progress?.Report($"precision: trial {round}, {string.Join(", ", names.Select(n => $"'{n}'"))} at 16 bits");
             var trial = Measure([.. chosen, .. names]);
+            if (trial is null) { misses++; continue; }
             trials.Add(new PromotionTrial(round, names, group.Sum(g => g.Sensitivity), trial.Objective, trial.Sqnr));
             if (trial.Objective < current.Objective + MinimumGainDb) { misses++; continue; }
             misses = 0;

@@ -40,6 +40,10 @@ public static class QuantizationReport
                       "(one per layer or per output channel, flattened with channel offsets), or, where all channels share one table (\"codebooks\": 1 with per-channel \"codebookScales\"), " +
                       "the int8 levels Gathered from that table and DequantizeLinear'd with the channels' scales; ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
                     : "") +
+                (model.Activations.Values.Any(a => a.Bits > 8)
+                    ? " 16-bit activations (bits 16 under activations; chosen automatically ones are listed under precisionChoices) have int16 QuantizeLinear/DequantizeLinear, " +
+                      "which need opset 21, so the file is at opset 21; the generated code holds them as float32 values rounded to the same 16-bit grid and runs the nodes next to them in float."
+                    : "") +
                 (model.LevelActivations.Count > 0
                     ? " Level-coded activations (listed under levelActivations: ReLU outputs re-coded on a log, weighted-log or uniform grid) keep their linear QuantizeLinear; " +
                       "the codes are Cast to int32, offset by −qmin and Gathered from a float table of 256 entries (one per code) holding the value of the level that code maps to " +
