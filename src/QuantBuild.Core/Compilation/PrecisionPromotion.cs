@@ -136,7 +136,7 @@ public static class PrecisionPromotion
         {
             if (current.Sqnr.Values.All(v => v >= floor)) { stopped = "every output clears the floor"; break; }
             int room = settings.Activations.AutoPrecisionMaxTensors - chosen.Count;
-            if (room <= 0) { stopped = $"activations.autoPrecisionMaxTensors = {settings.Activations.AutoPrecisionMaxTensors} reached"; break; }
+            if (room <= 0) { stopped = FormattableString.Invariant($"activations.autoPrecisionMaxTensors = {settings.Activations.AutoPrecisionMaxTensors} reached"); break; }
             List<(string Name, int Order, double Sensitivity)> group;
             if (misses < MaxMisses && next < ranked.Count) group = [ranked[next++]];
             else if (!grouped && room > 1)
@@ -150,7 +150,8 @@ public static class PrecisionPromotion
             else
             {
                 stopped = next >= ranked.Count && misses < MaxMisses ? "no activation left to promote"
-                    : $"the output SQNR stopped improving ({MaxMisses} candidates in a row, then the {room} most sensitive together, gained less than {MinimumGainDb} dB)";
+                    // Invariant: this text is in the report, which is byte-identical whatever the machine's culture.
+                    : FormattableString.Invariant($"the output SQNR stopped improving ({MaxMisses} candidates in a row, then the {room} most sensitive together, gained less than {MinimumGainDb} dB)");
                 break;
             }
             var names = group.Select(g => g.Name).ToList();
