@@ -79,16 +79,17 @@ catch (Exception e) when (e is ArgumentException or FileNotFoundException or Ora
 }
 
 sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, Dictionary<string, string> Inputs, int Warmup, int Iters, string? OutPath, bool Profile, int Samples = 0, string[]? Methods = null, int[]? Bits = null,
-    string[]? ActivationLevels = null, int[]? ActivationBits = null, QuantBuild.Configuration.QdqIntegerType[]? QdqTypes = null)
+    string[]? ActivationLevels = null, int[]? ActivationBits = null, QuantBuild.Configuration.QdqIntegerType[]? QdqTypes = null, bool[]? AutoPrecision = null)
 {
     public static BenchOptions Parse(string[] args)
     {
         if (args.Length == 0 || args[0] is not ("fp32" or "agree" or "int8" or "task" or "codebook" or "multipoint" or "mixed" or "methods" or "seed"))
-            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods|seed [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--qdq-types uint8,int8] [--out FILE.json]");
+            throw new ArgumentException("usage: QuantBuild.Benchmarks fp32|agree|int8|task|codebook|multipoint|mixed|methods|seed [--methods M,...] [--bits B,...] [--activations linear,log,weighted-log,uniform] [--activation-bits B,...] [--models ID,...] [--model FILE.onnx --input NAME=FILE.npy ...] [--warmup N] [--iters N] [--samples N] [--qdq-types uint8,int8] [--auto-precision on,off] [--out FILE.json]");
         string[]? ids = null, methods = null; string? model = null; string? outPath = null;
         int[]? bits = null, activationBits = null;
         string[]? activationLevels = null;
         QuantBuild.Configuration.QdqIntegerType[] qdqTypes = [QuantBuild.Configuration.QdqIntegerType.UInt8];
+        bool[] autoPrecision = [true];
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
         // Warm-up must outlast tiered JIT: every kernel runs once per inference, needs 30 calls to be queued
         // for the optimizing tier and is then compiled in the background. With 5 warm-up runs most timed
@@ -129,11 +130,15 @@ sealed record BenchOptions(string Mode, string[]? ModelIds, string? ModelPath, D
                             _ => throw new ArgumentException($"--qdq-types: '{t}' is not uint8 or int8"),
                         }).Distinct().ToArray();
                     break;
+                case "--auto-precision":
+                    autoPrecision = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(t => t switch { "on" => true, "off" => false, _ => throw new ArgumentException($"--auto-precision: '{t}' is not on or off") }).Distinct().ToArray();
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (model is null && inputs.Count > 0) throw new ArgumentException("--input needs --model");
-        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits, activationLevels, activationBits, qdqTypes);
+        return new BenchOptions(args[0], ids, model, inputs, warmup, iters, outPath, profile, samples, methods, bits, activationLevels, activationBits, qdqTypes, autoPrecision);
     }
 
     public IReadOnlyList<RealModel> SelectModels(string root)

@@ -28,7 +28,8 @@ static class TaskSuite
                 var task = EvaluationTask.Load(id, Path.Combine(root, ".assets"), options.Samples);
                 tasks[id] = task;
                 foreach (var type in options.QdqTypes ?? [QuantBuild.Configuration.QdqIntegerType.UInt8])
-                    rows.Add(evaluator.Evaluate(task, QuantizationRecipe.W8A8With(type)));
+                    foreach (var auto in options.AutoPrecision ?? [true])
+                        rows.Add(evaluator.Evaluate(task, QuantizationRecipe.W8A8With(type, auto)));
             }
             catch (Exception e) when (e is QuantBuildException or OracleException or NotSupportedException or InvalidDataException)
             {

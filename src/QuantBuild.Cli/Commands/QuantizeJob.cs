@@ -69,6 +69,8 @@ public static class QuantizeJob
                 if (outputs.All(o => o.FileName != predicted)) outputs.Add(new(predicted, Array.Empty<byte>()));
         var dependencies = compiled.Dependencies;
         var written = Publish(request, outputs, dependencies);
+        // What automatic precision choice did (docs/wide-activations.md): the build log says what was promoted.
+        if (compiled.Precision is { } precision) log.WriteLine($"{request.Name}: {precision.Summary}");
         foreach (var (stage, elapsed) in compiled.Pipeline.Timings)
             log.WriteLine($"{request.Name}: {stage} {elapsed.TotalMilliseconds:F0} ms");
         WriteReportPage(request, outputs, log);

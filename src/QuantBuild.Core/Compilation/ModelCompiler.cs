@@ -35,6 +35,9 @@ public sealed class CompiledModel
     /// <summary>What build-time verification measured (the sidecar's verify); null without it.</summary>
     public Verification.VerifyResult? Verify { get; }
 
+    /// <summary>What automatic precision choice did (docs/wide-activations.md); null when it did not run (every output clears the floor, or it is off).</summary>
+    public PrecisionChoices? Precision { get; init; }
+
     /// <summary>The integer plan measured against the float model on calibration samples; null when C# is off or quality.samples is 0.</summary>
     public OutputQualityResult? Quality { get; }
 
@@ -89,7 +92,7 @@ public sealed class CompiledModel
             // stays byte-identical whatever name or class name a build uses.
             foreach (var o in outputs.Where(o => !o.FileName.EndsWith(".g.cs", StringComparison.Ordinal)))
                 sizes[SizeKey(o.FileName, name)] = o.Content.Length;
-            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality, Verify)));
+            outputs.Add(new(ModelOutputs.Report(name), QuantizationReport.Write(Path.GetFileName(ModelPath), Pipeline, sizes, Plan, qdq, Quality, Verify, Precision)));
         }
         return outputs;
     }
@@ -142,13 +145,28 @@ public static class ModelCompiler
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("lower", clock.Elapsed)] };
         }
         OutputQualityResult? quality = null;
+        PrecisionChoices? precision = null;
         if (plan is not null && settings.Quality.Samples > 0)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions);
+            quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions)!;
             pipeline = pipeline with { Timings = [.. pipeline.Timings, ("measure", clock.Elapsed)] };
+            // An output below the floor: widen the activations that measurably help to 16 bits (docs/wide-activations.md).
+            clock.Restart();
+            precision = PrecisionPromotion.Run(modelPath, pipeline, quality, engineOptions, progress);
+            if (precision is not null)
+            {
+                if (precision.Promoted.Count > 0)
+                {
+                    plan = KernelPlan.Build(IntegerLowering.Lower(pipeline.Model, pipeline.SampleShapes));
+                    quality = OutputQuality.Measure(modelPath, pipeline, plan, engineOptions)!;
+                    precision = PrecisionPromotion.WithFinalSqnr(precision, quality);
+                }
+                quality = quality with { PromotionSummary = precision.Summary };
+                pipeline = pipeline with { Timings = [.. pipeline.Timings, ("precision", clock.Elapsed)] };
+            }
         }
-        if (settings.Verify is null) return new CompiledModel(modelPath, pipeline, plan, quality);
+        if (settings.Verify is null) return new CompiledModel(modelPath, pipeline, plan, quality) { Precision = precision };
 
         // Verification runs the files the build is about to write (the QDQ bytes, the generated code's plan), and a
         // missed threshold throws here, before any output exists (docs/verify.md).
@@ -158,6 +176,6 @@ public static class ModelCompiler
         pipeline = pipeline with { Timings = [.. pipeline.Timings, ("verify", verifyClock.Elapsed)] };
         foreach (var line in verify.LogLines()) progress?.Report(line);
         Verification.BuildVerification.ThrowIfFailed(verify, settings.SourcePath);
-        return new CompiledModel(modelPath, pipeline, plan, quality, qdq, verify);
+        return new CompiledModel(modelPath, pipeline, plan, quality, qdq, verify) { Precision = precision };
     }
 }

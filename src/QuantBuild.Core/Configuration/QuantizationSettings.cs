@@ -56,6 +56,13 @@ public sealed record ActivationSettings
     public ActivationLevelGrid Levels { get; init; } = ActivationLevelGrid.Linear;
     /// <summary>Bits of the level index (activations.levelBits), N = 2^LevelBits levels including 0.</summary>
     public int LevelBits { get; init; } = 4;
+    /// <summary>
+    /// activations.autoPrecision: when a model output of the integer plan misses quality.outputSqnrFloorDb, promote the
+    /// activations whose measured promotion helps most to 16 bits (docs/wide-activations.md, "Automatic promotion").
+    /// </summary>
+    public bool AutoPrecision { get; init; } = true;
+    /// <summary>activations.autoPrecisionMaxTensors: the most activations automatic promotion may widen (0 = none).</summary>
+    public int AutoPrecisionMaxTensors { get; init; } = 8;
 }
 
 /// <summary>Where calibration samples come from (the sidecar's <c>calibration</c> object).</summary>
@@ -112,6 +119,8 @@ public sealed record LayerOverride
     public WeightRangeMethod? Range { get; init; }
     public MultipointSettings? Multipoint { get; init; }
     public bool? BiasCorrection { get; init; }
+    /// <summary>layers[...].activations.bits: the width of the activations this node produces (2..8 or 16).</summary>
+    public int? ActivationBits { get; init; }
     /// <summary>Position of the key in the sidecar, for diagnostics.</summary>
     public int Line { get; init; }
     public int Column { get; init; }
@@ -196,6 +205,18 @@ public sealed record QuantizationSettings
     public VerifySettings? Verify { get; init; }
     /// <summary>The sidecar the settings came from; null when defaults are used.</summary>
     public string? SourcePath { get; init; }
+
+    /// <summary>
+    /// Width of the activations <paramref name="nodeName"/> produces: the last matching layers entry that sets
+    /// activations.bits (globs in sidecar order, then an exact name), else activations.bits.
+    /// </summary>
+    public int ActivationBitsForNode(string nodeName)
+    {
+        int bits = Activations.Bits;
+        foreach (var l in Layers.Where(l => l.IsGlob && l.Matches(nodeName)).Concat(Layers.Where(l => !l.IsGlob && l.Matches(nodeName))))
+            bits = l.ActivationBits ?? bits;
+        return bits;
+    }
 
     /// <summary>
     /// Weight settings for one node and whether it is skipped: matching globs apply in sidecar order

@@ -22,12 +22,13 @@ public static class SidecarParser
     {
         [""] = ["$schema", "weights", "activations", "calibration", "layers", "budget", "outputs", "eptq", "quality", "verify"],
         ["weights"] = WeightKeys,
-        ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits"],
+        ["activations"] = ["method", "bits", "symmetric", "percentile", "levels", "levelBits", "autoPrecision", "autoPrecisionMaxTensors"],
         ["calibration"] = ["inputs", "maxSamples", "seed"],
         ["calibration/inputs/*"] = SampleSourceKeys,
         ["verify"] = ["inputs", "maxSamples", "seed", .. VerifyThresholdKeys],
         ["verify/inputs/*"] = SampleSourceKeys,
-        ["layers/*"] = ["weights", "skip"],
+        ["layers/*"] = ["weights", "skip", "activations"],
+        ["layers/*/activations"] = ["bits"],
         ["layers/*/weights"] = WeightKeys,
         ["weights/multipoint"] = MultipointKeys,
         ["layers/*/weights/multipoint"] = MultipointKeys,
@@ -62,6 +63,9 @@ public static class SidecarParser
     public static readonly string[] QdqIntegerTypes = ["uint8", "int8"];
 
     public const int MinBits = 2, MaxBits = 8;
+
+    /// <summary>The wide activation width (docs/wide-activations.md): activations.bits is 2..8 or this.</summary>
+    public const int WideActivationBits = 16;
 
     /// <summary>A sidecar is a few KB of settings; 16 MiB leaves room for huge layer tables and refuses a wrong file before it is read.</summary>
     public const long MaxSidecarBytes = 16L << 20;
@@ -256,7 +260,9 @@ public static class SidecarParser
                         _ => CalibrationMethod.MinMax,
                     },
                 },
-                "bits" => a with { Bits = (int)reader.Integer(v, "activations.bits", MinBits, MaxBits) },
+                "bits" => a with { Bits = ActivationBits(reader, v, "activations.bits") },
+                "autoPrecision" => a with { AutoPrecision = reader.Boolean(v, "activations.autoPrecision") },
+                "autoPrecisionMaxTensors" => a with { AutoPrecisionMaxTensors = (int)reader.Integer(v, "activations.autoPrecisionMaxTensors", 0, 100_000) },
                 "symmetric" => a with { Symmetric = reader.Boolean(v, "activations.symmetric") },
                 "levels" => a with
                 {
@@ -273,6 +279,15 @@ public static class SidecarParser
             };
         }
         return a;
+    }
+
+    /// <summary>An activation width: 2..8 (int8 storage) or 16 (docs/wide-activations.md); anything else is QB3101 at the value.</summary>
+    private static int ActivationBits(Reader reader, PositionedJson v, string where)
+    {
+        long bits = reader.Integer(v, where, MinBits, WideActivationBits);
+        if (bits > MaxBits && bits != WideActivationBits)
+            throw reader.Error(DiagnosticCodes.InvalidConfiguration, v, $"{where} must be in {MinBits}..{MaxBits} or {WideActivationBits}, found {bits}");
+        return (int)bits;
     }
 
     private static QualitySettings ReadQuality(Reader reader, PositionedJson value)
@@ -498,6 +513,12 @@ public static class SidecarParser
             foreach (var (k, _, _, v) in entry.Members)
             {
                 if (k == "skip") o = o with { Skip = reader.Boolean(v, $"{where}.skip") };
+                else if (k == "activations")
+                {
+                    reader.ExpectObject(v, $"{where}.activations");
+                    reader.CheckKeys(v, "layers/*/activations", $"{where}.activations");
+                    foreach (var (_, _, _, bits) in v.Members) o = o with { ActivationBits = ActivationBits(reader, bits, $"{where}.activations.bits") };
+                }
                 else o = ReadWeightOverride(reader, v, $"{where}.weights", "layers/*/weights", o);
             }
             layers.Add(o);

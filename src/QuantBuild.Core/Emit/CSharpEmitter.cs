@@ -181,7 +181,13 @@ public static partial class CSharpEmitter
         for (int i = 0; i < plan.Inputs.Count; i++)
         {
             var t = plan.Inputs[i];
-            if (t.Type == PlanElementType.Float32) w.Line($"{inNames[i]}.CopyTo(Floats({t.Offset}, {t.Length}));");
+            if (t.Type == PlanElementType.Float32)
+            {
+                w.Line($"{inNames[i]}.CopyTo(Floats({t.Offset}, {t.Length}));");
+                // A 16-bit input: its values on the grid, as the QDQ file's QuantizeLinear → DequantizeLinear give them.
+                if (t.Grid is { } grid)
+                    w.Line($"WideActivationGrid.Round(Floats({t.Offset}, {t.Length}), {F(grid.Scale)}, {grid.ZeroPoint}, {grid.QMin}, {grid.QMax});");
+            }
             else w.Line($"QuantParams.QuantizeLinear({inNames[i]}, Codes({t.Offset}, {t.Length}), {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
         }
         w.Line("RunSteps();");

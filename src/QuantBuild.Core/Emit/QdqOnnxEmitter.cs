@@ -45,6 +45,9 @@ public static class QdqOnnxEmitter
         if (source.OpsetVersion < OpsetUpgrade.QdqMinimumOpset)
             throw new InvalidOperationException($"the graph is at opset {source.OpsetVersion}; upgrade it (OpsetUpgrade) before quantizing");
         var g = OnnxImporter.Import(OnnxExporter.Export(source), sourcePath: source.SourcePath);
+        // int16 QuantizeLinear/DequantizeLinear are in the default domain from opset 21 (docs/wide-activations.md, "The QDQ file").
+        bool wideActivations = model.Activations.Values.Any(a => a.Bits > 8);
+        if (wideActivations && g.OpsetVersion < OpsetUpgrade.Int16ActivationOpset) OpsetUpgrade.Apply(g, OpsetUpgrade.Int16ActivationOpset);
         var names = new NameSet(g);
         var prefix = new List<Node>();
         var after = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
@@ -121,7 +124,13 @@ public static class QdqOnnxEmitter
             // The file's codes: int8 as the plan has them, or the same values as uint8 (code + 128).
             bool fileSigned = a.Signed && !unsignedCodes;
             int fileZero = a.Signed && !fileSigned ? a.ZeroPoint + 128 : a.ZeroPoint;
-            g.Initializers[zero] = fileSigned
+            if (a.Bits > 8)
+            {
+                // 16-bit codes are int16 whatever qdqIntegerType says: ONNX Runtime fuses no integer kernel on them (docs/wide-activations.md).
+                (fileSigned, fileZero) = (true, a.ZeroPoint);
+                g.Initializers[zero] = new Tensor(DataType.Int16, [], new[] { (short)a.ZeroPoint });
+            }
+            else g.Initializers[zero] = fileSigned
                 ? new Tensor(DataType.Int8, [], new[] { (sbyte)fileZero })
                 : new Tensor(DataType.UInt8, [], new[] { (byte)fileZero });
             var pair = new List<Node>();

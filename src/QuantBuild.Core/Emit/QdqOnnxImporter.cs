@@ -99,7 +99,7 @@ public static class QdqOnnxImporter
             var scale = scaleTensor.Floats[0];
             var zeroTensor = q.HasInput(2) ? Constant(g, q, 2, Invalid) : null;
             int zero = zeroTensor is null ? 0 : (int)zeroTensor.ToFloatArray()[0];
-            bool signed = zeroTensor is not null && zeroTensor.Type == DataType.Int8;
+            bool signed = zeroTensor is not null && zeroTensor.Type is DataType.Int8 or DataType.Int16;
             remove.Add(q);
             remove.Add(dq);
             foreach (var k in q.Inputs.Skip(1).Concat(dq.Inputs.Skip(1))) if (k.Length > 0) scalesAndCodes.Add(k);

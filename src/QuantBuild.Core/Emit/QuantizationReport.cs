@@ -20,8 +20,10 @@ public static class QuantizationReport
     /// <param name="qdq">the QDQ model as the .quant.onnx holds it, when the caller emitted it already (its stored constants are counted; otherwise it is emitted here)</param>
     /// <param name="quality">the build's measurement of the integer plan against the float model (docs/output-quality.md), when it ran</param>
     /// <param name="verify">build-time verification on held-out samples (docs/verify.md), when the sidecar asks for it: the last section</param>
+    /// <param name="precision">what automatic 16-bit promotion did (docs/wide-activations.md), when it ran</param>
     public static byte[] Write(string modelFileName, PipelineResult result, IReadOnlyDictionary<string, long>? outputSizes = null, Lowering.KernelPlan? calls = null,
-        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null, Verification.VerifyResult? verify = null)
+        Onnx.Proto.ModelProto? qdq = null, Compilation.OutputQualityResult? quality = null, Verification.VerifyResult? verify = null,
+        Compilation.PrecisionChoices? precision = null)
     {
         var model = result.Model;
         var settings = result.Settings;
@@ -40,6 +42,10 @@ public static class QuantizationReport
                     ? " Codebook weights (layers with encoding \"codebook\": LogQuant/WEQ) are a uint8 index tensor Gathered from a DequantizeLinear'd int8 level table " +
                       "(one per layer or per output channel, flattened with channel offsets), or, where all channels share one table (\"codebooks\": 1 with per-channel \"codebookScales\"), " +
                       "the int8 levels Gathered from that table and DequantizeLinear'd with the channels' scales; ONNX Runtime runs those layers in float on the decoded weights, which equal level·scale exactly."
+                    : "") +
+                (model.Activations.Values.Any(a => a.Bits > 8)
+                    ? " 16-bit activations (bits 16 under activations; chosen automatically ones are listed under precisionChoices) have int16 QuantizeLinear/DequantizeLinear, " +
+                      "which need opset 21, so the file is at opset 21; the generated code holds them as float32 values rounded to the same 16-bit grid and runs the nodes next to them in float."
                     : "") +
                 (model.LevelActivations.Count > 0
                     ? " Level-coded activations (listed under levelActivations: ReLU outputs re-coded on a log, weighted-log or uniform grid) keep their linear QuantizeLinear; " +
@@ -156,6 +162,7 @@ public static class QuantizationReport
 
             if (model.LevelActivations.Count > 0) WriteLevelActivations(json, model);
             if (quality is not null) WriteQuality(json, quality);
+            if (precision is not null) WritePrecisionChoices(json, precision);
 
             json.WriteStartArray("floatNodes");
             foreach (var n in model.FloatNodes.Order(StringComparer.Ordinal)) json.WriteStringValue(n);
@@ -316,6 +323,64 @@ public static class QuantizationReport
         }
         Values("outputs", quality.Outputs, quantized: false);
         Values("activations", quality.Activations, quantized: true);
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// precisionChoices: what automatic 16-bit promotion did (docs/wide-activations.md) — the outputs before and after, every promoted
+    /// activation with its SQNR before/after and its byte and time cost, every measured trial, and why it stopped.
+    /// </summary>
+    private static void WritePrecisionChoices(Utf8JsonWriter json, Compilation.PrecisionChoices p)
+    {
+        json.WriteStartObject("precisionChoices");
+        WriteFloat(json, "outputSqnrFloorDb", p.FloorDb);
+        json.WriteNumber("maxTensors", p.MaxTensors);
+        json.WriteString("stopped", p.Stopped);
+        json.WriteString("objective", "sum over model outputs of min(output SQNR, outputSqnrFloorDb), dB, on the quality samples");
+        void Outputs(string name, IReadOnlyDictionary<string, double> values)
+        {
+            json.WriteStartObject(name);
+            foreach (var (output, db) in values) WriteFloat(json, output, db);
+            json.WriteEndObject();
+        }
+        Outputs("outputsBeforeDb", p.OutputsBeforeDb);
+        Outputs("outputsAfterDb", p.OutputsAfterDb);
+        json.WriteStartArray("promoted");
+        foreach (var a in p.Promoted)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", a.Name);
+            json.WriteNumber("trial", a.Trial);
+            json.WriteNumber("bits", Configuration.SidecarParser.WideActivationBits);
+            json.WriteNumber("elements", a.Elements);
+            WriteFloat(json, "sensitivity", a.Sensitivity);
+            WriteFloat(json, "sqnrBeforeDb", a.SqnrBeforeDb);
+            WriteFloat(json, "sqnrAfterDb", a.SqnrAfterDb);
+            WriteFloat(json, "objectiveBeforeDb", a.ObjectiveBeforeDb);
+            WriteFloat(json, "objectiveAfterDb", a.ObjectiveAfterDb);
+            json.WriteNumber("arenaBytesAdded", a.ArenaBytesAdded);
+            json.WriteNumber("dataBytesAdded", a.DataBytesAdded);
+            json.WriteNumber("macsMovedToFloat", a.MacsMovedToFloat);
+            json.WriteStartArray("stepsMovedToFloat");
+            foreach (var n in a.StepsMovedToFloat) json.WriteStringValue(n);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("trials");
+        foreach (var t in p.Trials)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("trial", t.Round);
+            json.WriteStartArray("names");
+            foreach (var n in t.Names) json.WriteStringValue(n);
+            json.WriteEndArray();
+            WriteFloat(json, "sensitivity", t.Sensitivity);
+            WriteFloat(json, "objectiveDb", t.ObjectiveDb);
+            Outputs("outputsDb", t.OutputSqnrDb);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
     }
 

@@ -216,7 +216,9 @@ public static class IntegerLowering
             if (_tensors.TryGetValue(name, out var existing)) return existing;
             var shape = _probe[name].Shape.ToArray();
             var q = Quant(name);
-            return Register(new PlanTensor(name, shape, q is null ? PlanElementType.Float32 : PlanElementType.Int8, q ?? new QuantParams(1f, 0)) { ViewOf = viewOf });
+            // A value quantized at another width than 8 bits stays float in the plan, on its grid (docs/wide-activations.md).
+            var grid = q is null && _model.Activations.TryGetValue(name, out var wide) ? wide : null;
+            return Register(new PlanTensor(name, shape, q is null ? PlanElementType.Float32 : PlanElementType.Int8, q ?? new QuantParams(1f, 0)) { ViewOf = viewOf, Grid = grid });
         }
 
         /// <summary>int8 parameters of an activation; uint8 codes become int8 with the zero point moved by −128 (same real values).</summary>

@@ -78,7 +78,13 @@ public sealed class IntegerModelRunner
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Run(inputs, capture: null);
 
     /// <summary>Like <see cref="Run(IReadOnlyDictionary{string, Tensor})"/>, also copying every int8 value a step writes into <paramref name="capture"/> (for per-layer comparisons).</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, Dictionary<string, sbyte[]>? capture)
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, Dictionary<string, sbyte[]>? capture) => Run(inputs, capture, null);
+
+    /// <summary>
+    /// Like <see cref="Run(IReadOnlyDictionary{string, Tensor}, Dictionary{string, sbyte[]})"/>, also copying the values of every
+    /// 16-bit (grid) activation into <paramref name="wideCapture"/> (docs/wide-activations.md).
+    /// </summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, Dictionary<string, sbyte[]>? capture, Dictionary<string, float[]>? wideCapture)
     {
         foreach (var t in Plan.Inputs)
         {
@@ -89,7 +95,9 @@ public sealed class IntegerModelRunner
                 throw new QuantBuildException(DiagnosticCodes.InvalidInputValue, $"model input '{t.Name}' must have {t.Length} elements ([{string.Join(",", t.Shape)}]), got {data.Length}");
             if (t.Type == PlanElementType.Int8) QuantParams.QuantizeLinear(data, Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
             else data.CopyTo(Floats(t));
+            if (t.Grid is { } grid) WideActivationGrid.Round(Floats(t), grid.Scale, grid.ZeroPoint, grid.QMin, grid.QMax);
             if (capture is not null && t.Type == PlanElementType.Int8) capture[t.Name] = Codes(t).ToArray();
+            if (wideCapture is not null && t.Grid is not null) wideCapture[t.Name] = Floats(t).ToArray();
         }
         for (int s = 0; s < _steps.Length; s++)
         {
@@ -100,9 +108,11 @@ public sealed class IntegerModelRunner
                 _steps[s]();
                 StepTicks[s] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
             }
-            if (capture is null) continue;
             foreach (var o in Plan.Steps[s].Outputs)
-                if (o.Type == PlanElementType.Int8) capture[o.Name] = Codes(o).ToArray();
+            {
+                if (capture is not null && o.Type == PlanElementType.Int8) capture[o.Name] = Codes(o).ToArray();
+                if (wideCapture is not null && o.Grid is not null) wideCapture[o.Name] = Floats(o).ToArray();
+            }
         }
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var t in Plan.Outputs)
@@ -160,6 +170,7 @@ public sealed class IntegerModelRunner
                 var values = results[o].ToFloatArray();
                 if (t.Type == PlanElementType.Int8) QuantParams.QuantizeLinear(values, Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
                 else values.CopyTo(Floats(t));
+                if (t.Grid is { } grid) WideActivationGrid.Round(Floats(t), grid.Scale, grid.ZeroPoint, grid.QMin, grid.QMax);
             }
         };
     }

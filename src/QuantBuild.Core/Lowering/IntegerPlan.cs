@@ -44,6 +44,13 @@ public sealed class PlanTensor
     public sbyte[]? ConstantCodes { get; init; }
     public bool IsConstant => ConstantCodes is not null;
 
+    /// <summary>
+    /// For a <see cref="PlanElementType.Float32"/> tensor the model quantizes at a width other than 8 bits (16-bit
+    /// activations, docs/wide-activations.md): its grid. Whoever writes the tensor (a float step, the model input)
+    /// rounds every value to it as the QDQ file's QuantizeLinear → DequantizeLinear does; null otherwise.
+    /// </summary>
+    public ActivationQuantization? Grid { get; init; }
+
     /// <summary>The tensor whose storage this one reuses unchanged (a reshape view), else null.</summary>
     public PlanTensor? ViewOf { get; init; }
     /// <summary>The tensor that owns the storage (itself unless a view).</summary>

@@ -130,7 +130,10 @@ public static class LinearQuantizer
     /// <summary>Per-tensor affine parameters of an activation from its calibrated range (full signed grid).</summary>
     public static ActivationQuantization QuantizeActivation(string name, ActivationRange range, int bits, bool symmetric)
     {
-        QuantGrid.SignedFull(bits, out int qmin, out int qmax);
+        // The runtime's QuantGrid covers the int8-stored widths; 16-bit activations (docs/wide-activations.md) use the same signed full grid.
+        int qmin = -(1 << (bits - 1)), qmax = (1 << (bits - 1)) - 1;
+        if (bits <= 8) QuantGrid.SignedFull(bits, out qmin, out qmax);
+        else if (bits != 16) throw new ArgumentOutOfRangeException(nameof(bits), bits, "activation widths are 2..8 or 16");
         var p = QuantParams.FromRange(range.Min, range.Max, qmin, qmax, symmetric);
         return new ActivationQuantization(name, p.Scale, p.ZeroPoint, bits, Signed: true);
     }

@@ -86,11 +86,13 @@ public static class QuantizationPipeline
         var activations = SelectActivations(graph, plan);
 
         clock.Restart();
+        var bits = ActivationBits(graph, settings, activations);
         var levelCoded = settings.Activations.Levels == ActivationLevelGrid.Linear ? new HashSet<string>() : LevelGridActivations(graph, plan, activations);
+        levelCoded.RemoveWhere(a => bits[a] > 8);
         var collectors = activations.Where(a => !graph.IsConstant(a))
             .ToDictionary(a => a, a =>
             {
-                var range = RangeCollectors.Create(settings.Activations.Method, settings.Activations.Percentile, settings.Activations.Bits);
+                var range = RangeCollectors.Create(settings.Activations.Method, settings.Activations.Percentile, bits[a]);
                 return levelCoded.Contains(a) ? new LevelGridCollector(range) : range;
             }, StringComparer.Ordinal);
         var calibration = new CalibrationRunner(graph, engineOptions)
@@ -109,7 +111,7 @@ public static class QuantizationPipeline
                 var values = graph.Initializers[name].Floats;
                 ranges[name] = values.Length == 0 ? new(0, 0) : new(values.Min(), values.Max());
             }
-            model.Activations[name] = LinearQuantizer.QuantizeActivation(name, ranges[name], settings.Activations.Bits, settings.Activations.Symmetric);
+            model.Activations[name] = LinearQuantizer.QuantizeActivation(name, ranges[name], bits[name], settings.Activations.Symmetric);
             if (collectors.GetValueOrDefault(name) is LevelGridCollector grid)
                 model.LevelActivations[name] = LogActivationQuantizer.Quantize(settings.Activations.Levels, settings.Activations.LevelBits, model.Activations[name], grid.Histogram);
         }
@@ -195,6 +197,17 @@ public static class QuantizationPipeline
         }
         Verification.OnnxRuntimeLibrary.Require(settings.SourcePath, verify.Line, verify.Column);
         return plan;
+    }
+
+    /// <summary>
+    /// The declared width of every activation: layers[NODE].activations.bits for the values NODE produces (docs/wide-activations.md),
+    /// activations.bits for the others (graph inputs, constants).
+    /// </summary>
+    private static Dictionary<string, int> ActivationBits(ModelGraph graph, QuantizationSettings settings, IReadOnlyList<string> activations)
+    {
+        var producers = graph.Producers();
+        return activations.ToDictionary(a => a,
+            a => producers.TryGetValue(a, out var p) ? settings.ActivationBitsForNode(p.Name) : settings.Activations.Bits, StringComparer.Ordinal);
     }
 
     /// <summary>

@@ -17,11 +17,16 @@ public sealed record QuantizationRecipe(string Name, string SidecarJson)
 {
     public static QuantizationRecipe W8A8 { get; } = new("W8A8", """{ "weights": { "bits": 8 }, "activations": { "bits": 8 } }""");
 
-    /// <summary>W8A8 with the QDQ file's 8-bit codes of the given type (outputs.qdqIntegerType).</summary>
-    public static QuantizationRecipe W8A8With(QuantBuild.Configuration.QdqIntegerType type)
+    /// <summary>
+    /// W8A8 with the QDQ file's 8-bit codes of the given type (outputs.qdqIntegerType), and with automatic 16-bit promotion on (the
+    /// default) or off (activations.autoPrecision, docs/wide-activations.md).
+    /// </summary>
+    public static QuantizationRecipe W8A8With(QuantBuild.Configuration.QdqIntegerType type, bool autoPrecision = true)
     {
         var name = type == QuantBuild.Configuration.QdqIntegerType.Int8 ? "int8" : "uint8";
-        return new($"W8A8 qdq={name}", $$"""{ "weights": { "bits": 8 }, "activations": { "bits": 8 }, "outputs": { "qdqIntegerType": "{{name}}" } }""");
+        return autoPrecision
+            ? new($"W8A8 qdq={name}", $$"""{ "weights": { "bits": 8 }, "activations": { "bits": 8 }, "outputs": { "qdqIntegerType": "{{name}}" } }""")
+            : new($"W8A8 qdq={name} autoPrecision=off", $$"""{ "weights": { "bits": 8 }, "activations": { "bits": 8, "autoPrecision": false }, "outputs": { "qdqIntegerType": "{{name}}" } }""");
     }
 
     /// <summary>The sidecar for one model: the recipe plus <c>calibration.inputs</c> (other calibration keys of the recipe are kept).</summary>

@@ -35,9 +35,10 @@ public sealed class LevelActivationCliTests
         var model = temp.File("mnist.onnx");
         File.Copy(QuantizeTestData.MnistModel, model);
         QuantizeTestData.WriteMnistCalibration(temp.Path, 100);
+        // 4-bit levels miss the quality floor; automatic 16-bit promotion is off so that every layer runs on the level kernels under test.
         File.WriteAllText(temp.File("mnist.quant.json"), """
             { "weights": { "method": "weq", "bits": 4 },
-              "activations": { "bits": 8, "levels": "weighted-log", "levelBits": 4 },
+              "activations": { "bits": 8, "levels": "weighted-log", "levelBits": 4, "autoPrecision": false },
               "calibration": { "inputs": { "input": "calib/*.npy" } } }
             """);
 

@@ -213,6 +213,7 @@ public sealed class SidecarParserTests
                 .GetProperty("additionalProperties").GetProperty("oneOf").EnumerateArray().Single(e => e.TryGetProperty("$ref", out _))),
             ["layers/*"] = Keys(layerEntry),
             ["layers/*/weights"] = Keys(layerEntry.GetProperty("properties").GetProperty("weights")),
+            ["layers/*/activations"] = Keys(layerEntry.GetProperty("properties").GetProperty("activations")),
             ["weights/multipoint"] = Keys(Resolve(props.GetProperty("weights")).GetProperty("properties").GetProperty("multipoint")),
             ["layers/*/weights/multipoint"] = Keys(Resolve(layerEntry.GetProperty("properties").GetProperty("weights")).GetProperty("properties").GetProperty("multipoint")),
             ["budget"] = Keys(props.GetProperty("budget")),

@@ -49,11 +49,16 @@ public sealed class FloatFallbackEmitTests
         var mnistCalibration = mnistData.TrainingIndices.Take(32)
             .Select(i => new Dictionary<string, Tensor> { ["input"] = Tensor.FromFloats(mnistData.Image(i).ToArray(), 1, 1, 28, 28) }).ToList();
         Add("MnistConvFloat", IntegerRunnerTests.MnistModelPath, mnistCalibration, mnistSamples, g => [g.Nodes.First(n => n.OpType == "Conv").Name]);
+        // 16-bit activations (docs/wide-activations.md): the input and relu1's output on their 16-bit grid, the rest int8.
+        Add("MnistWide", IntegerRunnerTests.MnistModelPath, mnistCalibration, mnistSamples, _ => [],
+            activations: """{ "bits": 16 }, "layers": { "conv*": { "activations": { "bits": 8 } }, "relu2": { "activations": { "bits": 8 } }, "pool*": { "activations": { "bits": 8 } }, "flatten": { "activations": { "bits": 8 } }, "fc*": { "activations": { "bits": 8 } }, "relu3": { "activations": { "bits": 8 } } }""");
 
         var mel = TestAssets.RealModel("oww-melspectrogram");
         var melSamples = mel.Cases.Select(c => c.LoadInputs()).ToList();
         Add("MelFloat", mel.ModelPath, melSamples, melSamples, _ => ["*"]);
-        Add("MelPartial", mel.ModelPath, melSamples, melSamples, g => g.Nodes.Where(n => n.OpType is not ("Conv" or "MatMul")).Select(n => n.Name).ToList());
+        // Automatic 16-bit promotion would widen the activations around the few integer Conv/MatMul steps (their output misses the
+        // quality floor) and leave no integer step to mix with the float ones; this case is about the mix.
+        Add("MelPartial", mel.ModelPath, melSamples, melSamples, g => g.Nodes.Where(n => n.OpType is not ("Conv" or "MatMul")).Select(n => n.Name).ToList(), autoPrecision: false);
 
         var ocr = TestAssets.RealModel("ppocr-cls");
         var ocrSamples = ocr.Cases.Select(c => c.LoadInputs()).ToList();
@@ -95,7 +100,8 @@ public sealed class FloatFallbackEmitTests
     public static void Cleanup() => _folder?.Dispose();
 
     /// <summary>Quantizes through <see cref="QuantizationPipeline"/> with a sidecar skipping the named nodes (globs allowed).</summary>
-    private static void Add(string name, string modelPath, List<Dictionary<string, Tensor>> calibration, List<Dictionary<string, Tensor>> samples, Func<ModelGraph, List<string>> skip)
+    private static void Add(string name, string modelPath, List<Dictionary<string, Tensor>> calibration, List<Dictionary<string, Tensor>> samples, Func<ModelGraph, List<string>> skip,
+        bool autoPrecision = true, string? activations = null)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_folder!.Path, "cal-" + name)).FullName;
         var inputName = calibration[0].Keys.Single();
@@ -105,7 +111,9 @@ public sealed class FloatFallbackEmitTests
         graph.RemoveDeadNodes();
         var layers = string.Join(", ", skip(graph).Select(n => $"\"{n}\": {{ \"skip\": true }}"));
         var sidecar = Path.Combine(dir, "model.quant.json");
-        File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} } }""");
+        File.WriteAllText(sidecar, activations is not null
+            ? $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "activations": {{activations}} }"""
+            : $$"""{ "calibration": { "inputs": { "{{inputName}}": "s*.npy" } }, "layers": { {{layers}} }, "activations": { "autoPrecision": {{(autoPrecision ? "true" : "false")}} } }""");
         var plan = ModelCompiler.Compile(modelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 2 }).RequirePlan().Plan;
         var floatGraph = OnnxImporter.Load(modelPath);
         GraphPreparation.Prepare(floatGraph, inferShapes: false);
@@ -198,6 +206,19 @@ public sealed class FloatFallbackEmitTests
             $"max |runner − fp32| = {worst:G4} ({relative:G3} of max |fp32| {scale:G4}); top-1 agreement {agree}/{rows}; {allocated.Value}\nfloat steps: " +
             string.Join(", ", c.Plan.Steps.OfType<FloatStep>().Select(f => $"{f.OpType} '{f.NodeName}'")));
         return (relative, (double)agree / rows);
+    }
+
+    /// <summary>16-bit activations in generated code: the input and relu1's output rounded to their grid, bit for bit as the runner does.</summary>
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void MnistWithSixteenBitActivationsRunsInGeneratedCode()
+    {
+        var c = _cases["MnistWide"];
+        Assert.IsNotNull(c.Plan.Inputs[0].Grid, "the 16-bit input is rounded to its grid when it is copied in");
+        Assert.IsTrue(c.Plan.Tensors.Any(t => t.Name != c.Plan.Inputs[0].Name && t.Grid is { Bits: 16 }), "relu1's output is a 16-bit tensor");
+        Assert.IsTrue(c.Plan.Steps.Any(s => !s.IsFloat), "the layers away from the 16-bit tensors stay integer");
+        var (_, topOne) = Compare("MnistWide");
+        Assert.IsGreaterThanOrEqualTo(0.97, topOne);
     }
 
     [TestMethod]

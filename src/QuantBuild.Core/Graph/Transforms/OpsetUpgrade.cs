@@ -17,6 +17,9 @@ public static class OpsetUpgrade
     /// <summary>First opset with INT4 QuantizeLinear/DequantizeLinear (4-bit weights stored two per byte).</summary>
     public const int Int4Opset = 21;
 
+    /// <summary>First opset with int16/uint16 QuantizeLinear/DequantizeLinear (16-bit activations, docs/wide-activations.md).</summary>
+    public const int Int16ActivationOpset = 21;
+
     /// <returns>the number of nodes rewritten</returns>
     public static int Apply(ModelGraph graph, int targetOpset = QdqMinimumOpset)
     {

@@ -288,6 +288,8 @@ internal static class KernelBinding
             }
             foreach (var t in step.Outputs.Where(t => t.Type == PlanElementType.Int8))
                 Static(typeof(QuantParams), nameof(QuantParams.QuantizeLinear), View(t), ArenaValue.Codes(t), L(t.Quant.Scale), L(t.Quant.ZeroPoint));
+            foreach (var t in step.Outputs.Where(t => t.Grid is not null))
+                Static(typeof(WideActivationGrid), nameof(WideActivationGrid.Round), View(t), L(t.Grid!.Scale), L(t.Grid.ZeroPoint), L(t.Grid.QMin), L(t.Grid.QMax));
         }
 
         private void Static(Type type, string name, params PlanValue[] args) =>
