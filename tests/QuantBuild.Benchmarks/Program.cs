@@ -38,6 +38,9 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- memory [--cli LABEL=PATH ...] [--samples 4,32]
 //                          (peak RSS of `quantbuild quantize`, one child process per configuration: PaddleOCR classifier and
 //                          the PP-OCRv4 detector at 640x640; see MemorySuite.cs)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- wakeword [--scores] FILE.wav ... | wakeword calibration WAV_DIR OUT_DIR
+//                          (the wake-word sample's chain in fp32 ONNX Runtime: detections to compare with the sample's, and
+//                          the sample's calibration tensors; see WakeWordReference.cs and samples/run-wakeword.sh)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -50,6 +53,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 try
 {
     if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
+    if (args.Length > 0 && args[0] == "wakeword") return WakeWordReference.Run(args[1..], RepoRoot.Find());
     if (args.Length > 0 && args[0] == "memory") return MemorySuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();
