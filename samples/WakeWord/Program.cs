@@ -73,16 +73,24 @@ int Time(string file)
         return 0;
     }
     for (int i = 0; i < Math.Min(benchIterations, 50); i++) Chunk();  // warm-up
-    var times = new double[benchIterations];
-    for (int i = 0; i < benchIterations; i++)
+    double Median(Action step)
     {
-        long start = Stopwatch.GetTimestamp();
-        Chunk();
-        times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        var times = new double[benchIterations];
+        for (int i = 0; i < benchIterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            step();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[times.Length / 2];
     }
-    Array.Sort(times);
+    double chunk = Median(Chunk);
+    double melMs = Median(() => mel.Run(melIn, melOut));
+    double embeddingMs = Median(() => embedding.Run(frames, embeddings.AsSpan(0, WakeWordStream.EmbeddingSize)));
+    double headMs = Median(() => head.Run(embeddings, score));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"one chunk (mel + embedding + head): median {times[times.Length / 2]:F3} ms, min {times[0]:F3} ms over {benchIterations}; Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}, Vector128={Vector128.IsHardwareAccelerated}"));
+        $"one chunk: median {chunk:F3} ms (mel {melMs:F3}, embedding {embeddingMs:F3}, head {headMs:F3}) over {benchIterations}; Vector256.IsHardwareAccelerated={Vector256.IsHardwareAccelerated}"));
     return 0;
 }
 
