@@ -10,6 +10,8 @@ Usage: make-clips.py ASSETS_DIR SAMPLE_DIR
   SAMPLE_DIR/clips/negative.wav                  evaluation clip 16 ("the weather is nice today"), from its .npy
   SAMPLE_DIR/clips/stream.wav                    9 s: negative clip 17, positive clip 9 ("alexa, play music"), negative
                                                  clip 18 back to back
+  SAMPLE_DIR/clips/eval/NNNN-{alexa,other}.wav   all 48 evaluation clips (16 say "alexa"), for the comparison with the
+                                                 fp32 chain (samples/run-wakeword.sh --compare)
 
 The evaluation and calibration phrases are disjoint (make-task-data.py checks it), so the sample is never shown
 what it was calibrated on. espeak-ng and sox run without randomness: the files are the same bytes every run.
@@ -60,4 +62,7 @@ for index, meta in enumerate(labels["calib"]):
 write_wav(os.path.join(SAMPLE, "clips", "alexa.wav"), evaluation_clip(1))
 write_wav(os.path.join(SAMPLE, "clips", "negative.wav"), evaluation_clip(16))
 write_wav(os.path.join(SAMPLE, "clips", "stream.wav"), np.concatenate([evaluation_clip(17), evaluation_clip(9), evaluation_clip(18)]))
-print(f"make-clips: {len(labels['calib'])} calibration clips, 3 demo clips")
+for index, meta in enumerate(labels["eval"]):
+    name = "%04d-%s.wav" % (index, "alexa" if meta["label"] == 1 else "other")
+    write_wav(os.path.join(SAMPLE, "clips", "eval", name), evaluation_clip(index))
+print(f"make-clips: {len(labels['calib'])} calibration clips, 3 demo clips, {len(labels['eval'])} evaluation clips")
