@@ -61,6 +61,18 @@ else
   echo "error: the linux-arm64 runtime tests did not publish" >&2
   failed=$((failed + 1))
 fi
+# The wake-word sample as a device ships it (docs/deployment.md): built through the packed package, published
+# trimmed and self-contained for linux-arm64 with warnings as errors, run under qemu, and compared byte for byte
+# with the JIT build. The NativeAOT publishes are `bash samples/publish-wakeword.sh aot` (not run here: a
+# minute of native compilation each).
+echo "wake-word sample: trimmed linux-arm64 publish under qemu"
+log="$results/wakeword-publish.log"
+bash samples/publish-wakeword.sh check >"$log" 2>&1 || true
+tail -n 4 "$log"
+ok=$(sed -n 's/^wakeword-publish: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
+bad=$(sed -n 's/^wakeword-publish: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
+if [ -z "$ok" ]; then echo "error: the wake-word publish check printed no summary" >&2; bad=$((${bad:-0} + 1)); fi
+passed=$((passed + ${ok:-0})); failed=$((failed + ${bad:-0}))
 shopt -s nullglob
 trx_files=("$results"/*.trx)
 if [ ${#trx_files[@]} -eq 0 ]; then

@@ -41,6 +41,9 @@ using QuantBuild.Oracle;
 //   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- ort-run MODEL.onnx --input NAME=FILE.npy ... --out DIR
 //                          [--chunk K] [--optimization LEVEL]   (ONNX Runtime in process, one .npy per output; the asset
 //                          scripts under tests/oracle/ chain models with it; see OrtRunCommand.cs)
+//   dotnet run -c Release --project tests/QuantBuild.Benchmarks -- wakeword [--scores] FILE.wav ... | wakeword calibration WAV_DIR OUT_DIR
+//                          (the wake-word sample's chain in fp32 ONNX Runtime: detections to compare with the sample's, and
+//                          the sample's calibration tensors; see WakeWordReference.cs and samples/run-wakeword.sh)
 // Options: --models ID,ID        only these real models (ids from .assets/inputs/manifest.json)
 //          --model FILE.onnx --input NAME=FILE.npy ...   an ad-hoc model instead of the real ones
 //          --warmup N --iters N  (fp32; defaults 5 and 30)
@@ -54,6 +57,7 @@ try
 {
     if (args.Length > 0 && args[0] == "eptq") return EptqSuite.Run(args[1..], RepoRoot.Find());
     if (args.Length > 0 && args[0] == "ort-run") return OrtRunCommand.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "wakeword") return WakeWordReference.Run(args[1..], RepoRoot.Find());
     if (args.Length > 0 && args[0] == "memory") return MemorySuite.Run(args[1..], RepoRoot.Find());
     var options = BenchOptions.Parse(args);
     var root = RepoRoot.Find();

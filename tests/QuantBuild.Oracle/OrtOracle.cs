@@ -93,6 +93,21 @@ public sealed class OrtOracle
         return parts.ToDictionary(kv => kv.Key, kv => kv.Value.Count == 1 ? kv.Value[0] : StackRows(kv.Value), StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// An open session of a model with one float input and one float output, run many times on buffers of a fixed
+    /// shape (a stream, chunk by chunk); the session stays open until the returned object is disposed.
+    /// </summary>
+    public OrtStreamingModel OpenStreaming(string modelPath, params long[] inputShape)
+    {
+        var session = Open(modelPath);
+        if (session.InputNames.Count != 1 || session.OutputNames.Count != 1)
+        {
+            session.Dispose();
+            throw new OracleException($"{modelPath}: a streaming model has one input and one output, not {session.InputNames.Count} and {session.OutputNames.Count}");
+        }
+        return new OrtStreamingModel(session, modelPath, inputShape);
+    }
+
     /// <summary>Times session.Run (inputs bound once, outputs read back each run as a user's code would).</summary>
     public OrtTiming Bench(string modelPath, IReadOnlyDictionary<string, string> inputFiles, int warmup, int iters)
     {
@@ -243,4 +258,42 @@ public sealed class OrtOracle
         shape[0] = parts.Sum(p => p.Shape[0]);
         return new Tensor(first.Type, shape, data);
     }
+}
+
+/// <summary>See <see cref="OrtOracle.OpenStreaming"/>.</summary>
+public sealed class OrtStreamingModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string _modelPath;
+    private readonly long[] _inputShape;
+    private readonly string[] _inputNames, _outputNames;
+
+    internal OrtStreamingModel(InferenceSession session, string modelPath, long[] inputShape)
+    {
+        _session = session;
+        _modelPath = modelPath;
+        _inputShape = inputShape;
+        _inputNames = [.. session.InputNames];
+        _outputNames = [.. session.OutputNames];
+    }
+
+    /// <summary>Runs the model on <paramref name="input"/> (the shape given at open) and copies its output into <paramref name="output"/>, whose length must match.</summary>
+    public void Run(ReadOnlySpan<float> input, Span<float> output)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input.ToArray(), _inputShape);
+        try
+        {
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, _inputNames, [value], _outputNames);
+            var result = results[0].GetTensorDataAsSpan<float>();
+            if (result.Length != output.Length) throw new OracleException($"{_modelPath}: output of {result.Length} values, expected {output.Length}");
+            result.CopyTo(output);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OracleException($"ONNX Runtime failed on {_modelPath}: {e.Message}", e);
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
 }
