@@ -19,7 +19,8 @@ namespace QuantBuild.Runtime
     /// <item>Otherwise a blocked GEMM per group: a chunk of output positions is packed once as unsigned
     /// codes x + 128 in [K/4][positions][4] order (padded taps hold z_x + 128), then each tile of
     /// 4 filters × 16 positions is a run of u8·s8 4-way dot products (AVX-VNNI; on AVX2 alone the pair-sum
-    /// form over pair-fitted weights plus residuals) reading the weights in place. The shift by 128 and the input zero point are
+    /// form over pair-fitted weights plus residuals; on x64 without AVX2 the same in 128-bit halves with SSSE3)
+    /// reading the weights in place. The shift by 128 and the input zero point are
     /// removed with the prepare-time weight sums: Σ (x − z_x)·w = Σ (x + 128)·w − (z_x + 128)·Σ w.
     /// Arm64 has no u8·s8 dot product in .NET, so its tiles flip the packed codes back to signed (b ^ 0x80 = b − 128)
     /// and use SDOT (or SMULL + SADALP without the dot-product extension), then add the prepare-time
@@ -224,7 +225,8 @@ namespace QuantBuild.Runtime
 
             residualStart = new int[geometry.OutChannels + 1];
 #if NET8_0_OR_GREATER
-            usePairSum = Avx2.IsSupported && !AvxVnni.IsSupported;
+            // vpmaddubsw needs pair-fitted weights; the 128-bit form (SSSE3) has the same int16 pair limit.
+            usePairSum = Avx2.IsSupported ? !AvxVnni.IsSupported : Ssse3.IsSupported;
             if (usePairSum && Array.IndexOf(pairsFit, false) >= 0)
             {
                 FitPairs(weights, fanIn);
@@ -344,6 +346,11 @@ namespace QuantBuild.Runtime
                 if (Avx2.IsSupported)
                 {
                     return AvxVnni.IsSupported ? "AvxVnni" : "Avx2";
+                }
+
+                if (Ssse3.IsSupported)
+                {
+                    return "Ssse3";
                 }
 
                 if (AdvSimd.Arm64.IsSupported)
@@ -809,6 +816,10 @@ namespace QuantBuild.Runtime
             if (Avx2.IsSupported)
             {
                 ChunkAvx2(weights, oc, channels, count);
+            }
+            else if (Ssse3.IsSupported)
+            {
+                ChunkSsse3(weights, oc, channels, count);
             }
             else
 #endif
@@ -1294,6 +1305,153 @@ namespace QuantBuild.Runtime
             a1.StoreUnsafe(ref target, 8);
         }
 
+        /// <summary>
+        /// x64 without AVX2 (SSSE3 and later: every x64 CPU .NET runs on in practice, and what a NativeAOT binary
+        /// targets unless IlcInstructionSet says more): <see cref="ChunkAvx2"/>'s sums in 128-bit registers. x64 has
+        /// 16 of them, so a 4 × 16 tile runs as two halves of 8 positions (8 accumulators each).
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        private void ChunkSsse3(ReadOnlySpan<sbyte> weights, int oc, int channels, int count)
+        {
+            int fanIn = geometry.FanIn;
+            bool fitted = usePairSum && fittedWeights.Length > 0;
+            ref byte w0 = ref fitted ? ref fittedWeights[oc * fanIn] : ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(weights.Slice(oc * fanIn)));
+            int[] tails = fitted ? fittedTails : tailWeights;
+            int rowStride = chunkPositions * 4;
+            for (int half = 0; half < count; half += TilePositions / 2)
+            {
+                // Positions [half, half + 8) of the chunk: 32 packed bytes per group row.
+                ref byte b = ref packed[half * 4];
+                ref int target = ref chunkRows[half];
+                if (channels == 4)
+                {
+                    ref byte w1 = ref Unsafe.Add(ref w0, fanIn);
+                    ref byte w2 = ref Unsafe.Add(ref w1, fanIn);
+                    ref byte w3 = ref Unsafe.Add(ref w2, fanIn);
+                    if (usePairSum)
+                    {
+                        Tile4Half128<PairSumDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tails, oc, ref target, fitted);
+                    }
+                    else
+                    {
+                        Tile4Half128<ExactDot>(ref b, rowStride, ref w0, ref w1, ref w2, ref w3, tails, oc, ref target, false);
+                    }
+                }
+                else if (usePairSum)
+                {
+                    Tile1Half128<PairSumDot>(ref b, rowStride, ref w0, tails, oc, ref target, fitted);
+                }
+                else
+                {
+                    Tile1Half128<ExactDot>(ref b, rowStride, ref w0, tails, oc, ref target, false);
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile4Half128<TDot>(ref byte b, int rowStride, ref byte w0, ref byte w1, ref byte w2, ref byte w3, int[] tails, int oc, ref int target, bool withResiduals)
+            where TDot : struct, IByteDot
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            Vector128<int> a00 = Vector128<int>.Zero, a01 = Vector128<int>.Zero;
+            Vector128<int> a10 = Vector128<int>.Zero, a11 = Vector128<int>.Zero;
+            Vector128<int> a20 = Vector128<int>.Zero, a21 = Vector128<int>.Zero;
+            Vector128<int> a30 = Vector128<int>.Zero, a31 = Vector128<int>.Zero;
+            for (int q = 0; q < fullGroups; q++)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector128<byte> x0 = Vector128.LoadUnsafe(ref bq);
+                Vector128<byte> x1 = Vector128.LoadUnsafe(ref bq, 16);
+                Vector128<sbyte> v = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w0, q * 4))).AsSByte();
+                a00 = default(TDot).MultiplyAdd(a00, x0, v); a01 = default(TDot).MultiplyAdd(a01, x1, v);
+                v = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w1, q * 4))).AsSByte();
+                a10 = default(TDot).MultiplyAdd(a10, x0, v); a11 = default(TDot).MultiplyAdd(a11, x1, v);
+                v = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w2, q * 4))).AsSByte();
+                a20 = default(TDot).MultiplyAdd(a20, x0, v); a21 = default(TDot).MultiplyAdd(a21, x1, v);
+                v = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w3, q * 4))).AsSByte();
+                a30 = default(TDot).MultiplyAdd(a30, x0, v); a31 = default(TDot).MultiplyAdd(a31, x1, v);
+            }
+
+            if (fanIn % 4 != 0)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
+                Vector128<byte> x0 = Vector128.LoadUnsafe(ref bq);
+                Vector128<byte> x1 = Vector128.LoadUnsafe(ref bq, 16);
+                Vector128<sbyte> v = Vector128.Create(tails[oc]).AsSByte();
+                a00 = default(TDot).MultiplyAdd(a00, x0, v); a01 = default(TDot).MultiplyAdd(a01, x1, v);
+                v = Vector128.Create(tails[oc + 1]).AsSByte();
+                a10 = default(TDot).MultiplyAdd(a10, x0, v); a11 = default(TDot).MultiplyAdd(a11, x1, v);
+                v = Vector128.Create(tails[oc + 2]).AsSByte();
+                a20 = default(TDot).MultiplyAdd(a20, x0, v); a21 = default(TDot).MultiplyAdd(a21, x1, v);
+                v = Vector128.Create(tails[oc + 3]).AsSByte();
+                a30 = default(TDot).MultiplyAdd(a30, x0, v); a31 = default(TDot).MultiplyAdd(a31, x1, v);
+            }
+
+            if (withResiduals)
+            {
+                AddResiduals(ref b, rowStride, oc, ref a00, ref a01);
+                AddResiduals(ref b, rowStride, oc + 1, ref a10, ref a11);
+                AddResiduals(ref b, rowStride, oc + 2, ref a20, ref a21);
+                AddResiduals(ref b, rowStride, oc + 3, ref a30, ref a31);
+            }
+
+            nuint stride = (nuint)chunkPositions;
+            a00.StoreUnsafe(ref target, 0); a01.StoreUnsafe(ref target, 4);
+            a10.StoreUnsafe(ref target, stride); a11.StoreUnsafe(ref target, stride + 4);
+            a20.StoreUnsafe(ref target, 2 * stride); a21.StoreUnsafe(ref target, 2 * stride + 4);
+            a30.StoreUnsafe(ref target, 3 * stride); a31.StoreUnsafe(ref target, 3 * stride + 4);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile1Half128<TDot>(ref byte b, int rowStride, ref byte w, int[] tails, int oc, ref int target, bool withResiduals)
+            where TDot : struct, IByteDot
+        {
+            int fanIn = geometry.FanIn;
+            int fullGroups = fanIn / 4;
+            Vector128<int> a0 = Vector128<int>.Zero, a1 = Vector128<int>.Zero;
+            for (int q = 0; q < fullGroups; q++)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
+                Vector128<sbyte> v = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w, q * 4))).AsSByte();
+                a0 = default(TDot).MultiplyAdd(a0, Vector128.LoadUnsafe(ref bq), v);
+                a1 = default(TDot).MultiplyAdd(a1, Vector128.LoadUnsafe(ref bq, 16), v);
+            }
+
+            if (fanIn % 4 != 0)
+            {
+                ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
+                Vector128<sbyte> v = Vector128.Create(tails[oc]).AsSByte();
+                a0 = default(TDot).MultiplyAdd(a0, Vector128.LoadUnsafe(ref bq), v);
+                a1 = default(TDot).MultiplyAdd(a1, Vector128.LoadUnsafe(ref bq, 16), v);
+            }
+
+            if (withResiduals)
+            {
+                AddResiduals(ref b, rowStride, oc, ref a0, ref a1);
+            }
+
+            a0.StoreUnsafe(ref target, 0);
+            a1.StoreUnsafe(ref target, 4);
+        }
+
+        /// <summary><see cref="AddResiduals(ref byte, int, int, ref Vector256{int}, ref Vector256{int})"/> for 8 positions in 128-bit registers (pmaddwd).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void AddResiduals(ref byte b, int rowStride, int oc, ref Vector128<int> low, ref Vector128<int> high)
+        {
+            int end = residualStart[oc + 1];
+            for (int i = residualStart[oc]; i < end; i++)
+            {
+                int k = residualIndex[i];
+                ref byte bq = ref Unsafe.Add(ref b, (k >> 2) * rowStride);
+                int shift = 8 * (k & 3);
+                Vector128<short> r = Vector128.Create(residualValue[i] & 0xFFFF).AsInt16();
+                Vector128<int> mask = Vector128.Create(0xFF);
+                low += Sse2.MultiplyAddAdjacent((Vector128.ShiftRightLogical(Vector128.LoadUnsafe(ref bq).AsInt32(), shift) & mask).AsInt16(), r);
+                high += Sse2.MultiplyAddAdjacent((Vector128.ShiftRightLogical(Vector128.LoadUnsafe(ref bq, 16).AsInt32(), shift) & mask).AsInt16(), r);
+            }
+        }
+
         /// <summary>low/high += r·u[k][p] for filter <paramref name="oc"/>'s residuals (k, r), 16 positions: byte k % 4 of each packed int32 lane, times r by vpmaddwd.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void AddResiduals(ref byte b, int rowStride, int oc, ref Vector256<int> low, ref Vector256<int> high)
@@ -1316,6 +1474,9 @@ namespace QuantBuild.Runtime
         private interface IByteDot
         {
             Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w);
+
+            /// <summary>The same sums in 128-bit registers (x64 without AVX2).</summary>
+            Vector128<int> MultiplyAdd(Vector128<int> acc, Vector128<byte> x, Vector128<sbyte> w);
         }
 
         /// <summary>
@@ -1338,6 +1499,16 @@ namespace QuantBuild.Runtime
                 Vector256<short> wOdd = Avx2.ShiftRightArithmetic(w.AsInt16(), 8);
                 return Avx2.Add(acc, Avx2.Add(Avx2.MultiplyAddAdjacent(xEven, wEven), Avx2.MultiplyAddAdjacent(xOdd, wOdd)));
             }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector128<int> MultiplyAdd(Vector128<int> acc, Vector128<byte> x, Vector128<sbyte> w)
+            {
+                Vector128<short> xEven = Sse2.And(x.AsInt16(), Vector128.Create((short)0xFF));
+                Vector128<short> xOdd = Sse2.ShiftRightLogical(x.AsInt16(), 8);
+                Vector128<short> wEven = Sse2.ShiftRightArithmetic(Sse2.ShiftLeftLogical(w.AsInt16(), 8), 8);
+                Vector128<short> wOdd = Sse2.ShiftRightArithmetic(w.AsInt16(), 8);
+                return Sse2.Add(acc, Sse2.Add(Sse2.MultiplyAddAdjacent(xEven, wEven), Sse2.MultiplyAddAdjacent(xOdd, wOdd)));
+            }
         }
 
         /// <summary>
@@ -1353,6 +1524,12 @@ namespace QuantBuild.Runtime
             public Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<byte> x, Vector256<sbyte> w)
             {
                 return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, w), Vector256.Create((short)1)));
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector128<int> MultiplyAdd(Vector128<int> acc, Vector128<byte> x, Vector128<sbyte> w)
+            {
+                return Sse2.Add(acc, Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(x, w), Vector128.Create((short)1)));
             }
         }
 #endif
