@@ -1,5 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET9_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -116,7 +120,14 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Destination is too short.", nameof(destination));
             }
 
-            for (int i = 0; i < source.Length; i++)
+            int i = 0;
+#if NET9_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                i = QuantizeVectors(source, destination, scale, zeroPoint);
+            }
+#endif
+            for (; i < source.Length; i++)
             {
                 destination[i] = (sbyte)QuantizeLinear(source[i], scale, zeroPoint, sbyte.MinValue, sbyte.MaxValue);
             }
@@ -130,11 +141,65 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Destination is too short.", nameof(destination));
             }
 
-            for (int i = 0; i < source.Length; i++)
+            int i = 0;
+#if NET9_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                ref sbyte from = ref MemoryMarshal.GetReference(source);
+                ref float to = ref MemoryMarshal.GetReference(destination);
+                Vector128<int> z = Vector128.Create(zeroPoint);
+                Vector128<float> s = Vector128.Create(scale);
+                for (; i <= source.Length - 8; i += 8)
+                {
+                    // Eight codes widened to int32; (q − z) is a small integer, exact as float; one product each, as below.
+                    Vector128<short> codes = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref from, i)))).AsSByte());
+                    (Vector128.ConvertToSingle(Vector128.WidenLower(codes) - z) * s).StoreUnsafe(ref to, (nuint)i);
+                    (Vector128.ConvertToSingle(Vector128.WidenUpper(codes) - z) * s).StoreUnsafe(ref to, (nuint)(i + 4));
+                }
+            }
+#endif
+            for (; i < source.Length; i++)
             {
                 destination[i] = DequantizeLinear(source[i], scale, zeroPoint);
             }
         }
+
+#if NET9_0_OR_GREATER
+        /// <summary>
+        /// <see cref="QuantizeLinear(ReadOnlySpan{float}, Span{sbyte}, float, int)"/> over whole groups of 16 values, in float:
+        /// x / s rounded half to even is an integer float (exact), adding the zero point and clamping to [−128, 127] are
+        /// exact for every value not clamped, and NaN becomes the zero point, as the scalar definition does. Returns how
+        /// many values it did.
+        /// </summary>
+        private static int QuantizeVectors(ReadOnlySpan<float> source, Span<sbyte> destination, float scale, int zeroPoint)
+        {
+            ref float from = ref MemoryMarshal.GetReference(source);
+            ref sbyte to = ref MemoryMarshal.GetReference(destination);
+            Vector128<float> s = Vector128.Create(scale);
+            Vector128<float> z = Vector128.Create((float)zeroPoint);
+            Vector128<float> low = Vector128.Create((float)sbyte.MinValue);
+            Vector128<float> high = Vector128.Create((float)sbyte.MaxValue);
+            int i = 0;
+            for (; i <= source.Length - 16; i += 16)
+            {
+                Vector128<int> c0 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)i), s, z, low, high);
+                Vector128<int> c1 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)(i + 4)), s, z, low, high);
+                Vector128<int> c2 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)(i + 8)), s, z, low, high);
+                Vector128<int> c3 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)(i + 12)), s, z, low, high);
+                Vector128.Narrow(Vector128.Narrow(c0, c1), Vector128.Narrow(c2, c3)).StoreUnsafe(ref to, (nuint)i);
+            }
+
+            return i;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<int> QuantizeFour(Vector128<float> x, Vector128<float> s, Vector128<float> z, Vector128<float> low, Vector128<float> high)
+        {
+            Vector128<float> ratio = x / s;
+            Vector128<float> rounded = Vector128.ConditionalSelect(Vector128.Equals(ratio, ratio), Vector128.Round(ratio), Vector128<float>.Zero);
+            return Vector128.ConvertToInt32(Vector128.Min(Vector128.Max(rounded + z, low), high));
+        }
+#endif
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static int Clamp(int value, int min, int max)

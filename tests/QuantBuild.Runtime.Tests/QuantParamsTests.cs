@@ -203,4 +203,32 @@ public sealed class BitPackingTests
         Assert.AreEqual((5 << 12 | 4 << 9 | 3 << 6 | 2 << 3 | 1) >> 8, three[1]);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => BitPacking.Pack(new[] { 4 }, 3, true, new byte[1]));
     }
+
+    /// <summary>The span forms (vector groups and a scalar tail) give each value's scalar result: ties, saturation, NaN, infinities, signed zeros.</summary>
+    [TestMethod]
+    [DataRow(0.02f, 0)]
+    [DataRow(0.0037f, -17)]
+    [DataRow(1.5f, 100)]
+    public void SpanQuantizeAndDequantize_AreTheScalarDefinitionPerValue(float scale, int zeroPoint)
+    {
+        var rng = new Random(zeroPoint + 500);
+        var values = new List<float> { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, float.Epsilon };
+        for (int k = -140; k < 140; k++)
+        {
+            float tie = (k + 0.5f) * scale;
+            values.AddRange(new[] { tie, MathF.BitIncrement(tie), MathF.BitDecrement(tie) });
+        }
+        for (int i = 0; i < 200; i++) values.Add((float)((rng.NextDouble() * 600 - 300) * scale));
+        values.Add(0.25f * scale); // a count that leaves a scalar tail
+        var codes = new sbyte[values.Count];
+        QuantParams.QuantizeLinear(values.ToArray(), codes, scale, zeroPoint);
+        for (int i = 0; i < values.Count; i++)
+            Assert.AreEqual((sbyte)QuantParams.QuantizeLinear(values[i], scale, zeroPoint, -128, 127), codes[i], $"x = {values[i]:R}");
+
+        var all = Enumerable.Range(-128, 256).Select(c => (sbyte)c).Concat(codes).ToArray();
+        var back = new float[all.Length];
+        QuantParams.DequantizeLinear(all, back, scale, zeroPoint);
+        for (int i = 0; i < all.Length; i++)
+            Assert.AreEqual(BitConverter.SingleToInt32Bits(QuantParams.DequantizeLinear(all[i], scale, zeroPoint)), BitConverter.SingleToInt32Bits(back[i]), $"code {all[i]}");
+    }
 }

@@ -1,4 +1,9 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -30,7 +35,8 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// y = f(a, b) with numpy broadcasting (rank ≤ 8). The broadcast strides are computed once; the loop
     /// walks the output in row-major order with an odometer, and runs flat when neither input broadcasts
-    /// along the innermost dimension.
+    /// along the innermost dimension. Add, Sub, Mul and Div run their rows in vectors when each input is contiguous
+    /// or one value along the row: one IEEE operation per element either way, so the same bits.
     /// </summary>
     public sealed class BroadcastBinaryFloat : FloatKernel
     {
@@ -75,9 +81,19 @@ namespace QuantBuild.Runtime
 
             Span<int> index = stackalloc int[MaxBroadcastRank];
             int ai = 0, bi = 0;
+#if NET8_0_OR_GREATER
+            bool vectorRows = Vector128.IsHardwareAccelerated && function <= BinaryFunction.Div && aStep <= 1 && bStep <= 1;
+#endif
             for (int o = 0; o < length; o += inner)
             {
-                for (int j = 0, aj = ai, bj = bi; j < inner; j++, aj += aStep, bj += bStep)
+                int done = 0;
+#if NET8_0_OR_GREATER
+                if (vectorRows)
+                {
+                    done = ApplyRow(ref Unsafe.AsRef(in a[ai]), aStep, ref Unsafe.AsRef(in b[bi]), bStep, ref y[o], inner);
+                }
+#endif
+                for (int j = done, aj = ai + done * aStep, bj = bi + done * bStep; j < inner; j++, aj += aStep, bj += bStep)
                 {
                     y[o + j] = Apply(a[aj], b[bj]);
                 }
@@ -99,6 +115,77 @@ namespace QuantBuild.Runtime
                 }
             }
         }
+
+#if NET8_0_OR_GREATER
+        /// <summary>y[j] = f(a[j·aStep], b[j·bStep]) over whole vectors of the row (steps 0 or 1); returns how many it did.</summary>
+        private int ApplyRow(ref float a, int aStep, ref float b, int bStep, ref float y, int count)
+        {
+            switch (function)
+            {
+                case BinaryFunction.Add: return ApplyRow<AddOp>(ref a, aStep, ref b, bStep, ref y, count);
+                case BinaryFunction.Sub: return ApplyRow<SubOp>(ref a, aStep, ref b, bStep, ref y, count);
+                case BinaryFunction.Mul: return ApplyRow<MulOp>(ref a, aStep, ref b, bStep, ref y, count);
+                default: return ApplyRow<DivOp>(ref a, aStep, ref b, bStep, ref y, count);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int ApplyRow<TOp>(ref float a, int aStep, ref float b, int bStep, ref float y, int count)
+            where TOp : struct, IVectorOp
+        {
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> aOne = Vector256.Create(a), bOne = Vector256.Create(b);
+                for (; i <= count - 8; i += 8)
+                {
+                    Vector256<float> x = aStep == 0 ? aOne : Vector256.LoadUnsafe(ref a, (nuint)i);
+                    Vector256<float> z = bStep == 0 ? bOne : Vector256.LoadUnsafe(ref b, (nuint)i);
+                    default(TOp).Apply(x, z).StoreUnsafe(ref y, (nuint)i);
+                }
+            }
+
+            Vector128<float> aOne4 = Vector128.Create(a), bOne4 = Vector128.Create(b);
+            for (; i <= count - 4; i += 4)
+            {
+                Vector128<float> x = aStep == 0 ? aOne4 : Vector128.LoadUnsafe(ref a, (nuint)i);
+                Vector128<float> z = bStep == 0 ? bOne4 : Vector128.LoadUnsafe(ref b, (nuint)i);
+                default(TOp).Apply(x, z).StoreUnsafe(ref y, (nuint)i);
+            }
+
+            return i;
+        }
+
+        private interface IVectorOp
+        {
+            Vector256<float> Apply(Vector256<float> x, Vector256<float> z);
+            Vector128<float> Apply(Vector128<float> x, Vector128<float> z);
+        }
+
+        private struct AddOp : IVectorOp
+        {
+            public Vector256<float> Apply(Vector256<float> x, Vector256<float> z) { return x + z; }
+            public Vector128<float> Apply(Vector128<float> x, Vector128<float> z) { return x + z; }
+        }
+
+        private struct SubOp : IVectorOp
+        {
+            public Vector256<float> Apply(Vector256<float> x, Vector256<float> z) { return x - z; }
+            public Vector128<float> Apply(Vector128<float> x, Vector128<float> z) { return x - z; }
+        }
+
+        private struct MulOp : IVectorOp
+        {
+            public Vector256<float> Apply(Vector256<float> x, Vector256<float> z) { return x * z; }
+            public Vector128<float> Apply(Vector128<float> x, Vector128<float> z) { return x * z; }
+        }
+
+        private struct DivOp : IVectorOp
+        {
+            public Vector256<float> Apply(Vector256<float> x, Vector256<float> z) { return x / z; }
+            public Vector128<float> Apply(Vector128<float> x, Vector128<float> z) { return x / z; }
+        }
+#endif
 
         private float Apply(float x, float z)
         {

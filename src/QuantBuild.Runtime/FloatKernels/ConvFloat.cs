@@ -1,11 +1,18 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
     /// <summary>
     /// 2-D convolution in float32 (1-D runs as height 1), NCHW, weights [M, C/group, kH, kW], any pads,
     /// strides, dilations and groups. Direct loops ordered so the innermost one walks an output row:
-    /// no scratch memory. The output starts at the bias and accumulates one weight at a time.
+    /// no scratch memory. The output starts at the bias and accumulates one weight at a time, each step a float
+    /// multiply then a float add (never fused), in the order input channel, kernel row, kernel column. The vector
+    /// rows (stride-1 columns) keep that order for every output value, so every path gives the same bits.
     /// </summary>
     public sealed class ConvFloat : ConvFloatKernel
     {
@@ -68,11 +75,44 @@ namespace QuantBuild.Runtime
 
                 int row = ih * inWidth + dx;
                 int outRow = oh * outWidth;
-                for (int ow = owStart; ow <= owEnd; ow++)
+                int ow = owStart;
+#if NET8_0_OR_GREATER
+                if (strideWidth == 1 && Vector128.IsHardwareAccelerated)
+                {
+                    ow += AccumulateRow(ref MemoryMarshal.GetReference(x.Slice(row + owStart)), ref MemoryMarshal.GetReference(plane.Slice(outRow + owStart)), w, owEnd - owStart + 1);
+                }
+#endif
+                for (; ow <= owEnd; ow++)
                 {
                     plane[outRow + ow] += w * x[row + ow * strideWidth];
                 }
             }
         }
+
+#if NET8_0_OR_GREATER
+        /// <summary>target[i] += w · source[i] over whole vectors of <paramref name="count"/>; returns how many it did (the rest is the caller's scalar tail).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int AccumulateRow(ref float source, ref float target, float w, int count)
+        {
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> weight = Vector256.Create(w);
+                for (; i <= count - 8; i += 8)
+                {
+                    // Multiply, then add: two roundings, as the scalar loop does.
+                    (Vector256.LoadUnsafe(ref target, (nuint)i) + weight * Vector256.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+                }
+            }
+
+            Vector128<float> weight4 = Vector128.Create(w);
+            for (; i <= count - 4; i += 4)
+            {
+                (Vector128.LoadUnsafe(ref target, (nuint)i) + weight4 * Vector128.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+            }
+
+            return i;
+        }
+#endif
     }
 }
