@@ -166,10 +166,8 @@ namespace QuantBuild.Runtime
 
 #if NET9_0_OR_GREATER
         /// <summary>
-        /// <see cref="QuantizeLinear(ReadOnlySpan{float}, Span{sbyte}, float, int)"/> over whole groups of 16 values, in float:
-        /// x / s rounded half to even is an integer float (exact), adding the zero point and clamping to [−128, 127] are
-        /// exact for every value not clamped, and NaN becomes the zero point, as the scalar definition does. Returns how
-        /// many values it did.
+        /// <see cref="QuantizeLinear(ReadOnlySpan{float}, Span{sbyte}, float, int)"/> over whole groups of 16 values
+        /// (<see cref="GridCodes(Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float})"/>, then narrowed). Returns how many values it did.
         /// </summary>
         private static int QuantizeVectors(ReadOnlySpan<float> source, Span<sbyte> destination, float scale, int zeroPoint)
         {
@@ -195,9 +193,30 @@ namespace QuantBuild.Runtime
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector128<int> QuantizeFour(Vector128<float> x, Vector128<float> s, Vector128<float> z, Vector128<float> low, Vector128<float> high)
         {
+            return Vector128.ConvertToInt32(GridCodes(x, s, z, low, high));
+        }
+
+        /// <summary>
+        /// QuantizeLinear's codes as floats, in float arithmetic: x / s rounded half to even is an integer float (exact:
+        /// below 2^24 it is representable, above it x / s is an integer already), adding the zero point and clamping to
+        /// [low, high] are exact for every value that is not clamped, and NaN gives the zero point — the scalar
+        /// <see cref="QuantizeLinear(float, float, int, int, int)"/>'s result for every input.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static Vector128<float> GridCodes(Vector128<float> x, Vector128<float> s, Vector128<float> z, Vector128<float> low, Vector128<float> high)
+        {
             Vector128<float> ratio = x / s;
             Vector128<float> rounded = Vector128.ConditionalSelect(Vector128.Equals(ratio, ratio), Vector128.Round(ratio), Vector128<float>.Zero);
-            return Vector128.ConvertToInt32(Vector128.Min(Vector128.Max(rounded + z, low), high));
+            return Vector128.Min(Vector128.Max(rounded + z, low), high);
+        }
+
+        /// <summary><see cref="GridCodes(Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float})"/> in 256-bit registers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static Vector256<float> GridCodes(Vector256<float> x, Vector256<float> s, Vector256<float> z, Vector256<float> low, Vector256<float> high)
+        {
+            Vector256<float> ratio = x / s;
+            Vector256<float> rounded = Vector256.ConditionalSelect(Vector256.Equals(ratio, ratio), Vector256.Round(ratio), Vector256<float>.Zero);
+            return Vector256.Min(Vector256.Max(rounded + z, low), high);
         }
 #endif
 

@@ -37,10 +37,9 @@ namespace QuantBuild.Runtime
 
 #if NET9_0_OR_GREATER
         /// <summary>
-        /// <see cref="Round"/> over whole vectors, in float: x / s rounded half to even is an integer float (exact: below
-        /// 2^24 it is representable, above it x / s is an integer already), adding the zero point and clamping to the
-        /// 16-bit range are exact for every value that is not clamped, and (q − z) · s is the scalar's one product.
-        /// NaN lanes become the zero point, as the scalar does. Returns how many values it did.
+        /// <see cref="Round"/> over whole vectors: the codes as <see cref="QuantParams.GridCodes(Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float})"/>
+        /// computes them (the scalar's code for every input, NaN included), then (q − z) · s, the scalar's one product.
+        /// Returns how many values it did.
         /// </summary>
         private static int RoundVectors(Span<float> values, float scale, int zeroPoint, int qmin, int qmax)
         {
@@ -48,29 +47,19 @@ namespace QuantBuild.Runtime
             int i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
-                Vector256<float> s = Vector256.Create(scale);
-                Vector256<float> z = Vector256.Create((float)zeroPoint);
-                Vector256<float> low = Vector256.Create((float)qmin);
-                Vector256<float> high = Vector256.Create((float)qmax);
+                Vector256<float> s = Vector256.Create(scale), z = Vector256.Create((float)zeroPoint);
+                Vector256<float> low = Vector256.Create((float)qmin), high = Vector256.Create((float)qmax);
                 for (; i <= values.Length - 8; i += 8)
                 {
-                    Vector256<float> ratio = Vector256.LoadUnsafe(ref v, (nuint)i) / s;
-                    Vector256<float> rounded = Vector256.ConditionalSelect(Vector256.Equals(ratio, ratio), Vector256.Round(ratio), Vector256<float>.Zero);
-                    Vector256<float> code = Vector256.Min(Vector256.Max(rounded + z, low), high);
-                    ((code - z) * s).StoreUnsafe(ref v, (nuint)i);
+                    ((QuantParams.GridCodes(Vector256.LoadUnsafe(ref v, (nuint)i), s, z, low, high) - z) * s).StoreUnsafe(ref v, (nuint)i);
                 }
             }
 
-            Vector128<float> s4 = Vector128.Create(scale);
-            Vector128<float> z4 = Vector128.Create((float)zeroPoint);
-            Vector128<float> low4 = Vector128.Create((float)qmin);
-            Vector128<float> high4 = Vector128.Create((float)qmax);
+            Vector128<float> s4 = Vector128.Create(scale), z4 = Vector128.Create((float)zeroPoint);
+            Vector128<float> low4 = Vector128.Create((float)qmin), high4 = Vector128.Create((float)qmax);
             for (; i <= values.Length - 4; i += 4)
             {
-                Vector128<float> ratio = Vector128.LoadUnsafe(ref v, (nuint)i) / s4;
-                Vector128<float> rounded = Vector128.ConditionalSelect(Vector128.Equals(ratio, ratio), Vector128.Round(ratio), Vector128<float>.Zero);
-                Vector128<float> code = Vector128.Min(Vector128.Max(rounded + z4, low4), high4);
-                ((code - z4) * s4).StoreUnsafe(ref v, (nuint)i);
+                ((QuantParams.GridCodes(Vector128.LoadUnsafe(ref v, (nuint)i), s4, z4, low4, high4) - z4) * s4).StoreUnsafe(ref v, (nuint)i);
             }
 
             return i;
