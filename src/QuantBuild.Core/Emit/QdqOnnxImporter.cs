@@ -59,7 +59,7 @@ public static class QdqOnnxImporter
             if (codes.Type == DataType.UInt8)
                 codes = new Tensor(DataType.Int8, codes.Shape, codes.UInt8s.Select(u => (sbyte)(u - 128)).ToArray());
             var scales = scale.Floats;
-            CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid);
+            CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid, constant: true);
             if (axis < 0) axis += codes.Rank;
             if (scales.Length == 0 || scales.Length > 1 && (axis < 0 || axis >= codes.Rank || scales.Length != codes.Shape[axis]))
                 throw Invalid($"DequantizeLinear '{dq.Name}' has {scales.Length} scales for constant '{dq.Inputs[0]}' {codes.ShapeString} along axis {axis}; " +
@@ -220,13 +220,18 @@ public static class QdqOnnxImporter
 
     /// <summary>
     /// Scales must be positive normal floats: 0 or a subnormal divides to infinity when a value is
-    /// quantized, a negative one flips every value, NaN poisons everything after it.
+    /// quantized, a negative one flips every value, NaN poisons everything after it. A constant's
+    /// DequantizeLinear (<paramref name="constant"/>) only multiplies, so a positive subnormal scale is
+    /// valid there: an int32 bias's scale is input scale × weight scale, which our own quantizer writes
+    /// below 2^-126 when both are small (the bias then saturates, QB4105).
     /// </summary>
-    private static void CheckScales(float[] scales, string what, string node, Func<string, string?, QuantBuildException> invalid)
+    private static void CheckScales(float[] scales, string what, string node, Func<string, string?, QuantBuildException> invalid, bool constant = false)
     {
         foreach (var s in scales)
-            if (!float.IsNormal(s) || s < 0)
-                throw invalid($"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a scale must be a positive, finite, normal float", node);
+            if (constant ? !(s > 0 && float.IsFinite(s)) : !float.IsNormal(s) || s < 0)
+                throw invalid(constant
+                    ? $"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a constant's scale must be a positive, finite float"
+                    : $"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a scale must be a positive, finite, normal float", node);
     }
 
     private static bool IsGridClip(ModelGraph g, Node clip, float scale, int zero, bool signed)

@@ -67,6 +67,28 @@ public sealed class IntegerRunInputTests
         StringAssert.Contains(err, "a scale must be a positive, finite, normal float");
     }
 
+    /// <summary>
+    /// An int32 bias's scale is input scale × weight scale, which the quantizer writes below 2^-126 when both are small
+    /// (PP-OCRv4's recognizer has one). Dequantizing a constant only multiplies, so the file must run, not be refused.
+    /// </summary>
+    [TestMethod]
+    public void ASubnormalBiasScaleRuns()
+    {
+        using var temp = new TempFolder();
+        var model = OnnxModelFile.Load(s_quantized);
+        var initializers = model.Graph.Initializer.ToDictionary(t => t.Name);
+        var bias = model.Graph.Node.First(n => n.OpType == "DequantizeLinear" && initializers.TryGetValue(n.Input[0], out var codes) && codes.DataType == (int)DataType.Int32);
+        var scale = initializers[bias.Input[1]];
+        var current = TensorProtoConverter.ToTensor(scale);
+        model.Graph.Initializer[model.Graph.Initializer.IndexOf(scale)] =
+            TensorProtoConverter.FromTensor(Tensor.FromFloats(Enumerable.Repeat(1.5e-39f, current.Length).ToArray(), current.Shape), scale.Name);
+        var path = temp.File("subnormal-bias.quant.onnx");
+        OnnxModelFile.Save(model, path);
+        Assert.IsFalse(float.IsNormal(1.5e-39f));
+        var r = RunInt(path, BadInput.MnistInput(temp), temp);
+        Assert.AreEqual(0, r.Exit, r.Err);
+    }
+
     /// <summary>3e38 times an int8 code leaves the float range; where it does not, the requantization multiplier does.</summary>
     [TestMethod]
     public void AWeightScaleOfThreeTimesTenToTheThirtyEightIsRefused()
