@@ -3,12 +3,14 @@
 checkout's CLI and with OLD (a quantbuild.dll built from another commit), compare the .quant.onnx and .g.cs
 files byte for byte, then run this build's QDQ file through both builds' integer runtimes (`run --int`) on every
 input case and compare the .npy outputs byte for byte. Kernel work must leave every byte unchanged.
-Usage: python3 tests/compare-integer-outputs.py OLD/quantbuild.dll   (after building src/QuantBuild.Cli in Release)
+Usage: python3 tests/compare-integer-outputs.py OLD/quantbuild.dll [MODEL_ID,...]   (after building src/QuantBuild.Cli
+in Release; the model ids of .assets/inputs/manifest.json, default all). A case one build cannot run counts as a difference.
 """
 import json, os, subprocess, sys, filecmp, glob, tempfile
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if len(sys.argv) != 2:
+if len(sys.argv) not in (2, 3):
     sys.exit(__doc__)
+only = set(sys.argv[2].split(",")) if len(sys.argv) == 3 else None
 new = ["dotnet", f"{root}/src/QuantBuild.Cli/bin/Release/net10.0/quantbuild.dll"]
 old = ["dotnet", os.path.abspath(sys.argv[1])]
 manifest = json.load(open(f"{root}/.assets/inputs/manifest.json"))
@@ -17,7 +19,7 @@ variants = [("w8", {"bits": 8}), ("w4", {"bits": 4}), ("mp-w8", {"bits": 8, "met
 work = tempfile.mkdtemp(prefix="quantbuild-compare-")
 ok = True
 for e in entries:
-    if e["id"] == "oww-melspectrogram": continue
+    if e["id"] == "oww-melspectrogram" or (only is not None and e["id"] not in only): continue
     model = os.path.join(root, ".assets", e["model"])
     case = e["cases"][0]
     calib = {n: os.path.join(root, ".assets", os.path.dirname(os.path.dirname(p)), "*", os.path.basename(p)) for n, p in case["inputs"].items()}
@@ -44,7 +46,8 @@ for e in entries:
                     r = subprocess.run(cli + ["run", f"{d}/new/m.quant.onnx", "--int", "-o", f"{d}/run-{label}-{c['name']}", "-t", "1"] + args, capture_output=True, text=True)
                     if r.returncode != 0: print(e["id"], name, label, "run failed", r.stderr[-300:]); ok = False
                 files = sorted(os.path.basename(f) for f in glob.glob(f"{d}/run-new-{c['name']}/*.npy"))
-                same = all(filecmp.cmp(f"{d}/run-new-{c['name']}/{f}", f"{d}/run-old-{c['name']}/{f}", shallow=False) for f in files) and len(files) > 0
+                same = len(files) > 0 and all(os.path.exists(f"{d}/run-old-{c['name']}/{f}")
+                                              and filecmp.cmp(f"{d}/run-new-{c['name']}/{f}", f"{d}/run-old-{c['name']}/{f}", shallow=False) for f in files)
                 results.append(same)
             print(f"{e['id']:22} {name:7} qdq identical {same_qdq}  g.cs identical {same_cs}  integer-runtime outputs identical on {sum(results)}/{len(results)} cases")
             ok &= same_qdq and all(results)
