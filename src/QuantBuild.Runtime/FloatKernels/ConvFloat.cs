@@ -88,7 +88,7 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
                 if (strideWidth == 1 && Vector128.IsHardwareAccelerated)
                 {
-                    ow += AccumulateRow(ref MemoryMarshal.GetReference(x.Slice(row + owStart)), ref MemoryMarshal.GetReference(plane.Slice(outRow + owStart)), w, owEnd - owStart + 1);
+                    ow += FloatRow.MultiplyAdd(ref MemoryMarshal.GetReference(x.Slice(row + owStart)), ref MemoryMarshal.GetReference(plane.Slice(outRow + owStart)), w, owEnd - owStart + 1);
                 }
 #endif
                 for (; ow <= owEnd; ow++)
@@ -224,29 +224,6 @@ namespace QuantBuild.Runtime
             Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref target, offset)), value);
         }
 
-        /// <summary>target[i] += w · source[i] over whole vectors of <paramref name="count"/>; returns how many it did (the rest is the caller's scalar tail).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static int AccumulateRow(ref float source, ref float target, float w, int count)
-        {
-            int i = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<float> weight = Vector256.Create(w);
-                for (; i <= count - 8; i += 8)
-                {
-                    // Multiply, then add: two roundings, as the scalar loop does.
-                    (Vector256.LoadUnsafe(ref target, (nuint)i) + weight * Vector256.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
-                }
-            }
-
-            Vector128<float> weight4 = Vector128.Create(w);
-            for (; i <= count - 4; i += 4)
-            {
-                (Vector128.LoadUnsafe(ref target, (nuint)i) + weight4 * Vector128.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
-            }
-
-            return i;
-        }
 #endif
     }
 }

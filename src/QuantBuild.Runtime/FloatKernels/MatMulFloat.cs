@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.InteropServices;
 
 namespace QuantBuild.Runtime
 {
@@ -79,7 +80,12 @@ namespace QuantBuild.Runtime
                             }
 
                             ReadOnlySpan<float> bRow = b.Slice(bo + p * n, n);
-                            for (int j = 0; j < n; j++)
+                            int j = 0;
+#if NET8_0_OR_GREATER
+                            // Whole vectors of the row, each element's products still added in p order.
+                            j = FloatRow.MultiplyAdd(ref MemoryMarshal.GetReference(bRow), ref MemoryMarshal.GetReference(row), av, n);
+#endif
+                            for (; j < n; j++)
                             {
                                 row[j] += av * bRow[j];
                             }
