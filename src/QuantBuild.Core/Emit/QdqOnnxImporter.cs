@@ -59,7 +59,7 @@ public static class QdqOnnxImporter
             if (codes.Type == DataType.UInt8)
                 codes = new Tensor(DataType.Int8, codes.Shape, codes.UInt8s.Select(u => (sbyte)(u - 128)).ToArray());
             var scales = scale.Floats;
-            CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid, constant: true);
+            CheckScales(scales, $"DequantizeLinear '{dq.Name}' (weight '{dq.Inputs[0]}')", dq.Name, Invalid, bias: codes.Type == DataType.Int32);
             if (axis < 0) axis += codes.Rank;
             if (scales.Length == 0 || scales.Length > 1 && (axis < 0 || axis >= codes.Rank || scales.Length != codes.Shape[axis]))
                 throw Invalid($"DequantizeLinear '{dq.Name}' has {scales.Length} scales for constant '{dq.Inputs[0]}' {codes.ShapeString} along axis {axis}; " +
@@ -220,17 +220,17 @@ public static class QdqOnnxImporter
 
     /// <summary>
     /// Scales must be positive normal floats: 0 or a subnormal divides to infinity when a value is
-    /// quantized, a negative one flips every value, NaN poisons everything after it. A constant's
-    /// DequantizeLinear (<paramref name="constant"/>) only multiplies, so a positive subnormal scale is
-    /// valid there: an int32 bias's scale is input scale × weight scale, which our own quantizer writes
-    /// below 2^-126 when both are small (the bias then saturates, QB4105).
+    /// quantized, a negative one flips every value, NaN poisons everything after it. The one exception is
+    /// an int32 bias (<paramref name="bias"/>): its scale is input scale × weight scale, which our own
+    /// quantizer writes below 2^-126 when both are small (the bias then saturates, QB4105), and dequantizing
+    /// a constant only multiplies, so a positive subnormal is valid there. 8-bit weight codes keep the rule.
     /// </summary>
-    private static void CheckScales(float[] scales, string what, string node, Func<string, string?, QuantBuildException> invalid, bool constant = false)
+    private static void CheckScales(float[] scales, string what, string node, Func<string, string?, QuantBuildException> invalid, bool bias = false)
     {
         foreach (var s in scales)
-            if (constant ? !(s > 0 && float.IsFinite(s)) : !float.IsNormal(s) || s < 0)
-                throw invalid(constant
-                    ? $"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a constant's scale must be a positive, finite float"
+            if (bias ? !(s > 0 && float.IsFinite(s)) : !float.IsNormal(s) || s < 0)
+                throw invalid(bias
+                    ? $"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a bias's scale must be a positive, finite float"
                     : $"{what} has scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a scale must be a positive, finite, normal float", node);
     }
 

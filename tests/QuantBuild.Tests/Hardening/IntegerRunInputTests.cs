@@ -89,6 +89,17 @@ public sealed class IntegerRunInputTests
         Assert.AreEqual(0, r.Exit, r.Err);
     }
 
+    /// <summary>Only a bias's scale is a product of two scales; a subnormal scale on 8-bit weight codes is a damaged file.</summary>
+    [TestMethod]
+    public void ASubnormalWeightScaleIsRefused()
+    {
+        using var temp = new TempFolder();
+        var (model, node) = WithScale(temp, "DequantizeLinear", weight: true, 1e-40f);
+        var err = BadInput.AssertFails(RunInt(model, BadInput.MnistInput(temp), temp), DiagnosticCodes.InvalidQdqModel);
+        StringAssert.Contains(err, $"[node '{node}']");
+        StringAssert.Contains(err, "a scale must be a positive, finite, normal float");
+    }
+
     /// <summary>3e38 times an int8 code leaves the float range; where it does not, the requantization multiplier does.</summary>
     [TestMethod]
     public void AWeightScaleOfThreeTimesTenToTheThirtyEightIsRefused()
