@@ -82,7 +82,8 @@ namespace QuantBuild.Runtime
             Span<int> index = stackalloc int[MaxBroadcastRank];
             int ai = 0, bi = 0;
 #if NET8_0_OR_GREATER
-            bool vectorRows = Vector128.IsHardwareAccelerated && function <= BinaryFunction.Div && aStep <= 1 && bStep <= 1;
+            // Rows shorter than one vector would only pay the dispatch (a [N, 1] broadcast has N rows of one).
+            bool vectorRows = Vector128.IsHardwareAccelerated && inner >= 4 && function <= BinaryFunction.Div && aStep <= 1 && bStep <= 1;
 #endif
             for (int o = 0; o < length; o += inner)
             {

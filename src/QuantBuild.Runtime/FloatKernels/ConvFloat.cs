@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 #if NET8_0_OR_GREATER
 using System.Numerics;
-using System.Runtime.Intrinsics;
 #endif
 
 namespace QuantBuild.Runtime
@@ -86,7 +85,7 @@ namespace QuantBuild.Runtime
                 int outRow = oh * outWidth;
                 int ow = owStart;
 #if NET8_0_OR_GREATER
-                if (strideWidth == 1 && Vector128.IsHardwareAccelerated)
+                if (strideWidth == 1)
                 {
                     ow += FloatRow.MultiplyAdd(ref MemoryMarshal.GetReference(x.Slice(row + owStart)), ref MemoryMarshal.GetReference(plane.Slice(outRow + owStart)), w, owEnd - owStart + 1);
                 }
