@@ -274,7 +274,7 @@ namespace QuantBuild.Runtime
         {
             int i = 0;
 #if NET8_0_OR_GREATER
-            if (run >= 8 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+            if (run >= 8 && Zip128.IsSupported)
             {
                 for (; ; i += 8)
                 {
@@ -291,16 +291,8 @@ namespace QuantBuild.Runtime
 
                     Vector128<short> a = Vector128.LoadUnsafe(ref l0, (nuint)i);
                     Vector128<short> b = Vector128.LoadUnsafe(ref l1, (nuint)i);
-                    if (Sse2.IsSupported)
-                    {
-                        Sse2.UnpackLow(a, b).StoreUnsafe(ref target, (nuint)(2 * i));
-                        Sse2.UnpackHigh(a, b).StoreUnsafe(ref target, (nuint)(2 * i + 8));
-                    }
-                    else
-                    {
-                        AdvSimd.Arm64.ZipLow(a, b).StoreUnsafe(ref target, (nuint)(2 * i));
-                        AdvSimd.Arm64.ZipHigh(a, b).StoreUnsafe(ref target, (nuint)(2 * i + 8));
-                    }
+                    Zip128.Low(a, b).StoreUnsafe(ref target, (nuint)(2 * i));
+                    Zip128.High(a, b).StoreUnsafe(ref target, (nuint)(2 * i + 8));
                 }
             }
 #endif
@@ -360,7 +352,7 @@ namespace QuantBuild.Runtime
         {
             int i = 0;
 #if NET8_0_OR_GREATER
-            if (run >= 16 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+            if (run >= 16 && Zip128.IsSupported)
             {
                 for (; ; i += 16)
                 {
@@ -379,24 +371,12 @@ namespace QuantBuild.Runtime
                     Vector128<byte> b = Vector128.LoadUnsafe(ref l1, (nuint)i);
                     Vector128<byte> c = Vector128.LoadUnsafe(ref l2, (nuint)i);
                     Vector128<byte> d = Vector128.LoadUnsafe(ref l3, (nuint)i);
-                    if (Sse2.IsSupported)
-                    {
-                        Vector128<ushort> abLow = Sse2.UnpackLow(a, b).AsUInt16(), abHigh = Sse2.UnpackHigh(a, b).AsUInt16();
-                        Vector128<ushort> cdLow = Sse2.UnpackLow(c, d).AsUInt16(), cdHigh = Sse2.UnpackHigh(c, d).AsUInt16();
-                        Sse2.UnpackLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
-                        Sse2.UnpackHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
-                        Sse2.UnpackLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
-                        Sse2.UnpackHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
-                    }
-                    else
-                    {
-                        Vector128<ushort> abLow = AdvSimd.Arm64.ZipLow(a, b).AsUInt16(), abHigh = AdvSimd.Arm64.ZipHigh(a, b).AsUInt16();
-                        Vector128<ushort> cdLow = AdvSimd.Arm64.ZipLow(c, d).AsUInt16(), cdHigh = AdvSimd.Arm64.ZipHigh(c, d).AsUInt16();
-                        AdvSimd.Arm64.ZipLow(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
-                        AdvSimd.Arm64.ZipHigh(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
-                        AdvSimd.Arm64.ZipLow(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
-                        AdvSimd.Arm64.ZipHigh(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
-                    }
+                    Vector128<ushort> abLow = Zip128.Low(a, b).AsUInt16(), abHigh = Zip128.High(a, b).AsUInt16();
+                    Vector128<ushort> cdLow = Zip128.Low(c, d).AsUInt16(), cdHigh = Zip128.High(c, d).AsUInt16();
+                    Zip128.Low(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i));
+                    Zip128.High(abLow, cdLow).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 16));
+                    Zip128.Low(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 32));
+                    Zip128.High(abHigh, cdHigh).AsByte().StoreUnsafe(ref target, (nuint)(4 * i + 48));
                 }
             }
 #endif
@@ -409,4 +389,54 @@ namespace QuantBuild.Runtime
             }
         }
     }
+
+#if NET8_0_OR_GREATER
+    /// <summary>
+    /// Interleaving the low or high halves of two 128-bit vectors (x64 punpckl/punpckh, Arm64 zip1/zip2): the one
+    /// instruction-set choice the interleaves above share.
+    /// </summary>
+    internal static class Zip128
+    {
+        public static bool IsSupported
+        {
+            get { return Sse2.IsSupported || AdvSimd.Arm64.IsSupported; }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> Low(Vector128<byte> a, Vector128<byte> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<byte> High(Vector128<byte> a, Vector128<byte> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<short> Low(Vector128<short> a, Vector128<short> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<short> High(Vector128<short> a, Vector128<short> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<ushort> Low(Vector128<ushort> a, Vector128<ushort> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<ushort> High(Vector128<ushort> a, Vector128<ushort> b)
+        {
+            return Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+        }
+    }
+#endif
 }
