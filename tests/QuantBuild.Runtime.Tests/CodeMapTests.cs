@@ -110,4 +110,93 @@ public sealed class CodeMapTests
         new Conv2DInt8(g, x, sw, convOut, w, bias, -128, 127, new Int8CodeMap(clip)).Eval(input, w, actual);
         TestData.AssertSameCodes(expected, actual, "int64 path");
     }
+
+    /// <summary>
+    /// Add and Mul by a one-element constant as code maps (PP-OCRv4's learnable affine blocks): for every code and
+    /// the constant on either side, the map gives what the broadcasting kernel writes for a whole tensor (its
+    /// vector rows included), with and without a clamp or a fused Relu.
+    /// </summary>
+    [TestMethod]
+    public void AddAndMulByAConstant_AsCodeMaps_AreTheBroadcastingKernels()
+    {
+        var r = new Random(515);
+        sbyte[] every = Enumerable.Range(sbyte.MinValue, 256).Select(c => (sbyte)c).ToArray();
+        // Every code, then again shuffled and in a length that leaves tails for the 32- and 16-code rows.
+        sbyte[] input = [.. every, .. every.OrderBy(_ => r.Next()).Take(203)];
+        for (int trial = 0; trial < 24; trial++)
+        {
+            var x = new QuantParams((float)(0.002 + r.NextDouble() * 0.2), r.Next(-128, 128));
+            var c = new QuantParams((float)(0.001 + r.NextDouble() * 0.05), r.Next(-20, 21));
+            var y = new QuantParams((float)(0.002 + r.NextDouble() * 0.2), r.Next(-128, 128));
+            var constant = new[] { (sbyte)r.Next(-128, 128) };
+            bool constantFirst = trial % 2 == 1;
+            int lo = trial % 3 == 0 ? -100 : sbyte.MinValue, hi = trial % 3 == 0 ? 90 : sbyte.MaxValue;
+            int[] one = [1], shape = [1, input.Length];
+            var (shapeA, qa, shapeB, qb) = constantFirst ? (one, c, shape, x) : (shape, x, one, c);
+            string what = $"trial {trial}: x {x.Scale}/{x.ZeroPoint}, constant {constant[0]} at {c.Scale}/{c.ZeroPoint} ({(constantFirst ? "first" : "second")}), y {y.Scale}/{y.ZeroPoint}";
+
+            var mul = new MulInt8(shapeA, qa, shapeB, qb, y, lo, hi);
+            var mulMap = new MulConstantInt8(new MulInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
+            AssertMapIsKernel(mulMap, input, output => Eval(mul.Eval, constantFirst, constant, input, output), "Mul " + what);
+
+            var add = new AddInt8(shapeA, qa, shapeB, qb, y, lo, hi);
+            var addMap = new AddConstantInt8(new AddInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
+            AssertMapIsKernel(addMap, input, output => Eval(add.Eval, constantFirst, constant, input, output), "Add " + what);
+
+            var relu = new QuantParams(y.Scale * 0.7f, -128);
+            var addRelu = new AddInt8(shapeA, qa, shapeB, qb, y, lo, hi, new ClipInt8(y, relu, 0f, float.PositiveInfinity));
+            var addReluMap = new AddConstantInt8(new AddInt8(one, qa, one, qb, y, lo, hi, new ClipInt8(y, relu, 0f, float.PositiveInfinity)), constant[0], constantFirst);
+            AssertMapIsKernel(addReluMap, input, output => Eval(addRelu.Eval, constantFirst, constant, input, output), "Add+Relu " + what);
+        }
+    }
+
+    /// <summary>A chain of more than three stages nests (a composed map is a stage): still the stages one after another.</summary>
+    [TestMethod]
+    public void NestedCodeMaps_AreTheStagesOneAfterAnother()
+    {
+        QuantParams a = new(0.05f, -11), b = new(0.04f, 3), c = new(0.03f, -20), d = new(0.045f, 7), e = new(0.02f, -128);
+        QuantParams k = new(0.01f, 0);
+        var scale = new MulConstantInt8(new MulInt8([1], a, [1], k, b), 87, false);
+        var shift = new AddConstantInt8(new AddInt8([1], k, [1], b, c), -40, true);
+        var swish = LookupTableInt8.HardSwish(c, d);
+        var scale2 = new MulConstantInt8(new MulInt8([1], k, [1], d, e), 120, true);
+        var shift2 = new AddConstantInt8(new AddInt8([1], e, [1], k, a), 15, false);
+        var nested = new Int8CodeMap(new Int8CodeMap(scale, shift, swish), scale2, shift2);
+        var distinct = new HashSet<sbyte>();
+        for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+        {
+            sbyte expected = shift2.Apply(scale2.Apply(swish.Apply(shift.Apply(scale.Apply(code)))));
+            Assert.AreEqual(expected, nested.Apply(code), $"code {code}");
+            Assert.AreEqual(expected, nested[code], $"code {code}");
+            distinct.Add(expected);
+        }
+
+        Assert.IsGreaterThan(20, distinct.Count, "the chain must not collapse to a few codes");
+    }
+
+    private delegate void BinaryEval(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b, Span<sbyte> output);
+
+    private static void Eval(BinaryEval eval, bool constantFirst, sbyte[] constant, sbyte[] input, sbyte[] output)
+    {
+        if (constantFirst)
+        {
+            eval(constant, input, output);
+        }
+        else
+        {
+            eval(input, constant, output);
+        }
+    }
+
+    private static void AssertMapIsKernel(IInt8CodeMap map, sbyte[] input, Action<sbyte[]> kernel, string what)
+    {
+        var expected = new sbyte[input.Length];
+        kernel(expected);
+        var actual = input.Select(code => map.Apply(code)).ToArray();
+        TestData.AssertSameCodes(expected, actual, what);
+        var composed = new Int8CodeMap(map);
+        var viaTable = input.Select(code => composed[code]).ToArray();
+        TestData.AssertSameCodes(expected, viaTable, what + " (composed table)");
+    }
 }
+

@@ -116,7 +116,8 @@ public static class IntegerLowering
         /// <summary>
         /// A convolution with plain int8/int4 weights whose output is read by exactly one elementwise step that is a
         /// function of one code (Relu/Clip, LeakyRelu, Requantize, the float-function tables, Max against a
-        /// one-element constant) takes that step into its output stage, up to three in a row: the convolution's rows
+        /// one-element constant, Add or Mul by a one-element constant) takes that step into its output stage, and so on down
+        /// the chain: the convolution's rows
         /// are mapped by the composed code maps right after they are written. Each map still rounds to its own
         /// output parameters, so the values in between keep their QDQ quantization (KeptIntermediates) and the bits
         /// are the separate steps' (docs/algorithms/requantization.md, "Fused code maps").
@@ -140,12 +141,13 @@ public static class IntegerLowering
                 var kept = new List<string>();
                 var output = conv.Outputs[0];
                 var fused = conv.FusedNodes.ToList();
-                while (maps.Count < 3 && !modelOutputs.Contains(output) && !viewed.Contains(output)
+                while (!modelOutputs.Contains(output) && !viewed.Contains(output)
                        && readers.TryGetValue(output, out var list) && list.Count == 1 && IsCodeMap(list[0], output))
                 {
                     var map = list[0];
                     maps.Add(map);
                     kept.Add(output.Name);
+                    kept.AddRange(map.KeptIntermediates);
                     fused.AddRange(map.FusedNodes);
                     removed.Add(map);
                     _tensorList.Remove(output);
@@ -166,8 +168,19 @@ public static class IntegerLowering
                 or UnaryKind.HardSigmoid or UnaryKind.HardSwish or UnaryKind.Sigmoid or UnaryKind.Tanh,
             BinaryStep { Kind: BinaryKind.Max } b => b.Inputs[0] == input && b.Inputs[1] is { IsConstant: true, Length: 1 }
                 && b.Inputs[0].Length == b.Outputs[0].Length,
+            BinaryStep { Kind: BinaryKind.Add or BinaryKind.Mul } b => ConstantOperandOf(b, input) is not null && input.Length == b.Outputs[0].Length,
             _ => false,
         };
+
+        /// <summary>
+        /// The other operand of an Add or Mul that reads <paramref name="input"/>, when it is a one-element constant (the
+        /// step is then a code map of <paramref name="input"/>: PP-OCRv4's learnable affine blocks, a Sub or Div by a
+        /// constant); else null.
+        /// </summary>
+        internal static PlanTensor? ConstantOperandOf(BinaryStep b, PlanTensor input) =>
+            b.Inputs[0] == input && b.Inputs[1] is { IsConstant: true, Length: 1 } second ? second
+            : b.Inputs[1] == input && b.Inputs[0] is { IsConstant: true, Length: 1 } first ? first
+            : null;
 
         /// <summary>
         /// Per-channel codebooks store 2^bits int8 levels per output channel: at high widths on layers with a

@@ -397,6 +397,12 @@ namespace QuantBuild.Runtime
             BroadcastDriver.Run(shape, ref op, a, b, output);
         }
 
+        /// <summary>The scalar definition: the output code of one pair of codes (after the fused activation, if any).</summary>
+        public sbyte Invoke(int a, int b)
+        {
+            return op.Invoke(a, b);
+        }
+
         private struct Operator : IBinaryInt8Operator
         {
             public int ZeroOut;
@@ -607,6 +613,34 @@ namespace QuantBuild.Runtime
                 long y = ((ScaledA[(byte)a] + ScaledB[(byte)b] + (1L << (LeftShift - 1))) >> LeftShift) + ZeroOut;
                 return Output(y, ClampMin, ClampMax, After);
             }
+        }
+    }
+
+    /// <summary>
+    /// Add of an int8 tensor and a one-element constant (an affine shift, a Sub of a constant): <see cref="AddInt8"/>'s
+    /// definition with one operand fixed, as a code map. The constant keeps its side of the sum.
+    /// </summary>
+    public sealed class AddConstantInt8 : IInt8CodeMap
+    {
+        private readonly AddInt8 add;
+        private readonly int constant;
+        private readonly bool constantFirst;
+
+        public AddConstantInt8(AddInt8 add, int constantCode, bool constantFirst)
+        {
+            if (add == null)
+            {
+                throw new ArgumentNullException(nameof(add));
+            }
+
+            this.add = add;
+            constant = constantCode;
+            this.constantFirst = constantFirst;
+        }
+
+        public sbyte Apply(int code)
+        {
+            return constantFirst ? add.Invoke(constant, code) : add.Invoke(code, constant);
         }
     }
 }

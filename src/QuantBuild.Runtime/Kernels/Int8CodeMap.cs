@@ -13,9 +13,10 @@ namespace QuantBuild.Runtime
     /// Elementwise kernels applied one after another to a producer's int8 output, composed into one table: each stage
     /// still rounds to its own output parameters (the composition is of their exact code maps), so the result is the
     /// separate steps' bits in one pass. The producer (a convolution's output stage) maps its rows right after
-    /// writing them, while they are in cache (docs/algorithms/requantization.md, "Fused code maps").
+    /// writing them, while they are in cache (docs/algorithms/requantization.md, "Fused code maps"). A chain longer
+    /// than three stages nests: a composed map is itself a stage.
     /// </summary>
-    public sealed class Int8CodeMap
+    public sealed class Int8CodeMap : IInt8CodeMap
     {
         /// <summary>No stage: kernels without a fused map hold this and skip the pass.</summary>
         public static readonly Int8CodeMap Identity = new Int8CodeMap(new IInt8CodeMap[0]);
@@ -59,6 +60,12 @@ namespace QuantBuild.Runtime
 
                 return (sbyte)value;
             });
+        }
+
+        /// <summary>The composed code for <paramref name="code"/> (−128..127).</summary>
+        public sbyte Apply(int code)
+        {
+            return table[code];
         }
 
         /// <summary>The composed code for <paramref name="code"/>.</summary>

@@ -38,6 +38,12 @@ namespace QuantBuild.Runtime
             BroadcastDriver.Run(shape, ref op, a, b, output);
         }
 
+        /// <summary>The scalar definition: the output code of one pair of codes.</summary>
+        public sbyte Invoke(int a, int b)
+        {
+            return op.Invoke(a, b);
+        }
+
         private struct Operator : IBinaryInt8Operator
         {
             public int ZeroA;
@@ -116,6 +122,34 @@ namespace QuantBuild.Runtime
                 int y = FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(product, Multiplier, Shift) + ZeroOut;
                 return (sbyte)QuantParams.Clamp(y, ClampMin, ClampMax);
             }
+        }
+    }
+
+    /// <summary>
+    /// Mul of an int8 tensor by a one-element constant (an affine scale, a Div by a constant): <see cref="MulInt8"/>'s
+    /// definition with one operand fixed, as a code map. The constant keeps its side of the product.
+    /// </summary>
+    public sealed class MulConstantInt8 : IInt8CodeMap
+    {
+        private readonly MulInt8 mul;
+        private readonly int constant;
+        private readonly bool constantFirst;
+
+        public MulConstantInt8(MulInt8 mul, int constantCode, bool constantFirst)
+        {
+            if (mul == null)
+            {
+                throw new ArgumentNullException(nameof(mul));
+            }
+
+            this.mul = mul;
+            constant = constantCode;
+            this.constantFirst = constantFirst;
+        }
+
+        public sbyte Apply(int code)
+        {
+            return constantFirst ? mul.Invoke(constant, code) : mul.Invoke(code, constant);
         }
     }
 }

@@ -1,3 +1,4 @@
+using QuantBuild.Compilation;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
 using QuantBuild.Graph.Transforms;
@@ -228,6 +229,42 @@ public sealed class IntegerRunnerTests
         Assert.IsGreaterThanOrEqualTo(10, fusedAdds.Count, "BlazeFace's residual Adds should carry their Relu");
         Assert.IsTrue(fusedAdds.All(b => b.OpType == "Add+Relu" && b.KeptIntermediates.Count == 1));
         AssertArenaIsSound(blazeFace);
+    }
+
+    /// <summary>
+    /// PP-OCRv4's recognizer follows its convolutions with learnable affine blocks (Mul and Add by one-element
+    /// constants) around HardSwish: Conv → Mul → Add → HardSwish → Mul → Add. The five elementwise steps are code maps
+    /// of one tensor, so each block lowers to one convolution step that maps its rows through their composition
+    /// (docs/algorithms/requantization.md, "Fused code maps"); every value in between stays a kept intermediate, so
+    /// the QDQ file still rounds it. The maps' exactness is CodeMapTests' (every code, every kernel path).
+    /// </summary>
+    [TestMethod]
+    public void RecognizerAffineBlocksFuseIntoTheirConvolutions()
+    {
+        // The recognizer's width is dynamic: it compiles as a build does, with the case's input as calibration (no quality
+        // samples, so no promotion trials: this test is about the lowering).
+        var real = TestAssets.RealModel("ppocr-rec");
+        using var folder = new TempFolder();
+        var input = real.Cases[0].InputFiles.Single();
+        var sidecar = folder.File("rec.quant.json");
+        File.WriteAllText(sidecar, $$"""{ "calibration": { "inputs": { "{{input.Key}}": {{System.Text.Json.JsonSerializer.Serialize(input.Value)}} } }, "quality": { "samples": 0 } }""");
+        var plan = ModelCompiler.Compile(real.ModelPath, sidecar, new EngineOptions { MaxDegreeOfParallelism = 2 }).RequirePlan().Plan;
+        var chains = plan.Steps.OfType<ConvStep>().Where(c => c.Then.Count == 5).ToList();
+        TestContext.WriteLine($"{chains.Count} affine blocks fused; steps: {plan.Steps.Count}");
+        Assert.IsGreaterThanOrEqualTo(25, chains.Count, string.Join("\n", plan.Steps));
+        foreach (var c in chains)
+        {
+            CollectionAssert.AreEqual(new[] { "Mul", "Add", "HardSwish(pattern)", "Mul", "Add" }, c.Then.Select(m => m.OpType).ToArray(), c.NodeName);
+            Assert.IsTrue(c.Then.OfType<BinaryStep>().All(b => b.Inputs.Count(i => i is { IsConstant: true, Length: 1 }) == 1), c.NodeName);
+            CollectionAssert.AreEqual(new[] { c.ConvOutput.Name }.Concat(c.Then.Take(4).Select(m => m.Outputs[0].Name)).ToArray(), c.KeptIntermediates.ToArray(), c.NodeName);
+        }
+        var alone = plan.Steps.OfType<BinaryStep>().Where(b => b.Inputs.Any(i => i is { IsConstant: true, Length: 1 })).ToList();
+        // Left on their own (14): the scale of x in x·hardsigmoid(x), whose input has two readers, and the epsilon Adds
+        // and attention scales that follow ReduceMean and MatMul steps rather than a convolution.
+        Assert.IsLessThanOrEqualTo(14, alone.Count, "Mul or Add by a one-element constant left on its own:\n" + string.Join("\n", alone));
+        var stored = plan.Tensors.ToHashSet(ReferenceEqualityComparer.Instance);
+        Assert.IsFalse(chains.Any(c => stored.Contains(c.ConvOutput)), "fused intermediates are not arena tensors");
+        AssertArenaIsSound(plan);
     }
 
     [TestMethod]

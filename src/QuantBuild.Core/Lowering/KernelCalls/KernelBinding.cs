@@ -122,14 +122,11 @@ internal static class KernelBinding
                 case BinaryStep b:
                     {
                         var (a, bb) = (b.Inputs[0], b.Inputs[1]);
-                        PlanValue[] common = [L(a.Shape), L(a.Quant), L(bb.Shape), L(bb.Quant), L(b.Then?.Sum ?? output.Quant)];
                         var kernel = b.Kind switch
                         {
-                            BinaryKind.Add when b.Then is { } then => New<AddInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax),
-                                Construct(typeof(ClipInt8), [L(then.Sum), L(output.Quant), L(then.Min), L(then.Max)])]),
-                            BinaryKind.Add => New<AddInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax)]),
-                            BinaryKind.Mul => New<MulInt8>(step, [.. common, L(b.ClampMin), L(b.ClampMax)]),
-                            _ => New<MaxInt8>(step, common),
+                            BinaryKind.Add => New<AddInt8>(step, BinaryArguments(b, a.Shape, bb.Shape)),
+                            BinaryKind.Mul => New<MulInt8>(step, BinaryArguments(b, a.Shape, bb.Shape)),
+                            _ => New<MaxInt8>(step, [L(a.Shape), L(a.Quant), L(bb.Shape), L(bb.Quant), L(output.Quant)]),
                         };
                         Eval(kernel, Codes(a), Codes(bb), y);
                         return;
@@ -183,14 +180,51 @@ internal static class KernelBinding
         }
 
         /// <summary>The composed code maps of a convolution's fused elementwise steps (docs/algorithms/requantization.md, "Fused code maps").</summary>
-        private static NewValue CodeMaps(IReadOnlyList<PlanStep> maps) =>
-            Construct(typeof(Int8CodeMap), maps.Select(m => m switch
+        private static NewValue CodeMaps(IReadOnlyList<PlanStep> maps)
+        {
+            var stages = maps.Select(CodeMap).ToList();
+            // Int8CodeMap takes up to three stages; a longer chain nests its head (a composed map is itself a stage).
+            while (stages.Count > 3)
+                stages = [Construct(typeof(Int8CodeMap), stages.Take(3).ToArray()), .. stages.Skip(3)];
+            return Construct(typeof(Int8CodeMap), stages.ToArray());
+        }
+
+        /// <summary>One code-map step as its kernel's scalar map (IntegerLowering.IsCodeMap says which steps are).</summary>
+        private static PlanValue CodeMap(PlanStep m)
+        {
+            switch (m)
             {
-                UnaryStep u => UnaryValue(u, u.Inputs[0], u.Outputs[0]),
-                BinaryStep b => (PlanValue)Construct(typeof(MaxConstantInt8),
-                    [L(b.Inputs[0].Quant), L(b.Inputs[1].Quant), L((int)b.Inputs[1].ConstantCodes![0]), L(b.Outputs[0].Quant)]),
-                _ => throw new QuantBuildException(DiagnosticCodes.InternalError, $"{m.OpType} '{m.NodeName}' is not a code map"),
-            }).ToArray());
+                case UnaryStep u:
+                    return UnaryValue(u, u.Inputs[0], u.Outputs[0]);
+                case BinaryStep { Kind: BinaryKind.Max } b:
+                    return Construct(typeof(MaxConstantInt8),
+                        [L(b.Inputs[0].Quant), L(b.Inputs[1].Quant), L((int)b.Inputs[1].ConstantCodes![0]), L(b.Outputs[0].Quant)]);
+                case BinaryStep b:
+                    {
+                        // The step's own kernel on one-element shapes (same parameters, same fused clip), the constant
+                        // on its own side.
+                        var constant = b.Inputs[0].IsConstant ? b.Inputs[0] : b.Inputs[1];
+                        var kernel = Construct(b.Kind == BinaryKind.Add ? typeof(AddInt8) : typeof(MulInt8), BinaryArguments(b, [1], [1]));
+                        return Construct(b.Kind == BinaryKind.Add ? typeof(AddConstantInt8) : typeof(MulConstantInt8),
+                            [kernel, L((int)constant.ConstantCodes![0]), L(constant == b.Inputs[0])]);
+                    }
+                default:
+                    throw new QuantBuildException(DiagnosticCodes.InternalError, $"{m.OpType} '{m.NodeName}' is not a code map");
+            }
+        }
+
+        /// <summary>
+        /// The constructor arguments of an Add or Mul step's kernel, with the operand shapes given (the step's own, or
+        /// one-element shapes for its scalar map).
+        /// </summary>
+        private static PlanValue[] BinaryArguments(BinaryStep b, int[] shapeA, int[] shapeB)
+        {
+            var (a, bb, output) = (b.Inputs[0], b.Inputs[1], b.Outputs[0]);
+            PlanValue[] common = [L(shapeA), L(a.Quant), L(shapeB), L(bb.Quant), L(b.Then?.Sum ?? output.Quant), L(b.ClampMin), L(b.ClampMax)];
+            return b.Then is { } then
+                ? [.. common, Construct(typeof(ClipInt8), [L(then.Sum), L(output.Quant), L(then.Min), L(then.Max)])]
+                : common;
+        }
 
         private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output) =>
             Kernel("step" + Suffix, UnaryValue(u, input, output), $"{u.OpType} '{u.NodeName}'");
