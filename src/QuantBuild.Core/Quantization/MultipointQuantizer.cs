@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using QuantBuild.Configuration;
 using QuantBuild.Engine;
 using QuantBuild.Graph;
+using QuantBuild.Runtime;
 using QuantBuild.Tensors;
 
 namespace QuantBuild.Quantization;
@@ -63,7 +64,9 @@ public sealed class MultipointQuantizer : IWeightQuantizer
             var w = Gather(weights, c, outer, inner, channels);
             double a = SolvePoint(w, qmax, row);
             float scale = (float)a;
-            if (!(scale > 0)) { scale = 1f; Array.Clear(row); } // all-zero channel: codes 0, scale 1 (as linear: docs/algorithms/linear.md, "Edge cases")
+            // All-zero channel, or one whose best scale is below the smallest normal float (which the QDQ file cannot
+            // carry): codes 0, scale 1, as linear (docs/algorithms/linear.md, "Edge cases").
+            if (!(scale >= QuantParams.SmallestNormal)) { scale = 1f; Array.Clear(row); }
             scales[c] = scale;
             int k = 0;
             for (int o = 0; o < outer; o++)
@@ -122,7 +125,7 @@ public sealed class MultipointQuantizer : IWeightQuantizer
     {
         var codes = new sbyte[residual.Length];
         float scale = (float)SolvePoint(residual, qmax, codes);
-        if (!(scale > 0)) return null;
+        if (!(scale >= QuantParams.SmallestNormal)) return null; // a zero residual, or one no stored scale can carry
         var next = new double[residual.Length];
         bool any = false;
         for (int k = 0; k < next.Length; k++)

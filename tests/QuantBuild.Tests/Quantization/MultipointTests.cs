@@ -49,6 +49,26 @@ public sealed class MultipointTests
         CollectionAssert.AreEqual(new sbyte[3], codes);
     }
 
+    /// <summary>
+    /// A channel whose weights are so small that its best scale is subnormal (PP-OCRv4's recognizer has one) gets the
+    /// all-zero channel's scale 1 and codes 0, and no extra point takes a subnormal scale: the QDQ file must carry
+    /// every scale as a normal float, or our own import refuses it (QB4103).
+    /// </summary>
+    [TestMethod]
+    public void ChannelsTooSmallForANormalScaleGetTheAllZeroChannelsScale()
+    {
+        const int length = 16;
+        var w = Weights(9, 3, length);
+        for (int k = 0; k < length; k++) w[length + k] = (k % 3 - 1) * 3e-38f; // channel 1: max |w| 3e-38, scale 3e-38/127 is subnormal
+        var q = MultipointQuantizer.Quantize("n", "w", w, [3, length], 0, 8, 1.0, 3, gram: null);
+        Assert.AreEqual(1f, q.Scales[1]);
+        Assert.IsTrue(Enumerable.Range(length, length).All(i => q.Codes[i] == 0));
+        Assert.IsTrue(q.Scales.All(s => s >= QuantParams.SmallestNormal), string.Join(", ", q.Scales));
+        Assert.IsTrue(q.ExtraPoints.All(p => p.Scale >= QuantParams.SmallestNormal), "no extra point with a subnormal scale");
+        Assert.IsFalse(q.ExtraPoints.Any(p => p.Channel == 1));
+        Assert.IsTrue(q.ExtraPoints.Count > 0, "the other channels still take extra points");
+    }
+
     private static double ChannelError(float[] w, float[] approx, int channel, int length) =>
         Enumerable.Range(channel * length, length).Sum(i => ((double)w[i] - approx[i]) * ((double)w[i] - approx[i]));
 
