@@ -240,6 +240,40 @@ public sealed class ConvAndFullyConnectedTests
         }
     }
 
+    /// <summary>
+    /// Rows in pairs and an odd last row, a K with a tail past the last 16 features (the padded blocks read the next
+    /// unit's weights against zero inputs), units in fours and a remainder whose blocks would run past the weights:
+    /// PP-OCRv4's classifier head [40, 120] × [120, 6625] and smaller cuts of it, extreme and random codes.
+    /// </summary>
+    [TestMethod]
+    public void FullyConnected_RowPairsAndPaddedBlocks_MatchReference()
+    {
+        var r = new Random(6625);
+        foreach (var (batch, k, units) in new[] { (40, 120, 6625), (5, 120, 37), (3, 17, 6), (2, 8, 5), (1, 31, 4) })
+        {
+            foreach (bool extreme in new[] { false, true })
+            {
+                var x = new QuantParams(0.04f, -122);
+                float[] sw = TestData.RandomScales(r, units, 0.002f, 0.02f);
+                var y = new QuantParams((float)(0.04 * 0.01 * Math.Sqrt(k) * 3), 46);
+                sbyte[] w = extreme ? Enumerable.Range(0, units * k).Select(i => (sbyte)(i % 3 == 0 ? 127 : -128)).ToArray() : TestData.RandomCodes(r, units * k);
+                sbyte[] input = extreme ? Enumerable.Range(0, batch * k).Select(i => (sbyte)(i % 2 == 0 ? -128 : 127)).ToArray() : TestData.RandomCodes(r, batch * k);
+                int[] bias = TestData.RandomBias(r, units, 2000);
+                var expected = new sbyte[batch * units];
+                var actual = new sbyte[batch * units];
+                new FullyConnectedInt8Reference(batch, k, units, x, sw, y, w, bias).Eval(input, w, expected);
+                var fc = new FullyConnectedInt8(batch, k, units, x, sw, y, w, bias);
+                fc.Eval(input, w, actual);
+                TestData.AssertSameCodes(expected, actual, $"[{batch}, {k}] x [{k}, {units}]{(extreme ? ", extreme codes" : "")}");
+                // A second call reuses the widened rows: the padding must still be zero.
+                Array.Clear(actual);
+                fc.Eval(input, w, actual);
+                TestData.AssertSameCodes(expected, actual, $"[{batch}, {k}] x [{k}, {units}], second call");
+                if (!extreme && expected.Length >= 100) Assert.IsTrue(expected.Distinct().Count() > 8, $"the outputs must not collapse to a few codes: {string.Join(",", expected.Distinct())}");
+            }
+        }
+    }
+
     /// <summary>Extreme codes (every product 2^14) over a long row, units in fours and a remainder, a feature tail past the last 16.</summary>
     [TestMethod]
     public void FullyConnected_ExtremeCodes_MatchReference()

@@ -11,17 +11,23 @@ namespace QuantBuild.Runtime
     /// <summary>
     /// Optimized int8 fully-connected layer, bit-identical to <see cref="FullyConnectedInt8Reference"/>:
     /// a vectorized raw-code dot product Σ x·w plus the folded bias b'_j = b_j − z_x·Σ_k w[j,k].
-    /// Layers whose prepare-time bound exceeds int32 run the reference's int64 path. On AVX2 the input row is
-    /// sign-extended to int16 once and four units share each widened load (vpmaddwd per unit); elsewhere each unit
-    /// is one <see cref="Int8Dot"/>. Every product and the int32 sums are the same, so are the bits.
+    /// Layers whose prepare-time bound exceeds int32 run the reference's int64 path. On AVX2 two input rows at a time
+    /// are sign-extended to int16 once, zero-padded to whole 16-feature blocks, and each widened block of four units'
+    /// weights serves both rows (vpmaddwd per unit and row). A block that runs past a unit's K features reads the next
+    /// unit's weights against zero inputs, which adds nothing, so only the last units (whose block would run past the
+    /// weights) take the scalar tail. Elsewhere each unit is one <see cref="Int8Dot"/>. Every product and the int32
+    /// sums are the same, so are the bits.
     /// </summary>
     public sealed class FullyConnectedInt8
     {
         private readonly FullyConnectedInt8Reference reference;
         private readonly int[] foldedBias;
 
-        /// <summary>AVX2: the current input row as int16 (empty elsewhere).</summary>
+        /// <summary>AVX2: the current two input rows as int16, each zero-padded to <see cref="paddedFeatures"/> (empty elsewhere).</summary>
         private readonly short[] widened = new short[0];
+
+        /// <summary>K rounded up to whole 16-feature blocks.</summary>
+        private readonly int paddedFeatures;
 
         public FullyConnectedInt8(
             int batch,
@@ -49,7 +55,8 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
                 if (Avx2.IsSupported)
                 {
-                    widened = new short[inFeatures];
+                    paddedFeatures = (inFeatures + 15) / 16 * 16;
+                    widened = new short[2 * paddedFeatures];
                 }
 #endif
             }
@@ -96,9 +103,15 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             if (widened.Length > 0)
             {
-                for (int b = 0; b < batch; b++)
+                int b = 0;
+                for (; b + 2 <= batch; b += 2)
                 {
-                    EvalRowAvx2(input.Slice(b * inFeatures, inFeatures), weights, output.Slice(b * units, units), requantizer);
+                    EvalRowsAvx2(input.Slice(b * inFeatures, 2 * inFeatures), 2, weights, output.Slice(b * units, 2 * units), requantizer);
+                }
+
+                if (b < batch)
+                {
+                    EvalRowsAvx2(input.Slice(b * inFeatures, inFeatures), 1, weights, output.Slice(b * units, units), requantizer);
                 }
 
                 return;
@@ -116,55 +129,119 @@ namespace QuantBuild.Runtime
         }
 
 #if NET8_0_OR_GREATER
-        /// <summary>One input row: widen it once, then units four at a time over whole 16-feature blocks, the tail in scalar.</summary>
+        /// <summary>
+        /// One or two input rows: widen them once (zero-padded), then units four at a time over the padded blocks while
+        /// the blocks stay inside the weights, the rest unit by unit over whole blocks with the scalar tail.
+        /// </summary>
         [MethodImpl(KernelJit.Optimize)]
-        private void EvalRowAvx2(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> weights, Span<sbyte> output, ChannelRequantizer requantizer)
+        private void EvalRowsAvx2(ReadOnlySpan<sbyte> x, int rows, ReadOnlySpan<sbyte> weights, Span<sbyte> output, ChannelRequantizer requantizer)
         {
-            int n = x.Length;
-            ref sbyte px = ref MemoryMarshal.GetReference(x);
-            ref short wide = ref widened[0];
+            int n = InFeatures;
+            int padded = paddedFeatures;
+            int units = Units;
             int blocks = n / 16 * 16;
-            for (int k = 0; k < blocks; k += 16)
+            ref sbyte px = ref MemoryMarshal.GetReference(x);
+            ref short wide0 = ref widened[0];
+            ref short wide1 = ref widened[padded];
+            for (int row = 0; row < rows; row++)
             {
-                Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref px, (nuint)k)).StoreUnsafe(ref wide, (nuint)k);
+                ref sbyte source = ref Unsafe.Add(ref px, row * n);
+                ref short target = ref widened[row * padded];
+                for (int k = 0; k < blocks; k += 16)
+                {
+                    Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref source, (nuint)k)).StoreUnsafe(ref target, (nuint)k);
+                }
+
+                // The padding past K stays zero from construction; only the features of the last partial block change.
+                for (int k = blocks; k < n; k++)
+                {
+                    Unsafe.Add(ref target, k) = Unsafe.Add(ref source, k);
+                }
             }
 
             ref sbyte w0 = ref MemoryMarshal.GetReference(weights);
-            int units = output.Length;
             int j = 0;
-            for (; j <= units - 4; j += 4)
+            // Four units whose padded blocks end inside the weights (the last group may not).
+            for (; j <= units - 4 && (long)(j + 3) * n + padded <= (long)units * n; j += 4)
             {
                 ref sbyte r0 = ref Unsafe.Add(ref w0, j * n);
                 ref sbyte r1 = ref Unsafe.Add(ref r0, n);
                 ref sbyte r2 = ref Unsafe.Add(ref r1, n);
                 ref sbyte r3 = ref Unsafe.Add(ref r2, n);
                 Vector256<int> a0 = Vector256<int>.Zero, a1 = Vector256<int>.Zero, a2 = Vector256<int>.Zero, a3 = Vector256<int>.Zero;
-                for (int k = 0; k < blocks; k += 16)
+                if (rows == 2)
                 {
-                    Vector256<short> xv = Vector256.LoadUnsafe(ref wide, (nuint)k);
-                    a0 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r0, (nuint)k)));
-                    a1 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r1, (nuint)k)));
-                    a2 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r2, (nuint)k)));
-                    a3 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r3, (nuint)k)));
+                    Vector256<int> b0 = Vector256<int>.Zero, b1 = Vector256<int>.Zero, b2 = Vector256<int>.Zero, b3 = Vector256<int>.Zero;
+                    for (int k = 0; k < padded; k += 16)
+                    {
+                        Vector256<short> x0 = Vector256.LoadUnsafe(ref wide0, (nuint)k);
+                        Vector256<short> x1 = Vector256.LoadUnsafe(ref wide1, (nuint)k);
+                        Vector256<short> v0 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r0, (nuint)k));
+                        Vector256<short> v1 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r1, (nuint)k));
+                        Vector256<short> v2 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r2, (nuint)k));
+                        Vector256<short> v3 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r3, (nuint)k));
+                        a0 += Avx2.MultiplyAddAdjacent(x0, v0);
+                        a1 += Avx2.MultiplyAddAdjacent(x0, v1);
+                        a2 += Avx2.MultiplyAddAdjacent(x0, v2);
+                        a3 += Avx2.MultiplyAddAdjacent(x0, v3);
+                        b0 += Avx2.MultiplyAddAdjacent(x1, v0);
+                        b1 += Avx2.MultiplyAddAdjacent(x1, v1);
+                        b2 += Avx2.MultiplyAddAdjacent(x1, v2);
+                        b3 += Avx2.MultiplyAddAdjacent(x1, v3);
+                    }
+
+                    Store4(Sums4(b0, b1, b2, b3), output.Slice(units), j, requantizer);
+                }
+                else
+                {
+                    for (int k = 0; k < padded; k += 16)
+                    {
+                        Vector256<short> x0 = Vector256.LoadUnsafe(ref wide0, (nuint)k);
+                        a0 += Avx2.MultiplyAddAdjacent(x0, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r0, (nuint)k)));
+                        a1 += Avx2.MultiplyAddAdjacent(x0, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r1, (nuint)k)));
+                        a2 += Avx2.MultiplyAddAdjacent(x0, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r2, (nuint)k)));
+                        a3 += Avx2.MultiplyAddAdjacent(x0, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r3, (nuint)k)));
+                    }
                 }
 
-                output[j] = Finish(Vector256.Sum(a0), ref px, ref r0, blocks, n, j, requantizer);
-                output[j + 1] = Finish(Vector256.Sum(a1), ref px, ref r1, blocks, n, j + 1, requantizer);
-                output[j + 2] = Finish(Vector256.Sum(a2), ref px, ref r2, blocks, n, j + 2, requantizer);
-                output[j + 3] = Finish(Vector256.Sum(a3), ref px, ref r3, blocks, n, j + 3, requantizer);
+                Store4(Sums4(a0, a1, a2, a3), output, j, requantizer);
             }
 
+            // The last units: whole blocks only, then the scalar tail (a padded block could run past the weights).
             for (; j < units; j++)
             {
                 ref sbyte r = ref Unsafe.Add(ref w0, j * n);
-                Vector256<int> a = Vector256<int>.Zero;
-                for (int k = 0; k < blocks; k += 16)
+                for (int row = 0; row < rows; row++)
                 {
-                    a += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref wide, (nuint)k), Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r, (nuint)k)));
-                }
+                    ref short wide = ref widened[row * padded];
+                    Vector256<int> a = Vector256<int>.Zero;
+                    for (int k = 0; k < blocks; k += 16)
+                    {
+                        a += Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref wide, (nuint)k), Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r, (nuint)k)));
+                    }
 
-                output[j] = Finish(Vector256.Sum(a), ref px, ref r, blocks, n, j, requantizer);
+                    output[row * units + j] = Finish(Vector256.Sum(a), ref Unsafe.Add(ref px, row * n), ref r, blocks, n, j, requantizer);
+                }
             }
+        }
+
+        /// <summary>The four accumulators' lane sums, in order, by a horizontal-add tree (int32 sums wrap the same in any order).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<int> Sums4(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
+        {
+            Vector256<int> pairs = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+            return pairs.GetLower() + pairs.GetUpper();
+        }
+
+        /// <summary>Adds the folded bias of units j..j+3 to their sums and requantizes them into output[j..j+3].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Store4(Vector128<int> sums, Span<sbyte> output, int j, ChannelRequantizer requantizer)
+        {
+            sums += Vector128.LoadUnsafe(ref foldedBias[j]);
+            output[j] = requantizer.Apply(sums.GetElement(0), j);
+            output[j + 1] = requantizer.Apply(sums.GetElement(1), j + 1);
+            output[j + 2] = requantizer.Apply(sums.GetElement(2), j + 2);
+            output[j + 3] = requantizer.Apply(sums.GetElement(3), j + 3);
         }
 
         /// <summary>Adds the features past the last whole block and the folded bias, then requantizes unit <paramref name="unit"/>.</summary>
