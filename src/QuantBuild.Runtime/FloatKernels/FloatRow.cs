@@ -38,6 +38,32 @@ namespace QuantBuild.Runtime
 
             return i;
         }
+
+        /// <summary>values[i] *= w over whole vectors of <paramref name="count"/>; returns how many it did (the rest is the caller's scalar tail).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int Scale(ref float values, float w, int count)
+        {
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> weight = Vector256.Create(w);
+                for (; i <= count - 8; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref values, (nuint)i) * weight).StoreUnsafe(ref values, (nuint)i);
+                }
+            }
+
+            if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<float> weight4 = Vector128.Create(w);
+                for (; i <= count - 4; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref values, (nuint)i) * weight4).StoreUnsafe(ref values, (nuint)i);
+                }
+            }
+
+            return i;
+        }
 #endif
     }
 }

@@ -26,8 +26,10 @@ namespace QuantBuild.Runtime
         /// <summary>AVX2: the current two input rows as int16, each zero-padded to <see cref="paddedFeatures"/> (empty elsewhere).</summary>
         private readonly short[] widened = new short[0];
 
+#if NET8_0_OR_GREATER
         /// <summary>K rounded up to whole 16-feature blocks.</summary>
         private readonly int paddedFeatures;
+#endif
 
         public FullyConnectedInt8(
             int batch,

@@ -1,4 +1,8 @@
 using System;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 
 namespace QuantBuild.Runtime
 {
@@ -7,7 +11,8 @@ namespace QuantBuild.Runtime
     /// dequantized into a float scratch row prepared at construction, normalised in float32 (max
     /// subtracted first) and quantized to the output parameters. A difference of int8 codes x − max takes one of 256
     /// values, so exp((x − max)·s_x) comes from a table filled at construction with the same float expression: the
-    /// same bits as calling Math.Exp per value, at a load per value.
+    /// same bits as calling Math.Exp per value, at a load per value. The row's maximum, the multiply by 1 / sum and the
+    /// quantization run in vectors; the sum stays one float chain in element order, so the bits are the scalar loop's.
     /// </summary>
     public sealed class SoftmaxInt8
     {
@@ -48,12 +53,7 @@ namespace QuantBuild.Runtime
             for (int r = 0; r < rows; r++)
             {
                 ReadOnlySpan<sbyte> x = source.Slice(r * rowLength, rowLength);
-                int maxCode = sbyte.MinValue;
-                for (int i = 0; i < rowLength; i++)
-                {
-                    maxCode = Math.Max(maxCode, x[i]);
-                }
-
+                int maxCode = MaxCode(x);
                 float sum = 0f;
                 for (int i = 0; i < rowLength; i++)
                 {
@@ -62,13 +62,48 @@ namespace QuantBuild.Runtime
                     sum += e;
                 }
 
-                Span<sbyte> y = destination.Slice(r * rowLength, rowLength);
                 float inverse = 1f / sum;
-                for (int i = 0; i < rowLength; i++)
+                int done = 0;
+#if NET8_0_OR_GREATER
+                done = FloatRow.Scale(ref row[0], inverse, rowLength);
+#endif
+                for (int i = done; i < rowLength; i++)
                 {
-                    y[i] = output.QuantizeInt8(row[i] * inverse);
+                    row[i] *= inverse;
+                }
+
+                // The span form is QuantizeInt8 per value (QuantParamsTests), in vectors where there are any.
+                QuantParams.QuantizeLinear(row, destination.Slice(r * rowLength, rowLength), output.Scale, output.ZeroPoint);
+            }
+        }
+
+        /// <summary>The largest code of a row (at least one).</summary>
+        private static int MaxCode(ReadOnlySpan<sbyte> x)
+        {
+            int i = 0;
+            int max = sbyte.MinValue;
+#if NET8_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated && x.Length >= 16)
+            {
+                ref sbyte codes = ref MemoryMarshal.GetReference(x);
+                Vector128<sbyte> m = Vector128.Create(sbyte.MinValue);
+                for (; i <= x.Length - 16; i += 16)
+                {
+                    m = Vector128.Max(m, Vector128.LoadUnsafe(ref codes, (nuint)i));
+                }
+
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    max = Math.Max(max, m.GetElement(lane));
                 }
             }
+#endif
+            for (; i < x.Length; i++)
+            {
+                max = Math.Max(max, x[i]);
+            }
+
+            return max;
         }
     }
 }
