@@ -109,6 +109,13 @@ public static class QuantizeJob
             var restored = cached.Files.Select(f => new OutputFile(request.Name + "." + f.Role, f.Content)).ToList();
             var written = Publish(request, restored, dependencies);
             WriteReportPage(request, restored, log);
+            // The verify figures its quantization printed (docs/verify.md), as they stand in the restored report.
+            var report = restored.FirstOrDefault(o => o.FileName == ModelOutputs.Report(request.Name));
+            if (report is not null && report.Content.Length > 0)
+            {
+                var progress = new Progress(log, request, null);
+                foreach (var line in Verification.VerifyResult.LogLinesOfReport(report.Content)) progress.Report(line);
+            }
             log.WriteLine($"{request.Name}: restored from the result cache (entry {entry}), not quantized");
             return written;
         }

@@ -32,6 +32,29 @@ public sealed record VerifyResult(int Samples, string OnnxRuntimeVersion, Verify
     public IEnumerable<string> LogLines() =>
         Artifacts.SelectMany(a => a.Outputs.Select(o => $"{LogPrefix(a.Artifact)}output '{o.Output}' vs fp32 ONNX Runtime on {Samples} sample{(Samples == 1 ? "" : "s")}: {Describe(o)}"));
 
+    /// <summary>
+    /// <see cref="LogLines"/> again from a report's "verify" section (a build restored from the result cache prints what
+    /// its quantization printed). The report holds the figures rounded (SQNR to 0.01 dB, errors to 4 significant
+    /// digits), which the lines' own formats reproduce; none when the report has no verify section.
+    /// </summary>
+    public static IEnumerable<string> LogLinesOfReport(byte[] reportJson)
+    {
+        using var report = System.Text.Json.JsonDocument.Parse(reportJson);
+        if (!report.RootElement.TryGetProperty("verify", out var verify)) yield break;
+        int samples = verify.GetProperty("samples").GetInt32();
+        foreach (var artifact in verify.GetProperty("artifacts").EnumerateArray())
+            foreach (var o in artifact.GetProperty("outputs").EnumerateArray())
+            {
+                var sqnr = o.GetProperty("sqnrDb");
+                double sqnrDb = sqnr.ValueKind == System.Text.Json.JsonValueKind.String
+                    ? (sqnr.GetString() == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : sqnr.GetDouble();
+                var agreement = new OutputAgreement(o.GetProperty("name").GetString()!,
+                    o.TryGetProperty("top1Rows", out var rows) ? rows.GetInt32() : 0, o.TryGetProperty("top1Agree", out var agree) ? agree.GetInt32() : 0,
+                    sqnrDb, o.GetProperty("maxAbsError").GetDouble());
+                yield return $"{LogPrefix(artifact.GetProperty("artifact").GetString()!)}output '{agreement.Output}' vs fp32 ONNX Runtime on {samples} sample{(samples == 1 ? "" : "s")}: {Describe(agreement)}";
+            }
+    }
+
     /// <summary>Whether a progress line is one of <see cref="LogLines"/> (MSBuild shows those at normal verbosity).</summary>
     public static bool IsLogLine(string line) =>
         line.StartsWith(LogPrefix(BuildVerification.QdqArtifact), StringComparison.Ordinal) || line.StartsWith(LogPrefix(BuildVerification.IntegerArtifact), StringComparison.Ordinal);
@@ -40,7 +63,8 @@ public sealed record VerifyResult(int Samples, string OnnxRuntimeVersion, Verify
 
     internal static string Describe(OutputAgreement o) =>
         (o.Top1Agreement is double t ? $"top-1 {Format(100 * t, "0.0")}% ({o.Top1Agree}/{o.Top1Rows}), " : "") +
-        $"SQNR {(double.IsPositiveInfinity(o.SqnrDb) ? "+inf" : Format(o.SqnrDb, "0.0"))} dB, max |error| {Format(o.MaxAbsError, "G4")}";
+        // SQNR from its 0.01 dB rounding, as the report stores it: a line restored from the report reads the same.
+        $"SQNR {(double.IsPositiveInfinity(o.SqnrDb) ? "+inf" : Format(Math.Round(o.SqnrDb, 2), "0.0"))} dB, max |error| {Format(o.MaxAbsError, "G4")}";
 
     private static string Format(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
 }

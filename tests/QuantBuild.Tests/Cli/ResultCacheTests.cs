@@ -74,6 +74,36 @@ public sealed class ResultCacheTests
     }
 
     /// <summary>
+    /// A model with a verify block restored from the cache prints the verify figures its quantization printed, as the
+    /// same reporting lines (MSBuild shows them at normal verbosity), read back from the restored report.
+    /// </summary>
+    [TestMethod]
+    public void ARestoredModelPrintsTheVerifyFiguresItsQuantizationPrinted()
+    {
+        using var temp = new TempFolder();
+        var cache = temp.File("cache");
+        string WithVerify(string folder)
+        {
+            var manifest = Checkout(folder);
+            File.WriteAllText(Path.Combine(folder, "mnist.quant.json"),
+                """{ "calibration": { "inputs": { "input": "calib/*.npy" } }, "verify": { "inputs": { "input": "calib/*.npy" } } }""");
+            return manifest;
+        }
+        static List<string> VerifyLines(string log) => log.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Contains("\tverify: ", StringComparison.Ordinal)).ToList();
+
+        var cold = Build(WithVerify(temp.File("a")), cache);
+        Assert.AreEqual(0, cold.Exit, cold.Err);
+        var printed = VerifyLines(cold.Out);
+        Assert.HasCount(2, printed, cold.Out);
+        Assert.IsTrue(printed.All(l => l.StartsWith(ToolProgress.Format(ModelAction.Reporting, Path.Combine(temp.File("a"), "mnist.onnx"), "verify: "), StringComparison.Ordinal)), cold.Out);
+
+        var warm = Build(WithVerify(temp.File("b")), cache);
+        Assert.AreEqual(0, warm.Exit, warm.Err);
+        StringAssert.Contains(warm.Out, "mnist: restored from the result cache");
+        CollectionAssert.AreEqual(printed.Select(l => l.Replace(temp.File("a"), temp.File("b"), StringComparison.Ordinal)).ToList(), VerifyLines(warm.Out), warm.Out);
+    }
+
+    /// <summary>
     /// A damaged entry (a flipped byte, a truncated file, a missing manifest or output, a manifest claiming an
     /// absurd size) is said to be damaged in a plain log line, never used, and replaced by the new quantization.
     /// </summary>
