@@ -136,16 +136,16 @@ public sealed class CodeMapTests
             string what = $"trial {trial}: x {x.Scale}/{x.ZeroPoint}, constant {constant[0]} at {c.Scale}/{c.ZeroPoint} ({(constantFirst ? "first" : "second")}), y {y.Scale}/{y.ZeroPoint}";
 
             var mul = new MulInt8(shapeA, qa, shapeB, qb, y, lo, hi);
-            var mulMap = new MulConstantInt8(new MulInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
+            var mulMap = new ConstantOperandInt8(new MulInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
             AssertMapIsKernel(mulMap, input, output => Eval(mul.Eval, constantFirst, constant, input, output), "Mul " + what);
 
             var add = new AddInt8(shapeA, qa, shapeB, qb, y, lo, hi);
-            var addMap = new AddConstantInt8(new AddInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
+            var addMap = new ConstantOperandInt8(new AddInt8(one, qa, one, qb, y, lo, hi), constant[0], constantFirst);
             AssertMapIsKernel(addMap, input, output => Eval(add.Eval, constantFirst, constant, input, output), "Add " + what);
 
             var relu = new QuantParams(y.Scale * 0.7f, -128);
             var addRelu = new AddInt8(shapeA, qa, shapeB, qb, y, lo, hi, new ClipInt8(y, relu, 0f, float.PositiveInfinity));
-            var addReluMap = new AddConstantInt8(new AddInt8(one, qa, one, qb, y, lo, hi, new ClipInt8(y, relu, 0f, float.PositiveInfinity)), constant[0], constantFirst);
+            var addReluMap = new ConstantOperandInt8(new AddInt8(one, qa, one, qb, y, lo, hi, new ClipInt8(y, relu, 0f, float.PositiveInfinity)), constant[0], constantFirst);
             AssertMapIsKernel(addReluMap, input, output => Eval(addRelu.Eval, constantFirst, constant, input, output), "Add+Relu " + what);
         }
     }
@@ -156,11 +156,11 @@ public sealed class CodeMapTests
     {
         QuantParams a = new(0.05f, -11), b = new(0.04f, 3), c = new(0.03f, -20), d = new(0.045f, 7), e = new(0.02f, -128);
         QuantParams k = new(0.01f, 0);
-        var scale = new MulConstantInt8(new MulInt8([1], a, [1], k, b), 87, false);
-        var shift = new AddConstantInt8(new AddInt8([1], k, [1], b, c), -40, true);
+        var scale = new ConstantOperandInt8(new MulInt8([1], a, [1], k, b), 87, false);
+        var shift = new ConstantOperandInt8(new AddInt8([1], k, [1], b, c), -40, true);
         var swish = LookupTableInt8.HardSwish(c, d);
-        var scale2 = new MulConstantInt8(new MulInt8([1], k, [1], d, e), 120, true);
-        var shift2 = new AddConstantInt8(new AddInt8([1], e, [1], k, a), 15, false);
+        var scale2 = new ConstantOperandInt8(new MulInt8([1], k, [1], d, e), 120, true);
+        var shift2 = new ConstantOperandInt8(new AddInt8([1], e, [1], k, a), 15, false);
         var nested = new Int8CodeMap(new Int8CodeMap(scale, shift, swish), scale2, shift2);
         var distinct = new HashSet<sbyte>();
         for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)

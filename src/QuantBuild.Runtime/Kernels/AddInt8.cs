@@ -12,7 +12,7 @@ namespace QuantBuild.Runtime
     /// clamped; both terms come from 256-entry tables in fixed point with <see cref="LeftShift"/> fraction bits.
     /// Broadcasting per <see cref="Broadcast4D"/>.
     /// </summary>
-    public sealed class AddInt8
+    public sealed class AddInt8 : IBinaryInt8Kernel
     {
         /// <summary>Fraction bits of the tabulated terms (the terms are int64, so any scale ratio fits).</summary>
         public const int LeftShift = 20;
@@ -613,34 +613,6 @@ namespace QuantBuild.Runtime
                 long y = ((ScaledA[(byte)a] + ScaledB[(byte)b] + (1L << (LeftShift - 1))) >> LeftShift) + ZeroOut;
                 return Output(y, ClampMin, ClampMax, After);
             }
-        }
-    }
-
-    /// <summary>
-    /// Add of an int8 tensor and a one-element constant (an affine shift, a Sub of a constant): <see cref="AddInt8"/>'s
-    /// definition with one operand fixed, as a code map. The constant keeps its side of the sum.
-    /// </summary>
-    public sealed class AddConstantInt8 : IInt8CodeMap
-    {
-        private readonly AddInt8 add;
-        private readonly int constant;
-        private readonly bool constantFirst;
-
-        public AddConstantInt8(AddInt8 add, int constantCode, bool constantFirst)
-        {
-            if (add == null)
-            {
-                throw new ArgumentNullException(nameof(add));
-            }
-
-            this.add = add;
-            constant = constantCode;
-            this.constantFirst = constantFirst;
-        }
-
-        public sbyte Apply(int code)
-        {
-            return constantFirst ? add.Invoke(constant, code) : add.Invoke(code, constant);
         }
     }
 }

@@ -9,6 +9,42 @@ namespace QuantBuild.Runtime
         sbyte Apply(int code);
     }
 
+    /// <summary>An elementwise kernel of two int8 tensors by its scalar definition: the output code of one pair of codes.</summary>
+    public interface IBinaryInt8Kernel
+    {
+        /// <summary>The output code for codes <paramref name="a"/> and <paramref name="b"/> (−128..127).</summary>
+        sbyte Invoke(int a, int b);
+    }
+
+    /// <summary>
+    /// A two-input kernel with one operand a one-element constant (PP-OCRv4's learnable affine scale and shift, a Sub or
+    /// Div by a constant): the kernel's scalar definition with that operand fixed, as a code map. The constant keeps its
+    /// side of the operation.
+    /// </summary>
+    public sealed class ConstantOperandInt8 : IInt8CodeMap
+    {
+        private readonly IBinaryInt8Kernel kernel;
+        private readonly int constant;
+        private readonly bool constantFirst;
+
+        public ConstantOperandInt8(IBinaryInt8Kernel kernel, int constantCode, bool constantFirst)
+        {
+            if (kernel == null)
+            {
+                throw new ArgumentNullException(nameof(kernel));
+            }
+
+            this.kernel = kernel;
+            constant = constantCode;
+            this.constantFirst = constantFirst;
+        }
+
+        public sbyte Apply(int code)
+        {
+            return constantFirst ? kernel.Invoke(constant, code) : kernel.Invoke(code, constant);
+        }
+    }
+
     /// <summary>
     /// Elementwise kernels applied one after another to a producer's int8 output, composed into one table: each stage
     /// still rounds to its own output parameters (the composition is of their exact code maps), so the result is the

@@ -11,7 +11,7 @@ namespace QuantBuild.Runtime
     /// Elementwise Mul of two int8 tensors (TFLite scheme): the product of the deviations
     /// (x1 − z1)·(x2 − z2) (|·| ≤ 2^16) rescaled by M = s1·s2/s_y. Broadcasting per <see cref="Broadcast4D"/>.
     /// </summary>
-    public sealed class MulInt8
+    public sealed class MulInt8 : IBinaryInt8Kernel
     {
         private readonly Broadcast4D shape;
         private Operator op;
@@ -122,34 +122,6 @@ namespace QuantBuild.Runtime
                 int y = FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(product, Multiplier, Shift) + ZeroOut;
                 return (sbyte)QuantParams.Clamp(y, ClampMin, ClampMax);
             }
-        }
-    }
-
-    /// <summary>
-    /// Mul of an int8 tensor by a one-element constant (an affine scale, a Div by a constant): <see cref="MulInt8"/>'s
-    /// definition with one operand fixed, as a code map. The constant keeps its side of the product.
-    /// </summary>
-    public sealed class MulConstantInt8 : IInt8CodeMap
-    {
-        private readonly MulInt8 mul;
-        private readonly int constant;
-        private readonly bool constantFirst;
-
-        public MulConstantInt8(MulInt8 mul, int constantCode, bool constantFirst)
-        {
-            if (mul == null)
-            {
-                throw new ArgumentNullException(nameof(mul));
-            }
-
-            this.mul = mul;
-            constant = constantCode;
-            this.constantFirst = constantFirst;
-        }
-
-        public sbyte Apply(int code)
-        {
-            return constantFirst ? mul.Invoke(constant, code) : mul.Invoke(code, constant);
         }
     }
 }

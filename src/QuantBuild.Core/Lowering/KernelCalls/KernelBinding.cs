@@ -205,8 +205,7 @@ internal static class KernelBinding
                         // on its own side.
                         var constant = b.Inputs[0].IsConstant ? b.Inputs[0] : b.Inputs[1];
                         var kernel = Construct(b.Kind == BinaryKind.Add ? typeof(AddInt8) : typeof(MulInt8), BinaryArguments(b, [1], [1]));
-                        return Construct(b.Kind == BinaryKind.Add ? typeof(AddConstantInt8) : typeof(MulConstantInt8),
-                            [kernel, L((int)constant.ConstantCodes![0]), L(constant == b.Inputs[0])]);
+                        return Construct(typeof(ConstantOperandInt8), [kernel, L((int)constant.ConstantCodes![0]), L(constant == b.Inputs[0])]);
                     }
                 default:
                     throw new QuantBuildException(DiagnosticCodes.InternalError, $"{m.OpType} '{m.NodeName}' is not a code map");
