@@ -7,6 +7,9 @@
 # Usage: tests/bench-generated-code.sh [model ids, comma-separated] [weight bits, comma-separated]
 #        (defaults: ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128,ppocr-rec and 8,4; ppocr-rec is PP-OCRv4's
 #        recognizer, the suite's model with a transformer block)
+#        QB_PROFILE_STEPS=1: after each row, the same generated class with a timer around every step (kernel calls and
+#        the float steps' conversions), run 300 times: ms per run by kernel type and the 15 slowest steps. The timers
+#        add their own cost, so its total exceeds the row's time; compare steps with each other, not with ORT.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 models="${1:-ppocr-cls,oww-embedding,oww-alexa,blazeface-front-128,ppocr-rec}"
@@ -25,6 +28,58 @@ echo "CPU: $cpu ($isa), $(nproc) cores; one thread per engine; ONNX Runtime 1.32
 echo
 echo "| model | weights | ours min ms | ours median ms | ORT fp32 min ms | ORT QDQ min ms | ours/ORT-fp32 (min) | ours/ORT-QDQ (min) | max |ours − ORT QDQ| / max |ORT QDQ| |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+# The per-step profile (QB_PROFILE_STEPS=1): a copy of the app whose generated class times each step.
+profile_steps() {
+  local app="$1" id="$2" bits="$3" prof="$1-profile"
+  mkdir -p "$prof"
+  python3 - "$app" "$prof" <<'PY'
+import os, re, sys
+app, prof = sys.argv[1:]
+def find(name):
+    return next(os.path.join(r, f) for r, _, fs in os.walk(os.path.join(app, "obj")) for f in fs if f == name)
+source = open(find("Model.g.cs")).read()
+kinds = {m.group(2): m.group(1) + " " + m.group(3) for m in re.finditer(r"private readonly (\w+) (step\d+(?:_\d+)?); // (.*)", source)}
+head, body = source.split("private void RunSteps()", 1)
+names = []
+def timed(indent, call, label):
+    names.append(label)
+    k = len(names) - 1
+    return f"{indent}{{ long t0 = System.Diagnostics.Stopwatch.GetTimestamp(); {call}; StepTicks[{k}] += System.Diagnostics.Stopwatch.GetTimestamp() - t0; }}"
+def step(m):
+    return timed(m.group(1), m.group(2) + ".Eval(" + m.group(3) + ")", kinds.get(m.group(2), m.group(2)).replace('"', "'").replace("\\", "/"))
+def conversion(m):
+    return timed(m.group(1), m.group(2) + "(" + m.group(3) + ")", "Conversion " + m.group(2))
+body = re.sub(r"^(\s*)(step\d+(?:_\d+)?)\.Eval\((.*)\);\s*$", step, body, flags=re.M)
+body = re.sub(r"^(\s*)(QuantParams\.QuantizeLinear|QuantParams\.DequantizeLinear|WideActivationGrid\.Round)\((.*)\);\s*$", conversion, body, flags=re.M)
+labels = ", ".join('"' + n + '"' for n in names)
+head += f"public static readonly long[] StepTicks = new long[{len(names)}];\n        public static readonly string[] StepNames = {{ {labels} }};\n        "
+open(os.path.join(prof, "Model.g.cs"), "w").write(head + "private void RunSteps()" + body)
+open(os.path.join(prof, "QuantBuild.Runtime.g.cs"), "w").write(open(find("QuantBuild.Runtime.g.cs")).read())
+program = open(os.path.join(app, "Program.cs")).read()
+call = re.search(r"model\.Run\(([^)]*)\)", program).group(1)
+program = program.split("var ours = Time")[0] + f"""
+for (int i = 0; i < 300; i++) model.Run({call});
+Array.Clear(Model.StepTicks);
+const int runs = 300;
+for (int i = 0; i < runs; i++) model.Run({call});
+double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency / runs;
+var steps = Model.StepNames.Select((n, k) => (Name: n, Ms: Ms(Model.StepTicks[k]))).ToList();
+Console.WriteLine($"  per-step profile, ms per run (timers included: {{steps.Sum(s => s.Ms):0.000}} ms)");
+foreach (var g in steps.GroupBy(s => s.Name.Split(' ')[0]).OrderByDescending(g => g.Sum(s => s.Ms)))
+    Console.WriteLine($"  {{g.Sum(s => s.Ms),9:0.000}}  {{g.Count(),3}} x {{g.Key}}");
+Console.WriteLine("  slowest steps:");
+foreach (var s in steps.OrderByDescending(s => s.Ms).Take(15)) Console.WriteLine($"  {{s.Ms,9:0.000}}  {{s.Name}}");
+"""
+open(os.path.join(prof, "Program.cs"), "w").write(program)
+project = open(os.path.join(app, "App.csproj")).read().replace('<QuantizedModel Include="Models/Model.onnx" />', "")
+project = project.replace("<ImplicitUsings>enable</ImplicitUsings>", "<ImplicitUsings>enable</ImplicitUsings><AllowUnsafeBlocks>true</AllowUnsafeBlocks>")
+open(os.path.join(prof, "App.csproj"), "w").write(project)
+PY
+  dotnet build "$prof" -c Release --nologo -v q > "$prof/build.log" 2>&1 || { tail -20 "$prof/build.log"; exit 1; }
+  echo "  $id W${bits}A8:"
+  dotnet "$prof/bin/Release/net10.0/App.dll" | grep '^  '
+}
+
 IFS=',' read -r -a ids <<< "$models"
 IFS=',' read -r -a widths <<< "$bits_list"
 for id in "${ids[@]}"; do
@@ -134,5 +189,6 @@ model, bits, ours, median, fp32, qdq, diff = sys.argv[1:]
 ours, median, fp32, qdq = map(float, (ours, median, fp32, qdq))
 print(f"| {model} | W{bits}A8 | {ours:.3f} | {median:.3f} | {fp32:.3f} | {qdq:.3f} | {ours / fp32:.2f}x | {ours / qdq:.2f}x | {diff} |")
 PY
+    if [ "${QB_PROFILE_STEPS:-}" = "1" ]; then profile_steps "$app" "$id" "$bits"; fi
   done
 done
