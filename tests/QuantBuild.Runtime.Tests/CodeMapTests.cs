@@ -19,14 +19,14 @@ public sealed class CodeMapTests
     public void ComposedTable_IsTheStagesOneAfterAnother_ForEveryCode()
     {
         var leaky = new LeakyReluInt8(ConvOut, LeakyOut, 0.2f);
-        var max = new MaxConstantInt8(LeakyOut, ConstantParams, -37, MaxOut);
+        var max = new ConstantOperandInt8(new MaxInt8([1], LeakyOut, [1], ConstantParams, MaxOut), -37, false);
         var swish = LookupTableInt8.HardSwish(MaxOut, new QuantParams(0.03f, -20));
         var map = new Int8CodeMap(leaky, max, swish);
         var maxKernel = new MaxInt8([1], LeakyOut, [1], ConstantParams, MaxOut);
         for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
         {
             sbyte afterMax = maxKernel.Invoke(leaky.Apply(code), -37);
-            Assert.AreEqual(max.Apply(leaky.Apply(code)), afterMax, $"code {code}: MaxConstantInt8 is MaxInt8 with the constant");
+            Assert.AreEqual(max.Apply(leaky.Apply(code)), afterMax, $"code {code}: the constant-operand map is MaxInt8 with the constant");
             Assert.AreEqual(swish.Apply(afterMax), map[code], $"code {code}");
         }
 
@@ -66,7 +66,7 @@ public sealed class CodeMapTests
                 var leaked = new sbyte[g.OutputLength];
                 var expected = new sbyte[g.OutputLength];
                 var actual = new sbyte[g.OutputLength];
-                var map = new Int8CodeMap(new LeakyReluInt8(convOut, leakyOut, 0.1f), new MaxConstantInt8(leakyOut, constantParams, constant, maxOut));
+                var map = new Int8CodeMap(new LeakyReluInt8(convOut, leakyOut, 0.1f), new ConstantOperandInt8(new MaxInt8([1], leakyOut, [1], constantParams, maxOut), constant, false));
                 if (int4)
                 {
                     var packed = new byte[BitPacking.PackedLength(w.Length, 4)];

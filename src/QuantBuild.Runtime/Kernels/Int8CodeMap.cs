@@ -18,7 +18,7 @@ namespace QuantBuild.Runtime
 
     /// <summary>
     /// A two-input kernel with one operand a one-element constant (PP-OCRv4's learnable affine scale and shift, a Sub or
-    /// Div by a constant): the kernel's scalar definition with that operand fixed, as a code map. The constant keeps its
+    /// Div by a constant, tf2onnx's Max clamps): the kernel's scalar definition with that operand fixed, as a code map. The constant keeps its
     /// side of the operation.
     /// </summary>
     public sealed class ConstantOperandInt8 : IInt8CodeMap

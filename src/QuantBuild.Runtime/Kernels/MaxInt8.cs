@@ -7,7 +7,7 @@ namespace QuantBuild.Runtime
     /// (unclamped), the larger is taken, then clamped. Rescaling is monotone, so this equals the max
     /// of the real values up to the rounding of each input.
     /// </summary>
-    public sealed class MaxInt8
+    public sealed class MaxInt8 : IBinaryInt8Kernel
     {
         private readonly Broadcast4D shape;
         private Operator op;
@@ -79,27 +79,6 @@ namespace QuantBuild.Runtime
                 int y = Math.Max(A[(byte)a], B[(byte)b]);
                 return (sbyte)QuantParams.Clamp(y, sbyte.MinValue, sbyte.MaxValue);
             }
-        }
-    }
-
-    /// <summary>
-    /// Max of an int8 tensor and one constant code (tf2onnx's ReLU-like clamps): <see cref="MaxInt8"/>'s definition with
-    /// the second operand fixed, as a code map.
-    /// </summary>
-    public sealed class MaxConstantInt8 : IInt8CodeMap
-    {
-        private readonly MaxInt8 max;
-        private readonly int constant;
-
-        public MaxConstantInt8(QuantParams input, QuantParams constantParams, int constantCode, QuantParams output)
-        {
-            max = new MaxInt8(new[] { 1 }, input, new[] { 1 }, constantParams, output);
-            constant = constantCode;
-        }
-
-        public sbyte Apply(int code)
-        {
-            return max.Invoke(code, constant);
         }
     }
 }

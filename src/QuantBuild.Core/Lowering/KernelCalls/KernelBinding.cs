@@ -91,8 +91,10 @@ internal static class KernelBinding
 
         private PlanKernel New<TKernel>(PlanStep step, params PlanValue[] args) => New(typeof(TKernel), step, args);
 
-        private PlanKernel New(Type kernel, PlanStep step, PlanValue[] args) =>
-            Kernel("step" + Suffix, Construct(kernel, args), $"{step.OpType} '{step.NodeName}'");
+        private PlanKernel New(Type kernel, PlanStep step, PlanValue[] args) => StepKernel(step, Construct(kernel, args));
+
+        /// <summary>The step's kernel, named after the step.</summary>
+        private PlanKernel StepKernel(PlanStep step, PlanValue create) => Kernel("step" + Suffix, create, $"{step.OpType} '{step.NodeName}'");
 
         private void Eval(PlanKernel kernel, params PlanValue[] args) =>
             Invocations.Add(new PlanInvocation(kernel, Resolve(kernel.Type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.Name == "Eval"), args, kernel.Type.Name + ".Eval"), args));
@@ -122,12 +124,7 @@ internal static class KernelBinding
                 case BinaryStep b:
                     {
                         var (a, bb) = (b.Inputs[0], b.Inputs[1]);
-                        var kernel = b.Kind switch
-                        {
-                            BinaryKind.Add => New<AddInt8>(step, BinaryArguments(b, a.Shape, bb.Shape)),
-                            BinaryKind.Mul => New<MulInt8>(step, BinaryArguments(b, a.Shape, bb.Shape)),
-                            _ => New<MaxInt8>(step, [L(a.Shape), L(a.Quant), L(bb.Shape), L(bb.Quant), L(output.Quant)]),
-                        };
+                        var kernel = StepKernel(step, BinaryKernel(b, a.Shape, bb.Shape));
                         Eval(kernel, Codes(a), Codes(bb), y);
                         return;
                     }
@@ -196,15 +193,12 @@ internal static class KernelBinding
             {
                 case UnaryStep u:
                     return UnaryValue(u, u.Inputs[0], u.Outputs[0]);
-                case BinaryStep { Kind: BinaryKind.Max } b:
-                    return Construct(typeof(MaxConstantInt8),
-                        [L(b.Inputs[0].Quant), L(b.Inputs[1].Quant), L((int)b.Inputs[1].ConstantCodes![0]), L(b.Outputs[0].Quant)]);
                 case BinaryStep b:
                     {
                         // The step's own kernel on one-element shapes (same parameters, same fused clip), the constant
                         // on its own side.
                         var constant = b.Inputs[0].IsConstant ? b.Inputs[0] : b.Inputs[1];
-                        var kernel = Construct(b.Kind == BinaryKind.Add ? typeof(AddInt8) : typeof(MulInt8), BinaryArguments(b, [1], [1]));
+                        var kernel = BinaryKernel(b, [1], [1]);
                         return Construct(typeof(ConstantOperandInt8), [kernel, L((int)constant.ConstantCodes![0]), L(constant == b.Inputs[0])]);
                     }
                 default:
@@ -213,20 +207,24 @@ internal static class KernelBinding
         }
 
         /// <summary>
-        /// The constructor arguments of an Add or Mul step's kernel, with the operand shapes given (the step's own, or
-        /// one-element shapes for its scalar map).
+        /// The kernel of an Add, Mul or Max step, with the operand shapes given (the step's own, or one-element shapes
+        /// for its scalar map).
         /// </summary>
-        private static PlanValue[] BinaryArguments(BinaryStep b, int[] shapeA, int[] shapeB)
+        private static NewValue BinaryKernel(BinaryStep b, int[] shapeA, int[] shapeB)
         {
             var (a, bb, output) = (b.Inputs[0], b.Inputs[1], b.Outputs[0]);
-            PlanValue[] common = [L(shapeA), L(a.Quant), L(shapeB), L(bb.Quant), L(b.Then?.Sum ?? output.Quant), L(b.ClampMin), L(b.ClampMax)];
-            return b.Then is { } then
-                ? [.. common, Construct(typeof(ClipInt8), [L(then.Sum), L(output.Quant), L(then.Min), L(then.Max)])]
-                : common;
+            PlanValue[] common = [L(shapeA), L(a.Quant), L(shapeB), L(bb.Quant), L(b.Then?.Sum ?? output.Quant)];
+            return b.Kind switch
+            {
+                BinaryKind.Add when b.Then is { } then => Construct(typeof(AddInt8), [.. common, L(b.ClampMin), L(b.ClampMax),
+                    Construct(typeof(ClipInt8), [L(then.Sum), L(output.Quant), L(then.Min), L(then.Max)])]),
+                BinaryKind.Add => Construct(typeof(AddInt8), [.. common, L(b.ClampMin), L(b.ClampMax)]),
+                BinaryKind.Mul => Construct(typeof(MulInt8), [.. common, L(b.ClampMin), L(b.ClampMax)]),
+                _ => Construct(typeof(MaxInt8), common),
+            };
         }
 
-        private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output) =>
-            Kernel("step" + Suffix, UnaryValue(u, input, output), $"{u.OpType} '{u.NodeName}'");
+        private PlanKernel Unary(UnaryStep u, PlanTensor input, PlanTensor output) => StepKernel(u, UnaryValue(u, input, output));
 
         /// <summary>How a unary step's kernel is made: a constructor, or a LookupTableInt8 factory.</summary>
         private static PlanValue UnaryValue(UnaryStep u, PlanTensor input, PlanTensor output)
