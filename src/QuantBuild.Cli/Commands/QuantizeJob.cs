@@ -110,8 +110,7 @@ public static class QuantizeJob
             var written = Publish(request, restored, dependencies);
             WriteReportPage(request, restored, log);
             // The verify figures its quantization printed (docs/verify.md), as they stand in the restored report.
-            var report = restored.FirstOrDefault(o => o.FileName == ModelOutputs.Report(request.Name));
-            if (report is not null && report.Content.Length > 0)
+            if (ReportFile(request, restored) is { } report)
             {
                 var progress = new Progress(log, request, null);
                 foreach (var line in Verification.VerifyResult.LogLinesOfReport(report.Content)) progress.Report(line);
@@ -139,11 +138,14 @@ public static class QuantizeJob
     /// </summary>
     private static void WriteReportPage(QuantizeRequest request, IReadOnlyList<OutputFile> outputs, TextWriter log)
     {
-        var report = outputs.FirstOrDefault(o => o.FileName == ModelOutputs.Report(request.Name));
-        if (report is null || report.Content.Length == 0) return;
+        if (ReportFile(request, outputs) is not { } report) return;
         var page = Reporting.ReportPage.Write(Path.Combine(request.OutputDirectory, report.FileName), report.Content);
         log.WriteLine(ReportPageLine.Format(Reporting.ReportPage.Uri(page)));
     }
+
+    /// <summary>The model's report.json among its outputs, unless absent or written empty (the report turned off).</summary>
+    private static OutputFile? ReportFile(QuantizeRequest request, IReadOnlyList<OutputFile> outputs) =>
+        outputs.FirstOrDefault(o => o.FileName == ModelOutputs.Report(request.Name) && o.Content.Length > 0);
 
     /// <summary>QB4105/QB4106 in the canonical form the MSBuild task turns into build warnings.</summary>
     private static void WriteWarnings(QuantizeRequest request, IEnumerable<(string Code, string Message)> warnings, TextWriter writer)

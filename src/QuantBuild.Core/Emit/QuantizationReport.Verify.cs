@@ -52,6 +52,26 @@ internal static class VerifyReportSection
         json.WriteEndObject();
     }
 
+    /// <summary>
+    /// The sample count and the per-artifact, per-output figures of a report's verify section, as <see cref="Write"/>
+    /// stored them (rounded); null when the report has none.
+    /// </summary>
+    public static (int Samples, IReadOnlyList<ArtifactAgreement> Artifacts)? Read(byte[] reportJson)
+    {
+        using var report = JsonDocument.Parse(reportJson);
+        if (!report.RootElement.TryGetProperty("verify", out var verify)) return null;
+        var artifacts = verify.GetProperty("artifacts").EnumerateArray().Select(a => new ArtifactAgreement(a.GetProperty("artifact").GetString()!,
+            a.GetProperty("outputs").EnumerateArray().Select(o =>
+            {
+                var sqnr = o.GetProperty("sqnrDb");
+                double sqnrDb = sqnr.ValueKind == JsonValueKind.String ? (sqnr.GetString() == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : sqnr.GetDouble();
+                return new OutputAgreement(o.GetProperty("name").GetString()!,
+                    o.TryGetProperty("top1Rows", out var rows) ? rows.GetInt32() : 0, o.TryGetProperty("top1Agree", out var agree) ? agree.GetInt32() : 0,
+                    sqnrDb, o.GetProperty("maxAbsError").GetDouble());
+            }).ToList())).ToList();
+        return (verify.GetProperty("samples").GetInt32(), artifacts);
+    }
+
     /// <summary>Four significant digits.</summary>
     private static void Rounded(Utf8JsonWriter json, string name, double value) =>
         json.WriteNumber(name, double.Parse(value.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));

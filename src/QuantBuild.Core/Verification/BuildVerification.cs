@@ -29,31 +29,18 @@ public sealed record ArtifactAgreement(string Artifact, IReadOnlyList<OutputAgre
 public sealed record VerifyResult(int Samples, string OnnxRuntimeVersion, VerifySettings Settings, IReadOnlyList<ArtifactAgreement> Artifacts, IReadOnlyList<string> Failures)
 {
     /// <summary>One line per artifact and output, for the build log.</summary>
-    public IEnumerable<string> LogLines() =>
-        Artifacts.SelectMany(a => a.Outputs.Select(o => $"{LogPrefix(a.Artifact)}output '{o.Output}' vs fp32 ONNX Runtime on {Samples} sample{(Samples == 1 ? "" : "s")}: {Describe(o)}"));
+    public IEnumerable<string> LogLines() => LogLines(Samples, Artifacts);
 
     /// <summary>
-    /// <see cref="LogLines"/> again from a report's "verify" section (a build restored from the result cache prints what
-    /// its quantization printed). The report holds the figures rounded (SQNR to 0.01 dB, errors to 4 significant
-    /// digits), which the lines' own formats reproduce; none when the report has no verify section.
+    /// <see cref="LogLines()"/> again from a report's "verify" section (a build restored from the result cache prints what
+    /// its quantization printed); none when the report has no verify section. The report holds the figures rounded
+    /// (SQNR to 0.01 dB, errors to 4 significant digits), which the lines' own formats reproduce.
     /// </summary>
-    public static IEnumerable<string> LogLinesOfReport(byte[] reportJson)
-    {
-        using var report = System.Text.Json.JsonDocument.Parse(reportJson);
-        if (!report.RootElement.TryGetProperty("verify", out var verify)) yield break;
-        int samples = verify.GetProperty("samples").GetInt32();
-        foreach (var artifact in verify.GetProperty("artifacts").EnumerateArray())
-            foreach (var o in artifact.GetProperty("outputs").EnumerateArray())
-            {
-                var sqnr = o.GetProperty("sqnrDb");
-                double sqnrDb = sqnr.ValueKind == System.Text.Json.JsonValueKind.String
-                    ? (sqnr.GetString() == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : sqnr.GetDouble();
-                var agreement = new OutputAgreement(o.GetProperty("name").GetString()!,
-                    o.TryGetProperty("top1Rows", out var rows) ? rows.GetInt32() : 0, o.TryGetProperty("top1Agree", out var agree) ? agree.GetInt32() : 0,
-                    sqnrDb, o.GetProperty("maxAbsError").GetDouble());
-                yield return $"{LogPrefix(artifact.GetProperty("artifact").GetString()!)}output '{agreement.Output}' vs fp32 ONNX Runtime on {samples} sample{(samples == 1 ? "" : "s")}: {Describe(agreement)}";
-            }
-    }
+    public static IEnumerable<string> LogLinesOfReport(byte[] reportJson) =>
+        Emit.VerifyReportSection.Read(reportJson) is { } section ? LogLines(section.Samples, section.Artifacts) : [];
+
+    private static IEnumerable<string> LogLines(int samples, IReadOnlyList<ArtifactAgreement> artifacts) =>
+        artifacts.SelectMany(a => a.Outputs.Select(o => $"{LogPrefix(a.Artifact)}output '{o.Output}' vs fp32 ONNX Runtime on {samples} sample{(samples == 1 ? "" : "s")}: {Describe(o)}"));
 
     /// <summary>Whether a progress line is one of <see cref="LogLines"/> (MSBuild shows those at normal verbosity).</summary>
     public static bool IsLogLine(string line) =>
