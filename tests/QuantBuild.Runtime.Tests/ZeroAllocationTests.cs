@@ -5,22 +5,6 @@ namespace QuantBuild.Runtime.Tests;
 [TestClass]
 public sealed class ZeroAllocationTests
 {
-    private static long AllocatedBy(Action eval)
-    {
-        for (int i = 0; i < 5; i++)
-        {
-            eval(); // warm up: JIT tiers, static initialisation
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 50; i++)
-        {
-            eval();
-        }
-
-        return GC.GetAllocatedBytesForCurrentThread() - before;
-    }
-
     [TestMethod]
     public void EvalAllocatesNothing()
     {
@@ -88,7 +72,17 @@ public sealed class ZeroAllocationTests
         };
         foreach (var (name, eval) in checks)
         {
-            Assert.AreEqual(0L, AllocatedBy(eval), name);
+            Assert.AreEqual(0L, Allocations.PerSteadyPass(eval), name);
         }
+    }
+
+    [TestMethod]
+    public void TheProbeSeesACallThatAllocates()
+    {
+        // Guards the measurement itself: a per-call allocation must show in every pass.
+        object? kept = null;
+        long bytes = Allocations.PerSteadyPass(() => kept = new byte[40]);
+        Assert.IsGreaterThanOrEqualTo(20L * 40, bytes);
+        Assert.IsNotNull(kept);
     }
 }
