@@ -164,6 +164,73 @@ namespace QuantBuild.Runtime
             }
         }
 
+        /// <summary>
+        /// QuantizeLinear over a span into int16 codes (16-bit activations, docs/wide-activations.md): the scalar
+        /// <see cref="QuantizeLinear(float, float, int, int, int)"/> with the int16 bounds.
+        /// </summary>
+        public static void QuantizeLinear(ReadOnlySpan<float> source, Span<short> destination, float scale, int zeroPoint)
+        {
+            if (destination.Length < source.Length)
+            {
+                throw new ArgumentException("Destination is too short.", nameof(destination));
+            }
+
+            int i = 0;
+#if NET9_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                ref float from = ref MemoryMarshal.GetReference(source);
+                ref short to = ref MemoryMarshal.GetReference(destination);
+                Vector128<float> s = Vector128.Create(scale);
+                Vector128<float> z = Vector128.Create((float)zeroPoint);
+                Vector128<float> low = Vector128.Create((float)short.MinValue);
+                Vector128<float> high = Vector128.Create((float)short.MaxValue);
+                for (; i <= source.Length - 8; i += 8)
+                {
+                    // Clamped to the int16 bounds first, so narrowing keeps every code.
+                    Vector128<int> c0 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)i), s, z, low, high);
+                    Vector128<int> c1 = QuantizeFour(Vector128.LoadUnsafe(ref from, (nuint)(i + 4)), s, z, low, high);
+                    Vector128.Narrow(c0, c1).StoreUnsafe(ref to, (nuint)i);
+                }
+            }
+#endif
+            for (; i < source.Length; i++)
+            {
+                destination[i] = (short)QuantizeLinear(source[i], scale, zeroPoint, short.MinValue, short.MaxValue);
+            }
+        }
+
+        /// <summary>DequantizeLinear over a span of int16 codes: (q − z) · s, one float product each.</summary>
+        public static void DequantizeLinear(ReadOnlySpan<short> source, Span<float> destination, float scale, int zeroPoint)
+        {
+            if (destination.Length < source.Length)
+            {
+                throw new ArgumentException("Destination is too short.", nameof(destination));
+            }
+
+            int i = 0;
+#if NET9_0_OR_GREATER
+            if (Vector128.IsHardwareAccelerated)
+            {
+                ref short from = ref MemoryMarshal.GetReference(source);
+                ref float to = ref MemoryMarshal.GetReference(destination);
+                Vector128<int> z = Vector128.Create(zeroPoint);
+                Vector128<float> s = Vector128.Create(scale);
+                for (; i <= source.Length - 8; i += 8)
+                {
+                    // (q − z) is below 2^17 in magnitude: exact as int32 and as float.
+                    Vector128<short> codes = Vector128.LoadUnsafe(ref from, (nuint)i);
+                    (Vector128.ConvertToSingle(Vector128.WidenLower(codes) - z) * s).StoreUnsafe(ref to, (nuint)i);
+                    (Vector128.ConvertToSingle(Vector128.WidenUpper(codes) - z) * s).StoreUnsafe(ref to, (nuint)(i + 4));
+                }
+            }
+#endif
+            for (; i < source.Length; i++)
+            {
+                destination[i] = DequantizeLinear(source[i], scale, zeroPoint);
+            }
+        }
+
 #if NET9_0_OR_GREATER
         /// <summary>
         /// <see cref="QuantizeLinear(ReadOnlySpan{float}, Span{sbyte}, float, int)"/> over whole groups of 16 values

@@ -34,8 +34,8 @@ public static partial class CSharpEmitter
         calls.RequireComplete();
         var plan = calls.Plan;
         foreach (var t in plan.Inputs.Concat(plan.Outputs))
-            if (t.Type != PlanElementType.Int8 && t.Type != PlanElementType.Float32)
-                throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"model edge '{t.Name}' is neither int8 nor float", plan.Model.Graph.SourcePath);
+            if (t.Type is not (PlanElementType.Int8 or PlanElementType.Int16 or PlanElementType.Float32))
+                throw new QuantBuildException(DiagnosticCodes.UnsupportedDataType, $"model edge '{t.Name}' is neither int8, int16 nor float", plan.Model.Graph.SourcePath);
 
         var w = new CodeWriter();
         long weightBytes = calls.WeightBytes;
@@ -97,6 +97,14 @@ public static partial class CSharpEmitter
         w.Line("{");
         w.Line("    return MemoryMarshal.Cast<byte, sbyte>(new Span<byte>(arena, offset, length));");
         w.Line("}");
+        if (plan.Tensors.Any(t => t.Type == PlanElementType.Int16 && !t.IsConstant))
+        {
+            w.Line();
+            w.Line("private Span<short> Int16s(int offset, int length)");
+            w.Line("{");
+            w.Line("    return MemoryMarshal.Cast<byte, short>(new Span<byte>(arena, offset, length * 2));");
+            w.Line("}");
+        }
         if (floatCount > 0 || plan.Inputs.Concat(plan.Outputs).Any(t => t.Type == PlanElementType.Float32))
         {
             w.Line();
@@ -185,17 +193,17 @@ public static partial class CSharpEmitter
             {
                 w.Line($"{inNames[i]}.CopyTo(Floats({t.Offset}, {t.Length}));");
                 // A 16-bit input: its values on the grid, as the QDQ file's QuantizeLinear → DequantizeLinear give them.
-                if (t.Grid is { } grid)
+                if (t.FloatGrid is { } grid)
                     w.Line($"WideActivationGrid.Round(Floats({t.Offset}, {t.Length}), {F(grid.Scale)}, {grid.ZeroPoint}, {grid.QMin}, {grid.QMax});");
             }
-            else w.Line($"QuantParams.QuantizeLinear({inNames[i]}, Codes({t.Offset}, {t.Length}), {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
+            else w.Line($"QuantParams.QuantizeLinear({inNames[i]}, {Value(ArenaValue.CodesOf(t), typeof(void))}, {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
         }
         w.Line("RunSteps();");
         for (int i = 0; i < plan.Outputs.Count; i++)
         {
             var t = plan.Outputs[i];
             if (t.Type == PlanElementType.Float32) w.Line($"Floats({t.Offset}, {t.Length}).CopyTo({outNames[i]});");
-            else w.Line($"QuantParams.DequantizeLinear(Codes({t.Offset}, {t.Length}), {outNames[i]}, {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
+            else w.Line($"QuantParams.DequantizeLinear({Value(ArenaValue.CodesOf(t), typeof(void))}, {outNames[i]}, {F(t.Quant.Scale)}, {t.Quant.ZeroPoint});");
         }
         w.Close();
         w.Line();
@@ -248,7 +256,9 @@ public static partial class CSharpEmitter
     private static string Value(PlanValue value, Type parameter) => value switch
     {
         LiteralValue l => Literal(l.Value),
-        ArenaValue a => a.ElementType == typeof(sbyte) ? $"Codes({a.ByteOffset}, {a.Length})" : $"Floats({a.ByteOffset}, {a.Length})",
+        ArenaValue a => a.ElementType == typeof(sbyte) ? $"Codes({a.ByteOffset}, {a.Length})"
+            : a.ElementType == typeof(short) ? $"Int16s({a.ByteOffset}, {a.Length})"
+            : $"Floats({a.ByteOffset}, {a.Length})",
         DataValue d => DataReference(d.Data, parameter),
         EmptyValue e => parameter.IsArray ? $"new {TypeName(e.ElementType)}[0]" : $"ReadOnlySpan<{TypeName(e.ElementType)}>.Empty",
         NewValue n => $"new {n.Constructor.DeclaringType!.Name}({Arguments(n.Constructor, n.Arguments)})",

@@ -2,7 +2,7 @@ namespace QuantBuild.Lowering;
 
 /// <summary>
 /// How one <see cref="FloatStep"/> runs on the float kernels of QuantBuild.Runtime: its kernel calls and
-/// where each int8 tensor it reads or writes lives as float while it runs. Those float copies share one
+/// where each int8 or int16 tensor it reads or writes lives as float while it runs. Those float copies share one
 /// scratch region after the plan's arena (steps run one at a time, so every float step reuses it).
 /// </summary>
 public sealed class FloatStepExecution
@@ -16,7 +16,7 @@ public sealed class FloatStepExecution
 
     public FloatStep Step { get; }
     public IReadOnlyList<FloatKernelCall> Calls { get; }
-    /// <summary>Byte offset in the arena of the float copy of each int8 input and output.</summary>
+    /// <summary>Byte offset in the arena of the float copy of each coded (int8 or int16) input and output.</summary>
     public IReadOnlyDictionary<PlanTensor, int> ScratchOffsets { get; }
 
     /// <summary>Byte offset of the float values of <paramref name="t"/> during this step.</summary>
@@ -45,7 +45,7 @@ public sealed class FloatStepExecution
             int cursor = start;
             foreach (var t in step.Inputs.Concat(step.Outputs))
             {
-                if (t.Type != PlanElementType.Int8 || scratch.ContainsKey(t)) continue;
+                if (!t.IsCoded || scratch.ContainsKey(t)) continue;
                 scratch[t] = cursor;
                 cursor += AlignUp(checked(t.Length * 4));
             }

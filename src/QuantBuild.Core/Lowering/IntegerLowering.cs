@@ -229,8 +229,11 @@ public static class IntegerLowering
             if (_tensors.TryGetValue(name, out var existing)) return existing;
             var shape = _probe[name].Shape.ToArray();
             var q = Quant(name);
-            // A value quantized at another width than 8 bits stays float in the plan, on its grid (docs/wide-activations.md).
+            // A 16-bit activation is held as its int16 codes; other widths than 8 and 16 stay float in the plan, on
+            // their grid (docs/wide-activations.md).
             var grid = q is null && _model.Activations.TryGetValue(name, out var wide) ? wide : null;
+            if (grid is { Bits: 16, Signed: true })
+                return Register(new PlanTensor(name, shape, PlanElementType.Int16, new QuantParams(grid.Scale, grid.ZeroPoint)) { ViewOf = viewOf, Grid = grid });
             return Register(new PlanTensor(name, shape, q is null ? PlanElementType.Float32 : PlanElementType.Int8, q ?? new QuantParams(1f, 0)) { ViewOf = viewOf, Grid = grid });
         }
 
@@ -278,6 +281,7 @@ public static class IntegerLowering
         {
             var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
             if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
+            if (node.OpType == "Conv" && ReadsOrWritesWide(node)) return LowerConv(node, wide: true);
             if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
             // A Conv/Gemm/MatMul output that goes straight into its Relu/Clip is never int8 itself: the
             // fused step writes the activation's output (the pipeline drops the inner value's quantization).
@@ -325,7 +329,22 @@ public static class IntegerLowering
 
         // ---------------------------------------------------------------- Conv / Gemm / MatMul
 
-        private string? LowerConv(Node node)
+        /// <summary>
+        /// A Conv whose input or output (after a fused Relu/Clip) is a 16-bit activation, the other side int8 or 16-bit:
+        /// it runs on Conv2DWide (docs/wide-activations.md, "Integer kernels") when its shape has a fast path.
+        /// </summary>
+        private bool ReadsOrWritesWide(Node node)
+        {
+            if (node.Inputs.Count < 2 || node.Outputs.Count != 1 || !IsFloatValue(node.Inputs[0])) return false;
+            string output = FusibleActivation(node.Outputs[0], allowWide: true) is { } fused ? fused.Act.Outputs[0] : node.Outputs[0];
+            bool wideIn = IsWide(node.Inputs[0]), wideOut = IsWide(output);
+            return (wideIn || wideOut) && (wideIn || IsInt8(node.Inputs[0])) && (wideOut || IsInt8(output));
+        }
+
+        /// <summary>An activation the model quantizes to 16-bit signed codes (the plan holds it as <see cref="PlanElementType.Int16"/>).</summary>
+        private bool IsWide(string name) => !_graph.Initializers.ContainsKey(name) && _model.Activations.TryGetValue(name, out var a) && a is { Bits: 16, Signed: true };
+
+        private string? LowerConv(Node node, bool wide = false)
         {
             if (!_model.Weights.TryGetValue(node.Name, out var wq)) return "weights are not quantized";
             if (wq.Encoding != WeightEncoding.Linear && wq.CodebookLevels is null) return $"{wq.Method} codebook weights without int8 level tables have no integer kernel";
@@ -362,6 +381,7 @@ public static class IntegerLowering
             if (geometry.OutputLength != y.Length) return "convolution geometry does not match the inferred output shape";
             if (wq.Axis != 0 && wq.Scales.Length != 1) return "conv weights must be quantized per output channel (axis 0)";
             if (_model.LevelActivations.ContainsKey(node.Inputs[0]) && wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for level-coded inputs";
+            if (wide) return LowerWideConv(node, wq, geometry);
             var (input, levels) = LevelInput(node, node.Inputs[0]);
             var (outName, lo, hi, fused) = FuseActivation(node.Outputs[0]);
             var output = Activation(outName);
@@ -369,6 +389,34 @@ public static class IntegerLowering
             FusedActivation.Clip(output.Quant, lo, hi, out int cmin, out int cmax);
             _steps.Add(new ConvStep(node.Name, (levels is null ? "" : "Levels→") + (fused is null ? "Conv" : "Conv+" + fused.OpType), input, output, geometry, weights, cmin, cmax)
             { FusedNodes = fused is null ? [node.Name] : [node.Name, fused.Name], InputLevels = levels });
+            return null;
+        }
+
+        /// <summary>The 16-bit side of a convolution: pointwise and depthwise shapes, linear or codebook int8 weights.</summary>
+        private string? LowerWideConv(Node node, WeightQuantization wq, Conv2DGeometry geometry)
+        {
+            if (wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for 16-bit activations";
+            bool pointwise = geometry is { KernelHeight: 1, KernelWidth: 1, StrideHeight: 1, StrideWidth: 1, PadTop: 0, PadLeft: 0, PadBottom: 0, PadRight: 0, Groups: 1 };
+            bool depthwise = geometry.Groups == geometry.InChannels && geometry.OutChannels == geometry.InChannels;
+            if (!pointwise && !depthwise) return "a 16-bit activation feeds or leaves a convolution that is neither pointwise nor depthwise (no fast integer kernel)";
+            var input = Activation(node.Inputs[0]);
+            var fusible = FusibleActivation(node.Outputs[0], allowWide: true);
+            if (fusible is { } f) _done.Add(f.Act);
+            var output = Activation(fusible is { } g ? g.Act.Outputs[0] : node.Outputs[0]);
+            var weights = Weights(node, wq, wq.Codes, geometry.OutChannels, input.Quant, node.HasInput(2) ? node.Inputs[2] : null);
+            int qmin = output.Type == PlanElementType.Int16 ? short.MinValue : sbyte.MinValue;
+            int qmax = output.Type == PlanElementType.Int16 ? short.MaxValue : sbyte.MaxValue;
+            int cmin = qmin, cmax = qmax;
+            if (fusible is { } a)
+            {
+                if (!float.IsNegativeInfinity(a.Lo)) cmin = Math.Max(qmin, QuantParams.QuantizeLinear(a.Lo, output.Quant.Scale, output.Quant.ZeroPoint, qmin, qmax));
+                if (!float.IsPositiveInfinity(a.Hi)) cmax = Math.Min(qmax, QuantParams.QuantizeLinear(a.Hi, output.Quant.Scale, output.Quant.ZeroPoint, qmin, qmax));
+            }
+            // The kernel's output stage needs M = s_x·s_w/s_y below 2^30 (Conv2DWide); beyond that the node stays float.
+            if (weights.Scales.Any(sw => (double)input.Quant.Scale * sw / output.Quant.Scale >= 1 << 29))
+                return "requantization multiplier too large for an integer kernel";
+            _steps.Add(new ConvStep(node.Name, fusible is { } h ? "Conv+" + h.Act.OpType : "Conv", input, output, geometry, weights, cmin, cmax)
+            { FusedNodes = fusible is { } k ? [node.Name, k.Act.Name] : [node.Name] });
             return null;
         }
 
@@ -534,11 +582,11 @@ public static class IntegerLowering
         }
 
         /// <summary>The Relu or constant Clip that <paramref name="value"/> feeds alone into an int8 output, with its bounds.</summary>
-        private (Node Act, float Lo, float Hi)? FusibleActivation(string value)
+        private (Node Act, float Lo, float Hi)? FusibleActivation(string value, bool allowWide = false)
         {
             if (_graphOutputs.Contains(value) || !_consumers.TryGetValue(value, out var list) || list.Count != 1) return null;
             var act = list[0];
-            if (_model.FloatNodes.Contains(act.Name) || act.Outputs.Count != 1 || !IsInt8(act.Outputs[0])) return null;
+            if (_model.FloatNodes.Contains(act.Name) || act.Outputs.Count != 1 || !(IsInt8(act.Outputs[0]) || (allowWide && IsWide(act.Outputs[0])))) return null;
             if (act.OpType == "Relu") return (act, 0f, float.PositiveInfinity);
             if (act.OpType == "Clip" && ClipBounds(act) is ({ } lo, { } hi)) return (act, lo, hi);
             return null;

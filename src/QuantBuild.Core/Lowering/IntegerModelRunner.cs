@@ -93,11 +93,9 @@ public sealed class IntegerModelRunner
             var data = value.ToFloatArray();
             if (data.Length != t.Length)
                 throw new QuantBuildException(DiagnosticCodes.InvalidInputValue, $"model input '{t.Name}' must have {t.Length} elements ([{string.Join(",", t.Shape)}]), got {data.Length}");
-            if (t.Type == PlanElementType.Int8) QuantParams.QuantizeLinear(data, Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
-            else data.CopyTo(Floats(t));
-            if (t.Grid is { } grid) WideActivationGrid.Round(Floats(t), grid.Scale, grid.ZeroPoint, grid.QMin, grid.QMax);
+            Store(data, t);
             if (capture is not null && t.Type == PlanElementType.Int8) capture[t.Name] = Codes(t).ToArray();
-            if (wideCapture is not null && t.Grid is not null) wideCapture[t.Name] = Floats(t).ToArray();
+            if (wideCapture is not null && t.Grid is not null) wideCapture[t.Name] = Values(t);
         }
         for (int s = 0; s < _steps.Length; s++)
         {
@@ -111,16 +109,13 @@ public sealed class IntegerModelRunner
             foreach (var o in Plan.Steps[s].Outputs)
             {
                 if (capture is not null && o.Type == PlanElementType.Int8) capture[o.Name] = Codes(o).ToArray();
-                if (wideCapture is not null && o.Grid is not null) wideCapture[o.Name] = Floats(o).ToArray();
+                if (wideCapture is not null && o.Grid is not null) wideCapture[o.Name] = Values(o);
             }
         }
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var t in Plan.Outputs)
         {
-            var values = new float[t.Length];
-            if (t.Type == PlanElementType.Int8) QuantParams.DequantizeLinear(Codes(t), values, t.Quant.Scale, t.Quant.ZeroPoint);
-            else Floats(t).CopyTo(values);
-            result[t.Name] = Tensor.FromFloats(values, t.Shape);
+            result[t.Name] = Tensor.FromFloats(Values(t), t.Shape);
         }
         return result;
     }
@@ -137,6 +132,35 @@ public sealed class IntegerModelRunner
         t.IsConstant ? t.ConstantCodes : MemoryMarshal.Cast<byte, sbyte>(_arena.AsSpan(t.Offset, t.Length));
 
     private Span<float> Floats(PlanTensor t) => MemoryMarshal.Cast<byte, float>(_arena.AsSpan(t.Offset, t.ByteLength));
+
+    private Span<short> Int16Codes(PlanTensor t) => MemoryMarshal.Cast<byte, short>(_arena.AsSpan(t.Offset, t.ByteLength));
+
+    /// <summary>The real values <paramref name="t"/> holds: its codes dequantized, or its floats.</summary>
+    private float[] Values(PlanTensor t)
+    {
+        var values = new float[t.Length];
+        switch (t.Type)
+        {
+            case PlanElementType.Int8: QuantParams.DequantizeLinear(Codes(t), values, t.Quant.Scale, t.Quant.ZeroPoint); break;
+            case PlanElementType.Int16: QuantParams.DequantizeLinear(Int16Codes(t), values, t.Quant.Scale, t.Quant.ZeroPoint); break;
+            default: Floats(t).CopyTo(values); break;
+        }
+        return values;
+    }
+
+    /// <summary>Writes real values into <paramref name="t"/>'s slot as the plan holds it: quantized to its codes, or as floats rounded to its grid.</summary>
+    private void Store(float[] values, PlanTensor t)
+    {
+        switch (t.Type)
+        {
+            case PlanElementType.Int8: QuantParams.QuantizeLinear(values, Codes(t), t.Quant.Scale, t.Quant.ZeroPoint); break;
+            case PlanElementType.Int16: QuantParams.QuantizeLinear(values, Int16Codes(t), t.Quant.Scale, t.Quant.ZeroPoint); break;
+            default:
+                values.CopyTo(Floats(t));
+                if (t.FloatGrid is { } grid) WideActivationGrid.Round(Floats(t), grid.Scale, grid.ZeroPoint, grid.QMin, grid.QMax);
+                break;
+        }
+    }
 
     private Action PrepareFloat(FloatStep f)
     {
@@ -157,20 +181,14 @@ public sealed class IntegerModelRunner
                 if (name.Length == 0) continue;
                 if (f.Constants.TryGetValue(name, out var constant)) { args[i] = constant; continue; }
                 var t = byName[name];
-                var values = new float[t.Length];
-                if (t.Type == PlanElementType.Int8) QuantParams.DequantizeLinear(Codes(t), values, t.Quant.Scale, t.Quant.ZeroPoint);
-                else Floats(t).CopyTo(values);
-                args[i] = Tensor.FromFloats(values, t.Shape);
+                args[i] = Tensor.FromFloats(Values(t), t.Shape);
             }
             var results = kernel.Forward(args);
             for (int o = 0; o < outputs.Length && o < results.Length; o++)
             {
                 var t = outputs[o];
                 if (t is null) continue;
-                var values = results[o].ToFloatArray();
-                if (t.Type == PlanElementType.Int8) QuantParams.QuantizeLinear(values, Codes(t), t.Quant.Scale, t.Quant.ZeroPoint);
-                else values.CopyTo(Floats(t));
-                if (t.Grid is { } grid) WideActivationGrid.Round(Floats(t), grid.Scale, grid.ZeroPoint, grid.QMin, grid.QMax);
+                Store(results[o].ToFloatArray(), t);
             }
         };
     }

@@ -10,6 +10,8 @@ public enum PlanElementType
 {
     /// <summary>int8 codes with per-tensor <see cref="PlanTensor.Quant"/>.</summary>
     Int8,
+    /// <summary>int16 codes with per-tensor <see cref="PlanTensor.Quant"/>: a 16-bit activation (docs/wide-activations.md).</summary>
+    Int16,
     /// <summary>float32 (only around float-fallback steps and unquantized values).</summary>
     Float32,
 }
@@ -31,10 +33,18 @@ public sealed class PlanTensor
     public string Name { get; }
     public int[] Shape { get; }
     public PlanElementType Type { get; }
-    /// <summary>Scale and zero point of the codes (meaningless for <see cref="PlanElementType.Float32"/>).</summary>
+    /// <summary>Scale and zero point of the codes, int8 or int16 (meaningless for <see cref="PlanElementType.Float32"/>).</summary>
     public QuantParams Quant { get; }
     public int Length => Shape.Aggregate(1, (a, b) => checked(a * b));
-    public int ByteLength => Type == PlanElementType.Int8 ? Length : checked(Length * 4);
+    public int ByteLength => Type switch
+    {
+        PlanElementType.Int8 => Length,
+        PlanElementType.Int16 => checked(Length * 2),
+        _ => checked(Length * 4),
+    };
+
+    /// <summary>True for a value the plan holds as codes (int8 or int16) rather than float values.</summary>
+    public bool IsCoded => Type != PlanElementType.Float32;
 
     /// <summary>
     /// Build-time codes of a constant operand (not in the arena), else null. A constant of one repeated value
@@ -45,11 +55,15 @@ public sealed class PlanTensor
     public bool IsConstant => ConstantCodes is not null;
 
     /// <summary>
-    /// For a <see cref="PlanElementType.Float32"/> tensor the model quantizes at a width other than 8 bits (16-bit
-    /// activations, docs/wide-activations.md): its grid. Whoever writes the tensor (a float step, the model input)
-    /// rounds every value to it as the QDQ file's QuantizeLinear → DequantizeLinear does; null otherwise.
+    /// For a tensor the model quantizes at a width other than 8 bits (docs/wide-activations.md): its grid, else null.
+    /// A 16-bit tensor is <see cref="PlanElementType.Int16"/> codes on it. Any other width is
+    /// <see cref="PlanElementType.Float32"/>: whoever writes the tensor (a float step, the model input) rounds every
+    /// value to the grid as the QDQ file's QuantizeLinear → DequantizeLinear does.
     /// </summary>
     public ActivationQuantization? Grid { get; init; }
+
+    /// <summary>The grid a writer of this float tensor rounds its values to (WideActivationGrid.Round), else null.</summary>
+    public ActivationQuantization? FloatGrid => Type == PlanElementType.Float32 ? Grid : null;
 
     /// <summary>The tensor whose storage this one reuses unchanged (a reshape view), else null.</summary>
     public PlanTensor? ViewOf { get; init; }

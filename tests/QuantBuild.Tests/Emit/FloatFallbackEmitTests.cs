@@ -63,6 +63,9 @@ public sealed class FloatFallbackEmitTests
         var ocr = TestAssets.RealModel("ppocr-cls");
         var ocrSamples = ocr.Cases.Select(c => c.LoadInputs()).ToList();
         Add("OcrHeadFloat", ocr.ModelPath, ocrSamples, ocrSamples, g => g.Nodes.Where(n => n.OpType is "MatMul" or "Softmax").Select(n => n.Name).ToList());
+        // Every activation at 16 bits: the pointwise and depthwise convolutions run on int16 codes (Conv2DWide), the model
+        // edges are int16 codes too.
+        Add("OcrWide", ocr.ModelPath, ocrSamples, ocrSamples, _ => [], activations: """{ "bits": 16 }""");
 
         // openWakeWord hey_jarvis, W8A8: its If on the first head's score is a select over both heads (docs/control-flow.md).
         var windows = Directory.GetFiles(TestAssets.Require("task/oww/calib-alexa"), "*.npy").Order(StringComparer.Ordinal)
@@ -218,6 +221,21 @@ public sealed class FloatFallbackEmitTests
         Assert.IsTrue(c.Plan.Tensors.Any(t => t.Name != c.Plan.Inputs[0].Name && t.Grid is { Bits: 16 }), "relu1's output is a 16-bit tensor");
         Assert.IsTrue(c.Plan.Steps.Any(s => !s.IsFloat), "the layers away from the 16-bit tensors stay integer");
         var (_, topOne) = Compare("MnistWide");
+        Assert.IsGreaterThanOrEqualTo(0.97, topOne);
+    }
+
+    /// <summary>Convolutions on 16-bit codes in generated code: integer kernels, bit for bit as the runner.</summary>
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void PaddleOcrWithSixteenBitActivationsRunsItsConvolutionsOnInt16Codes()
+    {
+        var c = _cases["OcrWide"];
+        Assert.AreEqual(PlanElementType.Int16, c.Plan.Inputs[0].Type);
+        Assert.AreEqual(PlanElementType.Int16, c.Plan.Outputs[0].Type);
+        var wide = c.Plan.Steps.OfType<ConvStep>().Where(s => s.Inputs[0].Type == PlanElementType.Int16 && s.Outputs[0].Type == PlanElementType.Int16).ToList();
+        Assert.IsTrue(wide.Any(s => s.Geometry.Groups > 1), "depthwise convolutions run on Conv2DWide");
+        Assert.IsTrue(wide.Any(s => s.Geometry is { KernelHeight: 1, KernelWidth: 1, Groups: 1 }), "pointwise convolutions run on Conv2DWide");
+        var (_, topOne) = Compare("OcrWide");
         Assert.IsGreaterThanOrEqualTo(0.97, topOne);
     }
 

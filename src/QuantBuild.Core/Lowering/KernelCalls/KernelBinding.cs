@@ -105,6 +105,11 @@ internal static class KernelBinding
         {
             var input = step.Inputs.Count > 0 ? step.Inputs[0] : null;
             var output = step.Outputs[0];
+            if (step is ConvStep wide && (wide.Inputs[0].Type == PlanElementType.Int16 || output.Type == PlanElementType.Int16))
+            {
+                WideConv(wide);
+                return;
+            }
             var y = ArenaValue.Codes(output);
             switch (step)
             {
@@ -174,6 +179,17 @@ internal static class KernelBinding
                 Eval(New(weights.Bits == 8 ? kernels.Int8 : kernels.Int4, step, [.. shape, qi, w.Scales, qo, w.Stored, w.Bias, lo, hi, CodeMaps(conv.Then)]), x, w.Stored, y);
             else
                 Eval(New(weights.Bits == 8 ? kernels.Int8 : kernels.Int4, step, [.. shape, qi, w.Scales, qo, w.Stored, w.Bias, lo, hi]), x, w.Stored, y);
+        }
+
+        /// <summary>A convolution with 16-bit codes on its input, its output or both (docs/wide-activations.md, "Integer kernels").</summary>
+        private void WideConv(ConvStep c)
+        {
+            var (input, output) = (c.Inputs[0], c.Outputs[0]);
+            int Bits(PlanTensor t) => t.Type == PlanElementType.Int16 ? 16 : 8;
+            var w = WeightData(c, c.Weights, storedAsBytes: true);
+            var codes = LevelInputWeights(w, c.Weights, c.Geometry.OutChannels, c.Geometry.FanIn);
+            var kernel = New<Conv2DWide>(c, L(c.Geometry), L(input.Quant), L(Bits(input)), w.Scales, L(output.Quant), L(Bits(output)), codes, w.Bias, L(c.ClampMin), L(c.ClampMax));
+            Eval(kernel, ArenaValue.CodesOf(input), ArenaValue.CodesOf(output));
         }
 
         /// <summary>The composed code maps of a convolution's fused elementwise steps (docs/algorithms/requantization.md, "Fused code maps").</summary>
@@ -291,13 +307,13 @@ internal static class KernelBinding
 
         // ------------------------------------------------------------ float steps
 
-        /// <summary>Dequantize int8 inputs into the float scratch, run the float kernels, quantize int8 outputs.</summary>
+        /// <summary>Dequantize coded inputs into the float scratch, run the float kernels, quantize coded outputs.</summary>
         public void Float(FloatStepExecution execution)
         {
             var step = execution.Step;
             PlanValue View(PlanTensor t) => ArenaValue.Floats(execution.FloatOffset(t), t.Length);
-            foreach (var t in step.Inputs.Where(t => t.Type == PlanElementType.Int8))
-                Static(typeof(QuantParams), nameof(QuantParams.DequantizeLinear), ArenaValue.Codes(t), View(t), L(t.Quant.Scale), L(t.Quant.ZeroPoint));
+            foreach (var t in step.Inputs.Where(t => t.IsCoded))
+                Static(typeof(QuantParams), nameof(QuantParams.DequantizeLinear), ArenaValue.CodesOf(t), View(t), L(t.Quant.Scale), L(t.Quant.ZeroPoint));
             for (int c = 0; c < execution.Calls.Count; c++)
             {
                 var call = execution.Calls[c];
@@ -317,10 +333,10 @@ internal static class KernelBinding
                 operands[3] = View(call.Output);
                 Eval(kernel, operands);
             }
-            foreach (var t in step.Outputs.Where(t => t.Type == PlanElementType.Int8))
-                Static(typeof(QuantParams), nameof(QuantParams.QuantizeLinear), View(t), ArenaValue.Codes(t), L(t.Quant.Scale), L(t.Quant.ZeroPoint));
-            foreach (var t in step.Outputs.Where(t => t.Grid is not null))
-                Static(typeof(WideActivationGrid), nameof(WideActivationGrid.Round), View(t), L(t.Grid!.Scale), L(t.Grid.ZeroPoint), L(t.Grid.QMin), L(t.Grid.QMax));
+            foreach (var t in step.Outputs.Where(t => t.IsCoded))
+                Static(typeof(QuantParams), nameof(QuantParams.QuantizeLinear), View(t), ArenaValue.CodesOf(t), L(t.Quant.Scale), L(t.Quant.ZeroPoint));
+            foreach (var t in step.Outputs.Where(t => t.FloatGrid is not null))
+                Static(typeof(WideActivationGrid), nameof(WideActivationGrid.Round), View(t), L(t.FloatGrid!.Scale), L(t.FloatGrid.ZeroPoint), L(t.FloatGrid.QMin), L(t.FloatGrid.QMax));
         }
 
         private void Static(Type type, string name, params PlanValue[] args) =>

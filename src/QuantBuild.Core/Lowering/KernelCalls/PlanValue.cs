@@ -93,8 +93,8 @@ public sealed class ArenaValue : PlanValue
 {
     public ArenaValue(int byteOffset, int length, Type elementType)
     {
-        if (elementType != typeof(sbyte) && elementType != typeof(float))
-            throw new QuantBuildException(DiagnosticCodes.InternalError, $"arena views are int8 or float, not {elementType.Name}");
+        if (elementType != typeof(sbyte) && elementType != typeof(short) && elementType != typeof(float))
+            throw new QuantBuildException(DiagnosticCodes.InternalError, $"arena views are int8, int16 or float, not {elementType.Name}");
         ByteOffset = byteOffset;
         Length = length;
         ElementType = elementType;
@@ -105,7 +105,13 @@ public sealed class ArenaValue : PlanValue
     public Type ElementType { get; }
 
     /// <summary>The int8 codes of an activation in its arena slot.</summary>
-    public static ArenaValue Codes(PlanTensor t) => new(t.Offset, t.Length, typeof(sbyte));
+    public static ArenaValue Codes(PlanTensor t) => t.Type == PlanElementType.Int8 ? new(t.Offset, t.Length, typeof(sbyte))
+        : throw new QuantBuildException(DiagnosticCodes.InternalError, $"'{t.Name}' is {t.Type}, not int8 codes");
+    /// <summary>The int16 codes of a 16-bit activation in its arena slot.</summary>
+    public static ArenaValue Int16Codes(PlanTensor t) => t.Type == PlanElementType.Int16 ? new(t.Offset, t.Length, typeof(short))
+        : throw new QuantBuildException(DiagnosticCodes.InternalError, $"'{t.Name}' is {t.Type}, not int16 codes");
+    /// <summary>The codes of a coded activation, int8 or int16 as it is stored.</summary>
+    public static ArenaValue CodesOf(PlanTensor t) => t.Type == PlanElementType.Int16 ? Int16Codes(t) : Codes(t);
     /// <summary>Float values at <paramref name="byteOffset"/> (a float activation, or the float copy of an int8 one).</summary>
     public static ArenaValue Floats(int byteOffset, int length) => new(byteOffset, length, typeof(float));
 }

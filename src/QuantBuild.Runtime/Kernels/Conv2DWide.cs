@@ -1,0 +1,568 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+#if NET8_0_OR_GREATER
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+#endif
+
+namespace QuantBuild.Runtime
+{
+    /// <summary>
+    /// A 2-D convolution (NCHW) where the input, the output or both are 16-bit activation codes
+    /// (docs/wide-activations.md, "Integer kernels"), with int8 weights (symmetric, per output channel) and an
+    /// int32 bias at s_x·s_w[j]. For every output:
+    /// <c>acc = bias[j] + Σ (x − z_x)·w</c> over the taps inside the input (padding is real 0), in 64-bit,
+    /// then <c>y = clamp(z_y + ⌊(acc·M0_j + 2^(t−1)) / 2^t⌋, lo, hi)</c> with M_j = s_x·s_w[j]/s_y ≈ M0_j·2^−t,
+    /// rounded once (beyond int32 the accumulator takes <see cref="FixedPoint.MultiplyByQuantizedMultiplier(long, int, int)"/>).
+    /// <see cref="EvalReference{TIn, TOut}"/> is that definition, written plainly; the fast paths (pointwise on AVX2,
+    /// depthwise in 128-bit vectors) compute the same integers and run only where the constructor proved their
+    /// int32 sums and products cannot overflow for these weights. Eval allocates nothing.
+    /// </summary>
+    public sealed class Conv2DWide
+    {
+        private readonly Conv2DGeometry geometry;
+        private readonly int inputZeroPoint;
+        private readonly int outputZeroPoint;
+        private readonly int inputBits;
+        private readonly int outputBits;
+        private readonly sbyte[] weights;
+        private readonly int[] bias;
+        private readonly int[] multipliers;
+        private readonly int[] shifts;
+        private readonly int clampMin;
+        private readonly int clampMax;
+
+        // Pointwise: bias − z_x·Σw per channel (the zero point folded: no padding, every tap is inside), and the
+        // weights as int16 pairs (w[2k] low, w[2k+1] high) in blocks of four output channels, zero-padded.
+        private readonly int[] foldedBias = Array.Empty<int>();
+        private readonly int[] weightPairs = Array.Empty<int>();
+
+        // Depthwise: one channel's zero-padded plane of deviations (x − z_x), each row split into stride phases, and
+        // one plane of accumulators. The padding is written once (zeros) and never again.
+        private readonly int[] paddedPlane = Array.Empty<int>();
+        private readonly int[] accumulatorPlane = Array.Empty<int>();
+        private readonly int phaseLength;
+        private readonly int paddedRowLength;
+
+        public Conv2DWide(
+            Conv2DGeometry geometry,
+            QuantParams input,
+            int inputBits,
+            float[] weightScales,
+            QuantParams output,
+            int outputBits,
+            ReadOnlySpan<sbyte> weights,
+            ReadOnlySpan<int> bias,
+            int clampMin,
+            int clampMax)
+        {
+            KernelArguments.RequireGeometry(geometry);
+            if ((inputBits != 8 && inputBits != 16) || (outputBits != 8 && outputBits != 16) || (inputBits == 8 && outputBits == 8))
+            {
+                throw new ArgumentException("Conv2DWide takes 16-bit codes on its input, its output or both (int8 to int8 is Conv2DInt8).");
+            }
+
+            if (weights.Length != geometry.WeightLength)
+            {
+                throw new ArgumentException("Weights must have OutChannels·(InChannels/Groups)·kH·kW elements.", nameof(weights));
+            }
+
+            if (weightScales == null || (weightScales.Length != 1 && weightScales.Length != geometry.OutChannels))
+            {
+                throw new ArgumentException("Expected one weight scale or one per output channel.", nameof(weightScales));
+            }
+
+            int outMin = outputBits == 8 ? sbyte.MinValue : short.MinValue;
+            int outMax = outputBits == 8 ? sbyte.MaxValue : short.MaxValue;
+            if (clampMin > clampMax || clampMin < outMin || clampMax > outMax)
+            {
+                throw new ArgumentException("The clamp range must be a non-empty sub-range of the output codes.");
+            }
+
+            int inMin = inputBits == 8 ? sbyte.MinValue : short.MinValue;
+            int inMax = inputBits == 8 ? sbyte.MaxValue : short.MaxValue;
+            if (input.ZeroPoint < inMin || input.ZeroPoint > inMax || output.ZeroPoint < outMin || output.ZeroPoint > outMax)
+            {
+                throw new ArgumentException("Zero points must lie on their code grids.");
+            }
+
+            this.geometry = geometry;
+            this.inputBits = inputBits;
+            this.outputBits = outputBits;
+            inputZeroPoint = input.ZeroPoint;
+            outputZeroPoint = output.ZeroPoint;
+            this.clampMin = clampMin;
+            this.clampMax = clampMax;
+            this.weights = weights.ToArray();
+            this.bias = KernelArguments.BiasPerChannel(bias, geometry.OutChannels, "output channel");
+
+            int channels = geometry.OutChannels;
+            int fanIn = geometry.FanIn;
+            multipliers = new int[channels];
+            shifts = new int[channels];
+            long maxDeviation = Math.Max((long)inMax - input.ZeroPoint, (long)input.ZeroPoint - inMin);
+            long maxCode = -(long)inMin;
+            bool deviationSumsFit = true, rawSumsFit = true, scaledFit = true;
+            for (int c = 0; c < channels; c++)
+            {
+                double real = (double)input.Scale * weightScales[weightScales.Length == 1 ? 0 : c] / output.Scale;
+                int m0, shift;
+                FixedPoint.QuantizeMultiplier(real, out m0, out shift);
+                if (31 - shift < 1)
+                {
+                    throw new ArgumentException("The requantization multiplier s_x·s_w/s_y is 2^30 or more.");
+                }
+
+                multipliers[c] = m0;
+                shifts[c] = shift;
+
+                long sumAbs = 0, sum = 0;
+                for (int k = 0; k < fanIn; k++)
+                {
+                    int w = this.weights[c * fanIn + k];
+                    sumAbs += Math.Abs(w);
+                    sum += w;
+                }
+
+                long deviationBound = maxDeviation * sumAbs + Math.Abs((long)this.bias[c]);
+                long rawBound = maxCode * sumAbs + Math.Abs(this.bias[c] - (long)input.ZeroPoint * sum);
+                deviationSumsFit &= deviationBound <= int.MaxValue;
+                rawSumsFit &= rawBound <= int.MaxValue;
+                // The vector requantization keeps (acc·M0 + 2^(t−1)) >> t in int32 lanes: prove it fits with room for z_y.
+                scaledFit &= Math.Max(deviationBound, rawBound) * real < (1 << 30);
+            }
+
+            bool pointwise = geometry.KernelHeight == 1 && geometry.KernelWidth == 1 && geometry.StrideHeight == 1 && geometry.StrideWidth == 1
+                && geometry.PadTop == 0 && geometry.PadLeft == 0 && geometry.PadBottom == 0 && geometry.PadRight == 0 && geometry.Groups == 1;
+            bool depthwise = geometry.Groups == geometry.InChannels && geometry.OutChannels == geometry.InChannels;
+#if NET8_0_OR_GREATER
+            UsesPointwisePath = pointwise && rawSumsFit && scaledFit && Avx2.IsSupported;
+            UsesDepthwisePath = depthwise && deviationSumsFit && scaledFit && Vector128.IsHardwareAccelerated;
+#endif
+            if (UsesPointwisePath)
+            {
+                int cin = geometry.InChannels;
+                int pairs = (cin + 1) / 2;
+                int blocks = (channels + 3) / 4;
+                foldedBias = new int[channels];
+                weightPairs = new int[blocks * pairs * 4];
+                for (int c = 0; c < channels; c++)
+                {
+                    long sum = 0;
+                    for (int k = 0; k < cin; k++)
+                    {
+                        sum += this.weights[c * cin + k];
+                    }
+
+                    foldedBias[c] = (int)(this.bias[c] - (long)input.ZeroPoint * sum);
+                    for (int k = 0; k < pairs; k++)
+                    {
+                        int low = this.weights[c * cin + 2 * k];
+                        int high = 2 * k + 1 < cin ? this.weights[c * cin + 2 * k + 1] : 0;
+                        weightPairs[((c / 4) * pairs + k) * 4 + (c % 4)] = (low & 0xFFFF) | (high << 16);
+                    }
+                }
+            }
+
+            if (UsesDepthwisePath)
+            {
+                int stride = geometry.StrideWidth;
+                int padded = geometry.PadLeft + geometry.InWidth + geometry.PadRight;
+                // Room past each phase for the widest read: the last output's tap plus a vector of slack.
+                phaseLength = (padded + stride - 1) / stride + (geometry.KernelWidth * geometry.DilationWidth) / stride + 8;
+                paddedRowLength = stride * phaseLength;
+                paddedPlane = new int[checked((geometry.PadTop + geometry.InHeight + geometry.PadBottom) * paddedRowLength)];
+                accumulatorPlane = new int[checked(geometry.OutHeight * geometry.OutWidth + 8)];
+            }
+        }
+
+        public Conv2DGeometry Geometry
+        {
+            get { return geometry; }
+        }
+
+        /// <summary>A 1×1, stride-1, unpadded, ungrouped convolution on AVX2 (vpmaddwd on int16 pairs).</summary>
+        public bool UsesPointwisePath { get; }
+
+        /// <summary>A depthwise convolution on 128-bit vectors of int32 (any stride, padding and dilation).</summary>
+        public bool UsesDepthwisePath { get; }
+
+        public void Eval(ReadOnlySpan<short> input, Span<sbyte> output)
+        {
+            Require(16, 8, input.Length, output.Length);
+            Run(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        public void Eval(ReadOnlySpan<sbyte> input, Span<short> output)
+        {
+            Require(8, 16, input.Length, output.Length);
+            Run(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        public void Eval(ReadOnlySpan<short> input, Span<short> output)
+        {
+            Require(16, 16, input.Length, output.Length);
+            Run(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        /// <summary>The definition, written plainly (64-bit sums, every tap bounds-checked); the tests compare the fast paths with it.</summary>
+        public void EvalReference(ReadOnlySpan<short> input, Span<sbyte> output)
+        {
+            Require(16, 8, input.Length, output.Length);
+            EvalReference(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        /// <summary>The definition for int8 input and int16 output.</summary>
+        public void EvalReference(ReadOnlySpan<sbyte> input, Span<short> output)
+        {
+            Require(8, 16, input.Length, output.Length);
+            EvalReference(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        /// <summary>The definition for int16 input and output.</summary>
+        public void EvalReference(ReadOnlySpan<short> input, Span<short> output)
+        {
+            Require(16, 16, input.Length, output.Length);
+            EvalReference(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        }
+
+        private void Require(int inBits, int outBits, int inputLength, int outputLength)
+        {
+            if (inBits != inputBits || outBits != outputBits)
+            {
+                throw new ArgumentException("This kernel was prepared for " + inputBits + "-bit input and " + outputBits + "-bit output.");
+            }
+
+            if (inputLength < geometry.InputLength || outputLength < geometry.OutputLength)
+            {
+                throw new ArgumentException("Input or output is shorter than the geometry.");
+            }
+        }
+
+        private void Run<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+#if NET8_0_OR_GREATER
+            if (UsesPointwisePath)
+            {
+                Pointwise(ref input, ref output);
+                return;
+            }
+
+            if (UsesDepthwisePath)
+            {
+                Depthwise(ref input, ref output);
+                return;
+            }
+#endif
+            EvalReference(ref input, ref output);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int Read<T>(ref T origin, int index)
+            where T : struct
+        {
+            return typeof(T) == typeof(short)
+                ? Unsafe.Add(ref Unsafe.As<T, short>(ref origin), index)
+                : Unsafe.Add(ref Unsafe.As<T, sbyte>(ref origin), index);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Write<T>(ref T origin, int index, int code)
+            where T : struct
+        {
+            if (typeof(T) == typeof(short))
+            {
+                Unsafe.Add(ref Unsafe.As<T, short>(ref origin), index) = (short)code;
+            }
+            else
+            {
+                Unsafe.Add(ref Unsafe.As<T, sbyte>(ref origin), index) = (sbyte)code;
+            }
+        }
+
+        /// <summary>z_y + the once-rounded acc·M_j, clamped: the output stage of the definition.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private int Requantize(long accumulator, int channel)
+        {
+            long scaled;
+            if (accumulator >= int.MinValue && accumulator <= int.MaxValue)
+            {
+                int t = 31 - shifts[channel];
+                scaled = (accumulator * multipliers[channel] + (1L << (t - 1))) >> t;
+            }
+            else
+            {
+                scaled = FixedPoint.MultiplyByQuantizedMultiplier(accumulator, multipliers[channel], shifts[channel]);
+            }
+
+            long y = scaled + outputZeroPoint;
+            return (int)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y));
+        }
+
+        [MethodImpl(KernelJit.Optimize)]
+        private void EvalReference<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+            var g = geometry;
+            int cinPerGroup = g.InChannelsPerGroup, coutPerGroup = g.OutChannelsPerGroup;
+            int plane = g.InHeight * g.InWidth, outPlane = g.OutHeight * g.OutWidth;
+            for (int b = 0; b < g.Batch; b++)
+            {
+                for (int co = 0; co < g.OutChannels; co++)
+                {
+                    int group = co / coutPerGroup;
+                    for (int oy = 0; oy < g.OutHeight; oy++)
+                    {
+                        for (int ox = 0; ox < g.OutWidth; ox++)
+                        {
+                            long acc = bias[co];
+                            for (int ci = 0; ci < cinPerGroup; ci++)
+                            {
+                                int inputBase = (b * g.InChannels + group * cinPerGroup + ci) * plane;
+                                int weightBase = (co * cinPerGroup + ci) * g.KernelHeight * g.KernelWidth;
+                                for (int ky = 0; ky < g.KernelHeight; ky++)
+                                {
+                                    int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                                    if ((uint)iy >= (uint)g.InHeight)
+                                    {
+                                        continue;
+                                    }
+
+                                    for (int kx = 0; kx < g.KernelWidth; kx++)
+                                    {
+                                        int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
+                                        if ((uint)ix >= (uint)g.InWidth)
+                                        {
+                                            continue;
+                                        }
+
+                                        acc += (long)(Read(ref input, inputBase + iy * g.InWidth + ix) - inputZeroPoint) * weights[weightBase + ky * g.KernelWidth + kx];
+                                    }
+                                }
+                            }
+
+                            Write(ref output, (b * g.OutChannels + co) * outPlane + oy * g.OutWidth + ox, Requantize(acc, co));
+                        }
+                    }
+                }
+            }
+        }
+
+#if NET8_0_OR_GREATER
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<short> Load16<T>(ref T origin, int index)
+            where T : struct
+        {
+            return typeof(T) == typeof(short)
+                ? Vector256.LoadUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index)
+                : Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.As<T, sbyte>(ref origin), (nuint)index));
+        }
+
+        /// <summary>
+        /// Requantizes 16 accumulators (vpunpck*wd order: <paramref name="low"/> holds pixels 0–3 and 8–11,
+        /// <paramref name="high"/> 4–7 and 12–15) and stores them in pixel order.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Store16<T>(Vector256<int> low, Vector256<int> high, int channel, ref T origin, int index)
+            where T : struct
+        {
+            var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
+            Vector256<int> zero = Vector256.Create(outputZeroPoint), min = Vector256.Create(clampMin), max = Vector256.Create(clampMax);
+            low = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(low, constants) + zero, min), max);
+            high = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(high, constants) + zero, min), max);
+            // vpackssdw interleaves per 128-bit lane, which puts the pixels back in order; the clamp made it lossless.
+            Vector256<short> words = Avx2.PackSignedSaturate(low, high);
+            if (typeof(T) == typeof(short))
+            {
+                words.StoreUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index);
+            }
+            else
+            {
+                Sse2.PackSignedSaturate(words.GetLower(), words.GetUpper()).StoreUnsafe(ref Unsafe.As<T, sbyte>(ref origin), (nuint)index);
+            }
+        }
+
+        /// <summary>
+        /// out[co][p] = foldedBias[co] + Σ_ci x[ci][p]·w[co][ci]: sixteen pixels by four channels per block, two input
+        /// channels per vpmaddwd (their codes interleaved once, shared by the four channels). Pixels past the last
+        /// whole block take the definition.
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        private void Pointwise<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+            var g = geometry;
+            int cin = g.InChannels, cout = g.OutChannels, pixels = g.InHeight * g.InWidth;
+            int pairs = (cin + 1) / 2;
+            int whole = pixels & ~15;
+            ref int packed = ref weightPairs[0];
+            for (int b = 0; b < g.Batch; b++)
+            {
+                int inBase = b * cin * pixels, outBase = b * cout * pixels;
+                for (int p = 0; p < whole; p += 16)
+                {
+                    for (int c0 = 0; c0 < cout; c0 += 4)
+                    {
+                        Vector256<int> a0 = Vector256<int>.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+                        ref int block = ref Unsafe.Add(ref packed, (c0 / 4) * pairs * 4);
+                        for (int k = 0; k < pairs; k++)
+                        {
+                            Vector256<short> x0 = Load16(ref input, inBase + 2 * k * pixels + p);
+                            Vector256<short> x1 = 2 * k + 1 < cin ? Load16(ref input, inBase + (2 * k + 1) * pixels + p) : Vector256<short>.Zero;
+                            Vector256<short> lo = Avx2.UnpackLow(x0, x1), hi = Avx2.UnpackHigh(x0, x1);
+                            ref int w = ref Unsafe.Add(ref block, k * 4);
+                            Vector256<short> w0 = Vector256.Create(w).AsInt16();
+                            Vector256<short> w1 = Vector256.Create(Unsafe.Add(ref w, 1)).AsInt16();
+                            Vector256<short> w2 = Vector256.Create(Unsafe.Add(ref w, 2)).AsInt16();
+                            Vector256<short> w3 = Vector256.Create(Unsafe.Add(ref w, 3)).AsInt16();
+                            a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(lo, w0));
+                            b0 = Avx2.Add(b0, Avx2.MultiplyAddAdjacent(hi, w0));
+                            a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(lo, w1));
+                            b1 = Avx2.Add(b1, Avx2.MultiplyAddAdjacent(hi, w1));
+                            a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(lo, w2));
+                            b2 = Avx2.Add(b2, Avx2.MultiplyAddAdjacent(hi, w2));
+                            a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(lo, w3));
+                            b3 = Avx2.Add(b3, Avx2.MultiplyAddAdjacent(hi, w3));
+                        }
+
+                        StoreBlock(a0, b0, c0, ref output, outBase, pixels, p);
+                        if (c0 + 1 < cout) StoreBlock(a1, b1, c0 + 1, ref output, outBase, pixels, p);
+                        if (c0 + 2 < cout) StoreBlock(a2, b2, c0 + 2, ref output, outBase, pixels, p);
+                        if (c0 + 3 < cout) StoreBlock(a3, b3, c0 + 3, ref output, outBase, pixels, p);
+                    }
+                }
+
+                for (int p = whole; p < pixels; p++)
+                {
+                    for (int co = 0; co < cout; co++)
+                    {
+                        long acc = foldedBias[co];
+                        for (int ci = 0; ci < cin; ci++)
+                        {
+                            acc += (long)Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
+                        }
+
+                        Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
+                    }
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void StoreBlock<TOut>(Vector256<int> low, Vector256<int> high, int channel, ref TOut output, int outBase, int pixels, int p)
+            where TOut : struct
+        {
+            Vector256<int> folded = Vector256.Create(foldedBias[channel]);
+            Store16(low + folded, high + folded, channel, ref output, outBase + channel * pixels + p);
+        }
+
+        /// <summary>
+        /// Per channel: the input plane becomes deviations x − z_x in the zero-padded plane, each row split into stride
+        /// phases (phase r holds padded columns r, r + s, …), so output x reads tap kx at phase (kx·d) mod s, offset
+        /// x + (kx·d) div s: contiguous for every stride. Taps in the padding multiply 0, as the definition skips them.
+        /// The whole output plane accumulates in int32 and is requantized in one pass. Four outputs per vector.
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        private void Depthwise<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+            var g = geometry;
+            int stride = g.StrideWidth, outWidth = g.OutWidth, plane = g.InHeight * g.InWidth, outPlane = g.OutHeight * g.OutWidth;
+            int kernelPlane = g.KernelHeight * g.KernelWidth;
+            ref int padded = ref paddedPlane[0];
+            ref int acc = ref accumulatorPlane[0];
+            int wholeOut = outWidth & ~3;
+            for (int b = 0; b < g.Batch; b++)
+            {
+                for (int c = 0; c < g.OutChannels; c++)
+                {
+                    int inBase = (b * g.InChannels + c) * plane;
+                    for (int iy = 0; iy < g.InHeight; iy++)
+                    {
+                        ref int row = ref Unsafe.Add(ref padded, (g.PadTop + iy) * paddedRowLength);
+                        for (int ix = 0; ix < g.InWidth; ix++)
+                        {
+                            int position = g.PadLeft + ix;
+                            Unsafe.Add(ref row, (position % stride) * phaseLength + position / stride) = Read(ref input, inBase + iy * g.InWidth + ix) - inputZeroPoint;
+                        }
+                    }
+
+                    Vector128<int> biasVector = Vector128.Create(bias[c]);
+                    for (int i = 0; i < outPlane; i += 4)
+                    {
+                        biasVector.StoreUnsafe(ref acc, (nuint)i);
+                    }
+
+                    for (int oy = 0; oy < g.OutHeight; oy++)
+                    {
+                        ref int accRow = ref Unsafe.Add(ref acc, oy * outWidth);
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        {
+                            ref int row = ref Unsafe.Add(ref padded, (oy * g.StrideHeight + ky * g.DilationHeight) * paddedRowLength);
+                            for (int kx = 0; kx < g.KernelWidth; kx++)
+                            {
+                                int offset = kx * g.DilationWidth;
+                                ref int phase = ref Unsafe.Add(ref row, (offset % stride) * phaseLength + offset / stride);
+                                int w = weights[c * kernelPlane + ky * g.KernelWidth + kx];
+                                Vector128<int> wv = Vector128.Create(w);
+                                int x = 0;
+                                for (; x < wholeOut; x += 4)
+                                {
+                                    (Vector128.LoadUnsafe(ref accRow, (nuint)x) + Vector128.LoadUnsafe(ref phase, (nuint)x) * wv).StoreUnsafe(ref accRow, (nuint)x);
+                                }
+
+                                for (; x < outWidth; x++)
+                                {
+                                    Unsafe.Add(ref accRow, x) += Unsafe.Add(ref phase, x) * w;
+                                }
+                            }
+                        }
+                    }
+
+                    RequantizePlane(ref acc, outPlane, c, ref output, (b * g.OutChannels + c) * outPlane);
+                }
+            }
+        }
+
+        /// <summary>Requantizes one channel's accumulators into its output codes, eight per step.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void RequantizePlane<TOut>(ref int acc, int count, int channel, ref TOut output, int index)
+            where TOut : struct
+        {
+            int x = 0;
+            if (SingleRoundingVector.IsAccelerated)
+            {
+                var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
+                Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
+                for (; x <= count - 8; x += 8)
+                {
+                    Vector128<int> y0 = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref acc, (nuint)x), constants) + zero, min), max);
+                    Vector128<int> y1 = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref acc, (nuint)(x + 4)), constants) + zero, min), max);
+                    // Clamped to the output's codes first, so narrowing keeps every value.
+                    Vector128<short> words = Vector128.Narrow(y0, y1);
+                    if (typeof(TOut) == typeof(short))
+                    {
+                        words.StoreUnsafe(ref Unsafe.As<TOut, short>(ref output), (nuint)(index + x));
+                    }
+                    else
+                    {
+                        long bytes = Vector128.Narrow(words, words).AsInt64().ToScalar();
+                        Unsafe.WriteUnaligned(ref Unsafe.As<TOut, byte>(ref Unsafe.Add(ref output, index + x)), bytes);
+                    }
+                }
+            }
+
+            for (; x < count; x++)
+            {
+                Write(ref output, index + x, Requantize(Unsafe.Add(ref acc, x), channel));
+            }
+        }
+#endif
+    }
+}
