@@ -282,6 +282,7 @@ public static class IntegerLowering
             var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
             if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
             if (node.OpType == "Conv" && ReadsOrWritesWide(node)) return LowerConv(node, wide: true);
+            if (node.OpType == "Add" && LowerWideAdd(node) is { } added) return added.Length == 0 ? null : added;
             if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
             // A Conv/Gemm/MatMul output that goes straight into its Relu/Clip is never int8 itself: the
             // fused step writes the activation's output (the pipeline drops the inner value's quantization).
@@ -339,6 +340,28 @@ public static class IntegerLowering
             string output = FusibleActivation(node.Outputs[0], allowWide: true) is { } fused ? fused.Act.Outputs[0] : node.Outputs[0];
             bool wideIn = IsWide(node.Inputs[0]), wideOut = IsWide(output);
             return (wideIn || wideOut) && (wideIn || IsInt8(node.Inputs[0])) && (wideOut || IsInt8(output));
+        }
+
+        /// <summary>
+        /// An Add of two same-shape activations, at least one 16-bit and the other int8 or 16-bit, into int8 or 16-bit codes:
+        /// AddWide (the 16-bit operand first; Add commutes). Returns null when the node is not such an Add, "" when lowered.
+        /// </summary>
+        private string? LowerWideAdd(Node node)
+        {
+            if (node.Inputs.Count != 2 || node.Outputs.Count != 1 || !node.Inputs.All(IsFloatValue)) return null;
+            string x = node.Inputs[0], y = node.Inputs[1], output = node.Outputs[0];
+            if (!(IsWide(x) || IsWide(y)) || !(IsWide(x) || IsInt8(x)) || !(IsWide(y) || IsInt8(y)) || !(IsWide(output) || IsInt8(output))) return null;
+            int length = _probe[output].Length;
+            if (_probe[x].Length != length || _probe[y].Length != length || !_probe[x].Shape.SequenceEqual(_probe[y].Shape))
+                return "an Add with a 16-bit operand broadcasts (AddWide takes same-shape operands)";
+            var (a, b) = IsWide(x) ? (Activation(x), Activation(y)) : (Activation(y), Activation(x));
+            var result = Activation(output);
+            bool wideOut = result.Type == PlanElementType.Int16;
+            var ratio = Math.Max(a.Quant.Scale, b.Quant.Scale) / (double)result.Quant.Scale;
+            if (!(ratio < 1 << 29)) return "scale ratio too large for an integer Add";
+            _steps.Add(new BinaryStep(node.Name, "Add", BinaryKind.Add, a, b, result,
+                wideOut ? short.MinValue : sbyte.MinValue, wideOut ? short.MaxValue : sbyte.MaxValue) { FusedNodes = [node.Name] });
+            return "";
         }
 
         /// <summary>An activation the model quantizes to 16-bit signed codes (the plan holds it as <see cref="PlanElementType.Int16"/>).</summary>

@@ -156,10 +156,12 @@ public sealed class WideActivationTests
             Assert.AreEqual(2L * p.Elements, tensor.ByteLength, p.Name);
             Assert.IsGreaterThanOrEqualTo(0L, p.ArenaBytesAdded, p.Name);
         }
-        // The convolutions on either side of a 16-bit tensor stay integer (pointwise and depthwise have Conv2DWide).
+        // The convolutions on either side of a 16-bit tensor stay integer (pointwise and depthwise have Conv2DWide), and so
+        // do the Adds that read one (AddWide).
         var wideConvs = on.Plan!.Plan.Steps.OfType<ConvStep>().Where(c => c.Inputs[0].Type == PlanElementType.Int16 || c.Outputs[0].Type == PlanElementType.Int16).ToList();
         TestContext.WriteLine($"{wideConvs.Count} integer convolutions on 16-bit codes; float steps: {string.Join(", ", on.Plan.Plan.FloatNodeNames)}");
         Assert.IsNotEmpty(wideConvs);
+        Assert.IsEmpty(on.Plan.Plan.FloatNodeNames, "the residual Adds that read 16-bit codes run on AddWide");
         var qdq = QdqOnnxEmitter.Emit(on.Model);
         Assert.AreEqual(precision.Promoted.Count, qdq.Graph.Node.Count(n => n.OpType == "QuantizeLinear" && qdq.Graph.Initializer.Single(i => i.Name == n.Input[2]).DataType == (int)DataType.Int16));
 

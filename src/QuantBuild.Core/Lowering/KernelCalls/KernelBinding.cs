@@ -110,6 +110,15 @@ internal static class KernelBinding
                 WideConv(wide);
                 return;
             }
+            if (step is BinaryStep { Kind: BinaryKind.Add } sum && sum.Inputs[0].Type == PlanElementType.Int16)
+            {
+                // IntegerLowering puts the 16-bit operand first.
+                var (a, b) = (sum.Inputs[0], sum.Inputs[1]);
+                int Bits(PlanTensor t) => t.Type == PlanElementType.Int16 ? 16 : 8;
+                var kernel = New<AddWide>(step, L(output.Length), L(a.Quant), L(b.Quant), L(Bits(b)), L(output.Quant), L(Bits(output)), L(sum.ClampMin), L(sum.ClampMax));
+                Eval(kernel, ArenaValue.CodesOf(a), ArenaValue.CodesOf(b), ArenaValue.CodesOf(output));
+                return;
+            }
             var y = ArenaValue.Codes(output);
             switch (step)
             {
