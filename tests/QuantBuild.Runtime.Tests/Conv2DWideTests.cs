@@ -55,6 +55,7 @@ public sealed class Conv2DWideTests
         yield return ("depthwise 3×3 s2 p(0,0,1,1)", new Conv2DGeometry(1, 4, 15, 17, 4, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 4));
         yield return ("depthwise 3×3 s1 dilation 2", new Conv2DGeometry(1, 3, 9, 11, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3));
         yield return ("depthwise 5×5 s2 p2 batch 2", new Conv2DGeometry(2, 5, 8, 8, 5, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 5));
+        yield return ("depthwise 3×3 s1 p1 16×40 (16- and 8-wide blocks and a tail)", new Conv2DGeometry(1, 3, 16, 43, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3));
         // Neither: the definition's own loop.
         yield return ("general 3×3 4→5 p1", new Conv2DGeometry(1, 4, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1));
         yield return ("grouped 2 groups 1×1 s2", new Conv2DGeometry(1, 4, 6, 6, 6, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 2));
@@ -114,7 +115,8 @@ public sealed class Conv2DWideTests
         var pointwise = new Conv2DWide(new Conv2DGeometry(1, 8, 4, 4, 8, 1, 1), q, 16, [0.01f], new QuantParams(0.05f, 0), 8, new sbyte[64], new int[8], -128, 127);
         var depthwise = new Conv2DWide(new Conv2DGeometry(1, 8, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8), q, 16, [0.01f], new QuantParams(0.05f, 0), 8, new sbyte[72], new int[8], -128, 127);
         Assert.AreEqual(Avx2.IsSupported, pointwise.UsesPointwisePath);
-        Assert.AreEqual(Vector128.IsHardwareAccelerated, depthwise.UsesDepthwisePath);
+        Assert.AreEqual(Vector128.IsHardwareAccelerated || Avx2.IsSupported, depthwise.UsesDepthwisePath);
+        Assert.AreEqual(Avx2.IsSupported, depthwise.UsesDepthwisePairs);
     }
 
     [TestMethod]

@@ -44,6 +44,12 @@ namespace QuantBuild.Runtime
         private readonly int[] accumulatorPlane = Array.Empty<int>();
         private readonly int phaseLength;
         private readonly int paddedRowLength;
+        // Depthwise: where tap (ky, kx) of output (0, 0) sits in the padded plane, in kernel order.
+        private readonly int[] tapOffsets = Array.Empty<int>();
+        // Depthwise on AVX2: the padded plane holds raw int16 codes, its padding the code z_x (real 0), and the taps go
+        // in pairs (weights w[2k] low, w[2k+1] high per channel; an odd last tap pairs with weight 0).
+        private readonly short[] paddedCodes = Array.Empty<short>();
+        private readonly int[] tapPairWeights = Array.Empty<int>();
 
         public Conv2DWide(
             Conv2DGeometry geometry,
@@ -139,6 +145,8 @@ namespace QuantBuild.Runtime
 #if NET8_0_OR_GREATER
             UsesPointwisePath = pointwise && rawSumsFit && scaledFit && Avx2.IsSupported;
             UsesDepthwisePath = depthwise && deviationSumsFit && scaledFit && Vector128.IsHardwareAccelerated;
+            UsesDepthwisePairs = depthwise && rawSumsFit && scaledFit && Avx2.IsSupported;
+            UsesDepthwisePath |= UsesDepthwisePairs;
 #endif
             if (UsesPointwisePath)
             {
@@ -172,8 +180,52 @@ namespace QuantBuild.Runtime
                 // Room past each phase for the widest read: the last output's tap plus a vector of slack.
                 phaseLength = (padded + stride - 1) / stride + (geometry.KernelWidth * geometry.DilationWidth) / stride + 8;
                 paddedRowLength = stride * phaseLength;
-                paddedPlane = new int[checked((geometry.PadTop + geometry.InHeight + geometry.PadBottom) * paddedRowLength)];
-                accumulatorPlane = new int[checked(geometry.OutHeight * geometry.OutWidth + 8)];
+                int paddedRows = geometry.PadTop + geometry.InHeight + geometry.PadBottom;
+                if (UsesDepthwisePairs)
+                {
+                    // Raw codes and a folded bias: the padding holds z_x, so (z_x − z_x)·w = 0 as the definition skips it.
+                    paddedCodes = new short[checked(paddedRows * paddedRowLength + 16)];
+                    for (int i = 0; i < paddedCodes.Length; i++)
+                    {
+                        paddedCodes[i] = (short)input.ZeroPoint;
+                    }
+
+                    int kernelPlane = geometry.KernelHeight * geometry.KernelWidth;
+                    int pairs = (kernelPlane + 1) / 2;
+                    tapPairWeights = new int[channels * pairs];
+                    foldedBias = new int[channels];
+                    for (int c = 0; c < channels; c++)
+                    {
+                        long sum = 0;
+                        for (int k = 0; k < kernelPlane; k++)
+                        {
+                            sum += this.weights[c * kernelPlane + k];
+                        }
+
+                        foldedBias[c] = (int)(this.bias[c] - (long)input.ZeroPoint * sum);
+                        for (int k = 0; k < pairs; k++)
+                        {
+                            int low = this.weights[c * kernelPlane + 2 * k];
+                            int high = 2 * k + 1 < kernelPlane ? this.weights[c * kernelPlane + 2 * k + 1] : 0;
+                            tapPairWeights[c * pairs + k] = (low & 0xFFFF) | (high << 16);
+                        }
+                    }
+                }
+                else
+                {
+                    paddedPlane = new int[checked(paddedRows * paddedRowLength)];
+                    accumulatorPlane = new int[checked(geometry.OutHeight * geometry.OutWidth + 8)];
+                }
+
+                tapOffsets = new int[geometry.KernelHeight * geometry.KernelWidth];
+                for (int ky = 0; ky < geometry.KernelHeight; ky++)
+                {
+                    for (int kx = 0; kx < geometry.KernelWidth; kx++)
+                    {
+                        int column = kx * geometry.DilationWidth;
+                        tapOffsets[ky * geometry.KernelWidth + kx] = ky * geometry.DilationHeight * paddedRowLength + (column % stride) * phaseLength + column / stride;
+                    }
+                }
             }
         }
 
@@ -185,8 +237,11 @@ namespace QuantBuild.Runtime
         /// <summary>A 1×1, stride-1, unpadded, ungrouped convolution on AVX2 (vpmaddwd on int16 pairs).</summary>
         public bool UsesPointwisePath { get; }
 
-        /// <summary>A depthwise convolution on 128-bit vectors of int32 (any stride, padding and dilation).</summary>
+        /// <summary>A depthwise convolution on vectors (any stride, padding and dilation).</summary>
         public bool UsesDepthwisePath { get; }
+
+        /// <summary>The depthwise path on AVX2: pairs of taps per vpmaddwd on raw int16 codes (else 128-bit int32 lanes on deviations).</summary>
+        public bool UsesDepthwisePairs { get; }
 
         public void Eval(ReadOnlySpan<short> input, Span<sbyte> output)
         {
@@ -248,6 +303,12 @@ namespace QuantBuild.Runtime
             if (UsesPointwisePath)
             {
                 Pointwise(ref input, ref output);
+                return;
+            }
+
+            if (UsesDepthwisePairs)
+            {
+                DepthwisePairs(ref input, ref output);
                 return;
             }
 
@@ -362,6 +423,15 @@ namespace QuantBuild.Runtime
                 : Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.As<T, sbyte>(ref origin), (nuint)index));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<short> Load8<T>(ref T origin, int index)
+            where T : struct
+        {
+            return typeof(T) == typeof(short)
+                ? Vector128.LoadUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index)
+                : Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)))).AsSByte());
+        }
+
         /// <summary>
         /// Requantizes 16 accumulators (vpunpck*wd order: <paramref name="low"/> holds pixels 0–3 and 8–11,
         /// <paramref name="high"/> 4–7 and 12–15) and stores them in pixel order.
@@ -462,6 +532,141 @@ namespace QuantBuild.Runtime
         }
 
         /// <summary>
+        /// Depthwise on AVX2: per channel the input's raw codes fill the padded plane (padding z_x, split into stride
+        /// phases as in <see cref="Depthwise{TIn, TOut}"/>); each vpmaddwd takes two taps of 16 (or 8) outputs, their
+        /// codes interleaved, against the taps' weight pair. The zero point is folded into the bias: padded taps hold
+        /// z_x, so every output sums Σ x·w over all taps and bias − z_x·Σw is exactly the definition's sum.
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        private void DepthwisePairs<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+            var g = geometry;
+            int stride = g.StrideWidth, outWidth = g.OutWidth, plane = g.InHeight * g.InWidth, outPlane = g.OutHeight * g.OutWidth;
+            int kernelPlane = g.KernelHeight * g.KernelWidth, pairs = (kernelPlane + 1) / 2;
+            int inWidth = g.InWidth, inHeight = g.InHeight, padTop = g.PadTop, padLeft = g.PadLeft, rowLength = paddedRowLength, phases = phaseLength;
+            int strideHeight = g.StrideHeight, outHeight = g.OutHeight;
+            ref short padded = ref paddedCodes[0];
+            ref int taps = ref tapOffsets[0];
+            int whole16 = outWidth & ~15;
+            for (int b = 0; b < g.Batch; b++)
+            {
+                for (int c = 0; c < g.OutChannels; c++)
+                {
+                    int inBase = (b * g.InChannels + c) * plane;
+                    for (int iy = 0; iy < inHeight; iy++)
+                    {
+                        ref short row = ref Unsafe.Add(ref padded, (padTop + iy) * rowLength);
+                        int phase = padLeft % stride, slot = padLeft / stride;
+                        int rowBase = inBase + iy * inWidth;
+                        int ix = 0;
+                        if (stride == 1)
+                        {
+                            // One phase: the row's codes are contiguous from column padLeft.
+                            ref short target = ref Unsafe.Add(ref row, padLeft);
+                            for (; ix <= inWidth - 16; ix += 16)
+                            {
+                                Load16(ref input, rowBase + ix).StoreUnsafe(ref target, (nuint)ix);
+                            }
+
+                            for (; ix <= inWidth - 8; ix += 8)
+                            {
+                                Load8(ref input, rowBase + ix).StoreUnsafe(ref target, (nuint)ix);
+                            }
+
+                            slot += ix;
+                        }
+
+                        for (; ix < inWidth; ix++)
+                        {
+                            Unsafe.Add(ref row, phase * phases + slot) = (short)Read(ref input, rowBase + ix);
+                            if (++phase == stride)
+                            {
+                                phase = 0;
+                                slot++;
+                            }
+                        }
+                    }
+
+                    ref int weightPairsOfChannel = ref tapPairWeights[c * pairs];
+                    int folded = foldedBias[c];
+                    int outBase = (b * g.OutChannels + c) * outPlane;
+                    for (int oy = 0; oy < outHeight; oy++)
+                    {
+                        ref short rowStart = ref Unsafe.Add(ref padded, oy * strideHeight * rowLength);
+                        int x = 0;
+                        for (; x < whole16; x += 16)
+                        {
+                            Vector256<int> low = Vector256<int>.Zero, high = low;
+                            for (int k = 0; k < pairs; k++)
+                            {
+                                int first = Unsafe.Add(ref taps, 2 * k), second = 2 * k + 1 < kernelPlane ? Unsafe.Add(ref taps, 2 * k + 1) : first;
+                                Vector256<short> r0 = Vector256.LoadUnsafe(ref rowStart, (nuint)(first + x));
+                                Vector256<short> r1 = Vector256.LoadUnsafe(ref rowStart, (nuint)(second + x));
+                                Vector256<short> w = Vector256.Create(Unsafe.Add(ref weightPairsOfChannel, k)).AsInt16();
+                                low = Avx2.Add(low, Avx2.MultiplyAddAdjacent(Avx2.UnpackLow(r0, r1), w));
+                                high = Avx2.Add(high, Avx2.MultiplyAddAdjacent(Avx2.UnpackHigh(r0, r1), w));
+                            }
+
+                            Vector256<int> bias16 = Vector256.Create(folded);
+                            Store16(low + bias16, high + bias16, c, ref output, outBase + oy * outWidth + x);
+                        }
+
+                        for (; x <= outWidth - 8; x += 8)
+                        {
+                            Vector128<int> low = Vector128<int>.Zero, high = low;
+                            for (int k = 0; k < pairs; k++)
+                            {
+                                int first = Unsafe.Add(ref taps, 2 * k), second = 2 * k + 1 < kernelPlane ? Unsafe.Add(ref taps, 2 * k + 1) : first;
+                                Vector128<short> r0 = Vector128.LoadUnsafe(ref rowStart, (nuint)(first + x));
+                                Vector128<short> r1 = Vector128.LoadUnsafe(ref rowStart, (nuint)(second + x));
+                                Vector128<short> w = Vector128.Create(Unsafe.Add(ref weightPairsOfChannel, k)).AsInt16();
+                                low = Sse2.Add(low, Sse2.MultiplyAddAdjacent(Sse2.UnpackLow(r0, r1), w));
+                                high = Sse2.Add(high, Sse2.MultiplyAddAdjacent(Sse2.UnpackHigh(r0, r1), w));
+                            }
+
+                            Vector128<int> bias8 = Vector128.Create(folded);
+                            Store8(low + bias8, high + bias8, c, ref output, outBase + oy * outWidth + x);
+                        }
+
+                        for (; x < outWidth; x++)
+                        {
+                            long sum = folded;
+                            for (int k = 0; k < kernelPlane; k++)
+                            {
+                                sum += (long)Unsafe.Add(ref rowStart, Unsafe.Add(ref taps, k) + x) * weights[c * kernelPlane + k];
+                            }
+
+                            Write(ref output, outBase + oy * outWidth + x, Requantize(sum, c));
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>Requantizes eight accumulators in order (<paramref name="low"/> outputs 0–3, <paramref name="high"/> 4–7) and stores them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Store8<T>(Vector128<int> low, Vector128<int> high, int channel, ref T origin, int index)
+            where T : struct
+        {
+            var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
+            Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
+            low = Vector128.Min(Vector128.Max(SingleRoundingVector.ApplySse41(low, constants) + zero, min), max);
+            high = Vector128.Min(Vector128.Max(SingleRoundingVector.ApplySse41(high, constants) + zero, min), max);
+            Vector128<short> words = Sse2.PackSignedSaturate(low, high);
+            if (typeof(T) == typeof(short))
+            {
+                words.StoreUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index);
+            }
+            else
+            {
+                long bytes = Sse2.PackSignedSaturate(words, words).AsInt64().ToScalar();
+                Unsafe.WriteUnaligned(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)), bytes);
+            }
+        }
+
+        /// <summary>
         /// Per channel: the input plane becomes deviations x − z_x in the zero-padded plane, each row split into stride
         /// phases (phase r holds padded columns r, r + s, …), so output x reads tap kx at phase (kx·d) mod s, offset
         /// x + (kx·d) div s: contiguous for every stride. Taps in the padding multiply 0, as the definition skips them.
@@ -477,7 +682,7 @@ namespace QuantBuild.Runtime
             int kernelPlane = g.KernelHeight * g.KernelWidth;
             ref int padded = ref paddedPlane[0];
             ref int acc = ref accumulatorPlane[0];
-            int wholeOut = outWidth & ~3;
+            int wholeOut = outWidth & ~7;
             for (int b = 0; b < g.Batch; b++)
             {
                 for (int c = 0; c < g.OutChannels; c++)
@@ -486,42 +691,52 @@ namespace QuantBuild.Runtime
                     for (int iy = 0; iy < g.InHeight; iy++)
                     {
                         ref int row = ref Unsafe.Add(ref padded, (g.PadTop + iy) * paddedRowLength);
+                        // Padded column PadLeft + ix lives in phase (column mod s) at (column div s): stepped, not divided.
+                        int phase = g.PadLeft % stride, slot = g.PadLeft / stride;
+                        int rowBase = inBase + iy * g.InWidth;
                         for (int ix = 0; ix < g.InWidth; ix++)
                         {
-                            int position = g.PadLeft + ix;
-                            Unsafe.Add(ref row, (position % stride) * phaseLength + position / stride) = Read(ref input, inBase + iy * g.InWidth + ix) - inputZeroPoint;
+                            Unsafe.Add(ref row, phase * phaseLength + slot) = Read(ref input, rowBase + ix) - inputZeroPoint;
+                            if (++phase == stride)
+                            {
+                                phase = 0;
+                                slot++;
+                            }
                         }
                     }
 
-                    Vector128<int> biasVector = Vector128.Create(bias[c]);
-                    for (int i = 0; i < outPlane; i += 4)
-                    {
-                        biasVector.StoreUnsafe(ref acc, (nuint)i);
-                    }
-
+                    // Eight outputs of a row per block, their sums in two registers across every tap.
+                    ref int taps = ref tapOffsets[0];
+                    ref sbyte channelWeights = ref weights[c * kernelPlane];
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
+                        ref int rowStart = ref Unsafe.Add(ref padded, oy * g.StrideHeight * paddedRowLength);
                         ref int accRow = ref Unsafe.Add(ref acc, oy * outWidth);
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        int x = 0;
+                        for (; x < wholeOut; x += 8)
                         {
-                            ref int row = ref Unsafe.Add(ref padded, (oy * g.StrideHeight + ky * g.DilationHeight) * paddedRowLength);
-                            for (int kx = 0; kx < g.KernelWidth; kx++)
+                            Vector128<int> sum0 = Vector128.Create(bias[c]), sum1 = sum0;
+                            for (int k = 0; k < kernelPlane; k++)
                             {
-                                int offset = kx * g.DilationWidth;
-                                ref int phase = ref Unsafe.Add(ref row, (offset % stride) * phaseLength + offset / stride);
-                                int w = weights[c * kernelPlane + ky * g.KernelWidth + kx];
-                                Vector128<int> wv = Vector128.Create(w);
-                                int x = 0;
-                                for (; x < wholeOut; x += 4)
-                                {
-                                    (Vector128.LoadUnsafe(ref accRow, (nuint)x) + Vector128.LoadUnsafe(ref phase, (nuint)x) * wv).StoreUnsafe(ref accRow, (nuint)x);
-                                }
-
-                                for (; x < outWidth; x++)
-                                {
-                                    Unsafe.Add(ref accRow, x) += Unsafe.Add(ref phase, x) * w;
-                                }
+                                ref int source = ref Unsafe.Add(ref rowStart, Unsafe.Add(ref taps, k) + x);
+                                Vector128<int> w = Vector128.Create((int)Unsafe.Add(ref channelWeights, k));
+                                sum0 += Vector128.LoadUnsafe(ref source) * w;
+                                sum1 += Vector128.LoadUnsafe(ref source, 4) * w;
                             }
+
+                            sum0.StoreUnsafe(ref accRow, (nuint)x);
+                            sum1.StoreUnsafe(ref accRow, (nuint)(x + 4));
+                        }
+
+                        for (; x < outWidth; x++)
+                        {
+                            int sum = bias[c];
+                            for (int k = 0; k < kernelPlane; k++)
+                            {
+                                sum += Unsafe.Add(ref rowStart, Unsafe.Add(ref taps, k) + x) * Unsafe.Add(ref channelWeights, k);
+                            }
+
+                            Unsafe.Add(ref accRow, x) = sum;
                         }
                     }
 
