@@ -127,15 +127,6 @@ namespace QuantBuild.Runtime
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static int Read<T>(ref T origin, int index)
-            where T : struct
-        {
-            return typeof(T) == typeof(short)
-                ? Unsafe.Add(ref Unsafe.As<T, short>(ref origin), index)
-                : Unsafe.Add(ref Unsafe.As<T, sbyte>(ref origin), index);
-        }
-
         [MethodImpl(KernelJit.Optimize)]
         private void Run<TB, TOut>(ref short a, ref TB b, ref TOut output, bool vector)
             where TB : struct
@@ -150,17 +141,9 @@ namespace QuantBuild.Runtime
 #endif
             for (; i < length; i++)
             {
-                long sum = (long)(Unsafe.Add(ref a, i) - zeroA) * ratioA + (long)(Read(ref b, i) - zeroB) * ratioB + (1L << (fractionBits - 1));
+                long sum = (long)(Unsafe.Add(ref a, i) - zeroA) * ratioA + (long)(WideCodes.Read(ref b, i) - zeroB) * ratioB + (1L << (fractionBits - 1));
                 long y = (sum >> fractionBits) + zeroOut;
-                int code = (int)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y));
-                if (typeof(TOut) == typeof(short))
-                {
-                    Unsafe.Add(ref Unsafe.As<TOut, short>(ref output), i) = (short)code;
-                }
-                else
-                {
-                    Unsafe.Add(ref Unsafe.As<TOut, sbyte>(ref output), i) = (sbyte)code;
-                }
+                WideCodes.Write(ref output, i, (int)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y)));
             }
         }
 

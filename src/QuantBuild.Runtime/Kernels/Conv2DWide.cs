@@ -321,29 +321,6 @@ namespace QuantBuild.Runtime
             EvalReference(ref input, ref output);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static int Read<T>(ref T origin, int index)
-            where T : struct
-        {
-            return typeof(T) == typeof(short)
-                ? Unsafe.Add(ref Unsafe.As<T, short>(ref origin), index)
-                : Unsafe.Add(ref Unsafe.As<T, sbyte>(ref origin), index);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Write<T>(ref T origin, int index, int code)
-            where T : struct
-        {
-            if (typeof(T) == typeof(short))
-            {
-                Unsafe.Add(ref Unsafe.As<T, short>(ref origin), index) = (short)code;
-            }
-            else
-            {
-                Unsafe.Add(ref Unsafe.As<T, sbyte>(ref origin), index) = (sbyte)code;
-            }
-        }
-
         /// <summary>z_y + the once-rounded acc·M_j, clamped: the output stage of the definition.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private int Requantize(long accumulator, int channel)
@@ -401,12 +378,12 @@ namespace QuantBuild.Runtime
                                             continue;
                                         }
 
-                                        acc += (long)(Read(ref input, inputBase + iy * g.InWidth + ix) - inputZeroPoint) * weights[weightBase + ky * g.KernelWidth + kx];
+                                        acc += (long)(WideCodes.Read(ref input, inputBase + iy * g.InWidth + ix) - inputZeroPoint) * weights[weightBase + ky * g.KernelWidth + kx];
                                     }
                                 }
                             }
 
-                            Write(ref output, (b * g.OutChannels + co) * outPlane + oy * g.OutWidth + ox, Requantize(acc, co));
+                            WideCodes.Write(ref output, (b * g.OutChannels + co) * outPlane + oy * g.OutWidth + ox, Requantize(acc, co));
                         }
                     }
                 }
@@ -514,10 +491,10 @@ namespace QuantBuild.Runtime
                         long acc = foldedBias[co];
                         for (int ci = 0; ci < cin; ci++)
                         {
-                            acc += (long)Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
+                            acc += (long)WideCodes.Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
                         }
 
-                        Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
+                        WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
                     }
                 }
             }
@@ -580,7 +557,7 @@ namespace QuantBuild.Runtime
 
                         for (; ix < inWidth; ix++)
                         {
-                            Unsafe.Add(ref row, phase * phases + slot) = (short)Read(ref input, rowBase + ix);
+                            Unsafe.Add(ref row, phase * phases + slot) = (short)WideCodes.Read(ref input, rowBase + ix);
                             if (++phase == stride)
                             {
                                 phase = 0;
@@ -638,7 +615,7 @@ namespace QuantBuild.Runtime
                                 sum += (long)Unsafe.Add(ref rowStart, Unsafe.Add(ref taps, k) + x) * weights[c * kernelPlane + k];
                             }
 
-                            Write(ref output, outBase + oy * outWidth + x, Requantize(sum, c));
+                            WideCodes.Write(ref output, outBase + oy * outWidth + x, Requantize(sum, c));
                         }
                     }
                 }
@@ -696,7 +673,7 @@ namespace QuantBuild.Runtime
                         int rowBase = inBase + iy * g.InWidth;
                         for (int ix = 0; ix < g.InWidth; ix++)
                         {
-                            Unsafe.Add(ref row, phase * phaseLength + slot) = Read(ref input, rowBase + ix) - inputZeroPoint;
+                            Unsafe.Add(ref row, phase * phaseLength + slot) = WideCodes.Read(ref input, rowBase + ix) - inputZeroPoint;
                             if (++phase == stride)
                             {
                                 phase = 0;
@@ -775,7 +752,7 @@ namespace QuantBuild.Runtime
 
             for (; x < count; x++)
             {
-                Write(ref output, index + x, Requantize(Unsafe.Add(ref acc, x), channel));
+                WideCodes.Write(ref output, index + x, Requantize(Unsafe.Add(ref acc, x), channel));
             }
         }
 #endif
