@@ -71,6 +71,24 @@ public sealed class AddWideTests
     }
 
     [TestMethod]
+    public void ResultsPastInt32TakeTheDefinition()
+    {
+        // s_a/s_y = 2^16: a deviation of 65535 scales to about 2^32, far past the int8 clamp but also past int32.
+        var qa = new QuantParams(65536f, 0);
+        var qb = new QuantParams(1f, 0);
+        var qy = new QuantParams(1f, 0);
+        var a = new short[] { 32767, -32768, 1, -1, 0, 20000, -20000, 3, 32767, -32768, 7, -7, 0, 1, 2, 3 };
+        var b = new sbyte[] { -128, 127, -128, 127, 5, 0, 0, -4, 127, -128, 1, -1, 0, 0, 0, 0 };
+        var kernel = new AddWide(a.Length, qa, qb, 8, qy, 8, -128, 127);
+        var fast = new sbyte[a.Length];
+        var reference = new sbyte[a.Length];
+        kernel.Eval(a, b, fast);
+        kernel.EvalReference(a, b, reference);
+        CollectionAssert.AreEqual(reference, fast);
+        CollectionAssert.AreEqual(Definition(a.Select(v => (int)v).ToArray(), qa, b.Select(v => (int)v).ToArray(), qb, qy, -128, 127).Select(v => (sbyte)v).ToArray(), fast);
+    }
+
+    [TestMethod]
     public void WrongWidthsAreRefused()
     {
         var q = new QuantParams(0.01f, 0);

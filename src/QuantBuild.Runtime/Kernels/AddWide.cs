@@ -74,7 +74,12 @@ namespace QuantBuild.Runtime
             ratioB = (long)Math.Round(realB * Math.Pow(2, bits), MidpointRounding.AwayFromZero);
             this.clampMin = clampMin;
             this.clampMax = clampMax;
+            // The vector path keeps each result's low 32 bits before the clamp: prove the result fits int32 first.
+            double largest = 65535.0 * realA + (bBits == 8 ? 255.0 : 65535.0) * realB + 2 + Math.Abs(output.ZeroPoint);
+            vectorFits = largest < (1 << 30);
         }
+
+        private readonly bool vectorFits;
 
         public void Eval(ReadOnlySpan<short> a, ReadOnlySpan<sbyte> b, Span<sbyte> output)
         {
@@ -134,7 +139,7 @@ namespace QuantBuild.Runtime
         {
             int i = 0;
 #if NET8_0_OR_GREATER
-            if (vector && Avx2.IsSupported)
+            if (vector && vectorFits && Avx2.IsSupported)
             {
                 i = RunAvx2(ref a, ref b, ref output);
             }
