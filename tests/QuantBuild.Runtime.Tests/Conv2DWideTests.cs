@@ -115,6 +115,7 @@ public sealed class Conv2DWideTests
         var pointwise = new Conv2DWide(new Conv2DGeometry(1, 8, 4, 4, 8, 1, 1), q, 16, [0.01f], new QuantParams(0.05f, 0), 8, new sbyte[64], new int[8], -128, 127);
         var depthwise = new Conv2DWide(new Conv2DGeometry(1, 8, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8), q, 16, [0.01f], new QuantParams(0.05f, 0), 8, new sbyte[72], new int[8], -128, 127);
         Assert.AreEqual(Avx2.IsSupported, pointwise.UsesPointwisePath);
+        Assert.AreEqual(!Avx2.IsSupported && Vector128.IsHardwareAccelerated, pointwise.UsesPointwiseLanes);
         Assert.AreEqual(Vector128.IsHardwareAccelerated || Avx2.IsSupported, depthwise.UsesDepthwisePath);
         Assert.AreEqual(Avx2.IsSupported, depthwise.UsesDepthwisePairs);
     }

@@ -37,6 +37,8 @@ namespace QuantBuild.Runtime
         // weights as int16 pairs (w[2k] low, w[2k+1] high) in blocks of four output channels, zero-padded.
         private readonly int[] foldedBias = Array.Empty<int>();
         private readonly int[] weightPairs = Array.Empty<int>();
+        // Pointwise in 128-bit lanes: the weights of four output channels side by side per input channel, zero-padded.
+        private readonly int[] weightQuads = Array.Empty<int>();
 
         // Depthwise: one channel's zero-padded plane of deviations (x − z_x), each row split into stride phases, and
         // one plane of accumulators. The padding is written once (zeros) and never again.
@@ -144,10 +146,29 @@ namespace QuantBuild.Runtime
             bool depthwise = geometry.Groups == geometry.InChannels && geometry.OutChannels == geometry.InChannels;
 #if NET8_0_OR_GREATER
             UsesPointwisePath = pointwise && rawSumsFit && scaledFit && Avx2.IsSupported;
+            UsesPointwiseLanes = pointwise && rawSumsFit && scaledFit && !Avx2.IsSupported && Vector128.IsHardwareAccelerated && SingleRoundingVector.IsAccelerated;
             UsesDepthwisePath = depthwise && deviationSumsFit && scaledFit && Vector128.IsHardwareAccelerated;
             UsesDepthwisePairs = depthwise && rawSumsFit && scaledFit && Avx2.IsSupported;
             UsesDepthwisePath |= UsesDepthwisePairs;
 #endif
+            if (UsesPointwiseLanes)
+            {
+                int cin = geometry.InChannels;
+                foldedBias = new int[channels];
+                weightQuads = new int[(channels + 3) / 4 * cin * 4];
+                for (int c = 0; c < channels; c++)
+                {
+                    long sum = 0;
+                    for (int k = 0; k < cin; k++)
+                    {
+                        sum += this.weights[c * cin + k];
+                        weightQuads[((c / 4) * cin + k) * 4 + (c % 4)] = this.weights[c * cin + k];
+                    }
+
+                    foldedBias[c] = (int)(this.bias[c] - (long)input.ZeroPoint * sum);
+                }
+            }
+
             if (UsesPointwisePath)
             {
                 int cin = geometry.InChannels;
@@ -237,6 +258,9 @@ namespace QuantBuild.Runtime
         /// <summary>A 1×1, stride-1, unpadded, ungrouped convolution on AVX2 (vpmaddwd on int16 pairs).</summary>
         public bool UsesPointwisePath { get; }
 
+        /// <summary>The pointwise convolution in 128-bit int32 lanes (Arm64, x64 without AVX2): eight pixels by four channels per block.</summary>
+        public bool UsesPointwiseLanes { get; }
+
         /// <summary>A depthwise convolution on vectors (any stride, padding and dilation).</summary>
         public bool UsesDepthwisePath { get; }
 
@@ -303,6 +327,12 @@ namespace QuantBuild.Runtime
             if (UsesPointwisePath)
             {
                 Pointwise(ref input, ref output);
+                return;
+            }
+
+            if (UsesPointwiseLanes)
+            {
+                PointwiseLanes(ref input, ref output);
                 return;
             }
 
@@ -497,6 +527,102 @@ namespace QuantBuild.Runtime
                         WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
                     }
                 }
+            }
+        }
+
+        /// <summary>
+        /// The pointwise sums of <see cref="Pointwise{TIn, TOut}"/> with portable 128-bit vectors: eight pixels' codes
+        /// widened to int32 once per input channel and multiplied by four output channels' weights. Pixels past the last
+        /// whole block take the definition.
+        /// </summary>
+        [MethodImpl(KernelJit.Optimize)]
+        private void PointwiseLanes<TIn, TOut>(ref TIn input, ref TOut output)
+            where TIn : struct
+            where TOut : struct
+        {
+            var g = geometry;
+            int cin = g.InChannels, cout = g.OutChannels, pixels = g.InHeight * g.InWidth;
+            int whole = pixels & ~7;
+            ref int quads = ref weightQuads[0];
+            for (int b = 0; b < g.Batch; b++)
+            {
+                int inBase = b * cin * pixels, outBase = b * cout * pixels;
+                for (int p = 0; p < whole; p += 8)
+                {
+                    for (int c0 = 0; c0 < cout; c0 += 4)
+                    {
+                        Vector128<int> a0 = Vector128<int>.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+                        ref int block = ref Unsafe.Add(ref quads, (c0 / 4) * cin * 4);
+                        for (int k = 0; k < cin; k++)
+                        {
+                            Vector128<short> x = LoadEight(ref input, inBase + k * pixels + p);
+                            Vector128<int> lo = Vector128.WidenLower(x), hi = Vector128.WidenUpper(x);
+                            ref int w = ref Unsafe.Add(ref block, k * 4);
+                            Vector128<int> w0 = Vector128.Create(w), w1 = Vector128.Create(Unsafe.Add(ref w, 1));
+                            Vector128<int> w2 = Vector128.Create(Unsafe.Add(ref w, 2)), w3 = Vector128.Create(Unsafe.Add(ref w, 3));
+                            a0 += lo * w0;
+                            b0 += hi * w0;
+                            a1 += lo * w1;
+                            b1 += hi * w1;
+                            a2 += lo * w2;
+                            b2 += hi * w2;
+                            a3 += lo * w3;
+                            b3 += hi * w3;
+                        }
+
+                        StoreEight(a0, b0, c0, ref output, outBase + c0 * pixels + p);
+                        if (c0 + 1 < cout) StoreEight(a1, b1, c0 + 1, ref output, outBase + (c0 + 1) * pixels + p);
+                        if (c0 + 2 < cout) StoreEight(a2, b2, c0 + 2, ref output, outBase + (c0 + 2) * pixels + p);
+                        if (c0 + 3 < cout) StoreEight(a3, b3, c0 + 3, ref output, outBase + (c0 + 3) * pixels + p);
+                    }
+                }
+
+                for (int p = whole; p < pixels; p++)
+                {
+                    for (int co = 0; co < cout; co++)
+                    {
+                        long acc = foldedBias[co];
+                        for (int ci = 0; ci < cin; ci++)
+                        {
+                            acc += (long)WideCodes.Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
+                        }
+
+                        WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
+                    }
+                }
+            }
+        }
+
+        /// <summary>Eight codes as int16, with portable vectors (x64 or Arm64).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<short> LoadEight<T>(ref T origin, int index)
+            where T : struct
+        {
+            return typeof(T) == typeof(short)
+                ? Vector128.LoadUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index)
+                : Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)))).AsSByte());
+        }
+
+        /// <summary>Adds the folded bias, requantizes eight sums (in order) and stores them, with portable vectors.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void StoreEight<T>(Vector128<int> low, Vector128<int> high, int channel, ref T origin, int index)
+            where T : struct
+        {
+            var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
+            Vector128<int> folded = Vector128.Create(foldedBias[channel]);
+            Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
+            low = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(low + folded, constants) + zero, min), max);
+            high = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(high + folded, constants) + zero, min), max);
+            // Clamped to the output's codes first, so the truncating narrows keep every value.
+            Vector128<short> words = Vector128.Narrow(low, high);
+            if (typeof(T) == typeof(short))
+            {
+                words.StoreUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index);
+            }
+            else
+            {
+                long bytes = Vector128.Narrow(words, words).AsInt64().ToScalar();
+                Unsafe.WriteUnaligned(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)), bytes);
             }
         }
 
