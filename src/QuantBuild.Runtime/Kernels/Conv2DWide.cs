@@ -430,15 +430,6 @@ namespace QuantBuild.Runtime
                 : Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.As<T, sbyte>(ref origin), (nuint)index));
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector128<short> Load8<T>(ref T origin, int index)
-            where T : struct
-        {
-            return typeof(T) == typeof(short)
-                ? Vector128.LoadUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index)
-                : Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)))).AsSByte());
-        }
-
         /// <summary>
         /// Requantizes 16 accumulators (vpunpck*wd order: <paramref name="low"/> holds pixels 0–3 and 8–11,
         /// <paramref name="high"/> 4–7 and 12–15) and stores them in pixel order.
@@ -514,19 +505,7 @@ namespace QuantBuild.Runtime
                     }
                 }
 
-                for (int p = whole; p < pixels; p++)
-                {
-                    for (int co = 0; co < cout; co++)
-                    {
-                        long acc = foldedBias[co];
-                        for (int ci = 0; ci < cin; ci++)
-                        {
-                            acc += (long)WideCodes.Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
-                        }
-
-                        WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
-                    }
-                }
+                PointwiseTail(ref input, ref output, inBase, outBase, whole);
             }
         }
 
@@ -577,19 +556,7 @@ namespace QuantBuild.Runtime
                     }
                 }
 
-                for (int p = whole; p < pixels; p++)
-                {
-                    for (int co = 0; co < cout; co++)
-                    {
-                        long acc = foldedBias[co];
-                        for (int ci = 0; ci < cin; ci++)
-                        {
-                            acc += (long)WideCodes.Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
-                        }
-
-                        WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
-                    }
-                }
+                PointwiseTail(ref input, ref output, inBase, outBase, whole);
             }
         }
 
@@ -623,6 +590,27 @@ namespace QuantBuild.Runtime
             {
                 long bytes = Vector128.Narrow(words, words).AsInt64().ToScalar();
                 Unsafe.WriteUnaligned(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)), bytes);
+            }
+        }
+
+        /// <summary>The definition for pixels <paramref name="from"/>.. of one batch item, with the zero point folded into the bias.</summary>
+        private void PointwiseTail<TIn, TOut>(ref TIn input, ref TOut output, int inBase, int outBase, int from)
+            where TIn : struct
+            where TOut : struct
+        {
+            int cin = geometry.InChannels, cout = geometry.OutChannels, pixels = geometry.InHeight * geometry.InWidth;
+            for (int p = from; p < pixels; p++)
+            {
+                for (int co = 0; co < cout; co++)
+                {
+                    long acc = foldedBias[co];
+                    for (int ci = 0; ci < cin; ci++)
+                    {
+                        acc += (long)WideCodes.Read(ref input, inBase + ci * pixels + p) * weights[co * cin + ci];
+                    }
+
+                    WideCodes.Write(ref output, outBase + co * pixels + p, Requantize(acc, co));
+                }
             }
         }
 
@@ -675,7 +663,7 @@ namespace QuantBuild.Runtime
 
                             for (; ix <= inWidth - 8; ix += 8)
                             {
-                                Load8(ref input, rowBase + ix).StoreUnsafe(ref target, (nuint)ix);
+                                LoadEight(ref input, rowBase + ix).StoreUnsafe(ref target, (nuint)ix);
                             }
 
                             slot += ix;
@@ -729,8 +717,7 @@ namespace QuantBuild.Runtime
                                 high = Sse2.Add(high, Sse2.MultiplyAddAdjacent(Sse2.UnpackHigh(r0, r1), w));
                             }
 
-                            Vector128<int> bias8 = Vector128.Create(folded);
-                            Store8(low + bias8, high + bias8, c, ref output, outBase + oy * outWidth + x);
+                            StoreEight(low, high, c, ref output, outBase + oy * outWidth + x);
                         }
 
                         for (; x < outWidth; x++)
@@ -745,27 +732,6 @@ namespace QuantBuild.Runtime
                         }
                     }
                 }
-            }
-        }
-
-        /// <summary>Requantizes eight accumulators in order (<paramref name="low"/> outputs 0–3, <paramref name="high"/> 4–7) and stores them.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Store8<T>(Vector128<int> low, Vector128<int> high, int channel, ref T origin, int index)
-            where T : struct
-        {
-            var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
-            Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
-            low = Vector128.Min(Vector128.Max(SingleRoundingVector.ApplySse41(low, constants) + zero, min), max);
-            high = Vector128.Min(Vector128.Max(SingleRoundingVector.ApplySse41(high, constants) + zero, min), max);
-            Vector128<short> words = Sse2.PackSignedSaturate(low, high);
-            if (typeof(T) == typeof(short))
-            {
-                words.StoreUnsafe(ref Unsafe.As<T, short>(ref origin), (nuint)index);
-            }
-            else
-            {
-                long bytes = Sse2.PackSignedSaturate(words, words).AsInt64().ToScalar();
-                Unsafe.WriteUnaligned(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)), bytes);
             }
         }
 
