@@ -213,11 +213,17 @@ namespace QuantBuild.Runtime
             clampMax = sbyte.MaxValue;
         }
 
-        /// <summary>Clip(lo, hi) in real units mapped to codes (ReLU: lo = 0, hi = +inf; ReLU6: hi = 6).</summary>
+        /// <summary>Clip(lo, hi) in real units mapped to int8 codes (ReLU: lo = 0, hi = +inf; ReLU6: hi = 6).</summary>
         public static void Clip(QuantParams output, float low, float high, out int clampMin, out int clampMax)
         {
-            clampMin = float.IsNegativeInfinity(low) ? sbyte.MinValue : Math.Max((int)sbyte.MinValue, QuantParams.QuantizeLinear(low, output.Scale, output.ZeroPoint, sbyte.MinValue, sbyte.MaxValue));
-            clampMax = float.IsPositiveInfinity(high) ? sbyte.MaxValue : Math.Min((int)sbyte.MaxValue, QuantParams.QuantizeLinear(high, output.Scale, output.ZeroPoint, sbyte.MinValue, sbyte.MaxValue));
+            Clip(output, low, high, sbyte.MinValue, sbyte.MaxValue, out clampMin, out clampMax);
+        }
+
+        /// <summary>Clip(lo, hi) in real units mapped to codes of the grid [<paramref name="qmin"/>, <paramref name="qmax"/>] (int8, or 16-bit activations).</summary>
+        public static void Clip(QuantParams output, float low, float high, int qmin, int qmax, out int clampMin, out int clampMax)
+        {
+            clampMin = float.IsNegativeInfinity(low) ? qmin : Math.Max(qmin, QuantParams.QuantizeLinear(low, output.Scale, output.ZeroPoint, qmin, qmax));
+            clampMax = float.IsPositiveInfinity(high) ? qmax : Math.Min(qmax, QuantParams.QuantizeLinear(high, output.Scale, output.ZeroPoint, qmin, qmax));
         }
     }
 

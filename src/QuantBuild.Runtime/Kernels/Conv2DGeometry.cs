@@ -111,6 +111,22 @@ namespace QuantBuild.Runtime
             get { return OutChannels / Groups; }
         }
 
+        /// <summary>A 1×1, stride-1, unpadded, ungrouped convolution: one matrix product over the pixels.</summary>
+        public bool IsPointwise
+        {
+            get
+            {
+                return KernelHeight == 1 && KernelWidth == 1 && StrideHeight == 1 && StrideWidth == 1
+                    && PadTop == 0 && PadLeft == 0 && PadBottom == 0 && PadRight == 0 && Groups == 1;
+            }
+        }
+
+        /// <summary>One input and one output channel per group.</summary>
+        public bool IsDepthwise
+        {
+            get { return Groups == InChannels && OutChannels == InChannels; }
+        }
+
         /// <summary>Reduction length of one output value: (C/G)·kH·kW.</summary>
         public int FanIn
         {

@@ -40,10 +40,9 @@ namespace QuantBuild.Runtime
         // Pointwise in 128-bit lanes: the weights of four output channels side by side per input channel, zero-padded.
         private readonly int[] weightQuads = Array.Empty<int>();
 
-        // Depthwise: one channel's zero-padded plane of deviations (x − z_x), each row split into stride phases, and
-        // one plane of accumulators. The padding is written once (zeros) and never again.
+        // Depthwise: one channel's zero-padded plane of deviations (x − z_x), each row split into stride phases. The
+        // padding is written once (zeros) and never again.
         private readonly int[] paddedPlane = Array.Empty<int>();
-        private readonly int[] accumulatorPlane = Array.Empty<int>();
         private readonly int phaseLength;
         private readonly int paddedRowLength;
         // Depthwise: where tap (ky, kx) of output (0, 0) sits in the padded plane, in kernel order.
@@ -141,13 +140,11 @@ namespace QuantBuild.Runtime
                 scaledFit &= Math.Max(deviationBound, rawBound) * real < (1 << 30);
             }
 
-            bool pointwise = geometry.KernelHeight == 1 && geometry.KernelWidth == 1 && geometry.StrideHeight == 1 && geometry.StrideWidth == 1
-                && geometry.PadTop == 0 && geometry.PadLeft == 0 && geometry.PadBottom == 0 && geometry.PadRight == 0 && geometry.Groups == 1;
-            bool depthwise = geometry.Groups == geometry.InChannels && geometry.OutChannels == geometry.InChannels;
+            bool pointwise = geometry.IsPointwise, depthwise = geometry.IsDepthwise;
 #if NET8_0_OR_GREATER
             UsesPointwisePath = pointwise && rawSumsFit && scaledFit && Avx2.IsSupported;
             UsesPointwiseLanes = pointwise && rawSumsFit && scaledFit && !Avx2.IsSupported && Vector128.IsHardwareAccelerated && SingleRoundingVector.IsAccelerated;
-            UsesDepthwisePath = depthwise && deviationSumsFit && scaledFit && Vector128.IsHardwareAccelerated;
+            UsesDepthwisePath = depthwise && deviationSumsFit && scaledFit && Vector128.IsHardwareAccelerated && SingleRoundingVector.IsAccelerated;
             UsesDepthwisePairs = depthwise && rawSumsFit && scaledFit && Avx2.IsSupported;
             UsesDepthwisePath |= UsesDepthwisePairs;
 #endif
@@ -235,7 +232,6 @@ namespace QuantBuild.Runtime
                 else
                 {
                     paddedPlane = new int[checked(paddedRows * paddedRowLength)];
-                    accumulatorPlane = new int[checked(geometry.OutHeight * geometry.OutWidth + 8)];
                 }
 
                 tapOffsets = new int[geometry.KernelHeight * geometry.KernelWidth];
@@ -549,10 +545,10 @@ namespace QuantBuild.Runtime
                             b3 += hi * w3;
                         }
 
-                        StoreEight(a0, b0, c0, ref output, outBase + c0 * pixels + p);
-                        if (c0 + 1 < cout) StoreEight(a1, b1, c0 + 1, ref output, outBase + (c0 + 1) * pixels + p);
-                        if (c0 + 2 < cout) StoreEight(a2, b2, c0 + 2, ref output, outBase + (c0 + 2) * pixels + p);
-                        if (c0 + 3 < cout) StoreEight(a3, b3, c0 + 3, ref output, outBase + (c0 + 3) * pixels + p);
+                        StoreEight(a0, b0, c0, Vector128.Create(foldedBias[c0]), ref output, outBase + c0 * pixels + p);
+                        if (c0 + 1 < cout) StoreEight(a1, b1, c0 + 1, Vector128.Create(foldedBias[c0 + 1]), ref output, outBase + (c0 + 1) * pixels + p);
+                        if (c0 + 2 < cout) StoreEight(a2, b2, c0 + 2, Vector128.Create(foldedBias[c0 + 2]), ref output, outBase + (c0 + 2) * pixels + p);
+                        if (c0 + 3 < cout) StoreEight(a3, b3, c0 + 3, Vector128.Create(foldedBias[c0 + 3]), ref output, outBase + (c0 + 3) * pixels + p);
                     }
                 }
 
@@ -570,16 +566,15 @@ namespace QuantBuild.Runtime
                 : Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref origin, index)))).AsSByte());
         }
 
-        /// <summary>Adds the folded bias, requantizes eight sums (in order) and stores them, with portable vectors.</summary>
+        /// <summary>Adds <paramref name="addend"/> (a folded bias, or 0), requantizes eight sums (in order) and stores them, with portable vectors.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void StoreEight<T>(Vector128<int> low, Vector128<int> high, int channel, ref T origin, int index)
+        private void StoreEight<T>(Vector128<int> low, Vector128<int> high, int channel, Vector128<int> addend, ref T origin, int index)
             where T : struct
         {
             var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
-            Vector128<int> folded = Vector128.Create(foldedBias[channel]);
             Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
-            low = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(low + folded, constants) + zero, min), max);
-            high = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(high + folded, constants) + zero, min), max);
+            low = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(low + addend, constants) + zero, min), max);
+            high = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(high + addend, constants) + zero, min), max);
             // Clamped to the output's codes first, so the truncating narrows keep every value.
             Vector128<short> words = Vector128.Narrow(low, high);
             if (typeof(T) == typeof(short))
@@ -717,7 +712,7 @@ namespace QuantBuild.Runtime
                                 high = Sse2.Add(high, Sse2.MultiplyAddAdjacent(Sse2.UnpackHigh(r0, r1), w));
                             }
 
-                            StoreEight(low, high, c, ref output, outBase + oy * outWidth + x);
+                            StoreEight(low, high, c, Vector128.Create(folded), ref output, outBase + oy * outWidth + x);
                         }
 
                         for (; x < outWidth; x++)
@@ -739,7 +734,7 @@ namespace QuantBuild.Runtime
         /// Per channel: the input plane becomes deviations x − z_x in the zero-padded plane, each row split into stride
         /// phases (phase r holds padded columns r, r + s, …), so output x reads tap kx at phase (kx·d) mod s, offset
         /// x + (kx·d) div s: contiguous for every stride. Taps in the padding multiply 0, as the definition skips them.
-        /// The whole output plane accumulates in int32 and is requantized in one pass. Four outputs per vector.
+        /// Eight outputs per block, summed in registers and requantized from them.
         /// </summary>
         [MethodImpl(KernelJit.Optimize)]
         private void Depthwise<TIn, TOut>(ref TIn input, ref TOut output)
@@ -750,8 +745,8 @@ namespace QuantBuild.Runtime
             int stride = g.StrideWidth, outWidth = g.OutWidth, plane = g.InHeight * g.InWidth, outPlane = g.OutHeight * g.OutWidth;
             int kernelPlane = g.KernelHeight * g.KernelWidth;
             ref int padded = ref paddedPlane[0];
-            ref int acc = ref accumulatorPlane[0];
             int wholeOut = outWidth & ~7;
+            Vector128<int> noAddend = Vector128<int>.Zero;
             for (int b = 0; b < g.Batch; b++)
             {
                 for (int c = 0; c < g.OutChannels; c++)
@@ -774,13 +769,13 @@ namespace QuantBuild.Runtime
                         }
                     }
 
-                    // Eight outputs of a row per block, their sums in two registers across every tap.
+                    // Eight outputs of a row per block, their sums in two registers across every tap, requantized from there.
                     ref int taps = ref tapOffsets[0];
                     ref sbyte channelWeights = ref weights[c * kernelPlane];
+                    int outBase = (b * g.OutChannels + c) * outPlane;
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
                         ref int rowStart = ref Unsafe.Add(ref padded, oy * g.StrideHeight * paddedRowLength);
-                        ref int accRow = ref Unsafe.Add(ref acc, oy * outWidth);
                         int x = 0;
                         for (; x < wholeOut; x += 8)
                         {
@@ -793,8 +788,7 @@ namespace QuantBuild.Runtime
                                 sum1 += Vector128.LoadUnsafe(ref source, 4) * w;
                             }
 
-                            sum0.StoreUnsafe(ref accRow, (nuint)x);
-                            sum1.StoreUnsafe(ref accRow, (nuint)(x + 4));
+                            StoreEight(sum0, sum1, c, noAddend, ref output, outBase + oy * outWidth + x);
                         }
 
                         for (; x < outWidth; x++)
@@ -805,46 +799,10 @@ namespace QuantBuild.Runtime
                                 sum += Unsafe.Add(ref rowStart, Unsafe.Add(ref taps, k) + x) * Unsafe.Add(ref channelWeights, k);
                             }
 
-                            Unsafe.Add(ref accRow, x) = sum;
+                            WideCodes.Write(ref output, outBase + oy * outWidth + x, Requantize(sum, c));
                         }
                     }
-
-                    RequantizePlane(ref acc, outPlane, c, ref output, (b * g.OutChannels + c) * outPlane);
                 }
-            }
-        }
-
-        /// <summary>Requantizes one channel's accumulators into its output codes, eight per step.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void RequantizePlane<TOut>(ref int acc, int count, int channel, ref TOut output, int index)
-            where TOut : struct
-        {
-            int x = 0;
-            if (SingleRoundingVector.IsAccelerated)
-            {
-                var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
-                Vector128<int> zero = Vector128.Create(outputZeroPoint), min = Vector128.Create(clampMin), max = Vector128.Create(clampMax);
-                for (; x <= count - 8; x += 8)
-                {
-                    Vector128<int> y0 = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref acc, (nuint)x), constants) + zero, min), max);
-                    Vector128<int> y1 = Vector128.Min(Vector128.Max(SingleRoundingVector.Apply128(Vector128.LoadUnsafe(ref acc, (nuint)(x + 4)), constants) + zero, min), max);
-                    // Clamped to the output's codes first, so narrowing keeps every value.
-                    Vector128<short> words = Vector128.Narrow(y0, y1);
-                    if (typeof(TOut) == typeof(short))
-                    {
-                        words.StoreUnsafe(ref Unsafe.As<TOut, short>(ref output), (nuint)(index + x));
-                    }
-                    else
-                    {
-                        long bytes = Vector128.Narrow(words, words).AsInt64().ToScalar();
-                        Unsafe.WriteUnaligned(ref Unsafe.As<TOut, byte>(ref Unsafe.Add(ref output, index + x)), bytes);
-                    }
-                }
-            }
-
-            for (; x < count; x++)
-            {
-                WideCodes.Write(ref output, index + x, Requantize(Unsafe.Add(ref acc, x), channel));
             }
         }
 #endif
