@@ -282,7 +282,7 @@ public static class IntegerLowering
             var acts = node.Inputs.Where(i => i.Length > 0 && IsFloatValue(i)).ToList();
             if (node.OpType is "Add" && TryHardSwishOrSigmoid(node)) return null;
             if (node.OpType == "Conv" && ReadsOrWritesWide(node)) return LowerConv(node, wide: true);
-            if (node.OpType == "Add" && LowerWideAdd(node) is { } added) return added.Length == 0 ? null : added;
+            if (node.OpType == "Add" && AddsWide(node)) return LowerWideAdd(node);
             if (acts.Any(a => !IsInt8(a))) return "an input is not quantized";
             // A Conv/Gemm/MatMul output that goes straight into its Relu/Clip is never int8 itself: the
             // fused step writes the activation's output (the pipeline drops the inner value's quantization).
@@ -338,34 +338,34 @@ public static class IntegerLowering
         {
             if (node.Inputs.Count < 2 || node.Outputs.Count != 1 || !IsFloatValue(node.Inputs[0])) return false;
             string output = FusibleActivation(node.Outputs[0], allowWide: true) is { } fused ? fused.Act.Outputs[0] : node.Outputs[0];
-            bool wideIn = IsWide(node.Inputs[0]), wideOut = IsWide(output);
-            return (wideIn || wideOut) && (wideIn || IsInt8(node.Inputs[0])) && (wideOut || IsInt8(output));
+            return (IsWide(node.Inputs[0]) || IsWide(output)) && IsCodedActivation(node.Inputs[0]) && IsCodedActivation(output);
         }
 
-        /// <summary>
-        /// An Add of two same-shape activations, at least one 16-bit and the other int8 or 16-bit, into int8 or 16-bit codes:
-        /// AddWide (the 16-bit operand first; Add commutes). Returns null when the node is not such an Add, "" when lowered.
-        /// </summary>
+        /// <summary>An Add of two activations, at least one 16-bit, the other and the output int8 or 16-bit.</summary>
+        private bool AddsWide(Node node) =>
+            node.Inputs.Count == 2 && node.Outputs.Count == 1 && node.Inputs.All(IsFloatValue) && node.Inputs.Any(IsWide)
+            && node.Inputs.All(IsCodedActivation) && IsCodedActivation(node.Outputs[0]);
+
+        /// <summary>An <see cref="AddsWide"/> Add of same-shape operands runs on AddWide (the 16-bit operand first; Add commutes).</summary>
         private string? LowerWideAdd(Node node)
         {
-            if (node.Inputs.Count != 2 || node.Outputs.Count != 1 || !node.Inputs.All(IsFloatValue)) return null;
             string x = node.Inputs[0], y = node.Inputs[1], output = node.Outputs[0];
-            if (!(IsWide(x) || IsWide(y)) || !(IsWide(x) || IsInt8(x)) || !(IsWide(y) || IsInt8(y)) || !(IsWide(output) || IsInt8(output))) return null;
             int length = _probe[output].Length;
             if (_probe[x].Length != length || _probe[y].Length != length || !_probe[x].Shape.SequenceEqual(_probe[y].Shape))
                 return "an Add with a 16-bit operand broadcasts (AddWide takes same-shape operands)";
             var (a, b) = IsWide(x) ? (Activation(x), Activation(y)) : (Activation(y), Activation(x));
             var result = Activation(output);
-            bool wideOut = result.Type == PlanElementType.Int16;
             var ratio = Math.Max(a.Quant.Scale, b.Quant.Scale) / (double)result.Quant.Scale;
             if (!(ratio < 1 << 29)) return "scale ratio too large for an integer Add";
-            _steps.Add(new BinaryStep(node.Name, "Add", BinaryKind.Add, a, b, result,
-                wideOut ? short.MinValue : sbyte.MinValue, wideOut ? short.MaxValue : sbyte.MaxValue) { FusedNodes = [node.Name] });
-            return "";
+            _steps.Add(new BinaryStep(node.Name, "Add", BinaryKind.Add, a, b, result, result.CodeRange.Min, result.CodeRange.Max) { FusedNodes = [node.Name] });
+            return null;
         }
 
         /// <summary>An activation the model quantizes to 16-bit signed codes (the plan holds it as <see cref="PlanElementType.Int16"/>).</summary>
         private bool IsWide(string name) => !_graph.Initializers.ContainsKey(name) && _model.Activations.TryGetValue(name, out var a) && a is { Bits: 16, Signed: true };
+
+        /// <summary>An activation the plan holds as codes a kernel reads: int8 or 16-bit.</summary>
+        private bool IsCodedActivation(string name) => IsInt8(name) || IsWide(name);
 
         private string? LowerConv(Node node, bool wide = false)
         {
@@ -419,22 +419,14 @@ public static class IntegerLowering
         private string? LowerWideConv(Node node, WeightQuantization wq, Conv2DGeometry geometry)
         {
             if (wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for 16-bit activations";
-            bool pointwise = geometry is { KernelHeight: 1, KernelWidth: 1, StrideHeight: 1, StrideWidth: 1, PadTop: 0, PadLeft: 0, PadBottom: 0, PadRight: 0, Groups: 1 };
-            bool depthwise = geometry.Groups == geometry.InChannels && geometry.OutChannels == geometry.InChannels;
-            if (!pointwise && !depthwise) return "a 16-bit activation feeds or leaves a convolution that is neither pointwise nor depthwise (no fast integer kernel)";
+            if (!geometry.IsPointwise && !geometry.IsDepthwise) return "a 16-bit activation feeds or leaves a convolution that is neither pointwise nor depthwise (no fast integer kernel)";
             var input = Activation(node.Inputs[0]);
             var fusible = FusibleActivation(node.Outputs[0], allowWide: true);
             if (fusible is { } f) _done.Add(f.Act);
             var output = Activation(fusible is { } g ? g.Act.Outputs[0] : node.Outputs[0]);
             var weights = Weights(node, wq, wq.Codes, geometry.OutChannels, input.Quant, node.HasInput(2) ? node.Inputs[2] : null);
-            int qmin = output.Type == PlanElementType.Int16 ? short.MinValue : sbyte.MinValue;
-            int qmax = output.Type == PlanElementType.Int16 ? short.MaxValue : sbyte.MaxValue;
-            int cmin = qmin, cmax = qmax;
-            if (fusible is { } a)
-            {
-                if (!float.IsNegativeInfinity(a.Lo)) cmin = Math.Max(qmin, QuantParams.QuantizeLinear(a.Lo, output.Quant.Scale, output.Quant.ZeroPoint, qmin, qmax));
-                if (!float.IsPositiveInfinity(a.Hi)) cmax = Math.Min(qmax, QuantParams.QuantizeLinear(a.Hi, output.Quant.Scale, output.Quant.ZeroPoint, qmin, qmax));
-            }
+            var (lo, hi) = fusible is { } a ? (a.Lo, a.Hi) : (float.NegativeInfinity, float.PositiveInfinity);
+            FusedActivation.Clip(output.Quant, lo, hi, output.CodeRange.Min, output.CodeRange.Max, out int cmin, out int cmax);
             // The kernel's output stage needs M = s_x·s_w/s_y below 2^30 (Conv2DWide); beyond that the node stays float.
             if (weights.Scales.Any(sw => (double)input.Quant.Scale * sw / output.Quant.Scale >= 1 << 29))
                 return "requantization multiplier too large for an integer kernel";

@@ -46,6 +46,17 @@ public sealed class PlanTensor
     /// <summary>True for a value the plan holds as codes (int8 or int16) rather than float values.</summary>
     public bool IsCoded => Type != PlanElementType.Float32;
 
+    /// <summary>Width of the codes: 8 or 16 (the kernels that take either are told which).</summary>
+    public int CodeBits => Type switch
+    {
+        PlanElementType.Int8 => 8,
+        PlanElementType.Int16 => 16,
+        _ => throw new QuantBuild.Diagnostics.QuantBuildException(QuantBuild.Diagnostics.DiagnosticCodes.InternalError, $"'{Name}' holds float values, not codes"),
+    };
+
+    /// <summary>The code range of <see cref="CodeBits"/>: [−128, 127] or [−32768, 32767].</summary>
+    public (int Min, int Max) CodeRange => CodeBits == 16 ? (short.MinValue, short.MaxValue) : (sbyte.MinValue, sbyte.MaxValue);
+
     /// <summary>
     /// Build-time codes of a constant operand (not in the arena), else null. A constant of one repeated value
     /// may hold a single code standing for every element (<see cref="Length"/> still counts the tensor); only

@@ -112,11 +112,7 @@ internal static class KernelBinding
             }
             if (step is BinaryStep { Kind: BinaryKind.Add } sum && sum.Inputs[0].Type == PlanElementType.Int16)
             {
-                // IntegerLowering puts the 16-bit operand first.
-                var (a, b) = (sum.Inputs[0], sum.Inputs[1]);
-                int Bits(PlanTensor t) => t.Type == PlanElementType.Int16 ? 16 : 8;
-                var kernel = New<AddWide>(step, L(output.Length), L(a.Quant), L(b.Quant), L(Bits(b)), L(output.Quant), L(Bits(output)), L(sum.ClampMin), L(sum.ClampMax));
-                Eval(kernel, ArenaValue.CodesOf(a), ArenaValue.CodesOf(b), ArenaValue.CodesOf(output));
+                WideAdd(sum);
                 return;
             }
             var y = ArenaValue.Codes(output);
@@ -194,11 +190,18 @@ internal static class KernelBinding
         private void WideConv(ConvStep c)
         {
             var (input, output) = (c.Inputs[0], c.Outputs[0]);
-            int Bits(PlanTensor t) => t.Type == PlanElementType.Int16 ? 16 : 8;
             var w = WeightData(c, c.Weights, storedAsBytes: true);
             var codes = LevelInputWeights(w, c.Weights, c.Geometry.OutChannels, c.Geometry.FanIn);
-            var kernel = New<Conv2DWide>(c, L(c.Geometry), L(input.Quant), L(Bits(input)), w.Scales, L(output.Quant), L(Bits(output)), codes, w.Bias, L(c.ClampMin), L(c.ClampMax));
+            var kernel = New<Conv2DWide>(c, L(c.Geometry), L(input.Quant), L(input.CodeBits), w.Scales, L(output.Quant), L(output.CodeBits), codes, w.Bias, L(c.ClampMin), L(c.ClampMax));
             Eval(kernel, ArenaValue.CodesOf(input), ArenaValue.CodesOf(output));
+        }
+
+        /// <summary>A same-shape Add whose first operand is 16-bit codes (IntegerLowering puts it first).</summary>
+        private void WideAdd(BinaryStep sum)
+        {
+            var (a, b, output) = (sum.Inputs[0], sum.Inputs[1], sum.Outputs[0]);
+            var kernel = New<AddWide>(sum, L(output.Length), L(a.Quant), L(b.Quant), L(b.CodeBits), L(output.Quant), L(output.CodeBits), L(sum.ClampMin), L(sum.ClampMax));
+            Eval(kernel, ArenaValue.CodesOf(a), ArenaValue.CodesOf(b), ArenaValue.CodesOf(output));
         }
 
         /// <summary>The composed code maps of a convolution's fused elementwise steps (docs/algorithms/requantization.md, "Fused code maps").</summary>
