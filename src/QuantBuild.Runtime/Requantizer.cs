@@ -121,30 +121,40 @@ namespace QuantBuild.Runtime
             {
                 var add = Vector256.Create(addend);
                 var zero = Vector256.Create(OutputZeroPoint);
-                var low = Vector256.Create(ClampMin);
-                var high = Vector256.Create(ClampMax);
-                if (constants.IsIdentity)
+                var low = Vector256.Create((sbyte)ClampMin);
+                var high = Vector256.Create((sbyte)ClampMax);
+                var c = new SingleRoundingVector.Broadcast256(constants);
+                bool identity = constants.IsIdentity;
+                for (; i <= n - 32; i += 32)
                 {
-                    // M0 = 2^t: (x·2^t + 2^(t−1)) >> t is x itself, so only the zero point and the clamp remain.
-                    for (; i <= n - 16; i += 16)
+                    Vector256<int> a = Vector256.LoadUnsafe(ref source, (nuint)i) + add;
+                    Vector256<int> b = Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add;
+                    Vector256<int> d = Vector256.LoadUnsafe(ref source, (nuint)(i + 16)) + add;
+                    Vector256<int> e = Vector256.LoadUnsafe(ref source, (nuint)(i + 24)) + add;
+                    if (!identity)
                     {
-                        var a = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref source, (nuint)i) + add + zero, low), high);
-                        var b = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add + zero, low), high);
-                        var pairs = Vector256.Narrow(a, b);
-                        Vector128.Narrow(pairs.GetLower(), pairs.GetUpper()).StoreUnsafe(ref target, (nuint)i);
+                        // M0 = 2^t: (x·2^t + 2^(t−1)) >> t is x itself, so only the zero point and the clamp remain.
+                        a = SingleRoundingVector.Apply(a, c);
+                        b = SingleRoundingVector.Apply(b, c);
+                        d = SingleRoundingVector.Apply(d, c);
+                        e = SingleRoundingVector.Apply(e, c);
                     }
 
-                    return i;
+                    SingleRoundingVector.NarrowClamped(a + zero, b + zero, d + zero, e + zero, low, high).StoreUnsafe(ref target, (nuint)i);
                 }
 
-                for (; i <= n - 16; i += 16)
+                if (i <= n - 16)
                 {
-                    var a = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, constants) + zero;
-                    var b = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add, constants) + zero;
-                    a = Vector256.Min(Vector256.Max(a, low), high);
-                    b = Vector256.Min(Vector256.Max(b, low), high);
-                    var words = Vector256.Narrow(a, b);
-                    Vector128.Narrow(words.GetLower(), words.GetUpper()).StoreUnsafe(ref target, (nuint)i);
+                    Vector256<int> a = Vector256.LoadUnsafe(ref source, (nuint)i) + add;
+                    Vector256<int> b = Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add;
+                    if (!identity)
+                    {
+                        a = SingleRoundingVector.Apply(a, c);
+                        b = SingleRoundingVector.Apply(b, c);
+                    }
+
+                    SingleRoundingVector.NarrowClamped(a + zero, b + zero, a + zero, b + zero, low, high).GetLower().StoreUnsafe(ref target, (nuint)i);
+                    i += 16;
                 }
 
                 return i;

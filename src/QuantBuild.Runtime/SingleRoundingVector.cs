@@ -54,14 +54,53 @@ namespace QuantBuild.Runtime
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Apply(Vector256<int> x, in Constants c)
         {
-            Vector256<int> m = Vector256.Create(c.Multiplier);
-            Vector256<long> offset = Vector256.Create(c.Offset);
-            Vector256<long> removed = Vector256.Create(c.Removed);
-            Vector256<long> even = Avx2.Multiply(x, m) + offset;
-            Vector256<long> odd = Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), m) + offset;
-            even = Vector256.ShiftRightLogical(even, c.TotalShift) - removed;
-            odd = Vector256.ShiftRightLogical(odd, c.TotalShift) - removed;
+            return Apply(x, new Broadcast256(c));
+        }
+
+        /// <summary>
+        /// The same with the constants already in registers: a loop over a row builds <see cref="Broadcast256"/> once
+        /// (through an <c>in</c> parameter the JIT reloads and re-broadcasts the constants every iteration, since the
+        /// loop's stores might alias them).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Apply(Vector256<int> x, Broadcast256 c)
+        {
+            Vector256<long> even = Avx2.Multiply(x, c.Multiplier) + c.Offset;
+            Vector256<long> odd = Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), c.Multiplier) + c.Offset;
+            even = Vector256.ShiftRightLogical(even, c.TotalShift) - c.Removed;
+            odd = Vector256.ShiftRightLogical(odd, c.TotalShift) - c.Removed;
             return Avx2.Blend(even.AsInt32(), Avx2.ShiftLeftLogical(odd, 32).AsInt32(), 0b10101010);
+        }
+
+        /// <summary><see cref="Constants"/> broadcast to 256-bit lanes, built once per row.</summary>
+        internal readonly struct Broadcast256
+        {
+            public readonly Vector256<int> Multiplier;
+            public readonly Vector256<long> Offset;
+            public readonly Vector256<long> Removed;
+            public readonly int TotalShift;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Broadcast256(in Constants c)
+            {
+                Multiplier = Vector256.Create(c.Multiplier);
+                Offset = Vector256.Create(c.Offset);
+                Removed = Vector256.Create(c.Removed);
+                TotalShift = c.TotalShift;
+            }
+        }
+
+        /// <summary>
+        /// Four vectors of int32 (lanes 0–31 in order) to 32 int8 codes clamped to [low, high] (both within int8).
+        /// The saturating packs clamp to int16 and then to int8, which for bounds inside int8 is the same clamp; the
+        /// packs interleave 128-bit halves, and one dword permutation puts the 4-byte groups back in order.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> NarrowClamped(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d, Vector256<sbyte> low, Vector256<sbyte> high)
+        {
+            Vector256<sbyte> bytes = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(a, b), Avx2.PackSignedSaturate(c, d));
+            bytes = Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte();
+            return Vector256.Min(Vector256.Max(bytes, low), high);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -58,6 +58,7 @@ public sealed class Conv2DWideTests
         yield return ("depthwise 3×3 s1 p1 16×40 (16- and 8-wide blocks and a tail)", new Conv2DGeometry(1, 3, 16, 43, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3));
         // Neither: the definition's own loop.
         yield return ("general 3×3 4→5 p1", new Conv2DGeometry(1, 4, 6, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1));
+        yield return ("general 5×5 s2 3→24 p(1,1,2,2) (a stem: strided phases, fan-in tail)", new Conv2DGeometry(1, 3, 32, 32, 24, 5, 5, 2, 2, 1, 1, 2, 2, 1, 1, 1));
         yield return ("grouped 2 groups 1×1 s2", new Conv2DGeometry(1, 4, 6, 6, 6, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 2));
     }
 
@@ -80,6 +81,7 @@ public sealed class Conv2DWideTests
             int lo = outBits == 8 ? -128 : -32768, hi = outBits == 8 ? 127 : 32767;
             if (r.Next(2) == 0) lo = zy; // a fused ReLU
             var kernel = new Conv2DWide(g, new QuantParams(sx, zx), inBits, sw, new QuantParams(sy, zy), outBits, w, bias, lo, hi);
+            Assert.AreEqual(inBits == 8 && !g.IsDepthwise, kernel.UsesInt8Gemm, $"{name}, {inBits}→{outBits} bits: int8 codes in take the int8 GEMM");
             int[] expected = Definition(g, x, zx, sx, sw, sy, zy, w, bias, lo, hi);
             int[] fast = Run(kernel, x, inBits, outBits, g, reference: false);
             int[] reference = Run(kernel, x, inBits, outBits, g, reference: true);

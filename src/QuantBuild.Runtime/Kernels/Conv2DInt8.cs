@@ -93,10 +93,20 @@ namespace QuantBuild.Runtime
 
         /// <summary>Code maps applied to every output row after requantization (<see cref="Int8CodeMap.Identity"/>: none).</summary>
         private readonly Int8CodeMap then;
+        /// <summary>
+        /// The fan-in order the GEMM packs and its pair-sum weights use (<see cref="PairOrder"/>), or null for the
+        /// layer's own order. Only the pair-sum tiles read a reordered layer; they read <see cref="fittedWeights"/>.
+        /// </summary>
+#pragma warning disable CS0649 // assigned only where the pair-sum tiles exist (.NET 8 or later)
+        private readonly int[] tapOrder;
+#pragma warning restore CS0649
         private readonly int[] tapRows;
         private readonly int[] tapColumns;
         private readonly int[] tapPlanes;
         private readonly int[] accumulators;
+
+        /// <summary>The int16 output stage of a layer built for <see cref="EvalWide"/>, or null.</summary>
+        private readonly Int16RowRequantizer wideRows;
 
         /// <summary>The raw sums of the current 4 filters over the whole chunk, [filter][position].</summary>
         private int[] chunkRows = new int[0];
@@ -135,7 +145,17 @@ namespace QuantBuild.Runtime
         {
         }
 
-#pragma warning disable CS8618 // depthwise, depthwiseLanes, pointwiseVector, phasedInput: see their declarations
+        /// <summary>
+        /// The GEMM of a layer with int8 codes in and 16-bit codes out (<see cref="EvalWide"/>): the accumulators go
+        /// through <paramref name="rows"/>; the int8 output parameters this class otherwise needs are unit placeholders.
+        /// </summary>
+        internal Conv2DInt8(Conv2DGeometry geometry, QuantParams input, ReadOnlySpan<sbyte> weights, ReadOnlySpan<int> bias, Int16RowRequantizer rows)
+            : this(geometry, input, new[] { 1f }, new QuantParams(input.Scale, 0), weights, bias, sbyte.MinValue, sbyte.MaxValue, RoundingMode.SingleRounding, Int8CodeMap.Identity)
+        {
+            wideRows = rows;
+        }
+
+#pragma warning disable CS8618 // depthwise, depthwiseLanes, pointwiseVector, phasedInput, wideRows: see their declarations
         private Conv2DInt8(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -229,7 +249,21 @@ namespace QuantBuild.Runtime
             usePairSum = Avx2.IsSupported ? !AvxVnni.IsSupported : Ssse3.IsSupported;
             if (usePairSum && Array.IndexOf(pairsFit, false) >= 0)
             {
-                FitPairs(weights, fanIn);
+                // A fan-in order with fewer over-wide pairs means fewer residuals; the packing gathers taps in it.
+#pragma warning disable CS8601 // null: the layer's own order
+                tapOrder = PairOrder.Choose(weights, geometry.OutChannels, fanIn);
+#pragma warning restore CS8601
+                if (tapOrder != null)
+                {
+                    PairOrder.PermuteInPlace(tapRows, tapOrder);
+                    PairOrder.PermuteInPlace(tapColumns, tapOrder);
+                    PairOrder.PermuteInPlace(tapPlanes, tapOrder);
+                    FitPairs(PairOrder.Permute(weights, geometry.OutChannels, fanIn, tapOrder), fanIn);
+                }
+                else
+                {
+                    FitPairs(weights, fanIn);
+                }
             }
 #endif
 
@@ -260,7 +294,9 @@ namespace QuantBuild.Runtime
             packedLength = groupsOfFour * 4 * chunkPositions;
             rowsAreContiguous = geometry.StrideHeight == 1 && geometry.StrideWidth == 1 && geometry.OutWidth == geometry.InWidth;
 #pragma warning disable CS8601 // null when the rows are contiguous or the phases would not pay
-            phasedInput = rowsAreContiguous ? null : Conv2DPhasedInput.TryCreateCodes(geometry, inputZeroPoint);
+#pragma warning disable CS8604 // tapOrder: null means the layer's own order
+            phasedInput = rowsAreContiguous ? null : Conv2DPhasedInput.TryCreateCodes(geometry, inputZeroPoint, tapOrder);
+#pragma warning restore CS8604
 #pragma warning restore CS8601
             // Slot 1 holds the gathered lanes, or the phases when they replace them.
             lanesLength = phasedInput == null ? 4 * chunkPositions : phasedInput.Length;
@@ -326,6 +362,12 @@ namespace QuantBuild.Runtime
         internal bool UsesDepthwiseLanes
         {
             get { return depthwiseLanes != null; }
+        }
+
+        /// <summary>Whether the GEMM packs the fan-in in a <see cref="PairOrder"/> of its own (tests check which layers reach it).</summary>
+        internal bool ReordersFanIn
+        {
+            get { return tapOrder != null; }
         }
 
         /// <summary>How many filters qualify for the AVX2 pair-sum dot product (tests check that shapes reach it).</summary>
@@ -540,7 +582,28 @@ namespace QuantBuild.Runtime
                 throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
             }
 
-            EvalGemm(input, weights, Span<sbyte>.Empty, accumulators);
+            EvalGemm(input, weights, Span<sbyte>.Empty, accumulators, Span<short>.Empty);
+        }
+
+        /// <summary>
+        /// The GEMM's exact int32 accumulators through <paramref name="rows"/>, an int16 output stage, instead of the
+        /// int8 one: how <see cref="Conv2DWide"/> runs a layer with int8 codes in and 16-bit codes out. Only layers with
+        /// <see cref="HasInt32Accumulators"/>; this instance's own int8 output parameters go unused.
+        /// </summary>
+        internal void EvalWide(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<short> output)
+        {
+            Conv2DGeometry g = geometry;
+            if (!HasInt32Accumulators || wideRows == null)
+            {
+                throw new InvalidOperationException("This layer has no int32 blocked-GEMM accumulators.");
+            }
+
+            if (input.Length != g.InputLength || output.Length != g.OutputLength || weights.Length != g.WeightLength)
+            {
+                throw new ArgumentException("Buffer lengths do not match the prepared geometry.");
+            }
+
+            EvalGemm(input, weights, Span<sbyte>.Empty, Span<int>.Empty, output);
         }
 
         /// <summary>True when <see cref="EvalAccumulators"/> is available: the layer runs the blocked GEMM and its bound fits int32.</summary>
@@ -551,12 +614,15 @@ namespace QuantBuild.Runtime
 
         private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output)
         {
-            EvalGemm(input, weights, output, Span<int>.Empty);
+            EvalGemm(input, weights, output, Span<int>.Empty, Span<short>.Empty);
         }
 
-        /// <summary>Requantized codes into <paramref name="output"/>, or raw accumulators into <paramref name="rawSums"/> when that is not empty.</summary>
+        /// <summary>
+        /// Requantized codes into <paramref name="output"/>; or raw accumulators into <paramref name="rawSums"/>, or int16
+        /// codes through <see cref="wideRows"/> into <paramref name="wideOutput"/>, when that one is not empty.
+        /// </summary>
         [MethodImpl(KernelJit.Optimize)]
-        private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums)
+        private void EvalGemm(ReadOnlySpan<sbyte> input, ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums, Span<short> wideOutput)
         {
             packed = SharedScratch.Bytes(0, packedLength);
             lanes = SharedScratch.Bytes(1, lanesLength);
@@ -591,12 +657,12 @@ namespace QuantBuild.Runtime
                         int oc = firstChannel;
                         for (; oc <= firstChannel + ocPerGroup - 4; oc += 4)
                         {
-                            ComputeTiles(weights, output, rawSums, n, oc, 4, start, count);
+                            ComputeTiles(weights, output, rawSums, wideOutput, n, oc, 4, start, count);
                         }
 
                         for (; oc < firstChannel + ocPerGroup; oc++)
                         {
-                            ComputeTiles(weights, output, rawSums, n, oc, 1, start, count);
+                            ComputeTiles(weights, output, rawSums, wideOutput, n, oc, 1, start, count);
                         }
                     }
                 }
@@ -806,7 +872,7 @@ namespace QuantBuild.Runtime
 
         /// <summary>Output channels [oc, oc + channels) (channels = 4 or 1) over the packed chunk, then requantization.</summary>
         [MethodImpl(KernelJit.Optimize)]
-        private void ComputeTiles(ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums, int n, int oc, int channels, int start, int count)
+        private void ComputeTiles(ReadOnlySpan<sbyte> weights, Span<sbyte> output, Span<int> rawSums, Span<short> wideOutput, int n, int oc, int channels, int start, int count)
         {
             Conv2DGeometry g = geometry;
             int outPlane = g.OutHeight * g.OutWidth;
@@ -845,6 +911,13 @@ namespace QuantBuild.Runtime
             {
                 int channel = oc + c;
                 int at = (n * g.OutChannels + channel) * outPlane + start;
+                if (!wideOutput.IsEmpty)
+                {
+                    // Σ (x + 128)·w + b' is the exact accumulator (HasInt32Accumulators), as in the int8 stage.
+                    wideRows.ApplyRow(rows.Slice(c * chunkPositions, count), shiftedBias[channel], channel, wideOutput.Slice(at, count));
+                    continue;
+                }
+
                 if (rawSums.IsEmpty)
                 {
                     if (wideChannels != null && wideChannels[channel])

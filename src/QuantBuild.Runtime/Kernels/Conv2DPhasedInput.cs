@@ -39,7 +39,7 @@ namespace QuantBuild.Runtime
         /// <summary>How far tap k's run moves per output row: s_h·phaseWidth, or 0 for the zero row.</summary>
         private readonly int[] tapRowStep;
 
-        private Conv2DPhasedInput(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int phaseRows, int phaseWidth, int length)
+        private Conv2DPhasedInput(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int phaseRows, int phaseWidth, int length, int[] tapOrder)
         {
             geometry = g;
             this.tapsPerGroup = tapsPerGroup;
@@ -61,9 +61,10 @@ namespace QuantBuild.Runtime
                     continue;
                 }
 
-                int c = k / kernelArea;
-                int ky = k % kernelArea / g.KernelWidth;
-                int kx = k % g.KernelWidth;
+                int tap = tapOrder == null ? k : tapOrder[k];
+                int c = tap / kernelArea;
+                int ky = tap % kernelArea / g.KernelWidth;
+                int kx = tap % g.KernelWidth;
                 int column = kx * g.DilationWidth;
                 int phase = column % g.StrideWidth;
                 tapStart[k] = (c * g.StrideWidth + phase) * phasePlane + ky * g.DilationHeight * phaseWidth + column / g.StrideWidth;
@@ -74,16 +75,19 @@ namespace QuantBuild.Runtime
         /// <summary>Elements of scratch the phases and the zero row take.</summary>
         public int Length { get; }
 
-        /// <summary>The int8-code form for <see cref="Conv2DInt8"/>'s [k / 4][position][k % 4] chunks, or null (see <see cref="TryCreate(Conv2DGeometry, int, int, int)"/>).</summary>
-        public static Conv2DPhasedInput TryCreateCodes(Conv2DGeometry g, int inputZeroPoint)
+        /// <summary>The int8-code form for <see cref="Conv2DInt8"/>'s [k / 4][position][k % 4] chunks, or null (see <see cref="TryCreate(Conv2DGeometry, int, int, int, int[])"/>).</summary>
+        /// <param name="tapOrder">the fan-in order of the packed groups (<see cref="PairOrder"/>), or null for the layer's own</param>
+        public static Conv2DPhasedInput TryCreateCodes(Conv2DGeometry g, int inputZeroPoint, int[] tapOrder)
         {
-            return TryCreate(g, inputZeroPoint, 4, 1);
+            return TryCreate(g, inputZeroPoint, 4, 1, tapOrder);
         }
 
         /// <summary>The int16-value form for <see cref="Int16ConvGemm"/>'s [k / 2][position][k % 2] chunks, or null.</summary>
         public static Conv2DPhasedInput TryCreateValues(Conv2DGeometry g)
         {
-            return TryCreate(g, -128, 2, 2);
+#pragma warning disable CS8625 // null: the layer's own order
+            return TryCreate(g, -128, 2, 2, null);
+#pragma warning restore CS8625
         }
 
         /// <summary>
@@ -91,7 +95,7 @@ namespace QuantBuild.Runtime
         /// interleave, or a buffer over <see cref="MaxBytes"/>. Sizes are counted in 64 bits before anything is allocated.
         /// </summary>
 #pragma warning disable CS8603 // null means "keep the per-tap gathers"; C# 7.3 source has no nullable annotations
-        private static Conv2DPhasedInput TryCreate(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int elementBytes)
+        private static Conv2DPhasedInput TryCreate(Conv2DGeometry g, int inputZeroPoint, int tapsPerGroup, int elementBytes, int[] tapOrder)
         {
             if (g.OutWidth < 16 / elementBytes)
             {
@@ -107,7 +111,7 @@ namespace QuantBuild.Runtime
                 return null;
             }
 
-            return new Conv2DPhasedInput(g, inputZeroPoint, tapsPerGroup, (int)rows, (int)width, (int)length);
+            return new Conv2DPhasedInput(g, inputZeroPoint, tapsPerGroup, (int)rows, (int)width, (int)length, tapOrder);
         }
 #pragma warning restore CS8603
 

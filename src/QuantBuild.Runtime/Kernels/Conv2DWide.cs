@@ -33,6 +33,9 @@ namespace QuantBuild.Runtime
         private readonly int clampMin;
         private readonly int clampMax;
 
+        /// <summary>The GEMM that runs this layer when its input is int8 (<see cref="UsesInt8Gemm"/>), or null.</summary>
+        private readonly Conv2DInt8 int8Gemm;
+
         // Pointwise: bias − z_x·Σw per channel (the zero point folded: no padding, every tap is inside), and the
         // weights as int16 pairs (w[2k] low, w[2k+1] high) in blocks of four output channels, zero-padded.
         private readonly int[] foldedBias = Array.Empty<int>();
@@ -52,6 +55,7 @@ namespace QuantBuild.Runtime
         private readonly short[] paddedCodes = Array.Empty<short>();
         private readonly int[] tapPairWeights = Array.Empty<int>();
 
+#pragma warning disable CS8618 // int8Gemm: null unless the int8 GEMM runs the layer; C# 7.3 source has no nullable annotations
         public Conv2DWide(
             Conv2DGeometry geometry,
             QuantParams input,
@@ -141,6 +145,18 @@ namespace QuantBuild.Runtime
             }
 
             bool pointwise = geometry.IsPointwise, depthwise = geometry.IsDepthwise;
+            if (inputBits == 8 && scaledFit && !depthwise)
+            {
+                // int8 codes in: the int8 GEMM (packed panels, u8·s8 dot products) computes the same exact int32
+                // accumulators faster than int16 pairs; only the output stage differs. Kept when its bound fits int32.
+                var gemm = new Conv2DInt8(geometry, input, this.weights, this.bias, new Int16RowRequantizer(multipliers, shifts, outputZeroPoint, clampMin, clampMax));
+                if (gemm.HasInt32Accumulators)
+                {
+                    int8Gemm = gemm;
+                    return;
+                }
+            }
+
 #if NET8_0_OR_GREATER
             UsesPointwisePath = pointwise && rawSumsFit && scaledFit && Avx2.IsSupported;
             UsesPointwiseLanes = pointwise && rawSumsFit && scaledFit && !Avx2.IsSupported && Vector128.IsHardwareAccelerated && SingleRoundingVector.IsAccelerated;
@@ -246,9 +262,17 @@ namespace QuantBuild.Runtime
             }
         }
 
+#pragma warning restore CS8618
+
         public Conv2DGeometry Geometry
         {
             get { return geometry; }
+        }
+
+        /// <summary>int8 codes in, 16-bit codes out, any geometry but depthwise: <see cref="Conv2DInt8"/>'s blocked GEMM with an int16 output stage.</summary>
+        public bool UsesInt8Gemm
+        {
+            get { return int8Gemm != null; }
         }
 
         /// <summary>A 1×1, stride-1, unpadded, ungrouped convolution on AVX2 (vpmaddwd on int16 pairs).</summary>
@@ -272,6 +296,12 @@ namespace QuantBuild.Runtime
         public void Eval(ReadOnlySpan<sbyte> input, Span<short> output)
         {
             Require(8, 16, input.Length, output.Length);
+            if (int8Gemm != null)
+            {
+                int8Gemm.EvalWide(input, weights, output);
+                return;
+            }
+
             Run(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
         }
 
