@@ -419,7 +419,8 @@ public static class IntegerLowering
         private string? LowerWideConv(Node node, WeightQuantization wq, Conv2DGeometry geometry)
         {
             if (wq.Quantizer == WeightMethod.Multipoint) return "multipoint weights have no kernel for 16-bit activations";
-            if (!geometry.IsPointwise && !geometry.IsDepthwise) return "a 16-bit activation feeds or leaves a convolution that is neither pointwise nor depthwise (no fast integer kernel)";
+            // int8 codes in run on the int8 GEMM whatever the shape; 16-bit codes in have fast paths for these two shapes only.
+            if (IsWide(node.Inputs[0]) && !geometry.IsPointwise && !geometry.IsDepthwise) return "a 16-bit activation feeds a convolution that is neither pointwise nor depthwise (no fast integer kernel)";
             var input = Activation(node.Inputs[0]);
             var fusible = FusibleActivation(node.Outputs[0], allowWide: true);
             if (fusible is { } f) _done.Add(f.Act);

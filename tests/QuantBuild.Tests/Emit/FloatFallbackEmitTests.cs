@@ -52,6 +52,9 @@ public sealed class FloatFallbackEmitTests
         // 16-bit activations (docs/wide-activations.md): the input and relu1's output on their 16-bit grid, the rest int8.
         Add("MnistWide", IntegerRunnerTests.MnistModelPath, mnistCalibration, mnistSamples, _ => [],
             activations: """{ "bits": 16 }, "layers": { "conv*": { "activations": { "bits": 8 } }, "relu2": { "activations": { "bits": 8 } }, "pool*": { "activations": { "bits": 8 } }, "flatten": { "activations": { "bits": 8 } }, "fc*": { "activations": { "bits": 8 } }, "relu3": { "activations": { "bits": 8 } } }""");
+        // Only relu1's output at 16 bits: conv1 reads int8 codes and writes 16-bit ones, a general (non-pointwise) convolution.
+        Add("MnistWideOut", IntegerRunnerTests.MnistModelPath, mnistCalibration, mnistSamples, _ => [],
+            activations: """{ "bits": 8, "autoPrecision": false }, "layers": { "relu1": { "activations": { "bits": 16 } } }""");
 
         var mel = TestAssets.RealModel("oww-melspectrogram");
         var melSamples = mel.Cases.Select(c => c.LoadInputs()).ToList();
@@ -236,6 +239,20 @@ public sealed class FloatFallbackEmitTests
         Assert.IsTrue(wide.Any(s => s.Geometry.Groups > 1), "depthwise convolutions run on Conv2DWide");
         Assert.IsTrue(wide.Any(s => s.Geometry is { KernelHeight: 1, KernelWidth: 1, Groups: 1 }), "pointwise convolutions run on Conv2DWide");
         var (_, topOne) = Compare("OcrWide");
+        Assert.IsGreaterThanOrEqualTo(0.97, topOne);
+    }
+
+    /// <summary>A general convolution from int8 to 16-bit codes runs on Conv2DWide (the int8 GEMM), bit for bit as the runner.</summary>
+    [TestMethod]
+    [TestCategory("Integration")]
+    public void GeneralConvolutionFromInt8ToSixteenBitCodesIsAnIntegerStep()
+    {
+        var c = _cases["MnistWideOut"];
+        var conv = c.Plan.Steps.OfType<ConvStep>().Single(s => s.Outputs[0].Type == PlanElementType.Int16);
+        Assert.AreEqual(PlanElementType.Int8, conv.Inputs[0].Type);
+        Assert.IsFalse(conv.Geometry.IsPointwise || conv.Geometry.IsDepthwise, "a general convolution");
+        Assert.IsFalse(c.Plan.Steps.OfType<FloatStep>().Any(f => f.OpType == "Conv"), "no convolution is left in float");
+        var (_, topOne) = Compare("MnistWideOut");
         Assert.IsGreaterThanOrEqualTo(0.97, topOne);
     }
 
