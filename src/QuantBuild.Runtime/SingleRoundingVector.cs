@@ -65,6 +65,17 @@ namespace QuantBuild.Runtime
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Apply(Vector256<int> x, Broadcast256 c)
         {
+            if (c.HighWord)
+            {
+                // t ≥ 32: (x·M0 + 2^(t−1)) >> t is the high dword of the 64-bit sum (its floor division by 2^32, as a
+                // signed int32) shifted right arithmetically by t − 32. No 64-bit shift is needed, so no 2^62 offset either;
+                // |x·M0| < 2^62 keeps the sum in int64 and the result inside int32.
+                Vector256<long> evenSum = Avx2.Multiply(x, c.Multiplier) + c.Round;
+                Vector256<long> oddSum = Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), c.Multiplier) + c.Round;
+                Vector256<int> high = Avx2.Blend(Avx2.ShiftRightLogical(evenSum, 32).AsInt32(), oddSum.AsInt32(), 0b10101010);
+                return Vector256.ShiftRightArithmetic(high, c.HighShift);
+            }
+
             Vector256<long> even = Avx2.Multiply(x, c.Multiplier) + c.Offset;
             Vector256<long> odd = Avx2.Multiply(Avx2.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), c.Multiplier) + c.Offset;
             even = Vector256.ShiftRightLogical(even, c.TotalShift) - c.Removed;
@@ -79,6 +90,10 @@ namespace QuantBuild.Runtime
             public readonly Vector256<long> Offset;
             public readonly Vector256<long> Removed;
             public readonly int TotalShift;
+            /// <summary>t ≥ 32 (every multiplier below 1/2): the high-dword form applies, with <see cref="Round"/> = 2^(t−1).</summary>
+            public readonly bool HighWord;
+            public readonly Vector256<long> Round;
+            public readonly int HighShift;
 
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public Broadcast256(in Constants c)
@@ -87,6 +102,9 @@ namespace QuantBuild.Runtime
                 Offset = Vector256.Create(c.Offset);
                 Removed = Vector256.Create(c.Removed);
                 TotalShift = c.TotalShift;
+                HighWord = c.TotalShift >= 32;
+                Round = Vector256.Create(1L << (c.TotalShift - 1));
+                HighShift = c.TotalShift - 32;
             }
         }
 

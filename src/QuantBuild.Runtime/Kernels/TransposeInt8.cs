@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace QuantBuild.Runtime
 {
@@ -76,13 +78,25 @@ namespace QuantBuild.Runtime
             int width = outShape[MaxRank - 1];
             int step = inStride[MaxRank - 1];
             int source = 0;
+            ref sbyte from = ref MemoryMarshal.GetReference(input);
+            ref sbyte to = ref MemoryMarshal.GetReference(output);
             for (int row = 0; row < length; row += width)
             {
-                Span<sbyte> target = output.Slice(row, width);
+                // Every source index lies in the input: the odometer walks a permutation of its own shape.
+                ref sbyte target = ref Unsafe.Add(ref to, row);
                 int at = source;
-                for (int i = 0; i < target.Length; i++, at += step)
+                int i = 0;
+                for (; i <= width - 4; i += 4, at += 4 * step)
                 {
-                    target[i] = input[at];
+                    Unsafe.Add(ref target, i) = Unsafe.Add(ref from, at);
+                    Unsafe.Add(ref target, i + 1) = Unsafe.Add(ref from, at + step);
+                    Unsafe.Add(ref target, i + 2) = Unsafe.Add(ref from, at + 2 * step);
+                    Unsafe.Add(ref target, i + 3) = Unsafe.Add(ref from, at + 3 * step);
+                }
+
+                for (; i < width; i++, at += step)
+                {
+                    Unsafe.Add(ref target, i) = Unsafe.Add(ref from, at);
                 }
 
                 for (int d = MaxRank - 2; d >= 0; d--)
