@@ -1287,9 +1287,9 @@ namespace QuantBuild.Runtime
             Vector256<int> a10 = Vector256<int>.Zero, a11 = Vector256<int>.Zero;
             Vector256<int> a20 = Vector256<int>.Zero, a21 = Vector256<int>.Zero;
             Vector256<int> a30 = Vector256<int>.Zero, a31 = Vector256<int>.Zero;
-            for (int q = 0; q < fullGroups; q++)
+            ref byte bq = ref b;
+            for (int q = 0; q < fullGroups; q++, bq = ref Unsafe.Add(ref bq, rowStride))
             {
-                ref byte bq = ref Unsafe.Add(ref b, q * rowStride);
                 Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
                 Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
                 Vector256<sbyte> v0 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref w0, q * 4))).AsSByte();
@@ -1304,7 +1304,7 @@ namespace QuantBuild.Runtime
 
             if (hasTail)
             {
-                ref byte bq = ref Unsafe.Add(ref b, fullGroups * rowStride);
+                // bq is at group fullGroups: the loop above stepped it there.
                 Vector256<byte> x0 = Vector256.LoadUnsafe(ref bq);
                 Vector256<byte> x1 = Vector256.LoadUnsafe(ref bq, 32);
                 Vector256<sbyte> v0 = Vector256.Create(tails[oc]).AsSByte();
