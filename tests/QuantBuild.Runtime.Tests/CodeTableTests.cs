@@ -72,6 +72,38 @@ public sealed class CodeTableTests
     }
 
     [TestMethod]
+    public void RescaleTables_MapByMultiplyAdd_AndEqualTheirEntries()
+    {
+        // Relu and Clip into another scale and plain rescales (Int8Rescale's fixed point) are staircases of one slope:
+        // the affine form must reproduce every entry; tables that are not staircases must not take it.
+        var r = new Random(99);
+        var all = Enumerable.Range(0, 301).Select(i => (sbyte)(i * 7)).ToArray();
+        int affine = 0, tables = 0;
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var input = new QuantParams((float)(0.01 + r.NextDouble() * 0.2), r.Next(-128, 128));
+            var output = new QuantParams((float)(input.Scale * (0.05 + r.NextDouble() * 3)), r.Next(-128, 128));
+            Int8CodeTable table = trial % 2 == 0
+                ? new Int8CodeTable(ClipInt8.Relu(input, output).Apply)
+                : new Int8CodeTable(new Int8Rescale(input, output).Apply);
+            var mapped = new sbyte[all.Length];
+            table.Map(all, mapped);
+            for (int i = 0; i < all.Length; i++)
+            {
+                Assert.AreEqual(table[all[i]], mapped[i], $"trial {trial}, code {all[i]}, affine {table.IsAffine}");
+            }
+
+            tables++;
+            if (table.IsAffine) affine++;
+        }
+
+        Assert.IsGreaterThan(tables * 9 / 10, affine, $"{affine} of {tables} rescale tables take the affine form");
+        Assert.IsFalse(new Int8CodeTable(code => (sbyte)(code * code / 128)).IsAffine, "a parabola is no staircase");
+        Assert.IsFalse(new Int8CodeTable(code => (sbyte)(-code / 2)).IsAffine, "decreasing tables keep the shuffles");
+        Assert.IsFalse(new Int8CodeTable(code => (sbyte)Math.Clamp(code, -5, 100)).IsAffine, "identity clamps take min/max instead");
+    }
+
+    [TestMethod]
     public void MaxPool_EqualsItsDefinition_WithDilationPaddingAndWideRows()
     {
         var r = new Random(31);

@@ -32,6 +32,16 @@ namespace QuantBuild.Runtime
         private sbyte clampLow;
         private sbyte clampHigh;
 
+        /// <summary>
+        /// The table is clamp((c·<see cref="affineMultiplier"/> + <see cref="affineOffset"/>) >> <see cref="affineShift"/>,
+        /// entry(−128), entry(127)) at every code: a rescale staircase (Relu or Clip into another scale, a requantize)
+        /// that AVX2 computes with a multiply, an add and a shift per eight codes instead of sixteen shuffles.
+        /// </summary>
+        private bool isAffine;
+        private int affineMultiplier;
+        private int affineOffset;
+        private int affineShift;
+
         public Int8CodeTable(Func<int, sbyte> function)
         {
             if (function == null)
@@ -45,6 +55,106 @@ namespace QuantBuild.Runtime
             }
 
             SliceForShuffles();
+            isAffine = !isClamp && FitAffine(out affineMultiplier, out affineOffset, out affineShift);
+        }
+
+        /// <summary>
+        /// Looks for m ≤ 2^23, |q| &lt; 2^30 and a shift s ≤ 22 with clamp((c·m + q) >> s, first, last) = entry(c) for every
+        /// code c (first = entry(−128), last = entry(127)); c·m + q then always fits int32. The slope m/2^s is taken in the
+        /// middle of the window every two codes strictly between the ends allow, q from the intersection of what every code
+        /// allows, and every candidate is checked at all 256 codes. False for tables that are not such a staircase.
+        /// </summary>
+        private bool FitAffine(out int multiplier, out int offset, out int shift)
+        {
+            multiplier = offset = shift = 0;
+            int first = (sbyte)entries[0x80], last = (sbyte)entries[0x7F];
+            int low = int.MaxValue, high = int.MinValue;
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                int entry = (sbyte)entries[(byte)code];
+                if (code > sbyte.MinValue && entry < (sbyte)entries[(byte)(code - 1)])
+                {
+                    return false; // non-decreasing tables only
+                }
+
+                if (entry > first && entry < last)
+                {
+                    low = Math.Min(low, code);
+                    high = Math.Max(high, code);
+                }
+            }
+
+            if (first >= last || low > high)
+            {
+                return false;
+            }
+
+            // A line through the staircase has a slope in every pair's window (e_j − e_i ∓ 1)/(j − i).
+            double lowerSlope = 0.0, upperSlope = 256.0;
+            for (int a = low; a <= high; a++)
+            {
+                for (int b = a + 1; b <= high; b++)
+                {
+                    int rise = (sbyte)entries[(byte)b] - (sbyte)entries[(byte)a];
+                    lowerSlope = Math.Max(lowerSlope, (rise - 1.0) / (b - a));
+                    upperSlope = Math.Min(upperSlope, (rise + 1.0) / (b - a));
+                }
+            }
+
+            for (int s = 22; s >= 0; s--)
+            {
+                long middle = (long)Math.Round((lowerSlope + upperSlope) / 2 * (1L << s));
+                for (long m = middle - 2; m <= middle + 2; m++)
+                {
+                    if (m < 0 || m > 1 << 23)
+                    {
+                        continue;
+                    }
+
+                    // Each code bounds q: inside the ends, entry·2^s ≤ c·m + q < (entry + 1)·2^s; at an end, only one side.
+                    long qLow = long.MinValue, qHigh = long.MaxValue;
+                    for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+                    {
+                        long entry = (sbyte)entries[(byte)code];
+                        long product = code * m;
+                        if (entry > first)
+                        {
+                            qLow = Math.Max(qLow, (entry << s) - product);
+                        }
+
+                        if (entry < last)
+                        {
+                            qHigh = Math.Min(qHigh, ((entry + 1) << s) - 1 - product);
+                        }
+                    }
+
+                    long q = Math.Max(qLow, -(1L << 30) + 1);
+                    if (q <= qHigh && q < 1L << 30 && AffineMatches((int)m, (int)q, s, first, last))
+                    {
+                        multiplier = (int)m;
+                        offset = (int)q;
+                        shift = s;
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>The affine form's value at every code equals the table (the check the fit relies on).</summary>
+        private bool AffineMatches(int m, int q, int s, int first, int last)
+        {
+            for (int code = sbyte.MinValue; code <= sbyte.MaxValue; code++)
+            {
+                int value = Math.Min(Math.Max((code * m + q) >> s, first), last);
+                if (value != (sbyte)entries[(byte)code])
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         /// <summary>
@@ -60,6 +170,7 @@ namespace QuantBuild.Runtime
 
             MemoryMarshal.AsBytes(entriesByCode).CopyTo(entries);
             SliceForShuffles();
+            isAffine = false;
         }
 
         private void SliceForShuffles()
@@ -80,6 +191,12 @@ namespace QuantBuild.Runtime
                 Array.Copy(entries, slice * 16, laneSlices, slice * 32 + 16, 16);
             }
 #endif
+        }
+
+        /// <summary>Whether the table is a rescale staircase that AVX2 maps by multiply-add (tests check which tables are).</summary>
+        internal bool IsAffine
+        {
+            get { return isAffine; }
         }
 
         public sbyte this[int code]
@@ -145,6 +262,10 @@ namespace QuantBuild.Runtime
                     Vector128.Min(Vector128.Max(Vector128.LoadUnsafe(ref from, (nuint)i), low), high).StoreUnsafe(ref to, (nuint)i);
                 }
             }
+            else if (isAffine && Avx2.IsSupported)
+            {
+                i = MapAffine(input, output);
+            }
             else if (Avx2.IsSupported)
             {
                 ref byte slices = ref laneSlices[0];
@@ -191,6 +312,40 @@ namespace QuantBuild.Runtime
         }
 
 #if NET8_0_OR_GREATER
+        /// <summary>
+        /// 32 codes at a time on the affine form: four runs of eight codes widened to int32, c·m + q (exact: it fits int32 by
+        /// the fit's bounds), an arithmetic shift, then the saturating packs and the clamp to the table's ends on bytes
+        /// (<see cref="SingleRoundingVector.NarrowClamped"/>). Returns how many codes it wrote.
+        /// </summary>
+        private int MapAffine(ReadOnlySpan<sbyte> input, Span<sbyte> output)
+        {
+
+            ref sbyte from = ref MemoryMarshal.GetReference(input);
+            ref sbyte to = ref MemoryMarshal.GetReference(output);
+            Vector256<int> m = Vector256.Create(affineMultiplier), q = Vector256.Create(affineOffset);
+            Vector256<sbyte> low = Vector256.Create((sbyte)entries[0x80]), high = Vector256.Create((sbyte)entries[0x7F]);
+            int shift = affineShift;
+            int n = input.Length;
+            int i = 0;
+            for (; i <= n - 32; i += 32)
+            {
+                Vector256<int> a = Vector256.ShiftRightArithmetic(Eight(ref from, i) * m + q, shift);
+                Vector256<int> b = Vector256.ShiftRightArithmetic(Eight(ref from, i + 8) * m + q, shift);
+                Vector256<int> c = Vector256.ShiftRightArithmetic(Eight(ref from, i + 16) * m + q, shift);
+                Vector256<int> d = Vector256.ShiftRightArithmetic(Eight(ref from, i + 24) * m + q, shift);
+                SingleRoundingVector.NarrowClamped(a, b, c, d, low, high).StoreUnsafe(ref to, (nuint)i);
+            }
+
+            return i;
+        }
+
+        /// <summary>Eight codes from one 8-byte load (a 16-byte load would read past the last run's end), widened to int32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Eight(ref sbyte from, int at)
+        {
+            return Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref from, at)))).AsSByte());
+        }
+
         /// <summary>
         /// 32 codes through the 16 slices. Step k looks slice k up at index u − 16k (u the code as a byte), raised by
         /// 0x70 with unsigned saturation: codes of slice k land on 0x70–0x7F (bit 7 clear, low nibble kept), every other
