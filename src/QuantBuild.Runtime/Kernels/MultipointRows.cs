@@ -260,9 +260,18 @@ namespace QuantBuild.Runtime
                 if (Avx2.IsSupported)
                 {
                     var add = Vector256.Create(addend);
+                    var broadcast = new SingleRoundingVector.Broadcast256(constants);
+                    for (; i <= n - 16; i += 16)
+                    {
+                        Vector256<int> low = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, broadcast);
+                        Vector256<int> high = SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)(i + 8)) + add, broadcast);
+                        (Vector256.LoadUnsafe(ref target, (nuint)i) + low).StoreUnsafe(ref target, (nuint)i);
+                        (Vector256.LoadUnsafe(ref target, (nuint)(i + 8)) + high).StoreUnsafe(ref target, (nuint)(i + 8));
+                    }
+
                     for (; i <= n - 8; i += 8)
                     {
-                        (Vector256.LoadUnsafe(ref target, (nuint)i) + SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, constants)).StoreUnsafe(ref target, (nuint)i);
+                        (Vector256.LoadUnsafe(ref target, (nuint)i) + SingleRoundingVector.Apply(Vector256.LoadUnsafe(ref source, (nuint)i) + add, broadcast)).StoreUnsafe(ref target, (nuint)i);
                     }
                 }
                 else
