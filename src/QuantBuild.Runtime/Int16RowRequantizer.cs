@@ -36,11 +36,10 @@ namespace QuantBuild.Runtime
             this.clampMax = clampMax;
         }
 
-        /// <summary>One output, the definition.</summary>
+        /// <summary>One output, the definition (the scaled value fits int32 by the owner's bound, so the int32 form is exact).</summary>
         public short Apply(int accumulator, int channel)
         {
-            int t = 31 - shifts[channel];
-            long y = (((long)accumulator * multipliers[channel] + (1L << (t - 1))) >> t) + zeroPoint;
+            long y = (long)FixedPoint.MultiplyByQuantizedMultiplierSingleRounding(accumulator, multipliers[channel], shifts[channel]) + zeroPoint;
             return (short)(y < clampMin ? clampMin : (y > clampMax ? clampMax : y));
         }
 

@@ -124,6 +124,7 @@ namespace QuantBuild.Runtime
                 var low = Vector256.Create((sbyte)ClampMin);
                 var high = Vector256.Create((sbyte)ClampMax);
                 var c = new SingleRoundingVector.Broadcast256(constants);
+                // M0 = 2^t: (x·2^t + 2^(t−1)) >> t is x itself, so only the zero point and the clamp remain.
                 bool identity = constants.IsIdentity;
                 for (; i <= n - 32; i += 32)
                 {
@@ -133,7 +134,6 @@ namespace QuantBuild.Runtime
                     Vector256<int> e = Vector256.LoadUnsafe(ref source, (nuint)(i + 24)) + add;
                     if (!identity)
                     {
-                        // M0 = 2^t: (x·2^t + 2^(t−1)) >> t is x itself, so only the zero point and the clamp remain.
                         a = SingleRoundingVector.Apply(a, c);
                         b = SingleRoundingVector.Apply(b, c);
                         d = SingleRoundingVector.Apply(d, c);

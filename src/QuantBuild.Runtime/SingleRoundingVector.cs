@@ -51,14 +51,8 @@ namespace QuantBuild.Runtime
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Apply(Vector256<int> x, in Constants c)
-        {
-            return Apply(x, new Broadcast256(c));
-        }
-
         /// <summary>
-        /// The same with the constants already in registers: a loop over a row builds <see cref="Broadcast256"/> once
+        /// The AVX2 form, on constants already broadcast: a loop builds <see cref="Broadcast256"/> once, before it starts
         /// (through an <c>in</c> parameter the JIT reloads and re-broadcasts the constants every iteration, since the
         /// loop's stores might alias them).
         /// </summary>

@@ -470,12 +470,12 @@ namespace QuantBuild.Runtime
         /// </summary>
         private static int FittedSecond(int w0, int w1)
         {
-            if (w0 > 0 && w1 > 0 && w0 + w1 > 128)
+            if (!PairOrder.OverWide(w0, w1))
             {
-                return 128 - w0;
+                return w1;
             }
 
-            return w0 < 0 && w1 < 0 && w0 + w1 < -128 ? -128 - w0 : w1;
+            return w0 > 0 ? 128 - w0 : -128 - w0;
         }
 
         /// <summary>The last, partial group of four weights of a filter, zero-extended into one int (byte j = weight 4·⌊n/4⌋ + j).</summary>

@@ -464,7 +464,7 @@ namespace QuantBuild.Runtime
         private void Store16<T>(Vector256<int> low, Vector256<int> high, int channel, ref T origin, int index)
             where T : struct
         {
-            var constants = new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]);
+            var constants = new SingleRoundingVector.Broadcast256(new SingleRoundingVector.Constants(multipliers[channel], shifts[channel]));
             Vector256<int> zero = Vector256.Create(outputZeroPoint), min = Vector256.Create(clampMin), max = Vector256.Create(clampMax);
             low = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(low, constants) + zero, min), max);
             high = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(high, constants) + zero, min), max);

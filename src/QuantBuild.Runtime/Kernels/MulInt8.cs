@@ -79,6 +79,7 @@ namespace QuantBuild.Runtime
                     Vector256<int> zeroA = Vector256.Create(ZeroA), zeroB = Vector256.Create(ZeroB);
                     Vector256<int> zeroOut = Vector256.Create(ZeroOut), low = Vector256.Create(ClampMin), high = Vector256.Create(ClampMax);
                     Vector256<int> fixedA = Vector256.Create(a[0] - ZeroA), fixedB = Vector256.Create(b[0] - ZeroB);
+                    var broadcast = new SingleRoundingVector.Broadcast256(constants);
                     for (; i <= n - 16; i += 16)
                     {
                         Vector256<short> wideA = broadcastA ? default : Vector256.WidenLower(Vector128.LoadUnsafe(ref pa, (nuint)i).ToVector256Unsafe());
@@ -87,8 +88,8 @@ namespace QuantBuild.Runtime
                         Vector256<int> a1 = broadcastA ? fixedA : Vector256.WidenUpper(wideA) - zeroA;
                         Vector256<int> b0 = broadcastB ? fixedB : Vector256.WidenLower(wideB) - zeroB;
                         Vector256<int> b1 = broadcastB ? fixedB : Vector256.WidenUpper(wideB) - zeroB;
-                        Vector256<int> y0 = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(a0 * b0, constants) + zeroOut, low), high);
-                        Vector256<int> y1 = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(a1 * b1, constants) + zeroOut, low), high);
+                        Vector256<int> y0 = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(a0 * b0, broadcast) + zeroOut, low), high);
+                        Vector256<int> y1 = Vector256.Min(Vector256.Max(SingleRoundingVector.Apply(a1 * b1, broadcast) + zeroOut, low), high);
                         Vector256<short> words = Vector256.Narrow(y0, y1);
                         Vector128.Narrow(words.GetLower(), words.GetUpper()).StoreUnsafe(ref po, (nuint)i);
                     }

@@ -24,7 +24,10 @@ namespace QuantBuild.Runtime
 #pragma warning disable CS8603 // null means "keep the layer's order"; C# 7.3 source has no nullable annotations
         public static int[] Choose(ReadOnlySpan<sbyte> weights, int filters, int fanIn)
         {
-            if (fanIn < 2 || fanIn > MaxFanIn || !AnyOverWide(weights, filters, fanIn))
+#pragma warning disable CS8625 // null: the layer's own order
+            int before = fanIn < 2 || fanIn > MaxFanIn ? 0 : CountOverWide(weights, filters, fanIn, null);
+#pragma warning restore CS8625
+            if (before == 0)
             {
                 return null;
             }
@@ -132,19 +135,9 @@ namespace QuantBuild.Runtime
             }
 
             // Greedy pairing is not optimal: keep the layer's order unless this one has fewer over-wide pairs.
-#pragma warning disable CS8625 // null: the layer's own order
-            return CountOverWide(weights, filters, fanIn, order) < CountOverWide(weights, filters, fanIn, null) ? order : null;
-#pragma warning restore CS8625
+            return CountOverWide(weights, filters, fanIn, order) < before ? order : null;
         }
 #pragma warning restore CS8603
-
-        /// <summary>Whether some filter has a pair (2i, 2i + 1) past ±128 in the layer's own order.</summary>
-        private static bool AnyOverWide(ReadOnlySpan<sbyte> weights, int filters, int fanIn)
-        {
-#pragma warning disable CS8625 // null: the layer's own order
-            return CountOverWide(weights, filters, fanIn, null) > 0;
-#pragma warning restore CS8625
-        }
 
         /// <summary>Pairs (2i, 2i + 1) past ±128 over all filters, in <paramref name="order"/> (null: the layer's own).</summary>
         private static int CountOverWide(ReadOnlySpan<sbyte> weights, int filters, int fanIn, int[] order)
